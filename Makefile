@@ -1,0 +1,93 @@
+# maaslab — one command builds and tests everything: `make test`.
+# On a fresh Debian machine, run as root, it installs the system packages, a Node >= 22
+# toolchain, the npm and Go modules, and builds the native binding and the control plane.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+ROOT := $(abspath .)
+CACHE ?= $(ROOT)/.cache
+export MAASLAB_CACHE := $(CACHE)
+
+NODE_BIN := $(shell hack/ensure-node.sh)
+ifeq ($(NODE_BIN),)
+$(error could not find or fetch a Node >= 22 toolchain; see the messages above)
+endif
+NODE_DIR := $(abspath $(NODE_BIN)/..)
+export PATH := $(NODE_BIN):$(ROOT)/node_modules/.bin:$(ROOT)/bin:/usr/local/go/bin:$(PATH)
+
+NATIVE := build/Release/maaslab_libvirt.node
+NATIVE_SOURCES := binding.gyp $(wildcard src/libvirt/native/*.cc src/libvirt/native/*.h)
+KUBE_TESTENV := bin/kube-testenv
+RESULTS := $(CACHE)/test-results
+
+.PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
+        kube-testenv lint format demo bench clean help
+
+all: build native
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+system-packages: ## install missing Debian packages (root) or print the command
+	@hack/ensure-system-packages.sh
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: system-packages node_modules/.installed ## everything the build needs
+
+# npm 11 may skip install scripts, so the addon is always built here, explicitly,
+# against the headers of the very node that runs the tests.
+$(NATIVE): node_modules/.installed $(NATIVE_SOURCES)
+	node-gyp rebuild --nodedir=$(NODE_DIR) --jobs=2
+
+native: system-packages $(NATIVE) ## build the libvirt N-API addon
+
+build: node_modules/.installed ## compile TypeScript to dist/
+	tsc -p tsconfig.build.json
+
+crds: node_modules/.installed ## regenerate crds/ from src/api
+	npm run --silent gen:crds
+
+crds-check: crds ## fail when committed crds/ differ from the generated ones
+	@git diff --exit-code --stat -- crds/ deploy/rbac/ || { echo "crds/ are stale: run 'make crds' and commit" >&2; exit 1; }
+
+kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
+	@hack/build-kube-testenv.sh
+
+lint: node_modules/.installed ## ESLint, Prettier and the type checker
+	tsc -p tsconfig.json --noEmit
+	eslint .
+	prettier --check .
+
+format: node_modules/.installed
+	prettier --write .
+	eslint --fix .
+
+test-unit: deps native ## unit tests: pure code and the libvirt test driver
+	@mkdir -p $(RESULTS)
+	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
+
+test-integration: deps native kube-testenv ## real kube-apiserver + etcd, real libvirtd + QEMU
+	@mkdir -p $(RESULTS)
+	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
+
+test: deps native kube-testenv lint ## the whole suite, as CI runs it
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory crds-check
+	@status=0; \
+	  $(MAKE) --no-print-directory test-unit || status=1; \
+	  $(MAKE) --no-print-directory test-integration || status=1; \
+	  node hack/test-summary.mjs $(RESULTS) unit integration; exit $$status
+
+demo: ## the main job: a recipe lab on a private libvirtd (arrives with the operator)
+	@echo "make demo arrives with the operator (issue 4); until then see README.md" >&2; exit 2
+
+bench: ## benchmarks, results in bench/RESULTS.md (not part of make test)
+	tsx bench/binding-vs-virsh.ts
+
+clean:
+	rm -rf dist build $(RESULTS)

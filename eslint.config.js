@@ -1,0 +1,40 @@
+// Flat ESLint config: typescript-eslint's type-aware rules, Prettier owns formatting.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+
+/** Pure code may not reach I/O: desired state and XML stay testable without a host. */
+const pureCodeImports = {
+  patterns: [
+    { group: ['**/libvirt/binding*', '**/libvirt/native*'], message: 'pure code must not call the binding' },
+    { group: ['node:fs', 'node:fs/*', 'fs', 'node:child_process', 'node:net', 'node:http', 'node:https'], message: 'pure code must not do I/O' },
+    { group: ['@kubernetes/client-node'], message: 'pure code must not talk to the API server' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/', 'build/', 'node_modules/', '.cache/', 'bin/', 'coverage/', 'test/controlplane/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  {
+    files: ['src/libvirt/xml/**/*.ts', 'src/**/desired.ts', 'src/**/status.ts'],
+    rules: { 'no-restricted-imports': ['error', pureCodeImports] },
+  },
+  {
+    // The N-API boundary is the one place `any` is allowed in src/.
+    files: ['src/libvirt/binding.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-unused-expressions': 'off' },
+  },
+  prettier,
+);

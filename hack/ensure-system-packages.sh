@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need, when any is missing.
+# Where it cannot (not root, or no apt-get), it prints the exact command and fails.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config python3        # node-gyp's toolchain
+  libvirt-dev                                # headers and libvirt.so for the N-API binding
+  libvirt-daemon-system libvirt-clients      # the private libvirtd and virsh used by the tests
+  libvirt-daemon-driver-qemu
+  qemu-system-x86 qemu-utils                 # real domains (TCG: no KVM here)
+  dnsmasq-base iproute2                      # libvirt networks and the test network namespace
+  virtinst                                   # virt-install, the manual recipe's way (bench/)
+)
+
+missing=()
+# npm fetches the pinned Node when the host's is too old. Only Debian's npm is
+# installed, and only when there is none: a host node from elsewhere brings its own.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-system-packages: missing: ${missing[*]}" >&2
+  echo "ensure-system-packages: run as root on Debian: apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "ensure-system-packages: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends ${missing[*]} >&2

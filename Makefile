@@ -7,7 +7,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := test
 
 ROOT := $(abspath .)
-CACHE ?= $(ROOT)/.cache
+# Expensive artefacts (the pinned Node, bin/kube-testenv) are cached per machine, keyed
+# by their inputs, so that a fresh clone on a warm machine does not rebuild them.
+CACHE ?= $(HOME)/.cache/maaslab
 export MAASLAB_CACHE := $(CACHE)
 
 NODE_BIN := $(shell hack/ensure-node.sh)
@@ -20,7 +22,7 @@ export PATH := $(NODE_BIN):$(ROOT)/node_modules/.bin:$(ROOT)/bin:/usr/local/go/b
 NATIVE := build/Release/maaslab_libvirt.node
 NATIVE_SOURCES := binding.gyp $(wildcard src/libvirt/native/*.cc src/libvirt/native/*.h)
 KUBE_TESTENV := bin/kube-testenv
-RESULTS := $(CACHE)/test-results
+RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
         kube-testenv lint format demo bench clean help

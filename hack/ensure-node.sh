@@ -9,8 +9,7 @@ set -euo pipefail
 
 MIN_MAJOR=22
 PINNED_VERSION="${MAASLAB_NODE_VERSION:-24.9.0}"
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cache="${MAASLAB_CACHE:-$root/.cache}/node-$PINNED_VERSION"
+cache="${MAASLAB_CACHE:-${HOME:-/root}/.cache/maaslab}/node-$PINNED_VERSION"
 
 host_major() {
   command -v node >/dev/null 2>&1 || { echo 0; return; }

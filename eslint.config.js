@@ -6,20 +6,47 @@ import prettier from 'eslint-config-prettier';
 /** Pure code may not reach I/O: desired state and XML stay testable without a host. */
 const pureCodeImports = {
   patterns: [
-    { group: ['**/libvirt/binding*', '**/libvirt/native*'], message: 'pure code must not call the binding' },
-    { group: ['node:fs', 'node:fs/*', 'fs', 'node:child_process', 'node:net', 'node:http', 'node:https'], message: 'pure code must not do I/O' },
+    {
+      group: ['**/libvirt/binding*', '**/libvirt/native*'],
+      message: 'pure code must not call the binding',
+    },
+    {
+      group: [
+        'node:fs',
+        'node:fs/*',
+        'fs',
+        'node:child_process',
+        'node:net',
+        'node:http',
+        'node:https',
+      ],
+      message: 'pure code must not do I/O',
+    },
     { group: ['@kubernetes/client-node'], message: 'pure code must not talk to the API server' },
   ],
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', '.cache/', 'bin/', 'coverage/', 'test/controlplane/'] },
+  {
+    ignores: [
+      'dist/',
+      'build/',
+      'node_modules/',
+      '.cache/',
+      'bin/',
+      'coverage/',
+      'test/controlplane/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
     },
   },
@@ -31,6 +58,14 @@ export default tseslint.config(
     // The N-API boundary is the one place `any` is allowed in src/.
     files: ['src/libvirt/binding.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['test/**/*.ts'],

@@ -13,7 +13,10 @@ class SpecWithResults extends Mocha.reporters.Spec {
       const file = process.env.MAASLAB_RESULTS;
       if (!file) return;
       const { passes, failures, pending } = this.stats;
-      fs.writeFileSync(file, JSON.stringify({ passed: passes, failed: failures, skipped: pending }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ passed: passes, failed: failures, skipped: pending }),
+      );
     });
   }
 }

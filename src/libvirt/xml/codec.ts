@@ -1,0 +1,207 @@
+// Internal: the one place that configures fast-xml-parser, so the domain, network, storage and
+// metadata modules agree on how a JS tree maps to XML and back. Not re-exported from index.ts.
+import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+
+/** Prefix that marks a key of a build tree as an attribute rather than a child element. */
+const ATTR = '@_';
+/** Key of a build tree or parsed node that holds an element's text. */
+const TEXT = '#text';
+
+/** A value a build tree may hold: text, one element, several same-named elements, or nothing. */
+export type XmlChild = string | XmlElement | readonly XmlElement[] | undefined;
+
+/**
+ * One element of a build tree, in fast-xml-parser's object form: `@_name` keys are attributes,
+ * `#text` is text and every other key is a child element. Key order is document order.
+ */
+export interface XmlElement {
+  readonly [key: string]: XmlChild;
+}
+
+/** A parsed element. Every child is an array (see `isArray` below), attributes are strings. */
+export type XmlNode = Readonly<Record<string, unknown>>;
+
+/** Attribute values a builder may pass; `undefined` drops the attribute. */
+export type AttrValue = string | number | undefined;
+
+// Characters XML 1.0 cannot carry at all, not even as character references (§2.2).
+// eslint-disable-next-line no-control-regex
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDFFF]/u;
+// An attribute value loses tabs and line breaks to attribute-value normalisation (§3.3.3) when
+// libvirt's libxml2 reads it back, so such a value would not round-trip: refuse it instead.
+const ATTR_WHITESPACE = /[\t\n\r]/;
+
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: ATTR,
+  textNodeName: TEXT,
+  format: true,
+  indentBy: '  ',
+  suppressEmptyNode: true,
+  // The default writes an attribute whose value is "true" with no value at all, which is not
+  // XML: a user-supplied name "true" must still come out as name="true".
+  suppressBooleanAttributes: false,
+  // Escapes &, <, >, ' and " in text and attribute values (tested in escaping.test.ts).
+  processEntities: true,
+});
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: ATTR,
+  textNodeName: TEXT,
+  // Keep every value a string: "0123" or "1e3" must not become numbers behind our back.
+  parseTagValue: false,
+  parseAttributeValue: false,
+  // Titles and descriptions may start or end with spaces; indentation between elements lands
+  // in parents' #text, which we never read.
+  trimValues: false,
+  // Namespace prefixes stay so metadata can be matched by namespace URI, not by prefix.
+  removeNSPrefix: false,
+  // Without this, numeric character references such as &#233; are left undecoded. It also
+  // admits HTML's named entities, a harmless superset: libvirt never writes them.
+  htmlEntities: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  // Every element is an array, so a domain with one disk reads exactly like one with three and
+  // no caller has to guess which elements libvirt may repeat.
+  isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
+});
+
+/** Builds an element's attributes: skips `undefined`, stringifies numbers. */
+export function attrs(values: Readonly<Record<string, AttrValue>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined) out[ATTR + name] = String(value);
+  }
+  return out;
+}
+
+/** Builds a text-only element, optionally with attributes (e.g. `<memory unit='KiB'>`). */
+export function textElement(
+  value: string | number,
+  attributes: Readonly<Record<string, AttrValue>> = {},
+): XmlElement {
+  return { ...attrs(attributes), [TEXT]: String(value) };
+}
+
+function assertSafe(tree: XmlChild, path: string): void {
+  if (tree === undefined) return;
+  if (typeof tree === 'string') {
+    if (NOT_XML_CHAR.test(tree)) {
+      throw new RangeError(`${path}: contains a character XML cannot represent`);
+    }
+    return;
+  }
+  if (isElementList(tree)) {
+    tree.forEach((element, i) => assertSafe(element, `${path}[${i}]`));
+    return;
+  }
+  for (const [key, value] of Object.entries(tree)) {
+    const where = `${path}.${key}`;
+    assertSafe(value, where);
+    if (key.startsWith(ATTR) && typeof value === 'string' && ATTR_WHITESPACE.test(value)) {
+      throw new RangeError(`${where}: attribute values cannot hold tabs or line breaks`);
+    }
+  }
+}
+
+function isElementList(child: XmlChild): child is readonly XmlElement[] {
+  return Array.isArray(child);
+}
+
+/**
+ * Serialises a build tree under `root`. All escaping happens here, inside fast-xml-parser, so no
+ * caller ever pastes strings into XML. Throws a RangeError for values XML cannot carry intact.
+ */
+export function buildXml(root: string, element: XmlElement): string {
+  assertSafe(element, root);
+  return builder.build({ [root]: element }) as string;
+}
+
+/** Parses a document and returns its root element, checking the root's name. */
+export function parseRoot(xml: string, root: string): XmlNode {
+  const doc: unknown = parser.parse(xml);
+  const node = isNode(doc) ? child(doc, root) : undefined;
+  if (!node) throw new Error(`expected a <${root}> document`);
+  return node;
+}
+
+/** Parses a fragment and returns its single top-level element with that element's name. */
+export function parseFragment(xml: string): { readonly name: string; readonly node: XmlNode } {
+  const doc: unknown = parser.parse(xml);
+  if (!isNode(doc)) throw new Error('expected an XML element');
+  const names = Object.keys(doc).filter((key) => !key.startsWith(ATTR) && key !== TEXT);
+  const name = names[0];
+  const node = name === undefined ? undefined : child(doc, name);
+  if (names.length !== 1 || name === undefined || !node) {
+    throw new Error('expected exactly one top-level XML element');
+  }
+  return { name, node };
+}
+
+function isNode(value: unknown): value is XmlNode {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** All child elements named `name`. Text-only children come back as `{ '#text': … }` nodes. */
+export function children(node: XmlNode | undefined, name: string): XmlNode[] {
+  const value = node?.[name];
+  if (!Array.isArray(value)) return [];
+  return value.map((item: unknown): XmlNode => (isNode(item) ? item : { [TEXT]: String(item) }));
+}
+
+/** The first child element named `name`, if any. */
+export function child(node: XmlNode | undefined, name: string): XmlNode | undefined {
+  return children(node, name)[0];
+}
+
+/** The names of a node's child elements, in no particular order. */
+export function childNames(node: XmlNode): string[] {
+  return Object.keys(node).filter((key) => !key.startsWith(ATTR) && key !== TEXT);
+}
+
+/** An attribute's value, if present. */
+export function attr(node: XmlNode | undefined, name: string): string | undefined {
+  const value = node?.[ATTR + name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** All attributes of a node, by name. */
+export function attrsOf(node: XmlNode): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key.startsWith(ATTR) && typeof value === 'string') out[key.slice(ATTR.length)] = value;
+  }
+  return out;
+}
+
+/** An element's text. An empty element reads as the empty string. */
+export function text(node: XmlNode | undefined): string | undefined {
+  if (!node) return undefined;
+  const value = node[TEXT];
+  return typeof value === 'string' ? value : '';
+}
+
+/** The text of the first child named `name`, if that child exists. */
+export function childText(node: XmlNode | undefined, name: string): string | undefined {
+  return text(child(node, name));
+}
+
+/** Parses a base-10 integer strictly; libvirt never writes signs, spaces or exponents here. */
+export function parseInteger(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (!/^-?\d+$/.test(trimmed))
+    throw new Error(`${what}: not an integer: ${JSON.stringify(value)}`);
+  const n = Number(trimmed);
+  if (!Number.isSafeInteger(n)) throw new Error(`${what}: out of range: ${trimmed}`);
+  return n;
+}
+
+/**
+ * Drops keys whose value is undefined, so a parsed object deep-equals a description that simply
+ * leaves its optional fields out.
+ */
+export function compact<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

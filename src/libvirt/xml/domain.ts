@@ -1,0 +1,457 @@
+// Domain XML: one typed description in, libvirt's <domain> document out, and a parser for the
+// fields the MaasNode controller compares (from inactive or live XML).
+// Format reference: https://libvirt.org/formatdomain.html
+import {
+  attr,
+  attrs,
+  buildXml,
+  child,
+  childText,
+  children,
+  compact,
+  parseInteger,
+  parseRoot,
+  textElement,
+  type XmlElement,
+  type XmlNode,
+} from './codec.js';
+import { ownerFromMetadataNode, ownerMetadataElement, type OwnerMetadata } from './metadata.js';
+import { bytesToKiB, toBytes } from './units.js';
+
+/** Guest CPU architectures we build labs for. */
+export type Arch = 'x86_64' | 'aarch64';
+
+/** libvirt domain type: `qemu` is TCG emulation (no /dev/kvm needed), `kvm` is hardware. */
+export type DomainType = 'qemu' | 'kvm';
+
+/** Guest firmware. UEFI uses libvirt's firmware autoselection (`<os firmware='efi'>`). */
+export type Firmware = 'bios' | 'uefi';
+
+/** Devices a node can boot from, in the order given by {@link DomainDescription.bootOrder}. */
+export type BootDevice = 'network' | 'disk';
+
+/** Boot devices as read back; other tools may boot a domain from a CD-ROM or a floppy. */
+export type ParsedBootDevice = BootDevice | 'cdrom' | 'floppy';
+
+/** Disk buses; each picks the guest device name prefix (`vd` for virtio, `sd` otherwise). */
+export type DiskBus = 'virtio' | 'sata' | 'scsi';
+
+/** Disk image formats, matching storage volume formats. */
+export type DiskFormat = 'qcow2' | 'raw';
+
+/** Emulated NIC models. */
+export type NicModel = 'virtio' | 'e1000' | 'e1000e' | 'rtl8139';
+
+/** A disk backed by a storage pool volume. */
+export interface DomainDisk {
+  /** Name of the storage pool holding the volume. */
+  readonly pool: string;
+  /** Name of the volume within the pool. */
+  readonly volume: string;
+  /** Image format; must match the volume's format or the guest sees garbage. */
+  readonly format: DiskFormat;
+  /** Bus the disk is attached to. */
+  readonly bus: DiskBus;
+}
+
+/** A NIC on a libvirt virtual network. */
+export interface DomainInterface {
+  /** MAC address, `xx:xx:xx:xx:xx:xx`; written in lower case as libvirt does. */
+  readonly mac: string;
+  /** Name of the libvirt network. */
+  readonly network: string;
+  /** Emulated NIC model. */
+  readonly model: NicModel;
+}
+
+/** VNC console. */
+export interface VncGraphics {
+  /** Address the VNC server listens on, e.g. `127.0.0.1`. */
+  readonly listen: string;
+  /** Fixed TCP port; absent means libvirt picks one from 5900 up (autoport). */
+  readonly port?: number;
+}
+
+/** Everything {@link buildDomainXml} needs. Sizes are in bytes so units never get mixed up. */
+export interface DomainDescription {
+  /** Domain name, unique per hypervisor. */
+  readonly name: string;
+  /** UUID; absent lets libvirt generate one. */
+  readonly uuid?: string;
+  /** One-line title shown by `virsh list --title`. */
+  readonly title?: string;
+  /** Free-form description. */
+  readonly description?: string;
+  /** libvirt domain type. */
+  readonly type: DomainType;
+  /** Maximum memory in bytes; must be a whole number of KiB. */
+  readonly memoryBytes: number;
+  /** Memory at boot in bytes; defaults to {@link memoryBytes}. */
+  readonly currentMemoryBytes?: number;
+  /** Number of virtual CPUs. */
+  readonly vcpus: number;
+  /** Guest architecture. */
+  readonly arch: Arch;
+  /** QEMU machine type such as `pc`, `q35` or `virt`; absent uses the hypervisor's default. */
+  readonly machine?: string;
+  /** Guest firmware. */
+  readonly firmware: Firmware;
+  /**
+   * Boot order: `network` boots the first NIC, `disk` the first disk. Written as per-device
+   * `<boot order='N'/>`, which libvirt does not allow to be mixed with `<os><boot dev>`.
+   */
+  readonly bootOrder: readonly BootDevice[];
+  /** Disks, in guest device order. */
+  readonly disks: readonly DomainDisk[];
+  /** NICs, in guest device order. */
+  readonly interfaces: readonly DomainInterface[];
+  /** VNC console; absent means no graphics. */
+  readonly vnc?: VncGraphics;
+  /** Ownership stamp written into `<metadata>`. */
+  readonly owner?: OwnerMetadata;
+}
+
+/** A disk as read back from domain XML. */
+export interface ParsedDisk {
+  /** `disk`, `cdrom`, `floppy` or `lun`. */
+  readonly device: string;
+  /** Source type: `volume`, `file`, `block`, `network`… */
+  readonly sourceType: string;
+  /** Pool name, for volume disks. */
+  readonly pool?: string;
+  /** Volume name, for volume disks. */
+  readonly volume?: string;
+  /** Host path: `file` or `dev` of the source, or the resolved path libvirt reports live. */
+  readonly path?: string;
+  /** Image format from `<driver type>`. */
+  readonly format?: string;
+  /** Guest device name, e.g. `vda`. */
+  readonly target?: string;
+  /** Bus from `<target bus>`. */
+  readonly bus?: string;
+  /** Per-device boot order, if any. */
+  readonly bootOrder?: number;
+}
+
+/** A NIC as read back from domain XML. */
+export interface ParsedInterface {
+  /** Interface type: `network`, `bridge`, `user`… */
+  readonly type: string;
+  /** MAC address in lower case. */
+  readonly mac?: string;
+  /** Source network name. */
+  readonly network?: string;
+  /** Host bridge: the source of a bridge NIC, or the live bridge of a network NIC. */
+  readonly bridge?: string;
+  /** NIC model. */
+  readonly model?: string;
+  /** Host tap device (`vnetN`); only in live XML. */
+  readonly targetDev?: string;
+  /** Per-device boot order, if any. */
+  readonly bootOrder?: number;
+}
+
+/** VNC graphics as read back. Live XML carries the real port. */
+export interface ParsedVnc {
+  /** TCP port; absent while autoport has not assigned one (inactive XML says -1). */
+  readonly port?: number;
+  /** Whether libvirt picks the port. */
+  readonly autoport: boolean;
+  /** Listen address, from `<listen type='address'>` or the `listen` attribute. */
+  readonly listen?: string;
+}
+
+/** The fields of a domain the controllers compare. Sizes are in bytes. */
+export interface ParsedDomain {
+  /** libvirt domain type (`qemu`, `kvm`, `test`…). */
+  readonly type: string;
+  /** Runtime domain ID; only in live XML of a running domain. */
+  readonly id?: number;
+  /** Domain name. */
+  readonly name: string;
+  /** UUID. */
+  readonly uuid?: string;
+  /** Title. */
+  readonly title?: string;
+  /** Description. */
+  readonly description?: string;
+  /** Maximum memory in bytes. */
+  readonly memoryBytes: number;
+  /** Current memory in bytes. */
+  readonly currentMemoryBytes?: number;
+  /** Number of virtual CPUs (the maximum, as `<vcpu>` holds). */
+  readonly vcpus: number;
+  /** Guest architecture. */
+  readonly arch?: string;
+  /** Machine type; libvirt expands aliases in stored XML (`pc` → `pc-i440fx-7.2`). */
+  readonly machine?: string;
+  /** Firmware kind. */
+  readonly firmware: Firmware;
+  /** Boot order, from per-device `<boot order>` or else from `<os><boot dev>`. */
+  readonly bootOrder: readonly ParsedBootDevice[];
+  /** Disks, CD-ROMs and other disk devices. */
+  readonly disks: readonly ParsedDisk[];
+  /** NICs. */
+  readonly interfaces: readonly ParsedInterface[];
+  /** VNC graphics, if any. */
+  readonly vnc?: ParsedVnc;
+  /** Our ownership stamp; undefined when absent or not in our namespace. */
+  readonly owner?: OwnerMetadata;
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+function assertPositiveInteger(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${what}: expected a positive integer, got ${value}`);
+  }
+}
+
+/**
+ * Guest device names in libvirt's scheme: a, b, … z, aa, ab, … (bijective base 26), after the
+ * bus prefix. libvirt derives SATA/SCSI unit addresses from these names.
+ */
+export function diskTargetName(prefix: string, index: number): string {
+  let n = index + 1;
+  let suffix = '';
+  while (n > 0) {
+    const rem = (n - 1) % 26;
+    suffix = String.fromCharCode(97 + rem) + suffix;
+    n = Math.floor((n - 1) / 26);
+  }
+  return prefix + suffix;
+}
+
+/** Assigns boot orders: position in `bootOrder` + 1, on the first device of each kind. */
+function bootOrders(desc: DomainDescription): { disk?: number; network?: number } {
+  const seen = new Set<BootDevice>();
+  const orders: { disk?: number; network?: number } = {};
+  desc.bootOrder.forEach((device, i) => {
+    if (seen.has(device)) throw new RangeError(`bootOrder: ${device} is listed twice`);
+    seen.add(device);
+    if (device === 'disk' && desc.disks.length === 0) {
+      throw new RangeError('bootOrder: disk boot requested but the domain has no disks');
+    }
+    if (device === 'network' && desc.interfaces.length === 0) {
+      throw new RangeError('bootOrder: network boot requested but the domain has no NICs');
+    }
+    orders[device] = i + 1;
+  });
+  return orders;
+}
+
+function diskElements(desc: DomainDescription, bootOrder: number | undefined): XmlElement[] {
+  // sata and scsi both use the sd prefix, so they share one counter to keep names unique.
+  const next: Record<'vd' | 'sd', number> = { vd: 0, sd: 0 };
+  return desc.disks.map((disk, i) => {
+    const prefix = disk.bus === 'virtio' ? 'vd' : 'sd';
+    const dev = diskTargetName(prefix, next[prefix]++);
+    return {
+      ...attrs({ type: 'volume', device: 'disk' }),
+      driver: attrs({ name: 'qemu', type: disk.format }),
+      source: attrs({ pool: disk.pool, volume: disk.volume }),
+      target: attrs({ dev, bus: disk.bus }),
+      boot: i === 0 && bootOrder !== undefined ? attrs({ order: bootOrder }) : undefined,
+    };
+  });
+}
+
+function interfaceElements(desc: DomainDescription, bootOrder: number | undefined): XmlElement[] {
+  return desc.interfaces.map((nic, i) => {
+    if (!MAC.test(nic.mac)) throw new RangeError(`interfaces[${i}].mac: invalid MAC ${nic.mac}`);
+    return {
+      ...attrs({ type: 'network' }),
+      mac: attrs({ address: nic.mac.toLowerCase() }),
+      source: attrs({ network: nic.network }),
+      model: attrs({ type: nic.model }),
+      boot: i === 0 && bootOrder !== undefined ? attrs({ order: bootOrder }) : undefined,
+    };
+  });
+}
+
+function vncElement(vnc: VncGraphics): XmlElement {
+  if (vnc.port !== undefined && (!Number.isInteger(vnc.port) || vnc.port < 0 || vnc.port > 65535)) {
+    throw new RangeError(`vnc.port: invalid TCP port ${vnc.port}`);
+  }
+  return {
+    ...attrs({
+      type: 'vnc',
+      port: vnc.port ?? -1,
+      autoport: vnc.port === undefined ? 'yes' : 'no',
+      listen: vnc.listen,
+    }),
+    listen: attrs({ type: 'address', address: vnc.listen }),
+  };
+}
+
+/**
+ * Builds domain XML for virDomainDefineXML. Throws a RangeError for descriptions libvirt would
+ * reject or silently change (memory not in whole KiB, bad MAC, boot from a missing device…).
+ */
+export function buildDomainXml(desc: DomainDescription): string {
+  const memoryKiB = bytesToKiB(desc.memoryBytes, 'memoryBytes');
+  const currentKiB = bytesToKiB(desc.currentMemoryBytes ?? desc.memoryBytes, 'currentMemoryBytes');
+  if (currentKiB > memoryKiB) throw new RangeError('currentMemoryBytes exceeds memoryBytes');
+  assertPositiveInteger(desc.vcpus, 'vcpus');
+  const boot = bootOrders(desc);
+  const x86 = desc.arch === 'x86_64';
+  const hasScsi = desc.disks.some((disk) => disk.bus === 'scsi');
+  const domain: XmlElement = {
+    ...attrs({ type: desc.type }),
+    name: desc.name,
+    uuid: desc.uuid,
+    title: desc.title,
+    description: desc.description,
+    metadata: desc.owner ? ownerMetadataElement(desc.owner) : undefined,
+    memory: textElement(memoryKiB, { unit: 'KiB' }),
+    currentMemory: textElement(currentKiB, { unit: 'KiB' }),
+    vcpu: textElement(desc.vcpus, { placement: 'static' }),
+    os: {
+      ...attrs({ firmware: desc.firmware === 'uefi' ? 'efi' : undefined }),
+      type: textElement('hvm', { arch: desc.arch, machine: desc.machine }),
+    },
+    // ACPI lets virDomainShutdown ask the guest to power off; arm64 guests get ACPI only
+    // through UEFI, so there it follows the firmware.
+    features: x86 ? { acpi: {}, apic: {} } : desc.firmware === 'uefi' ? { acpi: {} } : undefined,
+    clock: attrs({ offset: 'utc' }),
+    on_poweroff: 'destroy',
+    on_reboot: 'restart',
+    on_crash: 'destroy',
+    devices: {
+      disk: diskElements(desc, boot.disk),
+      controller: hasScsi ? [attrs({ type: 'scsi', index: 0, model: 'virtio-scsi' })] : undefined,
+      interface: interfaceElements(desc, boot.network),
+      serial: { ...attrs({ type: 'pty' }), target: attrs({ port: 0 }) },
+      console: { ...attrs({ type: 'pty' }), target: attrs({ type: 'serial', port: 0 }) },
+      graphics: desc.vnc ? vncElement(desc.vnc) : undefined,
+    },
+  };
+  return buildXml('domain', domain);
+}
+
+const BOOT_DEV: Readonly<Record<string, ParsedBootDevice>> = {
+  network: 'network',
+  hd: 'disk',
+  cdrom: 'cdrom',
+  fd: 'floppy',
+};
+
+const DISK_BOOT: Readonly<Record<string, ParsedBootDevice>> = {
+  disk: 'disk',
+  lun: 'disk',
+  cdrom: 'cdrom',
+  floppy: 'floppy',
+};
+
+function parseBootOrder(
+  os: XmlNode | undefined,
+  disks: readonly ParsedDisk[],
+  nics: readonly ParsedInterface[],
+): ParsedBootDevice[] {
+  const perDevice: { order: number; device: ParsedBootDevice }[] = [];
+  for (const disk of disks) {
+    const device = DISK_BOOT[disk.device];
+    if (disk.bootOrder !== undefined && device) perDevice.push({ order: disk.bootOrder, device });
+  }
+  for (const nic of nics) {
+    if (nic.bootOrder !== undefined) perDevice.push({ order: nic.bootOrder, device: 'network' });
+  }
+  if (perDevice.length > 0) {
+    return perDevice.sort((a, b) => a.order - b.order).map((entry) => entry.device);
+  }
+  return children(os, 'boot').flatMap((boot) => {
+    const device = BOOT_DEV[attr(boot, 'dev') ?? ''];
+    return device ? [device] : [];
+  });
+}
+
+function parseDisk(node: XmlNode): ParsedDisk {
+  const source = child(node, 'source');
+  const target = child(node, 'target');
+  const path = attr(source, 'file') ?? attr(source, 'dev') ?? attr(source, 'name');
+  const fields = {
+    device: attr(node, 'device') ?? 'disk',
+    sourceType: attr(node, 'type') ?? 'file',
+    pool: attr(source, 'pool'),
+    volume: attr(source, 'volume'),
+    path,
+    format: attr(child(node, 'driver'), 'type'),
+    target: attr(target, 'dev'),
+    bus: attr(target, 'bus'),
+    bootOrder: parseInteger(attr(child(node, 'boot'), 'order'), 'disk boot order'),
+  };
+  return compact(fields);
+}
+
+function parseInterface(node: XmlNode): ParsedInterface {
+  const source = child(node, 'source');
+  const fields = {
+    type: attr(node, 'type') ?? 'network',
+    mac: attr(child(node, 'mac'), 'address')?.toLowerCase(),
+    network: attr(source, 'network'),
+    bridge: attr(source, 'bridge'),
+    model: attr(child(node, 'model'), 'type'),
+    targetDev: attr(child(node, 'target'), 'dev'),
+    bootOrder: parseInteger(attr(child(node, 'boot'), 'order'), 'interface boot order'),
+  };
+  return compact(fields);
+}
+
+function parseVnc(devices: XmlNode | undefined): ParsedVnc | undefined {
+  const graphics = children(devices, 'graphics').find((g) => attr(g, 'type') === 'vnc');
+  if (!graphics) return undefined;
+  const port = parseInteger(attr(graphics, 'port'), 'vnc port');
+  const listenNode = children(graphics, 'listen').find((l) => attr(l, 'type') === 'address');
+  return compact({
+    port: port !== undefined && port >= 0 ? port : undefined,
+    autoport: attr(graphics, 'autoport') === 'yes' || port === -1,
+    listen: attr(listenNode, 'address') ?? attr(graphics, 'listen'),
+  });
+}
+
+/**
+ * Firmware as libvirt may report it: `<os firmware='efi'>` when autoselection was requested, or
+ * only a pflash `<loader>` once libvirt has expanded it or another tool defined the domain.
+ */
+function parseFirmware(os: XmlNode | undefined): Firmware {
+  if (attr(os, 'firmware') === 'efi') return 'uefi';
+  const loader = child(os, 'loader');
+  return loader && attr(loader, 'type') === 'pflash' ? 'uefi' : 'bios';
+}
+
+/** Parses inactive or live domain XML into the fields controllers compare; sizes in bytes. */
+export function parseDomainXml(xml: string): ParsedDomain {
+  const root = parseRoot(xml, 'domain');
+  const os = child(root, 'os');
+  const osType = child(os, 'type');
+  const devices = child(root, 'devices');
+  const memory = child(root, 'memory');
+  const currentMemory = child(root, 'currentMemory');
+  const name = childText(root, 'name');
+  if (name === undefined) throw new Error('domain XML has no <name>');
+  const disks = children(devices, 'disk').map(parseDisk);
+  const interfaces = children(devices, 'interface').map(parseInterface);
+  const vcpus = parseInteger(childText(root, 'vcpu'), 'vcpu');
+  if (!memory || vcpus === undefined) throw new Error('domain XML lacks <memory> or <vcpu>');
+  return compact({
+    type: attr(root, 'type') ?? '',
+    id: parseInteger(attr(root, 'id'), 'domain id'),
+    name,
+    uuid: childText(root, 'uuid'),
+    title: childText(root, 'title'),
+    description: childText(root, 'description'),
+    memoryBytes: toBytes(childText(root, 'memory') ?? '', attr(memory, 'unit'), 'KiB'),
+    currentMemoryBytes: currentMemory
+      ? toBytes(childText(root, 'currentMemory') ?? '', attr(currentMemory, 'unit'), 'KiB')
+      : undefined,
+    vcpus,
+    arch: attr(osType, 'arch'),
+    machine: attr(osType, 'machine'),
+    firmware: parseFirmware(os),
+    bootOrder: parseBootOrder(os, disks, interfaces),
+    disks,
+    interfaces,
+    vnc: parseVnc(devices),
+    owner: ownerFromMetadataNode(child(root, 'metadata'), [root]),
+  });
+}

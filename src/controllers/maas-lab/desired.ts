@@ -1,0 +1,303 @@
+// MaasLab desired state: the VirtNetworks and MaasNodes a lab is made of, as whole objects for
+// server-side apply (field manager `maaslab`), plus scale-down order and MAC collision checks.
+// Pure: no API calls, no clock.
+import {
+  GroupVersion,
+  MaasLabKind,
+  MaasNodeKind,
+  VirtNetworkKind,
+  type MaasLab,
+  type MaasNode,
+  type MaasNodeSpec,
+  type VirtNetwork,
+  type VirtNetworkSpec,
+} from '../../api/v1alpha1/index.js';
+import { defaultMac } from '../maas-node/desired.js';
+
+/** The label every child carries, naming its lab; lists and watches select on it. */
+export const LabLabel = 'maaslab.dev/lab';
+
+/** The field manager of every server-side apply the lab controller makes. */
+export const FieldManager = 'maaslab';
+
+/** The lab's children, ready to apply. */
+export interface LabChildren {
+  /** One VirtNetwork per spec.networks entry. */
+  readonly networks: VirtNetwork[];
+  /** MaasNodes 1..count, in index order. */
+  readonly nodes: MaasNode[];
+}
+
+interface LabIdentity {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+function identity(lab: MaasLab): LabIdentity {
+  const { namespace, name, uid } = lab.metadata ?? {};
+  if (!namespace || !name || !uid) {
+    throw new TypeError('MaasLab needs metadata.namespace, name and uid');
+  }
+  return { namespace, name, uid };
+}
+
+/** The VirtNetwork name of lab network `short`: `<lab>-<short>`. */
+export function labNetworkName(labName: string, short: string): string {
+  return `${labName}-${short}`;
+}
+
+/** The MaasNode name of node `index` (from 1): `<lab>-<namePrefix><index>`. */
+export function labNodeName(lab: MaasLab, index: number): string {
+  return `${lab.metadata?.name ?? ''}-${lab.spec.nodes.namePrefix ?? 'node'}${index}`;
+}
+
+/**
+ * The first NIC's MAC of node `index`: `<macPrefix>:<index as two lowercase hex digits>`
+ * (the manual recipe's 52:54:00:7f:04:01..03). Lower case, as libvirt writes MACs, so the
+ * applied spec never flaps against what the node reports.
+ */
+export function prefixMac(macPrefix: string, index: number): string {
+  if (!Number.isInteger(index) || index < 1 || index > 255) {
+    throw new RangeError(`node index ${index} does not fit a two-hex-digit MAC suffix`);
+  }
+  return `${macPrefix.toLowerCase()}:${index.toString(16).padStart(2, '0')}`;
+}
+
+function childMetadata(lab: LabIdentity, name: string) {
+  return {
+    name,
+    namespace: lab.namespace,
+    labels: { [LabLabel]: lab.name },
+    ownerReferences: [
+      {
+        apiVersion: GroupVersion,
+        kind: MaasLabKind,
+        name: lab.name,
+        uid: lab.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
+  };
+}
+
+/**
+ * Every CRD default spelled out (mode nat, STP on when a bridge is given, autostart on):
+ * server-side apply compares what we send with what is stored, and a field we leave to the
+ * server's default would be ours to own yet never match, so every pass would write.
+ */
+function networkSpec(
+  hypervisor: string,
+  net: NonNullable<MaasLab['spec']['networks']>[number],
+): VirtNetworkSpec {
+  const mode = net.mode ?? 'nat';
+  return {
+    hypervisor,
+    mode,
+    ...(net.bridge !== undefined && {
+      bridge: {
+        ...(net.bridge.name !== undefined && { name: net.bridge.name }),
+        stp: net.bridge.stp ?? true,
+      },
+    }),
+    ...(net.ipv4 !== undefined && { ipv4: net.ipv4 }),
+    ...(net.domain !== undefined && { domain: net.domain }),
+    ...(net.mtu !== undefined && { mtu: net.mtu }),
+    autostart: true,
+  };
+}
+
+/** Node `index`'s spec from the template, with every CRD default spelled out (see above). */
+function nodeSpec(lab: MaasLab, id: LabIdentity, index: number): MaasNodeSpec {
+  const t = lab.spec.nodes.template ?? {};
+  const name = labNodeName(lab, index);
+  const macPrefix = lab.spec.nodes.macPrefix;
+  return {
+    hypervisor: lab.spec.hypervisor,
+    vcpus: t.vcpus ?? 1,
+    memory: t.memory ?? '1Gi',
+    arch: t.arch ?? 'x86_64',
+    firmware: t.firmware ?? 'bios',
+    bootOrder: [...(t.bootOrder ?? ['network', 'disk'])],
+    disks: (t.disks ?? []).map((d) => ({
+      name: d.name,
+      size: d.size,
+      bus: d.bus ?? 'virtio',
+      format: d.format ?? 'qcow2',
+      ...(d.pool !== undefined && { pool: d.pool }),
+      deletionPolicy: d.deletionPolicy ?? 'Delete',
+    })),
+    interfaces: (t.interfaces ?? []).map((nic, k) => ({
+      ...(nic.name !== undefined && { name: nic.name }),
+      network: labNetworkName(id.name, nic.network),
+      mac:
+        k === 0 && macPrefix !== undefined
+          ? prefixMac(macPrefix, index)
+          : defaultMac(id.namespace, name, k),
+      model: nic.model ?? 'virtio',
+    })),
+    vnc: { enabled: t.vnc?.enabled ?? true, listen: t.vnc?.listen ?? '127.0.0.1' },
+    runStrategy: t.runStrategy ?? 'Always',
+    haltMode: t.haltMode ?? 'Shutdown',
+    ...(t.restartToken !== undefined && { restartToken: t.restartToken }),
+  };
+}
+
+/**
+ * The lab's VirtNetworks (`<lab>-<network>`) and MaasNodes (`<lab>-<namePrefix><i>`,
+ * i = 1..count) as complete objects for server-side apply: apiVersion, kind, metadata with
+ * the lab label and a controller owner reference (so garbage collection removes them with
+ * the lab), and a fully defaulted spec.
+ */
+export function desiredChildren(lab: MaasLab): LabChildren {
+  const id = identity(lab);
+  const networks = (lab.spec.networks ?? []).map((net): VirtNetwork => ({
+    apiVersion: GroupVersion,
+    kind: VirtNetworkKind,
+    metadata: childMetadata(id, labNetworkName(id.name, net.name)),
+    spec: networkSpec(lab.spec.hypervisor, net),
+  }));
+  const nodes = Array.from({ length: lab.spec.nodes.count }, (_, i): MaasNode => ({
+    apiVersion: GroupVersion,
+    kind: MaasNodeKind,
+    metadata: childMetadata(id, labNodeName(lab, i + 1)),
+    spec: nodeSpec(lab, id, i + 1),
+  }));
+  return { networks, nodes };
+}
+
+/** The number at the end of a node name (`recipe-node12` → 12); undefined if none. */
+function trailingIndex(name: string): number | undefined {
+  const digits = /(\d+)$/.exec(name)?.[1];
+  return digits === undefined ? undefined : Number(digits);
+}
+
+/**
+ * Existing child MaasNodes the lab no longer wants, in deletion order: highest-numbered
+ * first, so scaling 5 → 2 removes 5, 4, 3. Names without a number (left over from another
+ * namePrefix) come last, by name.
+ */
+export function nodesToDelete(
+  existingNames: readonly string[],
+  desired: readonly { readonly metadata?: { readonly name?: string } }[],
+): string[] {
+  const wanted = new Set(desired.map((d) => d.metadata?.name));
+  return existingNames
+    .filter((name) => !wanted.has(name))
+    .sort((a, b) => {
+      const ia = trailingIndex(a) ?? -1;
+      const ib = trailingIndex(b) ?? -1;
+      return ib - ia || (a < b ? -1 : a > b ? 1 : 0);
+    });
+}
+
+/** Existing child VirtNetworks the lab no longer wants (a removed spec.networks entry). */
+export function networksToDelete(
+  existingNames: readonly string[],
+  desired: readonly { readonly metadata?: { readonly name?: string } }[],
+): string[] {
+  const wanted = new Set(desired.map((d) => d.metadata?.name));
+  return existingNames.filter((name) => !wanted.has(name)).sort();
+}
+
+/** One NIC claiming a MAC. */
+export interface MacClaim {
+  /** `MaasLab <namespace>/<lab>`, or `MaasNode <namespace>/<node>` outside any lab. */
+  readonly owner: string;
+  /** The MaasNode. */
+  readonly node: string;
+  /** When the owner was created (RFC 3339), to let the older one keep the MAC. */
+  readonly createdAt: string;
+}
+
+/** A MAC claimed by more than one NIC on one hypervisor. */
+export interface MacCollision {
+  /** The hypervisor. */
+  readonly hypervisor: string;
+  /** The MAC, lower case. */
+  readonly mac: string;
+  /** Every claim, oldest owner first; the first keeps the MAC. */
+  readonly claims: readonly MacClaim[];
+  /** A sentence naming the MAC and everyone who claims it. */
+  readonly message: string;
+}
+
+const labOwner = (lab: MaasLab): string =>
+  `${MaasLabKind} ${lab.metadata?.namespace}/${lab.metadata?.name}`;
+
+const timestamp = (t: unknown): string =>
+  t instanceof Date ? t.toISOString() : typeof t === 'string' ? t : '';
+
+/**
+ * MACs that more than one NIC would use on the same hypervisor, across labs (their desired
+ * nodes) and stand-alone MaasNodes. Nodes that belong to one of `labs` (owner reference) are
+ * skipped, since their lab's desired state already covers them, current or not. Two NICs
+ * with one MAC on a network break DHCP and PXE, which is why the lab reports Stalled.
+ */
+export function macCollisions(
+  labs: readonly MaasLab[],
+  standaloneNodes: readonly MaasNode[] = [],
+): MacCollision[] {
+  const labUids = new Set(labs.map((l) => l.metadata?.uid));
+  const claims = new Map<string, { hypervisor: string; mac: string; claims: MacClaim[] }>();
+  const claim = (hypervisor: string, mac: string, c: MacClaim): void => {
+    const key = `${hypervisor}\n${mac.toLowerCase()}`;
+    const entry = claims.get(key) ?? { hypervisor, mac: mac.toLowerCase(), claims: [] };
+    entry.claims.push(c);
+    claims.set(key, entry);
+  };
+  const nodeMacs = (node: MaasNode): string[] => {
+    const ns = node.metadata?.namespace ?? '';
+    const name = node.metadata?.name ?? '';
+    return (node.spec.interfaces ?? []).map((nic, i) => nic.mac ?? defaultMac(ns, name, i));
+  };
+  for (const lab of labs) {
+    const createdAt = timestamp(lab.metadata?.creationTimestamp);
+    const owner = labOwner(lab);
+    for (const node of desiredChildren(lab).nodes) {
+      for (const mac of nodeMacs(node)) {
+        claim(lab.spec.hypervisor, mac, { owner, node: node.metadata?.name ?? '', createdAt });
+      }
+    }
+  }
+  for (const node of standaloneNodes) {
+    if (node.metadata?.ownerReferences?.some((r) => labUids.has(r.uid))) continue;
+    const owner = `${MaasNodeKind} ${node.metadata?.namespace}/${node.metadata?.name}`;
+    const createdAt = timestamp(node.metadata?.creationTimestamp);
+    for (const mac of nodeMacs(node)) {
+      claim(node.spec.hypervisor, mac, { owner, node: node.metadata?.name ?? '', createdAt });
+    }
+  }
+  return [...claims.values()]
+    .filter((e) => e.claims.length > 1)
+    .map((e) => {
+      const ordered = [...e.claims].sort(
+        (a, b) =>
+          (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0) ||
+          (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0) ||
+          (a.node < b.node ? -1 : a.node > b.node ? 1 : 0),
+      );
+      const who = ordered.map((c) => `${c.node} (${c.owner})`).join(', ');
+      return {
+        hypervisor: e.hypervisor,
+        mac: e.mac,
+        claims: ordered,
+        message: `MAC ${e.mac} on hypervisor ${e.hypervisor} is claimed by ${who}`,
+      };
+    })
+    .sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+}
+
+/**
+ * The collisions a given lab must yield on: those where it holds any claim but the first
+ * (the oldest owner keeps the MAC, so a new lab cannot stall a running one; a lab colliding
+ * with itself always yields).
+ */
+export function collisionsBlocking(
+  lab: MaasLab,
+  collisions: readonly MacCollision[],
+): MacCollision[] {
+  const owner = labOwner(lab);
+  return collisions.filter((c) => c.claims.slice(1).some((claim) => claim.owner === owner));
+}

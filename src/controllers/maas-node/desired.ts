@@ -1,0 +1,464 @@
+// MaasNode desired state: the domain and volumes a MaasNode asks for, how an observed domain
+// differs from it, and which power action the run strategy calls for. Pure: no binding, no
+// clock (time comes in as `now`), so every rule here is a unit test.
+import {
+  MaasNodeKind,
+  type DomainState,
+  type HaltModes,
+  type HypervisorSpec,
+  type MaasNode,
+  type RunStrategies,
+} from '../../api/v1alpha1/index.js';
+import type {
+  BootDevice,
+  DomainDescription,
+  DomainDisk,
+  DomainInterface,
+  OwnerRef,
+  ParsedDomain,
+  VolumeDescription,
+} from '../../libvirt/xml/index.js';
+import { fnv1a32 } from '../common/hash.js';
+import { parseQuantity } from '../common/quantity.js';
+import { libvirtNetworkName } from '../virt-network/desired.js';
+
+// Server-side defaults of the MaasNode CRD, repeated here because objects built in tests (and
+// objects read before defaulting) may lack them. They must match src/api/v1alpha1/maas-node.ts.
+const DEFAULTS = {
+  vcpus: 1,
+  memory: '1Gi',
+  arch: 'x86_64',
+  firmware: 'bios',
+  bootOrder: ['network', 'disk'],
+  bus: 'virtio',
+  format: 'qcow2',
+  model: 'virtio',
+  vncEnabled: true,
+  vncListen: '127.0.0.1',
+  runStrategy: 'Always',
+  haltMode: 'Shutdown',
+  storagePool: 'default',
+} as const;
+
+// src/api exports the value lists but not these two unions; derived here until it does.
+/** A run strategy: Always, Halted, Manual or Once. */
+export type RunStrategy = (typeof RunStrategies)[number];
+/** A halt mode: Shutdown, Destroy or Save. */
+export type HaltMode = (typeof HaltModes)[number];
+
+/** The OUI QEMU and libvirt use for generated MACs; locally administered, unicast. */
+export const QEMU_OUI = '52:54:00';
+
+const KIB = 1024;
+
+/** The libvirt domain name: `spec.domainName`, else `<namespace>.<name>`. */
+export function domainNameFor(node: MaasNode): string {
+  const { namespace, name } = node.metadata ?? {};
+  if (node.spec.domainName) return node.spec.domainName;
+  if (!namespace || !name) throw new TypeError('MaasNode needs metadata.namespace and name');
+  return `${namespace}.${name}`;
+}
+
+/**
+ * A MAC for NIC `index` of a node, the same in every process and release: 52:54:00 followed
+ * by the low 24 bits of FNV-1a over `<namespace>/<name>/<index>`. Collisions are possible
+ * (24 bits), which is why MaasLab checks the MACs of a hypervisor's labs against each other.
+ */
+export function defaultMac(namespace: string, name: string, index: number): string {
+  const hash = fnv1a32(`${namespace}/${name}/${index}`) & 0xffffff;
+  const octets = [hash >>> 16, (hash >>> 8) & 0xff, hash & 0xff];
+  return [QEMU_OUI, ...octets.map((o) => o.toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
+ * The storage volume of one disk: `<domainName>-<diskName>.<format>`. The format is part of
+ * the name so that a changed format is a new volume, never an old image read the wrong way.
+ */
+export function volumeNameFor(domainName: string, diskName: string, format = 'qcow2'): string {
+  return `${domainName}-${diskName}.${format}`;
+}
+
+/** The owner stamp a MaasNode's domain carries. Throws when metadata lacks identity. */
+export function nodeOwner(node: MaasNode): OwnerRef {
+  const { namespace, name, uid } = node.metadata ?? {};
+  if (!namespace || !name || !uid) {
+    throw new TypeError('MaasNode needs metadata.namespace, name and uid');
+  }
+  return { kind: MaasNodeKind, namespace, name, uid };
+}
+
+/** What desired state needs beyond the MaasNode itself. */
+export interface NodeContext {
+  /** The Hypervisor's spec, for the default storage pool. */
+  readonly hypervisor: HypervisorSpec;
+  /** The host can run KVM guests (the capabilities list a `kvm` domain type). */
+  readonly kvm: boolean;
+  /**
+   * With `spec.cloneFrom`, the source MaasNode: its disks are what this node gets, copied
+   * volume by volume.
+   */
+  readonly cloneSource?: MaasNode;
+}
+
+/** A volume the node needs, with where it lives and how it is made. */
+export interface DesiredVolume extends VolumeDescription {
+  /** The storage pool. */
+  readonly pool: string;
+  /** The spec disk this volume backs. */
+  readonly diskName: string;
+  /** Delete removes the volume with the node; Retain keeps it. */
+  readonly deletionPolicy: 'Delete' | 'Retain';
+  /** For a clone: the volume to copy (virStorageVolCreateXMLFrom) instead of an empty one. */
+  readonly cloneFrom?: { readonly pool: string; readonly volume: string };
+}
+
+/** Memory in bytes, rounded up to whole KiB as libvirt would (it stores memory in KiB). */
+function memoryBytes(quantity: string | number): number {
+  return Math.ceil(parseQuantity(quantity) / KIB) * KIB;
+}
+
+/**
+ * The volumes of the node's disks, in spec order. A clone has no disks of its own: it gets
+ * one volume per disk of the source, created from the source's volume.
+ */
+export function desiredVolumes(node: MaasNode, ctx: NodeContext): DesiredVolume[] {
+  const domainName = domainNameFor(node);
+  const defaultPool = ctx.hypervisor.storagePool ?? DEFAULTS.storagePool;
+  const source = node.spec.cloneFrom ? ctx.cloneSource : undefined;
+  if (node.spec.cloneFrom && source === undefined) {
+    throw new TypeError('desiredVolumes: spec.cloneFrom is set but no cloneSource was given');
+  }
+  const disks = (source ?? node).spec.disks ?? [];
+  return disks.map((disk) => {
+    const format = disk.format ?? DEFAULTS.format;
+    const pool = disk.pool ?? defaultPool;
+    return {
+      name: volumeNameFor(domainName, disk.name, format),
+      pool,
+      capacityBytes: parseQuantity(disk.size),
+      format,
+      diskName: disk.name,
+      deletionPolicy: disk.deletionPolicy ?? 'Delete',
+      ...(source && {
+        cloneFrom: { pool, volume: volumeNameFor(domainNameFor(source), disk.name, format) },
+      }),
+    };
+  });
+}
+
+/**
+ * The domain a MaasNode asks for, ready for buildDomainXml: CRD defaults filled in, disks as
+ * pool volumes, NICs on the libvirt networks of the named VirtNetworks with the spec's or the
+ * derived MAC, and our owner stamp. Boot devices the node does not have are dropped (a
+ * diskless PXE node keeps `network`), because libvirt cannot boot from a missing device.
+ */
+export function desiredDomain(node: MaasNode, ctx: NodeContext): DomainDescription {
+  const owner = nodeOwner(node);
+  const namespace = owner.namespace ?? '';
+  const spec = node.spec;
+  const source = spec.cloneFrom ? ctx.cloneSource : undefined;
+  const disks: DomainDisk[] = desiredVolumes(node, ctx).map((volume, i) => ({
+    pool: volume.pool,
+    volume: volume.name,
+    format: volume.format,
+    bus: ((source ?? node).spec.disks ?? [])[i]?.bus ?? DEFAULTS.bus,
+  }));
+  const interfaces: DomainInterface[] = (spec.interfaces ?? []).map((nic, i) => ({
+    mac: (nic.mac ?? defaultMac(namespace, owner.name, i)).toLowerCase(),
+    network: libvirtNetworkName(namespace, nic.network),
+    model: nic.model ?? DEFAULTS.model,
+  }));
+  const present: Record<BootDevice, boolean> = {
+    network: interfaces.length > 0,
+    disk: disks.length > 0,
+  };
+  const vnc = spec.vnc ?? {};
+  return {
+    name: domainNameFor(node),
+    type: ctx.kvm ? 'kvm' : 'qemu',
+    memoryBytes: memoryBytes(spec.memory ?? DEFAULTS.memory),
+    vcpus: spec.vcpus ?? DEFAULTS.vcpus,
+    arch: spec.arch ?? DEFAULTS.arch,
+    firmware: spec.firmware ?? DEFAULTS.firmware,
+    bootOrder: (spec.bootOrder ?? DEFAULTS.bootOrder).filter((device) => present[device]),
+    disks,
+    interfaces,
+    ...((vnc.enabled ?? DEFAULTS.vncEnabled) && {
+      vnc: { listen: vnc.listen ?? DEFAULTS.vncListen },
+    }),
+    owner,
+  };
+}
+
+/** What it takes to bring a defined domain to the desired definition. */
+export interface DomainDiff {
+  /** The persistent definition differs: define the desired XML again. */
+  readonly redefine: boolean;
+  /**
+   * The running domain differs from the desired definition and only a restart applies it
+   * (report RestartRequired=True; never recreate). Always false for an inactive domain.
+   */
+  readonly restartRequired: boolean;
+  /** One line per difference against the persistent definition, for events and logs. */
+  readonly changes: readonly string[];
+  /** One line per difference against the running domain; empty when not running. */
+  readonly pendingRestart: readonly string[];
+}
+
+// libvirt expands machine-type aliases when it stores a definition; an alias matches any of
+// its versioned expansions.
+const MACHINE_ALIAS_PREFIX: Readonly<Record<string, string>> = {
+  pc: 'pc-i440fx-',
+  q35: 'pc-q35-',
+  virt: 'virt-',
+};
+
+function machineMatches(desired: string | undefined, observed: string | undefined): boolean {
+  if (desired === undefined || desired === observed) return true;
+  const prefix = MACHINE_ALIAS_PREFIX[desired];
+  return prefix !== undefined && observed !== undefined && observed.startsWith(prefix);
+}
+
+const show = (value: unknown): string => (value === undefined ? 'unset' : JSON.stringify(value));
+
+/**
+ * Differences between the desired domain and a parsed one, in the fields we own. Devices
+ * libvirt adds (controllers, video, input, memballoon, PCI addresses, the live tap and
+ * bridge, the VNC port chosen by autoport) are not compared. For live XML the current memory
+ * is skipped: the balloon moves it at run time.
+ */
+function domainDifferences(
+  desired: DomainDescription,
+  observed: ParsedDomain,
+  live: boolean,
+): string[] {
+  const changes: string[] = [];
+  const compare = (field: string, want: unknown, have: unknown): void => {
+    if (want !== have) changes.push(`${field}: ${show(have)} → ${show(want)}`);
+  };
+  compare('type', desired.type, observed.type);
+  compare('memory', desired.memoryBytes, observed.memoryBytes);
+  if (!live) {
+    compare(
+      'currentMemory',
+      desired.currentMemoryBytes ?? desired.memoryBytes,
+      observed.currentMemoryBytes ?? observed.memoryBytes,
+    );
+  }
+  compare('vcpus', desired.vcpus, observed.vcpus);
+  compare('arch', desired.arch, observed.arch);
+  if (!machineMatches(desired.machine, observed.machine)) {
+    compare('machine', desired.machine, observed.machine);
+  }
+  compare('firmware', desired.firmware, observed.firmware);
+  compare('bootOrder', desired.bootOrder.join(','), observed.bootOrder.join(','));
+  const disk = (d: {
+    device?: string;
+    pool?: string;
+    volume?: string;
+    format?: string;
+    bus?: string;
+  }): string => `${d.device ?? 'disk'}:${d.pool}/${d.volume}(${d.format},${d.bus})`;
+  compare('disks', desired.disks.map(disk).join(' '), observed.disks.map(disk).join(' '));
+  const nic = (n: { type?: string; mac?: string; network?: string; model?: string }): string =>
+    `${n.type ?? 'network'}:${n.mac}@${n.network}(${n.model})`;
+  compare(
+    'interfaces',
+    desired.interfaces.map((n) => nic({ ...n, mac: n.mac.toLowerCase() })).join(' '),
+    observed.interfaces.map(nic).join(' '),
+  );
+  compare('vnc.listen', desired.vnc?.listen, observed.vnc?.listen);
+  if (desired.vnc?.port !== undefined) compare('vnc.port', desired.vnc.port, observed.vnc?.port);
+  return changes;
+}
+
+/**
+ * Compares the desired domain with the persistent (inactive) definition and, for a running
+ * domain, with the live one. Every field we own (memory, vCPUs, arch, machine, firmware, boot
+ * order, disks, NICs and their MACs/models/networks, VNC) is applied by redefining; a running
+ * domain keeps running with its old configuration until restarted, which `restartRequired`
+ * reports — also on later passes, after the redefinition, until the restart happens.
+ */
+export function diffDomain(
+  desired: DomainDescription,
+  inactive: ParsedDomain,
+  live?: ParsedDomain,
+): DomainDiff {
+  const changes = domainDifferences(desired, inactive, false);
+  const pendingRestart = live === undefined ? [] : domainDifferences(desired, live, true);
+  return {
+    redefine: changes.length > 0,
+    restartRequired: pendingRestart.length > 0,
+    changes,
+    pendingRestart,
+  };
+}
+
+/**
+ * A power operation:
+ * - `start` virDomainCreate; `restore` the same call on a domain with a managed save image,
+ *   which libvirt restores (the manual recipe's `virsh restore`);
+ * - `shutdown` virDomainShutdown (ACPI, the guest cooperates); `destroy` virDomainDestroy;
+ * - `managedSave` virDomainManagedSave (the recipe's `virsh save`); `reboot` virDomainReboot.
+ */
+export const PowerActions = [
+  'none',
+  'start',
+  'restore',
+  'shutdown',
+  'destroy',
+  'managedSave',
+  'reboot',
+] as const;
+/** One power operation. */
+export type PowerAction = (typeof PowerActions)[number];
+
+/** How long a graceful shutdown may take before the domain is destroyed, by default. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 120_000;
+
+/** What the power decision looks at. */
+export interface PowerObservation {
+  /** The domain state libvirt reports. */
+  readonly state: DomainState;
+  /** The domain has a managed save image (virDomainHasManagedSaveImage). */
+  readonly hasManagedSave: boolean;
+  /** For Once: the operator has already started the domain after creating it. */
+  readonly startedOnce: boolean;
+  /** spec.restartToken differs from status.lastRestartToken. */
+  readonly restartTokenChanged: boolean;
+  /** When the operator asked for an ACPI shutdown (epoch ms); undefined if it has not. */
+  readonly shutdownRequestedAt?: number;
+  /** Now, epoch ms, from the injected clock. */
+  readonly now: number;
+  /** Grace period of a Shutdown halt; {@link DEFAULT_SHUTDOWN_TIMEOUT_MS} when unset. */
+  readonly shutdownTimeoutMs?: number;
+}
+
+type Rule = (o: PowerObservation) => PowerAction;
+
+/** A running guest gets a reboot for a new restart token and is otherwise left alone. */
+const rebootOnNewToken: Rule = (o) => (o.restartTokenChanged ? 'reboot' : 'none');
+const leaveAlone: Rule = () => 'none';
+const startOrRestore: Rule = (o) => (o.hasManagedSave ? 'restore' : 'start');
+
+/**
+ * Always: keep it running. A crashed domain (kept active by an on_crash policy) must be
+ * destroyed before it can start. A paused or PM-suspended guest is left alone: someone
+ * paused it on purpose, or libvirt is in the middle of a save or snapshot (KubeVirt's
+ * Always does not unpause either). `shutdown` is a guest on its way off; start it once off.
+ */
+const keepRunning: Readonly<Record<DomainState, Rule>> = {
+  nostate: leaveAlone,
+  running: rebootOnNewToken,
+  blocked: rebootOnNewToken,
+  paused: leaveAlone,
+  shutdown: leaveAlone,
+  shutoff: startOrRestore,
+  crashed: () => 'destroy',
+  pmsuspended: leaveAlone,
+};
+
+/** Shutdown halt: ACPI first; destroy once the grace period is over, or at once if ACPI cannot work. */
+const gracefulOff: Rule = (o) => {
+  if (o.shutdownRequestedAt === undefined) return 'shutdown';
+  return remainingShutdownMs(o) > 0 ? 'none' : 'destroy';
+};
+
+/** Halted: keep it off, the way `haltMode` says, per state. */
+const keepHalted: Readonly<Record<HaltMode, Readonly<Record<DomainState, Rule>>>> = {
+  Shutdown: {
+    nostate: leaveAlone,
+    running: gracefulOff,
+    blocked: gracefulOff,
+    // A guest that is already shutting down gets the same grace period.
+    shutdown: gracefulOff,
+    // A paused or suspended guest cannot answer ACPI.
+    paused: () => 'destroy',
+    pmsuspended: () => 'destroy',
+    crashed: () => 'destroy',
+    shutoff: leaveAlone,
+  },
+  Destroy: {
+    nostate: leaveAlone,
+    running: () => 'destroy',
+    blocked: () => 'destroy',
+    shutdown: () => 'destroy',
+    paused: () => 'destroy',
+    pmsuspended: () => 'destroy',
+    crashed: () => 'destroy',
+    shutoff: leaveAlone,
+  },
+  Save: {
+    nostate: leaveAlone,
+    running: () => 'managedSave',
+    blocked: () => 'managedSave',
+    // Saving a paused domain keeps its memory too; it comes back paused.
+    paused: () => 'managedSave',
+    // Mid-shutdown or suspended guests have no state worth saving (libvirt refuses PM ones).
+    shutdown: () => 'destroy',
+    pmsuspended: () => 'destroy',
+    crashed: () => 'destroy',
+    shutoff: leaveAlone,
+  },
+};
+
+/** Once: start after creation, then behave like Manual. */
+const startOnce: Readonly<Record<DomainState, Rule>> = {
+  nostate: leaveAlone,
+  running: rebootOnNewToken,
+  blocked: rebootOnNewToken,
+  paused: leaveAlone,
+  shutdown: leaveAlone,
+  shutoff: (o) => (o.startedOnce ? 'none' : startOrRestore(o)),
+  crashed: leaveAlone,
+  pmsuspended: leaveAlone,
+};
+
+/**
+ * Manual: MAAS drives power through its virsh driver; the operator never touches it — except
+ * for an explicit restartToken change on a running domain, which is a user's request.
+ */
+const manual: Readonly<Record<DomainState, Rule>> = {
+  nostate: leaveAlone,
+  running: rebootOnNewToken,
+  blocked: rebootOnNewToken,
+  paused: leaveAlone,
+  shutdown: leaveAlone,
+  shutoff: leaveAlone,
+  crashed: leaveAlone,
+  pmsuspended: leaveAlone,
+};
+
+/** The per-state rules of each run strategy; the Record type makes every pair explicit. */
+const powerRules: Readonly<
+  Record<RunStrategy, (haltMode: HaltMode) => Readonly<Record<DomainState, Rule>>>
+> = {
+  Always: () => keepRunning,
+  Halted: (haltMode) => keepHalted[haltMode],
+  Once: () => startOnce,
+  Manual: () => manual,
+};
+
+/**
+ * The one power operation this pass should do, from the run strategy, the halt mode and the
+ * observed domain. One at a time: the reconciler acts, and the next pass (woken by the
+ * domain event) decides again from what it then sees. A restartToken change is never acted
+ * on while the strategy is Halted; the reconciler records the token either way.
+ */
+export function powerAction(
+  runStrategy: RunStrategy,
+  haltMode: HaltMode,
+  observed: PowerObservation,
+): PowerAction {
+  return powerRules[runStrategy](haltMode)[observed.state](observed);
+}
+
+/**
+ * Milliseconds left of a Shutdown halt's grace period (0 once over), so the reconciler can
+ * requeue for exactly the moment `powerAction` will turn into `destroy`.
+ */
+export function remainingShutdownMs(o: PowerObservation): number {
+  if (o.shutdownRequestedAt === undefined) return 0;
+  const timeout = o.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  return Math.max(0, o.shutdownRequestedAt + timeout - o.now);
+}

@@ -1,0 +1,215 @@
+// MaasNode status: the printable status, the status fields read from libvirt, and the
+// conditions. Pure: everything comes in already observed (CAPI's *_controller_status.go split).
+import {
+  DeletingReason,
+  HaltedReason,
+  HypervisorUnreachableReason,
+  NetworkNotReadyReason,
+  ProgressingReason,
+  ReconciledReason,
+  RestartPendingReason,
+  RestartRequiredCondition,
+  type DomainState,
+  type MaasNode,
+  type MaasNodePrintableStatus,
+  type MaasNodeStatus,
+} from '../../api/v1alpha1/index.js';
+import type { ParsedDomain, ParsedVolume } from '../../libvirt/xml/index.js';
+import {
+  planFor,
+  withCondition,
+  type ConditionPlan,
+  type Verdict,
+  type Why,
+} from '../common/conditions.js';
+import { formatBinaryQuantity } from '../common/quantity.js';
+import type { DesiredVolume } from './desired.js';
+
+/** What one reconcile pass learned about a node, for its printable status and conditions. */
+export interface NodeObservation {
+  /** metadata.deletionTimestamp is set. */
+  readonly deleting: boolean;
+  /** libvirt on the node's hypervisor answered this pass. */
+  readonly hypervisorReachable: boolean;
+  /** Progress needs a human (NameConflict, HypervisorNotFound, CloneSourceNotFound…). */
+  readonly stalled?: Why;
+  /** A libvirt call failed this pass and will be retried; reason LibvirtError. */
+  readonly error?: Why;
+  /** Every VirtNetwork the node uses exists and is Ready on the node's hypervisor. */
+  readonly networksReady: boolean;
+  /** Names of the VirtNetworks that are not Ready, for the message. */
+  readonly networksNotReady?: readonly string[];
+  /** Every disk volume exists. */
+  readonly volumesReady: boolean;
+  /** The domain is defined (and ours). */
+  readonly domainDefined: boolean;
+  /** The domain state, when defined. */
+  readonly state?: DomainState;
+  /** The domain has a managed save image. */
+  readonly hasManagedSave: boolean;
+  /** The run strategy wants the domain running now (the power decision is start/restore). */
+  readonly wantsRunning: boolean;
+  /** The power decision is to stop it (shutdown/destroy/managedSave), in progress. */
+  readonly wantsStopped: boolean;
+  /** Changes the running domain only gets after a restart (from diffDomain). */
+  readonly pendingRestart: readonly string[];
+}
+
+const isUp = (s: DomainState | undefined): boolean =>
+  s === 'running' || s === 'blocked' || s === 'shutdown';
+const isOff = (s: DomainState | undefined): boolean => s === 'shutoff' || s === 'crashed';
+
+/**
+ * First match wins, so the order is the precedence. Deletion trumps everything; then what
+ * stops us from knowing (Unknown — never guess); then what needs a human (Failed); then the
+ * build steps in the order they happen (Pending on networks, Provisioning volumes and domain,
+ * Starting); then the observed state. A guest in the `shutdown` state is still running.
+ * Saved comes before Stopped: both are off, but a saved one resumes where it was.
+ */
+const printableTable: ReadonlyArray<
+  readonly [MaasNodePrintableStatus, (o: NodeObservation) => boolean]
+> = [
+  ['Terminating', (o) => o.deleting],
+  ['Unknown', (o) => !o.hypervisorReachable],
+  ['Failed', (o) => o.stalled !== undefined],
+  ['Pending', (o) => !o.domainDefined && !o.networksReady],
+  ['Provisioning', (o) => !o.domainDefined || !o.volumesReady],
+  ['Starting', (o) => o.wantsRunning && !isUp(o.state) && o.state !== 'paused'],
+  ['Running', (o) => isUp(o.state)],
+  ['Paused', (o) => o.state === 'paused' || o.state === 'pmsuspended'],
+  ['Saved', (o) => isOff(o.state) && o.hasManagedSave],
+  ['Stopped', (o) => isOff(o.state)],
+];
+
+/** The one-word status for the Status column; `Unknown` when nothing matches. */
+export function printableStatus(o: NodeObservation): MaasNodePrintableStatus {
+  return printableTable.find(([, when]) => when(o))?.[0] ?? 'Unknown';
+}
+
+/**
+ * MAAS's virsh power parameters: the hypervisor URI without its query string or fragment
+ * (MAAS's virsh driver takes `qemu+ssh://user@host/system` and rejects extras such as
+ * `?socket=` or `?keyfile=`), and the domain name as the power id.
+ */
+export function powerFor(
+  hypervisorUri: string,
+  domainName: string,
+): { type: 'virsh'; address: string; id: string } {
+  const cut = hypervisorUri.search(/[?#]/);
+  return {
+    type: 'virsh',
+    address: cut < 0 ? hypervisorUri : hypervisorUri.slice(0, cut),
+    id: domainName,
+  };
+}
+
+/**
+ * Where the VNC console is, from live XML (only a running domain has its autoport port).
+ * `listen` is the spec's address, used when the XML names none. Undefined without VNC.
+ */
+export function vncFor(
+  parsedLive: ParsedDomain | undefined,
+  listen: string,
+): MaasNodeStatus['vnc'] | undefined {
+  const vnc = parsedLive?.vnc;
+  if (vnc === undefined) return undefined;
+  const host = vnc.listen ?? listen;
+  return {
+    host,
+    ...(vnc.port !== undefined && { port: vnc.port, display: `${host}:${vnc.port}` }),
+  };
+}
+
+/**
+ * status.interfaces, in spec order: the VirtNetwork name from the spec, the MAC and live
+ * bridge from libvirt (matched by MAC; the bridge appears only in live XML).
+ */
+export function interfacesStatus(
+  node: MaasNode,
+  desiredMacs: readonly string[],
+  parsed: ParsedDomain | undefined,
+): NonNullable<MaasNodeStatus['interfaces']> {
+  return (node.spec.interfaces ?? []).map((nic, i) => {
+    const mac = desiredMacs[i];
+    const seen = parsed?.interfaces.find((p) => p.mac !== undefined && p.mac === mac);
+    return {
+      ...(nic.name !== undefined && { name: nic.name }),
+      network: nic.network,
+      ...(seen?.mac !== undefined && { mac: seen.mac }),
+      ...(seen?.bridge !== undefined && { bridge: seen.bridge }),
+    };
+  });
+}
+
+/**
+ * status.disks, in spec order: volume name from desired state, path and capacity from the
+ * parsed volume (keyed by volume name) once it exists.
+ */
+export function disksStatus(
+  volumes: readonly DesiredVolume[],
+  observed: ReadonlyMap<string, ParsedVolume>,
+): NonNullable<MaasNodeStatus['disks']> {
+  return volumes.map((v) => {
+    const seen = observed.get(v.name);
+    return {
+      name: v.diskName,
+      volume: v.name,
+      ...(seen?.path !== undefined && { path: seen.path }),
+      ...(seen !== undefined && { capacity: formatBinaryQuantity(seen.capacityBytes) }),
+    };
+  });
+}
+
+function nodeVerdict(o: NodeObservation): Verdict {
+  if (o.deleting) {
+    return { kind: 'progressing', reason: DeletingReason, message: 'removing the domain' };
+  }
+  if (!o.hypervisorReachable) {
+    return {
+      kind: 'unknown',
+      reason: HypervisorUnreachableReason,
+      message: 'libvirt on the hypervisor cannot be reached',
+    };
+  }
+  if (o.stalled) return { kind: 'stalled', ...o.stalled };
+  if (o.error) return { kind: 'progressing', ...o.error };
+  if (!o.networksReady) {
+    const which = o.networksNotReady?.length ? `: ${o.networksNotReady.join(', ')}` : '';
+    return {
+      kind: 'progressing',
+      reason: NetworkNotReadyReason,
+      message: `waiting for networks to be Ready${which}`,
+    };
+  }
+  if (!o.domainDefined || !o.volumesReady) {
+    return { kind: 'progressing', reason: ProgressingReason, message: 'creating disks and domain' };
+  }
+  if (o.wantsRunning || o.wantsStopped) {
+    const message = o.wantsRunning ? 'starting the domain' : 'halting the domain';
+    return { kind: 'progressing', reason: ProgressingReason, message };
+  }
+  if (isUp(o.state)) return { kind: 'ready', reason: ReconciledReason, message: '' };
+  // Off, paused or saved on purpose (Halted, or left so under Manual/Once): converged, not Ready.
+  return {
+    kind: 'settled',
+    reason: HaltedReason,
+    message: `the domain is ${o.hasManagedSave && isOff(o.state) ? 'saved' : (o.state ?? 'off')}`,
+  };
+}
+
+/**
+ * Ready, Reconciling, Stalled and RestartRequired. RestartRequired is abnormal-true: present
+ * (True, RestartPending, listing the changes) only while the running domain lags its
+ * definition, removed otherwise.
+ */
+export function nodeConditions(o: NodeObservation): ConditionPlan {
+  const restart =
+    o.pendingRestart.length > 0 && isUp(o.state)
+      ? {
+          status: 'True' as const,
+          reason: RestartPendingReason,
+          message: `restart to apply: ${o.pendingRestart.join('; ')}`,
+        }
+      : undefined;
+  return withCondition(planFor(nodeVerdict(o)), RestartRequiredCondition, restart);
+}

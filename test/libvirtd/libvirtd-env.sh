@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# libvirtd-env.sh — a private libvirtd for integration tests, isolated from the host's.
+#
+# Usage: libvirtd-env.sh start|stop|kill|status|uri DIR
+#        libvirtd-env.sh gc
+#
+#   start DIR   start (or restart) a private libvirtd whose whole state lives under DIR and
+#               print its URI, qemu+unix:///system?socket=DIR/sock/libvirt-sock, once it answers.
+#               Idempotent: when the daemon already runs it only prints the URI.
+#   kill DIR    SIGKILL the daemon only; QEMU and dnsmasq keep running, so a later `start DIR`
+#               reconnects to them (tests use this to exercise the close callback).
+#   stop DIR    SIGTERM the daemon, kill everything left in its network namespace, delete the
+#               namespace. Also cleans up after a crashed run that used the same DIR.
+#   status DIR  print "running PID NETNS URI" (exit 0) or "stopped NETNS" (exit 3).
+#   uri DIR     print the URI without starting anything.
+#   gc          delete maaslab-test-* namespaces that have no process left (stale runs).
+#
+# Isolation, and why each piece is there:
+#   * Network: a fresh namespace, `ip netns add maaslab-test-<hash of DIR>`, with only `lo`
+#     up and no uplink. Bridges, taps, dnsmasq and iptables rules libvirt creates stay in it.
+#   * Files: `ip netns exec NS unshare --mount --propagation private` gives the daemon its own
+#     mount namespace, where a tmpfs hides the host's /run (its systemd and D-Bus sockets, and
+#     any /run/libvirt) and DIR's subfolders are bind-mounted over /etc/libvirt, /run/libvirt,
+#     /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt. Nothing is mounted on the
+#     host, and the host's libvirt folders are never written.
+#   * Socket: unix_sock_dir is DIR/sock, outside the bind mounts, so test processes on the
+#     host side connect to it directly; auth is "none" and nothing listens on TCP or TLS.
+#   * QEMU: TCG as root, no security driver, no cgroups, no private /dev namespace, console
+#     logs written to files (no virtlogd), VNC on 127.0.0.1 only.
+#
+# Environment: MAASLAB_LIBVIRTD_TIMEOUT (seconds to wait for the socket, default 30);
+#   MAASLAB_CACHE (default ~/.cache/maaslab): QEMU capability files are shared between runs
+#   through MAASLAB_CACHE/libvirtd-qemu-caps, which saves ~3.5 s of probing per fresh DIR.
+#   libvirtd checks each file against the QEMU binary and itself, and re-probes when stale.
+set -euo pipefail
+
+readonly NS_PREFIX=maaslab-test-
+readonly SELF="${BASH_SOURCE[0]}"
+readonly CAPS_CACHE="${MAASLAB_CACHE:-${HOME:-/root}/.cache/maaslab}/libvirtd-qemu-caps"
+
+die() {
+  echo "libvirtd-env: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,18p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# abs_dir DIR: the canonical absolute path (DIR is created when missing).
+abs_dir() {
+  mkdir -p -- "$1"
+  (cd -- "$1" && pwd -P)
+}
+
+# netns_name DIR: stable per DIR, so `stop` finds the namespace of a crashed run.
+netns_name() {
+  local hash
+  hash=$(printf '%s' "$1" | sha256sum | cut -c1-10)
+  echo "${NS_PREFIX}${hash}"
+}
+
+uri_for() {
+  echo "qemu+unix:///system?socket=$1/sock/libvirt-sock"
+}
+
+netns_exists() {
+  [[ -e "/run/netns/$1" ]]
+}
+
+# daemon_pid DIR: the PID of a live libvirtd started for DIR, or nothing.
+daemon_pid() {
+  local pidfile="$1/libvirtd.pid" pid
+  [[ -s "$pidfile" ]] || return 0
+  pid=$(<"$pidfile")
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if alive "$pid" && [[ "$(<"/proc/$pid/comm")" == libvirtd ]]; then
+    echo "$pid"
+  fi
+}
+
+# alive PID: the process exists and is not a zombie. A killed daemon stays a zombie until
+# its parent (PID 1 here, which reaps lazily) collects it; it must count as gone.
+alive() {
+  local state
+  state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z ]]
+}
+
+write_configs() {
+  local dir="$1"
+  mkdir -p "$dir"/{etc,run,lib,cache,log,sock}
+  mkdir -p "$dir"/etc/{qemu/networks/autostart,storage/autostart,nwfilter}
+  chmod 0700 "$dir/sock"
+  cat >"$dir/etc/libvirtd.conf" <<EOF
+# Written by test/libvirtd/libvirtd-env.sh; the daemon reads it through -f.
+unix_sock_dir = "$dir/sock"
+unix_sock_group = "root"
+unix_sock_ro_perms = "0700"
+unix_sock_rw_perms = "0700"
+unix_sock_admin_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+listen_tls = 0
+listen_tcp = 0
+log_outputs = "2:file:$dir/log/libvirtd.log"
+log_filters = "3:qemu.qemu_monitor 3:qemu.qemu_monitor_json 3:rpc 3:util.object 3:util.threadjob"
+keepalive_interval = 5
+keepalive_count = 5
+EOF
+  cat >"$dir/etc/qemu.conf" <<'EOF'
+# Written by test/libvirtd/libvirtd-env.sh: TCG as root inside a container, no KVM.
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+namespaces = [ ]
+cgroup_controllers = [ ]
+stdio_handler = "file"
+vnc_listen = "127.0.0.1"
+spice_listen = "127.0.0.1"
+vnc_auto_unix_socket = 0
+set_process_name = 1
+EOF
+}
+
+# inner DIR: runs as root inside the namespaces; mounts the private folders and becomes libvirtd.
+inner() {
+  local dir="$1" src dst
+  # A fresh /run hides the host's systemd/D-Bus sockets (libvirt would otherwise register
+  # machines with systemd-machined) and any host /run/libvirt.
+  mount -t tmpfs -o mode=0755,size=16m maaslab-run /run
+  mkdir -p /run/libvirt
+  for pair in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt \
+    cache:/var/cache/libvirt log:/var/log/libvirt; do
+    src="$dir/${pair%%:*}"
+    dst="${pair#*:}"
+    mkdir -p "$dst" 2>/dev/null || true
+    mount --bind "$src" "$dst"
+  done
+  exec libvirtd -f "$dir/etc/libvirtd.conf" -p "$dir/libvirtd.pid"
+}
+
+# seed_caps DIR / save_caps DIR: copy QEMU capability files in from, or out to, the cache.
+seed_caps() {
+  local dst="$1/cache/qemu/capabilities"
+  [[ -d "$CAPS_CACHE" ]] || return 0
+  mkdir -p "$dst"
+  cp -n "$CAPS_CACHE"/*.xml "$dst"/ 2>/dev/null || true
+}
+
+save_caps() {
+  local src="$1/cache/qemu/capabilities" f tmp
+  [[ -d "$src" ]] || return 0
+  mkdir -p "$CAPS_CACHE" 2>/dev/null || return 0
+  for f in "$src"/*.xml; do
+    [[ -f "$f" ]] || continue
+    tmp=$(mktemp "$CAPS_CACHE/.tmp.XXXXXX") || return 0
+    if ! { cp "$f" "$tmp" && mv -f "$tmp" "$CAPS_CACHE/${f##*/}"; }; then
+      rm -f "$tmp"
+    fi
+  done
+}
+
+wait_ready() {
+  local dir="$1" pid="$2" uri timeout deadline
+  uri=$(uri_for "$dir")
+  timeout="${MAASLAB_LIBVIRTD_TIMEOUT:-30}"
+  deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if ! alive "$pid"; then
+      echo "libvirtd-env: libvirtd (pid $pid) exited during start-up; last log lines:" >&2
+      tail -n 30 "$dir/log/libvirtd.log" "$dir/log/daemon.out" >&2 2>/dev/null || true
+      return 1
+    fi
+    if [[ -S "$dir/sock/libvirt-sock" ]] && virsh -q -c "$uri" version >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "libvirtd-env: libvirtd did not answer on $uri within ${timeout}s; last log lines:" >&2
+  tail -n 30 "$dir/log/libvirtd.log" "$dir/log/daemon.out" >&2 2>/dev/null || true
+  return 1
+}
+
+cmd_start() {
+  local dir ns pid
+  dir=$(abs_dir "$1")
+  ns=$(netns_name "$dir")
+  [[ $EUID -eq 0 ]] || die "must run as root (it creates network and mount namespaces)"
+  pid=$(daemon_pid "$dir")
+  if [[ -n "$pid" ]] && netns_exists "$ns"; then
+    uri_for "$dir"
+    return 0
+  fi
+  if ! netns_exists "$ns"; then
+    ip netns add "$ns"
+  fi
+  ip netns exec "$ns" ip link set lo up
+  echo "$ns" >"$dir/netns"
+  write_configs "$dir"
+  seed_caps "$dir"
+  rm -f "$dir/libvirtd.pid"
+  # setsid: the daemon leaves our session; the closed descriptors let callers that read our
+  # stdout (execFile, $(...)) return without waiting for the daemon.
+  setsid ip netns exec "$ns" unshare --mount --propagation private -- \
+    "$SELF" __inner "$dir" </dev/null >>"$dir/log/daemon.out" 2>&1 &
+  pid=$!
+  if ! wait_ready "$dir" "$pid"; then
+    cmd_stop "$dir" >/dev/null 2>&1 || true
+    exit 1
+  fi
+  save_caps "$dir"
+  uri_for "$dir"
+}
+
+cmd_kill() {
+  local dir pid
+  dir=$(abs_dir "$1")
+  pid=$(daemon_pid "$dir")
+  [[ -n "$pid" ]] || die "no libvirtd is running for $dir"
+  kill -KILL "$pid"
+  while alive "$pid"; do sleep 0.05; done
+}
+
+# pids_of DIR NS: every process in the namespace, plus any libvirtd/qemu/dnsmasq whose
+# command line or mounts name DIR (a process that somehow left the network namespace).
+pids_of() {
+  local dir="$1" ns="$2" p comm
+  if netns_exists "$ns"; then
+    ip netns pids "$ns" 2>/dev/null || true
+  fi
+  for p in /proc/[0-9]*; do
+    [[ -r "$p/comm" ]] || continue
+    comm=$(<"$p/comm") 2>/dev/null || continue
+    case "$comm" in
+      libvirtd | qemu-system-* | dnsmasq | qemu:*) ;;
+      *) continue ;;
+    esac
+    if grep -qF -- "$dir/" "$p/cmdline" "$p/mountinfo" 2>/dev/null; then
+      echo "${p#/proc/}"
+    fi
+  done
+}
+
+# reap SIGNAL DIR NS: signal the leftovers and wait up to ~5 s for them to go.
+reap() {
+  local sig="$1" dir="$2" ns="$3" pids i
+  pids=$(pids_of "$dir" "$ns" | sort -u | grep -vx "$$" || true)
+  [[ -n "$pids" ]] || return 0
+  # shellcheck disable=SC2086 # word splitting of the PID list is intended
+  kill "-$sig" $pids 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    pids=$(pids_of "$dir" "$ns" | sort -u || true)
+    [[ -n "$pids" ]] || return 0
+    sleep 0.1
+  done
+}
+
+cmd_stop() {
+  local dir ns pid i
+  dir=$(abs_dir "$1")
+  ns=$(netns_name "$dir")
+  pid=$(daemon_pid "$dir")
+  if [[ -n "$pid" ]]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+      alive "$pid" || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  reap TERM "$dir" "$ns"
+  reap KILL "$dir" "$ns"
+  if [[ -n "$(pids_of "$dir" "$ns")" ]]; then
+    die "processes survived SIGKILL in $ns: $(pids_of "$dir" "$ns" | tr '\n' ' ')"
+  fi
+  if netns_exists "$ns"; then
+    ip netns del "$ns"
+  fi
+  rm -f "$dir/libvirtd.pid" "$dir/sock/libvirt-sock" "$dir/sock/libvirt-sock-ro" \
+    "$dir/sock/libvirt-admin-sock"
+}
+
+cmd_status() {
+  local dir ns pid
+  dir=$(abs_dir "$1")
+  ns=$(netns_name "$dir")
+  pid=$(daemon_pid "$dir")
+  if [[ -n "$pid" ]]; then
+    echo "running $pid $ns $(uri_for "$dir")"
+  else
+    echo "stopped $ns"
+    return 3
+  fi
+}
+
+cmd_gc() {
+  local ns
+  while read -r ns _; do
+    [[ "$ns" == "$NS_PREFIX"* ]] || continue
+    if [[ -z "$(ip netns pids "$ns" 2>/dev/null)" ]]; then
+      ip netns del "$ns" && echo "deleted stale namespace $ns"
+    fi
+  done < <(ip netns list)
+}
+
+main() {
+  local cmd="${1:-}"
+  case "$cmd" in
+    start | stop | kill | status | uri | __inner)
+      [[ $# -eq 2 && -n "$2" ]] || usage
+      ;;
+    gc) [[ $# -eq 1 ]] || usage ;;
+    *) usage ;;
+  esac
+  case "$cmd" in
+    start) cmd_start "$2" ;;
+    stop) cmd_stop "$2" ;;
+    kill) cmd_kill "$2" ;;
+    status) cmd_status "$2" ;;
+    uri) uri_for "$(abs_dir "$2")" ;;
+    gc) cmd_gc ;;
+    __inner) inner "$2" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,188 @@
+// A private libvirtd for integration tests: a thin, typed wrapper over
+// test/libvirtd/libvirtd-env.sh, which runs the daemon in its own network and mount
+// namespaces with all of its state under one folder. Tests connect to `uri` and never to
+// the machine's default socket.
+import { execFile, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The harness script; it must run as root. */
+export const LIBVIRTD_ENV_SCRIPT = fileURLToPath(
+  new URL('../libvirtd/libvirtd-env.sh', import.meta.url),
+);
+
+/** Options for {@link startPrivateLibvirtd}. */
+export interface PrivateLibvirtdOptions {
+  /** State folder; a fresh temporary one (removed by `stop`) when omitted. */
+  readonly dir?: string;
+  /** How long to wait for the socket to answer, per start. Defaults to 60 s. */
+  readonly timeoutMs?: number;
+}
+
+/** A running private libvirtd. */
+export interface PrivateLibvirtd extends AsyncDisposable {
+  /** `qemu+unix:///system?socket=<dir>/sock/libvirt-sock`. */
+  readonly uri: string;
+  /** Folder holding the daemon's config, runtime, state, logs and socket. */
+  readonly dir: string;
+  /** Name of the network namespace the daemon, its QEMUs and dnsmasqs live in. */
+  readonly netns: string;
+  /** Milliseconds from the last (re)start to the first successful connection. */
+  readonly lastStartMs: number;
+  /** Runs `virsh -c uri ...args` and resolves to its stdout. */
+  virsh(args: readonly string[]): Promise<string>;
+  /** Runs a command inside the daemon's network namespace, e.g. `['ip', 'link']`. */
+  netnsExec(cmd: readonly string[]): Promise<string>;
+  /** SIGKILLs the daemon only; QEMU keeps running, the socket stops answering. */
+  kill(): Promise<void>;
+  /** Starts the daemon again on the same folder, socket and namespace. */
+  restart(): Promise<void>;
+  /** Stops the daemon and everything in its namespace, then deletes the namespace. */
+  stop(): Promise<void>;
+  /** The last lines of the daemon's log, for error messages. */
+  logTail(lines?: number): Promise<string>;
+}
+
+interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program without a shell; rejects with its stderr in the message. */
+export function run(
+  file: string,
+  args: readonly string[],
+  opts: { readonly timeoutMs?: number; readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      [...args],
+      {
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: opts.timeoutMs ?? 120_000,
+        env: opts.env ?? process.env,
+      },
+      (error, stdout, stderr) => {
+        if (error) {
+          const detail = stderr.trim() || stdout.trim() || error.message;
+          reject(new Error(`${file} ${args.join(' ')} failed: ${detail}`, { cause: error }));
+          return;
+        }
+        resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Runs `cmd` inside network namespace `netns` and resolves to its stdout. */
+export async function netnsExec(netns: string, cmd: readonly string[]): Promise<string> {
+  return (await run('ip', ['netns', 'exec', netns, ...cmd])).stdout;
+}
+
+async function tail(path: string, lines: number): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
+  } catch {
+    return `(no ${path})`;
+  }
+}
+
+/**
+ * Starts a private libvirtd (as root) and resolves once `virsh version` answers on its
+ * socket. On failure the error carries the tail of the daemon's log.
+ */
+export async function startPrivateLibvirtd(
+  opts: PrivateLibvirtdOptions = {},
+): Promise<PrivateLibvirtd> {
+  if (process.getuid?.() !== 0) {
+    throw new Error('startPrivateLibvirtd needs root: it creates network and mount namespaces');
+  }
+  const ownsDir = opts.dir === undefined;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'maaslab-libvirtd-')));
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const env = { ...process.env, MAASLAB_LIBVIRTD_TIMEOUT: String(Math.ceil(timeoutMs / 1000)) };
+  const script = (cmd: string): Promise<RunResult> =>
+    run(LIBVIRTD_ENV_SCRIPT, [cmd, dir], { timeoutMs: timeoutMs + 30_000, env });
+
+  const logTail = async (lines = 40): Promise<string> =>
+    [
+      await tail(join(dir, 'log', 'libvirtd.log'), lines),
+      await tail(join(dir, 'log', 'daemon.out'), 10),
+    ].join('\n');
+
+  let uri = '';
+  let lastStartMs = 0;
+  const virsh = async (args: readonly string[]): Promise<string> =>
+    (await run('virsh', ['-q', '-c', uri, ...args])).stdout;
+
+  const start = async (): Promise<void> => {
+    const t0 = performance.now();
+    try {
+      uri = (await script('start')).stdout.trim();
+      await virsh(['version']);
+    } catch (err) {
+      throw new Error(`private libvirtd in ${dir} did not start; log tail:\n${await logTail()}`, {
+        cause: err,
+      });
+    }
+    lastStartMs = performance.now() - t0;
+  };
+
+  try {
+    await start();
+  } catch (err) {
+    await script('stop').catch(() => undefined);
+    if (ownsDir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const netns = (await readFile(join(dir, 'netns'), 'utf8')).trim();
+  let stopped = false;
+
+  // Last resort when a test run dies without calling stop(): 'exit' handlers must be
+  // synchronous, so this one blocks on the script.
+  const stopOnExit = (): void => {
+    spawnSync(LIBVIRTD_ENV_SCRIPT, ['stop', dir], { stdio: 'ignore', timeout: 60_000 });
+    if (ownsDir && !process.env.MAASLAB_KEEP_LIBVIRTD_DIR) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  process.once('exit', stopOnExit);
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    process.removeListener('exit', stopOnExit);
+    await script('stop');
+    if (ownsDir && !process.env.MAASLAB_KEEP_LIBVIRTD_DIR) {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  return {
+    get uri() {
+      return uri;
+    },
+    dir,
+    netns,
+    get lastStartMs() {
+      return lastStartMs;
+    },
+    virsh,
+    netnsExec: (cmd) => netnsExec(netns, cmd),
+    kill: async () => {
+      await script('kill');
+    },
+    restart: start,
+    stop,
+    logTail,
+    [Symbol.asyncDispose]: stop,
+  };
+}

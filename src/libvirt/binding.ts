@@ -1,0 +1,313 @@
+// The raw N-API surface of build/Release/maaslab_libvirt.node, typed. This is the
+// one module allowed to touch `any`: everything above it is typed wrappers.
+//
+// Function names are libvirt's C names without `vir` and with a lower-case first
+// letter; arguments follow the C order. Handles are opaque branded externals.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ErrorDomain, ErrorLevel, ErrorNumber } from './constants.js';
+import { LibvirtError } from './errors.js';
+
+declare const brand: unique symbol;
+/** An opaque native handle to a libvirt object of kind K. */
+export type Handle<K extends string> = { readonly [brand]: K };
+/** virConnectPtr */
+export type ConnectHandle = Handle<'connect'>;
+/** virDomainPtr */
+export type DomainHandle = Handle<'domain'>;
+/** virDomainSnapshotPtr */
+export type SnapshotHandle = Handle<'snapshot'>;
+/** virNetworkPtr */
+export type NetworkHandle = Handle<'network'>;
+/** virStoragePoolPtr */
+export type PoolHandle = Handle<'pool'>;
+/** virStorageVolPtr */
+export type VolumeHandle = Handle<'volume'>;
+/** virStreamPtr */
+export type StreamHandle = Handle<'stream'>;
+/** A libvirt callback registration (domain/network events or the close callback). */
+export interface EventRegistration {
+  readonly id: number;
+  readonly handle: Handle<'registration'>;
+}
+
+/** virNodeInfo */
+export interface RawNodeInfo {
+  model: string;
+  memory: number;
+  cpus: number;
+  mhz: number;
+  nodes: number;
+  sockets: number;
+  cores: number;
+  threads: number;
+}
+/** virDomainInfo */
+export interface RawDomainInfo {
+  state: number;
+  maxMem: number;
+  memory: number;
+  nrVirtCpu: number;
+  cpuTime: bigint;
+}
+/** virNetworkDHCPLease */
+export interface RawDHCPLease {
+  iface: string;
+  expirytime: number;
+  type: number;
+  mac: string;
+  iaid: string | null;
+  ipaddr: string;
+  prefix: number;
+  hostname: string | null;
+  clientid: string | null;
+}
+/** virStoragePoolInfo */
+export interface RawPoolInfo {
+  state: number;
+  capacity: number;
+  allocation: number;
+  available: number;
+}
+/** virStorageVolInfo */
+export interface RawVolumeInfo {
+  type: number;
+  capacity: number;
+  allocation: number;
+}
+
+type P<T> = Promise<T>;
+type C = ConnectHandle;
+type D = DomainHandle;
+type S = SnapshotHandle;
+type N = NetworkHandle;
+type Pl = PoolHandle;
+type V = VolumeHandle;
+type St = StreamHandle;
+
+/** The functions the addon exports. Every Promise-returning one runs off the JS thread. */
+export interface RawBinding {
+  setErrorFactory(f: (code: number, domain: number, level: number, message: string) => Error): void;
+  free(h: Handle<string>): boolean;
+  isFreed(h: Handle<string>): boolean;
+  getVersion(): number;
+
+  connectOpen(uri: string | null, flags: number): P<C>;
+  connectClose(c: C): P<void>;
+  connectGetHostname(c: C): P<string>;
+  connectGetURI(c: C): P<string>;
+  connectGetCapabilities(c: C): P<string>;
+  connectGetSysinfo(c: C, flags: number): P<string>;
+  connectGetLibVersion(c: C): P<number>;
+  connectGetVersion(c: C): P<number>;
+  connectGetType(c: C): P<string>;
+  connectIsAlive(c: C): P<boolean>;
+  connectSetKeepAlive(c: C, interval: number, count: number): P<boolean>;
+  nodeGetInfo(c: C): P<RawNodeInfo>;
+  nodeGetFreeMemory(c: C): P<number>;
+  connectListAllDomains(c: C, flags: number): P<D[]>;
+  domainLookupByName(c: C, name: string): P<D>;
+  domainLookupByUUIDString(c: C, uuid: string): P<D>;
+  domainDefineXMLFlags(c: C, xml: string, flags: number): P<D>;
+  domainCreateXML(c: C, xml: string, flags: number): P<D>;
+  domainRestoreFlags(c: C, from: string, dxml: string | null, flags: number): P<void>;
+  connectListAllNetworks(c: C, flags: number): P<N[]>;
+  networkLookupByName(c: C, name: string): P<N>;
+  networkLookupByUUIDString(c: C, uuid: string): P<N>;
+  networkDefineXMLFlags(c: C, xml: string, flags: number): P<N>;
+  networkCreateXMLFlags(c: C, xml: string, flags: number): P<N>;
+  connectListAllStoragePools(c: C, flags: number): P<Pl[]>;
+  storagePoolLookupByName(c: C, name: string): P<Pl>;
+  storagePoolLookupByUUIDString(c: C, uuid: string): P<Pl>;
+  storagePoolDefineXML(c: C, xml: string, flags: number): P<Pl>;
+  storagePoolCreateXML(c: C, xml: string, flags: number): P<Pl>;
+  storageVolLookupByPath(c: C, path: string): P<V>;
+  storageVolLookupByKey(c: C, key: string): P<V>;
+  streamNew(c: C, flags: number): St;
+
+  domainGetName(d: D): string;
+  domainGetUUIDString(d: D): string;
+  domainGetID(d: D): number;
+  domainCreateWithFlags(d: D, flags: number): P<void>;
+  domainShutdownFlags(d: D, flags: number): P<void>;
+  domainDestroyFlags(d: D, flags: number): P<void>;
+  domainReboot(d: D, flags: number): P<void>;
+  domainReset(d: D, flags: number): P<void>;
+  domainSuspend(d: D): P<void>;
+  domainResume(d: D): P<void>;
+  domainManagedSave(d: D, flags: number): P<void>;
+  domainHasManagedSaveImage(d: D, flags: number): P<boolean>;
+  domainManagedSaveRemove(d: D, flags: number): P<void>;
+  domainSaveFlags(d: D, to: string, dxml: string | null, flags: number): P<void>;
+  domainUndefineFlags(d: D, flags: number): P<void>;
+  domainGetXMLDesc(d: D, flags: number): P<string>;
+  domainGetState(d: D, flags: number): P<{ state: number; reason: number }>;
+  domainGetInfo(d: D): P<RawDomainInfo>;
+  domainIsActive(d: D): P<boolean>;
+  domainIsPersistent(d: D): P<boolean>;
+  domainSetAutostart(d: D, autostart: boolean): P<void>;
+  domainGetAutostart(d: D): P<boolean>;
+  domainAttachDeviceFlags(d: D, xml: string, flags: number): P<void>;
+  domainDetachDeviceFlags(d: D, xml: string, flags: number): P<void>;
+  domainUpdateDeviceFlags(d: D, xml: string, flags: number): P<void>;
+  domainGetMetadata(d: D, type: number, uri: string | null, flags: number): P<string>;
+  domainSetMetadata(
+    d: D,
+    type: number,
+    metadata: string | null,
+    key: string | null,
+    uri: string | null,
+    flags: number,
+  ): P<void>;
+  domainSnapshotCreateXML(d: D, xml: string, flags: number): P<S>;
+  domainListAllSnapshots(d: D, flags: number): P<S[]>;
+  domainSnapshotLookupByName(d: D, name: string, flags: number): P<S>;
+  domainSnapshotCurrent(d: D, flags: number): P<S>;
+  domainHasCurrentSnapshot(d: D, flags: number): P<boolean>;
+  domainSnapshotGetName(s: S): string;
+  domainSnapshotGetXMLDesc(s: S, flags: number): P<string>;
+  domainSnapshotGetParent(s: S, flags: number): P<S>;
+  domainSnapshotIsCurrent(s: S, flags: number): P<boolean>;
+  domainSnapshotListAllChildren(s: S, flags: number): P<S[]>;
+  domainRevertToSnapshot(s: S, flags: number): P<void>;
+  domainSnapshotDelete(s: S, flags: number): P<void>;
+
+  networkGetName(n: N): string;
+  networkGetUUIDString(n: N): string;
+  networkCreate(n: N): P<void>;
+  networkDestroy(n: N): P<void>;
+  networkUndefine(n: N): P<void>;
+  networkSetAutostart(n: N, autostart: boolean): P<void>;
+  networkGetAutostart(n: N): P<boolean>;
+  networkIsActive(n: N): P<boolean>;
+  networkIsPersistent(n: N): P<boolean>;
+  networkGetXMLDesc(n: N, flags: number): P<string>;
+  networkGetBridgeName(n: N): P<string>;
+  networkGetDHCPLeases(n: N, mac: string | null, flags: number): P<RawDHCPLease[]>;
+  networkUpdate(
+    n: N,
+    command: number,
+    section: number,
+    parentIndex: number,
+    xml: string,
+    flags: number,
+  ): P<void>;
+
+  storagePoolGetName(p: Pl): string;
+  storagePoolGetUUIDString(p: Pl): string;
+  storagePoolBuild(p: Pl, flags: number): P<void>;
+  storagePoolCreate(p: Pl, flags: number): P<void>;
+  storagePoolDestroy(p: Pl): P<void>;
+  storagePoolDelete(p: Pl, flags: number): P<void>;
+  storagePoolUndefine(p: Pl): P<void>;
+  storagePoolRefresh(p: Pl, flags: number): P<void>;
+  storagePoolSetAutostart(p: Pl, autostart: boolean): P<void>;
+  storagePoolGetAutostart(p: Pl): P<boolean>;
+  storagePoolIsActive(p: Pl): P<boolean>;
+  storagePoolIsPersistent(p: Pl): P<boolean>;
+  storagePoolGetInfo(p: Pl): P<RawPoolInfo>;
+  storagePoolGetXMLDesc(p: Pl, flags: number): P<string>;
+  storagePoolListAllVolumes(p: Pl, flags: number): P<V[]>;
+  storageVolLookupByName(p: Pl, name: string): P<V>;
+  storageVolCreateXML(p: Pl, xml: string, flags: number): P<V>;
+  storageVolCreateXMLFrom(p: Pl, xml: string, clone: V, flags: number): P<V>;
+
+  storageVolGetName(v: V): string;
+  storageVolGetKey(v: V): string;
+  storageVolGetPath(v: V): P<string>;
+  storageVolGetInfo(v: V): P<RawVolumeInfo>;
+  storageVolGetXMLDesc(v: V, flags: number): P<string>;
+  storageVolDelete(v: V, flags: number): P<void>;
+  storageVolWipe(v: V, flags: number): P<void>;
+  storageVolResize(v: V, capacity: number | bigint, flags: number): P<void>;
+  storageVolUpload(
+    v: V,
+    s: St,
+    offset: number | bigint,
+    length: number | bigint,
+    flags: number,
+  ): P<void>;
+  storageVolDownload(
+    v: V,
+    s: St,
+    offset: number | bigint,
+    length: number | bigint,
+    flags: number,
+  ): P<void>;
+  streamSend(s: St, data: Uint8Array): P<void>;
+  streamRecv(s: St, size: number): P<Buffer | null>;
+  streamFinish(s: St): P<void>;
+  streamAbort(s: St): P<void>;
+
+  domainEventRegisterLifecycle(
+    c: C,
+    d: D | null,
+    cb: (d: D, event: number, detail: number) => void,
+  ): P<EventRegistration>;
+  domainEventDeregisterAny(c: C, reg: EventRegistration): P<void>;
+  networkEventRegisterLifecycle(
+    c: C,
+    n: N | null,
+    cb: (n: N, event: number, detail: number) => void,
+  ): P<EventRegistration>;
+  networkEventDeregisterAny(c: C, reg: EventRegistration): P<void>;
+  connectRegisterCloseCallback(c: C, cb: (reason: number) => void): P<EventRegistration>;
+  connectUnregisterCloseCallback(c: C, reg: EventRegistration): P<void>;
+  eventRegistrationSetRef(reg: EventRegistration, ref: boolean): void;
+}
+
+/** Finds build/Release/maaslab_libvirt.node from src/ (tsx) or dist/src/ (compiled). */
+function addonPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'maaslab_libvirt.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('build/Release/maaslab_libvirt.node not found: run `make native`');
+}
+
+/**
+ * Errors are created when the worker finishes, where no JS frames exist, so
+ * their stacks would be empty. Each async function therefore records its call
+ * site (a few microseconds, next to a thread hop of ~100) and a LibvirtError
+ * gets that stack plus the C function's name.
+ */
+function withCallSites(native: any): any {
+  const out: any = {};
+  for (const [name, fn] of Object.entries<any>(native)) {
+    if (typeof fn !== 'function') continue;
+    const cName = `vir${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+    const wrapper = (...args: any[]): any => {
+      const result = fn(...args);
+      if (!(result instanceof Promise)) return result;
+      const site: { stack?: string } = {};
+      Error.captureStackTrace(site, wrapper);
+      return result.catch((err: unknown) => {
+        if (err instanceof LibvirtError && site.stack !== undefined) {
+          const frames = site.stack.slice(site.stack.indexOf('\n'));
+          err.stack = `${err.name}: ${err.message} (${cName})${frames}`;
+        }
+        throw err;
+      });
+    };
+    out[name] = wrapper;
+  }
+  return out;
+}
+
+function load(): RawBinding {
+  const require = createRequire(import.meta.url);
+  const native: any = require(addonPath());
+  // Native code reports error fields; the class lives in TypeScript.
+  native.setErrorFactory(
+    (code: number, domain: number, level: number, message: string) =>
+      new LibvirtError(code as ErrorNumber, domain as ErrorDomain, level as ErrorLevel, message),
+  );
+  return withCallSites(native) as RawBinding;
+}
+
+/** The loaded addon. Loading registers libvirt's default event loop and starts its thread. */
+export const raw: RawBinding = load();

@@ -1,0 +1,29 @@
+// The libvirt layer's public surface. Every later controller talks to libvirt
+// only through these exports.
+//
+// Naming scheme (one rule, so libvirt's docs stay the manual): a method is the C
+// function's name without `vir` and without the prefix naming the type of its
+// first argument, first letter lower-cased. virDomainUndefineFlags(dom, …) is
+// `domain.undefineFlags(…)`; virDomainLookupByName(conn, …) is
+// `connection.domainLookupByName(…)`; virConnectListAllDomains(conn, …) is
+// `connection.listAllDomains(…)`. Every method carries an @see link to its C
+// function. The few helpers that are not one C call (uploadFrom,
+// downloadChunks, downloadTo, sendAll, recvAll, close) say so.
+export * from './constants.js';
+export { Connection, formatLibvirtVersion, type NodeInfo } from './connection.js';
+export { Domain, DomainSnapshot, type DomainInfo, type DomainStateReason } from './domain.js';
+export { isLibvirtError, isNotFound, LibvirtError, NOT_FOUND_CODES } from './errors.js';
+export {
+  Subscription,
+  type CloseEvent,
+  type DomainLifecycleEvent,
+  type NetworkLifecycleEvent,
+} from './events.js';
+export { Network, type DHCPLease } from './network.js';
+export { flagsOf, LibvirtObject, type Flags } from './object.js';
+export { StoragePool, type StoragePoolInfo } from './storage-pool.js';
+export { StorageVolume, type StorageVolumeInfo, type TransferRange } from './storage-volume.js';
+export { Stream, STREAM_CHUNK_SIZE } from './stream.js';
+
+/** Our XML namespace for ownership metadata in domain `<metadata>`. */
+export const MAASLAB_XMLNS = 'https://maaslab.dev/xmlns/v1alpha1';

@@ -1,0 +1,177 @@
+// virDomain* and virDomainSnapshot*.
+#include "ops.h"
+
+namespace maaslab {
+namespace {
+
+Napi::Value DomainSaveFlags(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  std::string to = Str(info, 1);
+  OptStr dxml = OptionalStr(info, 2);
+  unsigned int flags = U32(info, 3);
+  return Call::Run(
+      info.Env(), [d, to, dxml, flags] { return virDomainSaveFlags(d.get(), to.c_str(), dxml.c_str(), flags) >= 0; },
+      Undefined);
+}
+
+Napi::Value DomainGetState(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  unsigned int flags = U32(info, 1);
+  auto st = std::make_shared<std::pair<int, int>>(0, 0);
+  return Call::Run(
+      info.Env(), [d, flags, st] { return virDomainGetState(d.get(), &st->first, &st->second, flags) >= 0; },
+      [st](Napi::Env env) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("state", Napi::Number::New(env, st->first));
+        o.Set("reason", Napi::Number::New(env, st->second));
+        return o;
+      });
+}
+
+Napi::Value DomainGetInfo(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  auto di = std::make_shared<virDomainInfo>();
+  return Call::Run(
+      info.Env(), [d, di] { return virDomainGetInfo(d.get(), di.get()) >= 0; },
+      [di](Napi::Env env) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("state", Napi::Number::New(env, di->state));
+        o.Set("maxMem", Napi::Number::New(env, static_cast<double>(di->maxMem)));
+        o.Set("memory", Napi::Number::New(env, static_cast<double>(di->memory)));
+        o.Set("nrVirtCpu", Napi::Number::New(env, di->nrVirtCpu));
+        o.Set("cpuTime", Napi::BigInt::New(env, static_cast<uint64_t>(di->cpuTime)));
+        return o;
+      });
+}
+
+Napi::Value DomainGetID(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  unsigned int id = virDomainGetID(d.get());
+  // (unsigned)-1 means "not running": surface it as -1.
+  return Napi::Number::New(info.Env(), id == static_cast<unsigned int>(-1) ? -1 : static_cast<double>(id));
+}
+
+Napi::Value DomainGetMetadata(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  int type = I32(info, 1);
+  OptStr uri = OptionalStr(info, 2);
+  unsigned int flags = U32(info, 3);
+  auto result = std::make_shared<std::string>();
+  return Call::Run(
+      info.Env(),
+      [d, type, uri, flags, result] {
+        char *s = virDomainGetMetadata(d.get(), type, uri.c_str(), flags);
+        if (s == nullptr) return false;
+        *result = TakeString(s);
+        return true;
+      },
+      [result](Napi::Env env) { return Napi::String::New(env, *result); });
+}
+
+Napi::Value DomainSetMetadata(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  int type = I32(info, 1);
+  OptStr metadata = OptionalStr(info, 2);
+  OptStr key = OptionalStr(info, 3);
+  OptStr uri = OptionalStr(info, 4);
+  unsigned int flags = U32(info, 5);
+  return Call::Run(
+      info.Env(),
+      [d, type, metadata, key, uri, flags] {
+        return virDomainSetMetadata(d.get(), type, metadata.c_str(), key.c_str(), uri.c_str(), flags) >= 0;
+      },
+      Undefined);
+}
+
+Napi::Value DomainSnapshotCurrent(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  unsigned int flags = U32(info, 1);
+  auto result = std::make_shared<std::shared_ptr<virDomainSnapshot>>();
+  return Call::Run(
+      info.Env(),
+      [d, flags, result] {
+        virDomainSnapshotPtr s = virDomainSnapshotCurrent(d.get(), flags);
+        if (s == nullptr) return false;
+        *result = Own(s);
+        return true;
+      },
+      [result](Napi::Env env) { return Wrap(env, *result); });
+}
+
+Napi::Value DomainSnapshotLookupByName(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  std::string name = Str(info, 1);
+  unsigned int flags = U32(info, 2);
+  auto result = std::make_shared<std::shared_ptr<virDomainSnapshot>>();
+  return Call::Run(
+      info.Env(),
+      [d, name, flags, result] {
+        virDomainSnapshotPtr s = virDomainSnapshotLookupByName(d.get(), name.c_str(), flags);
+        if (s == nullptr) return false;
+        *result = Own(s);
+        return true;
+      },
+      [result](Napi::Env env) { return Wrap(env, *result); });
+}
+
+Napi::Value DomainSnapshotGetParent(const Napi::CallbackInfo &info) {
+  auto s = Arg<virDomainSnapshot>(info, 0);
+  unsigned int flags = U32(info, 1);
+  auto result = std::make_shared<std::shared_ptr<virDomainSnapshot>>();
+  return Call::Run(
+      info.Env(),
+      [s, flags, result] {
+        virDomainSnapshotPtr p = virDomainSnapshotGetParent(s.get(), flags);
+        if (p == nullptr) return false;
+        *result = Own(p);
+        return true;
+      },
+      [result](Napi::Env env) { return Wrap(env, *result); });
+}
+
+}  // namespace
+
+void InitDomain(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, "domainGetName", SyncNameOp<virDomain, virDomainGetName>);
+  Export(env, exports, "domainGetUUIDString", SyncUUIDOp<virDomain, virDomainGetUUIDString>);
+  Export(env, exports, "domainGetID", DomainGetID);
+  Export(env, exports, "domainCreateWithFlags", FlagsOp<virDomain, virDomainCreateWithFlags>);
+  Export(env, exports, "domainShutdownFlags", FlagsOp<virDomain, virDomainShutdownFlags>);
+  Export(env, exports, "domainDestroyFlags", FlagsOp<virDomain, virDomainDestroyFlags>);
+  Export(env, exports, "domainReboot", FlagsOp<virDomain, virDomainReboot>);
+  Export(env, exports, "domainReset", FlagsOp<virDomain, virDomainReset>);
+  Export(env, exports, "domainSuspend", VoidOp<virDomain, virDomainSuspend>);
+  Export(env, exports, "domainResume", VoidOp<virDomain, virDomainResume>);
+  Export(env, exports, "domainManagedSave", FlagsOp<virDomain, virDomainManagedSave>);
+  Export(env, exports, "domainHasManagedSaveImage", BoolFlagsOp<virDomain, virDomainHasManagedSaveImage>);
+  Export(env, exports, "domainManagedSaveRemove", FlagsOp<virDomain, virDomainManagedSaveRemove>);
+  Export(env, exports, "domainSaveFlags", DomainSaveFlags);
+  Export(env, exports, "domainUndefineFlags", FlagsOp<virDomain, virDomainUndefineFlags>);
+  Export(env, exports, "domainGetXMLDesc", StringFlagsOp<virDomain, virDomainGetXMLDesc>);
+  Export(env, exports, "domainGetState", DomainGetState);
+  Export(env, exports, "domainGetInfo", DomainGetInfo);
+  Export(env, exports, "domainIsActive", BoolOp<virDomain, virDomainIsActive>);
+  Export(env, exports, "domainIsPersistent", BoolOp<virDomain, virDomainIsPersistent>);
+  Export(env, exports, "domainSetAutostart", SetIntOp<virDomain, virDomainSetAutostart>);
+  Export(env, exports, "domainGetAutostart", GetBoolOp<virDomain, virDomainGetAutostart>);
+  Export(env, exports, "domainAttachDeviceFlags", StrFlagsOp<virDomain, virDomainAttachDeviceFlags>);
+  Export(env, exports, "domainDetachDeviceFlags", StrFlagsOp<virDomain, virDomainDetachDeviceFlags>);
+  Export(env, exports, "domainUpdateDeviceFlags", StrFlagsOp<virDomain, virDomainUpdateDeviceFlags>);
+  Export(env, exports, "domainGetMetadata", DomainGetMetadata);
+  Export(env, exports, "domainSetMetadata", DomainSetMetadata);
+  Export(env, exports, "domainSnapshotCreateXML", CreateOp<virDomain, virDomainSnapshot, virDomainSnapshotCreateXML>);
+  Export(env, exports, "domainListAllSnapshots", ListAllOp<virDomain, virDomainSnapshot, virDomainListAllSnapshots>);
+  Export(env, exports, "domainSnapshotLookupByName", DomainSnapshotLookupByName);
+  Export(env, exports, "domainSnapshotCurrent", DomainSnapshotCurrent);
+  Export(env, exports, "domainHasCurrentSnapshot", BoolFlagsOp<virDomain, virDomainHasCurrentSnapshot>);
+  Export(env, exports, "domainSnapshotGetName", SyncNameOp<virDomainSnapshot, virDomainSnapshotGetName>);
+  Export(env, exports, "domainSnapshotGetXMLDesc", StringFlagsOp<virDomainSnapshot, virDomainSnapshotGetXMLDesc>);
+  Export(env, exports, "domainSnapshotGetParent", DomainSnapshotGetParent);
+  Export(env, exports, "domainSnapshotIsCurrent", BoolFlagsOp<virDomainSnapshot, virDomainSnapshotIsCurrent>);
+  Export(env, exports, "domainSnapshotListAllChildren",
+         ListAllOp<virDomainSnapshot, virDomainSnapshot, virDomainSnapshotListAllChildren>);
+  Export(env, exports, "domainRevertToSnapshot", FlagsOp<virDomainSnapshot, virDomainRevertToSnapshot>);
+  Export(env, exports, "domainSnapshotDelete", FlagsOp<virDomainSnapshot, virDomainSnapshotDelete>);
+}
+
+}  // namespace maaslab

@@ -109,3 +109,52 @@ export {
 export { mergeResults, requeueDelay } from './result.js';
 export type { QueueMetrics, WorkQueue, WorkQueueOptions } from './workqueue.js';
 export { createWorkQueue, noopQueueMetrics } from './workqueue.js';
+export type {
+  ObjectList,
+  ResourceRef,
+  RestClient,
+  RestRequest,
+  WatchCallbacks,
+  WatchHandle,
+} from './rest.js';
+export {
+  ContentType,
+  createRestClient,
+  hasStatus,
+  isConflict,
+  isGone,
+  isNotFound,
+} from './rest.js';
+export type { ListResult, ListWatchOptions, ListWatchSource } from './list-watch.js';
+export { createListWatch } from './list-watch.js';
+export type { Informer, InformerHandlers, InformerOptions, InformerStats } from './informer.js';
+export { DEFAULT_WATCHDOG_MS, InformerEvent, createInformer, deepFreeze } from './informer.js';
+export type { ApplyOptions, Client, ClientOptions, StatusObject, WriteResult } from './client.js';
+export { FIELD_MANAGER, createClient, refOf, statusMergePatch } from './client.js';
+export type { EventRecorder, EventRecorderOptions } from './events.js';
+export { createEventRecorder } from './events.js';
+export type { LeaseStore, StoredLease } from './lease-store.js';
+export { createLeaseStore, leaseSpec, recordFromLease } from './lease-store.js';
+export type { LeaseElector, LeaseElectorOptions, LeaseListeners } from './lease.js';
+export { LeaseEvent, createLeaseElector } from './lease.js';
+export type { ShardLeases, ShardLeasesOptions } from './shard-leases.js';
+export { SHARD_LEASE_PREFIX, createShardLeases, shardLeaseName } from './shard-leases.js';
+export type { Check, HttpServer, ProbeServer, ServerOptions } from './health.js';
+export { parseBindAddress, startMetricsServer, startProbeServer } from './health.js';
+export type {
+  CacheReader,
+  Kind,
+  Manager,
+  ManagerOptions,
+  Runnable,
+  WatchScope,
+} from './manager.js';
+export { createManager } from './manager.js';
+export type {
+  BuilderOptions,
+  ControllerBuilder,
+  MapFn,
+  Predicate,
+  SourceOptions,
+} from './builder.js';
+export { controllerBuilder, generationChanged } from './builder.js';

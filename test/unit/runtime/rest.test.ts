@@ -1,0 +1,159 @@
+import { expect } from 'chai';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  ContentType,
+  type RestClient,
+  createRestClient,
+  isConflict,
+  isGone,
+  isNotFound,
+} from '../../../src/runtime/rest.js';
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly contentType: string | undefined;
+  readonly body: string;
+}
+
+/** A loopback stand-in for the API server: discovery for coordination.k8s.io/v1 and scripted replies. */
+async function fakeApiServer(
+  reply: (req: Seen, res: ServerResponse) => void,
+): Promise<{ server: Server; url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const s = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        contentType: req.headers['content-type'],
+        body,
+      };
+      if (s.url === '/apis/coordination.k8s.io/v1') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            kind: 'APIResourceList',
+            groupVersion: 'coordination.k8s.io/v1',
+            resources: [{ name: 'leases', namespaced: true, kind: 'Lease', verbs: [] }],
+          }),
+        );
+        return;
+      }
+      seen.push(s);
+      reply(s, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}`, seen };
+}
+
+const kubeConfigFor = (server: string): KubeConfig => {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+};
+
+const json = (res: ServerResponse, code: number, body: unknown): void => {
+  res.writeHead(code, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+describe('runtime/rest', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    server = undefined;
+  });
+
+  const LEASE = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'ns' };
+
+  it('sends the explicit content type and raw JSON, and returns raw JSON (MicroTime kept as text)', async () => {
+    const api = await fakeApiServer((s, res) =>
+      json(res, 200, {
+        ...LEASE,
+        metadata: { name: 'l' },
+        spec: { renewTime: '2026-01-01T00:00:00.123456Z' },
+      }),
+    );
+    server = api.server;
+    const rest: RestClient = createRestClient(kubeConfigFor(api.url));
+    const out = await rest.request<{ spec: { renewTime: unknown } }>({
+      method: 'PATCH',
+      ref: { ...LEASE, name: 'l' },
+      subresource: 'status',
+      query: { fieldManager: 'maaslab', force: true, skipped: undefined },
+      body: { spec: { renewTime: '2026-01-01T00:00:00.123456Z' } },
+      contentType: ContentType.MergePatch,
+    });
+    expect(out.spec.renewTime).to.equal('2026-01-01T00:00:00.123456Z');
+    expect(api.seen[0]).to.deep.include({
+      method: 'PATCH',
+      url: '/apis/coordination.k8s.io/v1/namespaces/ns/leases/l/status?fieldManager=maaslab&force=true',
+      contentType: 'application/merge-patch+json',
+      body: '{"spec":{"renewTime":"2026-01-01T00:00:00.123456Z"}}',
+    });
+  });
+
+  it('throws ApiException with the HTTP code, classified by isNotFound/isConflict/isGone', async () => {
+    let code = 404;
+    const api = await fakeApiServer((_s, res) => json(res, code, { kind: 'Status', code }));
+    server = api.server;
+    const rest = createRestClient(kubeConfigFor(api.url));
+    const fail = async (): Promise<unknown> =>
+      rest.request({ method: 'GET', ref: { ...LEASE, name: 'l' } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isNotFound(await fail())).to.equal(true);
+    code = 409;
+    expect(isConflict(await fail())).to.equal(true);
+    code = 410;
+    expect(isGone(await fail())).to.equal(true);
+    expect(isNotFound(new Error('x'))).to.equal(false);
+  });
+
+  it('watches with bookmarks on and delivers events until stopped', async () => {
+    const api = await fakeApiServer((_s, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(
+        JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '7' } } }) + '\n',
+      );
+    });
+    server = api.server;
+    const rest = createRestClient(kubeConfigFor(api.url));
+    const events: string[] = [];
+    let done = false;
+    const handle = await rest.watch(
+      LEASE,
+      { resourceVersion: '5', fieldSelector: 'metadata.name=l' },
+      {
+        onEvent: (type, obj) => events.push(`${type}@${obj.metadata?.resourceVersion ?? ''}`),
+        onDone: () => (done = true),
+      },
+    );
+    for (let i = 0; i < 100 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    handle.stop();
+    expect(events).to.deep.equal(['BOOKMARK@7']);
+    const url = new URL(api.seen[0]?.url ?? '', api.url);
+    expect(url.pathname).to.equal('/apis/coordination.k8s.io/v1/namespaces/ns/leases');
+    expect(Object.fromEntries(url.searchParams)).to.deep.equal({
+      watch: 'true',
+      resourceVersion: '5',
+      fieldSelector: 'metadata.name=l',
+      allowWatchBookmarks: 'true',
+    });
+    expect(done).to.equal(false);
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * MaasLab (namespaced, short name `lab`): a whole virtual MAAS lab — its networks and
+ * `count` identical nodes — the manual recipe in one object. The MaasLab controller writes
+ * one VirtNetwork `<lab>-<network>` per network and one MaasNode `<lab>-<namePrefix><i>`
+ * per node, i = 1..count.
+ *
+ * MAC index space: with `macPrefix`, node i's first NIC gets `<macPrefix>:<i as two hex
+ * digits>`; i runs from 1 (`:01`) to 255 (`:ff`), so `count` is at most 255 when
+ * `macPrefix` is set (`:00` is never used). Without `macPrefix` count may go to 500 and
+ * MACs are derived from namespace, name and index.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  ConditionsSchema,
+  DnsLabel,
+  MacPrefixPattern,
+  ObjectMetaSchema,
+  ObjectName,
+  ObservedGenerationSchema,
+  StringEnum,
+  ReadyColumn,
+  celRules,
+  type KindInfo,
+  immutable,
+} from './common.js';
+import { GroupVersion } from './group.js';
+import { MaasNodeTemplateSchema } from './maas-node.js';
+import { networkProperties, networkRules } from './virt-network.js';
+
+/** The kind name. */
+export const MaasLabKind = 'MaasLab';
+
+/** Ready=False: some nodes are not Ready yet. */
+export const NodesNotReadyReason = 'NodesNotReady';
+/** Ready=False: some lab networks are not Ready yet. */
+export const NetworksNotReadyReason = 'NetworksNotReady';
+
+/** The largest node index whose MAC fits the two-hex-digit suffix of `macPrefix`. */
+export const MaxMacPrefixNodes = 255;
+/** The largest lab. */
+export const MaxLabNodes = 500;
+
+/**
+ * status.printableStatus values: Pending (nothing built yet), Provisioning (children being
+ * created), Ready (every network and node Ready), Degraded (was Ready, some child is not),
+ * Terminating, Failed (Stalled), Unknown (the hypervisor cannot be reached).
+ */
+export const MaasLabPrintableStatuses = [
+  'Pending',
+  'Provisioning',
+  'Ready',
+  'Degraded',
+  'Terminating',
+  'Failed',
+  'Unknown',
+] as const;
+/** A MaasLab's printable status. */
+export type MaasLabPrintableStatus = (typeof MaasLabPrintableStatuses)[number];
+
+/** One lab network; it becomes VirtNetwork `<lab>-<name>`. */
+export const LabNetworkSchema = Type.Object(
+  {
+    name: DnsLabel('The short name; node template interfaces refer to it.', { maxLength: 32 }),
+    ...networkProperties,
+  },
+  { description: 'A lab network.', ...celRules(...networkRules) },
+);
+
+/** The lab's nodes. */
+export const LabNodesSchema = Type.Object(
+  {
+    count: Type.Integer({
+      description: `How many nodes, 0 to ${MaxLabNodes} (at most ${MaxMacPrefixNodes} with macPrefix).`,
+      format: 'int32',
+      minimum: 0,
+      maximum: MaxLabNodes,
+    }),
+    namePrefix: Type.Optional(
+      Type.String({
+        description: 'Node i is MaasNode <lab>-<namePrefix><i>.',
+        default: 'node',
+        minLength: 1,
+        maxLength: 32,
+        pattern: '^[a-z0-9][-a-z0-9]*$',
+      }),
+    ),
+    macPrefix: Type.Optional(
+      Type.String({
+        description:
+          "Five octets of a unicast MAC, e.g. 52:54:00:7f:04. Node i's first NIC gets <macPrefix>:<i as two hex digits>, i = 1..255.",
+        minLength: 14,
+        maxLength: 14,
+        pattern: MacPrefixPattern,
+      }),
+    ),
+    template: Type.Optional(MaasNodeTemplateSchema),
+  },
+  {
+    description: "The lab's nodes, all alike.",
+    ...celRules({
+      rule: `!has(self.macPrefix) || self.count <= ${MaxMacPrefixNodes}`,
+      message: `count must be at most ${MaxMacPrefixNodes} with macPrefix: node i's MAC ends in i as two hex digits (01..ff)`,
+      fieldPath: '.count',
+    }),
+  },
+);
+
+/** What lab to build. */
+export const MaasLabSpecSchema = Type.Object(
+  {
+    hypervisor: ObjectName(
+      'The Hypervisor the whole lab runs on. Immutable.',
+      celRules(immutable('hypervisor')),
+    ),
+    networks: Type.Optional(
+      Type.Array(LabNetworkSchema, {
+        description: 'The lab networks, keyed by name.',
+        maxItems: 8,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
+    ),
+    nodes: LabNodesSchema,
+  },
+  {
+    description: 'The lab to build.',
+    ...celRules({
+      rule:
+        '!has(self.nodes.template) || !has(self.nodes.template.interfaces) || ' +
+        'self.nodes.template.interfaces.all(i, has(self.networks) && self.networks.exists(n, n.name == i.network))',
+      message: 'every nodes.template.interfaces[].network must name one of spec.networks',
+      fieldPath: '.nodes.template.interfaces',
+    }),
+  },
+);
+
+/** Ready and total counts of a lab's children. */
+const readyCounts = (description: string, withSummary: boolean) =>
+  Type.Object(
+    {
+      ready: Type.Optional(
+        Type.Integer({ description: 'How many are Ready.', format: 'int32', minimum: 0 }),
+      ),
+      total: Type.Optional(
+        Type.Integer({ description: 'How many there are.', format: 'int32', minimum: 0 }),
+      ),
+      ...(withSummary
+        ? {
+            summary: Type.Optional(
+              Type.String({ description: '"ready/total", for the Nodes column.', maxLength: 16 }),
+            ),
+          }
+        : {}),
+    },
+    { description },
+  );
+
+/** What the lab's children report. */
+export const MaasLabStatusSchema = Type.Object(
+  {
+    observedGeneration: Type.Optional(ObservedGenerationSchema),
+    conditions: Type.Optional(ConditionsSchema),
+    printableStatus: Type.Optional(
+      StringEnum(MaasLabPrintableStatuses, {
+        description: 'A one-word summary for humans; machines read the conditions.',
+      }),
+    ),
+    networks: Type.Optional(readyCounts('The lab VirtNetworks.', false)),
+    nodes: Type.Optional(readyCounts('The lab MaasNodes.', true)),
+  },
+  { description: "What the lab's VirtNetworks and MaasNodes report." },
+);
+
+/** A MaasLab object. */
+export const MaasLabSchema = Type.Object(
+  {
+    apiVersion: Type.Optional(Type.Literal(GroupVersion, { description: 'maaslab.dev/v1alpha1.' })),
+    kind: Type.Optional(Type.Literal(MaasLabKind, { description: 'MaasLab.' })),
+    metadata: Type.Optional(ObjectMetaSchema),
+    spec: MaasLabSpecSchema,
+    status: Type.Optional(MaasLabStatusSchema),
+  },
+  {
+    description: 'A virtual MAAS lab: networks and identical nodes on one Hypervisor.',
+    ...celRules({
+      rule: '!has(self.spec.nodes.namePrefix) || size(self.metadata.name) + size(self.spec.nodes.namePrefix) + 4 <= 63',
+      message:
+        'metadata.name and spec.nodes.namePrefix are too long: node names <lab>-<namePrefix><i> must fit in 63 characters',
+      fieldPath: '.spec.nodes.namePrefix',
+    }),
+  },
+);
+
+/** A lab network. */
+export type LabNetwork = Static<typeof LabNetworkSchema>;
+/** A lab's nodes. */
+export type LabNodes = Static<typeof LabNodesSchema>;
+/** MaasLab spec. */
+export type MaasLabSpec = Static<typeof MaasLabSpecSchema>;
+/** MaasLab status. */
+export type MaasLabStatus = Static<typeof MaasLabStatusSchema>;
+/** A whole MaasLab object. */
+export type MaasLab = Static<typeof MaasLabSchema>;
+
+/** The MaasLab CRD. */
+export const MaasLabKindInfo: KindInfo = {
+  kind: MaasLabKind,
+  plural: 'maaslabs',
+  singular: 'maaslab',
+  shortNames: ['lab'],
+  scope: 'Namespaced',
+  schema: MaasLabSchema,
+  printerColumns: [
+    {
+      name: 'Hypervisor',
+      type: 'string',
+      jsonPath: '.spec.hypervisor',
+      description: 'The Hypervisor.',
+    },
+    {
+      name: 'Nodes',
+      type: 'string',
+      jsonPath: '.status.nodes.summary',
+      description: 'Ready/total nodes.',
+    },
+    {
+      name: 'Status',
+      type: 'string',
+      jsonPath: '.status.printableStatus',
+      description: 'A one-word summary.',
+    },
+    ReadyColumn,
+  ],
+  selectableFields: [],
+};

@@ -11,8 +11,55 @@
 // downloadChunks, downloadTo, sendAll, recvAll, close) say so.
 export * from './constants.js';
 export { Connection, formatLibvirtVersion, type NodeInfo } from './connection.js';
+export {
+  createConnectionPool,
+  DEFAULT_KEEPALIVE,
+  PoolEvent,
+  type ConnectionPool,
+  type ConnectionPoolOptions,
+  type DownInfo,
+  type DownListener,
+  type Opener,
+  type PooledConnection,
+  type UpListener,
+} from './connection-pool.js';
 export { Domain, DomainSnapshot, type DomainInfo, type DomainStateReason } from './domain.js';
 export { isLibvirtError, isNotFound, LibvirtError, NOT_FOUND_CODES } from './errors.js';
+export {
+  createLibvirtHypervisor,
+  HypervisorUnreachableError,
+  isUnreachableError,
+  NameConflictError,
+  PoolNotFoundError,
+  type Change,
+  type DomainEvent,
+  type DomainStateName,
+  type DomainSummary,
+  type HostInfo,
+  type Hypervisor,
+  type LibvirtHypervisor,
+  type LibvirtHypervisorOptions,
+  type NetworkChange,
+  type NetworkChangeResult,
+  type NetworkEvent,
+  type ObservedDomain,
+  type ObservedNetwork,
+  type OwnedNetworkDescription,
+  type PoolSpec,
+  type RebootMode,
+  type ReplugResult,
+  type Unsubscribe,
+  type VolumeRef,
+  type VolumeSpec,
+} from './hypervisor.js';
+export {
+  createLibvirtMetrics,
+  LIBVIRT_CALL_BUCKETS,
+  LibvirtMetricName,
+  noopLibvirtMetrics,
+  type LibvirtCallResult,
+  type LibvirtMetrics,
+} from './metrics.js';
 export {
   Subscription,
   type CloseEvent,

@@ -34,6 +34,11 @@ export const MaasLabKind = 'MaasLab';
 export const NodesNotReadyReason = 'NodesNotReady';
 /** Ready=False: some lab networks are not Ready yet. */
 export const NetworksNotReadyReason = 'NetworksNotReady';
+/**
+ * Stalled=True: a MAC this lab would give a node is already claimed on the same hypervisor by
+ * an older lab or a stand-alone MaasNode; the message names the MAC and every claimant.
+ */
+export const MacCollisionReason = 'MacCollision';
 
 /** The largest node index whose MAC fits the two-hex-digit suffix of `macPrefix`. */
 export const MaxMacPrefixNodes = 255;

@@ -1,0 +1,367 @@
+// The Hypervisor controller: keeps one libvirt connection per Hypervisor (through the shared
+// connection pool), reports the host's facts and readiness, and makes sure the storage pool
+// node disks go into exists. Dependants (VirtNetworks, MaasNodes) read its Ready condition
+// and wait while it is not True. No finalizer: nothing on the host belongs to the resource.
+import type { V1PolicyRule } from '@kubernetes/client-node';
+import {
+  Group,
+  HypervisorUnreachableReason,
+  LibvirtErrorReason,
+  ReadyCondition,
+  type Hypervisor as HypervisorResource,
+} from '../../api/v1alpha1/index.js';
+import type { Connection } from '../../libvirt/connection.js';
+import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
+import {
+  HypervisorUnreachableError,
+  PoolNotFoundError,
+  createLibvirtHypervisor,
+  type LibvirtHypervisor,
+} from '../../libvirt/hypervisor.js';
+import type { LibvirtMetrics } from '../../libvirt/metrics.js';
+import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
+import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import type { Client } from '../../runtime/client.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { Controller } from '../../runtime/controller.js';
+import { EventType } from '../../runtime/event-record.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import { describeError } from '../../runtime/log.js';
+import type { CacheReader, Manager } from '../../runtime/manager.js';
+import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
+import { applyConditionPlan, type Why } from '../common/conditions.js';
+import { parseQuantity } from '../common/quantity.js';
+import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
+import {
+  HypervisorResourceKind,
+  observeHypervisor,
+  type HostVerbs,
+  type HypervisorScope,
+} from './scope.js';
+import { hypervisorConditions, hypervisorInfo, type HypervisorObservation } from './status.js';
+
+/** An error's message, for condition messages (logs get the whole chain). */
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** The controller's name: the `controller` label on its metrics and logs. */
+export const HypervisorControllerName = 'hypervisor';
+
+/** How often a reachable hypervisor is looked at again, for capacity and allocation. */
+export const DEFAULT_REFRESH_MS = 60_000;
+
+/** The pool a Hypervisor uses when spec.storagePool is unset (the CRD default). */
+const DEFAULT_STORAGE_POOL = 'default';
+
+/** Event reasons the Hypervisor controller records. */
+export const HypervisorEventReason = {
+  Connected: 'Connected',
+  Unreachable: HypervisorUnreachableReason,
+  StoragePoolCreated: 'StoragePoolCreated',
+} as const;
+
+/** What the reconciler needs; `setup` takes them from the manager, unit tests hand in fakes. */
+export interface HypervisorReconcilerOptions {
+  /** Hypervisor resources. */
+  readonly cache: CacheReader<HypervisorResource>;
+  /** The libvirt verbs for a resource (its URI on the shared pool). */
+  readonly verbsFor: (resource: Readonly<HypervisorResource>) => HostVerbs;
+  /** Drops a resource's verbs (it is gone or no longer served). */
+  readonly forget?: (name: string) => void;
+  /** Status writes. */
+  readonly client: Pick<Client, 'patchStatus'>;
+  /** Events about the Hypervisor. */
+  readonly events: Pick<EventRecorder, 'record'>;
+  /** Time for condition stamps and the reconnect backoff. */
+  readonly clock: Clock;
+  /** The maaslab_hypervisor_* gauges. */
+  readonly metrics?: HypervisorMetrics;
+  /** Whether this process serves the hypervisor's shard (default: every shard). */
+  readonly serves?: (hypervisor: string) => boolean;
+  /** Refresh period while reachable (default 60 s). */
+  readonly refreshMs?: number;
+  /** A fresh reconnect backoff per hypervisor (default 0.8 s doubling to 30 s, jittered). */
+  readonly backoff?: () => Backoff;
+}
+
+/** A libvirt failure of the act step: reported as a condition, then retried. */
+interface Failure {
+  error?: Why;
+  cause?: unknown;
+}
+
+/** Memory quantities in the status back to bytes, for the gauges. */
+const bytes = (q: string | number | undefined): number => (q === undefined ? 0 : parseQuantity(q));
+
+/**
+ * Reconciles one Hypervisor. Steps of a pass:
+ *  1. Skip hypervisors whose shard another process serves (their series are dropped here),
+ *     before any libvirt call.
+ *  2. Observe (scope.ts): the resource from the cache, then host facts and domains from
+ *     libvirt (hostInfo). An unreachable host is observed, not thrown. A resource that is
+ *     gone has its verbs and metric series dropped.
+ *  3. Act: ensure the storage pool (ensurePool), creating a dir pool at storagePoolPath when
+ *     it is missing and the path is set; without a path a missing pool stalls the resource.
+ *  4. Report, always: hostname, versions, capacity, allocated and domains (status.ts), and
+ *     Ready/Reconciling/Stalled — Ready=False with HypervisorUnreachable while libvirt does
+ *     not answer — in one status patch, only when something changed; observedGeneration;
+ *     the maaslab_hypervisor_* gauges; events on connect, disconnect and pool creation.
+ *  5. Requeue: after refreshMs while reachable (capacity and allocation drift without any
+ *     API event); with a jittered backoff (0.8 s → 30 s) while unreachable. The connection
+ *     pool's up/down events enqueue the resource at once as well (see setup).
+ */
+export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): Reconciler {
+  const { cache, verbsFor, client, events, clock } = opts;
+  const metrics = opts.metrics ?? noopHypervisorMetrics;
+  const serves = opts.serves ?? (() => true);
+  const refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
+  const newBackoff = opts.backoff ?? (() => createJitteredBackoff({ clock }));
+  const backoffs = new Map<string, Backoff>();
+
+  const wasUnreachable = (r: Readonly<HypervisorResource>): boolean | undefined => {
+    const ready = r.status?.conditions?.find((c) => c.type === ReadyCondition);
+    return ready === undefined ? undefined : ready.reason === HypervisorUnreachableReason;
+  };
+
+  /** Step 3. Returns whether the pool is there; libvirt failures become `error`. */
+  async function act(scope: HypervisorScope, o: Failure): Promise<boolean> {
+    const { spec } = scope.resource;
+    const pool = spec.storagePool ?? DEFAULT_STORAGE_POOL;
+    try {
+      const change = await scope.verbs.ensurePool({
+        name: pool,
+        ...(spec.storagePoolPath !== undefined && { path: spec.storagePoolPath }),
+      });
+      if (change.changed) {
+        events.record({
+          regarding: scope.resource,
+          type: EventType.Normal,
+          reason: HypervisorEventReason.StoragePoolCreated,
+          action: 'EnsurePool',
+          note:
+            spec.storagePoolPath === undefined
+              ? `started storage pool ${pool}`
+              : `storage pool ${pool} defined at ${spec.storagePoolPath} and started`,
+        });
+      }
+      return true;
+    } catch (err) {
+      if (err instanceof PoolNotFoundError) return false;
+      if (err instanceof HypervisorUnreachableError) throw err;
+      o.error = { reason: LibvirtErrorReason, message: messageOf(err) };
+      o.cause = err;
+      return false;
+    }
+  }
+
+  /** Step 4: one status patch. */
+  async function report(
+    scope: HypervisorScope,
+    o: HypervisorObservation,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { resource, host } = scope;
+    const generation = resource.metadata?.generation ?? 0;
+    const info = host ? hypervisorInfo(host, host.domains) : {};
+    const conditions = applyConditionPlan(resource.status?.conditions, hypervisorConditions(o), {
+      now: clock.now(),
+      generation,
+    });
+    // While unreachable the last known facts stay: the host did not change, we just cannot see it.
+    const status = { ...resource.status, ...info, observedGeneration: generation, conditions };
+    await client.patchStatus(resource, status, signal);
+    const name = resource.metadata?.name ?? '';
+    if (host && info.capacity && info.allocated) {
+      metrics.reachable(name, {
+        capacityCpus: info.capacity.cpus ?? 0,
+        capacityMemoryBytes: bytes(info.capacity.memory),
+        allocatedCpus: info.allocated.cpus ?? 0,
+        allocatedMemoryBytes: bytes(info.allocated.memory),
+      });
+    } else {
+      metrics.unreachable(name);
+    }
+  }
+
+  return {
+    async reconcile(req: Request, signal: AbortSignal): Promise<Result> {
+      // 1. Another replica's shard: not even libvirt is asked.
+      if (!serves(req.name)) {
+        metrics.forget(req.name);
+        return {};
+      }
+      // 2. Observe.
+      const scope = await observeHypervisor(req, cache, verbsFor);
+      if (!scope) {
+        metrics.forget(req.name);
+        backoffs.delete(req.name);
+        opts.forget?.(req.name);
+        return {};
+      }
+      const { resource, host } = scope;
+      const spec = resource.spec;
+      const base = {
+        storagePool: spec.storagePool ?? DEFAULT_STORAGE_POOL,
+        storagePoolPathSet: spec.storagePoolPath !== undefined,
+        unschedulable: spec.unschedulable ?? false,
+      };
+      const before = wasUnreachable(resource);
+      let unreachable = scope.unreachable;
+      // 3. Act.
+      const found: Failure = {};
+      let poolPresent = false;
+      if (host) {
+        try {
+          poolPresent = await act(scope, found);
+        } catch (err) {
+          // The host went away between observing and acting.
+          unreachable = messageOf(err);
+        }
+      }
+      // 4. Report.
+      const reachable = unreachable === undefined;
+      const observation: HypervisorObservation = {
+        ...base,
+        reachable,
+        ...(unreachable !== undefined && { unreachableMessage: unreachable }),
+        storagePoolPresent: poolPresent,
+        ...(found.error && { error: found.error }),
+      };
+      await report(reachable ? scope : { ...scope, host: undefined }, observation, signal);
+      if (reachable && before !== false) {
+        events.record({
+          regarding: resource,
+          type: EventType.Normal,
+          reason: HypervisorEventReason.Connected,
+          action: 'Connect',
+          note: `connected to ${spec.uri} (${host?.hostname ?? ''})`,
+        });
+      } else if (!reachable && before !== true) {
+        events.record({
+          regarding: resource,
+          type: EventType.Warning,
+          reason: HypervisorEventReason.Unreachable,
+          action: 'Connect',
+          note: unreachable ?? '',
+        });
+      }
+      // 5. Requeue.
+      let backoff = backoffs.get(req.name);
+      if (reachable) {
+        backoff?.reset();
+        // Reported above; thrown so the queue retries with its per-key backoff.
+        if (found.error) {
+          throw new Error(`hypervisor ${req.name}: ${found.error.message}`, { cause: found.cause });
+        }
+        return { requeueAfterMs: refreshMs };
+      }
+      if (!backoff) backoffs.set(req.name, (backoff = newBackoff()));
+      return { requeueAfterMs: backoff.next() };
+    },
+  };
+}
+
+/** Per-Hypervisor libvirt verbs over the shared pool, rebuilt when a resource's URI changes. */
+export interface HostVerbsRegistry {
+  /** The verbs for `resource` (its name labels the libvirt call metrics). */
+  verbsFor(resource: Readonly<HypervisorResource>): HostVerbs;
+  /** Drops a resource's verbs, deregistering their event callbacks. */
+  forget(name: string): void;
+}
+
+/** Creates the registry the Hypervisor controller uses by default. */
+export function createHostVerbsRegistry(opts: {
+  readonly connections: ConnectionPool<Connection>;
+  readonly metrics?: LibvirtMetrics;
+  readonly onError?: (err: unknown) => void;
+}): HostVerbsRegistry {
+  const byName = new Map<string, { uri: string; verbs: LibvirtHypervisor }>();
+  const close = (v: LibvirtHypervisor): void => void v.close().catch(opts.onError);
+  return {
+    verbsFor(resource) {
+      const name = resource.metadata?.name ?? '';
+      const uri = resource.spec.uri;
+      const known = byName.get(name);
+      if (known?.uri === uri) return known.verbs;
+      if (known) close(known.verbs);
+      const verbs = createLibvirtHypervisor({
+        uri,
+        name,
+        connections: opts.connections,
+        ...(opts.metrics && { metrics: opts.metrics }),
+        ...(opts.onError && { onError: opts.onError }),
+      });
+      byName.set(name, { uri, verbs });
+      return verbs;
+    },
+    forget(name) {
+      const known = byName.get(name);
+      byName.delete(name);
+      if (known) close(known.verbs);
+    },
+  };
+}
+
+/** Options for {@link setup}. */
+export interface HypervisorSetupOptions extends BuilderOptions {
+  /** The process's connection pool, shared with the other controllers. */
+  readonly connections: ConnectionPool<Connection>;
+  /** libvirt call metrics (maaslab_libvirt_*). */
+  readonly libvirtMetrics?: LibvirtMetrics;
+  /** The maaslab_hypervisor_* gauges. */
+  readonly metrics?: HypervisorMetrics;
+  /**
+   * Whether this process serves a hypervisor's shard (default: every shard), e.g.
+   * `(name) => shardLeases.isLeading(name)`. Whoever acquires a shard's lease should then
+   * `enqueue({ name })` on the returned controller, so the new owner reports at once.
+   */
+  readonly serves?: (hypervisor: string) => boolean;
+  /** Refresh period while reachable (default 60 s). */
+  readonly refreshMs?: number;
+}
+
+/**
+ * Registers the Hypervisor controller with `manager`. Besides the resource's own events, the
+ * connection pool's `up` and `down` events enqueue every Hypervisor with that URI, so a
+ * dropped or restored connection shows in the status without waiting for the next refresh.
+ */
+export function setup(manager: Manager, options: HypervisorSetupOptions): Controller {
+  const { connections, libvirtMetrics, metrics, serves, refreshMs, ...builderOptions } = options;
+  const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
+  const registry = createHostVerbsRegistry({
+    connections,
+    ...(libvirtMetrics && { metrics: libvirtMetrics }),
+    onError: (err) => manager.logger.warn('libvirt', { error: describeError(err) }),
+  });
+  const controller = controllerBuilder(manager)
+    .for(HypervisorResourceKind)
+    .withOptions(builderOptions)
+    .named(HypervisorControllerName)
+    .complete(
+      createHypervisorReconciler({
+        cache,
+        verbsFor: registry.verbsFor,
+        forget: registry.forget,
+        client: manager.client,
+        events: manager.events,
+        clock: manager.clock,
+        ...(metrics && { metrics }),
+        ...(serves && { serves }),
+        ...(refreshMs !== undefined && { refreshMs }),
+      }),
+    );
+  const enqueueUri = (uri: string): void => {
+    for (const hv of cache.list()) {
+      if (hv.spec.uri === uri && hv.metadata?.name) controller.enqueue({ name: hv.metadata.name });
+    }
+  };
+  connections.on(PoolEvent.Up, (uri) => enqueueUri(uri));
+  connections.on(PoolEvent.Down, (uri) => enqueueUri(uri));
+  return controller;
+}
+
+/** The permissions the Hypervisor controller uses, and no more. */
+export const rbac: readonly V1PolicyRule[] = [
+  { apiGroups: [Group], resources: ['hypervisors'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [Group], resources: ['hypervisors/status'], verbs: ['patch'] },
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+];

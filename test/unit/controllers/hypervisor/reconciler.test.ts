@@ -1,0 +1,210 @@
+// The Hypervisor reconciler against the FakeHypervisor, an in-memory cache and a recording
+// status client: status, pool, events, gauges and requeues. The real API server and the
+// libvirt test driver are in test/integration/controllers/hypervisor.test.ts.
+import { expect } from 'chai';
+import { Registry } from 'prom-client';
+import type { Hypervisor as HypervisorResource } from '../../../../src/api/v1alpha1/index.js';
+import { createHypervisorReconciler } from '../../../../src/controllers/hypervisor/reconciler.js';
+import {
+  createHypervisorMetrics,
+  type HypervisorMetrics,
+} from '../../../../src/controllers/metrics.js';
+import {
+  ErrorDomain,
+  ErrorLevel,
+  ErrorNumber,
+  LibvirtError,
+} from '../../../../src/libvirt/index.js';
+import type { Backoff } from '../../../../src/runtime/backoff.js';
+import type { EventInput } from '../../../../src/runtime/event-record.js';
+import type { CacheReader } from '../../../../src/runtime/manager.js';
+import { createFakeClock } from '../../../fakes/clock.js';
+import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
+
+const GV = 'maaslab.dev/v1alpha1';
+
+interface World {
+  resources: HypervisorResource[];
+  statuses: unknown[];
+  events: EventInput[];
+  forgotten: string[];
+  registry: Registry;
+  metrics: HypervisorMetrics;
+  fake: FakeHypervisor;
+  served: boolean;
+}
+
+function world(spec: Partial<HypervisorResource['spec']> = {}): World {
+  const registry = new Registry();
+  return {
+    resources: [
+      {
+        apiVersion: GV,
+        kind: 'Hypervisor',
+        metadata: { name: 'hv', generation: 3 },
+        spec: { uri: 'fake:///system', ...spec },
+      },
+    ],
+    statuses: [],
+    events: [],
+    forgotten: [],
+    registry,
+    metrics: createHypervisorMetrics(registry),
+    fake: createFakeHypervisor(),
+    served: true,
+  };
+}
+
+/** A backoff that counts up 1000, 2000, 3000 … ms, so tests can see it advance and reset. */
+function countingBackoff(): Backoff {
+  let attempts = 0;
+  return {
+    next: () => ++attempts * 1000,
+    reset: () => void (attempts = 0),
+    get attempts() {
+      return attempts;
+    },
+  };
+}
+
+function reconcilerFor(w: World) {
+  const cache: CacheReader<HypervisorResource> = {
+    get: (k) => w.resources.find((r) => r.metadata?.name === (typeof k === 'string' ? k : k.name)),
+    list: () => w.resources,
+    hasSynced: () => true,
+  };
+  return createHypervisorReconciler({
+    cache,
+    verbsFor: () => w.fake,
+    forget: (name) => void w.forgotten.push(name),
+    clock: createFakeClock(),
+    events: { record: (e) => void w.events.push(e) },
+    metrics: w.metrics,
+    serves: () => w.served,
+    backoff: countingBackoff,
+    client: {
+      async patchStatus<T>(obj: T, status: unknown) {
+        const r = obj as unknown as HypervisorResource;
+        if (JSON.stringify(r.status) === JSON.stringify(status)) {
+          return { changed: false, object: obj };
+        }
+        w.statuses.push(status);
+        w.resources[0] = { ...r, status: status as HypervisorResource['status'] };
+        return { changed: true, object: w.resources[0] as T };
+      },
+    },
+  });
+}
+
+const pass = (r: ReturnType<typeof reconcilerFor>, name = 'hv') =>
+  r.reconcile({ name }, new AbortController().signal);
+const ready = (w: World) => w.resources[0]?.status?.conditions?.find((c) => c.type === 'Ready');
+const gauge = async (w: World, name: string): Promise<number | undefined> => {
+  const m = (await w.registry.getSingleMetric(name)?.get())?.values.find(
+    (v) => v.labels['hypervisor'] === 'hv',
+  );
+  return m?.value;
+};
+
+describe('controllers/hypervisor/reconciler', () => {
+  it('fills the status from the host, is Ready, refreshes every minute, sets the gauges', async () => {
+    const w = world();
+    expect(await pass(reconcilerFor(w))).to.deep.equal({ requeueAfterMs: 60_000 });
+    const status = w.resources[0]?.status;
+    expect(status).to.deep.include({
+      hostname: 'fake-host',
+      libvirtVersion: '9.0.0',
+      hypervisorVersion: 'QEMU 7.2.0',
+      capacity: { cpus: 8, memory: '16Gi' },
+      allocated: { cpus: 0, memory: '0' },
+      domains: 0,
+      observedGeneration: 3,
+    });
+    expect(ready(w)).to.deep.include({
+      status: 'True',
+      reason: 'Reconciled',
+      observedGeneration: 3,
+    });
+    expect(w.events.map((e) => e.reason)).to.deep.equal(['Connected']);
+    expect(await gauge(w, 'maaslab_hypervisor_up')).to.equal(1);
+    expect(await gauge(w, 'maaslab_hypervisor_capacity_cpus')).to.equal(8);
+    expect(await gauge(w, 'maaslab_hypervisor_capacity_memory_bytes')).to.equal(16 * 1024 ** 3);
+    expect(await gauge(w, 'maaslab_hypervisor_allocated_cpus')).to.equal(0);
+    expect(await gauge(w, 'maaslab_hypervisor_allocated_memory_bytes')).to.equal(0);
+    // A second pass changes nothing: no status write, no new event, no pool mutation.
+    await pass(reconcilerFor(w));
+    expect(w.statuses).to.have.length(1);
+    expect(w.events).to.have.length(1);
+    expect(w.fake.mutations).to.deep.equal([]);
+  });
+
+  it('goes Ready=False HypervisorUnreachable with a growing backoff, and back', async () => {
+    const w = world();
+    const r = reconcilerFor(w);
+    await pass(r);
+    w.fake.unreachable = true;
+    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 1000 });
+    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 2000 });
+    expect(ready(w)).to.deep.include({ status: 'False', reason: 'HypervisorUnreachable' });
+    expect(ready(w)?.message).to.contain('fake:///system');
+    const reconciling = w.resources[0]?.status?.conditions?.find((c) => c.type === 'Reconciling');
+    expect(reconciling?.status).to.equal('True');
+    // The last known facts stay.
+    expect(w.resources[0]?.status?.capacity).to.deep.equal({ cpus: 8, memory: '16Gi' });
+    expect(await gauge(w, 'maaslab_hypervisor_up')).to.equal(0);
+    expect(w.events.map((e) => `${e.type}/${e.reason}`)).to.deep.equal([
+      'Normal/Connected',
+      'Warning/HypervisorUnreachable',
+    ]);
+
+    w.fake.unreachable = false;
+    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 60_000 });
+    expect(ready(w)?.status).to.equal('True');
+    expect(w.events.at(-1)?.reason).to.equal('Connected');
+    // The backoff starts over after a success.
+    w.fake.unreachable = true;
+    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 1000 });
+  });
+
+  it('creates a missing storage pool at storagePoolPath', async () => {
+    const w = world({ storagePool: 'images', storagePoolPath: '/srv/images' });
+    await pass(reconcilerFor(w));
+    expect(w.fake.mutations).to.include('virStoragePoolDefineXML');
+    expect(w.fake.calls.find((c) => c.verb === 'ensurePool')?.args).to.deep.equal([
+      { name: 'images', path: '/srv/images' },
+    ]);
+    expect(ready(w)?.status).to.equal('True');
+    expect(w.events.map((e) => e.reason)).to.include('StoragePoolCreated');
+  });
+
+  it('stalls when the pool is missing and there is no path to create it', async () => {
+    const w = world({ storagePool: 'images' });
+    expect(await pass(reconcilerFor(w))).to.deep.equal({ requeueAfterMs: 60_000 });
+    expect(ready(w)).to.deep.include({ status: 'False', reason: 'StoragePoolNotFound' });
+    const stalled = w.resources[0]?.status?.conditions?.find((c) => c.type === 'Stalled');
+    expect(stalled?.status).to.equal('True');
+  });
+
+  it('reports a libvirt failure and retries (throws)', async () => {
+    const w = world();
+    w.fake.failNext(
+      'ensurePool',
+      new LibvirtError(ErrorNumber.OperationFailed, ErrorDomain.Storage, ErrorLevel.Error, 'nope'),
+    );
+    let thrown: unknown;
+    await pass(reconcilerFor(w)).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.be.instanceOf(Error);
+    expect(ready(w)).to.deep.include({ status: 'False', reason: 'LibvirtError', message: 'nope' });
+  });
+
+  it('leaves shards served elsewhere alone, and forgets resources that are gone', async () => {
+    const w = world();
+    w.served = false;
+    expect(await pass(reconcilerFor(w))).to.deep.equal({});
+    expect(w.statuses).to.deep.equal([]);
+    expect(w.fake.calls).to.deep.equal([]);
+    w.served = true;
+    expect(await pass(reconcilerFor(w), 'gone')).to.deep.equal({});
+    expect(w.forgotten).to.deep.equal(['gone']);
+  });
+});

@@ -245,6 +245,11 @@ export const ReconciledReason = 'Reconciled';
 export const ProgressingReason = 'Progressing';
 /** Ready=False/Unknown: libvirt on the hypervisor cannot be reached. */
 export const HypervisorUnreachableReason = 'HypervisorUnreachable';
+/**
+ * Ready=False: the Hypervisor is reachable but not Ready itself (its storage pool is missing,
+ * or it has not been reconciled yet); dependants wait for it.
+ */
+export const HypervisorNotReadyReason = 'HypervisorNotReady';
 /** Stalled=True: the named Hypervisor does not exist. */
 export const HypervisorNotFoundReason = 'HypervisorNotFound';
 /** Stalled=True: a libvirt object of the derived name exists and is not ours. */

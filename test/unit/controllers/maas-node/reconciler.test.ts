@@ -1,0 +1,215 @@
+// The MaasNode reconciler's decision paths against the in-memory FakeHypervisor, with tiny
+// in-memory caches and a client that writes back into them. The real kube-apiserver and
+// libvirtd paths are in test/integration/controllers/maas-node.test.ts.
+import { expect } from 'chai';
+import type { MaasNode, VirtNetwork } from '../../../../src/api/v1alpha1/index.js';
+import { createMaasNodeReconciler } from '../../../../src/controllers/maas-node/reconciler.js';
+import { STARTED_ONCE_ANNOTATION } from '../../../../src/controllers/maas-node/scope.js';
+import { buildDomainXml } from '../../../../src/libvirt/xml/index.js';
+import { CLEANUP_FINALIZER } from '../../../../src/runtime/objects.js';
+import { isTerminalError } from '../../../../src/runtime/reconcile.js';
+import { createFakeClock } from '../../../fakes/clock.js';
+import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
+import { node } from '../fixtures.js';
+import {
+  cond,
+  fakeClient,
+  hypervisorResource,
+  key,
+  readyNetwork,
+  signal,
+  store,
+  withFinalizer,
+} from '../reconciler-support.js';
+
+describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
+  let hv: FakeHypervisor;
+  let nodes: ReturnType<typeof store<MaasNode>>;
+  let networks: ReturnType<typeof store<VirtNetwork>>;
+  const clock = createFakeClock();
+
+  const reconciler = () =>
+    createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => hv,
+      client: fakeClient(nodes),
+      annotate: async (n, k, v) => {
+        const cur = nodes.get(key(n.metadata?.name ?? '')) as MaasNode;
+        nodes.put({
+          ...cur,
+          metadata: { ...cur.metadata, annotations: { ...cur.metadata?.annotations, [k]: v } },
+        });
+      },
+      events: { record: () => undefined },
+      clock,
+      shutdownTimeoutMs: 30_000,
+    });
+  const spec = {
+    disks: [{ name: 'root', size: '8Gi' }],
+    interfaces: [{ network: 'maas', mac: '52:54:00:7f:04:01' }],
+  };
+
+  beforeEach(() => {
+    hv = createFakeHypervisor();
+    networks = store(readyNetwork('maas'));
+    nodes = store<MaasNode>();
+  });
+
+  it('adds the finalizer first and touches nothing else in that pass', async () => {
+    nodes.put(node('n1', spec));
+    await reconciler().reconcile(key('n1'), signal);
+    expect(nodes.get(key('n1'))?.metadata?.finalizers).to.deep.equal([CLEANUP_FINALIZER]);
+    expect(hv.calls).to.deep.equal([]);
+  });
+
+  it('waits for its networks (NetworkNotReady) without a single libvirt mutation', async () => {
+    networks = store({ ...readyNetwork('maas'), status: {} });
+    nodes.put(withFinalizer(node('n1', spec)));
+    await reconciler().reconcile(key('n1'), signal);
+    const n = nodes.get(key('n1'));
+    expect(cond(n, 'Ready')).to.include({ status: 'False', reason: 'NetworkNotReady' });
+    expect(n?.status?.printableStatus).to.equal('Pending');
+    expect(hv.mutations).to.deep.equal([]);
+  });
+
+  it('creates volumes and domain, starts it, and reports status and power fields', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    const result = await reconciler().reconcile(key('n1'), signal);
+    expect(result.requeueAfterMs).to.equal(600_000);
+    expect(hv.mutations).to.include.members([
+      'virStorageVolCreateXML',
+      'virDomainDefineXMLFlags',
+      'virDomainCreateWithFlags',
+    ]);
+    const n = nodes.get(key('n1'));
+    expect(n?.status?.printableStatus).to.equal('Running');
+    expect(cond(n, 'Ready')?.status).to.equal('True');
+    expect(n?.status?.interfaces?.[0]).to.include({ network: 'maas', mac: '52:54:00:7f:04:01' });
+    expect(n?.status?.power).to.deep.equal({
+      type: 'virsh',
+      address: 'qemu+ssh://maas@host/system',
+      id: 'maas.n1',
+    });
+    // A second pass is a no-op.
+    hv.resetRecording();
+    await reconciler().reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+  });
+
+  it('Halted/Shutdown: ACPI first, requeue for the grace period, then destroy', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    const r = reconciler();
+    await r.reconcile(key('n1'), signal);
+    nodes.put({
+      ...(nodes.get(key('n1')) as MaasNode),
+      spec: { ...spec, hypervisor: 'local', runStrategy: 'Halted' },
+    });
+    hv.resetRecording();
+    const first = await r.reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal(['virDomainShutdownFlags']);
+    expect(first.requeueAfterMs).to.equal(30_000);
+    clock.advance(30_001);
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal(['virDomainDestroyFlags']);
+    const n = nodes.get(key('n1'));
+    expect(n?.status?.printableStatus).to.equal('Stopped');
+    expect(cond(n, 'Ready')).to.include({ status: 'False', reason: 'Halted' });
+  });
+
+  it('Once: starts after creation, remembers it in an annotation, never again', async () => {
+    nodes.put(withFinalizer(node('n1', { ...spec, runStrategy: 'Once' })));
+    const r = reconciler();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.mutations).to.include('virDomainCreateWithFlags');
+    expect(nodes.get(key('n1'))?.metadata?.annotations?.[STARTED_ONCE_ANNOTATION]).to.be.a(
+      'string',
+    );
+    hv.external.guestPowerOff('maas.n1');
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+    expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Stopped');
+  });
+
+  it('never touches a foreign domain of its name: Stalled NameConflict, TerminalError', async () => {
+    hv.external.defineDomain(
+      buildDomainXml({
+        name: 'maas.n1',
+        type: 'qemu',
+        memoryBytes: 128 * 1024 * 1024,
+        vcpus: 1,
+        arch: 'x86_64',
+        firmware: 'bios',
+        bootOrder: [],
+        disks: [],
+        interfaces: [],
+      }),
+    );
+    nodes.put(withFinalizer(node('n1', spec)));
+    hv.resetRecording();
+    const err = await reconciler()
+      .reconcile(key('n1'), signal)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isTerminalError(err)).to.equal(true);
+    expect(hv.mutations).to.deep.equal([]);
+    const n = nodes.get(key('n1'));
+    expect(cond(n, 'Stalled')).to.include({ status: 'True', reason: 'NameConflict' });
+    expect(n?.status?.printableStatus).to.equal('Failed');
+  });
+
+  it('cloneFrom: waits for the source to halt, then copies its volumes with new MACs', async () => {
+    nodes.put(withFinalizer(node('src', spec)));
+    const r = reconciler();
+    await r.reconcile(key('src'), signal);
+    nodes.put(
+      withFinalizer(
+        node('copy', { cloneFrom: { name: 'src' }, interfaces: [{ network: 'maas' }] }),
+      ),
+    );
+    hv.resetRecording();
+    const wait = await r.reconcile(key('copy'), signal);
+    expect(wait.requeueAfterMs).to.equal(10_000);
+    expect(cond(nodes.get(key('copy')), 'Reconciling')?.reason).to.equal('CloneSourceNotHalted');
+    expect(hv.mutations).to.deep.equal([]);
+
+    hv.external.destroy('maas.src');
+    hv.resetRecording();
+    await r.reconcile(key('copy'), signal);
+    const ensure = hv.calls.find((c) => c.verb === 'ensureVolumes');
+    expect(JSON.stringify(ensure?.args[0])).to.contain('"cloneFrom"');
+    expect(hv.volumes()).to.include('default/maas.copy-root.qcow2');
+    const copy = nodes.get(key('copy'));
+    expect(copy?.status?.interfaces?.[0]?.mac).to.match(/^52:54:00:/);
+    expect(copy?.status?.interfaces?.[0]?.mac).to.not.equal('52:54:00:7f:04:01');
+  });
+
+  it('deletion: deleteDomain, then only Delete-policy volumes, then the finalizer', async () => {
+    const twoDisks = {
+      ...spec,
+      disks: [
+        { name: 'root', size: '8Gi' },
+        { name: 'data', size: '1Gi', deletionPolicy: 'Retain' as const },
+      ],
+    };
+    nodes.put(withFinalizer(node('n1', twoDisks)));
+    const r = reconciler();
+    await r.reconcile(key('n1'), signal);
+    const cur = nodes.get(key('n1')) as MaasNode;
+    nodes.put({
+      ...cur,
+      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
+    });
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.calls.map((c) => c.verb)).to.include.ordered.members([
+      'deleteDomain',
+      'deleteVolumes',
+    ]);
+    expect(hv.volumes()).to.deep.equal(['default/maas.n1-data.qcow2']);
+    expect(nodes.get(key('n1'))?.metadata?.finalizers).to.deep.equal([]);
+  });
+});

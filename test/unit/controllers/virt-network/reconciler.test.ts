@@ -1,0 +1,87 @@
+// The VirtNetwork reconciler's decision paths against the in-memory FakeHypervisor. The real
+// kube-apiserver and libvirtd paths are in test/integration/controllers/virt-network.test.ts.
+import { expect } from 'chai';
+import type {
+  Hypervisor as HypervisorResource,
+  MaasNode,
+  VirtNetwork,
+} from '../../../../src/api/v1alpha1/index.js';
+import { createVirtNetworkReconciler } from '../../../../src/controllers/virt-network/reconciler.js';
+import { createFakeClock } from '../../../fakes/clock.js';
+import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
+import { node, vnet } from '../fixtures.js';
+import {
+  cond,
+  fakeClient,
+  hypervisorResource,
+  key,
+  signal,
+  store,
+  withFinalizer,
+} from '../reconciler-support.js';
+
+describe('controllers/virt-network reconciler (FakeHypervisor)', () => {
+  let hv: FakeHypervisor;
+  let networks: ReturnType<typeof store<VirtNetwork>>;
+  let nodes: ReturnType<typeof store<MaasNode>>;
+  let hypervisors: ReturnType<typeof store<HypervisorResource>>;
+  const reconciler = () =>
+    createVirtNetworkReconciler({
+      caches: { networks, nodes, hypervisors },
+      hypervisorFor: () => hv,
+      client: fakeClient(networks),
+      events: { record: () => undefined },
+      clock: createFakeClock(),
+    });
+
+  beforeEach(() => {
+    hv = createFakeHypervisor();
+    hypervisors = store(hypervisorResource);
+    nodes = store<MaasNode>();
+    networks = store(
+      withFinalizer(
+        vnet('maas', { mode: 'isolated', ipv4: { address: '10.77.0.1', prefixLength: 24 } }),
+      ),
+    );
+  });
+
+  it('waits for a Hypervisor that is not Ready (HypervisorNotReady), touching nothing', async () => {
+    hypervisors = store({ ...hypervisorResource, status: {} });
+    await reconciler().reconcile(key('maas'), signal);
+    const v = networks.get(key('maas'));
+    expect(cond(v, 'Ready')).to.include({ status: 'False', reason: 'HypervisorNotReady' });
+    expect(hv.calls).to.deep.equal([]);
+  });
+
+  it('builds the network and reports libvirtName, uuid, bridge, active and Ready', async () => {
+    await reconciler().reconcile(key('maas'), signal);
+    const v = networks.get(key('maas'));
+    expect(v?.status).to.include({ libvirtName: 'maas.maas', active: true });
+    expect(v?.status?.bridge).to.be.a('string');
+    expect(cond(v, 'Ready')?.status).to.equal('True');
+    hv.resetRecording();
+    await reconciler().reconcile(key('maas'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+  });
+
+  it('refuses deletion while a MaasNode uses it, then deletes it and drops the finalizer', async () => {
+    await reconciler().reconcile(key('maas'), signal);
+    const cur = networks.get(key('maas')) as VirtNetwork;
+    networks.put({
+      ...cur,
+      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
+    });
+    nodes.put(node('n1', { interfaces: [{ network: 'maas' }] }));
+    hv.resetRecording();
+    const refused = await reconciler().reconcile(key('maas'), signal);
+    expect(refused.requeueAfterMs).to.be.greaterThan(0);
+    expect(hv.mutations).to.deep.equal([]);
+    expect(cond(networks.get(key('maas')), 'Ready')?.message).to.contain('n1');
+
+    nodes = store<MaasNode>();
+    await reconciler().reconcile(key('maas'), signal);
+    expect(hv.calls.map((c) => c.verb)).to.include('deleteNetwork');
+    expect(await hv.observeNetwork('maas.maas')).to.equal(undefined);
+    expect(networks.get(key('maas'))?.metadata?.finalizers).to.deep.equal([]);
+  });
+});

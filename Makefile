@@ -25,7 +25,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
-        kube-testenv lint format demo bench clean help
+        kube-testenv lint format demo bench coverage clean help
 
 all: build native
 
@@ -35,8 +35,11 @@ help: ## list the targets
 system-packages: ## install missing Debian packages (root) or print the command
 	@hack/ensure-system-packages.sh
 
+# --ignore-scripts: npm would otherwise run node-gyp for our binding.gyp itself, without
+# --nodedir; the addon is built by the $(NATIVE) rule below instead. No dependency needs
+# its install script (esbuild ships its binary as an optional dependency).
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
 deps: system-packages node_modules/.installed ## everything the build needs
@@ -51,8 +54,9 @@ native: system-packages $(NATIVE) ## build the libvirt N-API addon
 build: node_modules/.installed ## compile TypeScript to dist/
 	tsc -p tsconfig.build.json
 
-crds: node_modules/.installed ## regenerate crds/ from src/api
+crds: node_modules/.installed ## regenerate crds/ from src/api and deploy/rbac/ from the controllers
 	npm run --silent gen:crds
+	npm run --silent gen:rbac
 
 crds-check: crds ## fail when committed crds/ differ from the generated ones
 	@git diff --exit-code --stat -- crds/ deploy/rbac/ || { echo "crds/ are stale: run 'make crds' and commit" >&2; exit 1; }
@@ -85,11 +89,14 @@ test: deps native kube-testenv lint ## the whole suite, as CI runs it
 	  $(MAKE) --no-print-directory test-integration || status=1; \
 	  node hack/test-summary.mjs $(RESULTS) unit integration; exit $$status
 
-demo: ## the main job: a recipe lab on a private libvirtd (arrives with the operator)
-	@echo "make demo arrives with the operator (issue 4); until then see README.md" >&2; exit 2
+demo: deps native kube-testenv ## the main job: the recipe lab on a private libvirtd, live
+	tsx hack/demo.ts
 
 bench: ## benchmarks, results in bench/RESULTS.md (not part of make test)
 	tsx bench/binding-vs-virsh.ts
+
+coverage: deps native ## unit-test coverage with c8 (report in coverage/)
+	c8 --reporter=text-summary --reporter=html --include 'src/**' mocha --config .mocharc.unit.json
 
 clean:
 	rm -rf dist build $(RESULTS)

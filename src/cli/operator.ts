@@ -1,0 +1,293 @@
+// The operator process: one manager, one libvirt connection pool, the four controllers, and
+// the shard logic that decides which Hypervisors this process serves.
+//
+// Sharding, as issue 4 describes it:
+// - `--hypervisors all`: every Hypervisor is a shard of this process.
+// - `--hypervisors a,b`: only those; MaasNodes and VirtNetworks are watched with one informer
+//   per shard (field selector `spec.hypervisor=<name>`), so a replica never caches the others.
+// - `--leader-elect`: each shard is served only while this process holds Lease
+//   `maaslab-hv-<name>`; losing it stops the shard at once (every reconciler checks `serves`
+//   first), gaining it enqueues the shard's objects so the new owner reports at once.
+// Kept apart from main.ts so tests and `make demo` can run the operator in-process.
+
+import { readFileSync } from 'node:fs';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import type { Hypervisor, MaasLab, MaasNode, VirtNetwork } from '../api/v1alpha1/index.js';
+import { registerInventoryMetrics } from '../controllers/inventory-metrics.js';
+import { createHypervisorMetrics, createLabMetrics } from '../controllers/metrics.js';
+import { setup as setupHypervisor } from '../controllers/hypervisor/reconciler.js';
+import { setup as setupMaasLab } from '../controllers/maas-lab/reconciler.js';
+import { setup as setupMaasNode } from '../controllers/maas-node/reconciler.js';
+import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
+import { InventoryKinds, createHypervisorRegistry } from '../controllers/virt-network/scope.js';
+import { LabKinds } from '../controllers/maas-lab/scope.js';
+import { createConnectionPool } from '../libvirt/connection-pool.js';
+import { createLibvirtMetrics } from '../libvirt/metrics.js';
+import type { HttpServer } from '../runtime/health.js';
+import { type Informer, InformerEvent } from '../runtime/informer.js';
+import { type Logger, createLogger, describeError } from '../runtime/log.js';
+import { type Kind, type Manager, type WatchScope, createManager } from '../runtime/manager.js';
+import { requestFor } from '../runtime/objects.js';
+import type { OperatorOptions } from './options.js';
+
+/** Where a pod's service-account token lives; its presence means "in a cluster". */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * The kubeconfig to use: the file given, else the in-cluster config (service-account token
+ * and KUBERNETES_SERVICE_HOST both present), else $KUBECONFIG or ~/.kube/config.
+ */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) {
+    kc.loadFromFile(path);
+  } else if (process.env.KUBERNETES_SERVICE_HOST && readable(SERVICE_ACCOUNT_TOKEN)) {
+    kc.loadFromCluster();
+  } else {
+    kc.loadFromDefault();
+  }
+  return kc;
+}
+
+function readable(file: string): boolean {
+  try {
+    readFileSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Extra hooks for in-process callers (tests, `make demo`). */
+export interface RunOperatorHooks {
+  /** Logger to use instead of one built from the log flags. */
+  readonly logger?: Logger;
+  /** KubeConfig to use instead of loading `options.kubeconfig`. */
+  readonly kubeConfig?: KubeConfig;
+  /** Called once the caches synced and the controllers run. */
+  readonly onStarted?: (info: StartedOperator) => void;
+}
+
+/** What a started operator exposes. */
+export interface StartedOperator {
+  readonly manager: Manager;
+  readonly probe?: HttpServer;
+  readonly metrics?: HttpServer;
+}
+
+/** The kinds watched per shard when the process serves a fixed list of hypervisors. */
+const SHARDED_KINDS: readonly Kind[] = [InventoryKinds.MaasNode, InventoryKinds.VirtNetwork];
+
+const sameKind = (a: Kind, b: Kind): boolean => a.apiVersion === b.apiVersion && a.kind === b.kind;
+
+/**
+ * One informer over several scoped informers: events from each, reads merged. The builder
+ * asks the manager for a kind's whole-kind informer; for the sharded kinds it gets this
+ * instead, so the controllers (which know nothing of shards) watch only their shards.
+ */
+function mergedInformer<T extends KubernetesObject>(parts: readonly Informer<T>[]): Informer<T> {
+  return {
+    on: (event, handler) => parts.forEach((p) => p.on(event, handler)),
+    off: (event, handler) => parts.forEach((p) => p.off(event, handler)),
+    // The manager starts and stops the parts itself: they are its informers.
+    start: () => undefined,
+    stop: async () => undefined,
+    hasSynced: () => parts.every((p) => p.hasSynced()),
+    waitForSync: async (signal) => {
+      await Promise.all(parts.map((p) => p.waitForSync(signal)));
+    },
+    get: (key) => {
+      for (const p of parts) {
+        const o = p.get(key);
+        if (o) return o;
+      }
+      return undefined;
+    },
+    list: (namespace) => Object.freeze(parts.flatMap((p) => p.list(namespace))),
+    stats: () =>
+      parts
+        .map((p) => p.stats())
+        .reduce(
+          (a, s) => ({
+            lists: a.lists + s.lists,
+            watches: a.watches + s.watches,
+            watchdogRelists: a.watchdogRelists + s.watchdogRelists,
+            backoffs: a.backoffs + s.backoffs,
+          }),
+          { lists: 0, watches: 0, watchdogRelists: 0, backoffs: 0 },
+        ),
+  };
+}
+
+/**
+ * A view of `manager` whose whole-kind informers for MaasNode and VirtNetwork are the union
+ * of one field-selected informer per shard. Everything else is the manager itself.
+ */
+function shardScopedManager(manager: Manager, shards: readonly string[]): Manager {
+  const scopes: WatchScope[] = shards.map((s) => ({ fieldSelector: `spec.hypervisor=${s}` }));
+  // Created now, before start: the manager refuses new informers once started, and its
+  // cache() then merges exactly these scopes.
+  for (const kind of SHARDED_KINDS) for (const s of scopes) manager.informer(kind, s);
+  const informer = <T extends KubernetesObject>(
+    kind: Kind,
+    scope: WatchScope = {},
+  ): Informer<T> => {
+    const whole = !scope.namespace && !scope.fieldSelector && !scope.labelSelector;
+    if (whole && SHARDED_KINDS.some((k) => sameKind(k, kind))) {
+      return mergedInformer(scopes.map((s) => manager.informer<T>(kind, s)));
+    }
+    return manager.informer<T>(kind, scope);
+  };
+  return Object.assign(Object.create(manager) as Manager, { informer });
+}
+
+/**
+ * Runs the operator until `signal` aborts, then shuts down in order: controllers drain their
+ * in-flight reconciles, shard Leases are released (so a peer takes over at once, not after
+ * 15 s), events are flushed, informers and servers stop, libvirt connections close.
+ * Resolves when all of that is done; rejects when startup fails.
+ */
+export async function runOperator(
+  options: OperatorOptions,
+  signal: AbortSignal,
+  hooks: RunOperatorHooks = {},
+): Promise<void> {
+  const logger =
+    hooks.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
+  const kubeConfig = hooks.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+  const registry = new Registry();
+  const manager = createManager({
+    kubeConfig,
+    namespace: options.namespace,
+    logger,
+    metricsRegistry: registry,
+    metricsBindAddress: options.metricsBindAddress,
+    healthProbeBindAddress: options.healthProbeBindAddress,
+  });
+  const selection = options.hypervisors;
+  const listed = selection.all ? undefined : new Set(selection.names);
+  logger.info('Starting maaslab-operator', {
+    hypervisors: selection.all ? 'all' : selection.names,
+    leaderElect: options.leaderElect,
+    namespace: options.namespace,
+    identity: manager.identity,
+  });
+
+  const pool = createConnectionPool({
+    onError: (uri, err) => logger.warn('libvirt connection', { uri, error: describeError(err) }),
+  });
+  const libvirtMetrics = createLibvirtMetrics(registry);
+  const hypervisors = createHypervisorRegistry({
+    connections: pool,
+    metrics: libvirtMetrics,
+    onError: (err) => logger.warn('libvirt', { error: describeError(err) }),
+  });
+
+  // Leases, when asked for; `serves` is what every reconciler checks first.
+  const leases = options.leaderElect
+    ? manager.shardLeases({
+        onStart: (shard) => {
+          logger.info('Serving hypervisor shard', { shard });
+          enqueueShard(shard);
+        },
+        // The lease set has already dropped the shard, so `serves` is false from here on:
+        // reconciles that start later leave its objects alone.
+        onStop: (shard) => logger.info('Stopped serving hypervisor shard', { shard }),
+      })
+    : undefined;
+  const inSelection = (hv: string): boolean => !listed || listed.has(hv);
+  const serves = (hv: string): boolean => inSelection(hv) && (leases ? leases.isLeading(hv) : true);
+
+  const scoped = listed ? shardScopedManager(manager, [...listed]) : manager;
+  const builder = { maxConcurrentReconciles: options.maxConcurrentReconciles };
+  const hvController = setupHypervisor(scoped, {
+    ...builder,
+    connections: pool,
+    libvirtMetrics,
+    metrics: createHypervisorMetrics(registry),
+    serves,
+  });
+  const netController = setupVirtNetwork(scoped, {
+    ...builder,
+    hypervisors,
+    serves,
+    resyncMs: options.resyncPeriodMs,
+  });
+  const nodeController = setupMaasNode(scoped, {
+    ...builder,
+    hypervisors,
+    serves,
+    resyncMs: options.resyncPeriodMs,
+  });
+  const labController = setupMaasLab(scoped, {
+    ...builder,
+    serves,
+    metrics: createLabMetrics(registry),
+  });
+  registerInventoryMetrics(registry, {
+    nodes: manager.cache<MaasNode>(InventoryKinds.MaasNode),
+    networks: manager.cache<VirtNetwork>(InventoryKinds.VirtNetwork),
+    serves,
+  });
+
+  const labs = manager.cache<MaasLab>(LabKinds.MaasLab);
+  const nodes = manager.cache<MaasNode>(InventoryKinds.MaasNode);
+  const networks = manager.cache<VirtNetwork>(InventoryKinds.VirtNetwork);
+  /** Wakes everything on `shard`, so a new lease holder reconciles (and reports) at once. */
+  function enqueueShard(shard: string): void {
+    hvController.enqueue({ name: shard });
+    for (const l of labs.list())
+      if (l.spec.hypervisor === shard) labController.enqueue(requestFor(l));
+    for (const n of networks.list()) {
+      if (n.spec.hypervisor === shard) netController.enqueue(requestFor(n));
+    }
+    for (const n of nodes.list())
+      if (n.spec.hypervisor === shard) nodeController.enqueue(requestFor(n));
+  }
+
+  if (leases) {
+    if (listed) {
+      await leases.set(listed);
+    } else {
+      // With `all`, the shards are the Hypervisors that exist: follow the informer.
+      const hvInformer = manager.informer<Hypervisor>(InventoryKinds.Hypervisor);
+      const resync = (): void => {
+        const names = hvInformer.list().flatMap((h) => (h.metadata?.name ? [h.metadata.name] : []));
+        leases
+          .set(names)
+          .catch((err: unknown) =>
+            logger.error('Updating shard leases failed', { error: describeError(err) }),
+          );
+      };
+      hvInformer.on(InformerEvent.Add, resync);
+      hvInformer.on(InformerEvent.Delete, resync);
+    }
+  }
+
+  const shutdown = async (): Promise<void> => {
+    await manager.stop();
+    await hypervisors.close();
+    await pool.close();
+    logger.info('Shutdown complete');
+  };
+  try {
+    await manager.start(signal);
+  } catch (err) {
+    await shutdown();
+    if (signal.aborted) return;
+    throw err;
+  }
+  if (!signal.aborted) {
+    hooks.onStarted?.({ manager, ...manager.servers() });
+    const servers = manager.servers();
+    logger.info('Operator running', {
+      ...(servers.metrics && { metrics: `${servers.metrics.host}:${servers.metrics.port}` }),
+      ...(servers.probe && { probe: `${servers.probe.host}:${servers.probe.port}` }),
+    });
+    await new Promise<void>((resolve) =>
+      signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+  }
+  await shutdown();
+}

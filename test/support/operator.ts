@@ -1,0 +1,190 @@
+// The operator as a user runs it: a child process of `src/cli/main.ts run`, with the
+// generated RBAC from deploy/rbac/ as its only permissions. Used by the e2e tests.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import { repoRoot } from './controlplane.js';
+import { waitFor } from './wait.js';
+
+const run = promisify(execFile);
+
+/** `kubectl`, or the binary named by $KUBECTL. */
+const kubectl = process.env.KUBECTL ?? 'kubectl';
+
+/** The user of the control plane's operator kubeconfig. */
+export const OPERATOR_USER = 'maaslab-operator';
+
+/** A free TCP port on 127.0.0.1 (the kernel's pick, released before returning). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** `kubectl --kubeconfig K ...args`, resolving to stdout. */
+export async function kubectlRun(kubeconfig: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await run(kubectl, ['--kubeconfig', kubeconfig, ...args], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+/** Server-side applies `docs` (as YAML) with kubectl, as a user would. */
+export async function kubectlApply(
+  kubeconfig: string,
+  docs: readonly unknown[],
+  file: string,
+): Promise<void> {
+  await writeFile(file, docs.map((d) => stringify(d)).join('---\n'));
+  await kubectlRun(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', file]);
+}
+
+interface Meta {
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+  subjects?: Array<Record<string, string>>;
+}
+
+/**
+ * Applies deploy/rbac/ as generated, with two test adjustments: namespaced objects go to
+ * `namespace` (where the operator keeps its Leases), and each binding also names
+ * `User maaslab-operator`, the identity of the control plane's operator kubeconfig.
+ * Nothing else is granted, so a run proves the generated rules are enough.
+ */
+export async function applyOperatorRbac(
+  adminKubeconfig: string,
+  namespace: string,
+  scratchDir: string,
+): Promise<void> {
+  const dir = join(repoRoot, 'deploy', 'rbac');
+  const docs: Meta[] = [];
+  for (const f of (await readdir(dir)).sort()) {
+    if (!f.endsWith('.yaml') || f === 'kustomization.yaml') continue;
+    for (const d of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) {
+      docs.push(d.toJS() as Meta);
+    }
+  }
+  for (const d of docs) {
+    if (d.metadata?.namespace) d.metadata.namespace = namespace;
+    if (d.subjects) {
+      d.subjects = d.subjects.map((s) => (s.namespace ? { ...s, namespace } : s));
+      d.subjects.push({ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER });
+    }
+  }
+  await kubectlApply(adminKubeconfig, docs, join(scratchDir, 'rbac.yaml'));
+}
+
+/** Options for {@link startOperator}. */
+export interface OperatorProcessOptions {
+  readonly kubeconfig: string;
+  /** Namespace of the Leases. */
+  readonly namespace: string;
+  readonly hypervisors?: string;
+  readonly leaderElect?: boolean;
+  /** Where stdout and stderr go (appended). */
+  readonly logFile: string;
+  /** Extra flags. */
+  readonly args?: readonly string[];
+  /** How long to wait for /readyz (default 120 s: tsx compiles on a busy machine). */
+  readonly readyTimeoutMs?: number;
+}
+
+/** A running operator process. */
+export interface OperatorProcess {
+  readonly child: ChildProcess;
+  readonly metricsUrl: string;
+  readonly probeUrl: string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** SIGTERM, then the exit code; SIGKILL after `timeoutMs` (default 60 s). */
+  stop(timeoutMs?: number): Promise<number | null>;
+  /** SIGKILL: no lease release, like a crashed node. */
+  kill(): Promise<void>;
+}
+
+/** Spawns `node --import tsx src/cli/main.ts run ...` and waits until /readyz answers 200. */
+export async function startOperator(opts: OperatorProcessOptions): Promise<OperatorProcess> {
+  const metricsPort = await freePort();
+  const probePort = await freePort();
+  // One process (node with the tsx loader) rather than the tsx CLI, which forks a second
+  // node: signals then reach the operator itself, and SIGKILL really kills it.
+  const args = [
+    '--import',
+    'tsx',
+    join(repoRoot, 'src', 'cli', 'main.ts'),
+    'run',
+    '--kubeconfig',
+    opts.kubeconfig,
+    '--hypervisors',
+    opts.hypervisors ?? 'all',
+    '--namespace',
+    opts.namespace,
+    '--metrics-bind-address',
+    `127.0.0.1:${metricsPort}`,
+    '--health-probe-bind-address',
+    `127.0.0.1:${probePort}`,
+    '--log-format',
+    'text',
+    ...(opts.leaderElect ? ['--leader-elect'] : []),
+    ...(opts.args ?? []),
+  ];
+  const log = createWriteStream(opts.logFile, { flags: 'a' });
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  // A crashing test run must not leave the operator behind.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
+  const probeUrl = `http://127.0.0.1:${probePort}`;
+  let dead = false;
+  void exited.then(() => (dead = true));
+  await waitFor(
+    async () => {
+      if (dead) throw new Error(`operator exited early; see ${opts.logFile}`);
+      const res = await fetch(`${probeUrl}/readyz`);
+      return res.status === 200;
+    },
+    {
+      timeoutMs: opts.readyTimeoutMs ?? 120_000,
+      intervalMs: 250,
+      description: `operator /readyz (log: ${opts.logFile})`,
+    },
+  );
+  return {
+    child,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    probeUrl,
+    exited,
+    async stop(timeoutMs = 60_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

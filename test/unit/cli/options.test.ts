@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import {
+  DEFAULT_NAMESPACE,
+  parseDuration,
+  parseHypervisors,
+  parseRunArgs,
+} from '../../../src/cli/options.js';
+
+describe('cli/options', () => {
+  describe('run defaults', () => {
+    it('match controller-runtime and the issue', async () => {
+      const o = await parseRunArgs(['run']);
+      expect(o).to.deep.equal({
+        hypervisors: { all: true },
+        leaderElect: false,
+        namespace: DEFAULT_NAMESPACE,
+        metricsBindAddress: ':8080',
+        healthProbeBindAddress: ':8081',
+        maxConcurrentReconciles: 1,
+        logLevel: 'info',
+        logFormat: 'json',
+        resyncPeriodMs: 600_000,
+      });
+    });
+
+    it('take the namespace from the service account file, trimmed', async () => {
+      const o = await parseRunArgs(['run'], { serviceAccountNamespace: 'ops\n' });
+      expect(o.namespace).to.equal('ops');
+    });
+
+    it('let --namespace win over the service account', async () => {
+      const o = await parseRunArgs(['run', '--namespace', 'x'], { serviceAccountNamespace: 'ops' });
+      expect(o.namespace).to.equal('x');
+    });
+  });
+
+  it('parses every flag', async () => {
+    const o = await parseRunArgs([
+      'run',
+      '--kubeconfig',
+      '/tmp/k',
+      '--hypervisors',
+      'hv1,hv2',
+      '--leader-elect',
+      '--metrics-bind-address',
+      '127.0.0.1:0',
+      '--health-probe-bind-address',
+      '0',
+      '--max-concurrent-reconciles',
+      '4',
+      '--log-level',
+      'debug',
+      '--log-format',
+      'text',
+      '--resync-period',
+      '1m30s',
+    ]);
+    expect(o).to.deep.include({
+      kubeconfig: '/tmp/k',
+      hypervisors: { all: false, names: ['hv1', 'hv2'] },
+      leaderElect: true,
+      metricsBindAddress: '127.0.0.1:0',
+      healthProbeBindAddress: '0',
+      maxConcurrentReconciles: 4,
+      logLevel: 'debug',
+      logFormat: 'text',
+      resyncPeriodMs: 90_000,
+    });
+  });
+
+  for (const bad of [
+    ['--log-format', 'yaml'],
+    ['--log-level', 'trace'],
+    ['--max-concurrent-reconciles', '0'],
+    ['--metrics-bind-address', 'localhost'],
+    ['--resync-period', '10'],
+    ['--hypervisors', 'all,hv1'],
+    ['--unknown'],
+  ]) {
+    it(`rejects ${bad.join(' ')}`, async () => {
+      let error: unknown;
+      await parseRunArgs(['run', ...bad]).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(Error);
+    });
+  }
+
+  describe('parseHypervisors', () => {
+    it('reads all, and trims lists', () => {
+      expect(parseHypervisors('all')).to.deep.equal({ all: true });
+      expect(parseHypervisors(' a, b.c ,')).to.deep.equal({ all: false, names: ['a', 'b.c'] });
+    });
+    it('refuses invalid names, duplicates and empty lists', () => {
+      for (const v of ['Hv', 'a,a', ',', '-a', 'a_b']) {
+        expect(() => parseHypervisors(v), v).to.throw();
+      }
+    });
+  });
+
+  describe('parseDuration', () => {
+    it('reads Go durations', () => {
+      expect(parseDuration('10m')).to.equal(600_000);
+      expect(parseDuration('500ms')).to.equal(500);
+      expect(parseDuration('1h2m3s')).to.equal(3_723_000);
+      expect(parseDuration('1.5s')).to.equal(1500);
+    });
+    it('refuses bare numbers, zero and junk', () => {
+      for (const v of ['', '10', '0s', '5d', '1m x']) expect(() => parseDuration(v), v).to.throw();
+    });
+  });
+});

@@ -20,7 +20,8 @@ import { setup as setupHypervisor } from '../controllers/hypervisor/reconciler.j
 import { setup as setupMaasLab } from '../controllers/maas-lab/reconciler.js';
 import { setup as setupMaasNode } from '../controllers/maas-node/reconciler.js';
 import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
-import { InventoryKinds, createHypervisorRegistry } from '../controllers/virt-network/scope.js';
+import { InventoryKinds } from '../controllers/virt-network/scope.js';
+import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
 import { LabKinds } from '../controllers/maas-lab/scope.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
 import { createLibvirtMetrics } from '../libvirt/metrics.js';
@@ -204,7 +205,7 @@ export async function runOperator(
   const hvController = setupHypervisor(scoped, {
     ...builder,
     connections: pool,
-    libvirtMetrics,
+    hypervisors,
     metrics: createHypervisorMetrics(registry),
     serves,
   });

@@ -12,12 +12,7 @@ import {
 } from '../../api/v1alpha1/index.js';
 import type { Connection } from '../../libvirt/connection.js';
 import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
-import {
-  HypervisorUnreachableError,
-  PoolNotFoundError,
-  createLibvirtHypervisor,
-  type LibvirtHypervisor,
-} from '../../libvirt/hypervisor.js';
+import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor.js';
 import type { LibvirtMetrics } from '../../libvirt/metrics.js';
 import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
 import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
@@ -30,6 +25,10 @@ import { describeError } from '../../runtime/log.js';
 import type { CacheReader, Manager } from '../../runtime/manager.js';
 import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
+import {
+  createHypervisorRegistry,
+  type HypervisorRegistry,
+} from '../common/hypervisor-registry.js';
 import { parseQuantity } from '../common/quantity.js';
 import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
 import {
@@ -260,51 +259,15 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
   };
 }
 
-/** Per-Hypervisor libvirt verbs over the shared pool, rebuilt when a resource's URI changes. */
-export interface HostVerbsRegistry {
-  /** The verbs for `resource` (its name labels the libvirt call metrics). */
-  verbsFor(resource: Readonly<HypervisorResource>): HostVerbs;
-  /** Drops a resource's verbs, deregistering their event callbacks. */
-  forget(name: string): void;
-}
-
-/** Creates the registry the Hypervisor controller uses by default. */
-export function createHostVerbsRegistry(opts: {
-  readonly connections: ConnectionPool<Connection>;
-  readonly metrics?: LibvirtMetrics;
-  readonly onError?: (err: unknown) => void;
-}): HostVerbsRegistry {
-  const byName = new Map<string, { uri: string; verbs: LibvirtHypervisor }>();
-  const close = (v: LibvirtHypervisor): void => void v.close().catch(opts.onError);
-  return {
-    verbsFor(resource) {
-      const name = resource.metadata?.name ?? '';
-      const uri = resource.spec.uri;
-      const known = byName.get(name);
-      if (known?.uri === uri) return known.verbs;
-      if (known) close(known.verbs);
-      const verbs = createLibvirtHypervisor({
-        uri,
-        name,
-        connections: opts.connections,
-        ...(opts.metrics && { metrics: opts.metrics }),
-        ...(opts.onError && { onError: opts.onError }),
-      });
-      byName.set(name, { uri, verbs });
-      return verbs;
-    },
-    forget(name) {
-      const known = byName.get(name);
-      byName.delete(name);
-      if (known) close(known.verbs);
-    },
-  };
-}
-
 /** Options for {@link setup}. */
 export interface HypervisorSetupOptions extends BuilderOptions {
   /** The process's connection pool, shared with the other controllers. */
   readonly connections: ConnectionPool<Connection>;
+  /**
+   * The process's per-Hypervisor verbs, shared with the VirtNetwork and MaasNode controllers
+   * (default: a registry of this controller's own).
+   */
+  readonly hypervisors?: HypervisorRegistry;
   /** libvirt call metrics (maaslab_libvirt_*). */
   readonly libvirtMetrics?: LibvirtMetrics;
   /** The maaslab_hypervisor_* gauges. */
@@ -325,13 +288,23 @@ export interface HypervisorSetupOptions extends BuilderOptions {
  * dropped or restored connection shows in the status without waiting for the next refresh.
  */
 export function setup(manager: Manager, options: HypervisorSetupOptions): Controller {
-  const { connections, libvirtMetrics, metrics, serves, refreshMs, ...builderOptions } = options;
-  const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
-  const registry = createHostVerbsRegistry({
+  const {
     connections,
-    ...(libvirtMetrics && { metrics: libvirtMetrics }),
-    onError: (err) => manager.logger.warn('libvirt', { error: describeError(err) }),
-  });
+    hypervisors,
+    libvirtMetrics,
+    metrics,
+    serves,
+    refreshMs,
+    ...builderOptions
+  } = options;
+  const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
+  const registry =
+    hypervisors ??
+    createHypervisorRegistry({
+      connections,
+      ...(libvirtMetrics && { metrics: libvirtMetrics }),
+      onError: (err) => manager.logger.warn('libvirt', { error: describeError(err) }),
+    });
   const controller = controllerBuilder(manager)
     .for(HypervisorResourceKind)
     .withOptions(builderOptions)
@@ -339,7 +312,7 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
     .complete(
       createHypervisorReconciler({
         cache,
-        verbsFor: registry.verbsFor,
+        verbsFor: registry.hypervisorFor,
         forget: registry.forget,
         client: manager.client,
         events: manager.events,

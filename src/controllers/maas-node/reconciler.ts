@@ -40,7 +40,8 @@ import {
 } from '../../runtime/reconcile.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { ownership as classify } from '../common/ownership.js';
-import { InventoryKinds, type HypervisorRegistry } from '../virt-network/scope.js';
+import { InventoryKinds } from '../virt-network/scope.js';
+import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import {
   defaultMac,
   desiredDomain,
@@ -58,6 +59,7 @@ import {
 import {
   STARTED_ONCE_ANNOTATION,
   observeLibvirtDomain,
+  observeLibvirtVolumes,
   observeNodeScope,
   type NodeCaches,
   type NodeScope,
@@ -154,6 +156,8 @@ interface Findings {
   volumesReady: boolean;
   domain?: ObservedDomain;
   volumes: readonly DesiredVolume[];
+  /** The volumes that exist, with their path and capacity, keyed by volume name. */
+  observedVolumes?: ReadonlyMap<string, ParsedVolume>;
   pendingRestart: readonly string[];
   /** The next power decision, from the last observation: what the node still wants. */
   next: PowerAction;
@@ -279,7 +283,10 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         ? {
             ...(domain && { uuid: domain.uuid, state: domain.state }),
             interfaces: interfacesStatus(node, macs, domain?.live ?? domain?.inactive),
-            disks: disksStatus(found.volumes, volumeMap(found.volumes, domain)),
+            disks: disksStatus(
+              found.volumes,
+              volumeMap(found.volumes, domain, found.observedVolumes),
+            ),
             ...(domain?.live &&
               vncFor(domain.live, node.spec.vnc?.listen ?? DEFAULT_VNC_LISTEN) && {
                 vnc: vncFor(domain.live, node.spec.vnc?.listen ?? DEFAULT_VNC_LISTEN),
@@ -311,9 +318,16 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
   function volumeMap(
     volumes: readonly DesiredVolume[],
     domain: ObservedDomain | undefined,
+    observed: ReadonlyMap<string, ParsedVolume> | undefined,
   ): Map<string, ParsedVolume> {
     const map = new Map<string, ParsedVolume>();
     for (const v of volumes) {
+      // The pool's own answer (path, real capacity) when this pass read it.
+      const seen = observed?.get(v.name);
+      if (seen) {
+        map.set(v.name, seen);
+        continue;
+      }
       const disk = (domain?.live ?? domain?.inactive)?.disks.find((d) => d.volume === v.name);
       if (!disk) continue;
       map.set(v.name, {
@@ -559,6 +573,11 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           found.domain = view.domain;
           found.volumesReady = true;
           found.volumes = volumesOf(scope);
+          try {
+            found.observedVolumes = await observeLibvirtVolumes(verbs, found.volumes);
+          } catch (err) {
+            if (!(err instanceof HypervisorUnreachableError)) throw err;
+          }
         }
         await finish();
         return {};
@@ -624,6 +643,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       try {
         const volumes = await verbs.ensureVolumes(found.volumes);
         found.volumesReady = true;
+        found.observedVolumes = await observeLibvirtVolumes(verbs, found.volumes);
         if (volumes.changed) {
           record(
             node,

@@ -40,10 +40,10 @@ import {
   InventoryKinds,
   observeLibvirtNetwork,
   observeNetworkScope,
-  type HypervisorRegistry,
   type NetworkCaches,
   type NetworkScope,
 } from './scope.js';
+import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { networkConditions, networkInfo, type NetworkInfo } from './status.js';
 
 /** The controller's name: the `controller` label on its metrics and logs. */

@@ -18,11 +18,11 @@ import { setup as setupHypervisor } from '../../../src/controllers/hypervisor/re
 import { registerInventoryMetrics } from '../../../src/controllers/inventory-metrics.js';
 import { setup as setupNode } from '../../../src/controllers/maas-node/reconciler.js';
 import { setup as setupNetwork } from '../../../src/controllers/virt-network/reconciler.js';
+import { InventoryKinds } from '../../../src/controllers/virt-network/scope.js';
 import {
-  InventoryKinds,
   createHypervisorRegistry,
   type HypervisorRegistry,
-} from '../../../src/controllers/virt-network/scope.js';
+} from '../../../src/controllers/common/hypervisor-registry.js';
 import type { Connection } from '../../../src/libvirt/connection.js';
 import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
 import { buildDomainXml, parseDomainXml, parseNetworkXml } from '../../../src/libvirt/xml/index.js';

@@ -17,7 +17,7 @@ import { setup as setupNetwork } from '../../../src/controllers/virt-network/rec
 import {
   createHypervisorRegistry,
   type HypervisorRegistry,
-} from '../../../src/controllers/virt-network/scope.js';
+} from '../../../src/controllers/common/hypervisor-registry.js';
 import type { Connection } from '../../../src/libvirt/connection.js';
 import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
 import { buildNetworkXml, parseNetworkXml } from '../../../src/libvirt/xml/index.js';

@@ -55,6 +55,7 @@ import {
   type OwnerRef,
   type ParsedDomain,
   type ParsedNetwork,
+  type ParsedVolume,
   type VolumeDescription,
 } from './xml/index.js';
 
@@ -394,6 +395,13 @@ export interface Hypervisor {
   ensureVolumes(
     volumes: readonly VolumeSpec[],
   ): Promise<Change & { readonly created: readonly string[] }>;
+  /**
+   * The named volumes of `pool` that exist (path and capacity), in the order asked; missing
+   * ones, and every one of a missing pool, are left out. Read-only.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetPath
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetInfo
+   */
+  observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]>;
   /**
    * Defines (or redefines) the domain from XML carrying our owner stamp (TypeError without
    * one). A no-op when the stored stamp has the same specHash; keeps the existing UUID.
@@ -1066,6 +1074,27 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       created.push(v.name);
     }
     return { changed: created.length > 0, created };
+  }
+
+  async observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]> {
+    const c = await this.#conn();
+    const found = await this.#lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(pool),
+    );
+    if (!found) return [];
+    using p = found;
+    const out: ParsedVolume[] = [];
+    for (const name of names) {
+      const vol = await this.#lookup(c, 'virStorageVolLookupByName', () =>
+        p.storageVolLookupByName(name),
+      );
+      if (!vol) continue;
+      using volume = vol;
+      const path = await this.#call(c, 'virStorageVolGetPath', () => volume.getPath());
+      const info = await this.#call(c, 'virStorageVolGetInfo', () => volume.getInfo());
+      out.push({ name, path, capacityBytes: info.capacity, allocationBytes: info.allocation });
+    }
+    return out;
   }
 
   async defineDomain(xml: string): Promise<Change> {

@@ -456,6 +456,20 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       return { changed: created.length > 0, created };
     },
 
+    async observeVolumes(pool: string, names: readonly string[]) {
+      enter('observeVolumes', [pool, names]);
+      const p = pools.get(pool);
+      if (!p) return [];
+      return names.flatMap((name) => {
+        const v = volumes.get(`${pool}/${name}`);
+        if (!v) return [];
+        // A dir pool without a path (the fake's own) still gives a stable, unique path.
+        return [
+          { name, path: `${p.path ?? `/fake/${pool}`}/${name}`, capacityBytes: v.capacityBytes },
+        ];
+      });
+    },
+
     async defineDomain(xml) {
       enter('defineDomain', [xml]);
       const wanted = parseDomainXml(xml);

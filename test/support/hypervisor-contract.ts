@@ -363,6 +363,15 @@ export function hypervisorContract(subject: () => ContractSubject): void {
       };
       expect((await s.hv.ensureVolumes([clone])).created).to.deep.equal([clone.name]);
       expect(s.mutations()).to.deep.equal(['virStorageVolCreateXMLFrom']);
+      // observeVolumes: existing ones in the order asked, each with its path and capacity.
+      const seen = await s.hv.observeVolumes(s.pool, [clone.name, `${base}-never`, disk.name]);
+      expect(seen.map((v) => [v.name, v.capacityBytes])).to.deep.equal([
+        [clone.name, disk.capacityBytes],
+        [disk.name, disk.capacityBytes],
+      ]);
+      expect(seen.map((v) => v.path?.endsWith(`/${v.name}`))).to.deep.equal([true, true]);
+      expect(await s.hv.observeVolumes(unique('nopool'), [disk.name])).to.deep.equal([]);
+      expect(s.mutations()).to.deep.equal(['virStorageVolCreateXMLFrom']);
       const refs = [
         disk,
         clone,

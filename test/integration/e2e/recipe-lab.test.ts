@@ -12,6 +12,7 @@ import type { MaasLab, MaasNode } from '../../../src/api/v1alpha1/index.js';
 import { parseDomainXml } from '../../../src/libvirt/xml/index.js';
 import { type RestClient, createRestClient } from '../../../src/runtime/rest.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
+import { GROUP_VERSION, type MaaslabReader, linesOf, maaslabReader } from '../../support/e2e.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
 import {
@@ -23,7 +24,6 @@ import {
 } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
 
-const GROUP_VERSION = 'maaslab.dev/v1alpha1';
 const LAB_READY_TIMEOUT_MS = 480_000;
 const GiB = 1024 ** 3;
 const MACS = ['52:54:00:7f:04:01', '52:54:00:7f:04:02', '52:54:00:7f:04:03'];
@@ -65,6 +65,7 @@ describe('e2e: the recipe lab, operator as a child process', function () {
 
   let lv: PrivateLibvirtd;
   let admin: RestClient;
+  let read: MaaslabReader;
   let scratch: string;
   let leaseNs: TestNamespace;
   let labNs: TestNamespace;
@@ -75,18 +76,9 @@ describe('e2e: the recipe lab, operator as a child process', function () {
   let logFile: string;
 
   const domainOf = (i: number): string => `${labNs.name}.recipe-node${i}`;
-  const get = async <T>(kind: string, name: string, namespace?: string): Promise<T> =>
-    admin.request<T>({
-      method: 'GET',
-      ref: { apiVersion: GROUP_VERSION, kind, name, ...(namespace && { namespace }) },
-    });
-  const list = async <T>(kind: string, namespace: string): Promise<T[]> =>
-    (
-      await admin.request<{ items: T[] }>({
-        method: 'GET',
-        ref: { apiVersion: GROUP_VERSION, kind, namespace },
-      })
-    ).items;
+  const get = <T>(kind: string, name: string, namespace?: string): Promise<T> =>
+    read.get<T>(kind, name, namespace);
+  const list = <T>(kind: string, namespace: string): Promise<T[]> => read.list<T>(kind, namespace);
   const domainState = async (name: string): Promise<string> =>
     (await lv.virsh(['domstate', name])).trim();
   const scrape = async (op: OperatorProcess): Promise<Map<string, number>> =>
@@ -96,6 +88,7 @@ describe('e2e: the recipe lab, operator as a child process', function () {
     this.timeout(300_000);
     const cp = controlPlane();
     admin = createRestClient(cp.kubeConfig('admin'));
+    read = maaslabReader(admin);
     scratch = await mkdtemp(join(tmpdir(), 'maaslab-e2e-'));
     logFile = join(scratch, 'operator.log');
     lv = await startPrivateLibvirtd();
@@ -317,11 +310,7 @@ describe('e2e: the recipe lab, operator as a child process', function () {
       },
       { timeoutMs: 240_000, intervalMs: 500, description: 'lab, nodes and networks gone' },
     );
-    const mine = (out: string): string[] =>
-      out
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l.includes(labNs.name));
+    const mine = (out: string): string[] => linesOf(out, labNs.name);
     expect(mine(await lv.virsh(['list', '--all', '--name']))).to.deep.equal([]);
     expect(mine(await lv.virsh(['net-list', '--all', '--name']))).to.deep.equal([]);
     expect(mine(await lv.virsh(['vol-list', '--pool', pool]))).to.deep.equal([]);

@@ -90,6 +90,15 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
       address: 'qemu+ssh://maas@host/system',
       id: 'maas.n1',
     });
+    // Path and capacity come from the pool (observeVolumes), not from the spec.
+    expect(n?.status?.disks).to.deep.equal([
+      {
+        name: 'root',
+        volume: 'maas.n1-root.qcow2',
+        path: '/var/lib/libvirt/images/maas.n1-root.qcow2',
+        capacity: '8Gi',
+      },
+    ]);
     // A second pass is a no-op.
     hv.resetRecording();
     await reconciler().reconcile(key('n1'), signal);

@@ -224,8 +224,14 @@ export interface ObservedNetwork {
   readonly live?: ParsedNetwork;
 }
 
-/** A desired network: the description with its (mandatory) owner stamp. */
-export type OwnedNetworkDescription = NetworkDescription & { readonly owner: OwnerMetadata };
+/**
+ * A desired network: the description with its (mandatory) owner stamp, and whether it starts
+ * with the daemon (`autostart`, default true; not part of the XML).
+ */
+export type OwnedNetworkDescription = NetworkDescription & {
+  readonly owner: OwnerMetadata;
+  readonly autostart?: boolean;
+};
 
 /** What applyNetworkChange does; the VirtNetwork controller's diffNetwork result fits. */
 export type NetworkChange =
@@ -355,11 +361,12 @@ export interface Hypervisor {
    */
   observeNetwork(name: string): Promise<ObservedNetwork | undefined>;
   /**
-   * Defined (if absent), started and autostarted; never redefines an existing one (that is
-   * applyNetworkChange). Whenever it has to start the network, the NICs of running domains
+   * Defined (if absent) and started, with autostart set to `desc.autostart` (default true)
+   * when it differs; never redefines an existing one (that is applyNetworkChange). Whenever it has to start the network, the NICs of running domains
    * on it are re-plugged. NameConflictError for a network that is not ours.
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkDefineXMLFlags
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkCreate
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkSetAutostart
    */
   ensureNetwork(desc: OwnedNetworkDescription): Promise<NetworkChangeResult>;
   /**
@@ -789,12 +796,16 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
 
   async ensureNetwork(desc: OwnedNetworkDescription): Promise<NetworkChangeResult> {
     const c = await this.#conn();
+    const autostart = desc.autostart ?? true;
     const found = await this.#ownedNetwork(c, desc.name, desc.owner);
     if (!found) {
       using net = await this.#call(c, 'virNetworkDefineXML', () =>
         c.networkDefineXMLFlags(buildNetworkXml(desc)),
       );
-      await this.#call(c, 'virNetworkSetAutostart', () => net.setAutostart(true));
+      // A freshly defined network does not autostart.
+      if (autostart) {
+        await this.#call(c, 'virNetworkSetAutostart', () => net.setAutostart(true));
+      }
       return { changed: true, replugged: await this.#startAndReplug(c, net, desc.name) };
     }
     using net = found.net;
@@ -804,8 +815,8 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       replugged = await this.#startAndReplug(c, net, desc.name);
       changed = true;
     }
-    if (!found.observed.autostart) {
-      await this.#call(c, 'virNetworkSetAutostart', () => net.setAutostart(true));
+    if (found.observed.autostart !== autostart) {
+      await this.#call(c, 'virNetworkSetAutostart', () => net.setAutostart(autostart));
       changed = true;
     }
     return { changed, replugged };

@@ -328,8 +328,9 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
         mutate('virNetworkDefineXML');
         changed = true;
       }
-      if (!n.autostart) {
-        n.autostart = true;
+      const autostart = desc.autostart ?? true;
+      if (n.autostart !== autostart) {
+        n.autostart = autostart;
         mutate('virNetworkSetAutostart');
         changed = true;
       }

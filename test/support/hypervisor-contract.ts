@@ -85,6 +85,32 @@ export function hypervisorContract(subject: () => ContractSubject): void {
   });
 
   describe('networks', () => {
+    it('ensureNetwork follows desc.autostart: off at define, then flipped only when it differs', async () => {
+      const name = unique('net');
+      const desc = { ...networkDesc(name, octet++, ownerOf(name)), autostart: false };
+      expect((await s.hv.ensureNetwork(desc)).changed).to.equal(true);
+      expect(s.mutations()).to.include.members(['virNetworkDefineXML', 'virNetworkCreate']);
+      expect(s.mutations()).to.not.include('virNetworkSetAutostart');
+      expect((await s.hv.observeNetwork(name))?.autostart).to.equal(false);
+      s.resetMutations();
+      expect((await s.hv.ensureNetwork(desc)).changed).to.equal(false);
+      expect(s.mutations()).to.deep.equal([]);
+      // On: one call; again: none.
+      expect((await s.hv.ensureNetwork({ ...desc, autostart: true })).changed).to.equal(true);
+      expect(s.mutations()).to.deep.equal(['virNetworkSetAutostart']);
+      expect((await s.hv.observeNetwork(name))?.autostart).to.equal(true);
+      s.resetMutations();
+      expect((await s.hv.ensureNetwork({ ...desc, autostart: true })).changed).to.equal(false);
+      expect(s.mutations()).to.deep.equal([]);
+      // Off again.
+      expect((await s.hv.ensureNetwork(desc)).changed).to.equal(true);
+      expect(s.mutations()).to.deep.equal(['virNetworkSetAutostart']);
+      const seen = await s.hv.observeNetwork(name);
+      expect(seen?.autostart).to.equal(false);
+      expect(seen?.active).to.equal(true);
+      await s.hv.deleteNetwork(name, desc.owner);
+    });
+
     it('ensureNetwork defines, starts and autostarts once; the second call changes nothing', async () => {
       const name = unique('net');
       const desc = networkDesc(name, octet++, ownerOf(name));

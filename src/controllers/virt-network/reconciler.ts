@@ -66,6 +66,9 @@ export const NetworkEventReason = {
   LibvirtError: LibvirtErrorReason,
 } as const;
 
+/** spec.autostart with the CRD's default (true). */
+const wantAutostart = (vnet: Readonly<VirtNetwork>): boolean => vnet.spec.autostart ?? true;
+
 /** An error's message, for condition messages (logs get the whole chain). */
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -113,11 +116,11 @@ interface Findings {
  *  5. Observe libvirt: the network of the name `<namespace>.<name>`.
  *  6. Desired (pure): desiredNetwork; ownership of what exists. Foreign → Stalled
  *     NameConflict, a Warning event, never touched, no retry (TerminalError).
- *  7. Act: absent → ensureNetwork (define, start, autostart); present → diffNetwork against the
- *     persistent definition, and against the live one while active (a definition the running
- *     network lags is applied by restarting it), then applyNetworkChange (DHCP hosts live, or
- *     redefine + restart + re-plug running guests' NICs); then ensureNetwork so it runs and
- *     autostarts. Events on every change.
+ *  7. Act: absent → ensureNetwork (define, start, autostart per spec.autostart); present →
+ *     diffNetwork against the persistent definition, and against the live one while active (a
+ *     definition the running network lags is applied by restarting it), then
+ *     applyNetworkChange (DHCP hosts live, or redefine + restart + re-plug running guests'
+ *     NICs); then ensureNetwork so it runs and autostarts as asked. Events on every change.
  *  8. Report, always: libvirtName, uuid, bridge, active (status.ts), Ready/Reconciling/
  *     Stalled and observedGeneration (advanced only by a pass that succeeded) in one status
  *     patch, sent only when something changed.
@@ -225,7 +228,11 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
   ): Promise<void> {
     const { vnet } = scope;
     // desiredNetwork always stamps the owner; the spread says so to the type checker.
-    const desired: OwnedNetworkDescription = { ...desiredNetwork(vnet), owner: scope.owner };
+    const desired: OwnedNetworkDescription = {
+      ...desiredNetwork(vnet),
+      owner: scope.owner,
+      autostart: wantAutostart(vnet),
+    };
     if (observed === undefined) {
       await verbs.ensureNetwork(desired);
       record(
@@ -261,9 +268,19 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
           );
         }
       }
-      // Started and autostarted whatever the diff said (someone may have run net-destroy).
+      // Started, and autostart as asked, whatever the diff said (someone may have run
+      // net-destroy or net-autostart).
+      const autostartFlip = observed.autostart !== desired.autostart;
       const started = await verbs.ensureNetwork(desired);
-      if (started.changed) {
+      if (started.changed && autostartFlip && observed.active) {
+        record(
+          vnet,
+          EventType.Normal,
+          NetworkEventReason.Updated,
+          'Update',
+          `network ${scope.libvirtName} autostart ${desired.autostart ? 'on' : 'off'}`,
+        );
+      } else if (started.changed) {
         record(
           vnet,
           EventType.Normal,
@@ -332,6 +349,7 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
           converged:
             found.network !== undefined &&
             found.network.active &&
+            found.network.autostart === wantAutostart(vnet) &&
             diffNetwork(desiredNetwork(vnet), found.network.parsed).kind === 'none',
           ...(found.error && { error: found.error }),
         });

@@ -208,6 +208,40 @@ describe('controllers/virt-network (real API server, private libvirtd)', functio
     expect(reasons).to.include.members(['NetworkCreated', 'NetworkUpdated']);
   });
 
+  it('follows spec.autostart: virsh net-info Autostart flips with the spec', async () => {
+    const libvirtName = `${ns.name}.auto`;
+    await create('auto', {
+      hypervisor: hv,
+      mode: 'isolated',
+      ipv4: { address: '10.78.0.1', prefixLength: 24 },
+      autostart: false,
+    });
+    await readyAndCurrent('auto');
+    expect(await lv.virsh(['net-info', libvirtName])).to.match(/Autostart:\s+no/);
+    const autostart = async (value: boolean, generation: number): Promise<void> => {
+      await rest.request({
+        method: 'PATCH',
+        ref: { ...NET, namespace: ns.name, name: 'auto' },
+        contentType: ContentType.MergePatch,
+        body: { spec: { autostart: value } },
+      });
+      await waitFor(
+        async () => {
+          const x = await net('auto');
+          return x.status?.observedGeneration === generation && cond(x, 'Ready')?.status === 'True';
+        },
+        { ...LONG, description: `generation ${generation} observed` },
+      );
+      const info = await lv.virsh(['net-info', libvirtName]);
+      expect(info).to.match(value ? /Autostart:\s+yes/ : /Autostart:\s+no/);
+      expect(info).to.match(/Active:\s+yes/);
+    };
+    await autostart(true, 2);
+    await autostart(false, 3);
+    await rest.request({ method: 'DELETE', ref: { ...NET, namespace: ns.name, name: 'auto' } });
+    await waitFor(() => gone('auto'), { ...LONG, description: 'auto gone' });
+  });
+
   it('never touches a foreign network of its name: Stalled NameConflict, left on delete', async () => {
     const libvirtName = `${ns.name}.foreign`;
     const path = `${lv.dir}/foreign-net.xml`;

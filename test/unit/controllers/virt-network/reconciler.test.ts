@@ -64,6 +64,38 @@ describe('controllers/virt-network reconciler (FakeHypervisor)', () => {
     expect(hv.mutations).to.deep.equal([]);
   });
 
+  it('follows spec.autostart: off at creation, flipped on and off, no call when equal', async () => {
+    const cur = networks.get(key('maas')) as VirtNetwork;
+    const withAutostart = (autostart: boolean | undefined): void => {
+      const v = networks.get(key('maas')) as VirtNetwork;
+      const { autostart: _, ...spec } = v.spec;
+      networks.put({ ...v, spec: autostart === undefined ? spec : { ...spec, autostart } });
+    };
+    networks.put({ ...cur, spec: { ...cur.spec, autostart: false } });
+    await reconciler().reconcile(key('maas'), signal);
+    expect((await hv.observeNetwork('maas.maas'))?.autostart).to.equal(false);
+    expect(hv.mutations).to.not.include('virNetworkSetAutostart');
+    expect(cond(networks.get(key('maas')), 'Ready')?.status).to.equal('True');
+    hv.resetRecording();
+    await reconciler().reconcile(key('maas'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+
+    // Unset means the CRD default, true.
+    withAutostart(undefined);
+    await reconciler().reconcile(key('maas'), signal);
+    expect(hv.mutations).to.deep.equal(['virNetworkSetAutostart']);
+    expect((await hv.observeNetwork('maas.maas'))?.autostart).to.equal(true);
+    hv.resetRecording();
+    await reconciler().reconcile(key('maas'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+
+    withAutostart(false);
+    await reconciler().reconcile(key('maas'), signal);
+    expect(hv.mutations).to.deep.equal(['virNetworkSetAutostart']);
+    expect((await hv.observeNetwork('maas.maas'))?.autostart).to.equal(false);
+    expect(cond(networks.get(key('maas')), 'Ready')?.status).to.equal('True');
+  });
+
   it('refuses deletion while a MaasNode uses it, then deletes it and drops the finalizer', async () => {
     await reconciler().reconcile(key('maas'), signal);
     const cur = networks.get(key('maas')) as VirtNetwork;

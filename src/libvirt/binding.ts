@@ -21,6 +21,8 @@ export type DomainHandle = Handle<'domain'>;
 export type SnapshotHandle = Handle<'snapshot'>;
 /** virNetworkPtr */
 export type NetworkHandle = Handle<'network'>;
+/** virInterfacePtr */
+export type InterfaceHandle = Handle<'interface'>;
 /** virStoragePoolPtr */
 export type PoolHandle = Handle<'pool'>;
 /** virStorageVolPtr */
@@ -83,6 +85,7 @@ type C = ConnectHandle;
 type D = DomainHandle;
 type S = SnapshotHandle;
 type N = NetworkHandle;
+type I = InterfaceHandle;
 type Pl = PoolHandle;
 type V = VolumeHandle;
 type St = StreamHandle;
@@ -118,6 +121,7 @@ export interface RawBinding {
   networkLookupByUUIDString(c: C, uuid: string): P<N>;
   networkDefineXMLFlags(c: C, xml: string, flags: number): P<N>;
   networkCreateXMLFlags(c: C, xml: string, flags: number): P<N>;
+  interfaceLookupByName(c: C, name: string): P<I>;
   connectListAllStoragePools(c: C, flags: number): P<Pl[]>;
   storagePoolLookupByName(c: C, name: string): P<Pl>;
   storagePoolLookupByUUIDString(c: C, uuid: string): P<Pl>;
@@ -194,6 +198,10 @@ export interface RawBinding {
     xml: string,
     flags: number,
   ): P<void>;
+
+  interfaceGetName(i: I): string;
+  interfaceGetMACString(i: I): string;
+  interfaceIsActive(i: I): P<boolean>;
 
   storagePoolGetName(p: Pl): string;
   storagePoolGetUUIDString(p: Pl): string;

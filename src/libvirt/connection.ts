@@ -27,6 +27,7 @@ import {
   type NetworkLifecycleEvent,
   Subscription,
 } from './events.js';
+import { Interface } from './interface.js';
 import { Network } from './network.js';
 import { type Flags, flagsOf, LibvirtObject } from './object.js';
 import { StoragePool } from './storage-pool.js';
@@ -271,6 +272,15 @@ export class Connection extends LibvirtObject<ConnectHandle> implements AsyncDis
    */
   async networkCreateXMLFlags(xml: string, flags?: Flags<NetworkCreateFlags>): Promise<Network> {
     return new Network(await raw.networkCreateXMLFlags(this.handle, xml, flagsOf(flags)));
+  }
+
+  /**
+   * virInterfaceLookupByName: a host interface (e.g. a bridge); NO_INTERFACE when absent,
+   * NO_SUPPORT when the connection has no interface driver.
+   * @see https://libvirt.org/html/libvirt-libvirt-interface.html#virInterfaceLookupByName
+   */
+  async interfaceLookupByName(name: string): Promise<Interface> {
+    return new Interface(await raw.interfaceLookupByName(this.handle, name));
   }
 
   /**

@@ -116,6 +116,23 @@ export class PoolNotFoundError extends Error {
   }
 }
 
+/**
+ * A bridge-mode network names a host bridge that does not exist. virNetworkCreate does not
+ * check (libvirt 9.0), so the network would look active with nothing behind it; the network
+ * is left unstarted and the resource reports Stalled/BridgeNotFound until the bridge appears.
+ */
+export class BridgeNotFoundError extends Error {
+  override readonly name = 'BridgeNotFoundError';
+  /** Builds the error; pass the libvirt lookup error as `cause`. */
+  constructor(
+    /** The host bridge name. */
+    readonly bridge: string,
+    options?: ErrorOptions,
+  ) {
+    super(`host bridge ${bridge} does not exist`, options);
+  }
+}
+
 /** Codes that always mean the connection is unusable. */
 const CONNECTION_CODES: readonly ErrorNumber[] = [
   ErrorNumber.NoConnect,
@@ -363,7 +380,8 @@ export interface Hypervisor {
   /**
    * Defined (if absent) and started, with autostart set to `desc.autostart` (default true)
    * when it differs; never redefines an existing one (that is applyNetworkChange). Whenever it has to start the network, the NICs of running domains
-   * on it are re-plugged. NameConflictError for a network that is not ours.
+   * on it are re-plugged. NameConflictError for a network that is not ours; BridgeNotFoundError
+   * (network left unstarted) when a bridge-mode network's host bridge does not exist.
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkDefineXMLFlags
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkCreate
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkSetAutostart
@@ -373,6 +391,8 @@ export interface Hypervisor {
    * Applies a diffNetwork result: `dhcpHostsLive` through virNetworkUpdate (LIVE|CONFIG, only
    * hosts not already so); `redefineAndRestart` as net-destroy, net-define (same UUID, same
    * bridge), net-start, then re-plugs running domains' NICs. Skips what already matches.
+   * BridgeNotFoundError, before anything is destroyed, when a bridge-mode network's host
+   * bridge does not exist.
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdate
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUpdateDeviceFlags
    */
@@ -806,12 +826,14 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       if (autostart) {
         await this.#call(c, 'virNetworkSetAutostart', () => net.setAutostart(true));
       }
+      await this.#checkBridge(c, desc);
       return { changed: true, replugged: await this.#startAndReplug(c, net, desc.name) };
     }
     using net = found.net;
     let changed = false;
     let replugged: ReplugResult[] = [];
     if (!found.observed.active) {
+      await this.#checkBridge(c, desc);
       replugged = await this.#startAndReplug(c, net, desc.name);
       changed = true;
     }
@@ -820,6 +842,28 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       changed = true;
     }
     return { changed, replugged };
+  }
+
+  /**
+   * A bridge-mode network's host bridge must exist before virNetworkCreate, which does not
+   * check it: NO_INTERFACE gives BridgeNotFoundError. A connection without an interface driver
+   * (NO_SUPPORT) cannot tell, so the network is started unchecked, as before.
+   * @see https://libvirt.org/html/libvirt-libvirt-interface.html#virInterfaceLookupByName
+   */
+  async #checkBridge(c: Connection, desc: OwnedNetworkDescription): Promise<void> {
+    const bridge = desc.mode === 'bridge' ? desc.bridge?.name : undefined;
+    if (bridge === undefined) return;
+    try {
+      const iface = await this.#call(c, 'virInterfaceLookupByName', () =>
+        c.interfaceLookupByName(bridge),
+      );
+      iface.free();
+    } catch (err) {
+      if (isLibvirtError(err, ErrorNumber.NoInterface)) {
+        throw new BridgeNotFoundError(bridge, { cause: err });
+      }
+      if (!isLibvirtError(err, ErrorNumber.NoSupport)) throw err;
+    }
   }
 
   /**
@@ -910,6 +954,10 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     const redefine = networkShape(observed.parsed) !== want;
     const restart =
       observed.active && (redefine || (observed.live && networkShape(observed.live) !== want));
+    // Also finishes a restart that failed half-way (destroyed, not started) on an earlier pass.
+    const start = restart || !observed.active;
+    // Checked before anything is torn down: a missing bridge leaves the network as it is.
+    if (start) await this.#checkBridge(c, desc);
     // The manual recipe's order: net-destroy, net-define, net-start. Defining first would
     // leave the change pending until the restart, and the test driver drops a pending one.
     if (restart) await this.#call(c, 'virNetworkDestroy', () => net.destroy());
@@ -919,8 +967,6 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       );
       redefined.free();
     }
-    // Also finishes a restart that failed half-way (destroyed, not started) on an earlier pass.
-    const start = restart || !observed.active;
     const replugged = start ? await this.#startAndReplug(c, net, desc.name) : [];
     const changed = redefine || start;
     return { changed, replugged };

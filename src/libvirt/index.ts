@@ -26,6 +26,7 @@ export {
 export { Domain, DomainSnapshot, type DomainInfo, type DomainStateReason } from './domain.js';
 export { isLibvirtError, isNotFound, LibvirtError, NOT_FOUND_CODES } from './errors.js';
 export {
+  BridgeNotFoundError,
   createLibvirtHypervisor,
   HypervisorUnreachableError,
   isUnreachableError,
@@ -66,6 +67,7 @@ export {
   type DomainLifecycleEvent,
   type NetworkLifecycleEvent,
 } from './events.js';
+export { Interface } from './interface.js';
 export { Network, type DHCPLease } from './network.js';
 export { flagsOf, LibvirtObject, type Flags } from './object.js';
 export { StoragePool, type StoragePoolInfo } from './storage-pool.js';

@@ -4,8 +4,10 @@
 // mutation it performed, so a test can assert "0 mutating calls". `unreachable` makes every
 // verb throw HypervisorUnreachableError; failNext() injects one error into one verb; the
 // `external` helpers act like an admin with virsh (foreign objects, `virsh destroy`), raising
-// the same lifecycle events libvirt would.
+// the same lifecycle events libvirt would. `hostBridges` stands for the host's bridges: while
+// it is a set, a bridge-mode network naming a bridge outside it gets BridgeNotFoundError.
 import {
+  BridgeNotFoundError,
   DomainEventDefinedDetailType,
   DomainEventStartedDetailType,
   DomainEventStoppedDetailType,
@@ -89,6 +91,8 @@ export interface FakeHypervisorOptions {
   readonly pools?: Readonly<Record<string, string>>;
   /** hostInfo's host facts. */
   readonly host?: Partial<Omit<HostInfo, 'domains'>>;
+  /** The host bridges that exist. Default: any bridge exists. */
+  readonly hostBridges?: Iterable<string>;
 }
 
 /** The fake, with its recording, failure injection and admin helpers. */
@@ -99,6 +103,11 @@ export interface FakeHypervisor extends Hypervisor {
   readonly mutations: string[];
   /** While true, every verb throws HypervisorUnreachableError. */
   unreachable: boolean;
+  /**
+   * The host bridges that exist (`ip link add … type bridge` adds one); undefined means any
+   * bridge exists, like a host without an interface driver, where nothing is checked.
+   */
+  hostBridges: Set<string> | undefined;
   /** The next call of `verb` throws `error` (once). */
   failNext(verb: keyof Hypervisor, error: Error): void;
   /** Clears `calls` and `mutations`. */
@@ -163,6 +172,19 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
     }
   };
   const mutate = (op: string): void => void mutations.push(op);
+  // The real one's virInterfaceLookupByName check before virNetworkCreate.
+  const checkBridge = (desc: NetworkDescription): void => {
+    const bridge = desc.mode === 'bridge' ? desc.bridge?.name : undefined;
+    if (bridge === undefined || !fake.hostBridges || fake.hostBridges.has(bridge)) return;
+    throw new BridgeNotFoundError(bridge, {
+      cause: new LibvirtError(
+        ErrorNumber.NoInterface,
+        ErrorDomain.Interface,
+        ErrorLevel.Error,
+        `Interface not found: couldn't find interface named '${bridge}'`,
+      ),
+    });
+  };
   const noDomain = (name: string): LibvirtError =>
     new LibvirtError(
       ErrorNumber.NoDomain,
@@ -262,6 +284,7 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
     calls,
     mutations,
     unreachable: false,
+    hostBridges: opts.hostBridges === undefined ? undefined : new Set(opts.hostBridges),
     failNext: (verb, error) => void failures.set(verb, error),
     resetRecording() {
       calls.length = 0;
@@ -335,6 +358,7 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
         changed = true;
       }
       if (!n.active) {
+        checkBridge(desc);
         replugged = startNetwork(n);
         changed = true;
       }
@@ -379,10 +403,14 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
           };
         return { changed, replugged: [] };
       }
+      // A desc without a bridge keeps the one picked before; one naming a bridge moves it.
       const same =
         JSON.stringify({ ...n.desc, bridge: undefined }) ===
-        JSON.stringify({ ...desc, bridge: undefined });
+          JSON.stringify({ ...desc, bridge: undefined }) &&
+        (desc.bridge === undefined || desc.bridge.name === n.bridge);
       if (same && n.active) return { changed: false, replugged: [] };
+      // Checked before anything is torn down, as in the real one.
+      checkBridge(desc);
       // Same order as the real one: net-destroy, net-define, net-start.
       if (n.active) {
         n.active = false;

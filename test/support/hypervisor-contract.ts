@@ -4,6 +4,7 @@
 // mutation") and ownership (foreign objects raise NameConflictError and stay untouched).
 import { expect } from 'chai';
 import {
+  BridgeNotFoundError,
   DomainEventType,
   type Hypervisor,
   NameConflictError,
@@ -23,6 +24,8 @@ export interface ContractSubject {
   resetMutations(): void;
   /** A storage pool that exists. */
   readonly pool: string;
+  /** A host interface that exists (test:///default has `eth1`); no `mlnobr*` one does. */
+  readonly hostBridge: string;
   /** Defines a domain from XML as an admin would (no ownership check). */
   defineForeignDomain(xml: string): Promise<void>;
   /** Defines and starts an unowned network as an admin would. */
@@ -192,6 +195,43 @@ export function hypervisorContract(subject: () => ContractSubject): void {
       expect((await s.hv.applyNetworkChange(moved, { kind: 'none' })).changed).to.equal(false);
       expect(s.mutations()).to.deep.equal([]);
       await s.hv.deleteNetwork(name, desc.owner);
+    });
+
+    it('a bridge-mode network needs its host bridge: BridgeNotFoundError, nothing started or torn down', async () => {
+      const name = unique('bnet');
+      const owner = ownerOf(name);
+      const missing = `mlnobr${octet++}`;
+      const desc: OwnedNetworkDescription = {
+        name,
+        mode: 'bridge',
+        bridge: { name: missing },
+        owner,
+      };
+      const err = await s.hv.ensureNetwork(desc).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(BridgeNotFoundError);
+      expect((err as BridgeNotFoundError).bridge).to.equal(missing);
+      expect(s.mutations()).to.not.include('virNetworkCreate');
+      expect((await s.hv.observeNetwork(name))?.active).to.equal(false);
+      // The bridge exists: it starts.
+      const present = { ...desc, bridge: { name: s.hostBridge } };
+      s.resetMutations();
+      const change = { kind: 'redefineAndRestart', reasons: ['bridge.name'] } as const;
+      expect((await s.hv.applyNetworkChange(present, change)).changed).to.equal(true);
+      expect(s.mutations()).to.include('virNetworkCreate');
+      expect((await s.hv.observeNetwork(name))?.active).to.equal(true);
+      // A restart onto a missing bridge is refused before the running network is destroyed.
+      s.resetMutations();
+      const again = await s.hv.applyNetworkChange(desc, change).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(again).to.be.instanceOf(BridgeNotFoundError);
+      expect(s.mutations()).to.deep.equal([]);
+      expect((await s.hv.observeNetwork(name))?.active).to.equal(true);
+      await s.hv.deleteNetwork(name, owner);
     });
 
     it('deleteNetwork destroys and undefines once; the second call is a no-op', async () => {

@@ -4,15 +4,18 @@
 // network of our name that we did not create is never touched.
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
+  BridgeNotFoundReason,
   Group,
   HypervisorNotFoundReason,
   LibvirtErrorReason,
   NameConflictReason,
+  StalledCondition,
   type Hypervisor as HypervisorResource,
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
 import {
+  BridgeNotFoundError,
   HypervisorUnreachableError,
   NameConflictError,
   type Hypervisor,
@@ -55,6 +58,12 @@ export const IN_USE_RECHECK_MS = 10_000;
 /** The default period of a full look at a settled network (drift nobody told us about). */
 export const DEFAULT_NETWORK_RESYNC_MS = 10 * 60_000;
 
+/**
+ * The default wait before looking again for a missing host bridge: nothing tells us when an
+ * admin creates it (no libvirt event), so a Stalled BridgeNotFound network polls, slowly.
+ */
+export const DEFAULT_BRIDGE_RECHECK_MS = 60_000;
+
 /** Event reasons the VirtNetwork controller records. */
 export const NetworkEventReason = {
   Created: 'NetworkCreated',
@@ -63,6 +72,7 @@ export const NetworkEventReason = {
   Deleted: 'NetworkDeleted',
   InUse: 'NetworkInUse',
   NameConflict: NameConflictReason,
+  BridgeNotFound: BridgeNotFoundReason,
   LibvirtError: LibvirtErrorReason,
 } as const;
 
@@ -88,6 +98,8 @@ export interface VirtNetworkReconcilerOptions {
   readonly serves?: (hypervisor: string) => boolean;
   /** Period of the full look at a settled network (default 10 min). */
   readonly resyncMs?: number;
+  /** Wait before looking again for a missing host bridge (default 60 s). */
+  readonly bridgeRecheckMs?: number;
 }
 
 /** What the act step found that the report must show. */
@@ -100,6 +112,8 @@ interface Findings {
   network?: ObservedNetwork;
   /** A libvirt call failed (retried). */
   error?: Why;
+  /** Mode bridge, and the host bridge of this name does not exist (network not started). */
+  missingBridge?: string;
 }
 
 /**
@@ -121,6 +135,9 @@ interface Findings {
  *     definition the running network lags is applied by restarting it), then
  *     applyNetworkChange (DHCP hosts live, or redefine + restart + re-plug running guests'
  *     NICs); then ensureNetwork so it runs and autostarts as asked. Events on every change.
+ *     In mode bridge a missing host bridge stops this before the network starts (or a
+ *     running one is torn down): Stalled BridgeNotFound, a Warning event when it begins, and
+ *     a look again after `bridgeRecheckMs`, as nothing signals the bridge's creation.
  *  8. Report, always: libvirtName, uuid, bridge, active (status.ts), Ready/Reconciling/
  *     Stalled and observedGeneration (advanced only by a pass that succeeded) in one status
  *     patch, sent only when something changed.
@@ -130,6 +147,7 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
   const { caches, hypervisorFor, client, events, clock } = opts;
   const serves = opts.serves ?? (() => true);
   const resyncMs = opts.resyncMs ?? DEFAULT_NETWORK_RESYNC_MS;
+  const bridgeRecheckMs = opts.bridgeRecheckMs ?? DEFAULT_BRIDGE_RECHECK_MS;
 
   const record = (
     vnet: Readonly<VirtNetwork>,
@@ -345,7 +363,8 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
           hypervisorFound: true,
           hypervisorReachable: found.unreachable === undefined,
           ownership: found.ownership,
-          bridgeMissing: false,
+          bridgeMissing: found.missingBridge !== undefined,
+          ...(found.missingBridge !== undefined && { bridgeName: found.missingBridge }),
           converged:
             found.network !== undefined &&
             found.network.active &&
@@ -383,6 +402,28 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
       try {
         await act(scope, verbs, view.network, found);
       } catch (err) {
+        if (err instanceof BridgeNotFoundError) {
+          // A human must create the bridge; no error backoff, a slow look again instead.
+          found.missingBridge = err.bridge;
+          const wasStalled = vnet.status?.conditions?.some(
+            (c) =>
+              c.type === StalledCondition &&
+              c.status === 'True' &&
+              c.reason === BridgeNotFoundReason,
+          );
+          found.network = await verbs.observeNetwork(scope.libvirtName);
+          await report(scope, conditions(), info(), true, signal);
+          if (!wasStalled) {
+            record(
+              vnet,
+              EventType.Warning,
+              NetworkEventReason.BridgeNotFound,
+              'Start',
+              `not starting network ${scope.libvirtName}: ${err.message}`,
+            );
+          }
+          return { requeueAfterMs: bridgeRecheckMs };
+        }
         if (err instanceof HypervisorUnreachableError) {
           found.unreachable = err.message;
         } else if (err instanceof NameConflictError) {
@@ -421,6 +462,8 @@ export interface VirtNetworkSetupOptions extends BuilderOptions {
   readonly serves?: (hypervisor: string) => boolean;
   /** Period of the full look at a settled network (default 10 min). */
   readonly resyncMs?: number;
+  /** Wait before looking again for a missing host bridge (default 60 s). */
+  readonly bridgeRecheckMs?: number;
 }
 
 /** The VirtNetworks a MaasNode names, in its namespace. */
@@ -438,7 +481,7 @@ function networksOf(obj: { metadata?: { namespace?: string } }): Request[] {
  * a foreign network of our name went away).
  */
 export function setup(manager: Manager, options: VirtNetworkSetupOptions): Controller {
-  const { hypervisors, serves, resyncMs, ...builderOptions } = options;
+  const { hypervisors, serves, resyncMs, bridgeRecheckMs, ...builderOptions } = options;
   const caches: NetworkCaches = {
     networks: manager.cache<VirtNetwork>(InventoryKinds.VirtNetwork),
     nodes: manager.cache<MaasNode>(InventoryKinds.MaasNode),
@@ -477,6 +520,7 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
         clock: manager.clock,
         ...(serves && { serves }),
         ...(resyncMs !== undefined && { resyncMs }),
+        ...(bridgeRecheckMs !== undefined && { bridgeRecheckMs }),
       }),
     );
   enqueue = (req) => controller.enqueue(req);

@@ -46,6 +46,8 @@ export interface NetworkObservation {
   readonly ownership: Ownership;
   /** Mode bridge and the host has no bridge of that name. */
   readonly bridgeMissing: boolean;
+  /** The missing bridge's name, for the message. */
+  readonly bridgeName?: string;
   /** The network is defined, active, autostart as asked, and matches the spec. */
   readonly converged: boolean;
   /** A libvirt call failed this pass (retried); reason LibvirtError. */
@@ -90,7 +92,10 @@ function networkVerdict(o: NetworkObservation): Verdict {
     return {
       kind: 'stalled',
       reason: BridgeNotFoundReason,
-      message: 'the host has no bridge of the name spec.bridge.name gives',
+      message:
+        o.bridgeName === undefined
+          ? 'the host has no bridge of the name spec.bridge.name gives'
+          : `host bridge ${o.bridgeName} does not exist; the network starts once it does`,
     };
   }
   if (o.error) return { kind: 'progressing', ...o.error };

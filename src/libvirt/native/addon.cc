@@ -11,6 +11,7 @@ const char *KindName(Kind kind) {
     case Kind::Domain: return "domain";
     case Kind::Snapshot: return "snapshot";
     case Kind::Network: return "network";
+    case Kind::Interface: return "interface";
     case Kind::Pool: return "storage pool";
     case Kind::Volume: return "storage volume";
     case Kind::Stream: return "stream";

@@ -21,7 +21,7 @@
 
 namespace maaslab {
 
-enum class Kind { Connect, Domain, Snapshot, Network, Pool, Volume, Stream };
+enum class Kind { Connect, Domain, Snapshot, Network, Interface, Pool, Volume, Stream };
 
 const char *KindName(Kind kind);
 
@@ -48,6 +48,10 @@ template <> struct Traits<virDomainSnapshot> {
 template <> struct Traits<virNetwork> {
   static constexpr Kind kind = Kind::Network;
   static void Free(virNetworkPtr p) { virNetworkFree(p); }
+};
+template <> struct Traits<virInterface> {
+  static constexpr Kind kind = Kind::Interface;
+  static void Free(virInterfacePtr p) { virInterfaceFree(p); }
 };
 template <> struct Traits<virStoragePool> {
   static constexpr Kind kind = Kind::Pool;

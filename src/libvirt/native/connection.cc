@@ -164,6 +164,7 @@ void InitConnection(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "networkLookupByUUIDString", LookupOp<virConnect, virNetwork, virNetworkLookupByUUIDString>);
   Export(env, exports, "networkDefineXMLFlags", CreateOp<virConnect, virNetwork, virNetworkDefineXMLFlags>);
   Export(env, exports, "networkCreateXMLFlags", CreateOp<virConnect, virNetwork, virNetworkCreateXMLFlags>);
+  Export(env, exports, "interfaceLookupByName", LookupOp<virConnect, virInterface, virInterfaceLookupByName>);
   Export(env, exports, "connectListAllStoragePools",
          ListAllOp<virConnect, virStoragePool, virConnectListAllStoragePools>);
   Export(env, exports, "storagePoolLookupByName", LookupOp<virConnect, virStoragePool, virStoragePoolLookupByName>);

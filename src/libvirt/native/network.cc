@@ -1,4 +1,5 @@
-// virNetwork*.
+// virNetwork*, and the few virInterface* calls used to check a host bridge
+// (see InitNetwork).
 #include "ops.h"
 
 namespace maaslab {
@@ -85,6 +86,10 @@ void InitNetwork(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "networkGetBridgeName", StringOp<virNetwork, virNetworkGetBridgeName>);
   Export(env, exports, "networkGetDHCPLeases", NetworkGetDHCPLeases);
   Export(env, exports, "networkUpdate", NetworkUpdate);
+  // virInterface* (host interfaces, e.g. the bridge a bridge-mode network names).
+  Export(env, exports, "interfaceGetName", SyncNameOp<virInterface, virInterfaceGetName>);
+  Export(env, exports, "interfaceGetMACString", SyncNameOp<virInterface, virInterfaceGetMACString>);
+  Export(env, exports, "interfaceIsActive", BoolOp<virInterface, virInterfaceIsActive>);
 }
 
 }  // namespace maaslab

@@ -1,12 +1,13 @@
 // The VirtNetwork controller end to end: a real kube-apiserver, a private real libvirtd in its
 // own network namespace, and a manager in this process running the Hypervisor and VirtNetwork
 // controllers. Build, live DHCP host changes, drift (net-destroy by hand), a foreign network
-// of our name, a missing Hypervisor, and deletion. No domains: see maas-node.test.ts for
+// of our name, a missing Hypervisor, a missing host bridge, and deletion. No domains: see maas-node.test.ts for
 // the address change with a running guest.
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
+  BridgeNotFoundReason,
   GroupVersion,
   HypervisorNotFoundReason,
   NameConflictReason,
@@ -96,7 +97,8 @@ describe('controllers/virt-network (real API server, private libvirtd)', functio
     });
     setupHypervisor(m, { connections: pool });
     hypervisors = createHypervisorRegistry({ connections: pool });
-    setupNetwork(m, { hypervisors });
+    // A short look-again for a missing host bridge, so its creation is noticed quickly.
+    setupNetwork(m, { hypervisors, bridgeRecheckMs: 1_000 });
     await m.start(AbortSignal.timeout(60_000));
     manager = m;
     await rest.request({
@@ -276,6 +278,57 @@ describe('controllers/virt-network (real API server, private libvirtd)', functio
     await waitFor(() => gone('foreign'), { ...LONG, description: 'foreign gone' });
     expect(await lv.virsh(['net-dumpxml', '--inactive', libvirtName])).to.equal(before);
     await lv.virsh(['net-undefine', libvirtName]);
+  });
+
+  it('stalls with BridgeNotFound on a missing host bridge and starts once the admin adds it', async () => {
+    const bridge = 'mlnobr0';
+    const libvirtName = `${ns.name}.nobr`;
+    try {
+      await create('nobr', { hypervisor: hv, mode: 'bridge', bridge: { name: bridge } });
+      const v = await waitFor(
+        async () => {
+          const x = await net('nobr');
+          return cond(x, 'Stalled')?.status === 'True' && x;
+        },
+        { ...LONG, description: 'Stalled' },
+      );
+      expect(cond(v, 'Stalled')?.reason).to.equal(BridgeNotFoundReason);
+      expect(cond(v, 'Stalled')?.message).to.contain(bridge);
+      expect(cond(v, 'Ready')?.status).to.equal('False');
+      expect(v.status?.active).to.equal(false);
+      expect(await lv.virsh(['net-info', libvirtName])).to.match(/Active:\s+no/);
+
+      // The admin creates the bridge (inside the harness's network namespace).
+      await lv.netnsExec(['ip', 'link', 'add', bridge, 'type', 'bridge']);
+      await lv.netnsExec(['ip', 'link', 'set', bridge, 'up']);
+      const ready = await waitFor(
+        async () => {
+          const x = await net('nobr');
+          return cond(x, 'Ready')?.status === 'True' && x;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, description: 'Ready once the bridge exists' },
+      );
+      expect(ready.status).to.include({ active: true, bridge });
+      expect(cond(ready, 'Stalled')).to.equal(undefined);
+      expect(await lv.virsh(['net-info', libvirtName])).to.match(/Active:\s+yes/);
+
+      const events = await rest.request<
+        ObjectList<{ reason?: string; type?: string; regarding?: { name?: string } }>
+      >({
+        method: 'GET',
+        ref: { apiVersion: 'events.k8s.io/v1', kind: 'Event', namespace: ns.name },
+      });
+      const warnings = events.items.filter(
+        (e) => e.regarding?.name === 'nobr' && e.reason === BridgeNotFoundReason,
+      );
+      expect(warnings.map((e) => e.type)).to.deep.equal(['Warning']);
+
+      await rest.request({ method: 'DELETE', ref: { ...NET, namespace: ns.name, name: 'nobr' } });
+      await waitFor(() => gone('nobr'), { ...LONG, description: 'nobr gone' });
+      expect(await lv.virsh(['net-list', '--all', '--name'])).to.not.contain(libvirtName);
+    } finally {
+      await lv.netnsExec(['ip', 'link', 'del', bridge]).catch(() => undefined);
+    }
   });
 
   it('deletes the libvirt network with the resource; the finalizer completes', async () => {

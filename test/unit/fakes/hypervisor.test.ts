@@ -13,12 +13,16 @@ import { contractDomainXml, hypervisorContract } from '../../support/hypervisor-
 
 describe('FakeHypervisor', () => {
   describe('contract', () => {
-    const fake = createFakeHypervisor({ pools: { 'default-pool': '/images' } });
+    const fake = createFakeHypervisor({
+      pools: { 'default-pool': '/images' },
+      hostBridges: ['eth1'],
+    });
     hypervisorContract(() => ({
       hv: fake,
       mutations: () => fake.mutations,
       resetMutations: () => fake.resetRecording(),
       pool: 'default-pool',
+      hostBridge: 'eth1',
       defineForeignDomain: async (xml) => fake.external.defineDomain(xml),
       defineForeignNetwork: async (name) =>
         fake.external.defineNetwork({

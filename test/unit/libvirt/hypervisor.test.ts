@@ -46,6 +46,7 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       mutations: () => ops.filter(isMutatingOp),
       resetMutations: () => void (ops.length = 0),
       pool: 'default-pool',
+      hostBridge: 'eth1',
       async defineForeignDomain(xml) {
         (await admin.domainDefineXMLFlags(xml)).free();
       },

@@ -25,16 +25,19 @@ describe('controllers/virt-network reconciler (FakeHypervisor)', () => {
   let networks: ReturnType<typeof store<VirtNetwork>>;
   let nodes: ReturnType<typeof store<MaasNode>>;
   let hypervisors: ReturnType<typeof store<HypervisorResource>>;
+  let events: { type: string; reason: string; note?: string }[];
   const reconciler = () =>
     createVirtNetworkReconciler({
       caches: { networks, nodes, hypervisors },
       hypervisorFor: () => hv,
       client: fakeClient(networks),
-      events: { record: () => undefined },
+      events: { record: (e) => void events.push(e) },
       clock: createFakeClock(),
+      bridgeRecheckMs: 5_000,
     });
 
   beforeEach(() => {
+    events = [];
     hv = createFakeHypervisor();
     hypervisors = store(hypervisorResource);
     nodes = store<MaasNode>();
@@ -115,5 +118,35 @@ describe('controllers/virt-network reconciler (FakeHypervisor)', () => {
     expect(hv.calls.map((c) => c.verb)).to.include('deleteNetwork');
     expect(await hv.observeNetwork('maas.maas')).to.equal(undefined);
     expect(networks.get(key('maas'))?.metadata?.finalizers).to.deep.equal([]);
+  });
+
+  it('stalls with BridgeNotFound on a missing host bridge, warns once, and recovers by itself', async () => {
+    hv.hostBridges = new Set();
+    networks.put(withFinalizer(vnet('lan', { mode: 'bridge', bridge: { name: 'mlnobr0' } })));
+    const first = await reconciler().reconcile(key('lan'), signal);
+    expect(first.requeueAfterMs).to.equal(5_000);
+    const v = networks.get(key('lan'));
+    expect(cond(v, 'Stalled')).to.include({ status: 'True', reason: 'BridgeNotFound' });
+    expect(cond(v, 'Stalled')?.message).to.contain('mlnobr0');
+    expect(cond(v, 'Ready')?.status).to.equal('False');
+    expect(v?.status?.active).to.equal(false);
+    expect(hv.mutations).to.not.include('virNetworkCreate');
+    expect(events.filter((e) => e.reason === 'BridgeNotFound')).to.have.length(1);
+    expect(events[0]).to.include({ type: 'Warning' });
+    expect(events[0]?.note).to.contain('mlnobr0');
+
+    // Still missing: same verdict, no second event.
+    const again = await reconciler().reconcile(key('lan'), signal);
+    expect(again.requeueAfterMs).to.equal(5_000);
+    expect(events.filter((e) => e.reason === 'BridgeNotFound')).to.have.length(1);
+
+    // The admin creates the bridge: the next look starts the network.
+    hv.hostBridges.add('mlnobr0');
+    await reconciler().reconcile(key('lan'), signal);
+    const ready = networks.get(key('lan'));
+    expect(ready?.status?.active).to.equal(true);
+    expect(cond(ready, 'Ready')?.status).to.equal('True');
+    expect(cond(ready, 'Stalled')).to.equal(undefined);
+    expect(hv.mutations).to.include('virNetworkCreate');
   });
 });

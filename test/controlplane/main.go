@@ -21,7 +21,8 @@ import (
 const usage = `usage:
   kube-testenv [--dir DIR]
       start etcd, kube-apiserver and kube-controller-manager; print READY when serving;
-      stop on SIGTERM or SIGINT
+      stop on SIGTERM or SIGINT; on SIGHUP restart kube-apiserver alone (same port,
+      certificates and tokens; etcd keeps its data) and print RESTARTED once it is ready
   kube-testenv kstatus --kubeconfig FILE RESOURCE NAMESPACE/NAME
       print the kstatus result of one object as JSON; RESOURCE is a resource name
       (configmaps, deployments.apps) or group/version/Kind (apps/v1/Deployment, v1/ConfigMap)

@@ -73,6 +73,11 @@ func runSupervisor(args []string) int {
 
 	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stopSignals()
+	// SIGHUP restarts the apiserver (see wait). Registered before starting anything: its
+	// default action would kill the supervisor, and one sent early waits until READY.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	dir := *dirFlag
 	if dir == "" {
@@ -90,7 +95,7 @@ func runSupervisor(args []string) int {
 	cp := &controlPlane{dir: dir}
 	err = cp.start(ctx)
 	if err == nil {
-		err = cp.wait(ctx)
+		err = cp.wait(ctx, hup)
 	}
 	cp.stop()
 	if err != nil {
@@ -110,6 +115,13 @@ type controlPlane struct {
 	etcd       *etcdServer
 	apiserver  *child
 	controller *child
+
+	// What restartAPIServer needs to start the apiserver again exactly as before and
+	// to poll its /readyz.
+	apiArgs    []string
+	server     string
+	caPEM      []byte
+	adminToken string
 }
 
 func (cp *controlPlane) start(ctx context.Context) error {
@@ -157,19 +169,20 @@ func (cp *controlPlane) start(ctx context.Context) error {
 		return fmt.Errorf("starting etcd: %w", err)
 	}
 
-	cp.apiserver, err = startChild("kube-apiserver", filepath.Join(logDir, "kube-apiserver.log"), "apiserver",
-		"--etcd-servers="+cp.etcd.clientURL,
+	cp.server, cp.caPEM, cp.adminToken = server, keys.caPEM, tokens[adminUser]
+	cp.apiArgs = []string{"apiserver",
+		"--etcd-servers=" + cp.etcd.clientURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--cert-dir="+filepath.Join(cp.dir, "pki"),
-		"--tls-cert-file="+keys.serverCert,
-		"--tls-private-key-file="+keys.serverKey,
-		"--token-auth-file="+tokenFile,
-		"--service-cluster-ip-range="+serviceCIDR,
-		"--service-account-key-file="+keys.saKey,
-		"--service-account-signing-key-file="+keys.saKey,
-		"--service-account-issuer="+server,
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--cert-dir=" + filepath.Join(cp.dir, "pki"),
+		"--tls-cert-file=" + keys.serverCert,
+		"--tls-private-key-file=" + keys.serverKey,
+		"--token-auth-file=" + tokenFile,
+		"--service-cluster-ip-range=" + serviceCIDR,
+		"--service-account-key-file=" + keys.saKey,
+		"--service-account-signing-key-file=" + keys.saKey,
+		"--service-account-issuer=" + server,
 		"--authorization-mode=RBAC",
 		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
@@ -177,11 +190,12 @@ func (cp *controlPlane) start(ctx context.Context) error {
 		// apiserver logs an error every few seconds trying to write one.
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
-	)
+	}
+	cp.apiserver, err = startChild("kube-apiserver", filepath.Join(logDir, "kube-apiserver.log"), cp.apiArgs...)
 	if err != nil {
 		return err
 	}
-	if err := waitReady(ctx, server, keys.caPEM, tokens[adminUser], cp.apiserver, cp.etcd); err != nil {
+	if err := waitReady(ctx, server, cp.caPEM, cp.adminToken, cp.apiserver, cp.etcd); err != nil {
 		return err
 	}
 
@@ -208,18 +222,51 @@ func (cp *controlPlane) start(ctx context.Context) error {
 	return nil
 }
 
-// wait blocks until a signal arrives (nil) or a component stops on its own (an error).
-func (cp *controlPlane) wait(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-cp.apiserver.exited:
-		return cp.apiserver.failure()
-	case <-cp.controller.exited:
-		return cp.controller.failure()
-	case err := <-cp.etcd.errs():
-		return fmt.Errorf("etcd failed: %v", err)
+// wait blocks until a stop signal arrives (nil) or a component stops on its own (an
+// error). Each SIGHUP on hup restarts the apiserver and then prints RESTARTED.
+func (cp *controlPlane) wait(ctx context.Context, hup <-chan os.Signal) error {
+	for {
+		// cp.apiserver is re-read on every pass: a restart replaces it.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			if err := cp.restartAPIServer(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil // told to stop mid-restart: not a failure
+				}
+				return err
+			}
+			fmt.Println("RESTARTED")
+		case <-cp.apiserver.exited:
+			return cp.apiserver.failure()
+		case <-cp.controller.exited:
+			return cp.controller.failure()
+		case err := <-cp.etcd.errs():
+			return fmt.Errorf("etcd failed: %v", err)
+		}
 	}
+}
+
+// restartAPIServer stops the apiserver and starts it again with the same flags, port,
+// certificates and tokens, and returns once /readyz answers 200. etcd (and so every
+// object) and the controller manager stay up: tests use this to prove that clients'
+// watches and informers recover from an apiserver outage.
+func (cp *controlPlane) restartAPIServer(ctx context.Context) error {
+	began := time.Now()
+	fmt.Fprintln(os.Stderr, "kube-testenv: SIGHUP: restarting kube-apiserver")
+	old := cp.apiserver
+	old.stop()
+	next, err := startChild(old.name, old.logPath, cp.apiArgs...)
+	if err != nil {
+		return err
+	}
+	cp.apiserver = next
+	if err := waitReady(ctx, cp.server, cp.caPEM, cp.adminToken, next, cp.etcd); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "kube-testenv: kube-apiserver restarted in %s\n", time.Since(began).Round(time.Millisecond))
+	return nil
 }
 
 // stop shuts the components down in reverse order of their dependencies.

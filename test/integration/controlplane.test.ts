@@ -136,6 +136,36 @@ describe('test control plane', () => {
     });
   }
 
+  it('restarts the apiserver alone: same URL and credentials, objects kept', async function () {
+    this.timeout(180_000);
+    const namespace = ns.name;
+    const before = await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'survivor' }, data: { k: 'v' } },
+    });
+    const logPath = join(controlPlane().dir, 'logs', 'kube-apiserver.log');
+    const starts = async (): Promise<number> =>
+      ((await readFile(logPath, 'utf8')).match(/Version: /g) ?? []).length;
+    const startsBefore = await starts();
+
+    await controlPlane().restartApiServer();
+
+    // A new apiserver process wrote its startup banner to the same log.
+    expect(await starts()).to.be.greaterThan(startsBefore);
+    // The same kubeconfig (URL, CA, token) works against the new process at once.
+    const { status, body } = await rawGet(kc, '/readyz');
+    expect([status, body]).to.deep.equal([200, 'ok']);
+    const after = await core.readNamespacedConfigMap({ namespace, name: 'survivor' });
+    expect(after.metadata?.uid).to.equal(before.metadata?.uid);
+    expect(after.metadata?.resourceVersion).to.equal(before.metadata?.resourceVersion);
+    expect(after.data).to.deep.equal({ k: 'v' });
+    // Writes work too, and the controller manager still serves (namespace deletion below).
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'written-after' }, data: { k: 'v' } },
+    });
+  });
+
   it('finishes deleting a namespace that still holds objects', async () => {
     const namespace = ns.name;
     await core.createNamespacedConfigMap({

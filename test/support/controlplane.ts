@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { access, constants } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { type Interface, createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 
@@ -39,12 +39,20 @@ export interface ControlPlane {
   readonly operatorKubeconfig: string;
   /** A fresh KubeConfig for one of the users (default `admin`). */
   kubeConfig(user?: ControlPlaneUser): KubeConfig;
+  /**
+   * Restarts kube-apiserver alone (SIGHUP to kube-testenv): same URL, certificates and
+   * tokens; etcd and every object stay. Resolves once /readyz answers 200 again, so
+   * clients see a real outage of a few seconds. One restart at a time.
+   */
+  restartApiServer(timeoutMs?: number): Promise<void>;
   /** Stops every component and waits until the process has exited. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 const defaultReadyTimeoutMs = 180_000;
 const stopTimeoutMs = 60_000;
+/** A warm apiserver restart takes seconds; allow for a loaded machine. */
+const defaultRestartTimeoutMs = 120_000;
 /** Lines of the child's stderr kept for error messages. */
 const stderrTailLines = 40;
 
@@ -75,6 +83,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const stdoutLines = createInterface({ input: child.stdout! });
 
   const describe = (what: string): Error =>
     new Error(`kube-testenv ${what}; its stderr ended with:\n${stderr.join('\n')}`);
@@ -82,7 +91,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   let ready: Ready;
   try {
     ready = await waitForReady(
-      child,
+      stdoutLines,
       exited,
       options.readyTimeoutMs ?? defaultReadyTimeoutMs,
       describe,
@@ -107,6 +116,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       kc.loadFromFile(user === 'admin' ? adminKubeconfig : operatorKubeconfig);
       return kc;
     },
+    async restartApiServer(timeoutMs = defaultRestartTimeoutMs) {
+      if (stopping || child.exitCode !== null || child.signalCode !== null) {
+        throw describe('is not running: cannot restart the apiserver');
+      }
+      const restarted = nextLine(stdoutLines, 'RESTARTED');
+      child.kill('SIGHUP');
+      await raceExitAndTimeout(restarted.line, exited, timeoutMs, describe, 'RESTARTED').finally(
+        restarted.cancel,
+      );
+    },
     stop() {
       stopping ??= (async () => {
         const [code, signal] = await terminate(child, exited);
@@ -128,14 +147,12 @@ interface Ready {
 
 /** Resolves with the announced server and state directory once the child prints READY. */
 async function waitForReady(
-  child: ChildProcess,
+  lines: Interface,
   exited: Promise<[number | null, NodeJS.Signals | null]>,
   timeoutMs: number,
   describe: (what: string) => Error,
 ): Promise<Ready> {
-  const lines = createInterface({ input: child.stdout! });
   const announced: Ready = { server: '', dir: '' };
-  let timer: NodeJS.Timeout | undefined;
   const ready = new Promise<Ready>((resolve, reject) => {
     lines.on('line', (line) => {
       if (line.startsWith('SERVER=')) announced.server = line.slice('SERVER='.length);
@@ -145,19 +162,46 @@ async function waitForReady(
       else reject(describe('printed READY without SERVER= and KUBECONFIG= lines'));
     });
   });
+  return raceExitAndTimeout(ready, exited, timeoutMs, describe, 'READY');
+}
+
+/** `awaited`, unless the child exits or `timeoutMs` passes first (rejects with the stderr tail). */
+async function raceExitAndTimeout<T>(
+  awaited: Promise<T>,
+  exited: Promise<[number | null, NodeJS.Signals | null]>,
+  timeoutMs: number,
+  describe: (what: string) => Error,
+  what: string,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
   const failed = exited.then(([code, signal]) => {
-    throw describe(`exited before READY (${signal ?? `exit code ${code}`})`);
+    throw describe(`exited before printing ${what} (${signal ?? `exit code ${code}`})`);
   });
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(describe(`was not READY after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(describe(`printed no ${what} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
-    return await Promise.race([ready, failed, timedOut]);
+    return await Promise.race([awaited, failed, timedOut]);
   } finally {
     clearTimeout(timer);
     // Later rejections of `failed` (the normal exit at stop()) are not errors.
     failed.catch(() => undefined);
   }
+}
+
+/** The next time the child prints exactly `expected` on stdout; `cancel` stops listening. */
+function nextLine(lines: Interface, expected: string): { line: Promise<void>; cancel: () => void } {
+  let onLine: (line: string) => void = () => undefined;
+  const line = new Promise<void>((resolve) => {
+    onLine = (l: string): void => {
+      if (l === expected) resolve();
+    };
+    lines.on('line', onLine);
+  });
+  return { line, cancel: () => void lines.off('line', onLine) };
 }
 
 /** SIGTERM, then SIGKILL if the child does not exit in time; resolves with its exit status. */

@@ -1,10 +1,14 @@
 // Helpers shared by the e2e tests (test/integration/e2e/): typed reads of our kinds as the
 // admin user, condition checks, kstatus's verdict, and filtering virsh listings to one
 // test namespace.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RestClient } from '../../src/runtime/rest.js';
-import { repoRoot } from './controlplane.js';
-import { run } from './libvirtd.js';
+import { createRestClient, type RestClient } from '../../src/runtime/rest.js';
+import { controlPlane, repoRoot } from './controlplane.js';
+import { type PrivateLibvirtd, run, startPrivateLibvirtd } from './libvirtd.js';
+import { type TestNamespace, createTestNamespace } from './namespace.js';
+import { type OperatorProcess, applyOperatorRbac, startOperator } from './operator.js';
 
 /** apiVersion of every maaslab kind. */
 export const GROUP_VERSION = 'maaslab.dev/v1alpha1';
@@ -86,4 +90,75 @@ export async function kstatus(
     ref,
   ]);
   return JSON.parse(stdout) as { status: KstatusVerdict; message: string };
+}
+
+/**
+ * One e2e suite's world: a private libvirtd, a namespace for the operator's Leases and one for
+ * the lab, the generated RBAC, and one operator child process serving every hypervisor.
+ */
+export interface E2eEnvironment {
+  readonly admin: RestClient;
+  readonly read: MaaslabReader;
+  readonly scratch: string;
+  readonly logFile: string;
+  readonly lv: PrivateLibvirtd;
+  readonly leaseNs: TestNamespace;
+  readonly labNs: TestNamespace;
+  /** A Hypervisor name unique to this run. */
+  readonly hv: string;
+  /** A storage pool name unique to this run. */
+  readonly pool: string;
+  readonly operator: OperatorProcess;
+  /**
+   * Stops the operator, deletes the Hypervisor, stops libvirtd and deletes the namespaces;
+   * keeps the scratch folder (and the operator log) when MAASLAB_KEEP_E2E is set.
+   */
+  stop(): Promise<void>;
+}
+
+/** Starts an {@link E2eEnvironment}; `tag` names its namespaces, Hypervisor and pool. */
+export async function startE2eEnvironment(tag: string): Promise<E2eEnvironment> {
+  const cp = controlPlane();
+  const admin = createRestClient(cp.kubeConfig('admin'));
+  const scratch = await mkdtemp(join(tmpdir(), `maaslab-e2e-${tag}-`));
+  const logFile = join(scratch, 'operator.log');
+  // Torn down in reverse, also when a later step of the start fails.
+  const teardown: Array<() => Promise<unknown>> = [
+    () =>
+      process.env.MAASLAB_KEEP_E2E
+        ? Promise.resolve(console.log(`      operator log kept in ${logFile}`))
+        : rm(scratch, { recursive: true, force: true }),
+  ];
+  const stop = async (): Promise<void> => {
+    for (const step of teardown.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const lv = await startPrivateLibvirtd();
+    teardown.push(() => lv.stop());
+    const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), `e2e-${tag}-operator`);
+    teardown.push(() => leaseNs.delete());
+    const labNs = await createTestNamespace(cp.kubeConfig('admin'), `e2e-${tag}`);
+    teardown.push(() => labNs.delete());
+    const hv = `e2e-${tag}-${labNs.name.slice(-5)}`;
+    const pool = `maaslab-${tag}-${labNs.name.slice(-5)}`;
+    // Cluster-scoped: deleting the namespaces would not remove it.
+    teardown.push(() =>
+      admin.request({
+        method: 'DELETE',
+        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor', name: hv },
+      }),
+    );
+    await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
+    const operator = await startOperator({
+      kubeconfig: cp.operatorKubeconfig,
+      namespace: leaseNs.name,
+      logFile,
+    });
+    teardown.push(() => operator.stop());
+    const read = maaslabReader(admin);
+    return { admin, read, scratch, logFile, lv, leaseNs, labNs, hv, pool, operator, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

@@ -3,8 +3,7 @@
 // libvirtd with QEMU TCG. Issue 4's scenarios 11 (kstatus), 6 (scale), 4 (network address
 // change on a lab), 5 (clone), and 9a (libvirtd outage), in that order, on one small lab:
 // 128 MiB nodes with 64 MiB disks keep a busy two-core machine fast enough.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
@@ -16,7 +15,6 @@ import type {
 } from '../../../src/api/v1alpha1/index.js';
 import { MacCollisionReason, NameConflictReason } from '../../../src/api/v1alpha1/index.js';
 import { buildDomainXml, parseDomainXml, parseNetworkXml } from '../../../src/libvirt/xml/index.js';
-import { type RestClient, createRestClient } from '../../../src/runtime/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import {
   GROUP_VERSION,
@@ -25,17 +23,12 @@ import {
   isReadyNow,
   kstatus,
   linesOf,
-  maaslabReader,
+  type E2eEnvironment,
+  startE2eEnvironment,
 } from '../../support/e2e.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
-import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
-import {
-  type OperatorProcess,
-  applyOperatorRbac,
-  kubectlApply,
-  kubectlRun,
-  startOperator,
-} from '../../support/operator.js';
+import { type PrivateLibvirtd } from '../../support/libvirtd.js';
+import { type TestNamespace } from '../../support/namespace.js';
+import { kubectlApply, kubectlRun } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
 
 const LAB = 'lc';
@@ -49,15 +42,13 @@ describe('e2e: lab lifecycle (kstatus, scale, network move, clone, libvirtd outa
   this.timeout(900_000);
 
   let lv: PrivateLibvirtd;
-  let admin: RestClient;
   let read: MaaslabReader;
   let scratch: string;
-  let leaseNs: TestNamespace;
   let labNs: TestNamespace;
   let hv: string;
   let pool: string;
-  let operator: OperatorProcess | undefined;
   let logFile: string;
+  let env: E2eEnvironment | undefined;
 
   const kubeconfig = (): string => controlPlane().adminKubeconfig;
   const ns = (): string => labNs.name;
@@ -143,38 +134,13 @@ describe('e2e: lab lifecycle (kstatus, scale, network move, clone, libvirtd outa
 
   before(async function () {
     this.timeout(300_000);
-    const cp = controlPlane();
-    admin = createRestClient(cp.kubeConfig('admin'));
-    read = maaslabReader(admin);
-    scratch = await mkdtemp(join(tmpdir(), 'maaslab-e2e-lc-'));
-    logFile = join(scratch, 'operator.log');
-    lv = await startPrivateLibvirtd();
-    leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-lc-operator');
-    labNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-lc');
-    hv = `e2e-lc-${labNs.name.slice(-5)}`;
-    pool = `maaslab-lc-${labNs.name.slice(-5)}`;
-    await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
-    operator = await startOperator({
-      kubeconfig: cp.operatorKubeconfig,
-      namespace: leaseNs.name,
-      logFile,
-    });
+    env = await startE2eEnvironment('lc');
+    ({ read, scratch, logFile, lv, labNs, hv, pool } = env);
   });
 
   after(async function () {
     this.timeout(180_000);
-    await operator?.stop().catch(() => undefined);
-    await admin
-      ?.request({
-        method: 'DELETE',
-        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor', name: hv },
-      })
-      .catch(() => undefined);
-    await lv?.stop();
-    await labNs?.delete();
-    await leaseNs?.delete();
-    if (process.env.MAASLAB_KEEP_E2E) console.log(`      operator log kept in ${logFile}`);
-    else await rm(scratch, { recursive: true, force: true });
+    await env?.stop();
   });
 
   it('11: a Ready lab, its nodes, network and hypervisor are all Current to kstatus', async function () {

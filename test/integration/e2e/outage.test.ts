@@ -2,14 +2,12 @@
 // only) against the shared kube-apiserver and a private libvirtd with QEMU TCG: issue 4's
 // scenarios 9b (kube-apiserver restart: the informers recover), 3 (power: managed save,
 // restartToken) and 8 (foreign domain and network of our names), on one small lab.
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { MaasLab, MaasNode, VirtNetwork } from '../../../src/api/v1alpha1/index.js';
 import { NameConflictReason } from '../../../src/api/v1alpha1/index.js';
 import { buildDomainXml, buildNetworkXml } from '../../../src/libvirt/xml/index.js';
-import { type RestClient, createRestClient } from '../../../src/runtime/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import {
   GROUP_VERSION,
@@ -18,17 +16,12 @@ import {
   isReadyNow,
   kstatus,
   linesOf,
-  maaslabReader,
+  type E2eEnvironment,
+  startE2eEnvironment,
 } from '../../support/e2e.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
-import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
-import {
-  type OperatorProcess,
-  applyOperatorRbac,
-  kubectlApply,
-  kubectlRun,
-  startOperator,
-} from '../../support/operator.js';
+import { type PrivateLibvirtd } from '../../support/libvirtd.js';
+import { type TestNamespace } from '../../support/namespace.js';
+import { type OperatorProcess, kubectlApply, kubectlRun } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
 
 const LAB = 'ou';
@@ -45,15 +38,14 @@ describe('e2e: outages and ownership (apiserver restart, power, foreign objects)
   this.timeout(900_000);
 
   let lv: PrivateLibvirtd;
-  let admin: RestClient;
   let read: MaaslabReader;
   let scratch: string;
-  let leaseNs: TestNamespace;
   let labNs: TestNamespace;
   let hv: string;
   let pool: string;
   let operator: OperatorProcess | undefined;
   let logFile: string;
+  let env: E2eEnvironment | undefined;
 
   const kubeconfig = (): string => controlPlane().adminKubeconfig;
   const ns = (): string => labNs.name;
@@ -127,38 +119,13 @@ describe('e2e: outages and ownership (apiserver restart, power, foreign objects)
 
   before(async function () {
     this.timeout(300_000);
-    const cp = controlPlane();
-    admin = createRestClient(cp.kubeConfig('admin'));
-    read = maaslabReader(admin);
-    scratch = await mkdtemp(join(tmpdir(), 'maaslab-e2e-ou-'));
-    logFile = join(scratch, 'operator.log');
-    lv = await startPrivateLibvirtd();
-    leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-ou-operator');
-    labNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-ou');
-    hv = `e2e-ou-${labNs.name.slice(-5)}`;
-    pool = `maaslab-ou-${labNs.name.slice(-5)}`;
-    await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
-    operator = await startOperator({
-      kubeconfig: cp.operatorKubeconfig,
-      namespace: leaseNs.name,
-      logFile,
-    });
+    env = await startE2eEnvironment('ou');
+    ({ read, scratch, logFile, lv, labNs, hv, pool, operator } = env);
   });
 
   after(async function () {
     this.timeout(180_000);
-    await operator?.stop().catch(() => undefined);
-    await admin
-      ?.request({
-        method: 'DELETE',
-        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor', name: hv },
-      })
-      .catch(() => undefined);
-    await lv?.stop();
-    await labNs?.delete();
-    await leaseNs?.delete();
-    if (process.env.MAASLAB_KEEP_E2E) console.log(`      operator log kept in ${logFile}`);
-    else await rm(scratch, { recursive: true, force: true });
+    await env?.stop();
   });
 
   it('9b: kube-apiserver restarted under a Ready lab: the operator acts on the next change, no duplicates', async function () {

@@ -208,6 +208,17 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
    * of letting the guest finish.
    */
   const shutdownRequested = new Map<string, number>();
+  /**
+   * The restart token in force for each domain (by node UID), as this process last set it.
+   * status.lastRestartToken alone is not enough: the domain events of a power-cycle wake the
+   * next pass before the informer has seen the status write that recorded the token, and a
+   * pass reading that stale status would power-cycle the domain a second time.
+   */
+  const tokenInForce = new Map<string, string>();
+  const lastRestartTokenOf = (node: Readonly<MaasNode>): string | undefined =>
+    tokenInForce.get(node.metadata?.uid ?? '') ?? node.status?.lastRestartToken;
+  const optionalToken = (token: string | undefined): { lastRestartToken?: string } =>
+    token === undefined ? {} : { lastRestartToken: token };
 
   const record = (
     node: Readonly<MaasNode>,
@@ -370,9 +381,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       volumes: volumesOf(scope),
       pendingRestart: [],
       next: 'none',
-      ...(node.status?.lastRestartToken !== undefined && {
-        lastRestartToken: node.status.lastRestartToken,
-      }),
+      ...optionalToken(lastRestartTokenOf(node)),
     };
     if (hypervisor !== undefined) {
       const verbs = hypervisorFor(hypervisor);
@@ -418,6 +427,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     }
     // A Hypervisor resource that is gone leaves nothing we could reach to clean up.
     shutdownRequested.delete(node.metadata?.uid ?? '');
+    tokenInForce.delete(node.metadata?.uid ?? '');
     await client.dropFinalizer(node, CLEANUP_FINALIZER, signal);
     return {};
   }
@@ -462,9 +472,12 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     const action = powerAction(runStrategy, haltMode, observed);
     // A boot from off is a fresh start, so the token in force is the current one; Halted
     // records it too (powerAction never reboots a halted node).
-    if (created || isOff || runStrategy === 'Halted') {
-      if (token !== undefined) found.lastRestartToken = token;
-    }
+    const putInForce = (): void => {
+      if (token === undefined) return;
+      found.lastRestartToken = token;
+      tokenInForce.set(uid, token);
+    };
+    if (created || isOff || runStrategy === 'Halted') putInForce();
     if (action === 'none') {
       if (runStrategy === 'Once' && !startedOnce && !isOff) {
         // Running under Once without the mark (e.g. started by hand first): it has started.
@@ -495,7 +508,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         break;
       case 'reboot':
         await verbs.reboot(domainName, owner);
-        if (token !== undefined) found.lastRestartToken = token;
+        putInForce();
         break;
     }
     if ((action === 'start' || action === 'restore') && runStrategy === 'Once' && !startedOnce) {
@@ -535,9 +548,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         volumes: [],
         pendingRestart: [],
         next: 'none',
-        ...(node.status?.lastRestartToken !== undefined && {
-          lastRestartToken: node.status.lastRestartToken,
-        }),
+        ...optionalToken(lastRestartTokenOf(node)),
       };
       const finish = async (succeeded = true): Promise<void> =>
         report(scope, observation(scope, found), found, succeeded, signal);

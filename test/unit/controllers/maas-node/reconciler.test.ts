@@ -141,6 +141,26 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Stopped');
   });
 
+  it('power-cycles once for a new restartToken, even when the next pass reads a stale cache', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    const r = reconciler();
+    await r.reconcile(key('n1'), signal);
+    const running = nodes.get(key('n1')) as MaasNode;
+    const withToken: MaasNode = { ...running, spec: { ...running.spec, restartToken: 'one' } };
+    nodes.put(withToken);
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal(['virDomainDestroyFlags', 'virDomainCreateWithFlags']);
+    expect(nodes.get(key('n1'))?.status?.lastRestartToken).to.equal('one');
+
+    // The power-cycle's domain events wake a pass before the informer has seen that status write.
+    nodes.put(withToken);
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+    expect(nodes.get(key('n1'))?.status?.lastRestartToken).to.equal('one');
+  });
+
   it('never touches a foreign domain of its name: Stalled NameConflict, TerminalError', async () => {
     hv.external.defineDomain(
       buildDomainXml({

@@ -7,7 +7,8 @@
 //   per shard (field selector `spec.hypervisor=<name>`), so a replica never caches the others.
 // - `--leader-elect`: each shard is served only while this process holds Lease
 //   `maaslab-hv-<name>`; losing it stops the shard at once (every reconciler checks `serves`
-//   first), gaining it enqueues the shard's objects so the new owner reports at once.
+//   first, and the shard's libvirt verbs are fenced for reconciles already in flight),
+//   gaining it enqueues the shard's objects so the new owner reports at once.
 // Kept apart from main.ts so tests and `make demo` can run the operator in-process.
 
 import { readFileSync } from 'node:fs';
@@ -190,11 +191,16 @@ export async function runOperator(
     ? manager.shardLeases({
         onStart: (shard) => {
           logger.info('Serving hypervisor shard', { shard });
+          hypervisors.unfence(shard);
           enqueueShard(shard);
         },
-        // The lease set has already dropped the shard, so `serves` is false from here on:
-        // reconciles that start later leave its objects alone.
-        onStop: (shard) => logger.info('Stopped serving hypervisor shard', { shard }),
+        // The lease set has already dropped the shard, so `serves` is false from here on and
+        // reconciles that start later leave its objects alone; the fence stops those already
+        // in flight at their next libvirt change.
+        onStop: (shard) => {
+          hypervisors.fence(shard);
+          logger.info('Stopped serving hypervisor shard', { shard });
+        },
       })
     : undefined;
   const inSelection = (hv: string): boolean => !listed || listed.has(hv);

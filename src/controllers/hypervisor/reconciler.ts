@@ -28,6 +28,7 @@ import { applyConditionPlan, type Why } from '../common/conditions.js';
 import {
   createHypervisorRegistry,
   type HypervisorRegistry,
+  ShardLostError,
 } from '../common/hypervisor-registry.js';
 import { parseQuantity } from '../common/quantity.js';
 import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
@@ -145,7 +146,7 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
       return true;
     } catch (err) {
       if (err instanceof PoolNotFoundError) return false;
-      if (err instanceof HypervisorUnreachableError) throw err;
+      if (err instanceof HypervisorUnreachableError || err instanceof ShardLostError) throw err;
       o.error = { reason: LibvirtErrorReason, message: messageOf(err) };
       o.cause = err;
       return false;

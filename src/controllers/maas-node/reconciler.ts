@@ -41,7 +41,7 @@ import {
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { ownership as classify } from '../common/ownership.js';
 import { InventoryKinds } from '../virt-network/scope.js';
-import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
+import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import {
   defaultMac,
   desiredDomain,
@@ -400,6 +400,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         }
       } catch (err) {
         // A foreign domain of our name: neither it nor the disks it may use are ours.
+        if (err instanceof ShardLostError) throw err;
         if (!(err instanceof NameConflictError)) {
           if (err instanceof HypervisorUnreachableError) found.unreachable = err.message;
           await report(scope, observation(scope, found), found, false, signal).catch(
@@ -691,6 +692,8 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         requeue = await power(scope, verbs, found, created, signal);
         found.domain = await verbs.observeDomain(scope.domainName);
       } catch (err) {
+        // Not ours to report on any more: the new lease holder does.
+        if (err instanceof ShardLostError) throw err;
         if (err instanceof HypervisorUnreachableError) {
           found.unreachable = err.message;
         } else if (err instanceof NameConflictError) {

@@ -46,7 +46,7 @@ import {
   type NetworkCaches,
   type NetworkScope,
 } from './scope.js';
-import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
+import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import { networkConditions, networkInfo, type NetworkInfo } from './status.js';
 
 /** The controller's name: the `controller` label on its metrics and logs. */
@@ -402,6 +402,8 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
       try {
         await act(scope, verbs, view.network, found);
       } catch (err) {
+        // Not ours to report on any more: the new lease holder does.
+        if (err instanceof ShardLostError) throw err;
         if (err instanceof BridgeNotFoundError) {
           // A human must create the bridge; no error backoff, a slow look again instead.
           found.missingBridge = err.bridge;

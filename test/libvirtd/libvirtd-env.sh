@@ -29,6 +29,8 @@
 #     logs written to files (no virtlogd), VNC on 127.0.0.1 only.
 #
 # Environment: MAASLAB_LIBVIRTD_TIMEOUT (seconds to wait for the socket, default 30);
+#   MAASLAB_LIBVIRTD_NO_QEMU=1 hides the QEMU emulators from this daemon (bind-mounts
+#   /dev/null over them in its mount namespace), to test what happens where QEMU cannot run;
 #   MAASLAB_CACHE (default ~/.cache/maaslab): QEMU capability files are shared between runs
 #   through MAASLAB_CACHE/libvirtd-qemu-caps, which saves ~3.5 s of probing per fresh DIR.
 #   libvirtd checks each file against the QEMU binary and itself, and re-probes when stale.
@@ -140,6 +142,13 @@ inner() {
     mkdir -p "$dst" 2>/dev/null || true
     mount --bind "$src" "$dst"
   done
+  if [[ ${MAASLAB_LIBVIRTD_NO_QEMU:-} == 1 ]]; then
+    # A host where QEMU cannot run, for this daemon only: its emulators become /dev/null.
+    local emulator
+    for emulator in /usr/bin/qemu-system-* /usr/libexec/qemu-kvm; do
+      if [[ -e $emulator ]]; then mount --bind /dev/null "$emulator"; fi
+    done
+  fi
   exec libvirtd -f "$dir/etc/libvirtd.conf" -p "$dir/libvirtd.pid"
 }
 

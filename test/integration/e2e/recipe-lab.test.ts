@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import type { MaasLab, MaasNode } from '../../../src/api/v1alpha1/index.js';
@@ -250,6 +251,52 @@ describe('e2e: the recipe lab, operator as a child process', function () {
       timeoutMs: 120_000,
       intervalMs: 500,
       description: `${domainOf(1)} running again`,
+    });
+  });
+
+  it('2: under Manual a node destroyed by hand stays off; back to Always it runs again', async function () {
+    const setStrategy = async (runStrategy: string): Promise<void> => {
+      await kubectlRun(controlPlane().adminKubeconfig, [
+        'patch',
+        '-n',
+        labNs.name,
+        'maaslabs.maaslab.dev/recipe',
+        '--type',
+        'merge',
+        '-p',
+        JSON.stringify({ spec: { nodes: { template: { runStrategy } } } }),
+      ]);
+      // The lab passes the strategy on to its nodes; wait until node 2 has acted on it.
+      await waitFor(
+        async () => {
+          const n = await get<MaasNode>('MaasNode', 'recipe-node2', labNs.name);
+          return (
+            n.spec.runStrategy === runStrategy &&
+            n.status?.observedGeneration === n.metadata?.generation
+          );
+        },
+        { timeoutMs: 120_000, intervalMs: 500, description: `recipe-node2 ${runStrategy}` },
+      );
+    };
+    await setStrategy('Manual');
+    await lv.virsh(['destroy', domainOf(2)]);
+    await waitFor(
+      async () => {
+        const n = await get<MaasNode>('MaasNode', 'recipe-node2', labNs.name);
+        return n.status?.printableStatus === 'Stopped';
+      },
+      { timeoutMs: 120_000, intervalMs: 500, description: 'recipe-node2 reported Stopped' },
+    );
+    // Long enough for the destroy event, its reconcile and a retry to have happened.
+    await delay(5_000);
+    expect(await domainState(domainOf(2))).to.equal('shut off');
+    expect(await domainState(domainOf(1))).to.equal('running');
+
+    await setStrategy('Always');
+    await waitFor(async () => (await domainState(domainOf(2))) === 'running', {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      description: `${domainOf(2)} running again under Always`,
     });
   });
 

@@ -89,8 +89,10 @@ test: deps native kube-testenv lint ## the whole suite, as CI runs it
 	  $(MAKE) --no-print-directory test-integration || status=1; \
 	  node hack/test-summary.mjs $(RESULTS) unit integration; exit $$status
 
+# node itself, not the tsx CLI: tsx's wrapper process would pass Ctrl-C on as a second
+# SIGINT, which the demo takes as "leave now, skip the teardown".
 demo: deps native kube-testenv ## the main job: the recipe lab on a private libvirtd, live
-	tsx hack/demo.ts
+	node --import tsx hack/demo.ts
 
 bench: ## benchmarks, results in bench/RESULTS.md (not part of make test)
 	tsx bench/binding-vs-virsh.ts

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
       lv = await startPrivateLibvirtd();
       const daemon = lv;
       cleanups.push(() => daemon.stop());
+      say(`  its state, socket and logs: ${lv.dir}; network namespace: ${lv.netns}`);
       if (await qemuWorks(lv)) uri = lv.uri;
       else
         say('!! QEMU cannot run here: falling back to the libvirt test driver (test:///default).');

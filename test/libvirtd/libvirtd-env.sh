@@ -184,7 +184,7 @@ wait_ready() {
       tail -n 30 "$dir/log/libvirtd.log" "$dir/log/daemon.out" >&2 2>/dev/null || true
       return 1
     fi
-    if [[ -S "$dir/sock/libvirt-sock" ]] && virsh -q -c "$uri" version >/dev/null 2>&1; then
+    if [[ -S "$dir/sock/libvirt-sock" ]] && virsh -q -c "$uri" uri >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.1

@@ -127,7 +127,8 @@ export async function startPrivateLibvirtd(
     const t0 = performance.now();
     try {
       uri = (await script('start')).stdout.trim();
-      await virsh(['version']);
+      // `uri` needs nothing but the connection: it answers where QEMU cannot run, too.
+      await virsh(['uri']);
     } catch (err) {
       throw new Error(`private libvirtd in ${dir} did not start; log tail:\n${await logTail()}`, {
         cause: err,

@@ -1,9 +1,9 @@
-// The operator as a user runs it: a child process of `src/cli/main.ts run`, with the
-// generated RBAC from deploy/rbac/ as its only permissions. Used by the e2e tests.
+// The operator as a user runs it: a child process of `src/cli/main.ts run`, with the RBAC of
+// deploy/base (generated into deploy/base/rbac/) as its only permissions. Used by the e2e tests.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,24 +54,40 @@ interface Meta {
   subjects?: Array<Record<string, string>>;
 }
 
+/** The kinds of the RBAC part of a kustomize build. */
+const RBAC_KINDS = new Set([
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+]);
+
+/** `kubectl kustomize DIR` (DIR relative to the repository root), as parsed documents. */
+export async function kustomize(dir: string): Promise<unknown[]> {
+  const { stdout } = await run(kubectl, ['kustomize', join(repoRoot, dir)], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return parseAllDocuments(stdout).map((d) => d.toJS() as unknown);
+}
+
 /**
- * Applies deploy/rbac/ as generated, with two test adjustments: namespaced objects go to
- * `namespace` (where the operator keeps its Leases), and each binding also names
- * `User maaslab-operator`, the identity of the control plane's operator kubeconfig.
- * Nothing else is granted, so a run proves the generated rules are enough.
+ * Applies the RBAC objects of `kubectl kustomize deploy/base` — the very ClusterRole, Role,
+ * ServiceAccount and bindings a cluster install gets — with two test adjustments:
+ * namespaced objects go to `namespace` (where the operator keeps its Leases), and each
+ * binding also names `User maaslab-operator`, the identity of the control plane's operator
+ * kubeconfig. Nothing else is granted, so a run proves the base's rules are enough.
  */
 export async function applyOperatorRbac(
   adminKubeconfig: string,
   namespace: string,
   scratchDir: string,
 ): Promise<void> {
-  const dir = join(repoRoot, 'deploy', 'rbac');
-  const docs: Meta[] = [];
-  for (const f of (await readdir(dir)).sort()) {
-    if (!f.endsWith('.yaml') || f === 'kustomization.yaml') continue;
-    for (const d of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) {
-      docs.push(d.toJS() as Meta);
-    }
+  const docs = ((await kustomize('deploy/base')) as Meta[]).filter(
+    (d) => d.kind !== undefined && RBAC_KINDS.has(d.kind),
+  );
+  if (!docs.some((d) => d.kind === 'ClusterRole') || !docs.some((d) => d.kind === 'Role')) {
+    throw new Error('deploy/base renders no ClusterRole or no Role');
   }
   for (const d of docs) {
     if (d.metadata?.namespace) d.metadata.namespace = namespace;

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot } from './controlplane.js';
@@ -112,6 +112,13 @@ export interface OperatorProcessOptions {
   readonly args?: readonly string[];
   /** How long to wait for /readyz (default 120 s: tsx compiles on a busy machine). */
   readonly readyTimeoutMs?: number;
+  /**
+   * A compiled entry point (e.g. a staged `dist/src/cli/main.js`) run by plain node, from
+   * its own folder; default: src/cli/main.ts through the tsx loader, from the repository.
+   */
+  readonly script?: string;
+  /** Wait for /readyz to answer 200 before resolving (default true). */
+  readonly waitReady?: boolean;
 }
 
 /** A running operator process. */
@@ -133,10 +140,11 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   const probePort = await freePort();
   // One process (node with the tsx loader) rather than the tsx CLI, which forks a second
   // node: signals then reach the operator itself, and SIGKILL really kills it.
+  const entry = opts.script
+    ? [opts.script]
+    : ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts')];
   const args = [
-    '--import',
-    'tsx',
-    join(repoRoot, 'src', 'cli', 'main.ts'),
+    ...entry,
     'run',
     '--kubeconfig',
     opts.kubeconfig,
@@ -155,7 +163,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   ];
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
+    cwd: opts.script ? dirname(opts.script) : repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log, { end: false });
@@ -172,6 +180,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   void exited.then(() => (dead = true));
   await waitFor(
     async () => {
+      if (opts.waitReady === false) return true;
       if (dead) throw new Error(`operator exited early; see ${opts.logFile}`);
       const res = await fetch(`${probeUrl}/readyz`);
       return res.status === 200;

@@ -11,6 +11,7 @@ packages=(
   qemu-system-x86 qemu-utils                 # real domains (TCG: no KVM here)
   dnsmasq-base iproute2 iptables util-linux  # libvirt networks and the test network namespace
   virtinst                                   # virt-install, the manual recipe's way (bench/)
+  openssh-client                             # ssh -G / ssh-keygen: deploy/ tests of the qemu+ssh setup
 )
 
 missing=()

@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
+import { loadKubeConfig } from '../../../src/cli/operator.js';
+import { ContentType, createRestClient } from '../../../src/runtime/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import {
   DEPLOY_NAMESPACE,
@@ -27,8 +29,8 @@ const NODE_NAME_KEY = 'authentication.kubernetes.io/node-name';
 
 interface HypervisorObject {
   metadata: { name: string; managedFields?: { manager: string; fieldsV1?: unknown }[] };
-  spec: { uri: string; storagePool?: string };
-  status?: { conditions?: { type: string }[] };
+  spec: { uri: string; storagePool?: string; unschedulable?: boolean };
+  status?: { conditions?: { type: string }[]; domains?: number };
 }
 
 /** A kubeconfig for the admin's cluster with `token` as the user. */
@@ -68,7 +70,14 @@ describe('deploy/overlays/agent: run --register-hypervisor', function () {
   const getHv = async (name: string): Promise<HypervisorObject | undefined> => {
     try {
       return JSON.parse(
-        await kubectlRun(admin(), ['get', 'hypervisor', name, '-o', 'json']),
+        await kubectlRun(admin(), [
+          'get',
+          'hypervisor',
+          name,
+          '-o',
+          'json',
+          '--show-managed-fields',
+        ]),
       ) as HypervisorObject;
     } catch {
       return undefined;
@@ -262,20 +271,29 @@ describe('deploy/overlays/agent: run --register-hypervisor', function () {
         '{"spec":{"unschedulable":true}}',
       ]),
     ).to.match(/maaslab-agent-own-hypervisor.*own node/s);
-    expect(
-      await as([
-        'patch',
-        'hypervisor',
-        other,
-        '--subresource=status',
-        '--type=merge',
-        '-p',
-        '{"status":{"domains":3}}',
-      ]),
-    ).to.match(/own node|forbidden/is);
+    // The status patch the agent's Hypervisor controller would send (kubectl patch would GET
+    // the status first, which the operator's role does not need and does not have).
+    const agentRest = createRestClient(loadKubeConfig(agentKubeconfig));
+    const statusPatch = await agentRest
+      .request({
+        method: 'PATCH',
+        ref: { apiVersion: 'maaslab.dev/v1alpha1', kind: 'Hypervisor', name: other },
+        subresource: 'status',
+        body: { status: { domains: 3 } },
+        contentType: ContentType.MergePatch,
+      })
+      .then(
+        () => 'allowed',
+        (err: unknown) => String(err instanceof Error ? err.message : err),
+      );
+    // RBAC allows status patches: the policy is what denies this one.
+    expect(statusPatch).to.match(/maaslab-agent-own-hypervisor.*own node/s);
+    // RBAC stops deletes before admission; the policy would deny them too.
     expect(await as(['delete', 'hypervisor', other])).to.match(/forbidden/i);
     const still = await getHv(other);
-    expect(still?.spec).to.deep.equal({ uri: 'test:///default' });
+    expect(still?.spec.uri).to.equal('test:///default');
+    expect(still?.spec.unschedulable).to.equal(false);
+    expect(still?.status?.domains).to.equal(undefined);
     // Its own object stays writable with the same token.
     expect(
       await as([

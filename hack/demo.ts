@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       cp.adminKubeconfig,
       'apply',
       '--server-side',
-      '-f',
+      '-k',
       join(repoRoot, 'crds'),
     ]);
     await run(kubectl, [

@@ -12,6 +12,7 @@ packages=(
   dnsmasq-base iproute2 iptables util-linux  # libvirt networks and the test network namespace
   virtinst                                   # virt-install, the manual recipe's way (bench/)
   libxml2-utils                              # xmllint, which virt-xml-validate runs (unit tests)
+  openssh-client                             # ssh -G / ssh-keygen: deploy/ tests of the qemu+ssh setup
 )
 
 missing=()

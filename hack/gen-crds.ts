@@ -124,14 +124,37 @@ export const crdFor = (info: KindInfo): JsonObject => {
 /** The file name of a kind's CRD, kubebuilder style. */
 export const crdFileName = (info: KindInfo): string => `${Group}_${info.plural}.yaml`;
 
-/** Every CRD file: name → content. */
-export const renderCrds = (): Map<string, string> =>
-  new Map(
-    kinds.map((info) => [
-      crdFileName(info),
-      generatedHeader + stringify(crdFor(info), { lineWidth: 0, minContentWidth: 0 }),
-    ]),
+/**
+ * The kustomization listing the CRD files, so `deploy/base` can take `../../crds` as a
+ * resource: kustomize refuses single files outside a kustomization's root, but accepts
+ * another kustomization directory.
+ */
+export const crdKustomization = (): string =>
+  generatedHeader +
+  stringify(
+    {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: kinds.map(crdFileName).sort(),
+    },
+    { lineWidth: 0, minContentWidth: 0 },
   );
+
+/** The name of {@link crdKustomization}'s file; not a CRD, so appliers of `crds/*.yaml` skip it. */
+export const CRD_KUSTOMIZATION = 'kustomization.yaml';
+
+/** Every file of crds/: each CRD, and the kustomization listing them. */
+export const renderCrds = (): Map<string, string> =>
+  new Map([
+    ...kinds.map(
+      (info) =>
+        [
+          crdFileName(info),
+          generatedHeader + stringify(crdFor(info), { lineWidth: 0, minContentWidth: 0 }),
+        ] as const,
+    ),
+    [CRD_KUSTOMIZATION, crdKustomization()] as const,
+  ]);
 
 /** The repository root. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

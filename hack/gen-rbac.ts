@@ -1,10 +1,13 @@
 /**
- * Writes `deploy/rbac/` from the `rbac` rules each controller exports (`npm run gen:rbac`,
+ * Writes `deploy/base/rbac/` from the `rbac` rules each controller exports (`npm run gen:rbac`,
  * `make crds`): the operator's ClusterRole is the union of those rules, merged and sorted so
  * the output is deterministic and `make crds-check` fails only when a controller's needs
  * changed. A Role for Leases and Events in the operator's namespace, the ServiceAccount
- * and the two bindings complete a kustomize base. Wildcards are refused: the operator gets
- * exactly what its controllers say they use.
+ * and the two bindings complete the RBAC part of the kustomize base. Wildcards are refused:
+ * the operator gets exactly what its controllers say they use.
+ *
+ * Also writes `deploy/overlays/agent/rbac/`: the agent's extra ClusterRole (register its own
+ * Hypervisor, `registrationRbac` in src/cli/registration.ts) and its binding.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +18,7 @@ import { rbac as hypervisorRbac } from '../src/controllers/hypervisor/reconciler
 import { rbac as maasLabRbac } from '../src/controllers/maas-lab/reconciler.js';
 import { rbac as maasNodeRbac } from '../src/controllers/maas-node/reconciler.js';
 import { rbac as virtNetworkRbac } from '../src/controllers/virt-network/reconciler.js';
+import { registrationRbac } from '../src/cli/registration.js';
 
 /** The header of every generated file. */
 export const generatedHeader =
@@ -24,6 +28,7 @@ export const generatedHeader =
 /** Names the manifests use; the e2e tests and deploy/ rely on them. */
 export const RbacNames = {
   ClusterRole: 'maaslab-operator',
+  AgentClusterRole: 'maaslab-agent-registration',
   LeaderElectionRole: 'maaslab-leader-election',
   ServiceAccount: 'maaslab-operator',
   Namespace: 'maaslab-system',
@@ -94,10 +99,35 @@ const subject = {
   namespace: RbacNames.Namespace,
 };
 
-/** Every file of deploy/rbac: name → content. */
+const yaml = (o: unknown): string =>
+  generatedHeader + stringify(o, { lineWidth: 0, minContentWidth: 0, singleQuote: true });
+
+/** A kustomization listing `files`. */
+const kustomization = (files: Iterable<string>): string =>
+  yaml({
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [...files].sort(),
+  });
+
+/** A ClusterRoleBinding of ClusterRole `name` to the operator's ServiceAccount. */
+const clusterRoleBinding = (name: string): string =>
+  yaml({
+    apiVersion: RBAC,
+    kind: 'ClusterRoleBinding',
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects: [subject],
+  });
+
+/** Where each rendered directory goes, relative to the repository root. */
+export const RbacDirs = {
+  base: join('deploy', 'base', 'rbac'),
+  agent: join('deploy', 'overlays', 'agent', 'rbac'),
+} as const;
+
+/** Every file of deploy/base/rbac: name → content. */
 export function renderRbac(): Map<string, string> {
-  const yaml = (o: unknown): string =>
-    generatedHeader + stringify(o, { lineWidth: 0, minContentWidth: 0, singleQuote: true });
   const files = new Map<string, string>([
     [
       'role.yaml',
@@ -108,20 +138,7 @@ export function renderRbac(): Map<string, string> {
         rules: mergeRules(controllerRules),
       }),
     ],
-    [
-      'role_binding.yaml',
-      yaml({
-        apiVersion: RBAC,
-        kind: 'ClusterRoleBinding',
-        metadata: { name: RbacNames.ClusterRole },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: RbacNames.ClusterRole,
-        },
-        subjects: [subject],
-      }),
-    ],
+    ['role_binding.yaml', clusterRoleBinding(RbacNames.ClusterRole)],
     [
       'leader-election-role.yaml',
       yaml({
@@ -154,14 +171,30 @@ export function renderRbac(): Map<string, string> {
       }),
     ],
   ]);
-  files.set(
-    'kustomization.yaml',
-    yaml({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: [...files.keys()].sort(),
-    }),
-  );
+  files.set('kustomization.yaml', kustomization(files.keys()));
+  return files;
+}
+
+/**
+ * Every file of deploy/overlays/agent/rbac: the agent's registration ClusterRole and its
+ * binding to the same ServiceAccount (the agent overlay replaces the Deployment, so the
+ * account is the agents' alone there). Its `create` cannot be narrowed to one name by RBAC;
+ * the overlay's ValidatingAdmissionPolicy does that.
+ */
+export function renderAgentRbac(): Map<string, string> {
+  const files = new Map<string, string>([
+    [
+      'registration-role.yaml',
+      yaml({
+        apiVersion: RBAC,
+        kind: 'ClusterRole',
+        metadata: { name: RbacNames.AgentClusterRole },
+        rules: mergeRules([registrationRbac]),
+      }),
+    ],
+    ['registration-role_binding.yaml', clusterRoleBinding(RbacNames.AgentClusterRole)],
+  ]);
+  files.set('kustomization.yaml', kustomization(files.keys()));
   return files;
 }
 
@@ -169,11 +202,15 @@ export function renderRbac(): Map<string, string> {
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const main = (): void => {
-  const dir = join(repoRoot, 'deploy', 'rbac');
-  mkdirSync(dir, { recursive: true });
-  for (const [name, content] of renderRbac()) {
-    writeFileSync(join(dir, name), content);
-    console.log(`wrote deploy/rbac/${name}`);
+  for (const [dir, files] of [
+    [RbacDirs.base, renderRbac()],
+    [RbacDirs.agent, renderAgentRbac()],
+  ] as const) {
+    mkdirSync(join(repoRoot, dir), { recursive: true });
+    for (const [name, content] of files) {
+      writeFileSync(join(repoRoot, dir, name), content);
+      console.log(`wrote ${join(dir, name)}`);
+    }
   }
 };
 

@@ -16,7 +16,10 @@ function serviceAccountNamespace(): string | undefined {
 }
 
 const program = createProgram(
-  { serviceAccountNamespace: serviceAccountNamespace() },
+  {
+    serviceAccountNamespace: serviceAccountNamespace(),
+    ...(process.env.NODE_NAME && { nodeName: process.env.NODE_NAME }),
+  },
   async (options) => {
     const stop = new AbortController();
     // The first signal starts an orderly shutdown; a second one means "now".

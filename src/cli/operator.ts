@@ -32,6 +32,7 @@ import { type Logger, createLogger, describeError } from '../runtime/log.js';
 import { type Kind, type Manager, type WatchScope, createManager } from '../runtime/manager.js';
 import { requestFor } from '../runtime/objects.js';
 import type { OperatorOptions } from './options.js';
+import { REGISTRATION_READY_CHECK, createRegistration } from './registration.js';
 
 /** Where a pod's service-account token lives; its presence means "in a cluster". */
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -270,6 +271,18 @@ export async function runOperator(
       hvInformer.on(InformerEvent.Add, resync);
       hvInformer.on(InformerEvent.Delete, resync);
     }
+  }
+
+  // Agent mode: register this node's Hypervisor once the caches synced; not ready before.
+  if (options.registerHypervisor) {
+    const registration = createRegistration({
+      ...options.registerHypervisor,
+      client: manager.client,
+      logger,
+      clock: manager.clock,
+    });
+    manager.add(registration);
+    manager.addReadyCheck(REGISTRATION_READY_CHECK, () => registration.registered());
   }
 
   const shutdown = async (): Promise<void> => {

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat } from '../runtime/log.js';
 import { parseBindAddress } from '../runtime/health.js';
+import { DEFAULT_REGISTER_URI } from './registration.js';
 
 /** Which Hypervisor shards a process serves: every one, or a fixed list of names. */
 export type HypervisorSelection =
@@ -26,6 +27,14 @@ export interface OperatorOptions {
   readonly logFormat: LogFormat;
   /** Period of the MaasNode/VirtNetwork controllers' full look at settled objects. */
   readonly resyncPeriodMs: number;
+  /** Agent mode: apply this process's own Hypervisor (kubelet-style registration). */
+  readonly registerHypervisor?: HypervisorRegistration;
+}
+
+/** The Hypervisor an agent registers: its node's name and the local libvirt URI. */
+export interface HypervisorRegistration {
+  readonly name: string;
+  readonly uri: string;
 }
 
 /** The log levels winston knows and we document. */
@@ -108,6 +117,8 @@ export function parsePositiveInt(value: string): number {
 export interface OptionEnvironment {
   /** Contents of {@link SERVICE_ACCOUNT_NAMESPACE_FILE}, when the file exists. */
   readonly serviceAccountNamespace?: string;
+  /** `$NODE_NAME` (the downward API's spec.nodeName in the agent DaemonSet). */
+  readonly nodeName?: string;
 }
 
 /** The raw values commander hands the `run` action. */
@@ -122,6 +133,8 @@ interface RawRunFlags {
   logLevel: LogLevel;
   logFormat: LogFormat;
   resyncPeriod: number;
+  registerHypervisor: boolean;
+  registerUri: string;
 }
 
 /**
@@ -175,6 +188,17 @@ export function createProgram(
         .default(parseDuration(DEFAULT_RESYNC_PERIOD), DEFAULT_RESYNC_PERIOD)
         .argParser(parseDuration),
     )
+    .option(
+      '--register-hypervisor',
+      'create/update the Hypervisor named after this node (--hypervisors <name>, else $NODE_NAME)',
+      false,
+    )
+    .option(
+      '--register-uri <uri>',
+      'spec.uri of the registered Hypervisor',
+      parseLibvirtUri,
+      DEFAULT_REGISTER_URI,
+    )
     .action(async (raw: RawRunFlags) => {
       await run(toOptions(raw, env));
     });
@@ -195,7 +219,47 @@ function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
     logLevel: raw.logLevel,
     logFormat: raw.logFormat,
     resyncPeriodMs: raw.resyncPeriod,
+    ...(raw.registerHypervisor && {
+      registerHypervisor: {
+        name: registrationName(raw.hypervisors, env.nodeName),
+        uri: raw.registerUri,
+      },
+    }),
   };
+}
+
+/**
+ * The name an agent registers under: the one name of `--hypervisors`, else `$NODE_NAME`.
+ * An agent serves one host, so several names are refused, and so is a node name that
+ * differs from the one served (it would register one Hypervisor and serve another).
+ */
+export function registrationName(hypervisors: HypervisorSelection, nodeName?: string): string {
+  const node = nodeName?.trim() || undefined;
+  if (!hypervisors.all) {
+    if (hypervisors.names.length !== 1) {
+      throw new InvalidArgumentError('--register-hypervisor serves one hypervisor: give one name');
+    }
+    const [name] = hypervisors.names as [string];
+    if (node !== undefined && node !== name) {
+      throw new InvalidArgumentError(
+        `--hypervisors ${name} differs from NODE_NAME ${node}: an agent registers its own node`,
+      );
+    }
+    return name;
+  }
+  if (node === undefined) {
+    throw new InvalidArgumentError('--register-hypervisor needs --hypervisors <name> or NODE_NAME');
+  }
+  if (parseHypervisors(node).all) throw new InvalidArgumentError('NODE_NAME cannot be "all"');
+  return node;
+}
+
+/** Checks the shape the Hypervisor CRD demands of spec.uri (scheme://…, no spaces). */
+export function parseLibvirtUri(value: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/\S*$/.test(value) || value.length < 4 || value.length > 1024) {
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a libvirt URI`);
+  }
+  return value;
 }
 
 /**

@@ -27,8 +27,11 @@ let cp: ControlPlane | undefined;
  */
 export async function applyCrds(controlPlane: ControlPlane): Promise<string[]> {
   const dir = join(repoRoot, 'crds');
-  const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.yaml'));
-  if (files.length === 0) throw new Error(`${dir} holds no *.yaml: run 'make crds'`);
+  // crds/kustomization.yaml lists the CRDs for deploy/base; it is no CRD itself.
+  const files = (await readdir(dir).catch(() => [])).filter(
+    (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
+  );
+  if (files.length === 0) throw new Error(`${dir} holds no CRD *.yaml: run 'make crds'`);
 
   const { stdout } = await run(
     kubectl,
@@ -39,8 +42,7 @@ export async function applyCrds(controlPlane: ControlPlane): Promise<string[]> {
       '--server-side',
       '-o',
       'name',
-      '-f',
-      dir,
+      ...files.flatMap((f) => ['-f', join(dir, f)]),
     ],
     { timeout: 60_000 },
   );

@@ -1,11 +1,11 @@
-// The operator as a user runs it: a child process of `src/cli/main.ts run`, with the
-// generated RBAC from deploy/rbac/ as its only permissions. Used by the e2e tests.
+// The operator as a user runs it: a child process of `src/cli/main.ts run`, with the RBAC of
+// deploy/base (generated into deploy/base/rbac/) as its only permissions. Used by the e2e tests.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot } from './controlplane.js';
@@ -54,24 +54,40 @@ interface Meta {
   subjects?: Array<Record<string, string>>;
 }
 
+/** The kinds of the RBAC part of a kustomize build. */
+const RBAC_KINDS = new Set([
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+]);
+
+/** `kubectl kustomize DIR` (DIR relative to the repository root), as parsed documents. */
+export async function kustomize(dir: string): Promise<unknown[]> {
+  const { stdout } = await run(kubectl, ['kustomize', join(repoRoot, dir)], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return parseAllDocuments(stdout).map((d) => d.toJS() as unknown);
+}
+
 /**
- * Applies deploy/rbac/ as generated, with two test adjustments: namespaced objects go to
- * `namespace` (where the operator keeps its Leases), and each binding also names
- * `User maaslab-operator`, the identity of the control plane's operator kubeconfig.
- * Nothing else is granted, so a run proves the generated rules are enough.
+ * Applies the RBAC objects of `kubectl kustomize deploy/base` — the very ClusterRole, Role,
+ * ServiceAccount and bindings a cluster install gets — with two test adjustments:
+ * namespaced objects go to `namespace` (where the operator keeps its Leases), and each
+ * binding also names `User maaslab-operator`, the identity of the control plane's operator
+ * kubeconfig. Nothing else is granted, so a run proves the base's rules are enough.
  */
 export async function applyOperatorRbac(
   adminKubeconfig: string,
   namespace: string,
   scratchDir: string,
 ): Promise<void> {
-  const dir = join(repoRoot, 'deploy', 'rbac');
-  const docs: Meta[] = [];
-  for (const f of (await readdir(dir)).sort()) {
-    if (!f.endsWith('.yaml') || f === 'kustomization.yaml') continue;
-    for (const d of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) {
-      docs.push(d.toJS() as Meta);
-    }
+  const docs = ((await kustomize('deploy/base')) as Meta[]).filter(
+    (d) => d.kind !== undefined && RBAC_KINDS.has(d.kind),
+  );
+  if (!docs.some((d) => d.kind === 'ClusterRole') || !docs.some((d) => d.kind === 'Role')) {
+    throw new Error('deploy/base renders no ClusterRole or no Role');
   }
   for (const d of docs) {
     if (d.metadata?.namespace) d.metadata.namespace = namespace;
@@ -96,6 +112,13 @@ export interface OperatorProcessOptions {
   readonly args?: readonly string[];
   /** How long to wait for /readyz (default 120 s: tsx compiles on a busy machine). */
   readonly readyTimeoutMs?: number;
+  /**
+   * A compiled entry point (e.g. a staged `dist/src/cli/main.js`) run by plain node, from
+   * its own folder; default: src/cli/main.ts through the tsx loader, from the repository.
+   */
+  readonly script?: string;
+  /** Wait for /readyz to answer 200 before resolving (default true). */
+  readonly waitReady?: boolean;
 }
 
 /** A running operator process. */
@@ -117,10 +140,11 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   const probePort = await freePort();
   // One process (node with the tsx loader) rather than the tsx CLI, which forks a second
   // node: signals then reach the operator itself, and SIGKILL really kills it.
+  const entry = opts.script
+    ? [opts.script]
+    : ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts')];
   const args = [
-    '--import',
-    'tsx',
-    join(repoRoot, 'src', 'cli', 'main.ts'),
+    ...entry,
     'run',
     '--kubeconfig',
     opts.kubeconfig,
@@ -139,7 +163,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   ];
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
+    cwd: opts.script ? dirname(opts.script) : repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log, { end: false });
@@ -156,6 +180,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   void exited.then(() => (dead = true));
   await waitFor(
     async () => {
+      if (opts.waitReady === false) return true;
       if (dead) throw new Error(`operator exited early; see ${opts.logFile}`);
       const res = await fetch(`${probeUrl}/readyz`);
       return res.status === 200;

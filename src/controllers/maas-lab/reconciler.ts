@@ -455,6 +455,10 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
 export const rbac: readonly V1PolicyRule[] = [
   { apiGroups: [Group], resources: ['maaslabs'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [Group], resources: ['maaslabs/status'], verbs: ['patch'] },
+  // The children's owner references set blockOwnerDeletion; where the
+  // OwnerReferencesPermissionEnforcement admission plugin runs, that needs update on the
+  // owner's finalizers subresource.
+  { apiGroups: [Group], resources: ['maaslabs/finalizers'], verbs: ['update'] },
   // Server-side apply is a PATCH that creates the object when missing: patch and create.
   {
     apiGroups: [Group],

@@ -107,4 +107,52 @@ describe('cli/options', () => {
       for (const v of ['', '10', '0s', '5d', '1m x']) expect(() => parseDuration(v), v).to.throw();
     });
   });
+
+  describe('--register-hypervisor', () => {
+    it('is off by default', async () => {
+      expect((await parseRunArgs(['run'])).registerHypervisor).to.equal(undefined);
+    });
+
+    it('registers the one --hypervisors name with qemu:///system', async () => {
+      const o = await parseRunArgs(['run', '--hypervisors', 'node-1', '--register-hypervisor']);
+      expect(o.registerHypervisor).to.deep.equal({ name: 'node-1', uri: 'qemu:///system' });
+    });
+
+    it('takes NODE_NAME with --hypervisors all, and --register-uri', async () => {
+      const o = await parseRunArgs(
+        ['run', '--register-hypervisor', '--register-uri', 'test:///default'],
+        { nodeName: 'node-2' },
+      );
+      expect(o.registerHypervisor).to.deep.equal({ name: 'node-2', uri: 'test:///default' });
+    });
+
+    it('accepts NODE_NAME equal to the --hypervisors name', async () => {
+      const o = await parseRunArgs(['run', '--hypervisors', 'n', '--register-hypervisor'], {
+        nodeName: 'n',
+      });
+      expect(o.registerHypervisor?.name).to.equal('n');
+    });
+
+    it('refuses several names, a name other than NODE_NAME, or no name at all', async () => {
+      const fails = async (argv: string[], nodeName?: string): Promise<string> => {
+        try {
+          await parseRunArgs(argv, nodeName === undefined ? {} : { nodeName });
+        } catch (err) {
+          return (err as Error).message;
+        }
+        throw new Error(`${argv.join(' ')} was accepted`);
+      };
+      expect(await fails(['run', '--hypervisors', 'a,b', '--register-hypervisor'])).to.match(
+        /one name/,
+      );
+      expect(await fails(['run', '--hypervisors', 'a', '--register-hypervisor'], 'b')).to.match(
+        /differs from NODE_NAME/,
+      );
+      expect(await fails(['run', '--register-hypervisor'])).to.match(/NODE_NAME/);
+      expect(await fails(['run', '--register-hypervisor'], 'Not_A_Name')).to.match(
+        /not a valid Hypervisor name/,
+      );
+      expect(await fails(['run', '--register-uri', 'no uri'])).to.match(/not a libvirt URI/);
+    });
+  });
 });

@@ -1,0 +1,220 @@
+// deploy/ applied to the real kube-apiserver (kubectl apply --server-side -k, as an admin
+// would), and the permissions the base grants, checked with SubjectAccessReviews. The
+// Deployment and DaemonSet are accepted but never run: kube-testenv has neither a kubelet
+// nor the deployment/daemonset controllers. The e2e suites run the operator with exactly
+// the base's ClusterRole and Role (test/support/operator.ts), which proves they are enough.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { V1ClusterRole, V1Role } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { controlPlane } from '../../support/controlplane.js';
+import {
+  DEPLOY_NAMESPACE,
+  DEPLOY_SA_USER,
+  allowed,
+  applyKustomization,
+  deleteDeployExtras,
+} from '../../support/deploy.js';
+import { kubectlRun } from '../../support/operator.js';
+
+const run = promisify(execFile);
+
+describe('deploy/ on kube-apiserver', function () {
+  this.timeout(120_000);
+  let scratch: string;
+  const admin = (): string => controlPlane().adminKubeconfig;
+  const getJson = async <T>(args: string[]): Promise<T> =>
+    JSON.parse(await kubectlRun(admin(), ['get', ...args, '-o', 'json'])) as T;
+
+  before(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'maaslab-deploy-'));
+  });
+  after(async () => {
+    await deleteDeployExtras(admin());
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  describe('deploy/base', () => {
+    it('is accepted: namespace, CRDs, RBAC, Deployment and Service', async () => {
+      const names = await applyKustomization(admin(), 'deploy/base');
+      expect(names).to.include.members([
+        'namespace/maaslab-system',
+        'customresourcedefinition.apiextensions.k8s.io/hypervisors.maaslab.dev',
+        'serviceaccount/maaslab-operator',
+        'clusterrole.rbac.authorization.k8s.io/maaslab-operator',
+        'role.rbac.authorization.k8s.io/maaslab-leader-election',
+        'deployment.apps/maaslab-operator',
+        'service/maaslab-operator-metrics',
+      ]);
+      const dep = await getJson<{ spec: { replicas: number } }>([
+        'deployment/maaslab-operator',
+        '-n',
+        DEPLOY_NAMESPACE,
+      ]);
+      expect(dep.spec.replicas).to.equal(2);
+    });
+
+    it('binds the service account to every verb its roles list, and the server holds no wildcard', async () => {
+      const kc = controlPlane().kubeConfig('admin');
+      const cluster = await getJson<V1ClusterRole>(['clusterrole/maaslab-operator']);
+      const local = await getJson<V1Role>(['role/maaslab-leader-election', '-n', DEPLOY_NAMESPACE]);
+      const checks = [
+        ...(cluster.rules ?? []).map((r) => ({ r, namespace: undefined })),
+        ...(local.rules ?? []).map((r) => ({ r, namespace: DEPLOY_NAMESPACE })),
+      ];
+      let asked = 0;
+      for (const { r, namespace } of checks) {
+        expect(JSON.stringify(r)).not.to.include('*');
+        for (const group of r.apiGroups ?? [])
+          for (const res of r.resources ?? [])
+            for (const verb of r.verbs) {
+              const [resource, subresource] = res.split('/') as [string, string | undefined];
+              const a = {
+                verb,
+                group,
+                resource,
+                ...(subresource && { subresource }),
+                ...(namespace && { namespace }),
+              };
+              expect(await allowed(kc, DEPLOY_SA_USER, a), JSON.stringify(a)).to.equal(true);
+              asked++;
+            }
+      }
+      expect(asked).to.be.above(20);
+    });
+
+    it('lets the operator update maaslabs/finalizers and write Leases only in its namespace', async () => {
+      const kc = controlPlane().kubeConfig('admin');
+      const may = (a: Parameters<typeof allowed>[2]): Promise<boolean> =>
+        allowed(kc, DEPLOY_SA_USER, a);
+      expect(
+        await may({
+          verb: 'update',
+          group: 'maaslab.dev',
+          resource: 'maaslabs',
+          subresource: 'finalizers',
+          namespace: 'labs',
+        }),
+      ).to.equal(true);
+      expect(
+        await may({
+          verb: 'create',
+          group: 'coordination.k8s.io',
+          resource: 'leases',
+          namespace: DEPLOY_NAMESPACE,
+        }),
+      ).to.equal(true);
+      expect(
+        await may({
+          verb: 'create',
+          group: 'coordination.k8s.io',
+          resource: 'leases',
+          namespace: 'default',
+        }),
+      ).to.equal(false);
+    });
+
+    it('denies Secrets everywhere, Hypervisor creation and deletion, and what it never uses', async () => {
+      const kc = controlPlane().kubeConfig('admin');
+      const denied = [
+        { verb: 'get', group: '', resource: 'secrets', namespace: 'default' },
+        { verb: 'list', group: '', resource: 'secrets', namespace: 'kube-system' },
+        { verb: 'list', group: '', resource: 'secrets' },
+        { verb: 'watch', group: '', resource: 'secrets', namespace: DEPLOY_NAMESPACE },
+        { verb: 'create', group: 'maaslab.dev', resource: 'hypervisors' },
+        { verb: 'delete', group: 'maaslab.dev', resource: 'hypervisors' },
+        { verb: 'update', group: 'maaslab.dev', resource: 'maaslabs' },
+        { verb: 'delete', group: 'maaslab.dev', resource: 'maaslabs', namespace: 'labs' },
+        { verb: 'create', group: '', resource: 'pods', namespace: DEPLOY_NAMESPACE },
+        { verb: 'get', group: '', resource: 'configmaps', namespace: DEPLOY_NAMESPACE },
+        { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings' },
+      ];
+      for (const a of denied)
+        expect(await allowed(kc, DEPLOY_SA_USER, a), JSON.stringify(a)).to.equal(false);
+    });
+
+    it('answers `kubectl auth can-i` the same way', async () => {
+      const canI = async (...args: string[]): Promise<string> => {
+        try {
+          return (
+            await kubectlRun(admin(), ['auth', 'can-i', `--as=${DEPLOY_SA_USER}`, ...args])
+          ).trim();
+        } catch (err) {
+          // can-i exits 1 for "no"; its answer is still on stdout.
+          return String((err as { stdout?: string }).stdout ?? '').trim();
+        }
+      };
+      expect(await canI('patch', 'maasnodes.maaslab.dev', '-n', 'labs')).to.equal('yes');
+      expect(await canI('get', 'secrets', '-n', 'default')).to.equal('no');
+    });
+  });
+
+  describe('deploy/overlays/central', () => {
+    it('is accepted, with the SSH Secret created as the README says', async () => {
+      await run('ssh-keygen', [
+        '-q',
+        '-t',
+        'ed25519',
+        '-N',
+        '',
+        '-C',
+        'maaslab',
+        '-f',
+        join(scratch, 'id_ed25519'),
+      ]);
+      const [type, key] = (await readFile(join(scratch, 'id_ed25519.pub'), 'utf8')).split(' ');
+      // A known_hosts line: host, key type, key (the test key stands in for a host key).
+      await writeFile(join(scratch, 'known_hosts'), `hv1.example ${type} ${key}\n`);
+      await applyKustomization(admin(), 'deploy/base'); // the namespace, when run alone
+      await kubectlRun(admin(), [
+        'create',
+        'secret',
+        'generic',
+        'maaslab-ssh',
+        '-n',
+        DEPLOY_NAMESPACE,
+        `--from-file=id_ed25519=${join(scratch, 'id_ed25519')}`,
+        `--from-file=known_hosts=${join(scratch, 'known_hosts')}`,
+      ]);
+      const names = await applyKustomization(admin(), 'deploy/overlays/central');
+      expect(names.some((n) => n.startsWith('configmap/maaslab-ssh-config-'))).to.equal(true);
+      const dep = await getJson<{ spec: { template: { spec: { volumes: { name: string }[] } } } }>([
+        'deployment/maaslab-operator',
+        '-n',
+        DEPLOY_NAMESPACE,
+      ]);
+      expect(dep.spec.template.spec.volumes.map((v) => v.name)).to.include('ssh');
+      await kubectlRun(admin(), ['delete', 'secret', 'maaslab-ssh', '-n', DEPLOY_NAMESPACE]);
+    });
+  });
+
+  describe('deploy/overlays/agent', () => {
+    it('is accepted: DaemonSet, registration role and admission policy', async () => {
+      const names = await applyKustomization(admin(), 'deploy/overlays/agent');
+      expect(names).to.include.members([
+        'daemonset.apps/maaslab-agent',
+        'clusterrole.rbac.authorization.k8s.io/maaslab-agent-registration',
+        'validatingadmissionpolicy.admissionregistration.k8s.io/maaslab-agent-own-hypervisor',
+        'validatingadmissionpolicybinding.admissionregistration.k8s.io/maaslab-agent-own-hypervisor',
+      ]);
+      const kc = controlPlane().kubeConfig('admin');
+      expect(
+        await allowed(kc, DEPLOY_SA_USER, {
+          verb: 'create',
+          group: 'maaslab.dev',
+          resource: 'hypervisors',
+        }),
+      ).to.equal(true);
+      expect(
+        await allowed(kc, DEPLOY_SA_USER, {
+          verb: 'delete',
+          group: 'maaslab.dev',
+          resource: 'hypervisors',
+        }),
+      ).to.equal(false);
+    });
+  });
+});

@@ -191,14 +191,24 @@ describe('e2e: monitoring (Prometheus + dashboard) and Argo CD health on the rec
       '3',
     ]);
 
-    for (const q of [
-      ...panel('vCPUs: capacity and allocated'),
-      ...panel('Memory: capacity and allocated'),
-    ]) {
-      const r = await instant(q);
-      expect(r, q).to.have.length(1);
-      expect(Number(r[0]?.value?.[1]), q).to.be.greaterThan(0);
-    }
+    // Capacity is read at once; allocation when the Hypervisor controller next looks (every
+    // minute): three nodes of one vCPU and 128 MiB each.
+    const [capCpus, allocCpus] = panel('vCPUs: capacity and allocated');
+    const [capMem, allocMem] = panel('Memory: capacity and allocated');
+    const one = async (expr: string): Promise<number> => {
+      const r = await instant(expr);
+      expect(r, expr).to.have.length(1);
+      return Number(r[0]?.value?.[1]);
+    };
+    expect(await one(capCpus ?? '')).to.be.greaterThan(0);
+    expect(await one(capMem ?? '')).to.be.greaterThan(0);
+    await waitFor(
+      async () =>
+        (await one(allocCpus ?? '')) === 3 && (await one(allocMem ?? '')) === 3 * 128 * 1024 ** 2,
+      { timeoutMs: 150_000, intervalMs: 2000, description: 'allocation of the three nodes' },
+    );
+    const allocation = panel('Allocation');
+    for (const q of allocation) expect(await one(q), q).to.be.greaterThan(0);
 
     // Rates over the build: some controller reconciled successfully at a rate above zero,
     // and libvirt calls were timed.

@@ -54,12 +54,13 @@ native: system-packages $(NATIVE) ## build the libvirt N-API addon
 build: node_modules/.installed ## compile TypeScript to dist/
 	tsc -p tsconfig.build.json
 
-crds: node_modules/.installed ## regenerate crds/ from src/api and the RBAC under deploy/ from the controllers
+crds: node_modules/.installed ## regenerate crds/ from src/api, the RBAC under deploy/ from the controllers, deploy/argocd/argocd-cm-patch.yaml from its Lua
 	npm run --silent gen:crds
 	npm run --silent gen:rbac
+	npm run --silent gen:argocd
 
 crds-check: crds ## fail when committed crds/ differ from the generated ones
-	@git diff --exit-code --stat -- crds/ deploy/base/rbac/ deploy/overlays/agent/rbac/ || { echo "crds/ are stale: run 'make crds' and commit" >&2; exit 1; }
+	@git diff --exit-code --stat -- crds/ deploy/base/rbac/ deploy/overlays/agent/rbac/ deploy/argocd/argocd-cm-patch.yaml || { echo "generated files are stale: run 'make crds' and commit" >&2; exit 1; }
 
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh

@@ -8,7 +8,12 @@ import { createRestClient, type RestClient } from '../../src/runtime/rest.js';
 import { controlPlane, repoRoot } from './controlplane.js';
 import { type PrivateLibvirtd, run, startPrivateLibvirtd } from './libvirtd.js';
 import { type TestNamespace, createTestNamespace } from './namespace.js';
-import { type OperatorProcess, applyOperatorRbac, startOperator } from './operator.js';
+import {
+  type OperatorProcess,
+  type OperatorProcessOptions,
+  applyOperatorRbac,
+  startOperator,
+} from './operator.js';
 
 /** apiVersion of every maaslab kind. */
 export const GROUP_VERSION = 'maaslab.dev/v1alpha1';
@@ -116,8 +121,14 @@ export interface E2eEnvironment {
   stop(): Promise<void>;
 }
 
-/** Starts an {@link E2eEnvironment}; `tag` names its namespaces, Hypervisor and pool. */
-export async function startE2eEnvironment(tag: string): Promise<E2eEnvironment> {
+/**
+ * Starts an {@link E2eEnvironment}; `tag` names its namespaces, Hypervisor and pool, and
+ * `operatorOptions` adds flags to the operator (e.g. `leaderElect`).
+ */
+export async function startE2eEnvironment(
+  tag: string,
+  operatorOptions: Pick<OperatorProcessOptions, 'leaderElect' | 'args'> = {},
+): Promise<E2eEnvironment> {
   const cp = controlPlane();
   const admin = createRestClient(cp.kubeConfig('admin'));
   const scratch = await mkdtemp(join(tmpdir(), `maaslab-e2e-${tag}-`));
@@ -150,6 +161,7 @@ export async function startE2eEnvironment(tag: string): Promise<E2eEnvironment> 
     );
     await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
     const operator = await startOperator({
+      ...operatorOptions,
       kubeconfig: cp.operatorKubeconfig,
       namespace: leaseNs.name,
       logFile,

@@ -49,6 +49,11 @@ export interface LeaderElectionMetrics {
   on(name: string): void;
   /** This process no longer holds the lease `name`. */
   off(name: string): void;
+  /**
+   * This process no longer competes for the lease `name` (e.g. its Hypervisor is gone): the
+   * series goes, so a 0 left behind cannot look like a lease nobody holds.
+   */
+  forget(name: string): void;
 }
 
 /** The runtime's metrics, registered once on one Registry. */
@@ -231,6 +236,7 @@ export function createRuntimeMetrics(opts: RuntimeMetricsOptions): RuntimeMetric
     leaderElection: {
       on: (name) => leader.set({ name }, 1),
       off: (name) => leader.set({ name }, 0),
+      forget: (name) => leader.remove({ name }),
     },
   };
 }

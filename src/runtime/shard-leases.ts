@@ -96,6 +96,7 @@ export function createShardLeases(opts: ShardLeasesOptions): ShardLeases {
     const elector = electors.get(shard);
     electors.delete(shard);
     await elector?.release();
+    opts.metrics?.forget(shardLeaseName(shard));
   };
 
   return {

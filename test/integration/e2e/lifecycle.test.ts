@@ -1,5 +1,5 @@
 // End to end, the lab's life after it is built: the operator as a child process (as user
-// maaslab-operator with deploy/rbac/ only) against the shared kube-apiserver and a private
+// maaslab-operator with deploy/base/ RBAC only) against the shared kube-apiserver and a private
 // libvirtd with QEMU TCG. Issue 4's scenarios 11 (kstatus), 6 (scale), 4 (network address
 // change on a lab), 5 (clone), and 9a (libvirtd outage), in that order, on one small lab:
 // 128 MiB nodes with 64 MiB disks keep a busy two-core machine fast enough.

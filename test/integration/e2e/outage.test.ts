@@ -1,4 +1,4 @@
-// End to end, the operator as a child process (as user maaslab-operator with deploy/rbac/
+// End to end, the operator as a child process (as user maaslab-operator with deploy/base/ RBAC
 // only) against the shared kube-apiserver and a private libvirtd with QEMU TCG: issue 4's
 // scenarios 9b (kube-apiserver restart: the informers recover), 3 (power: managed save,
 // restartToken) and 8 (foreign domain and network of our names), on one small lab.

@@ -1,5 +1,5 @@
 // End to end: the operator as a user runs it — a child process of `maaslab-operator run`,
-// as user maaslab-operator with only the generated deploy/rbac/ roles — against the shared
+// as user maaslab-operator with only the ClusterRole and Role of deploy/base/ — against the shared
 // kube-apiserver and a private libvirtd with QEMU TCG. Issue 4's scenarios 1 (recipe lab),
 // 12 (metrics), 2 (drift), 10 (two replicas with --leader-elect) and 7 (delete), in that
 // order, on one lab: building it is the slow part on a busy two-core machine.

@@ -60,6 +60,7 @@ describe('runtime/lease', () => {
             metrics: {
               on: (n: string) => metricsLog.push(`on:${n}`),
               off: (n: string) => metricsLog.push(`off:${n}`),
+              forget: (n: string) => metricsLog.push(`forget:${n}`),
             },
           }
         : {}),
@@ -185,12 +186,18 @@ describe('runtime/lease', () => {
   describe('ShardLeases', () => {
     it('holds one lease per shard, starts and stops shard work, and releases removed shards', async () => {
       const log: string[] = [];
+      const metricsLog: string[] = [];
       const signals = new Map<string, AbortSignal>();
       const shards = createShardLeases({
         store,
         identity: 'me',
         clock,
         random: () => 0,
+        metrics: {
+          on: (n) => metricsLog.push(`on:${n}`),
+          off: (n) => metricsLog.push(`off:${n}`),
+          forget: (n) => metricsLog.push(`forget:${n}`),
+        },
         onStart: (s, signal) => {
           log.push(`start:${s}`);
           signals.set(s, signal);
@@ -209,6 +216,9 @@ describe('runtime/lease', () => {
       expect(log.sort()).to.deep.equal(['start:hv1', 'start:hv2', 'stop:hv1']);
       expect(signals.get('hv1')?.aborted).to.equal(true);
       expect(store.leases.get('maaslab-hv-hv1')?.record.holderIdentity).to.equal('');
+      // A shard given up for good leaves no series behind (a 0 would read as "nobody leads").
+      expect(metricsLog.at(-1)).to.equal('forget:maaslab-hv-hv1');
+      expect(metricsLog.filter((l) => l.endsWith('hv2'))).to.not.include('forget:maaslab-hv-hv2');
       await shards.stop();
       expect(shards.isLeading('hv2')).to.equal(false);
       expect(store.leases.get('maaslab-hv-hv2')?.record.holderIdentity).to.equal('');

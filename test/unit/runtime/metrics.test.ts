@@ -226,5 +226,9 @@ describe('runtime/metrics', () => {
     expect(
       await value(registry, MetricName.LeaderElectionMasterStatus, { name: 'maaslab-hv-b' }),
     ).to.equal(0);
+    m.leaderElection.forget('maaslab-hv-b');
+    expect(
+      await registry.getSingleMetricAsString(MetricName.LeaderElectionMasterStatus),
+    ).to.not.contain('maaslab-hv-b');
   });
 });

@@ -10,9 +10,9 @@
 --   2. Stalled=True: a retry cannot help, a human must act           -> Degraded
 --   3. Reconciling=True: work in progress                            -> Progressing
 --   4. Ready=True                                                    -> Healthy
---   5. Ready=False with nothing in progress or stalled: settled on purpose, e.g. a MaasNode
---      halted by its runStrategy (kstatus: Current, not Ready)       -> Suspended
---   6. anything else (no Ready condition reported yet)               -> Progressing
+--   5. otherwise                                                     -> Progressing
+-- with one refinement of 5: Ready=False for reason Halted is a MaasNode its runStrategy keeps
+-- off on purpose. kstatus calls it Current; Progressing would never end, so  -> Suspended
 
 local hs = {}
 
@@ -81,7 +81,7 @@ if isTrue(ready) then
   return hs
 end
 
-if ready ~= nil and ready.status == "False" then
+if ready ~= nil and ready.status == "False" and ready.reason == "Halted" then
   hs.status = "Suspended"
   hs.message = why(ready, "Not Ready")
   return hs

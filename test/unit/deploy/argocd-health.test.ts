@@ -120,7 +120,7 @@ const branches: ReadonlyArray<{
     expect: { status: 'Healthy', message: 'nodes 3/3 ready' },
   },
   {
-    name: '5: Ready=False, nothing in progress (halted on purpose)',
+    name: '5 (refined): Ready=False, reason Halted (a node off on purpose)',
     status: {
       observedGeneration: 3,
       conditions: [ready('False', 'Halted', 'the domain is saved')],
@@ -128,12 +128,20 @@ const branches: ReadonlyArray<{
     expect: { status: 'Suspended', message: 'the domain is saved' },
   },
   {
-    name: '6: no Ready condition yet',
+    name: '5: Ready=False for any other reason, nothing in progress',
+    status: {
+      observedGeneration: 3,
+      conditions: [ready('False', 'NodesNotReady', 'nodes 2/3 ready')],
+    },
+    expect: { status: 'Progressing', message: 'Waiting for the Ready condition' },
+  },
+  {
+    name: '5: no Ready condition yet',
     status: { observedGeneration: 3, conditions: [] },
     expect: { status: 'Progressing', message: 'Waiting for the Ready condition' },
   },
   {
-    name: '6: Ready=Unknown without Reconciling',
+    name: '5: Ready=Unknown without Reconciling',
     status: { observedGeneration: 3, conditions: [ready('Unknown', 'Unknown')] },
     expect: { status: 'Progressing', message: 'Waiting for the Ready condition' },
   },

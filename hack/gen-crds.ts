@@ -140,8 +140,12 @@ export const crdKustomization = (): string =>
     { lineWidth: 0, minContentWidth: 0 },
   );
 
-/** The name of {@link crdKustomization}'s file; not a CRD, so appliers of `crds/*.yaml` skip it. */
-export const CRD_KUSTOMIZATION = 'kustomization.yaml';
+/**
+ * The name of {@link crdKustomization}'s file: `Kustomization`, one of the three names kustomize
+ * looks for, and the one without an extension, so `kubectl apply -f crds/` (which reads only
+ * .yaml, .yml and .json) still applies exactly the CRDs.
+ */
+export const CRD_KUSTOMIZATION = 'Kustomization';
 
 /** Every file of crds/: each CRD, and the kustomization listing them. */
 export const renderCrds = (): Map<string, string> =>

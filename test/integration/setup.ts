@@ -27,10 +27,8 @@ let cp: ControlPlane | undefined;
  */
 export async function applyCrds(controlPlane: ControlPlane): Promise<string[]> {
   const dir = join(repoRoot, 'crds');
-  // crds/kustomization.yaml lists the CRDs for deploy/base; it is no CRD itself.
-  const files = (await readdir(dir).catch(() => [])).filter(
-    (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
-  );
+  // crds/Kustomization (no extension) lists the CRDs for deploy/base; only *.yaml are CRDs.
+  const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.yaml'));
   if (files.length === 0) throw new Error(`${dir} holds no CRD *.yaml: run 'make crds'`);
 
   const { stdout } = await run(

@@ -106,6 +106,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const adminKubeconfig = join(dir, 'admin.kubeconfig');
   const operatorKubeconfig = join(dir, 'operator.kubeconfig');
   let stopping: Promise<void> | undefined;
+  // Every test after an unexpected exit fails on a missing kubeconfig; say why, once, here.
+  void exited.then(([code, signal]) => {
+    if (stopping) return;
+    process.stderr.write(
+      `${describe(`exited unexpectedly (${signal ?? `exit code ${code}`})`).message}\n`,
+    );
+  });
   return {
     dir,
     server,

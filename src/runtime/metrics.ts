@@ -28,6 +28,7 @@ export const MetricName = {
   WorkqueueLongestRunningProcessor: 'workqueue_longest_running_processor_seconds',
   WorkqueueRetries: 'workqueue_retries_total',
   LeaderElectionMasterStatus: 'leader_election_master_status',
+  RestClientRequests: 'rest_client_requests_total',
 } as const;
 
 /** controller-runtime's `reconcile_time_seconds` buckets. */
@@ -61,6 +62,12 @@ export interface RuntimeMetrics {
   queue(name: string): QueueMetrics;
   /** Leader-election hooks. */
   readonly leaderElection: LeaderElectionMetrics;
+  /**
+   * One finished API request (client-go's rest_client_requests_total): the HTTP method (WATCH
+   * for a watch, counted when opened) and the status code: `2xx` for any success (client-node
+   * returns bodies, not status lines), the code of an API error, `<error>` without a response.
+   */
+  restRequest(method: string, code: string): void;
 }
 
 /** Options for `createRuntimeMetrics`. */
@@ -167,6 +174,13 @@ export function createRuntimeMetrics(opts: RuntimeMetricsOptions): RuntimeMetric
     registers,
   });
 
+  const restRequests = new Counter({
+    name: MetricName.RestClientRequests,
+    help: 'Number of HTTP requests, partitioned by status code and method.',
+    labelNames: ['code', 'method'] as const,
+    registers,
+  });
+
   const leader = new Gauge({
     name: MetricName.LeaderElectionMasterStatus,
     help:
@@ -232,5 +246,6 @@ export function createRuntimeMetrics(opts: RuntimeMetricsOptions): RuntimeMetric
       on: (name) => leader.set({ name }, 1),
       off: (name) => leader.set({ name }, 0),
     },
+    restRequest: (method, code) => restRequests.inc({ code, method }),
   };
 }

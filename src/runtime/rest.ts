@@ -172,3 +172,48 @@ export function createRestClient(kubeConfig: KubeConfig): RestClient {
     },
   };
 }
+
+/** The status code of a failed request as client-go labels it; `<error>` when none came back. */
+export function statusCodeOf(err: unknown): string {
+  for (const key of ['code', 'statusCode'] as const) {
+    const v = typeof err === 'object' && err !== null ? (err as Record<string, unknown>)[key] : 0;
+    if (typeof v === 'number' && v >= 100 && v < 600) return String(v);
+  }
+  return '<error>';
+}
+
+/**
+ * `rest`, telling `observe` about every request it finished (method and status code): the
+ * API-load figure of the benchmarks and of client-go's rest_client_requests_total. Requests
+ * that fail with an API error still count, under their code. Watches count as method WATCH
+ * (the apiserver's verb for them), so writes and reads stay apart from long-running streams.
+ */
+export function instrumentRestClient(
+  rest: RestClient,
+  observe: (method: string, code: string) => void,
+): RestClient {
+  return {
+    async request<T>(req: RestRequest): Promise<T> {
+      try {
+        const out = await rest.request<T>(req);
+        // client-node hands back the body, not the status line: any success is `2xx`.
+        observe(req.method, '2xx');
+        return out;
+      } catch (err) {
+        observe(req.method, statusCodeOf(err));
+        throw err;
+      }
+    },
+    path: (ref, sub) => rest.path(ref, sub),
+    async watch(ref, query, callbacks) {
+      try {
+        const handle = await rest.watch(ref, query, callbacks);
+        observe('WATCH', '2xx');
+        return handle;
+      } catch (err) {
+        observe('WATCH', statusCodeOf(err));
+        throw err;
+      }
+    },
+  };
+}

@@ -40,6 +40,7 @@ import {
 } from '../../runtime/reconcile.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { ownership as classify } from '../common/ownership.js';
+import { hypervisorGateChanged } from '../common/predicates.js';
 import { InventoryKinds } from '../virt-network/scope.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import {
@@ -787,8 +788,10 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
         vnet.metadata?.namespace,
       );
     })
-    .watches(InventoryKinds.Hypervisor, (o) =>
-      nodesWhere((n) => n.spec.hypervisor === o.metadata?.name),
+    .watches(
+      InventoryKinds.Hypervisor,
+      (o) => nodesWhere((n) => n.spec.hypervisor === o.metadata?.name),
+      { predicates: [hypervisorGateChanged] },
     )
     // A clone waits for its source to halt.
     .watches(InventoryKinds.MaasNode, (o) =>

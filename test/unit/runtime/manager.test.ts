@@ -145,6 +145,45 @@ describe('runtime/manager and builder', () => {
     expect(seen).to.deep.equal(['lab1', 'lab1']);
   });
 
+  it("applies a source's own predicates to that source only, and counts API requests", async () => {
+    const rest = fakeRest({ MaasLab: [obj('lab1')], MaasNode: [obj('n1')] });
+    const registry = new Registry();
+    const m = make(rest, registry);
+    const seen: string[] = [];
+    controllerBuilder(m)
+      .for(LAB)
+      // A fan-out watch that should fire only on spec changes of the node.
+      .watches(NODE, (): Request[] => [{ namespace: 'ns', name: 'from-node' }], {
+        predicates: [generationChanged],
+      })
+      .complete({
+        reconcile: (req) => {
+          seen.push(req.name);
+          return Promise.resolve({});
+        },
+      });
+    await m.start();
+    await until(() => seen.length === 2);
+    expect([...seen].sort()).to.deep.equal(['from-node', 'lab1']);
+    // The lab's own status write still reaches it (no predicate on for()); the node's does not.
+    rest.watches.get('MaasLab')!.onEvent('MODIFIED', obj('lab1', { resourceVersion: '2' }));
+    rest.watches.get('MaasNode')!.onEvent('MODIFIED', obj('n1', { resourceVersion: '2' }));
+    // Handlers run a few ticks later; give them real time, then look at what ran.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.length).to.be.greaterThan(2);
+    expect(new Set(seen.slice(2))).to.deep.equal(new Set(['lab1']));
+    const before = seen.length;
+    rest.watches
+      .get('MaasNode')!
+      .onEvent('MODIFIED', obj('n1', { resourceVersion: '3', generation: 2 }));
+    await until(() => seen.length > before);
+    expect(seen[before]).to.equal('from-node');
+    // Two LISTs and two watches went through the instrumented client.
+    const text = await registry.metrics();
+    expect(text).to.contain('rest_client_requests_total{code="2xx",method="GET"} 2');
+    expect(text).to.contain('rest_client_requests_total{code="2xx",method="WATCH"} 2');
+  });
+
   it('shares one informer per kind and scope, and merges scopes in the cache', async () => {
     const rest = fakeRest({ MaasNode: [obj('a')] });
     const m = make(rest);

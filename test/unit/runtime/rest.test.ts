@@ -6,6 +6,7 @@ import {
   ContentType,
   type RestClient,
   createRestClient,
+  instrumentRestClient,
   isConflict,
   isGone,
   isNotFound,
@@ -155,5 +156,57 @@ describe('runtime/rest', () => {
       allowWatchBookmarks: 'true',
     });
     expect(done).to.equal(false);
+  });
+});
+
+describe('runtime/rest instrumentRestClient', () => {
+  const failing = (err: unknown): RestClient => ({
+    request: () => Promise.reject(err),
+    path: () => Promise.resolve('/x'),
+    watch: () => Promise.reject(err),
+  });
+
+  it('counts successes as 2xx, API errors by code and transport errors as <error>', async () => {
+    const seen: string[] = [];
+    const observe = (method: string, code: string): void => void seen.push(`${method} ${code}`);
+    const ok = instrumentRestClient(
+      {
+        request: <T>() => Promise.resolve({} as T),
+        path: () => Promise.resolve('/x'),
+        watch: () => Promise.resolve({ stop: () => undefined }),
+      },
+      observe,
+    );
+    const ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'ns', name: 'a' };
+    await ok.request({ method: 'PATCH', ref });
+    await ok.watch(ref, {}, { onEvent: () => undefined, onDone: () => undefined });
+    const conflict = instrumentRestClient(
+      failing(Object.assign(new Error('x'), { code: 409 })),
+      observe,
+    );
+    await conflict.request({ method: 'PUT', ref }).catch(() => undefined);
+    const down = instrumentRestClient(failing(new Error('ECONNREFUSED')), observe);
+    await down.request({ method: 'GET', ref }).catch(() => undefined);
+    await down
+      .watch(ref, {}, { onEvent: () => undefined, onDone: () => undefined })
+      .catch(() => undefined);
+    expect(seen).to.deep.equal([
+      'PATCH 2xx',
+      'WATCH 2xx',
+      'PUT 409',
+      'GET <error>',
+      'WATCH <error>',
+    ]);
+    expect(await ok.path(ref)).to.equal('/x');
+  });
+
+  it('rethrows the original error', async () => {
+    const err = new Error('boom');
+    const c = instrumentRestClient(failing(err), () => undefined);
+    let caught: unknown;
+    await c
+      .request({ method: 'GET', ref: { apiVersion: 'v1', kind: 'Pod' } })
+      .catch((e: unknown) => (caught = e));
+    expect(caught).to.equal(err);
   });
 });

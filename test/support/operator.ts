@@ -96,6 +96,13 @@ export interface OperatorProcessOptions {
   readonly args?: readonly string[];
   /** How long to wait for /readyz (default 120 s: tsx compiles on a busy machine). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Node's arguments before `run`: default the sources through tsx. The benchmarks run the
+   * compiled `dist/src/cli/main.js` (what a deployment runs) with flags such as `--cpu-prof`.
+   */
+  readonly entry?: readonly string[];
+  /** Extra environment variables (e.g. UV_THREADPOOL_SIZE). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A running operator process. */
@@ -118,9 +125,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   // One process (node with the tsx loader) rather than the tsx CLI, which forks a second
   // node: signals then reach the operator itself, and SIGKILL really kills it.
   const args = [
-    '--import',
-    'tsx',
-    join(repoRoot, 'src', 'cli', 'main.ts'),
+    ...(opts.entry ?? ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts')]),
     'run',
     '--kubeconfig',
     opts.kubeconfig,
@@ -140,6 +145,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
+    env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log, { end: false });

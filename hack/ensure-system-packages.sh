@@ -11,6 +11,7 @@ packages=(
   qemu-system-x86 qemu-utils                 # real domains (TCG: no KVM here)
   dnsmasq-base iproute2 iptables util-linux  # libvirt networks and the test network namespace
   virtinst                                   # virt-install, the manual recipe's way (bench/)
+  openssl                                    # a throw-away TLS certificate in the REST unit tests
 )
 
 missing=()

@@ -13,10 +13,13 @@
 
 import {
   ApiException,
+  type Configuration,
   HttpMethod,
   type KubeConfig,
   KubernetesObjectApi,
   type KubernetesObject,
+  type RequestContext,
+  type SecurityAuthentication,
   Watch,
 } from '@kubernetes/client-node';
 
@@ -110,8 +113,40 @@ export const isConflict = (e: unknown): boolean => hasStatus(e, 409);
 /** 410: the resourceVersion is too old; list again. */
 export const isGone = (e: unknown): boolean => hasStatus(e, 410);
 
+/** What RequestContext.setDispatcher takes (undici's Dispatcher, not a dependency of ours). */
+type Dispatcher = Parameters<RequestContext['setDispatcher']>[0];
+
 /** KubernetesObjectApi, opened up for discovery and raw requests. */
 class RawApi extends KubernetesObjectApi {
+  /**
+   * The first request's connection pool, reused by every later one. client-node's KubeConfig
+   * builds a new undici Agent per request, so each request paid a TCP connect, a TLS handshake
+   * and a fresh SecureContext (the CA parsed again): the biggest CPU cost in the 1000-node
+   * profile (bench/RESULTS.md). The TLS material comes from the kubeconfig, which does not
+   * change while the process runs; tokens are headers and are still applied per request.
+   */
+  #dispatcher: Dispatcher | undefined;
+  #options: Configuration | undefined;
+
+  /** The configuration with authentication that keeps the first connection pool. */
+  private reusingConnections(): Configuration {
+    if (this.#options) return this.#options;
+    const auth = this.configuration.authMethods.default;
+    const reusing: SecurityAuthentication = {
+      getName: () => `${auth?.getName() ?? 'none'}, connections reused`,
+      applySecurityAuthentication: async (ctx) => {
+        await auth?.applySecurityAuthentication(ctx);
+        this.#dispatcher ??= ctx.getDispatcher();
+        if (this.#dispatcher) ctx.setDispatcher(this.#dispatcher);
+      },
+    };
+    this.#options = {
+      ...this.configuration,
+      authMethods: { ...this.configuration.authMethods, default: reusing },
+    };
+    return this.#options;
+  }
+
   async uri(ref: ResourceRef, subresource?: string): Promise<string> {
     const spec = {
       apiVersion: ref.apiVersion,
@@ -139,7 +174,7 @@ class RawApi extends KubernetesObjectApi {
     }
     if (req.signal) ctx.setSignal(req.signal);
     // 'KubernetesObject' is not in client-node's type map, so the body comes back untouched.
-    return this.requestPromise(ctx, 'KubernetesObject') as Promise<T>;
+    return this.requestPromise(ctx, 'KubernetesObject', this.reusingConnections()) as Promise<T>;
   }
 }
 

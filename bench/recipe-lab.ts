@@ -179,30 +179,35 @@ async function watchUntil<T extends KubernetesObject>(
       settle();
     }
   };
-  for (const kind of kinds) {
-    handles.push(
-      await rest.watch(
-        { apiVersion: GROUP_VERSION, kind, namespace },
-        {},
-        {
-          onEvent(type, obj) {
-            const map = byKind.get(kind)!;
-            const name = obj.metadata?.name ?? '';
-            if (type === 'DELETED') map.delete(name);
-            else if (type === 'ADDED' || type === 'MODIFIED') map.set(name, obj as T);
-            check();
-          },
-          onDone(err) {
-            if (err) settle(err);
-          },
+  // client-node ends a watch after 30 s without a byte: open it again until done.
+  let finished = false;
+  void ready.finally(() => (finished = true)).catch(() => undefined);
+  const open = async (kind: string, i: number): Promise<void> => {
+    // A new watch starts with an ADDED event per existing object: forget what the gap hid.
+    byKind.get(kind)!.clear();
+    handles[i] = await rest.watch(
+      { apiVersion: GROUP_VERSION, kind, namespace },
+      {},
+      {
+        onEvent(type, obj) {
+          const map = byKind.get(kind)!;
+          const name = obj.metadata?.name ?? '';
+          if (type === 'DELETED') map.delete(name);
+          else if (type === 'ADDED' || type === 'MODIFIED') map.set(name, obj as T);
+          check();
         },
-      ),
+        onDone() {
+          if (!finished) open(kind, i).catch((err: unknown) => settle(err));
+        },
+      },
     );
-  }
+  };
+  await Promise.all(kinds.map((kind, i) => open(kind, i)));
   check();
   return {
     ready,
     stop: () => {
+      finished = true;
       clearTimeout(timer);
       for (const h of handles) h.stop();
     },

@@ -94,26 +94,36 @@ async function watchLabsReady(
     () => settle(new Error(`labs not Ready within ${READY_TIMEOUT_MS} ms`)),
     READY_TIMEOUT_MS,
   );
-  const handle = await rest.watch(
-    { apiVersion: GROUP_VERSION, kind: 'MaasLab' },
-    {},
-    {
-      onEvent(type, obj: KubernetesObject) {
-        const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
-        if (type === 'DELETED') labs.delete(key);
-        else if (type === 'ADDED' || type === 'MODIFIED') labs.set(key, obj as MaasLab);
-        if (labs.size === count && [...labs.values()].every(isReadyNow)) settle();
+  // client-node ends a watch after 30 s without a byte: open it again until done.
+  let handle: { stop(): void } | undefined;
+  let done = false;
+  void ready.finally(() => (done = true)).catch(() => undefined);
+  const open = async (): Promise<void> => {
+    // A new watch starts with an ADDED event per existing lab.
+    labs.clear();
+    handle = await rest.watch(
+      { apiVersion: GROUP_VERSION, kind: 'MaasLab' },
+      {},
+      {
+        onEvent(type, obj: KubernetesObject) {
+          const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+          if (type === 'DELETED') labs.delete(key);
+          else if (type === 'ADDED' || type === 'MODIFIED') labs.set(key, obj as MaasLab);
+          if (labs.size === count && [...labs.values()].every(isReadyNow)) settle();
+        },
+        onDone() {
+          if (!done) open().catch((err: unknown) => settle(err as Error));
+        },
       },
-      onDone(err) {
-        if (err) settle(err as Error);
-      },
-    },
-  );
+    );
+  };
+  await open();
   return {
     ready,
     stop: () => {
+      done = true;
       clearTimeout(timer);
-      handle.stop();
+      handle?.stop();
     },
   };
 }
@@ -159,7 +169,13 @@ const labOf = (i: number, namespace: string): KubernetesObject & { spec: object 
   spec: {
     hypervisor: `hv-${i}`,
     networks: [
-      { name: 'maas', mode: 'isolated', ipv4: { address: `10.100.${i}.1`, prefixLength: 24 } },
+      {
+        name: 'maas',
+        mode: 'isolated',
+        // The test driver names no bridge itself (virNetworkGetBridgeName fails without one).
+        bridge: { name: `mlscale${i}` },
+        ipv4: { address: `10.100.${i}.1`, prefixLength: 24 },
+      },
     ],
     nodes: {
       count: NODES_PER_LAB,

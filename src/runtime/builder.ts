@@ -31,6 +31,30 @@ export const generationChanged: Predicate = {
   update: (old, obj) => old.metadata?.generation !== obj.metadata?.generation,
 };
 
+/** The metadata a reconciler acts on besides its spec; JSON, to compare cheaply. */
+const actionableMetadata = (o: Readonly<KubernetesObject>): string => {
+  const m = o.metadata;
+  return JSON.stringify([
+    m?.labels,
+    m?.annotations,
+    m?.finalizers,
+    m?.deletionTimestamp,
+    m?.ownerReferences,
+  ]);
+};
+
+/**
+ * Drops updates that changed only the status (controller-runtime's GenerationChanged,
+ * LabelChanged and AnnotationChanged predicates, plus finalizers, deletion and owners). For a
+ * controller's own kind: its status writes would otherwise wake it for one more pass that
+ * finds nothing to do, for every write.
+ */
+export const statusOnlyUpdatesIgnored: Predicate = {
+  update: (old, obj) =>
+    old.metadata?.generation !== obj.metadata?.generation ||
+    actionableMetadata(old) !== actionableMetadata(obj),
+};
+
 /** Maps an object of a watched kind to the requests to reconcile. */
 export type MapFn = (obj: Readonly<KubernetesObject>) => readonly Request[];
 

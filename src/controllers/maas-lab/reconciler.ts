@@ -19,7 +19,11 @@ import {
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
-import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import {
+  controllerBuilder,
+  statusOnlyUpdatesIgnored,
+  type BuilderOptions,
+} from '../../runtime/builder.js';
 import type { Client } from '../../runtime/client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
@@ -426,7 +430,8 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
   const { serves, metrics, ...builderOptions } = options;
   return (
     controllerBuilder(manager)
-      .for(LabKinds.MaasLab)
+      // Its own status writes need no pass of their own.
+      .for(LabKinds.MaasLab, { predicates: [statusOnlyUpdatesIgnored] })
       .owns(LabKinds.VirtNetwork)
       .owns(LabKinds.MaasNode)
       // MAC collisions are between labs (and stand-alone nodes) on one hypervisor: a spec

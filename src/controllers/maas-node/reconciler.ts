@@ -23,7 +23,11 @@ import {
   type ObservedDomain,
 } from '../../libvirt/hypervisor.js';
 import { buildDomainXml, type ParsedVolume } from '../../libvirt/xml/index.js';
-import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import {
+  controllerBuilder,
+  statusOnlyUpdatesIgnored,
+  type BuilderOptions,
+} from '../../runtime/builder.js';
 import { refOf, type Client } from '../../runtime/client.js';
 import { toRfc3339Seconds, type Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
@@ -163,6 +167,8 @@ interface Findings {
   /** The next power decision, from the last observation: what the node still wants. */
   next: PowerAction;
   lastRestartToken?: string;
+  /** This pass started, stopped, saved or rebooted the domain: observe it again. */
+  powerChanged?: boolean;
 }
 
 /**
@@ -502,6 +508,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     if ((action === 'start' || action === 'restore') && runStrategy === 'Once' && !startedOnce) {
       await annotate(node, STARTED_ONCE_ANNOTATION, toRfc3339Seconds(clock.now()), signal);
     }
+    found.powerChanged = true;
     const [reason, note] = powerEvent[action];
     record(node, EventType.Normal, reason, action, `${note} (${domainName})`);
     if (action === 'shutdown') {
@@ -655,6 +662,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           );
         }
         const created = view.domain === undefined;
+        let redefined = false;
         if (created) {
           await verbs.defineDomain(buildDomainXml(desired));
           record(
@@ -668,6 +676,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           const diff = diffDomain(desired, view.domain.inactive);
           if (diff.redefine) {
             await verbs.defineDomain(buildDomainXml(desired));
+            redefined = true;
             record(
               node,
               EventType.Normal,
@@ -677,9 +686,11 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
             );
           }
         }
-        found.domain = await verbs.observeDomain(scope.domainName);
+        // Observed again only after a change: a settled node's pass (the periodic resync) then
+        // reads the domain once, not three times.
+        if (created || redefined) found.domain = await verbs.observeDomain(scope.domainName);
         requeue = await power(scope, verbs, found, created, signal);
-        found.domain = await verbs.observeDomain(scope.domainName);
+        if (found.powerChanged) found.domain = await verbs.observeDomain(scope.domainName);
       } catch (err) {
         if (err instanceof HypervisorUnreachableError) {
           found.unreachable = err.message;
@@ -779,7 +790,8 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     });
   });
   const controller = controllerBuilder(manager)
-    .for(InventoryKinds.MaasNode)
+    // Its own status writes need no pass of their own.
+    .for(InventoryKinds.MaasNode, { predicates: [statusOnlyUpdatesIgnored] })
     .watches(InventoryKinds.VirtNetwork, (o) => {
       const vnet = o as Readonly<VirtNetwork>;
       const name = vnet.metadata?.name;

@@ -25,6 +25,7 @@ import {
 import {
   controllerBuilder,
   generationChanged,
+  statusOnlyUpdatesIgnored,
   type BuilderOptions,
 } from '../../runtime/builder.js';
 import type { Client } from '../../runtime/client.js';
@@ -511,7 +512,8 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
     });
   });
   const controller = controllerBuilder(manager)
-    .for(InventoryKinds.VirtNetwork)
+    // Its own status writes need no pass of their own.
+    .for(InventoryKinds.VirtNetwork, { predicates: [statusOnlyUpdatesIgnored] })
     // A network reads only its users' specs (their NICs): status writes need not wake it.
     .watches(InventoryKinds.MaasNode, (o) => networksOf(o), { predicates: [generationChanged] })
     .watches(InventoryKinds.Hypervisor, (o) => networksOn(o.metadata?.name), {

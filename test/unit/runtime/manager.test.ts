@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { controllerBuilder, generationChanged } from '../../../src/runtime/builder.js';
+import {
+  controllerBuilder,
+  generationChanged,
+  statusOnlyUpdatesIgnored,
+} from '../../../src/runtime/builder.js';
 import { type Manager, createManager } from '../../../src/runtime/manager.js';
 import type { Request } from '../../../src/runtime/reconcile.js';
 import type { RestClient, RestRequest, WatchCallbacks } from '../../../src/runtime/rest.js';
@@ -182,6 +186,24 @@ describe('runtime/manager and builder', () => {
     const text = await registry.metrics();
     expect(text).to.contain('rest_client_requests_total{code="2xx",method="GET"} 2');
     expect(text).to.contain('rest_client_requests_total{code="2xx",method="WATCH"} 2');
+  });
+
+  it('statusOnlyUpdatesIgnored drops status writes, passes spec and actionable metadata', () => {
+    const base = obj('n1', { labels: { a: '1' }, annotations: { b: '2' }, finalizers: ['f'] });
+    const withStatus = { ...base, status: { phase: 'Running' } } as KubernetesObject;
+    const pass = (o: KubernetesObject): boolean => statusOnlyUpdatesIgnored.update!(base, o);
+    expect(pass({ ...withStatus, metadata: { ...base.metadata, resourceVersion: '2' } })).to.equal(
+      false,
+    );
+    expect(pass({ ...base, metadata: { ...base.metadata, generation: 2 } })).to.equal(true);
+    expect(pass({ ...base, metadata: { ...base.metadata, labels: { a: '2' } } })).to.equal(true);
+    expect(pass({ ...base, metadata: { ...base.metadata, annotations: {} } })).to.equal(true);
+    expect(pass({ ...base, metadata: { ...base.metadata, finalizers: [] } })).to.equal(true);
+    expect(
+      pass({ ...base, metadata: { ...base.metadata, deletionTimestamp: new Date(0) } }),
+    ).to.equal(true);
+    expect(statusOnlyUpdatesIgnored.create).to.equal(undefined);
+    expect(statusOnlyUpdatesIgnored.delete).to.equal(undefined);
   });
 
   it('shares one informer per kind and scope, and merges scopes in the cache', async () => {

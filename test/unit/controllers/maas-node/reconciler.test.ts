@@ -99,10 +99,22 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
         capacity: '8Gi',
       },
     ]);
-    // A second pass is a no-op.
+    // A second pass is a no-op, and reads the domain once: nothing changed to read again.
     hv.resetRecording();
     await reconciler().reconcile(key('n1'), signal);
     expect(hv.mutations).to.deep.equal([]);
+    expect(hv.calls.filter((c) => c.verb === 'observeDomain')).to.have.length(1);
+    expect(nodes.get(key('n1'))?.status?.state).to.equal('running');
+  });
+
+  it('reads the domain again after each change it made (definition, power)', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    await reconciler().reconcile(key('n1'), signal);
+    const verbs = hv.calls.map((c) => c.verb);
+    // First look (absent), after the definition, after the start.
+    expect(verbs.filter((v) => v === 'observeDomain')).to.have.length(3);
+    expect(verbs.indexOf('defineDomain')).to.be.lessThan(verbs.lastIndexOf('observeDomain'));
+    expect(verbs.indexOf('start')).to.be.lessThan(verbs.lastIndexOf('observeDomain'));
   });
 
   it('Halted/Shutdown: ACPI first, requeue for the grace period, then destroy', async () => {

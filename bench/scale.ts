@@ -128,24 +128,21 @@ async function watchLabsReady(
 }
 
 /**
- * Waits until the operator has reconciled `count` nodes and then used almost no CPU for two
- * seconds. Watching its CPU in /proc instead of scraping /metrics keeps the measured window free
- * of the scrapes' own cost (a scrape of 1000 nodes' series costs tens of milliseconds).
+ * Waits until the maasnode controller has reconciled `count` times and no controller has work
+ * queued or running. Scrapes /metrics every 5 s: the operator is never CPU-idle here (the
+ * Hypervisor controller reads every domain once a minute), and each scrape costs a little.
  */
-async function settled(op: OperatorProcess, pid: number, count: number): Promise<void> {
+async function settled(op: OperatorProcess, count: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = procStats(pid).cpuSeconds;
-  let idleSeconds = 0;
   for (;;) {
-    await delay(1000);
-    const now = procStats(pid).cpuSeconds;
-    idleSeconds = now - last < 0.03 ? idleSeconds + 1 : 0;
-    last = now;
-    if (idleSeconds >= 2) {
-      const m = await scrape(op);
-      if (sum(m, 'controller_runtime_reconcile_total', { controller: 'maasnode' }) >= count) return;
-      last = procStats(pid).cpuSeconds;
-      idleSeconds = 0;
+    await delay(5000);
+    const m = await scrape(op);
+    if (
+      sum(m, 'controller_runtime_reconcile_total', { controller: 'maasnode' }) >= count &&
+      sum(m, 'workqueue_depth') === 0 &&
+      sum(m, 'controller_runtime_active_workers') === 0
+    ) {
+      return;
     }
     if (Date.now() > deadline) throw new Error(`the operator did not settle after ${count} nodes`);
   }
@@ -247,7 +244,7 @@ async function main(): Promise<void> {
       await delay(250);
     }
     // Let the Hypervisors' first passes finish before the clock starts.
-    await settled(operator, pid, 0);
+    await settled(operator, 0);
 
     // 1. Build.
     say(`Applying ${HYPERVISORS} labs of ${NODES_PER_LAB} nodes…`);
@@ -269,7 +266,7 @@ async function main(): Promise<void> {
     say(`  all Ready after ${buildSeconds.toFixed(2)} s`);
 
     // Peak RSS and CPU over the build and its tail, before the profile is written.
-    await settled(operator, pid, TOTAL_NODES);
+    await settled(operator, TOTAL_NODES);
     const pBuilt = procStats(pid);
     await operator.stop();
     const profile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
@@ -287,7 +284,7 @@ async function main(): Promise<void> {
     });
     const pid2 = operator.child.pid!;
     const p2 = procStats(pid2);
-    await settled(operator, pid2, TOTAL_NODES);
+    await settled(operator, TOTAL_NODES);
     const m3 = await scrape(operator);
     const p3 = procStats(pid2);
     const load3 = loadAverages();

@@ -259,7 +259,7 @@ async function cleanLab(b: Bench): Promise<void> {
       'delete',
       '-n',
       b.labNs,
-      'maaslab',
+      'maaslabs.maaslab.dev',
       'recipe',
       '--wait=false',
     ]);

@@ -350,6 +350,14 @@ async function scrape(op: OperatorProcess): Promise<Sample[]> {
 
 // --- main ----------------------------------------------------------------------------------
 
+/** What the operator did in the last D run, from its /metrics. */
+interface LastD {
+  readonly libvirt: Map<string, number>;
+  readonly api: Map<string, number>;
+  /** Wall time of libvirt calls by C function (calls overlap: the sum is not elapsed time). */
+  readonly seconds: Map<string, number>;
+}
+
 async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-recipe-'));
   const loadBefore = loadAverages();
@@ -357,7 +365,7 @@ async function main(): Promise<void> {
   const times: Record<Way, number[]> = { A: [], B: [], C: [], D: [] };
   const roundLoad: string[] = [];
   const manifest = await labManifest(b);
-  let lastD: { libvirt: Map<string, number>; api: Map<string, number> } | undefined;
+  let lastD: LastD | undefined;
   try {
     say('Warm-up (not counted): one run of each way…');
     await wayA(b);
@@ -385,6 +393,7 @@ async function main(): Promise<void> {
           lastD = {
             libvirt: deltaBy(before, after, 'maaslab_libvirt_calls_total', 'op'),
             api: deltaBy(before, after, 'rest_client_requests_total', 'method'),
+            seconds: deltaBy(before, after, 'maaslab_libvirt_call_duration_seconds_sum', 'op'),
           };
           await cleanLab(b);
         } else {
@@ -410,7 +419,7 @@ function report(
   times: Record<Way, number[]>,
   roundLoad: readonly string[],
   loadBefore: string,
-  lastD: { libvirt: Map<string, number>; api: Map<string, number> } | undefined,
+  lastD: LastD | undefined,
 ): void {
   const s = (x: number): string => (x / 1000).toFixed(2);
   const med = Object.fromEntries(WAYS.map((w) => [w, median(times[w])])) as Record<Way, number>;
@@ -475,6 +484,16 @@ function report(
       '.',
     '',
     `Operator calls in the last D run: libvirt ${list(lastD?.libvirt)}; API requests ${list(lastD?.api)}.`,
+    '',
+    `Their libvirt wall time by C function, summed over calls (seconds; the nodes' calls overlap): ${
+      lastD
+        ? [...lastD.seconds.entries()]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 6)
+            .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+            .join(', ')
+        : '—'
+    }.`,
     '',
     'Raw numbers (s):',
     '',

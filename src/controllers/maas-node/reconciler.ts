@@ -33,11 +33,13 @@ import { toRfc3339Seconds, type Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
 import { EventType } from '../../runtime/event-record.js';
 import type { EventRecorder } from '../../runtime/events.js';
-import type { Manager } from '../../runtime/manager.js';
+import { InformerEvent } from '../../runtime/informer.js';
+import type { CacheReader, Manager } from '../../runtime/manager.js';
 import { CLEANUP_FINALIZER, hasFinalizer, requestFor } from '../../runtime/objects.js';
 import { ContentType } from '../../runtime/rest.js';
 import {
   TerminalError,
+  requestKey,
   type Reconciler,
   type Request,
   type Result,
@@ -778,15 +780,31 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
       .list(namespace)
       .filter(pred)
       .map((n) => requestFor(n));
+  // Nodes that name their domain themselves (spec.domainName), by that name: the rest are
+  // found from the domain name alone, so a domain event costs O(1), not a scan of every node.
+  const explicitNames = new Map<string, Set<string>>();
+  const index = (n: Readonly<MaasNode>, add: boolean): void => {
+    const domain = n.spec?.domainName;
+    if (!domain) return;
+    const key = requestKey(requestFor(n));
+    const keys = explicitNames.get(domain) ?? new Set<string>();
+    if (add) keys.add(key);
+    else keys.delete(key);
+    if (keys.size > 0) explicitNames.set(domain, keys);
+    else explicitNames.delete(domain);
+  };
+  const nodeInformer = manager.informer<MaasNode>(InventoryKinds.MaasNode);
+  nodeInformer.on(InformerEvent.Add, (n) => index(n, true));
+  nodeInformer.on(InformerEvent.Update, (n, old) => {
+    index(old, false);
+    index(n, true);
+  });
+  nodeInformer.on(InformerEvent.Delete, (n) => index(n, false));
   // Filled once the controller exists; no event can arrive before the first reconcile.
   let enqueue: (req: Request) => void = () => undefined;
   hypervisors.onCreate((hvName, verbs) => {
     verbs.onDomainEvent((e) => {
-      for (const req of nodesWhere(
-        (n) => n.spec.hypervisor === hvName && safeDomainName(n) === e.name,
-      )) {
-        enqueue(req);
-      }
+      for (const req of nodesForDomain(caches.nodes, explicitNames, hvName, e.name)) enqueue(req);
     });
   });
   const controller = controllerBuilder(manager)
@@ -834,6 +852,32 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     );
   enqueue = (req) => controller.enqueue(req);
   return controller;
+}
+
+/**
+ * The MaasNodes on `hypervisor` whose libvirt domain is `domain`: the node named by the default
+ * `<namespace>.<name>` (namespaces hold no dots), and those listed in `explicitNames` (nodes
+ * with spec.domainName, by that name). Pure; O(1) per event.
+ */
+export function nodesForDomain(
+  nodes: Pick<CacheReader<MaasNode>, 'get'>,
+  explicitNames: ReadonlyMap<string, ReadonlySet<string>>,
+  hypervisor: string,
+  domain: string,
+): Request[] {
+  const dot = domain.indexOf('.');
+  const candidates = new Set(explicitNames.get(domain));
+  if (dot > 0) {
+    candidates.add(requestKey({ namespace: domain.slice(0, dot), name: domain.slice(dot + 1) }));
+  }
+  const out: Request[] = [];
+  for (const key of candidates) {
+    const n = nodes.get(key);
+    if (n && n.spec.hypervisor === hypervisor && safeDomainName(n) === domain) {
+      out.push(requestFor(n));
+    }
+  }
+  return out;
 }
 
 /** domainNameFor, or undefined for an object that lacks the metadata to name it. */

@@ -25,7 +25,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
-        kube-testenv lint format demo bench coverage clean help
+        kube-testenv lint format demo bench bench-binding bench-recipe bench-scale coverage clean help
 
 all: build native
 
@@ -95,8 +95,20 @@ test: deps native kube-testenv lint ## the whole suite, as CI runs it
 demo: deps native kube-testenv ## the main job: the recipe lab on a private libvirtd, live
 	node --import tsx hack/demo.ts
 
-bench: ## benchmarks, results in bench/RESULTS.md (not part of make test)
+# Benchmarks run one after the other: each needs the machine to itself.
+bench: deps native kube-testenv build ## all benchmarks, results in bench/RESULTS.md (not part of make test)
+	@$(MAKE) --no-print-directory bench-binding
+	@$(MAKE) --no-print-directory bench-recipe
+	@$(MAKE) --no-print-directory bench-scale
+
+bench-binding: deps native ## the binding vs virsh on the test driver
 	tsx bench/binding-vs-virsh.ts
+
+bench-recipe: deps native kube-testenv ## the recipe lab four ways on a private libvirtd (needs root)
+	tsx bench/recipe-lab.ts
+
+bench-scale: deps native kube-testenv build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile
+	tsx bench/scale.ts
 
 coverage: deps native ## unit-test coverage with c8 (report in coverage/)
 	c8 --reporter=text-summary --reporter=html --include 'src/**' mocha --config .mocharc.unit.json

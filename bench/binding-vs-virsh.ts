@@ -1,6 +1,6 @@
 // Times one define+start+destroy+undefine cycle through the binding versus the
 // same four commands in ONE virsh process, both on test:///default, interleaved,
-// and writes bench/RESULTS.md. `virsh -c test:///default` cannot share driver
+// and writes the `binding-vs-virsh` section of bench/RESULTS.md. `virsh -c test:///default` cannot share driver
 // state across processes, so one virsh process runs all four commands.
 //
 //   tsx bench/binding-vs-virsh.ts [runs]     (make bench)
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers/promises';
 import { Connection, DomainUndefineFlags, formatLibvirtVersion } from '../src/libvirt/index.js';
+import { writeSection } from './support.js';
 
 const RUNS = Number(process.argv[2] ?? 30);
 const URI = 'test:///default';
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   const mv = median(virsh);
   const fmt = (x: number): string => x.toFixed(3);
   const lines = [
-    '# Benchmark: binding vs virsh',
+    '## 0. The binding vs virsh',
     '',
     'One define+start+destroy+undefine cycle on `test:///default`, written by',
     '`make bench` (`tsx bench/binding-vs-virsh.ts`). Runs are interleaved; each',
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
     `- virsh: ${virsh.map(fmt).join(', ')}`,
     '',
   ];
-  writeFileSync(new URL('./RESULTS.md', import.meta.url), lines.join('\n'));
+  writeSection('binding-vs-virsh', lines.join('\n'));
   console.log(lines.slice(14, 21).join('\n'));
 }
 

@@ -15,6 +15,7 @@ packages=(
   openssh-client                             # ssh -G / ssh-keygen: deploy/ tests of the qemu+ssh setup
   prometheus                                 # promtool and a real server for deploy/monitoring's tests
   lua5.1 lua-cjson                           # runs deploy/argocd/health.lua the way Argo CD does (Lua 5.1)
+  openssl                                    # a throw-away TLS certificate in the REST unit tests
 )
 
 missing=()

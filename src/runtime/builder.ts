@@ -31,12 +31,42 @@ export const generationChanged: Predicate = {
   update: (old, obj) => old.metadata?.generation !== obj.metadata?.generation,
 };
 
+/** The metadata a reconciler acts on besides its spec; JSON, to compare cheaply. */
+const actionableMetadata = (o: Readonly<KubernetesObject>): string => {
+  const m = o.metadata;
+  return JSON.stringify([
+    m?.labels,
+    m?.annotations,
+    m?.finalizers,
+    m?.deletionTimestamp,
+    m?.ownerReferences,
+  ]);
+};
+
+/**
+ * Drops updates that changed only the status (controller-runtime's GenerationChanged,
+ * LabelChanged and AnnotationChanged predicates, plus finalizers, deletion and owners). For a
+ * controller's own kind: its status writes would otherwise wake it for one more pass that
+ * finds nothing to do, for every write.
+ */
+export const statusOnlyUpdatesIgnored: Predicate = {
+  update: (old, obj) =>
+    old.metadata?.generation !== obj.metadata?.generation ||
+    actionableMetadata(old) !== actionableMetadata(obj),
+};
+
 /** Maps an object of a watched kind to the requests to reconcile. */
 export type MapFn = (obj: Readonly<KubernetesObject>) => readonly Request[];
 
 /** Watch options: which objects (default the whole kind; several scopes union). */
 export interface SourceOptions {
   readonly scopes?: readonly WatchScope[];
+  /**
+   * Predicates of this source alone, on top of the controller's event filters. A `watches`
+   * map that fans out (one object to many requests) should let through only the changes its
+   * targets depend on: every status write would otherwise wake them all.
+   */
+  readonly predicates?: readonly Predicate[];
 }
 
 /** Per-controller options. */
@@ -49,6 +79,7 @@ interface Source {
   readonly kind: Kind;
   readonly map: MapFn;
   readonly scopes: readonly WatchScope[];
+  readonly predicates: readonly Predicate[];
 }
 
 /** The chain; `complete` builds, registers and returns the controller. */
@@ -70,12 +101,18 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
   const sources: Source[] = [];
   const predicates: Predicate[] = [];
   const scopesOf = (o?: SourceOptions): readonly WatchScope[] => o?.scopes ?? [{}];
+  const predicatesOf = (o?: SourceOptions): readonly Predicate[] => o?.predicates ?? [];
 
   const builder: ControllerBuilder = {
     for(kind, opts) {
       if (forKind) throw new Error(`for() already called with ${forKind.kind}`);
       forKind = kind;
-      sources.push({ kind, map: (o) => [requestFor(o)], scopes: scopesOf(opts) });
+      sources.push({
+        kind,
+        map: (o) => [requestFor(o)],
+        scopes: scopesOf(opts),
+        predicates: predicatesOf(opts),
+      });
       return builder;
     },
     owns(kind, opts) {
@@ -87,11 +124,12 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
           return r ? [r] : [];
         },
         scopes: scopesOf(opts),
+        predicates: predicatesOf(opts),
       });
       return builder;
     },
     watches(kind, map, opts) {
-      sources.push({ kind, map, scopes: scopesOf(opts) });
+      sources.push({ kind, map, scopes: scopesOf(opts), predicates: predicatesOf(opts) });
       return builder;
     },
     withEventFilter(p) {
@@ -123,25 +161,32 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
       // Register first: a duplicate name throws before any handler is wired.
       manager.add(controller);
       for (const src of sources) {
-        for (const scope of src.scopes) wire(manager.informer(src.kind, scope), src.map);
+        const filters = [...predicates, ...src.predicates];
+        for (const scope of src.scopes) {
+          wire(manager.informer(src.kind, scope), src.map, filters);
+        }
       }
       return controller;
 
-      function wire(informer: Informer<KubernetesObject>, map: MapFn): void {
+      function wire(
+        informer: Informer<KubernetesObject>,
+        map: MapFn,
+        filters: readonly Predicate[],
+      ): void {
         const enqueue = (o: Readonly<KubernetesObject>): void => {
           for (const req of map(o)) controller.enqueue(req);
         };
         informer.on(InformerEvent.Add, (o) => {
-          if (predicates.every((p) => p.create?.(o) ?? true)) enqueue(o);
+          if (filters.every((p) => p.create?.(o) ?? true)) enqueue(o);
         });
         informer.on(InformerEvent.Update, (o, old) => {
-          if (!predicates.every((p) => p.update?.(old, o) ?? true)) return;
+          if (!filters.every((p) => p.update?.(old, o) ?? true)) return;
           enqueue(o);
           // A child that moved to another owner must wake the old owner too.
           enqueue(old);
         });
         informer.on(InformerEvent.Delete, (o) => {
-          if (predicates.every((p) => p.delete?.(o) ?? true)) enqueue(o);
+          if (filters.every((p) => p.delete?.(o) ?? true)) enqueue(o);
         });
       }
     },

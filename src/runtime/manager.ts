@@ -26,7 +26,7 @@ import { createListWatch } from './list-watch.js';
 import { type Logger, noopLogger } from './log.js';
 import { type RuntimeMetrics, createRuntimeMetrics } from './metrics.js';
 import { type Request, requestKey } from './reconcile.js';
-import { type RestClient, createRestClient } from './rest.js';
+import { type RestClient, createRestClient, instrumentRestClient } from './rest.js';
 import { type ShardLeases, type ShardLeasesOptions, createShardLeases } from './shard-leases.js';
 
 /** A kind of object: `{ apiVersion: 'maaslab.dev/v1alpha1', kind: 'MaasNode' }`. */
@@ -129,7 +129,10 @@ export function createManager(opts: ManagerOptions): Manager {
   const clock = opts.clock ?? realClock;
   const metrics =
     opts.metrics ?? createRuntimeMetrics({ registry: opts.metricsRegistry ?? new Registry() });
-  const rest = opts.rest ?? createRestClient(opts.kubeConfig);
+  const rest = instrumentRestClient(
+    opts.rest ?? createRestClient(opts.kubeConfig),
+    metrics.restRequest,
+  );
   const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
   const client = createClient({ rest, clock });
   const events = createEventRecorder({

@@ -28,6 +28,7 @@ export const MetricName = {
   WorkqueueLongestRunningProcessor: 'workqueue_longest_running_processor_seconds',
   WorkqueueRetries: 'workqueue_retries_total',
   LeaderElectionMasterStatus: 'leader_election_master_status',
+  RestClientRequests: 'rest_client_requests_total',
 } as const;
 
 /** controller-runtime's `reconcile_time_seconds` buckets. */
@@ -66,6 +67,12 @@ export interface RuntimeMetrics {
   queue(name: string): QueueMetrics;
   /** Leader-election hooks. */
   readonly leaderElection: LeaderElectionMetrics;
+  /**
+   * One finished API request (client-go's rest_client_requests_total): the HTTP method (WATCH
+   * for a watch, counted when opened) and the status code: `2xx` for any success (client-node
+   * returns bodies, not status lines), the code of an API error, `<error>` without a response.
+   */
+  restRequest(method: string, code: string): void;
 }
 
 /** Options for `createRuntimeMetrics`. */
@@ -172,6 +179,13 @@ export function createRuntimeMetrics(opts: RuntimeMetricsOptions): RuntimeMetric
     registers,
   });
 
+  const restRequests = new Counter({
+    name: MetricName.RestClientRequests,
+    help: 'Number of HTTP requests, partitioned by status code and method.',
+    labelNames: ['code', 'method'] as const,
+    registers,
+  });
+
   const leader = new Gauge({
     name: MetricName.LeaderElectionMasterStatus,
     help:
@@ -238,5 +252,6 @@ export function createRuntimeMetrics(opts: RuntimeMetricsOptions): RuntimeMetric
       off: (name) => leader.set({ name }, 0),
       forget: (name) => leader.remove({ name }),
     },
+    restRequest: (method, code) => restRequests.inc({ code, method }),
   };
 }

@@ -13,10 +13,13 @@
 
 import {
   ApiException,
+  type Configuration,
   HttpMethod,
   type KubeConfig,
   KubernetesObjectApi,
   type KubernetesObject,
+  type RequestContext,
+  type SecurityAuthentication,
   Watch,
 } from '@kubernetes/client-node';
 
@@ -110,8 +113,40 @@ export const isConflict = (e: unknown): boolean => hasStatus(e, 409);
 /** 410: the resourceVersion is too old; list again. */
 export const isGone = (e: unknown): boolean => hasStatus(e, 410);
 
+/** What RequestContext.setDispatcher takes (undici's Dispatcher, not a dependency of ours). */
+type Dispatcher = Parameters<RequestContext['setDispatcher']>[0];
+
 /** KubernetesObjectApi, opened up for discovery and raw requests. */
 class RawApi extends KubernetesObjectApi {
+  /**
+   * The first request's connection pool, reused by every later one. client-node's KubeConfig
+   * builds a new undici Agent per request, so each request paid a TCP connect, a TLS handshake
+   * and a fresh SecureContext (the CA parsed again): the biggest CPU cost in the 1000-node
+   * profile (bench/RESULTS.md). The TLS material comes from the kubeconfig, which does not
+   * change while the process runs; tokens are headers and are still applied per request.
+   */
+  #dispatcher: Dispatcher | undefined;
+  #options: Configuration | undefined;
+
+  /** The configuration with authentication that keeps the first connection pool. */
+  private reusingConnections(): Configuration {
+    if (this.#options) return this.#options;
+    const auth = this.configuration.authMethods.default;
+    const reusing: SecurityAuthentication = {
+      getName: () => `${auth?.getName() ?? 'none'}, connections reused`,
+      applySecurityAuthentication: async (ctx) => {
+        await auth?.applySecurityAuthentication(ctx);
+        this.#dispatcher ??= ctx.getDispatcher();
+        if (this.#dispatcher) ctx.setDispatcher(this.#dispatcher);
+      },
+    };
+    this.#options = {
+      ...this.configuration,
+      authMethods: { ...this.configuration.authMethods, default: reusing },
+    };
+    return this.#options;
+  }
+
   async uri(ref: ResourceRef, subresource?: string): Promise<string> {
     const spec = {
       apiVersion: ref.apiVersion,
@@ -139,7 +174,7 @@ class RawApi extends KubernetesObjectApi {
     }
     if (req.signal) ctx.setSignal(req.signal);
     // 'KubernetesObject' is not in client-node's type map, so the body comes back untouched.
-    return this.requestPromise(ctx, 'KubernetesObject') as Promise<T>;
+    return this.requestPromise(ctx, 'KubernetesObject', this.reusingConnections()) as Promise<T>;
   }
 }
 
@@ -169,6 +204,51 @@ export function createRestClient(kubeConfig: KubeConfig): RestClient {
           controller.abort();
         },
       };
+    },
+  };
+}
+
+/** The status code of a failed request as client-go labels it; `<error>` when none came back. */
+export function statusCodeOf(err: unknown): string {
+  for (const key of ['code', 'statusCode'] as const) {
+    const v = typeof err === 'object' && err !== null ? (err as Record<string, unknown>)[key] : 0;
+    if (typeof v === 'number' && v >= 100 && v < 600) return String(v);
+  }
+  return '<error>';
+}
+
+/**
+ * `rest`, telling `observe` about every request it finished (method and status code): the
+ * API-load figure of the benchmarks and of client-go's rest_client_requests_total. Requests
+ * that fail with an API error still count, under their code. Watches count as method WATCH
+ * (the apiserver's verb for them), so writes and reads stay apart from long-running streams.
+ */
+export function instrumentRestClient(
+  rest: RestClient,
+  observe: (method: string, code: string) => void,
+): RestClient {
+  return {
+    async request<T>(req: RestRequest): Promise<T> {
+      try {
+        const out = await rest.request<T>(req);
+        // client-node hands back the body, not the status line: any success is `2xx`.
+        observe(req.method, '2xx');
+        return out;
+      } catch (err) {
+        observe(req.method, statusCodeOf(err));
+        throw err;
+      }
+    },
+    path: (ref, sub) => rest.path(ref, sub),
+    async watch(ref, query, callbacks) {
+      try {
+        const handle = await rest.watch(ref, query, callbacks);
+        observe('WATCH', '2xx');
+        return handle;
+      } catch (err) {
+        observe('WATCH', statusCodeOf(err));
+        throw err;
+      }
     },
   };
 }

@@ -19,7 +19,11 @@ import {
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
-import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import {
+  controllerBuilder,
+  statusOnlyUpdatesIgnored,
+  type BuilderOptions,
+} from '../../runtime/builder.js';
 import type { Client } from '../../runtime/client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
@@ -29,6 +33,7 @@ import type { Manager } from '../../runtime/manager.js';
 import { isDeleting, requestFor } from '../../runtime/objects.js';
 import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
 import { applyConditionPlan, isReadyAndCurrent, type Why } from '../common/conditions.js';
+import { collisionInputsChanged, hypervisorGateChanged } from '../common/predicates.js';
 import { type LabMetrics, noopLabMetrics } from '../metrics.js';
 import {
   FieldManager,
@@ -414,28 +419,39 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
     nodes: manager.cache<MaasNode>(LabKinds.MaasNode),
     hypervisors: manager.cache<Hypervisor>(LabKinds.Hypervisor),
   };
-  const labsOn = (hypervisor: string | undefined): Request[] =>
+  const labsOn = (hypervisor: string | undefined, except?: string): Request[] =>
     caches.labs
       .list()
       .filter((l) => hypervisor !== undefined && l.spec.hypervisor === hypervisor)
+      .filter((l) => except === undefined || l.metadata?.uid !== except)
       .map((l) => requestFor(l));
   const specOf = (o: object): { hypervisor?: string } =>
     (o as { spec?: { hypervisor?: string } }).spec ?? {};
   const { serves, metrics, ...builderOptions } = options;
   return (
     controllerBuilder(manager)
-      .for(LabKinds.MaasLab)
+      // Its own status writes need no pass of their own.
+      .for(LabKinds.MaasLab, { predicates: [statusOnlyUpdatesIgnored] })
       .owns(LabKinds.VirtNetwork)
       .owns(LabKinds.MaasNode)
-      // MAC collisions are between labs (and stand-alone nodes) on one hypervisor: any of them
-      // changing may start or end a collision for the others.
-      .watches(LabKinds.MaasLab, (o) => labsOn(specOf(o).hypervisor))
-      .watches(LabKinds.MaasNode, (o) =>
-        (o.metadata?.ownerReferences ?? []).some((r) => r.controller === true)
-          ? []
-          : labsOn(specOf(o).hypervisor),
+      // MAC collisions are between labs (and stand-alone nodes) on one hypervisor: a spec
+      // change of one may start or end a collision for the others. Only spec and control
+      // changes wake the peers; a lab's own status writes would otherwise wake every lab on
+      // its hypervisor, whose status writes wake it back (O(labs²) passes per change).
+      .watches(LabKinds.MaasLab, (o) => labsOn(specOf(o).hypervisor, o.metadata?.uid), {
+        predicates: [collisionInputsChanged],
+      })
+      .watches(
+        LabKinds.MaasNode,
+        (o) =>
+          (o.metadata?.ownerReferences ?? []).some((r) => r.controller === true)
+            ? []
+            : labsOn(specOf(o).hypervisor),
+        { predicates: [collisionInputsChanged] },
       )
-      .watches(LabKinds.Hypervisor, (o) => labsOn(o.metadata?.name))
+      .watches(LabKinds.Hypervisor, (o) => labsOn(o.metadata?.name), {
+        predicates: [hypervisorGateChanged],
+      })
       .withOptions(builderOptions)
       .named(MaasLabControllerName)
       .complete(

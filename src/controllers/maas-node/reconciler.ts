@@ -23,23 +23,30 @@ import {
   type ObservedDomain,
 } from '../../libvirt/hypervisor.js';
 import { buildDomainXml, type ParsedVolume } from '../../libvirt/xml/index.js';
-import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import {
+  controllerBuilder,
+  statusOnlyUpdatesIgnored,
+  type BuilderOptions,
+} from '../../runtime/builder.js';
 import { refOf, type Client } from '../../runtime/client.js';
 import { toRfc3339Seconds, type Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
 import { EventType } from '../../runtime/event-record.js';
 import type { EventRecorder } from '../../runtime/events.js';
-import type { Manager } from '../../runtime/manager.js';
+import { InformerEvent } from '../../runtime/informer.js';
+import type { CacheReader, Manager } from '../../runtime/manager.js';
 import { CLEANUP_FINALIZER, hasFinalizer, requestFor } from '../../runtime/objects.js';
 import { ContentType } from '../../runtime/rest.js';
 import {
   TerminalError,
+  requestKey,
   type Reconciler,
   type Request,
   type Result,
 } from '../../runtime/reconcile.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { ownership as classify } from '../common/ownership.js';
+import { hypervisorGateChanged } from '../common/predicates.js';
 import { InventoryKinds } from '../virt-network/scope.js';
 import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import {
@@ -162,6 +169,8 @@ interface Findings {
   /** The next power decision, from the last observation: what the node still wants. */
   next: PowerAction;
   lastRestartToken?: string;
+  /** This pass started, stopped, saved or rebooted the domain: observe it again. */
+  powerChanged?: boolean;
 }
 
 /**
@@ -515,6 +524,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     if ((action === 'start' || action === 'restore') && runStrategy === 'Once' && !startedOnce) {
       await annotate(node, STARTED_ONCE_ANNOTATION, toRfc3339Seconds(clock.now()), signal);
     }
+    found.powerChanged = true;
     const [reason, note] = powerEvent[action];
     record(node, EventType.Normal, reason, action, `${note} (${domainName})`);
     if (action === 'shutdown') {
@@ -666,6 +676,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           );
         }
         const created = view.domain === undefined;
+        let redefined = false;
         if (created) {
           await verbs.defineDomain(buildDomainXml(desired));
           record(
@@ -679,6 +690,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           const diff = diffDomain(desired, view.domain.inactive);
           if (diff.redefine) {
             await verbs.defineDomain(buildDomainXml(desired));
+            redefined = true;
             record(
               node,
               EventType.Normal,
@@ -688,9 +700,11 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
             );
           }
         }
-        found.domain = await verbs.observeDomain(scope.domainName);
+        // Observed again only after a change: a settled node's pass (the periodic resync) then
+        // reads the domain once, not three times.
+        if (created || redefined) found.domain = await verbs.observeDomain(scope.domainName);
         requeue = await power(scope, verbs, found, created, signal);
-        found.domain = await verbs.observeDomain(scope.domainName);
+        if (found.powerChanged) found.domain = await verbs.observeDomain(scope.domainName);
       } catch (err) {
         // Not ours to report on any more: the new lease holder does.
         if (err instanceof ShardLostError) throw err;
@@ -780,19 +794,36 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
       .list(namespace)
       .filter(pred)
       .map((n) => requestFor(n));
+  // Nodes that name their domain themselves (spec.domainName), by that name: the rest are
+  // found from the domain name alone, so a domain event costs O(1), not a scan of every node.
+  const explicitNames = new Map<string, Set<string>>();
+  const index = (n: Readonly<MaasNode>, add: boolean): void => {
+    const domain = n.spec?.domainName;
+    if (!domain) return;
+    const key = requestKey(requestFor(n));
+    const keys = explicitNames.get(domain) ?? new Set<string>();
+    if (add) keys.add(key);
+    else keys.delete(key);
+    if (keys.size > 0) explicitNames.set(domain, keys);
+    else explicitNames.delete(domain);
+  };
+  const nodeInformer = manager.informer<MaasNode>(InventoryKinds.MaasNode);
+  nodeInformer.on(InformerEvent.Add, (n) => index(n, true));
+  nodeInformer.on(InformerEvent.Update, (n, old) => {
+    index(old, false);
+    index(n, true);
+  });
+  nodeInformer.on(InformerEvent.Delete, (n) => index(n, false));
   // Filled once the controller exists; no event can arrive before the first reconcile.
   let enqueue: (req: Request) => void = () => undefined;
   hypervisors.onCreate((hvName, verbs) => {
     verbs.onDomainEvent((e) => {
-      for (const req of nodesWhere(
-        (n) => n.spec.hypervisor === hvName && safeDomainName(n) === e.name,
-      )) {
-        enqueue(req);
-      }
+      for (const req of nodesForDomain(caches.nodes, explicitNames, hvName, e.name)) enqueue(req);
     });
   });
   const controller = controllerBuilder(manager)
-    .for(InventoryKinds.MaasNode)
+    // Its own status writes need no pass of their own.
+    .for(InventoryKinds.MaasNode, { predicates: [statusOnlyUpdatesIgnored] })
     .watches(InventoryKinds.VirtNetwork, (o) => {
       const vnet = o as Readonly<VirtNetwork>;
       const name = vnet.metadata?.name;
@@ -801,8 +832,10 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
         vnet.metadata?.namespace,
       );
     })
-    .watches(InventoryKinds.Hypervisor, (o) =>
-      nodesWhere((n) => n.spec.hypervisor === o.metadata?.name),
+    .watches(
+      InventoryKinds.Hypervisor,
+      (o) => nodesWhere((n) => n.spec.hypervisor === o.metadata?.name),
+      { predicates: [hypervisorGateChanged] },
     )
     // A clone waits for its source to halt.
     .watches(InventoryKinds.MaasNode, (o) =>
@@ -833,6 +866,32 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     );
   enqueue = (req) => controller.enqueue(req);
   return controller;
+}
+
+/**
+ * The MaasNodes on `hypervisor` whose libvirt domain is `domain`: the node named by the default
+ * `<namespace>.<name>` (namespaces hold no dots), and those listed in `explicitNames` (nodes
+ * with spec.domainName, by that name). Pure; O(1) per event.
+ */
+export function nodesForDomain(
+  nodes: Pick<CacheReader<MaasNode>, 'get'>,
+  explicitNames: ReadonlyMap<string, ReadonlySet<string>>,
+  hypervisor: string,
+  domain: string,
+): Request[] {
+  const dot = domain.indexOf('.');
+  const candidates = new Set(explicitNames.get(domain));
+  if (dot > 0) {
+    candidates.add(requestKey({ namespace: domain.slice(0, dot), name: domain.slice(dot + 1) }));
+  }
+  const out: Request[] = [];
+  for (const key of candidates) {
+    const n = nodes.get(key);
+    if (n && n.spec.hypervisor === hypervisor && safeDomainName(n) === domain) {
+      out.push(requestFor(n));
+    }
+  }
+  return out;
 }
 
 /** domainNameFor, or undefined for an object that lacks the metadata to name it. */

@@ -22,7 +22,12 @@ import {
   type ObservedNetwork,
   type OwnedNetworkDescription,
 } from '../../libvirt/hypervisor.js';
-import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import {
+  controllerBuilder,
+  generationChanged,
+  statusOnlyUpdatesIgnored,
+  type BuilderOptions,
+} from '../../runtime/builder.js';
 import type { Client } from '../../runtime/client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
@@ -38,6 +43,7 @@ import {
 } from '../../runtime/reconcile.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { ownership as classify, type Ownership } from '../common/ownership.js';
+import { hypervisorGateChanged } from '../common/predicates.js';
 import { desiredNetwork, diffNetwork, libvirtNetworkName } from './desired.js';
 import {
   InventoryKinds,
@@ -508,9 +514,13 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
     });
   });
   const controller = controllerBuilder(manager)
-    .for(InventoryKinds.VirtNetwork)
-    .watches(InventoryKinds.MaasNode, (o) => networksOf(o))
-    .watches(InventoryKinds.Hypervisor, (o) => networksOn(o.metadata?.name))
+    // Its own status writes need no pass of their own.
+    .for(InventoryKinds.VirtNetwork, { predicates: [statusOnlyUpdatesIgnored] })
+    // A network reads only its users' specs (their NICs): status writes need not wake it.
+    .watches(InventoryKinds.MaasNode, (o) => networksOf(o), { predicates: [generationChanged] })
+    .watches(InventoryKinds.Hypervisor, (o) => networksOn(o.metadata?.name), {
+      predicates: [hypervisorGateChanged],
+    })
     .withOptions(builderOptions)
     .named(VirtNetworkControllerName)
     .complete(

@@ -8,7 +8,7 @@ import {
 
 describe('cli/options', () => {
   describe('run defaults', () => {
-    it('match controller-runtime and the issue', async () => {
+    it('match controller-runtime and the issue (10 workers: nodes reconcile concurrently)', async () => {
       const o = await parseRunArgs(['run']);
       expect(o).to.deep.equal({
         hypervisors: { all: true },
@@ -16,7 +16,7 @@ describe('cli/options', () => {
         namespace: DEFAULT_NAMESPACE,
         metricsBindAddress: ':8080',
         healthProbeBindAddress: ':8081',
-        maxConcurrentReconciles: 1,
+        maxConcurrentReconciles: 10,
         logLevel: 'info',
         logFormat: 'json',
         resyncPeriodMs: 600_000,

@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { controllerBuilder, generationChanged } from '../../../src/runtime/builder.js';
+import {
+  controllerBuilder,
+  generationChanged,
+  statusOnlyUpdatesIgnored,
+} from '../../../src/runtime/builder.js';
 import { type Manager, createManager } from '../../../src/runtime/manager.js';
 import type { Request } from '../../../src/runtime/reconcile.js';
 import type { RestClient, RestRequest, WatchCallbacks } from '../../../src/runtime/rest.js';
@@ -143,6 +147,63 @@ describe('runtime/manager and builder', () => {
     await until(() => seen.length === 2);
     await new Promise((r) => setImmediate(r));
     expect(seen).to.deep.equal(['lab1', 'lab1']);
+  });
+
+  it("applies a source's own predicates to that source only, and counts API requests", async () => {
+    const rest = fakeRest({ MaasLab: [obj('lab1')], MaasNode: [obj('n1')] });
+    const registry = new Registry();
+    const m = make(rest, registry);
+    const seen: string[] = [];
+    controllerBuilder(m)
+      .for(LAB)
+      // A fan-out watch that should fire only on spec changes of the node.
+      .watches(NODE, (): Request[] => [{ namespace: 'ns', name: 'from-node' }], {
+        predicates: [generationChanged],
+      })
+      .complete({
+        reconcile: (req) => {
+          seen.push(req.name);
+          return Promise.resolve({});
+        },
+      });
+    await m.start();
+    await until(() => seen.length === 2);
+    expect([...seen].sort()).to.deep.equal(['from-node', 'lab1']);
+    // The lab's own status write still reaches it (no predicate on for()); the node's does not.
+    rest.watches.get('MaasLab')!.onEvent('MODIFIED', obj('lab1', { resourceVersion: '2' }));
+    rest.watches.get('MaasNode')!.onEvent('MODIFIED', obj('n1', { resourceVersion: '2' }));
+    // Handlers run a few ticks later; give them real time, then look at what ran.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.length).to.be.greaterThan(2);
+    expect(new Set(seen.slice(2))).to.deep.equal(new Set(['lab1']));
+    const before = seen.length;
+    rest.watches
+      .get('MaasNode')!
+      .onEvent('MODIFIED', obj('n1', { resourceVersion: '3', generation: 2 }));
+    await until(() => seen.length > before);
+    expect(seen[before]).to.equal('from-node');
+    // Two LISTs and two watches went through the instrumented client.
+    const text = await registry.metrics();
+    expect(text).to.contain('rest_client_requests_total{code="2xx",method="GET"} 2');
+    expect(text).to.contain('rest_client_requests_total{code="2xx",method="WATCH"} 2');
+  });
+
+  it('statusOnlyUpdatesIgnored drops status writes, passes spec and actionable metadata', () => {
+    const base = obj('n1', { labels: { a: '1' }, annotations: { b: '2' }, finalizers: ['f'] });
+    const withStatus = { ...base, status: { phase: 'Running' } } as KubernetesObject;
+    const pass = (o: KubernetesObject): boolean => statusOnlyUpdatesIgnored.update!(base, o);
+    expect(pass({ ...withStatus, metadata: { ...base.metadata, resourceVersion: '2' } })).to.equal(
+      false,
+    );
+    expect(pass({ ...base, metadata: { ...base.metadata, generation: 2 } })).to.equal(true);
+    expect(pass({ ...base, metadata: { ...base.metadata, labels: { a: '2' } } })).to.equal(true);
+    expect(pass({ ...base, metadata: { ...base.metadata, annotations: {} } })).to.equal(true);
+    expect(pass({ ...base, metadata: { ...base.metadata, finalizers: [] } })).to.equal(true);
+    expect(
+      pass({ ...base, metadata: { ...base.metadata, deletionTimestamp: new Date(0) } }),
+    ).to.equal(true);
+    expect(statusOnlyUpdatesIgnored.create).to.equal(undefined);
+    expect(statusOnlyUpdatesIgnored.delete).to.equal(undefined);
   });
 
   it('shares one informer per kind and scope, and merges scopes in the cache', async () => {

@@ -56,6 +56,7 @@ describe('runtime/metrics', () => {
         'controller_runtime_reconcile_total',
         'controller_runtime_terminal_reconcile_errors_total',
         'leader_election_master_status',
+        'rest_client_requests_total',
         'workqueue_adds_total',
         'workqueue_depth',
         'workqueue_longest_running_processor_seconds',

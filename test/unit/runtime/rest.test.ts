@@ -1,11 +1,17 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   ContentType,
   type RestClient,
   createRestClient,
+  instrumentRestClient,
   isConflict,
   isGone,
   isNotFound,
@@ -155,5 +161,139 @@ describe('runtime/rest', () => {
       allowWatchBookmarks: 'true',
     });
     expect(done).to.equal(false);
+  });
+});
+
+describe('runtime/rest instrumentRestClient', () => {
+  const failing = (err: unknown): RestClient => ({
+    request: () => Promise.reject(err),
+    path: () => Promise.resolve('/x'),
+    watch: () => Promise.reject(err),
+  });
+
+  it('counts successes as 2xx, API errors by code and transport errors as <error>', async () => {
+    const seen: string[] = [];
+    const observe = (method: string, code: string): void => void seen.push(`${method} ${code}`);
+    const ok = instrumentRestClient(
+      {
+        request: <T>() => Promise.resolve({} as T),
+        path: () => Promise.resolve('/x'),
+        watch: () => Promise.resolve({ stop: () => undefined }),
+      },
+      observe,
+    );
+    const ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'ns', name: 'a' };
+    await ok.request({ method: 'PATCH', ref });
+    await ok.watch(ref, {}, { onEvent: () => undefined, onDone: () => undefined });
+    const conflict = instrumentRestClient(
+      failing(Object.assign(new Error('x'), { code: 409 })),
+      observe,
+    );
+    await conflict.request({ method: 'PUT', ref }).catch(() => undefined);
+    const down = instrumentRestClient(failing(new Error('ECONNREFUSED')), observe);
+    await down.request({ method: 'GET', ref }).catch(() => undefined);
+    await down
+      .watch(ref, {}, { onEvent: () => undefined, onDone: () => undefined })
+      .catch(() => undefined);
+    expect(seen).to.deep.equal([
+      'PATCH 2xx',
+      'WATCH 2xx',
+      'PUT 409',
+      'GET <error>',
+      'WATCH <error>',
+    ]);
+    expect(await ok.path(ref)).to.equal('/x');
+  });
+
+  it('rethrows the original error', async () => {
+    const err = new Error('boom');
+    const c = instrumentRestClient(failing(err), () => undefined);
+    let caught: unknown;
+    await c
+      .request({ method: 'GET', ref: { apiVersion: 'v1', kind: 'Pod' } })
+      .catch((e: unknown) => (caught = e));
+    expect(caught).to.equal(err);
+  });
+});
+
+describe('runtime/rest over TLS', () => {
+  it('reuses TLS connections across requests (client-node made one per request)', async function () {
+    this.timeout(30_000);
+    const dir = mkdtempSync(join(tmpdir(), 'maaslab-rest-tls-'));
+    try {
+      // A throw-away self-signed certificate for 127.0.0.1.
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      let handshakes = 0;
+      const server = createHttpsServer(
+        { key: readFileSync(join(dir, 'key.pem')), cert },
+        (req, res) => {
+          req.resume();
+          req.on('end', () =>
+            req.url === '/api/v1'
+              ? json(res, 200, {
+                  kind: 'APIResourceList',
+                  groupVersion: 'v1',
+                  resources: [
+                    { name: 'namespaces', namespaced: false, kind: 'Namespace', verbs: [] },
+                  ],
+                })
+              : json(res, 200, { kind: 'Namespace', metadata: { name: 'n' } }),
+          );
+        },
+      );
+      server.on('secureConnection', () => void handshakes++);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const kc = new KubeConfig();
+        kc.loadFromOptions({
+          clusters: [
+            {
+              name: 'c',
+              server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+              caData: cert.toString('base64'),
+              skipTLSVerify: false,
+            },
+          ],
+          users: [{ name: 'u', token: 't' }],
+          contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+          currentContext: 'x',
+        });
+        const rest = createRestClient(kc);
+        // The first request also asks for discovery (/api/v1), on the same connection.
+        const ref = { apiVersion: 'v1', kind: 'Namespace', name: 'n' };
+        for (let i = 0; i < 20; i++) await rest.request({ method: 'GET', ref });
+        // Discovery keeps client-node's own connection; undici may open a second one for
+        // back-to-back requests. Without reuse this was 21 handshakes.
+        expect(handshakes).to.be.at.most(3);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,10 @@
 // libvirtd paths are in test/integration/controllers/maas-node.test.ts.
 import { expect } from 'chai';
 import type { MaasNode, VirtNetwork } from '../../../../src/api/v1alpha1/index.js';
-import { createMaasNodeReconciler } from '../../../../src/controllers/maas-node/reconciler.js';
+import {
+  createMaasNodeReconciler,
+  nodesForDomain,
+} from '../../../../src/controllers/maas-node/reconciler.js';
 import { STARTED_ONCE_ANNOTATION } from '../../../../src/controllers/maas-node/scope.js';
 import { buildDomainXml } from '../../../../src/libvirt/xml/index.js';
 import { CLEANUP_FINALIZER } from '../../../../src/runtime/objects.js';
@@ -99,10 +102,22 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
         capacity: '8Gi',
       },
     ]);
-    // A second pass is a no-op.
+    // A second pass is a no-op, and reads the domain once: nothing changed to read again.
     hv.resetRecording();
     await reconciler().reconcile(key('n1'), signal);
     expect(hv.mutations).to.deep.equal([]);
+    expect(hv.calls.filter((c) => c.verb === 'observeDomain')).to.have.length(1);
+    expect(nodes.get(key('n1'))?.status?.state).to.equal('running');
+  });
+
+  it('reads the domain again after each change it made (definition, power)', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    await reconciler().reconcile(key('n1'), signal);
+    const verbs = hv.calls.map((c) => c.verb);
+    // First look (absent), after the definition, after the start.
+    expect(verbs.filter((v) => v === 'observeDomain')).to.have.length(3);
+    expect(verbs.indexOf('defineDomain')).to.be.lessThan(verbs.lastIndexOf('observeDomain'));
+    expect(verbs.indexOf('start')).to.be.lessThan(verbs.lastIndexOf('observeDomain'));
   });
 
   it('Halted/Shutdown: ACPI first, requeue for the grace period, then destroy', async () => {
@@ -240,5 +255,36 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     ]);
     expect(hv.volumes()).to.deep.equal(['default/maas.n1-data.qcow2']);
     expect(nodes.get(key('n1'))?.metadata?.finalizers).to.deep.equal([]);
+  });
+});
+
+describe('controllers/maas-node nodesForDomain (domain event → node, no scan)', () => {
+  const nodes = store<MaasNode>(
+    node('n1'),
+    node('n2', { domainName: 'custom-vm' }),
+    node('n3', { hypervisor: 'other' }),
+  );
+  const explicit = new Map([['custom-vm', new Set(['maas/n2'])]]);
+
+  it('finds a node by its default domain name <namespace>.<name>', () => {
+    expect(nodesForDomain(nodes, explicit, 'local', 'maas.n1')).to.deep.equal([
+      { namespace: 'maas', name: 'n1' },
+    ]);
+  });
+
+  it('finds a node by its spec.domainName through the index, and not by its default name', () => {
+    expect(nodesForDomain(nodes, explicit, 'local', 'custom-vm')).to.deep.equal([
+      { namespace: 'maas', name: 'n2' },
+    ]);
+    expect(nodesForDomain(nodes, explicit, 'local', 'maas.n2')).to.deep.equal([]);
+  });
+
+  it("ignores other hypervisors' nodes and unknown or foreign domains", () => {
+    expect(nodesForDomain(nodes, explicit, 'local', 'maas.n3')).to.deep.equal([]);
+    expect(nodesForDomain(nodes, explicit, 'other', 'maas.n3')).to.deep.equal([
+      { namespace: 'maas', name: 'n3' },
+    ]);
+    expect(nodesForDomain(nodes, explicit, 'local', 'maas.nope')).to.deep.equal([]);
+    expect(nodesForDomain(nodes, explicit, 'local', 'no-dot')).to.deep.equal([]);
   });
 });

@@ -1,0 +1,509 @@
+// The recipe lab four ways, interleaved (A B C D A B C D …), on a private libvirtd with QEMU
+// TCG, each run from a clean state, and writes the `recipe-lab` section of bench/RESULTS.md.
+//
+//   A  the manual recipe: three virt-install commands in a row (no KVM: --virt-type qemu; the
+//      bench's pool and isolated network instead of `default`)
+//   B  raw sequential: ONE virsh process doing vol-create-as + define + start three times
+//   C  raw parallel: three such virsh processes at once (about the host's physical limit)
+//   D  maaslab: `kubectl apply` of the MaasLab until it is Ready and its 3 nodes Running, with
+//      the operator (a child process, as deployed: generated RBAC only) already synced
+//
+// B and C define exactly the domains A made (virt-install's own XML, captured in the warm-up),
+// so the three raw ways differ only in how they drive libvirt. D builds its own isolated network
+// (a VirtNetwork of the lab) on top; A–C use one made beforehand, as the recipe's host had.
+//
+//   tsx bench/recipe-lab.ts [runs]     (make bench-recipe; default 5 runs of each way)
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { MaasLab, MaasNode } from '../src/api/v1alpha1/index.js';
+import { type RestClient, createRestClient } from '../src/runtime/rest.js';
+import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
+import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
+import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../test/support/libvirtd.js';
+import { createTestNamespace } from '../test/support/namespace.js';
+import {
+  type OperatorProcess,
+  applyOperatorRbac,
+  kubectlApply,
+  kubectlRun,
+  startOperator,
+} from '../test/support/operator.js';
+import {
+  deltaBy,
+  load1,
+  loadAverages,
+  machineLines,
+  median,
+  minMax,
+  parsePrometheus,
+  writeSection,
+  type Sample,
+} from './support.js';
+
+const RUNS = Math.max(1, Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 5));
+const HYPERVISOR = 'bench-recipe';
+const POOL = 'bench';
+const NETWORK = 'bench-maas';
+const NODES = [1, 2, 3].map((i) => ({ name: `node${i}`, mac: `52:54:00:7f:04:0${i}` }));
+/** A lab that is not Ready by then is a failure, not a slow run. */
+const LAB_TIMEOUT_MS = 300_000;
+
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+type Way = 'A' | 'B' | 'C' | 'D';
+const WAYS: readonly Way[] = ['A', 'B', 'C', 'D'];
+const TITLE: Record<Way, string> = {
+  A: 'A: virt-install ×3 (the manual recipe)',
+  B: 'B: raw sequential (one virsh process)',
+  C: 'C: raw parallel (three virsh processes)',
+  D: 'D: maaslab (kubectl apply → lab Ready, 3 nodes Running)',
+};
+
+interface Bench {
+  readonly cp: ControlPlane;
+  readonly lv: PrivateLibvirtd;
+  readonly admin: RestClient;
+  readonly operator: OperatorProcess;
+  readonly labNs: string;
+  readonly scratch: string;
+  /** virt-install's domain XML of node1..3 (no UUID), captured in the warm-up. */
+  domainXmlFiles: string[];
+}
+
+/** `virsh -c URI "cmd; cmd; …"`: one process, several commands. */
+const virshScript = (b: Bench, commands: readonly string[]): Promise<unknown> =>
+  run('virsh', ['-q', '-c', b.lv.uri, commands.join('; ')], { timeoutMs: 300_000 });
+
+// --- the four ways -------------------------------------------------------------------------
+
+async function wayA(b: Bench): Promise<number> {
+  const t0 = performance.now();
+  for (const n of NODES) {
+    // The recipe's command, adapted to this host: no KVM, the bench's pool and network, and
+    // osinfo detection relaxed (a PXE install has no media to detect an OS from).
+    await run(
+      'virt-install',
+      [
+        '--connect',
+        b.lv.uri,
+        '-n',
+        n.name,
+        '-r',
+        '1024',
+        '--arch=x86_64',
+        '--virt-type',
+        'qemu',
+        `--network=network=${NETWORK},model=virtio,mac=${n.mac}`,
+        `--disk=pool=${POOL},size=8,format=qcow2,bus=virtio`,
+        '--boot',
+        'hd,network',
+        '--vnc',
+        '--pxe',
+        '--noautoconsole',
+        '--osinfo',
+        'detect=on,require=off',
+      ],
+      { timeoutMs: 300_000 },
+    );
+  }
+  return performance.now() - t0;
+}
+
+const rawCommands = (b: Bench, i: number): string[] => [
+  `vol-create-as ${POOL} ${NODES[i]!.name}.qcow2 8G --format qcow2`,
+  `define ${b.domainXmlFiles[i]!}`,
+  `start ${NODES[i]!.name}`,
+];
+
+async function wayB(b: Bench): Promise<number> {
+  const t0 = performance.now();
+  await virshScript(
+    b,
+    NODES.flatMap((_, i) => rawCommands(b, i)),
+  );
+  return performance.now() - t0;
+}
+
+async function wayC(b: Bench): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(NODES.map((_, i) => virshScript(b, rawCommands(b, i))));
+  return performance.now() - t0;
+}
+
+/** Removes what A, B or C made: the three domains and their volumes. */
+async function cleanRaw(b: Bench): Promise<void> {
+  await virshScript(
+    b,
+    NODES.flatMap((n) => [`destroy ${n.name}`, `undefine ${n.name} --remove-all-storage`]),
+  );
+}
+
+/** The recipe's MaasLab, in the bench namespace, on the bench Hypervisor. */
+async function labManifest(b: Bench): Promise<KubernetesObject[]> {
+  const docs = parseAllDocuments(
+    await readFile(join(repoRoot, 'examples', 'recipe-lab.yaml'), 'utf8'),
+  ).map((d) => d.toJS() as { kind: string; metadata: { namespace?: string }; spec: object });
+  const lab = docs.find((d) => d.kind === 'MaasLab');
+  if (!lab) throw new Error('examples/recipe-lab.yaml has no MaasLab');
+  lab.metadata.namespace = b.labNs;
+  Object.assign(lab.spec, { hypervisor: HYPERVISOR });
+  return [lab as KubernetesObject];
+}
+
+/**
+ * Watches `kind` in `namespace` and resolves once `done(objects)` holds, from the events
+ * themselves (no polling); rejects when the watch breaks or `timeoutMs` passes.
+ */
+async function watchUntil<T extends KubernetesObject>(
+  rest: RestClient,
+  kinds: readonly string[],
+  namespace: string,
+  done: (byKind: ReadonlyMap<string, ReadonlyMap<string, T>>) => boolean,
+  timeoutMs: number,
+): Promise<{ ready: Promise<void>; stop: () => void }> {
+  const byKind = new Map(kinds.map((k) => [k, new Map<string, T>()]));
+  const handles: Array<{ stop(): void }> = [];
+  let settle: (err?: unknown) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err ? reject(err as Error) : resolve());
+  });
+  const timer = setTimeout(() => settle(new Error(`not done within ${timeoutMs} ms`)), timeoutMs);
+  const check = (): void => {
+    if (done(byKind)) {
+      clearTimeout(timer);
+      settle();
+    }
+  };
+  // client-node ends a watch after 30 s without a byte: open it again until done.
+  let finished = false;
+  void ready.finally(() => (finished = true)).catch(() => undefined);
+  const open = async (kind: string, i: number): Promise<void> => {
+    // A new watch starts with an ADDED event per existing object: forget what the gap hid.
+    byKind.get(kind)!.clear();
+    handles[i] = await rest.watch(
+      { apiVersion: GROUP_VERSION, kind, namespace },
+      {},
+      {
+        onEvent(type, obj) {
+          const map = byKind.get(kind)!;
+          const name = obj.metadata?.name ?? '';
+          if (type === 'DELETED') map.delete(name);
+          else if (type === 'ADDED' || type === 'MODIFIED') map.set(name, obj as T);
+          check();
+        },
+        onDone() {
+          if (!finished) open(kind, i).catch((err: unknown) => settle(err));
+        },
+      },
+    );
+  };
+  await Promise.all(kinds.map((kind, i) => open(kind, i)));
+  check();
+  return {
+    ready,
+    stop: () => {
+      finished = true;
+      clearTimeout(timer);
+      for (const h of handles) h.stop();
+    },
+  };
+}
+
+const labIsUp = (byKind: ReadonlyMap<string, ReadonlyMap<string, KubernetesObject>>): boolean => {
+  const lab = byKind.get('MaasLab')?.get('recipe') as MaasLab | undefined;
+  const nodes = [...(byKind.get('MaasNode')?.values() ?? [])] as MaasNode[];
+  return (
+    lab !== undefined &&
+    isReadyNow(lab) &&
+    nodes.length === NODES.length &&
+    nodes.every((n) => n.status?.printableStatus === 'Running')
+  );
+};
+
+async function wayD(b: Bench, manifest: readonly KubernetesObject[]): Promise<number> {
+  const file = join(b.scratch, 'lab.yaml');
+  await writeFile(file, manifest.map((d) => stringify(d)).join('---\n'));
+  const watch = await watchUntil(
+    b.admin,
+    ['MaasLab', 'MaasNode'],
+    b.labNs,
+    labIsUp,
+    LAB_TIMEOUT_MS,
+  );
+  try {
+    const t0 = performance.now();
+    await kubectlRun(b.cp.adminKubeconfig, ['apply', '--server-side', '-f', file]);
+    await watch.ready;
+    return performance.now() - t0;
+  } finally {
+    watch.stop();
+  }
+}
+
+/** Deletes the lab and waits until its nodes, network, domains and volumes are all gone. */
+async function cleanLab(b: Bench): Promise<void> {
+  const gone = await watchUntil(
+    b.admin,
+    ['MaasLab', 'MaasNode', 'VirtNetwork'],
+    b.labNs,
+    (byKind) => [...byKind.values()].every((m) => m.size === 0),
+    LAB_TIMEOUT_MS,
+  );
+  try {
+    await kubectlRun(b.cp.adminKubeconfig, [
+      'delete',
+      '-n',
+      b.labNs,
+      'maaslabs.maaslab.dev',
+      'recipe',
+      '--wait=false',
+    ]);
+    await gone.ready;
+  } finally {
+    gone.stop();
+  }
+  // The finalizers ran, so libvirt is clean; check rather than trust.
+  const left = (await b.lv.virsh(['list', '--all', '--name'])).trim();
+  if (left !== '') throw new Error(`domains left after deleting the lab: ${left}`);
+}
+
+// --- setup ---------------------------------------------------------------------------------
+
+async function setUp(scratch: string): Promise<Bench> {
+  say('Starting kube-testenv and a private libvirtd…');
+  const [cp, lv] = await Promise.all([startControlPlane(), startPrivateLibvirtd()]);
+  const admin = createRestClient(cp.kubeConfig('admin'));
+  await kubectlRun(cp.adminKubeconfig, ['apply', '--server-side', '-f', join(repoRoot, 'crds')]);
+  await kubectlRun(cp.adminKubeconfig, [
+    'wait',
+    '--for=condition=Established',
+    'crd',
+    '--all',
+    '--timeout=120s',
+  ]);
+  const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-operator');
+  const labNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-recipe');
+  await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
+  const operator = await startOperator({
+    kubeconfig: cp.operatorKubeconfig,
+    namespace: leaseNs.name,
+    logFile: join(scratch, 'operator.log'),
+    args: ['--log-level', 'warn'],
+  });
+  // The Hypervisor (and its dir pool, which A–C use too) exists before any run.
+  await kubectlApply(
+    cp.adminKubeconfig,
+    [
+      {
+        apiVersion: GROUP_VERSION,
+        kind: 'Hypervisor',
+        metadata: { name: HYPERVISOR },
+        spec: { uri: lv.uri, storagePool: POOL, storagePoolPath: join(lv.dir, 'pool') },
+      },
+    ],
+    join(scratch, 'hypervisor.yaml'),
+  );
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const hv = await admin
+      .request<
+        KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } }
+      >({ method: 'GET', ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor', name: HYPERVISOR } })
+      .catch(() => undefined);
+    if (hv?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+    if (Date.now() > deadline) throw new Error('the bench Hypervisor did not become Ready');
+    await delay(200);
+  }
+  // A–C's network: isolated, no DHCP, like the lab's.
+  const netXml = join(scratch, 'network.xml');
+  await writeFile(
+    netXml,
+    `<network><name>${NETWORK}</name><bridge name='mlbench0' stp='on' delay='0'/>` +
+      `<ip address='10.78.0.1' prefix='24'/></network>`,
+  );
+  await run('virsh', ['-q', '-c', lv.uri, `net-define ${netXml}; net-start ${NETWORK}`]);
+  return { cp, lv, admin, operator, labNs: labNs.name, scratch, domainXmlFiles: [] };
+}
+
+/** Saves virt-install's persistent XML of node1..3, without the UUID, for B and C. */
+async function captureDomainXml(b: Bench): Promise<void> {
+  b.domainXmlFiles = [];
+  for (const n of NODES) {
+    const xml = (await b.lv.virsh(['dumpxml', '--inactive', n.name])).replace(
+      /\s*<uuid>[^<]*<\/uuid>/,
+      '',
+    );
+    const file = join(b.scratch, `${n.name}.xml`);
+    await writeFile(file, xml);
+    b.domainXmlFiles.push(file);
+  }
+}
+
+async function scrape(op: OperatorProcess): Promise<Sample[]> {
+  return parsePrometheus(await (await fetch(op.metricsUrl)).text());
+}
+
+// --- main ----------------------------------------------------------------------------------
+
+/** What the operator did in the last D run, from its /metrics. */
+interface LastD {
+  readonly libvirt: Map<string, number>;
+  readonly api: Map<string, number>;
+  /** Wall time of libvirt calls by C function (calls overlap: the sum is not elapsed time). */
+  readonly seconds: Map<string, number>;
+}
+
+async function main(): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-recipe-'));
+  const loadBefore = loadAverages();
+  const b = await setUp(scratch);
+  const times: Record<Way, number[]> = { A: [], B: [], C: [], D: [] };
+  const roundLoad: string[] = [];
+  const manifest = await labManifest(b);
+  let lastD: LastD | undefined;
+  try {
+    say('Warm-up (not counted): one run of each way…');
+    await wayA(b);
+    await captureDomainXml(b);
+    await cleanRaw(b);
+    for (const [way, clean] of [
+      [wayB, cleanRaw],
+      [wayC, cleanRaw],
+    ] as const) {
+      await way(b);
+      await clean(b);
+    }
+    await wayD(b, manifest);
+    await cleanLab(b);
+
+    for (let round = 1; round <= RUNS; round++) {
+      roundLoad.push(load1());
+      for (const way of WAYS) {
+        // Let the previous teardown's processes exit before the clock starts.
+        await delay(500);
+        if (way === 'D') {
+          const before = await scrape(b.operator);
+          times.D.push(await wayD(b, manifest));
+          const after = await scrape(b.operator);
+          lastD = {
+            libvirt: deltaBy(before, after, 'maaslab_libvirt_calls_total', 'op'),
+            api: deltaBy(before, after, 'rest_client_requests_total', 'method'),
+            seconds: deltaBy(before, after, 'maaslab_libvirt_call_duration_seconds_sum', 'op'),
+          };
+          await cleanLab(b);
+        } else {
+          times[way].push(await { A: wayA, B: wayB, C: wayC }[way](b));
+          await cleanRaw(b);
+        }
+        say(
+          `  round ${round} ${way}: ${(times[way].at(-1)! / 1000).toFixed(2)} s (load ${load1()})`,
+        );
+      }
+    }
+  } finally {
+    await b.operator.stop().catch(() => undefined);
+    await b.lv.stop().catch(() => undefined);
+    await b.cp.stop().catch(() => undefined);
+    if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
+    else say(`scratch kept in ${scratch}`);
+  }
+  report(times, roundLoad, loadBefore, lastD);
+}
+
+function report(
+  times: Record<Way, number[]>,
+  roundLoad: readonly string[],
+  loadBefore: string,
+  lastD: LastD | undefined,
+): void {
+  const s = (x: number): string => (x / 1000).toFixed(2);
+  const med = Object.fromEntries(WAYS.map((w) => [w, median(times[w])])) as Record<Way, number>;
+  const rows = WAYS.map((w) => {
+    const [lo, hi] = minMax(times[w]);
+    return `| ${TITLE[w]} | ${s(med[w])} | ${s(lo)}–${s(hi)} | ${times[w].length} |`;
+  });
+  const pairs: Array<[Way, Way]> = [
+    ['A', 'B'],
+    ['A', 'C'],
+    ['A', 'D'],
+    ['B', 'C'],
+    ['D', 'B'],
+    ['D', 'C'],
+  ];
+  // Per round too: the four ways of one round ran under the same load.
+  const perRound = (x: Way, y: Way): [number, number] =>
+    minMax(times[x].map((t, i) => t / times[y][i]!));
+  const ratioRows = pairs.map(([x, y]) => {
+    const [lo, hi] = perRound(x, y);
+    return `| ${x} / ${y} | ${(med[x] / med[y]).toFixed(2)} | ${lo.toFixed(2)}–${hi.toFixed(2)} |`;
+  });
+  const dOverC = med.D / med.C;
+  const aOverD = med.A / med.D;
+  const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
+  const list = (m: Map<string, number> | undefined): string =>
+    m
+      ? [...m.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')
+      : '—';
+  const lines = [
+    '## 1. The recipe lab, four ways',
+    '',
+    'Three nodes, 1 GiB, an 8 GiB qcow2 disk and a PXE NIC (MACs 52:54:00:7f:04:01..03) on an',
+    'isolated network without DHCP, on a private libvirtd with QEMU TCG (no KVM here).',
+    '`make bench-recipe` (`tsx bench/recipe-lab.ts`). Each run starts from a clean state (the',
+    "previous run's domains and volumes removed, for D through the operator's finalizers); the",
+    'ways run in turn, A B C D A B C D …, after one uncounted warm-up run of each. B and C define',
+    "virt-install's own domain XML. D includes creating the lab's isolated network (A–C use one",
+    'made beforehand) and ends when a watch shows the lab Ready and all three nodes Running.',
+    '',
+    ...machineLines({
+      runs: `${RUNS} of each way`,
+      'load average (1, 5, 15 min)': `${loadBefore} before; ${loadAverages()} after`,
+      '1-min load at the start of each round': roundLoad.join(', '),
+    }),
+    '',
+    '| way | median (s) | min–max (s) | runs |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+    '| ratio | of medians | per round, min–max |',
+    '| --- | --- | --- |',
+    ...ratioRows,
+    '',
+    `Goals: D ≤ 1.15 × C — measured ${dOverC.toFixed(2)} × C, ${verdict(dOverC <= 1.15)}` +
+      (dOverC > 1.15 ? ` by ${((dOverC / 1.15 - 1) * 100).toFixed(0)} %` : '') +
+      `; A / D ≥ 2.5 — measured ${aOverD.toFixed(2)}, ${verdict(aOverD >= 2.5)}` +
+      (aOverD < 2.5 ? ` by ${((1 - aOverD / 2.5) * 100).toFixed(0)} %` : '') +
+      '.',
+    '',
+    `Operator calls in the last D run: libvirt ${list(lastD?.libvirt)}; API requests ${list(lastD?.api)}.`,
+    '',
+    `Their libvirt wall time by C function, summed over calls (seconds; the nodes' calls overlap): ${
+      lastD
+        ? [...lastD.seconds.entries()]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 6)
+            .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+            .join(', ')
+        : '—'
+    }.`,
+    '',
+    'Raw numbers (s):',
+    '',
+    ...WAYS.map((w) => `- ${w}: ${times[w].map(s).join(', ')}`),
+  ];
+  writeSection('recipe-lab', lines.join('\n'));
+  say(lines.slice(lines.indexOf('| way | median (s) | min–max (s) | runs |')).join('\n'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

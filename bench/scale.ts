@@ -1,0 +1,428 @@
+// The operator at fleet scale on libvirt's test driver, and writes the `scale` section of
+// bench/RESULTS.md: 10 Hypervisors, 10 labs of 100 nodes (1000 MaasNodes).
+//
+// 1. Build: time from applying all labs to all Ready; the operator's peak RSS and CPU seconds;
+//    API requests and libvirt calls per node, from the operator's own metrics.
+// 2. Steady state: a full resync of all 1000 nodes (each node's periodic pass, the resync
+//    period shortened to 150 s); the mutating libvirt calls and API writes it caused (goal 0),
+//    and the operator's CPU milliseconds per resynced node.
+// 3. Reconcile latency: p50/p99 of controller_runtime_reconcile_time_seconds and of
+//    workqueue_queue_duration_seconds over the build, per controller.
+// 4. A CPU profile (`node --cpu-prof`) of the whole operator run, its top costs by self time.
+//
+// The operator runs compiled (dist/, `make build`), as a deployment does, as a child process
+// with the generated RBAC only. test:///default keeps ONE driver state per process: all
+// connections see every object. Each Hypervisor gets its own URI (`test:///default?hv=N`, the
+// query is ignored by the driver) so each has its own connection and event registration, as
+// real hypervisors do; names are namespaced, so the labs do not collide. The price is that every
+// domain event reaches all 10 registrations (10× what 10 real hosts would deliver).
+//
+//   tsx bench/scale.ts [hypervisors] [nodes per lab]     (make bench-scale; default 10 100)
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { MaasLab } from '../src/api/v1alpha1/index.js';
+import { type RestClient, createRestClient } from '../src/runtime/rest.js';
+import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
+import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
+import { isMutatingOp } from '../test/support/hypervisor-contract.js';
+import { createTestNamespace } from '../test/support/namespace.js';
+import {
+  type OperatorProcess,
+  applyOperatorRbac,
+  kubectlApply,
+  kubectlRun,
+  startOperator,
+} from '../test/support/operator.js';
+import { type ProfileCost, topSelfCosts } from './profile.js';
+import {
+  type Sample,
+  deltaBy,
+  histogramQuantile,
+  loadAverages,
+  machineLines,
+  ms,
+  parsePrometheus,
+  sum,
+  writeSection,
+} from './support.js';
+
+const HYPERVISORS = Number(process.argv[2] ?? process.env.BENCH_HYPERVISORS ?? 10);
+const NODES_PER_LAB = Number(process.argv[3] ?? process.env.BENCH_NODES_PER_LAB ?? 100);
+const TOTAL_NODES = HYPERVISORS * NODES_PER_LAB;
+const READY_TIMEOUT_MS = 600_000;
+/**
+ * The MaasNode resync period of the bench's operator: longer than the build (so no node
+ * resyncs before all are Ready), short enough to wait for. The default is 10 min.
+ */
+const RESYNC = process.env.BENCH_RESYNC ?? '150s';
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const CLOCK_TICKS = 100;
+
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** The operator's user+system CPU seconds and its peak and current RSS, from /proc. */
+function procStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at ') '.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number =>
+    Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+  return { cpuSeconds, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+async function scrape(op: OperatorProcess): Promise<Sample[]> {
+  return parsePrometheus(await (await fetch(op.metricsUrl)).text());
+}
+
+/**
+ * Opens a cluster-wide watch of MaasLabs; `ready` resolves once `count` labs are Ready at
+ * their generation, from the events themselves.
+ */
+async function watchLabsReady(
+  rest: RestClient,
+  count: number,
+): Promise<{ ready: Promise<void>; stop: () => void }> {
+  const labs = new Map<string, MaasLab>();
+  let settle: (err?: Error) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err ? reject(err) : resolve());
+  });
+  const timer = setTimeout(
+    () => settle(new Error(`labs not Ready within ${READY_TIMEOUT_MS} ms`)),
+    READY_TIMEOUT_MS,
+  );
+  // client-node ends a watch after 30 s without a byte: open it again until done.
+  let handle: { stop(): void } | undefined;
+  let done = false;
+  void ready.finally(() => (done = true)).catch(() => undefined);
+  const open = async (): Promise<void> => {
+    // A new watch starts with an ADDED event per existing lab.
+    labs.clear();
+    handle = await rest.watch(
+      { apiVersion: GROUP_VERSION, kind: 'MaasLab' },
+      {},
+      {
+        onEvent(type, obj: KubernetesObject) {
+          const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+          if (type === 'DELETED') labs.delete(key);
+          else if (type === 'ADDED' || type === 'MODIFIED') labs.set(key, obj as MaasLab);
+          if (labs.size === count && [...labs.values()].every(isReadyNow)) settle();
+        },
+        onDone() {
+          if (!done) open().catch((err: unknown) => settle(err as Error));
+        },
+      },
+    );
+  };
+  await open();
+  return {
+    ready,
+    stop: () => {
+      done = true;
+      clearTimeout(timer);
+      handle?.stop();
+    },
+  };
+}
+
+/**
+ * Waits until the maasnode controller has reconciled `count` times and no controller has work
+ * queued or running. Scrapes /metrics every 5 s: the operator is never CPU-idle here (the
+ * Hypervisor controller reads every domain once a minute), and each scrape costs a little.
+ */
+async function settled(op: OperatorProcess, count: number): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    await delay(5000);
+    const m = await scrape(op);
+    if (
+      sum(m, 'controller_runtime_reconcile_total', { controller: 'maasnode' }) >= count &&
+      sum(m, 'workqueue_depth') === 0 &&
+      sum(m, 'controller_runtime_active_workers') === 0
+    ) {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`the operator did not settle after ${count} nodes`);
+  }
+}
+
+const labOf = (i: number, namespace: string): KubernetesObject & { spec: object } => ({
+  apiVersion: GROUP_VERSION,
+  kind: 'MaasLab',
+  metadata: { name: 'lab', namespace },
+  spec: {
+    hypervisor: `hv-${i}`,
+    networks: [
+      {
+        name: 'maas',
+        mode: 'isolated',
+        // The test driver names no bridge itself (virNetworkGetBridgeName fails without one).
+        bridge: { name: `mlscale${i}` },
+        ipv4: { address: `10.100.${i}.1`, prefixLength: 24 },
+      },
+    ],
+    nodes: {
+      count: NODES_PER_LAB,
+      namePrefix: 'node',
+      macPrefix: `52:54:00:a0:${i.toString(16).padStart(2, '0')}`,
+      template: {
+        vcpus: 1,
+        // The test driver's one pool holds 100 GiB and counts capacity as allocated.
+        memory: '128Mi',
+        bootOrder: ['network', 'disk'],
+        disks: [{ name: 'root', size: '64Mi', bus: 'virtio', format: 'qcow2' }],
+        interfaces: [{ network: 'maas', model: 'virtio' }],
+      },
+    },
+  },
+});
+
+async function main(): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-scale-'));
+  const profDir = join(scratch, 'profile');
+  await mkdir(profDir);
+  const loadBefore = loadAverages();
+  say('Starting kube-testenv…');
+  const cp: ControlPlane = await startControlPlane();
+  let operator: OperatorProcess | undefined;
+  try {
+    const admin = createRestClient(cp.kubeConfig('admin'));
+    await kubectlRun(cp.adminKubeconfig, ['apply', '--server-side', '-f', join(repoRoot, 'crds')]);
+    await kubectlRun(cp.adminKubeconfig, [
+      'wait',
+      '--for=condition=Established',
+      'crd',
+      '--all',
+      '--timeout=120s',
+    ]);
+    const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-operator');
+    await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
+    const namespaces: string[] = [];
+    for (let i = 0; i < HYPERVISORS; i++) {
+      namespaces.push((await createTestNamespace(cp.kubeConfig('admin'), `scale-${i}`)).name);
+    }
+    say('Starting the operator (dist/, --cpu-prof)…');
+    operator = await startOperator({
+      kubeconfig: cp.operatorKubeconfig,
+      namespace: leaseNs.name,
+      logFile: join(scratch, 'operator.log'),
+      script: join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+      nodeOptions: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+      args: ['--log-level', 'warn', '--resync-period', RESYNC],
+    });
+    const pid = operator.child.pid!;
+    await kubectlApply(
+      cp.adminKubeconfig,
+      Array.from({ length: HYPERVISORS }, (_, i) => ({
+        apiVersion: GROUP_VERSION,
+        kind: 'Hypervisor',
+        metadata: { name: `hv-${i}` },
+        spec: { uri: `test:///default?hv=${i}`, storagePool: 'default-pool' },
+      })),
+      join(scratch, 'hypervisors.yaml'),
+    );
+    for (;;) {
+      const hvs = await admin.request<{
+        items: Array<
+          KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } }
+        >;
+      }>({
+        method: 'GET',
+        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor' },
+      });
+      if (
+        hvs.items.filter((h) =>
+          h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        ).length === HYPERVISORS
+      )
+        break;
+      await delay(250);
+    }
+    // Let the Hypervisors' first passes finish before the clock starts.
+    await settled(operator, 0);
+
+    // 1. Build.
+    say(`Applying ${HYPERVISORS} labs of ${NODES_PER_LAB} nodes…`);
+    const m0 = await scrape(operator);
+    const p0 = procStats(pid);
+    const load0 = loadAverages();
+    const labsWatch = await watchLabsReady(admin, HYPERVISORS);
+    const t0 = performance.now();
+    await kubectlApply(
+      cp.adminKubeconfig,
+      namespaces.map((ns, i) => labOf(i, ns)),
+      join(scratch, 'labs.yaml'),
+    );
+    await labsWatch.ready.finally(labsWatch.stop);
+    const buildSeconds = (performance.now() - t0) / 1000;
+    const p1 = procStats(pid);
+    const m1 = await scrape(operator);
+    const load1 = loadAverages();
+    say(`  all Ready after ${buildSeconds.toFixed(2)} s`);
+
+    // 2. Steady state: every node's next periodic pass (the resync period, RESYNC after its
+    // last pass) against a world that needs nothing done. The libvirt test driver keeps its
+    // domains inside the operator process, so this must be the same process.
+    await settled(operator, TOTAL_NODES);
+    const m2 = await scrape(operator);
+    const p2 = procStats(pid);
+    say(`  settled; waiting for every node's resync (period ${RESYNC})…`);
+    await settled(
+      operator,
+      sum(m2, 'controller_runtime_reconcile_total', { controller: 'maasnode' }) + TOTAL_NODES,
+    );
+    const m3 = await scrape(operator);
+    const p3 = procStats(pid);
+    const load3 = loadAverages();
+    await operator.stop();
+    const profile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    const costs = profile ? topSelfCosts(join(profDir, profile), 12) : [];
+
+    report({
+      buildSeconds,
+      m0,
+      m1,
+      m2,
+      m3,
+      p0,
+      p1,
+      p2,
+      p3,
+      loads: { before: loadBefore, build: `${load0} → ${load1}`, resync: load3 },
+      costs,
+    });
+  } finally {
+    await operator?.stop().catch(() => undefined);
+    await cp.stop().catch(() => undefined);
+    if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
+    else say(`scratch kept in ${scratch}`);
+  }
+}
+
+interface Figures {
+  buildSeconds: number;
+  m0: Sample[];
+  m1: Sample[];
+  /** Settled after the build, and after every node's resync. */
+  m2: Sample[];
+  m3: Sample[];
+  p0: ReturnType<typeof procStats>;
+  p1: ReturnType<typeof procStats>;
+  p2: ReturnType<typeof procStats>;
+  p3: ReturnType<typeof procStats>;
+  loads: { before: string; build: string; resync: string };
+  costs: ProfileCost[];
+}
+
+function report(f: Figures): void {
+  const per = (n: number): string => (n / TOTAL_NODES).toFixed(2);
+  const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+  const libvirtBuild = deltaBy(f.m0, f.m1, 'maaslab_libvirt_calls_total', 'op');
+  const apiBuild = deltaBy(f.m0, f.m1, 'rest_client_requests_total', 'method');
+  const libvirtResync = deltaBy(f.m2, f.m3, 'maaslab_libvirt_calls_total', 'op');
+  const apiResync = deltaBy(f.m2, f.m3, 'rest_client_requests_total', 'method');
+  const reconciledResync = deltaBy(f.m2, f.m3, 'controller_runtime_reconcile_total', 'controller');
+  const inventoryReads = libvirtResync.get('virConnectListAllDomains') ?? 0;
+  const mutatingResync = [...libvirtResync].filter(([op]) => isMutatingOp(op));
+  const writesResync = [...apiResync].filter(([m]) =>
+    ['POST', 'PUT', 'PATCH', 'DELETE'].includes(m),
+  );
+  const resyncCpuMs = ((f.p3.cpuSeconds - f.p2.cpuSeconds) * 1000) / TOTAL_NODES;
+  const buildCpu = f.p1.cpuSeconds - f.p0.cpuSeconds;
+  const list = (m: Iterable<[string, number]>): string =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v} (${per(v)}/node)`)
+      .join(', ') || 'none';
+  const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
+  const controllers = ['maaslab', 'virtnetwork', 'maasnode', 'hypervisor'];
+  const latencyRows = controllers.map((c) => {
+    const r50 = histogramQuantile(f.m0, f.m1, 'controller_runtime_reconcile_time_seconds', 0.5, {
+      controller: c,
+    });
+    const r99 = histogramQuantile(f.m0, f.m1, 'controller_runtime_reconcile_time_seconds', 0.99, {
+      controller: c,
+    });
+    const q50 = histogramQuantile(f.m0, f.m1, 'workqueue_queue_duration_seconds', 0.5, { name: c });
+    const q99 = histogramQuantile(f.m0, f.m1, 'workqueue_queue_duration_seconds', 0.99, {
+      name: c,
+    });
+    const le = (x: { upperBound: number }): string =>
+      Number.isFinite(x.upperBound) ? `≤ ${x.upperBound} s` : '> last bucket';
+    return `| ${c} | ${r50.count} | ${ms(r50.value)} | ${ms(r99.value)} (${le(r99)}) | ${ms(q50.value)} (${le(q50)}) | ${ms(q99.value)} (${le(q99)}) |`;
+  });
+  const lines = [
+    '## 2. Scale on the libvirt test driver',
+    '',
+    `${HYPERVISORS} Hypervisors on \`test:///default\` (one URI each, \`?hv=N\`), ${HYPERVISORS} labs of`,
+    `${NODES_PER_LAB} nodes: ${TOTAL_NODES} MaasNodes (128 MiB, one 64 MiB qcow2 disk, one NIC on the`,
+    "lab's isolated network). `make bench-scale` (`tsx bench/scale.ts`); the operator runs",
+    'compiled from dist/ as a child process with the generated RBAC, `--cpu-prof` and',
+    `\`--resync-period ${RESYNC}\`: the steady-state window is every node's next periodic pass.`,
+    "Figures from /proc (CPU, RSS) and from the operator's own /metrics.",
+    '',
+    ...machineLines({
+      'load average (1, 5, 15 min)': `${f.loads.before} before; build ${f.loads.build}; after the resync ${f.loads.resync}`,
+    }),
+    '',
+    '### Build: apply all labs → all Ready',
+    '',
+    `- time to all Ready: **${f.buildSeconds.toFixed(2)} s** (goal ≤ 15 s: ${verdict(f.buildSeconds <= 15)}` +
+      (f.buildSeconds > 15 ? `, by ${(f.buildSeconds - 15).toFixed(1)} s` : '') +
+      ')',
+    `- operator peak RSS: **${f.p3.peakRssMb.toFixed(0)} MB** (goal ≤ 200 MB: ${verdict(f.p3.peakRssMb <= 200)}; ` +
+      `with --cpu-prof, whose samples stay in memory, and the test driver's 1000 domains in-process); ` +
+      `RSS ${f.p0.rssMb.toFixed(0)} MB before the labs, ${f.p1.rssMb.toFixed(0)} MB at all Ready`,
+    `- operator CPU during the build: ${buildCpu.toFixed(2)} s (${((buildCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node); ` +
+      `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life`,
+    `- API requests: ${total(apiBuild)} (${per(total(apiBuild))}/node): ${list(apiBuild)}`,
+    `- libvirt calls: ${total(libvirtBuild)} (${per(total(libvirtBuild))}/node): ${list(libvirtBuild)}`,
+    `- reconciles: ${list(deltaBy(f.m0, f.m1, 'controller_runtime_reconcile_total', 'controller'))}`,
+    '',
+    '### Steady state: one full resync of all nodes',
+    '',
+    `- reconciles in the window: ${list(reconciledResync)}`,
+    `- mutating libvirt calls: **${total(new Map(mutatingResync))}** (goal 0: ${verdict(mutatingResync.length === 0)})` +
+      (mutatingResync.length ? `: ${list(mutatingResync)}` : ''),
+    `- API writes: **${total(new Map(writesResync))}** (goal 0: ${verdict(writesResync.length === 0)})` +
+      (writesResync.length ? `: ${list(writesResync)}` : ''),
+    `- all libvirt calls: ${list(libvirtResync)}`,
+    `- all API requests: ${list(apiResync)}`,
+    `- operator CPU: ${(f.p3.cpuSeconds - f.p2.cpuSeconds).toFixed(2)} s for the window, **${resyncCpuMs.toFixed(2)} ms per resynced node**; ` +
+      `this includes the Hypervisor controller's once-a-minute inventory (${inventoryReads} full domain listings in the window, ` +
+      `each reading every domain of the shared test driver) and the bench's scrapes every 5 s`,
+    '',
+    '### Reconcile latency during the build',
+    '',
+    "From the histograms' increase between apply and all Ready, interpolated inside the bucket",
+    "as histogram_quantile does; the bucket's upper bound shows the resolution (workqueue",
+    'buckets are powers of ten, as client-go sets them).',
+    '',
+    '| controller | reconciles | reconcile p50 | reconcile p99 | queue p50 | queue p99 |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...latencyRows,
+    '',
+    '### CPU profile: top costs by self time (whole operator run)',
+    '',
+    '| self (ms) | share | function | where |',
+    '| --- | --- | --- | --- |',
+    ...f.costs.map(
+      (c) =>
+        `| ${c.selfMs.toFixed(0)} | ${(c.share * 100).toFixed(1)} % | ${c.functionName} | ${c.where} |`,
+    ),
+  ];
+  writeSection('scale', lines.join('\n'));
+  say(lines.join('\n'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

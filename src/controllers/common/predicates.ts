@@ -1,0 +1,35 @@
+// Watch predicates for the fan-out mappings (one object waking many): each lets through only
+// the changes its targets read, so a status write does not wake a whole hypervisor's objects.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { ReadyCondition } from '../../api/v1alpha1/index.js';
+import type { Predicate } from '../../runtime/builder.js';
+import { controllerOf } from '../../runtime/objects.js';
+
+const generationOf = (o: Readonly<KubernetesObject>): number | undefined => o.metadata?.generation;
+
+/** The Ready condition's status, reason and message: all a dependant's gate reads. */
+const readyOf = (o: Readonly<KubernetesObject>): string => {
+  const conditions = (o as { status?: { conditions?: ReadonlyArray<Record<string, unknown>> } })
+    .status?.conditions;
+  const ready = conditions?.find((c) => c.type === ReadyCondition);
+  return ready ? `${String(ready.status)}\n${String(ready.reason)}\n${String(ready.message)}` : '';
+};
+
+/**
+ * A Hypervisor's changes that its labs, networks and nodes depend on: its spec (generation)
+ * and its Ready condition (hypervisorGate). Its inventory (allocated, domains) changes with
+ * every node it runs and is read by nobody else.
+ */
+export const hypervisorGateChanged: Predicate = {
+  update: (old, obj) => generationOf(old) !== generationOf(obj) || readyOf(old) !== readyOf(obj),
+};
+
+/**
+ * The changes a lab's MAC-collision check reads from another lab or a stand-alone node: its
+ * spec (generation) and who controls it (a node adopted by a lab stops being stand-alone).
+ * Creation and deletion always pass.
+ */
+export const collisionInputsChanged: Predicate = {
+  update: (old, obj) =>
+    generationOf(old) !== generationOf(obj) || controllerOf(old)?.uid !== controllerOf(obj)?.uid,
+};

@@ -97,6 +97,13 @@ describe('e2e: monitoring (Prometheus + dashboard) and Argo CD health on the rec
     dashboard = await loadDashboard();
     env = await startE2eEnvironment('mon', { leaderElect: true });
     prom = await startPrometheus({ job: JOB, metricsUrl: env.operator.metricsUrl, interval: '1s' });
+    // Prometheus applies new targets after a few seconds, and the lab may be built in less:
+    // without a scrape before the build, its counters would be seen only at their end value.
+    await waitFor(async () => (await instant(`up{job="${JOB}"}`))[0]?.value?.[1] === '1', {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      description: 'a first scrape of the operator',
+    });
   });
 
   after(async function () {
@@ -212,8 +219,15 @@ describe('e2e: monitoring (Prometheus + dashboard) and Argo CD health on the rec
 
     // Rates over the build: some controller reconciled successfully at a rate above zero,
     // and libvirt calls were timed.
+    // From the apply to now, not only to Ready: a build of a few seconds may be over before
+    // its counters' next scrape, and every rate window ending within 30 s of it still sees it.
     const over = async (expr: string): Promise<number> => {
-      const answer = await p().queryRange(expr, builtFromS, readyAtS, 2);
+      const answer = await p().queryRange(
+        expr,
+        builtFromS,
+        Math.max(readyAtS, Date.now() / 1000),
+        2,
+      );
       expect(answer.status, expr).to.equal('success');
       const samples = (answer.data?.result ?? []).flatMap((s) => s.values ?? []);
       return Math.max(0, ...samples.map(([, v]) => Number(v)).filter((v) => Number.isFinite(v)));

@@ -23,6 +23,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import type { MaasLab, MaasNode } from '../src/api/v1alpha1/index.js';
 import { type RestClient, createRestClient } from '../src/runtime/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
+import { applyCrds } from '../test/support/crds.js';
 import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
 import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../test/support/libvirtd.js';
 import { createTestNamespace } from '../test/support/namespace.js';
@@ -278,14 +279,7 @@ async function setUp(scratch: string): Promise<Bench> {
   say('Starting kube-testenv and a private libvirtd…');
   const [cp, lv] = await Promise.all([startControlPlane(), startPrivateLibvirtd()]);
   const admin = createRestClient(cp.kubeConfig('admin'));
-  await kubectlRun(cp.adminKubeconfig, ['apply', '--server-side', '-f', join(repoRoot, 'crds')]);
-  await kubectlRun(cp.adminKubeconfig, [
-    'wait',
-    '--for=condition=Established',
-    'crd',
-    '--all',
-    '--timeout=120s',
-  ]);
+  await applyCrds(cp);
   const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-operator');
   const labNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-recipe');
   await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);

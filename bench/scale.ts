@@ -28,6 +28,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { MaasLab } from '../src/api/v1alpha1/index.js';
 import { type RestClient, createRestClient } from '../src/runtime/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
+import { applyCrds } from '../test/support/crds.js';
 import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
 import { isMutatingOp } from '../test/support/hypervisor-contract.js';
 import { createTestNamespace } from '../test/support/namespace.js';
@@ -35,7 +36,6 @@ import {
   type OperatorProcess,
   applyOperatorRbac,
   kubectlApply,
-  kubectlRun,
   startOperator,
 } from '../test/support/operator.js';
 import { type ProfileCost, topSelfCosts } from './profile.js';
@@ -194,14 +194,7 @@ async function main(): Promise<void> {
   let operator: OperatorProcess | undefined;
   try {
     const admin = createRestClient(cp.kubeConfig('admin'));
-    await kubectlRun(cp.adminKubeconfig, ['apply', '--server-side', '-f', join(repoRoot, 'crds')]);
-    await kubectlRun(cp.adminKubeconfig, [
-      'wait',
-      '--for=condition=Established',
-      'crd',
-      '--all',
-      '--timeout=120s',
-    ]);
+    await applyCrds(cp);
     const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-operator');
     await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
     const namespaces: string[] = [];

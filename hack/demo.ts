@@ -24,6 +24,7 @@ import { runOperator } from '../src/cli/operator.js';
 import { createLogger } from '../src/runtime/log.js';
 import { createRestClient } from '../src/runtime/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
+import { applyCrds } from '../test/support/crds.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../test/support/libvirtd.js';
 
 const run = promisify(execFile);
@@ -95,23 +96,7 @@ async function main(): Promise<void> {
     }
 
     say('Installing crds/…');
-    await run(kubectl, [
-      '--kubeconfig',
-      cp.adminKubeconfig,
-      'apply',
-      '--server-side',
-      '-k',
-      join(repoRoot, 'crds'),
-    ]);
-    await run(kubectl, [
-      '--kubeconfig',
-      cp.adminKubeconfig,
-      'wait',
-      '--for=condition=Established',
-      'crd',
-      '--all',
-      '--timeout=60s',
-    ]);
+    await applyCrds(cp);
 
     const logPath = join(dir, 'operator.log');
     say(`Starting the operator in this process (log: ${logPath})…`);

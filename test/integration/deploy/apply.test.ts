@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { V1ClusterRole, V1Role } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { parseAllDocuments, stringify } from 'yaml';
-import { controlPlane, repoRoot } from '../../support/controlplane.js';
+import { stringify } from 'yaml';
+import { controlPlane } from '../../support/controlplane.js';
 import {
   DEPLOY_NAMESPACE,
   DEPLOY_SA_USER,
@@ -19,7 +19,7 @@ import {
   applyKustomization,
   deleteDeployExtras,
 } from '../../support/deploy.js';
-import { kubectlRun } from '../../support/operator.js';
+import { kubectlRun, kustomize } from '../../support/operator.js';
 
 const run = promisify(execFile);
 
@@ -221,11 +221,7 @@ describe('deploy/ on kube-apiserver', function () {
 
   describe('deploy/monitoring', () => {
     it('is accepted where its kinds are served; Prometheus Operator kinds are skipped, and said so, where not', async () => {
-      const rendered = await kubectlRun(admin(), [
-        'kustomize',
-        join(repoRoot, 'deploy/monitoring'),
-      ]);
-      const docs = parseAllDocuments(rendered).map((d) => d.toJS() as Manifest);
+      const docs = (await kustomize('deploy/monitoring')) as Manifest[];
       const served = new Map<string, boolean>();
       for (const apiVersion of new Set(docs.map((d) => d.apiVersion))) {
         // The core group is always served; any other group/version answers discovery or not.

@@ -14,11 +14,10 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../../hack/gen-rbac.js';
+import { kustomize } from '../../support/operator.js';
 
 const run = promisify(execFile);
-const kubectl = process.env.KUBECTL ?? 'kubectl';
 
 interface Doc {
   apiVersion: string;
@@ -26,12 +25,7 @@ interface Doc {
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
 }
 
-async function render(dir: string): Promise<Doc[]> {
-  const { stdout } = await run(kubectl, ['kustomize', join(repoRoot, dir)], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as Doc);
-}
+const render = async (dir: string): Promise<Doc[]> => (await kustomize(dir)) as Doc[];
 
 const find = <T>(docs: Doc[], kind: string, name?: string): T | undefined =>
   docs.find((d) => d.kind === kind && (name === undefined || d.metadata.name === name)) as

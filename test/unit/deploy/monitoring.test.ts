@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { HypervisorMetricName, LabMetricName } from '../../../src/controllers/metrics.js';
 import { InventoryMetricName } from '../../../src/controllers/inventory-metrics.js';
 import { LibvirtMetricName } from '../../../src/libvirt/metrics.js';
@@ -26,9 +26,9 @@ import {
   substitute,
   variableValues,
 } from '../../support/monitoring.js';
+import { kustomize } from '../../support/operator.js';
 
 const run = promisify(execFile);
-const kubectl = process.env.KUBECTL ?? 'kubectl';
 
 interface K8sObject {
   apiVersion: string;
@@ -38,12 +38,7 @@ interface K8sObject {
   data?: Record<string, string>;
 }
 
-const kustomize = async (dir: string): Promise<K8sObject[]> => {
-  const { stdout } = await run(kubectl, ['kustomize', join(repoRoot, dir)], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
-};
+const render = async (dir: string): Promise<K8sObject[]> => (await kustomize(dir)) as K8sObject[];
 
 /** Histogram series names map back to the histogram the code registers. */
 const baseName = (series: string): string => series.replace(/_(bucket|sum|count)$/, '');
@@ -90,7 +85,7 @@ describe('deploy/monitoring', () => {
 
   describe('kustomize', () => {
     it('builds: ServiceMonitor, PrometheusRule and the dashboard ConfigMap in maaslab-system', async () => {
-      const objs = await kustomize('deploy/monitoring');
+      const objs = await render('deploy/monitoring');
       expect(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort()).to.deep.equal([
         'ConfigMap/maaslab-grafana-dashboard',
         'PrometheusRule/maaslab-operator',
@@ -120,7 +115,7 @@ describe('deploy/monitoring', () => {
     });
 
     it('builds deploy/flux: a GitRepository and the operator before its monitoring', async () => {
-      const objs = await kustomize('deploy/flux');
+      const objs = await render('deploy/flux');
       const byName = new Map(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
       expect([...byName.keys()].sort()).to.deep.equal([
         'GitRepository/maaslab',

@@ -166,6 +166,7 @@ async function watchUntil<T extends KubernetesObject>(
   namespace: string,
   done: (byKind: ReadonlyMap<string, ReadonlyMap<string, T>>) => boolean,
   timeoutMs: number,
+  seen?: (kind: string, type: string, obj: T) => void,
 ): Promise<{ ready: Promise<void>; stop: () => void }> {
   const byKind = new Map(kinds.map((k) => [k, new Map<string, T>()]));
   const handles: Array<{ stop(): void }> = [];
@@ -195,6 +196,7 @@ async function watchUntil<T extends KubernetesObject>(
           const name = obj.metadata?.name ?? '';
           if (type === 'DELETED') map.delete(name);
           else if (type === 'ADDED' || type === 'MODIFIED') map.set(name, obj as T);
+          seen?.(kind, type, obj as T);
           check();
         },
         onDone() {
@@ -226,19 +228,54 @@ const labIsUp = (byKind: ReadonlyMap<string, ReadonlyMap<string, KubernetesObjec
   );
 };
 
-async function wayD(b: Bench, manifest: readonly KubernetesObject[]): Promise<number> {
+/** One step of a D run as the watch saw it: ms since the apply started, and what changed. */
+interface TimelineEntry {
+  readonly ms: number;
+  readonly what: string;
+}
+
+/** What an object's watch event says, in a few words, for the timeline. */
+function describeEvent(kind: string, type: string, obj: KubernetesObject): string {
+  const status = (obj as { status?: { printableStatus?: string; conditions?: Condition[] } })
+    .status;
+  const ready = status?.conditions?.find((c) => c.type === 'Ready');
+  const finalizers = obj.metadata?.finalizers?.length ?? 0;
+  return [
+    `${kind} ${obj.metadata?.name ?? ''} ${type}`,
+    status?.printableStatus,
+    ready && `Ready=${ready.status}${ready.reason ? ` (${ready.reason})` : ''}`,
+    finalizers > 0 && type === 'ADDED' ? undefined : finalizers > 0 ? 'finalizer' : undefined,
+  ]
+    .filter((x): x is string => typeof x === 'string' && x !== '')
+    .join(', ');
+}
+type Condition = { type: string; status: string; reason?: string };
+
+async function wayD(
+  b: Bench,
+  manifest: readonly KubernetesObject[],
+  timeline: TimelineEntry[] = [],
+): Promise<number> {
   const file = join(b.scratch, 'lab.yaml');
   await writeFile(file, manifest.map((d) => stringify(d)).join('---\n'));
+  let t0 = performance.now();
   const watch = await watchUntil(
     b.admin,
-    ['MaasLab', 'MaasNode'],
+    ['MaasLab', 'MaasNode', 'VirtNetwork'],
     b.labNs,
     labIsUp,
     LAB_TIMEOUT_MS,
+    (kind, type, obj) => {
+      const what = describeEvent(kind, type, obj);
+      // A status write that changes nothing shown is left out.
+      if (timeline.at(-1)?.what !== what) timeline.push({ ms: performance.now() - t0, what });
+    },
   );
   try {
-    const t0 = performance.now();
+    timeline.length = 0;
+    t0 = performance.now();
     await kubectlRun(b.cp.adminKubeconfig, ['apply', '--server-side', '-f', file]);
+    timeline.push({ ms: performance.now() - t0, what: 'kubectl apply returned' });
     await watch.ready;
     return performance.now() - t0;
   } finally {
@@ -350,6 +387,8 @@ interface LastD {
   readonly api: Map<string, number>;
   /** Wall time of libvirt calls by C function (calls overlap: the sum is not elapsed time). */
   readonly seconds: Map<string, number>;
+  /** What the watch saw, in order, with ms since the apply started. */
+  readonly timeline: readonly TimelineEntry[];
 }
 
 async function main(): Promise<void> {
@@ -382,9 +421,11 @@ async function main(): Promise<void> {
         await delay(500);
         if (way === 'D') {
           const before = await scrape(b.operator);
-          times.D.push(await wayD(b, manifest));
+          const timeline: TimelineEntry[] = [];
+          times.D.push(await wayD(b, manifest, timeline));
           const after = await scrape(b.operator);
           lastD = {
+            timeline,
             libvirt: deltaBy(before, after, 'maaslab_libvirt_calls_total', 'op'),
             api: deltaBy(before, after, 'rest_client_requests_total', 'method'),
             seconds: deltaBy(before, after, 'maaslab_libvirt_call_duration_seconds_sum', 'op'),
@@ -488,6 +529,10 @@ function report(
             .join(', ')
         : '—'
     }.`,
+    '',
+    'Where the last D run went, as its watch saw it (ms after `kubectl apply` started):',
+    '',
+    ...(lastD?.timeline ?? []).map((e) => `- ${e.ms.toFixed(0)} ms: ${e.what}`),
     '',
     'Raw numbers (s):',
     '',

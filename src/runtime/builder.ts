@@ -31,23 +31,21 @@ export const generationChanged: Predicate = {
   update: (old, obj) => old.metadata?.generation !== obj.metadata?.generation,
 };
 
-/** The metadata a reconciler acts on besides its spec; JSON, to compare cheaply. */
+/**
+ * The metadata a reconciler acts on besides its spec; JSON, to compare cheaply. Finalizers are
+ * not in it: a controller adds its own in the pass that finds it missing and goes on, so the
+ * write needs no pass of its own, and only deletion (deletionTimestamp) makes one matter.
+ */
 const actionableMetadata = (o: Readonly<KubernetesObject>): string => {
   const m = o.metadata;
-  return JSON.stringify([
-    m?.labels,
-    m?.annotations,
-    m?.finalizers,
-    m?.deletionTimestamp,
-    m?.ownerReferences,
-  ]);
+  return JSON.stringify([m?.labels, m?.annotations, m?.deletionTimestamp, m?.ownerReferences]);
 };
 
 /**
- * Drops updates that changed only the status (controller-runtime's GenerationChanged,
- * LabelChanged and AnnotationChanged predicates, plus finalizers, deletion and owners). For a
- * controller's own kind: its status writes would otherwise wake it for one more pass that
- * finds nothing to do, for every write.
+ * Drops updates that changed only the status or the finalizers (controller-runtime's
+ * GenerationChanged, LabelChanged and AnnotationChanged predicates, plus deletion and owners).
+ * For a controller's own kind: its status and finalizer writes would otherwise wake it for one
+ * more pass that finds nothing to do, for every write.
  */
 export const statusOnlyUpdatesIgnored: Predicate = {
   update: (old, obj) =>

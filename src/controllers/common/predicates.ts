@@ -4,6 +4,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { ReadyCondition } from '../../api/v1alpha1/index.js';
 import type { Predicate } from '../../runtime/builder.js';
 import { controllerOf } from '../../runtime/objects.js';
+import { isReadyAndCurrent, type Observable } from './conditions.js';
 
 const generationOf = (o: Readonly<KubernetesObject>): number | undefined => o.metadata?.generation;
 
@@ -32,4 +33,16 @@ export const hypervisorGateChanged: Predicate = {
 export const collisionInputsChanged: Predicate = {
   update: (old, obj) =>
     generationOf(old) !== generationOf(obj) || controllerOf(old)?.uid !== controllerOf(obj)?.uid,
+};
+
+/**
+ * A VirtNetwork's changes that the MaasNodes on it read (networksNotReady): its spec
+ * (generation: the hypervisor it is on), whether it is Ready at its generation, and its
+ * deletion. Its other status writes (bridge, DHCP hosts, messages) wake none of its nodes.
+ */
+export const networkGateChanged: Predicate = {
+  update: (old, obj) =>
+    generationOf(old) !== generationOf(obj) ||
+    isReadyAndCurrent(old as Observable) !== isReadyAndCurrent(obj as Observable) ||
+    old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp,
 };

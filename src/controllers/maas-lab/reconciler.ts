@@ -32,7 +32,7 @@ import type { EventRecorder } from '../../runtime/events.js';
 import type { Manager } from '../../runtime/manager.js';
 import { isDeleting, requestFor } from '../../runtime/objects.js';
 import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
-import { applyConditionPlan, isReadyAndCurrent, type Why } from '../common/conditions.js';
+import { applyConditionPlan, type Why } from '../common/conditions.js';
 import { collisionInputsChanged, hypervisorGateChanged } from '../common/predicates.js';
 import { type LabMetrics, noopLabMetrics } from '../metrics.js';
 import {
@@ -155,9 +155,9 @@ interface Findings {
  *     the colliding nodes from being applied.
  *  5. Act, networks first: apply missing or changed VirtNetworks (server-side apply, field
  *     manager `maaslab`), delete the ones the spec dropped; delete unwanted MaasNodes,
- *     highest-numbered first; update existing nodes; create missing nodes only once every
- *     desired network is Ready at its current generation. Objects of a child's name the lab
- *     does not control are never touched (NameConflict).
+ *     highest-numbered first; apply missing or changed nodes in the same pass (each node
+ *     waits for its networks before it starts). Objects of a child's name the lab does not
+ *     control are never touched (NameConflict).
  *  6. Report, always (even when act threw): aggregate counts, printableStatus and
  *     Ready/Reconciling/Stalled (status.ts) in one status patch, only if something changed;
  *     observedGeneration advances only when the pass succeeded.
@@ -248,12 +248,14 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
       );
     }
 
-    // Nodes: updates always, creation only once every network is Ready (the recipe's "MAAS
-    // DHCP must start after virbr0"). A node whose MAC another claimant keeps is left out.
-    const networksReady = desired.networks.every((n) => {
-      const observed = scope.networks.get(n.metadata?.name ?? '');
-      return observed !== undefined && isReadyAndCurrent(observed);
-    });
+    // Nodes, created with the networks rather than after them: each makes its disks and
+    // definition while the networks come up and starts only once they are Ready (the recipe's
+    // "MAAS DHCP must start after virbr0" is the node's gate). A node whose MAC another
+    // claimant keeps is left out, and no node is created while a network of the lab's is
+    // someone else's (it would attach to that one).
+    const networksOurs = desired.networks.every(
+      (n) => !scope.foreignNetworks.has(n.metadata?.name ?? ''),
+    );
     const blockedMacs = new Set(blocking.map((c) => c.mac));
     const createdNodes: string[] = [];
     for (const node of desired.nodes) {
@@ -264,7 +266,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
       }
       if (macsOf(node).some((mac) => blockedMacs.has(mac))) continue;
       const action = childAction(node, scope.nodes.get(name));
-      if (action === 'none' || (action === 'create' && !networksReady)) continue;
+      if (action === 'none' || (action === 'create' && !networksOurs)) continue;
       scope.nodes.set(name, await client.apply(node, { fieldManager: FieldManager, signal }));
       if (action === 'create') createdNodes.push(name);
     }

@@ -46,7 +46,7 @@ import {
 } from '../../runtime/reconcile.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { ownership as classify } from '../common/ownership.js';
-import { hypervisorGateChanged } from '../common/predicates.js';
+import { hypervisorGateChanged, networkGateChanged } from '../common/predicates.js';
 import { InventoryKinds } from '../virt-network/scope.js';
 import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import {
@@ -177,14 +177,16 @@ interface Findings {
  * Reconciles one MaasNode. Steps of a pass:
  *  1. Observe (scope.ts): the node, its Hypervisor, its VirtNetworks and a clone source from
  *     the caches. Gone: nothing to do. Another process's shard: leave it alone.
- *  2. Finalizer first: add `maaslab.dev/cleanup` and end the pass (the update wakes us).
+ *  2. Finalizer first: add `maaslab.dev/cleanup`, then go on with the written object (its
+ *     write wakes no pass: statusOnlyUpdatesIgnored).
  *  3. Deletion: destroy and undefine the domain with its managed save image, snapshot
  *     metadata and NVRAM (deleteDomain), delete the volumes whose deletionPolicy is Delete,
  *     and drop the finalizer last. A foreign domain of our name and its disks are left alone.
  *  4. Wait: for the Hypervisor (missing → Stalled HypervisorNotFound; unreachable → Unknown;
- *     not Ready → HypervisorNotReady) and for every VirtNetwork the NICs name to be Ready on
- *     that hypervisor (Ready=False NetworkNotReady: the recipe's "MAAS DHCP must start after
- *     virbr0"). Nothing on the host is touched meanwhile; their changes wake us.
+ *     not Ready → HypervisorNotReady; nothing on the host is touched meanwhile). A VirtNetwork
+ *     the NICs name that is not Ready on that hypervisor holds back only the power step
+ *     (Ready=False NetworkNotReady: the recipe's "MAAS DHCP must start after virbr0"):
+ *     volumes and the definition are made while the network comes up. Their changes wake us.
  *  5. Observe libvirt: the domain, and whether the host offers KVM (asked once per host).
  *  6. Desired (pure): desiredVolumes and desiredDomain. Ownership of the domain: foreign →
  *     Stalled NameConflict, a Warning event, untouched, no retry (TerminalError). With
@@ -537,16 +539,19 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
   return {
     async reconcile(req: Request, signal: AbortSignal): Promise<Result> {
       // 1. Observe the caches.
-      const scope = observeNodeScope(req, caches);
-      if (!scope) return {};
-      const { node, hypervisor, gate } = scope;
-      if (!serves(node.spec.hypervisor)) return {};
+      const cached = observeNodeScope(req, caches);
+      if (!cached) return {};
+      if (!serves(cached.node.spec.hypervisor)) return {};
 
-      // 2. Finalizer first.
-      if (!scope.deleting && !hasFinalizer(node, CLEANUP_FINALIZER)) {
-        await client.ensureFinalizer(node, CLEANUP_FINALIZER, signal);
-        return {};
-      }
+      // 2. Finalizer first, then on with the written object (its write wakes no pass).
+      const scope =
+        !cached.deleting && !hasFinalizer(cached.node, CLEANUP_FINALIZER)
+          ? {
+              ...cached,
+              node: (await client.ensureFinalizer(cached.node, CLEANUP_FINALIZER, signal)).object,
+            }
+          : cached;
+      const { node, hypervisor, gate } = scope;
 
       // 3. Deletion.
       if (scope.deleting) {
@@ -583,27 +588,16 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         await finish();
         return {};
       }
-      if (scope.networksNotReady.length > 0) {
-        found.waiting = {
-          reason: NetworkNotReadyReason,
-          message: `waiting for VirtNetworks to be Ready: ${scope.networksNotReady.join(', ')}`,
-        };
-        // Keep showing the domain while we wait (a network mid-change leaves it running).
-        const verbs = hypervisorFor(hypervisor);
-        const view = await observeLibvirtDomain(verbs, scope.domainName);
-        if (view.reachable && classify(view.domain, scope.owner) === 'owned') {
-          found.domain = view.domain;
-          found.volumesReady = true;
-          found.volumes = volumesOf(scope);
-          try {
-            found.observedVolumes = await observeLibvirtVolumes(verbs, found.volumes);
-          } catch (err) {
-            if (!(err instanceof HypervisorUnreachableError)) throw err;
-          }
-        }
-        await finish();
-        return {};
-      }
+      // Volumes and the definition are made while the networks come up; only the start waits
+      // for them (the recipe's "MAAS DHCP must start after virbr0"), and no power action is
+      // taken meanwhile (a network mid-change leaves a running domain alone).
+      const networksWait: Why | undefined =
+        scope.networksNotReady.length > 0
+          ? {
+              reason: NetworkNotReadyReason,
+              message: `waiting for VirtNetworks to be Ready: ${scope.networksNotReady.join(', ')}`,
+            }
+          : undefined;
       if (node.spec.cloneFrom !== undefined && scope.cloneSource === undefined) {
         found.stalled = {
           reason: CloneSourceNotFoundReason,
@@ -703,7 +697,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         // Observed again only after a change: a settled node's pass (the periodic resync) then
         // reads the domain once, not three times.
         if (created || redefined) found.domain = await verbs.observeDomain(scope.domainName);
-        requeue = await power(scope, verbs, found, created, signal);
+        if (networksWait === undefined) requeue = await power(scope, verbs, found, created, signal);
         if (found.powerChanged) found.domain = await verbs.observeDomain(scope.domainName);
       } catch (err) {
         // Not ours to report on any more: the new lease holder does.
@@ -754,8 +748,9 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         if (found.next === 'none' && requestedAt !== undefined) found.next = 'shutdown';
       }
       // 9. Report.
+      if (networksWait) found.waiting = networksWait;
       await finish();
-      // 10. Requeue.
+      // 10. Requeue (a network's readiness wakes a waiting node itself).
       return { requeueAfterMs: requeue ?? resyncMs };
     },
   };
@@ -824,14 +819,18 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own.
     .for(InventoryKinds.MaasNode, { predicates: [statusOnlyUpdatesIgnored] })
-    .watches(InventoryKinds.VirtNetwork, (o) => {
-      const vnet = o as Readonly<VirtNetwork>;
-      const name = vnet.metadata?.name;
-      return nodesWhere(
-        (n) => (n.spec.interfaces ?? []).some((nic) => nic.network === name),
-        vnet.metadata?.namespace,
-      );
-    })
+    .watches(
+      InventoryKinds.VirtNetwork,
+      (o) => {
+        const vnet = o as Readonly<VirtNetwork>;
+        const name = vnet.metadata?.name;
+        return nodesWhere(
+          (n) => (n.spec.interfaces ?? []).some((nic) => nic.network === name),
+          vnet.metadata?.namespace,
+        );
+      },
+      { predicates: [networkGateChanged] },
+    )
     .watches(
       InventoryKinds.Hypervisor,
       (o) => nodesWhere((n) => n.spec.hypervisor === o.metadata?.name),

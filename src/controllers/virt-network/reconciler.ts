@@ -126,7 +126,8 @@ interface Findings {
  * Reconciles one VirtNetwork. Steps of a pass:
  *  1. Observe (scope.ts): the VirtNetwork, its Hypervisor and the MaasNodes that use it, from
  *     the caches. Gone: nothing to do. Another process's shard: leave it alone.
- *  2. Finalizer first: add `maaslab.dev/cleanup` and end the pass (the update wakes us).
+ *  2. Finalizer first: add `maaslab.dev/cleanup`, then go on with the written object (its
+ *     write wakes no pass: statusOnlyUpdatesIgnored).
  *  3. Deletion: while MaasNodes in the namespace still name the network, refuse (Ready=False,
  *     Deleting, listing them; an event; look again later — their deletion wakes us too). Then
  *     destroy and undefine the network if it is ours (a foreign one is left alone), and drop
@@ -320,16 +321,19 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
   return {
     async reconcile(req: Request, signal: AbortSignal): Promise<Result> {
       // 1. Observe the caches.
-      const scope = observeNetworkScope(req, caches);
-      if (!scope) return {};
-      const { vnet } = scope;
-      if (!serves(vnet.spec.hypervisor)) return {};
+      const cached = observeNetworkScope(req, caches);
+      if (!cached) return {};
+      if (!serves(cached.vnet.spec.hypervisor)) return {};
 
-      // 2. Finalizer first.
-      if (!scope.deleting && !hasFinalizer(vnet, CLEANUP_FINALIZER)) {
-        await client.ensureFinalizer(vnet, CLEANUP_FINALIZER, signal);
-        return {};
-      }
+      // 2. Finalizer first, then on with the written object (its write wakes no pass).
+      const scope =
+        !cached.deleting && !hasFinalizer(cached.vnet, CLEANUP_FINALIZER)
+          ? {
+              ...cached,
+              vnet: (await client.ensureFinalizer(cached.vnet, CLEANUP_FINALIZER, signal)).object,
+            }
+          : cached;
+      const { vnet } = scope;
 
       // 3. Deletion.
       if (scope.deleting) {

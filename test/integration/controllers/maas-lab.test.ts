@@ -1,5 +1,5 @@
 // The MaasLab controller on a real kube-apiserver (with the garbage collector): networks
-// first, nodes once the networks are Ready, aggregate status, scaling from the top, MAC
+// first and nodes with them (each node waits for its networks itself), aggregate status, scaling from the top, MAC
 // collisions between labs and cascade deletion. Only this controller runs, so the test plays
 // the VirtNetwork and MaasNode controllers by writing their /status.
 import { expect } from 'chai';
@@ -147,7 +147,7 @@ describe('controllers/maas-lab (real API server)', function () {
     await ns.delete();
   });
 
-  it('builds networks first, then nodes; aggregates status; scales from the top; cascades', async () => {
+  it('builds networks and nodes at once; aggregates status; scales from the top; cascades', async () => {
     await startManager();
     const created = await createLab('lab', labSpec(3));
     const uid = created.metadata?.uid;
@@ -176,7 +176,17 @@ describe('controllers/maas-lab (real API server)', function () {
       expect(n.metadata?.managedFields?.some((f) => f.manager === 'maaslab')).to.equal(true);
     }
 
-    // No nodes while the networks are not Ready; the lab says why.
+    // The nodes come at once, named and numbered, MACs from the prefix: each makes its disks
+    // and definition while the networks come up, and starts once they are Ready.
+    const nodes = await waitFor(
+      async () => {
+        const items = await list<MaasNode>(NODE);
+        return items.length === 3 && items;
+      },
+      { description: 'three MaasNodes' },
+    );
+    expect(names(nodes)).to.deep.equal(['lab-node1', 'lab-node2', 'lab-node3']);
+    // While the networks are not Ready, the lab says so.
     const waiting = await waitFor(
       async () => {
         const lab = await getLab('lab');
@@ -188,25 +198,19 @@ describe('controllers/maas-lab (real API server)', function () {
     expect(waiting.status?.nodes).to.deep.include({ ready: 0, total: 3, summary: '0/3' });
     expect(waiting.status?.observedGeneration).to.equal(waiting.metadata?.generation);
     expect(condition(waiting, 'Reconciling')?.status).to.equal('True');
-    expect(await list(NODE)).to.have.length(0);
 
     // One Ready network is not enough.
     await markReady(NET, nets[0]!);
     await waitFor(async () => (await getLab('lab')).status?.networks?.ready === 1, {
       description: 'networks 1/2',
     });
-    expect(await list(NODE)).to.have.length(0);
+    expect(condition(await getLab('lab'), 'Ready')?.reason).to.equal('NetworksNotReady');
 
-    // Both Ready: the nodes come, named and numbered, MACs from the prefix.
+    // Both Ready: the lab waits for its nodes.
     await markReady(NET, nets[1]!);
-    const nodes = await waitFor(
-      async () => {
-        const items = await list<MaasNode>(NODE);
-        return items.length === 3 && items;
-      },
-      { description: 'three MaasNodes' },
-    );
-    expect(names(nodes)).to.deep.equal(['lab-node1', 'lab-node2', 'lab-node3']);
+    await waitFor(async () => condition(await getLab('lab'), 'Ready')?.reason === 'NodesNotReady', {
+      description: 'lab Ready=False NodesNotReady',
+    });
     const macs = Object.fromEntries(
       nodes.map((n) => [n.metadata?.name, n.spec.interfaces?.[0]?.mac]),
     );

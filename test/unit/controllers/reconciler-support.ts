@@ -46,8 +46,9 @@ export function fakeClient<T extends Obj>(s: { put(o: T): void; get(k: Request):
     },
     ensureFinalizer: async (obj) => {
       const cur = s.get(reqOf(obj)) as T;
-      s.put({ ...cur, metadata: { ...cur.metadata, finalizers: [CLEANUP_FINALIZER] } });
-      return { changed: true, object: obj };
+      const written = { ...cur, metadata: { ...cur.metadata, finalizers: [CLEANUP_FINALIZER] } };
+      s.put(written);
+      return { changed: true, object: written as unknown as typeof obj };
     },
     dropFinalizer: async (obj) => {
       const cur = s.get(reqOf(obj)) as T;

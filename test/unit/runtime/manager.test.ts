@@ -188,7 +188,7 @@ describe('runtime/manager and builder', () => {
     expect(text).to.contain('rest_client_requests_total{code="2xx",method="WATCH"} 2');
   });
 
-  it('statusOnlyUpdatesIgnored drops status writes, passes spec and actionable metadata', () => {
+  it('statusOnlyUpdatesIgnored drops status and finalizer writes, passes spec and actionable metadata', () => {
     const base = obj('n1', { labels: { a: '1' }, annotations: { b: '2' }, finalizers: ['f'] });
     const withStatus = { ...base, status: { phase: 'Running' } } as KubernetesObject;
     const pass = (o: KubernetesObject): boolean => statusOnlyUpdatesIgnored.update!(base, o);
@@ -198,7 +198,8 @@ describe('runtime/manager and builder', () => {
     expect(pass({ ...base, metadata: { ...base.metadata, generation: 2 } })).to.equal(true);
     expect(pass({ ...base, metadata: { ...base.metadata, labels: { a: '2' } } })).to.equal(true);
     expect(pass({ ...base, metadata: { ...base.metadata, annotations: {} } })).to.equal(true);
-    expect(pass({ ...base, metadata: { ...base.metadata, finalizers: [] } })).to.equal(true);
+    // A controller adds its finalizer and goes on in the same pass.
+    expect(pass({ ...base, metadata: { ...base.metadata, finalizers: [] } })).to.equal(false);
     expect(
       pass({ ...base, metadata: { ...base.metadata, deletionTimestamp: new Date(0) } }),
     ).to.equal(true);

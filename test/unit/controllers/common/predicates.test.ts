@@ -3,6 +3,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   collisionInputsChanged,
   hypervisorGateChanged,
+  networkGateChanged,
 } from '../../../../src/controllers/common/predicates.js';
 
 type Obj = KubernetesObject & { status?: { conditions?: Array<Record<string, string>> } };
@@ -29,7 +30,50 @@ const owned = (generation: number, uid?: string): Obj => ({
   },
 });
 
+/** A VirtNetwork at `generation`, its status observed at `observed`, Ready or not. */
+const vnet = (
+  generation: number,
+  observed: number,
+  ready: boolean,
+  extra: Record<string, unknown> = {},
+  deletionTimestamp?: string,
+): Obj =>
+  ({
+    metadata: {
+      namespace: 'ns',
+      name: 'maas',
+      generation,
+      ...(deletionTimestamp && { deletionTimestamp }),
+    },
+    status: {
+      observedGeneration: observed,
+      conditions: [
+        { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Ready' : 'Defining' },
+      ],
+      ...extra,
+    },
+  }) as Obj;
+
 describe('controllers/common/predicates', () => {
+  describe('networkGateChanged', () => {
+    it('ignores status writes that leave readiness alone (bridge, DHCP hosts)', () => {
+      expect(
+        networkGateChanged.update!(vnet(1, 1, true), vnet(1, 1, true, { bridge: 'virbr9' })),
+      ).to.equal(false);
+      expect(networkGateChanged.update!(vnet(1, 1, false), vnet(1, 1, false, { x: 1 }))).to.equal(
+        false,
+      );
+    });
+    it('passes becoming Ready or not, spec edits, a stale observedGeneration and deletion', () => {
+      expect(networkGateChanged.update!(vnet(1, 1, false), vnet(1, 1, true))).to.equal(true);
+      expect(networkGateChanged.update!(vnet(1, 1, true), vnet(1, 1, false))).to.equal(true);
+      expect(networkGateChanged.update!(vnet(1, 1, true), vnet(2, 1, true))).to.equal(true);
+      expect(
+        networkGateChanged.update!(vnet(1, 1, true), vnet(1, 1, true, {}, '2026-11-30T00:00:00Z')),
+      ).to.equal(true);
+    });
+  });
+
   describe('hypervisorGateChanged', () => {
     const up = { status: 'True', reason: 'Ready', message: '' };
     it('ignores inventory-only status writes (allocated, domains)', () => {

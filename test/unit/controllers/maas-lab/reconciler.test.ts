@@ -190,32 +190,37 @@ describe('controllers/maas-lab/reconciler', () => {
     );
   });
 
-  it('applies networks first and no node until every network is Ready', async () => {
+  it('applies networks first and the nodes in the same pass; NetworksNotReady until they are', async () => {
     const w = world();
     w.labs.push(lab('lab', 3));
     const r = reconcilerFor(w);
     expect(await pass(r)).to.deep.equal({});
-    expect(w.applied).to.deep.equal(['VirtNetwork/lab-maas']);
-    expect(condition(w.labs[0], 'Ready')?.reason).to.equal('NetworksNotReady');
-    expect(w.labs[0]?.status?.printableStatus).to.equal('Provisioning');
-    expect(w.events.map((e) => e.reason)).to.deep.equal(['NetworksCreated']);
-
-    await pass(r);
-    expect(w.applied).to.have.length(1); // settled network: not re-applied
-
-    markReady(w.networks[0]!);
-    await pass(r);
-    expect(w.applied.slice(1)).to.deep.equal([
+    // Nodes do not wait for the networks here: each makes its disks and definition meanwhile
+    // and starts once its networks are Ready (its own gate).
+    expect(w.applied).to.deep.equal([
+      'VirtNetwork/lab-maas',
       'MaasNode/lab-node1',
       'MaasNode/lab-node2',
       'MaasNode/lab-node3',
     ]);
+    expect(condition(w.labs[0], 'Ready')?.reason).to.equal('NetworksNotReady');
+    expect(w.labs[0]?.status?.printableStatus).to.equal('Provisioning');
+    expect(w.events.map((e) => e.reason)).to.deep.equal(['NetworksCreated', 'NodesCreated']);
     expect(w.nodes.map((n) => n.spec.interfaces?.[0]?.mac)).to.deep.equal([
       '52:54:00:7f:04:01',
       '52:54:00:7f:04:02',
       '52:54:00:7f:04:03',
     ]);
     expect(w.events.at(-1)?.note).to.equal('created MaasNodes lab-node1, lab-node2, lab-node3');
+
+    // Settled children are not applied again.
+    await pass(r);
+    expect(w.applied).to.have.length(4);
+
+    markReady(w.networks[0]!);
+    await pass(r);
+    expect(w.applied).to.have.length(4);
+    expect(condition(w.labs[0], 'Ready')?.reason).to.equal('NodesNotReady');
   });
 
   it('reports Ready when every child is, then makes no writes at all', async () => {

@@ -58,21 +58,58 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     nodes = store<MaasNode>();
   });
 
-  it('adds the finalizer first and touches nothing else in that pass', async () => {
+  it('adds the finalizer before touching libvirt, and goes on in the same pass', async () => {
     nodes.put(node('n1', spec));
-    await reconciler().reconcile(key('n1'), signal);
-    expect(nodes.get(key('n1'))?.metadata?.finalizers).to.deep.equal([CLEANUP_FINALIZER]);
-    expect(hv.calls).to.deep.equal([]);
+    const touchedLibvirt: boolean[] = [];
+    const client = fakeClient(nodes);
+    const r = createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => hv,
+      client: {
+        ...client,
+        ensureFinalizer: async (...args) => {
+          touchedLibvirt.push(hv.calls.length > 0);
+          return client.ensureFinalizer(...args);
+        },
+      },
+      annotate: async () => undefined,
+      events: { record: () => undefined },
+      clock,
+    });
+    await r.reconcile(key('n1'), signal);
+    expect(touchedLibvirt).to.deep.equal([false]);
+    const n = nodes.get(key('n1'));
+    expect(n?.metadata?.finalizers).to.deep.equal([CLEANUP_FINALIZER]);
+    expect(hv.mutations).to.include('virDomainCreateWithFlags');
+    expect(n?.status?.printableStatus).to.equal('Running');
   });
 
-  it('waits for its networks (NetworkNotReady) without a single libvirt mutation', async () => {
+  it('makes volumes and the definition while its networks come up, and starts only once they are Ready', async () => {
     networks = store({ ...readyNetwork('maas'), status: {} });
     nodes.put(withFinalizer(node('n1', spec)));
     await reconciler().reconcile(key('n1'), signal);
     const n = nodes.get(key('n1'));
     expect(cond(n, 'Ready')).to.include({ status: 'False', reason: 'NetworkNotReady' });
-    expect(n?.status?.printableStatus).to.equal('Pending');
+    expect(cond(n, 'Reconciling')).to.include({ status: 'True', reason: 'NetworkNotReady' });
+    expect(hv.mutations).to.deep.equal(['virStorageVolCreateXML', 'virDomainDefineXMLFlags']);
+    expect(n?.status?.state).to.equal('shutoff');
+    // The network is Ready: the next pass starts the domain, and nothing else.
+    networks = store(readyNetwork('maas'));
+    hv.resetRecording();
+    await reconciler().reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal(['virDomainCreateWithFlags']);
+    expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Running');
+  });
+
+  it('takes no power action while a network is not Ready (a running domain is left alone)', async () => {
+    nodes.put(withFinalizer(node('n1', { ...spec, runStrategy: 'Halted' })));
+    await reconciler().reconcile(key('n1'), signal);
+    await hv.start('maas.n1', { kind: 'MaasNode', namespace: 'maas', name: 'n1', uid: 'n1-uid' });
+    networks = store({ ...readyNetwork('maas'), status: {} });
+    hv.resetRecording();
+    await reconciler().reconcile(key('n1'), signal);
     expect(hv.mutations).to.deep.equal([]);
+    expect(nodes.get(key('n1'))?.status?.state).to.equal('running');
   });
 
   it('creates volumes and domain, starts it, and reports status and power fields', async () => {

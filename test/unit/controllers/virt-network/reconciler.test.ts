@@ -56,6 +56,17 @@ describe('controllers/virt-network reconciler (FakeHypervisor)', () => {
     expect(hv.calls).to.deep.equal([]);
   });
 
+  it('adds its finalizer and builds the network in the same pass', async () => {
+    networks = store(
+      vnet('maas', { mode: 'isolated', ipv4: { address: '10.77.0.1', prefixLength: 24 } }),
+    );
+    await reconciler().reconcile(key('maas'), signal);
+    const v = networks.get(key('maas'));
+    expect(v?.metadata?.finalizers).to.deep.equal(['maaslab.dev/cleanup']);
+    expect(hv.mutations).to.include('virNetworkCreate');
+    expect(cond(v, 'Ready')?.status).to.equal('True');
+  });
+
   it('builds the network and reports libvirtName, uuid, bridge, active and Ready', async () => {
     await reconciler().reconcile(key('maas'), signal);
     const v = networks.get(key('maas'));

@@ -39,6 +39,8 @@ import { isLibvirtError, isNotFound, LibvirtError } from './errors.js';
 import type { Subscription } from './events.js';
 import { noopLibvirtMetrics, type LibvirtCallResult, type LibvirtMetrics } from './metrics.js';
 import type { Network } from './network.js';
+import type { StoragePool } from './storage-pool.js';
+import type { StorageVolume } from './storage-volume.js';
 import {
   buildDhcpHostXml,
   buildNetworkXml,
@@ -307,6 +309,14 @@ export interface VolumeSpec extends VolumeDescription {
   readonly cloneFrom?: { readonly pool: string; readonly volume: string };
 }
 
+/** What ensureVolumes did and found. */
+export interface EnsuredVolumes extends Change {
+  /** Names of the volumes it created. */
+  readonly created: readonly string[];
+  /** Every volume asked for, as it is now, in the order asked. */
+  readonly volumes: readonly ParsedVolume[];
+}
+
 /** A volume by pool and name. */
 export interface VolumeRef {
   /** Storage pool. */
@@ -415,13 +425,13 @@ export interface Hypervisor {
   observeDomain(name: string): Promise<ObservedDomain | undefined>;
   /**
    * Creates the missing volumes, empty or cloned from `cloneFrom`; never resizes or
-   * overwrites an existing one. PoolNotFoundError for a missing pool.
+   * overwrites an existing one. PoolNotFoundError for a missing pool. Returns what each
+   * volume is now (path, capacity, allocation), in the order given, so a caller need not
+   * look them up again.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXML
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXMLFrom
    */
-  ensureVolumes(
-    volumes: readonly VolumeSpec[],
-  ): Promise<Change & { readonly created: readonly string[] }>;
+  ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes>;
   /**
    * The named volumes of `pool` that exist (path and capacity), in the order asked; missing
    * ones, and every one of a missing pool, are left out. Read-only.
@@ -1088,49 +1098,65 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return STATE_NAMES[state];
   }
 
-  async ensureVolumes(
-    volumes: readonly VolumeSpec[],
-  ): Promise<Change & { readonly created: readonly string[] }> {
+  async ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
     const c = await this.#conn();
     const created: string[] = [];
-    for (const v of volumes) {
+    const seen: ParsedVolume[] = [];
+    // One lookup per pool, not per volume.
+    const pools = new Map<string, StoragePool>();
+    const poolOf = async (name: string): Promise<StoragePool> => {
+      const known = pools.get(name);
+      if (known) return known;
       const found = await this.#lookup(c, 'virStoragePoolLookupByName', () =>
-        c.storagePoolLookupByName(v.pool),
+        c.storagePoolLookupByName(name),
       );
-      if (!found) throw new PoolNotFoundError(v.pool);
-      using pool = found;
-      const existing = await this.#lookup(c, 'virStorageVolLookupByName', () =>
-        pool.storageVolLookupByName(v.name),
-      );
-      if (existing) {
+      if (!found) throw new PoolNotFoundError(name);
+      pools.set(name, found);
+      return found;
+    };
+    try {
+      for (const v of volumes) {
+        const pool = await poolOf(v.pool);
+        const existing = await this.#lookup(c, 'virStorageVolLookupByName', () =>
+          pool.storageVolLookupByName(v.name),
+        );
         // Never resized or overwritten: an existing volume may hold an installed system.
-        existing.free();
-        continue;
+        using vol = existing ?? (await this.#createVolume(c, pool, v, poolOf));
+        if (!existing) created.push(v.name);
+        const path = await this.#call(c, 'virStorageVolGetPath', () => vol.getPath());
+        const info = await this.#call(c, 'virStorageVolGetInfo', () => vol.getInfo());
+        seen.push({
+          name: v.name,
+          path,
+          capacityBytes: info.capacity,
+          allocationBytes: info.allocation,
+        });
       }
-      const xml = buildVolumeXml(v);
-      const source = v.cloneFrom;
-      if (source) {
-        const srcPool = await this.#lookup(c, 'virStoragePoolLookupByName', () =>
-          c.storagePoolLookupByName(source.pool),
-        );
-        if (!srcPool) throw new PoolNotFoundError(source.pool);
-        using sp = srcPool;
-        using src = await this.#call(c, 'virStorageVolLookupByName', () =>
-          sp.storageVolLookupByName(source.volume),
-        );
-        const vol = await this.#call(c, 'virStorageVolCreateXMLFrom', () =>
-          pool.storageVolCreateXMLFrom(xml, src),
-        );
-        vol.free();
-      } else {
-        const vol = await this.#call(c, 'virStorageVolCreateXML', () =>
-          pool.storageVolCreateXML(xml),
-        );
-        vol.free();
-      }
-      created.push(v.name);
+    } finally {
+      for (const p of pools.values()) p.free();
     }
-    return { changed: created.length > 0, created };
+    return { changed: created.length > 0, created, volumes: seen };
+  }
+
+  /** Creates `v` in `pool`, empty or as a copy of v.cloneFrom. */
+  async #createVolume(
+    c: Connection,
+    pool: StoragePool,
+    v: VolumeSpec,
+    poolOf: (name: string) => Promise<StoragePool>,
+  ): Promise<StorageVolume> {
+    const xml = buildVolumeXml(v);
+    const source = v.cloneFrom;
+    if (!source) {
+      return this.#call(c, 'virStorageVolCreateXML', () => pool.storageVolCreateXML(xml));
+    }
+    const sp = await poolOf(source.pool);
+    using src = await this.#call(c, 'virStorageVolLookupByName', () =>
+      sp.storageVolLookupByName(source.volume),
+    );
+    return this.#call(c, 'virStorageVolCreateXMLFrom', () =>
+      pool.storageVolCreateXMLFrom(xml, src),
+    );
   }
 
   async observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]> {

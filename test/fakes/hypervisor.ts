@@ -482,7 +482,12 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
         volumes.set(key, v);
         created.push(v.name);
       }
-      return { changed: created.length > 0, created };
+      const seen = specs.map((v) => {
+        const stored = volumes.get(`${v.pool}/${v.name}`) ?? v;
+        const path = `${pools.get(v.pool)?.path ?? `/fake/${v.pool}`}/${v.name}`;
+        return { name: v.name, path, capacityBytes: stored.capacityBytes };
+      });
+      return { changed: created.length > 0, created, volumes: seen };
     },
 
     async observeVolumes(pool: string, names: readonly string[]) {

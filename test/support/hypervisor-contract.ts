@@ -12,7 +12,7 @@ import {
   type DomainEvent,
   type OwnedNetworkDescription,
 } from '../../src/libvirt/index.js';
-import type { OwnerMetadata, OwnerRef } from '../../src/libvirt/xml/index.js';
+import type { OwnerMetadata, OwnerRef, ParsedVolume } from '../../src/libvirt/xml/index.js';
 
 /** One implementation under test, with the admin-side helpers the cases need. */
 export interface ContractSubject {
@@ -419,8 +419,17 @@ export function hypervisorContract(subject: () => ContractSubject): void {
       } as const;
       const first = await s.hv.ensureVolumes([disk]);
       expect(first.created).to.deep.equal([disk.name]);
+      // What it made, as the pool reports it: no second lookup needed.
+      expect(first.volumes.map((v) => [v.name, v.capacityBytes])).to.deep.equal([
+        [disk.name, disk.capacityBytes],
+      ]);
+      expect(first.volumes[0]?.path?.endsWith(`/${disk.name}`)).to.equal(true);
       s.resetMutations();
-      expect((await s.hv.ensureVolumes([disk])).changed).to.equal(false);
+      const again = await s.hv.ensureVolumes([disk]);
+      expect(again.changed).to.equal(false);
+      const facts = (vs: readonly ParsedVolume[]) =>
+        vs.map(({ name, path, capacityBytes }) => ({ name, path, capacityBytes }));
+      expect(facts(again.volumes)).to.deep.equal(facts(first.volumes));
       expect(s.mutations()).to.deep.equal([]);
       const clone = {
         ...disk,

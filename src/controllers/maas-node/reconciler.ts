@@ -22,7 +22,7 @@ import {
   type Hypervisor,
   type ObservedDomain,
 } from '../../libvirt/hypervisor.js';
-import { buildDomainXml, type ParsedVolume } from '../../libvirt/xml/index.js';
+import { buildDomainXml, parseDomainXml, type ParsedVolume } from '../../libvirt/xml/index.js';
 import {
   controllerBuilder,
   statusOnlyUpdatesIgnored,
@@ -66,7 +66,6 @@ import {
 import {
   STARTED_ONCE_ANNOTATION,
   observeLibvirtDomain,
-  observeLibvirtVolumes,
   observeNodeScope,
   type NodeCaches,
   type NodeScope,
@@ -659,7 +658,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       try {
         const volumes = await verbs.ensureVolumes(found.volumes);
         found.volumesReady = true;
-        found.observedVolumes = await observeLibvirtVolumes(verbs, found.volumes);
+        found.observedVolumes = new Map(volumes.volumes.map((v) => [v.name, v]));
         if (volumes.changed) {
           record(
             node,
@@ -671,8 +670,9 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         }
         const created = view.domain === undefined;
         let redefined = false;
-        if (created) {
-          await verbs.defineDomain(buildDomainXml(desired));
+        const definition = created ? buildDomainXml(desired) : undefined;
+        if (definition !== undefined) {
+          await verbs.defineDomain(definition);
           record(
             node,
             EventType.Normal,
@@ -695,10 +695,19 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           }
         }
         // Observed again only after a change: a settled node's pass (the periodic resync) then
-        // reads the domain once, not three times.
-        if (created || redefined) found.domain = await verbs.observeDomain(scope.domainName);
-        if (networksWait === undefined) requeue = await power(scope, verbs, found, created, signal);
-        if (found.powerChanged) found.domain = await verbs.observeDomain(scope.domainName);
+        // reads the domain once, not three times. A domain defined this pass is off with no
+        // saved memory, all its power decision reads: it is observed once, after the power
+        // step.
+        const mayPower = networksWait === undefined;
+        if (redefined || (created && !mayPower)) {
+          found.domain = await verbs.observeDomain(scope.domainName);
+        } else if (definition !== undefined) {
+          found.domain = justDefined(definition);
+        }
+        if (mayPower) requeue = await power(scope, verbs, found, created, signal);
+        if (found.powerChanged || (created && mayPower)) {
+          found.domain = await verbs.observeDomain(scope.domainName);
+        }
       } catch (err) {
         // Not ours to report on any more: the new lease holder does.
         if (err instanceof ShardLostError) throw err;
@@ -753,6 +762,26 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       // 10. Requeue (a network's readiness wakes a waiting node itself).
       return { requeueAfterMs: requeue ?? resyncMs };
     },
+  };
+}
+
+/**
+ * A domain as `definition` leaves it the moment virDomainDefineXML returns: persistent, off,
+ * never run, no managed save image. Its UUID and ID are libvirt's to give and unknown here;
+ * it stands in only for the power decision of the pass that defined it.
+ */
+export function justDefined(definition: string): ObservedDomain {
+  const inactive = parseDomainXml(definition);
+  return {
+    name: inactive.name,
+    uuid: inactive.uuid ?? '',
+    id: -1,
+    ...(inactive.owner && { owner: inactive.owner }),
+    state: 'shutoff',
+    reason: 0,
+    hasManagedSave: false,
+    persistent: true,
+    inactive,
   };
 }
 

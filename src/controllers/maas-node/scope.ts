@@ -10,9 +10,8 @@ import {
   HypervisorUnreachableError,
   type Hypervisor,
   type ObservedDomain,
-  type VolumeRef,
 } from '../../libvirt/hypervisor.js';
-import type { OwnerRef, ParsedVolume } from '../../libvirt/xml/index.js';
+import type { OwnerRef } from '../../libvirt/xml/index.js';
 import type { CacheReader } from '../../runtime/manager.js';
 import { isDeleting } from '../../runtime/objects.js';
 import type { Request } from '../../runtime/reconcile.js';
@@ -120,21 +119,4 @@ export async function observeLibvirtDomain(
     if (!(err instanceof HypervisorUnreachableError)) throw err;
     return { reachable: false, message: err.message };
   }
-}
-
-/**
- * Reads the volumes that exist among `volumes` (path and capacity), keyed by volume name,
- * one observeVolumes call per pool. Missing volumes and pools are simply absent.
- */
-export async function observeLibvirtVolumes(
-  verbs: Pick<Hypervisor, 'observeVolumes'>,
-  volumes: readonly VolumeRef[],
-): Promise<ReadonlyMap<string, ParsedVolume>> {
-  const byPool = new Map<string, string[]>();
-  for (const v of volumes) byPool.set(v.pool, [...(byPool.get(v.pool) ?? []), v.name]);
-  const out = new Map<string, ParsedVolume>();
-  for (const [pool, names] of byPool) {
-    for (const v of await verbs.observeVolumes(pool, names)) out.set(v.name, v);
-  }
-  return out;
 }

@@ -130,7 +130,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
       address: 'qemu+ssh://maas@host/system',
       id: 'maas.n1',
     });
-    // Path and capacity come from the pool (observeVolumes), not from the spec.
+    // Path and capacity come from the pool (what ensureVolumes found), not from the spec.
     expect(n?.status?.disks).to.deep.equal([
       {
         name: 'root',
@@ -147,14 +147,32 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(nodes.get(key('n1'))?.status?.state).to.equal('running');
   });
 
-  it('reads the domain again after each change it made (definition, power)', async () => {
+  it('reads a new domain once more, after define and start, and reports what it read', async () => {
     nodes.put(withFinalizer(node('n1', spec)));
     await reconciler().reconcile(key('n1'), signal);
     const verbs = hv.calls.map((c) => c.verb);
-    // First look (absent), after the definition, after the start.
-    expect(verbs.filter((v) => v === 'observeDomain')).to.have.length(3);
-    expect(verbs.indexOf('defineDomain')).to.be.lessThan(verbs.lastIndexOf('observeDomain'));
-    expect(verbs.indexOf('start')).to.be.lessThan(verbs.lastIndexOf('observeDomain'));
+    // First look (absent), then after the definition and the start together.
+    expect(verbs).to.deep.equal([
+      'hostInfo',
+      'observeDomain',
+      'ensureVolumes',
+      'defineDomain',
+      'start',
+      'observeDomain',
+    ]);
+    const n = nodes.get(key('n1'));
+    expect(n?.status?.uuid).to.equal((await hv.observeDomain('maas.n1'))?.uuid);
+    expect(n?.status?.state).to.equal('running');
+  });
+
+  it('reads a new domain right after its definition when it stays off (runStrategy Halted)', async () => {
+    nodes.put(withFinalizer(node('n1', { ...spec, runStrategy: 'Halted' })));
+    await reconciler().reconcile(key('n1'), signal);
+    const verbs = hv.calls.map((c) => c.verb);
+    expect(verbs.slice(-2)).to.deep.equal(['defineDomain', 'observeDomain']);
+    const n = nodes.get(key('n1'));
+    expect(n?.status?.uuid).to.equal((await hv.observeDomain('maas.n1'))?.uuid);
+    expect(n?.status?.state).to.equal('shutoff');
   });
 
   it('Halted/Shutdown: ACPI first, requeue for the grace period, then destroy', async () => {

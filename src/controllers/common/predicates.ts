@@ -4,7 +4,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { ReadyCondition } from '../../api/v1alpha1/index.js';
 import type { Predicate } from '../../runtime/builder.js';
 import { controllerOf } from '../../runtime/objects.js';
-import { isReadyAndCurrent, type Observable } from './conditions.js';
+import { childState, isReadyAndCurrent, type Observable } from './conditions.js';
 
 const generationOf = (o: Readonly<KubernetesObject>): number | undefined => o.metadata?.generation;
 
@@ -45,4 +45,20 @@ export const networkGateChanged: Predicate = {
     generationOf(old) !== generationOf(obj) ||
     isReadyAndCurrent(old as Observable) !== isReadyAndCurrent(obj as Observable) ||
     old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp,
+};
+
+/**
+ * A child's changes its lab reads (labStatus, childAction): its spec (generation) and labels,
+ * whether it is Ready at its generation, its kstatus state, and its deletion. A node's status
+ * writes that leave those alone (its state, disks, interfaces, messages) wake no lab pass, so
+ * a lab of N nodes is not compared N times per node it builds.
+ */
+export const childStateChanged: Predicate = {
+  update: (old, obj) =>
+    generationOf(old) !== generationOf(obj) ||
+    isReadyAndCurrent(old as Observable) !== isReadyAndCurrent(obj as Observable) ||
+    childState(old as Observable) !== childState(obj as Observable) ||
+    old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp ||
+    JSON.stringify(old.metadata?.labels) !== JSON.stringify(obj.metadata?.labels) ||
+    controllerOf(old)?.uid !== controllerOf(obj)?.uid,
 };

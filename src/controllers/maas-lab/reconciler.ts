@@ -33,7 +33,11 @@ import type { Manager } from '../../runtime/manager.js';
 import { isDeleting, requestFor } from '../../runtime/objects.js';
 import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
-import { collisionInputsChanged, hypervisorGateChanged } from '../common/predicates.js';
+import {
+  childStateChanged,
+  collisionInputsChanged,
+  hypervisorGateChanged,
+} from '../common/predicates.js';
 import { type LabMetrics, noopLabMetrics } from '../metrics.js';
 import {
   FieldManager,
@@ -434,8 +438,9 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
     controllerBuilder(manager)
       // Its own status writes need no pass of their own.
       .for(LabKinds.MaasLab, { predicates: [statusOnlyUpdatesIgnored] })
-      .owns(LabKinds.VirtNetwork)
-      .owns(LabKinds.MaasNode)
+      // Only the children's changes its status and diff read.
+      .owns(LabKinds.VirtNetwork, { predicates: [childStateChanged] })
+      .owns(LabKinds.MaasNode, { predicates: [childStateChanged] })
       // MAC collisions are between labs (and stand-alone nodes) on one hypervisor: a spec
       // change of one may start or end a collision for the others. Only spec and control
       // changes wake the peers; a lab's own status writes would otherwise wake every lab on

@@ -34,7 +34,7 @@ import type { Controller } from '../../runtime/controller.js';
 import { EventType } from '../../runtime/event-record.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Manager } from '../../runtime/manager.js';
-import { CLEANUP_FINALIZER, hasFinalizer, requestFor } from '../../runtime/objects.js';
+import { CLEANUP_FINALIZER, hasFinalizer, isDeleting, requestFor } from '../../runtime/objects.js';
 import {
   TerminalError,
   type Reconciler,
@@ -520,8 +520,17 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own.
     .for(InventoryKinds.VirtNetwork, { predicates: [statusOnlyUpdatesIgnored] })
-    // A network reads only its users' specs (their NICs): status writes need not wake it.
-    .watches(InventoryKinds.MaasNode, (o) => networksOf(o), { predicates: [generationChanged] })
+    // Only a network being deleted reads its users (it waits for them to go), and only their
+    // specs (their NICs): a node's creation or status writes wake no other network.
+    .watches(
+      InventoryKinds.MaasNode,
+      (o) =>
+        networksOf(o).filter((req) => {
+          const vnet = caches.networks.get(req);
+          return vnet !== undefined && isDeleting(vnet);
+        }),
+      { predicates: [generationChanged] },
+    )
     .watches(InventoryKinds.Hypervisor, (o) => networksOn(o.metadata?.name), {
       predicates: [hypervisorGateChanged],
     })

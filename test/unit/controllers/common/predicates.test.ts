@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   collisionInputsChanged,
+  childStateChanged,
   hypervisorGateChanged,
   networkGateChanged,
 } from '../../../../src/controllers/common/predicates.js';
@@ -55,6 +56,44 @@ const vnet = (
   }) as Obj;
 
 describe('controllers/common/predicates', () => {
+  describe('childStateChanged', () => {
+    const node = (
+      conditions: Array<Record<string, string>>,
+      extra: Record<string, unknown> = {},
+      generation = 1,
+    ): Obj =>
+      ({
+        metadata: { namespace: 'ns', name: 'lab-node1', generation, labels: { a: '1' } },
+        status: { observedGeneration: 1, conditions, ...extra },
+      }) as Obj;
+    const reconciling = [
+      { type: 'Ready', status: 'False', reason: 'NetworkNotReady' },
+      { type: 'Reconciling', status: 'True', reason: 'NetworkNotReady' },
+    ];
+    const ready = [{ type: 'Ready', status: 'True', reason: 'Reconciled' }];
+    const stalled = [
+      { type: 'Ready', status: 'False', reason: 'NameConflict' },
+      { type: 'Stalled', status: 'True', reason: 'NameConflict' },
+    ];
+    it('ignores status writes that leave readiness and kstatus state alone', () => {
+      expect(
+        childStateChanged.update!(node(reconciling), node(reconciling, { state: 'shutoff' })),
+      ).to.equal(false);
+      expect(childStateChanged.update!(node(ready), node(ready, { disks: [] }))).to.equal(false);
+    });
+    it('passes Ready, Stalled, spec, label and deletion changes', () => {
+      expect(childStateChanged.update!(node(reconciling), node(ready))).to.equal(true);
+      expect(childStateChanged.update!(node(reconciling), node(stalled))).to.equal(true);
+      expect(childStateChanged.update!(node(ready), node(ready, {}, 2))).to.equal(true);
+      const relabelled = node(ready);
+      relabelled.metadata = { ...relabelled.metadata, labels: { a: '2' } };
+      expect(childStateChanged.update!(node(ready), relabelled)).to.equal(true);
+      const deleting = node(ready);
+      deleting.metadata = { ...deleting.metadata, deletionTimestamp: new Date(0) };
+      expect(childStateChanged.update!(node(ready), deleting)).to.equal(true);
+    });
+  });
+
   describe('networkGateChanged', () => {
     it('ignores status writes that leave readiness alone (bridge, DHCP hosts)', () => {
       expect(

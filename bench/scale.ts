@@ -184,14 +184,35 @@ const labOf = (i: number, namespace: string): KubernetesObject & { spec: object 
   },
 });
 
-async function main(): Promise<void> {
-  const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-scale-'));
-  const profDir = join(scratch, 'profile');
-  await mkdir(profDir);
-  const loadBefore = loadAverages();
+/** The CPU seconds of `pid` and every process below it (the control plane's components). */
+function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  const visit = (p: number): void => {
+    try {
+      total += procStats(p).cpuSeconds;
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        for (const child of children ? children.split(' ') : []) visit(Number(child));
+      }
+    } catch {
+      // Gone between the listing and the read.
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+/** A control plane with the CRDs, the operator's RBAC and one namespace per lab. */
+interface Fleet {
+  readonly cp: ControlPlane;
+  readonly admin: RestClient;
+  readonly leaseNs: string;
+  readonly namespaces: readonly string[];
+}
+
+async function startFleet(scratch: string): Promise<Fleet> {
   say('Starting kube-testenv…');
-  const cp: ControlPlane = await startControlPlane();
-  let operator: OperatorProcess | undefined;
+  const cp = await startControlPlane();
   try {
     const admin = createRestClient(cp.kubeConfig('admin'));
     await applyCrds(cp);
@@ -201,64 +222,103 @@ async function main(): Promise<void> {
     for (let i = 0; i < HYPERVISORS; i++) {
       namespaces.push((await createTestNamespace(cp.kubeConfig('admin'), `scale-${i}`)).name);
     }
-    say('Starting the operator (dist/, --cpu-prof)…');
-    operator = await startOperator({
-      kubeconfig: cp.operatorKubeconfig,
-      namespace: leaseNs.name,
-      logFile: join(scratch, 'operator.log'),
-      script: join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
-      nodeOptions: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
-      args: ['--log-level', 'warn', '--resync-period', RESYNC],
-    });
-    const pid = operator.child.pid!;
-    await kubectlApply(
-      cp.adminKubeconfig,
-      Array.from({ length: HYPERVISORS }, (_, i) => ({
-        apiVersion: GROUP_VERSION,
-        kind: 'Hypervisor',
-        metadata: { name: `hv-${i}` },
-        spec: { uri: `test:///default?hv=${i}`, storagePool: 'default-pool' },
-      })),
-      join(scratch, 'hypervisors.yaml'),
-    );
-    for (;;) {
-      const hvs = await admin.request<{
-        items: Array<
-          KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } }
-        >;
-      }>({
-        method: 'GET',
-        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor' },
-      });
-      if (
-        hvs.items.filter((h) =>
-          h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        ).length === HYPERVISORS
-      )
-        break;
-      await delay(250);
-    }
-    // Let the Hypervisors' first passes finish before the clock starts.
-    await settled(operator, 0);
+    return { cp, admin, leaseNs: leaseNs.name, namespaces };
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+}
 
-    // 1. Build.
-    say(`Applying ${HYPERVISORS} labs of ${NODES_PER_LAB} nodes…`);
+/** Starts the operator, applies the Hypervisors and waits until they are Ready and quiet. */
+async function startFleetOperator(
+  fleet: Fleet,
+  scratch: string,
+  nodeOptions: readonly string[],
+): Promise<OperatorProcess> {
+  const operator = await startOperator({
+    kubeconfig: fleet.cp.operatorKubeconfig,
+    namespace: fleet.leaseNs,
+    logFile: join(scratch, `operator-${Date.now()}.log`),
+    script: join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+    nodeOptions: [...nodeOptions],
+    args: ['--log-level', 'warn', '--resync-period', RESYNC],
+  });
+  await kubectlApply(
+    fleet.cp.adminKubeconfig,
+    Array.from({ length: HYPERVISORS }, (_, i) => ({
+      apiVersion: GROUP_VERSION,
+      kind: 'Hypervisor',
+      metadata: { name: `hv-${i}` },
+      spec: { uri: `test:///default?hv=${i}`, storagePool: 'default-pool' },
+    })),
+    join(scratch, 'hypervisors.yaml'),
+  );
+  for (;;) {
+    const hvs = await fleet.admin.request<{
+      items: Array<
+        KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } }
+      >;
+    }>({
+      method: 'GET',
+      ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor' },
+    });
+    if (
+      hvs.items.filter((h) =>
+        h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      ).length === HYPERVISORS
+    )
+      break;
+    await delay(250);
+  }
+  // Let the Hypervisors' first passes finish before the clock starts.
+  await settled(operator, 0);
+  return operator;
+}
+
+/** Applies every lab and resolves with the seconds until all are Ready. */
+async function buildLabs(fleet: Fleet, scratch: string): Promise<number> {
+  say(`Applying ${HYPERVISORS} labs of ${NODES_PER_LAB} nodes…`);
+  const labsWatch = await watchLabsReady(fleet.admin, HYPERVISORS);
+  const t0 = performance.now();
+  await kubectlApply(
+    fleet.cp.adminKubeconfig,
+    fleet.namespaces.map((ns, i) => labOf(i, ns)),
+    join(scratch, 'labs.yaml'),
+  );
+  await labsWatch.ready.finally(labsWatch.stop);
+  const seconds = (performance.now() - t0) / 1000;
+  say(`  all Ready after ${seconds.toFixed(2)} s`);
+  return seconds;
+}
+
+/**
+ * Two runs, each on a fresh control plane and a fresh operator (the test driver's state lives
+ * in the operator process). The first is measured: time, RSS, CPU, calls, the resync. The
+ * second repeats the build under `--cpu-prof` for the profile alone, since the profiler's
+ * samples stay in memory and its sampling costs CPU.
+ */
+async function main(): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-scale-'));
+  const profDir = join(scratch, 'profile');
+  await mkdir(profDir);
+  const loadBefore = loadAverages();
+  let fleet: Fleet | undefined;
+  let operator: OperatorProcess | undefined;
+  try {
+    // 1. Build, measured.
+    fleet = await startFleet(scratch);
+    say('Starting the operator (dist/)…');
+    operator = await startFleetOperator(fleet, scratch, []);
+    const pid = operator.child.pid!;
     const m0 = await scrape(operator);
     const p0 = procStats(pid);
+    const cp0 = treeCpuSeconds(fleet.cp.pid);
     const load0 = loadAverages();
-    const labsWatch = await watchLabsReady(admin, HYPERVISORS);
-    const t0 = performance.now();
-    await kubectlApply(
-      cp.adminKubeconfig,
-      namespaces.map((ns, i) => labOf(i, ns)),
-      join(scratch, 'labs.yaml'),
-    );
-    await labsWatch.ready.finally(labsWatch.stop);
-    const buildSeconds = (performance.now() - t0) / 1000;
+    const buildSeconds = await buildLabs(fleet, scratch);
     const p1 = procStats(pid);
+    const cp1 = treeCpuSeconds(fleet.cp.pid);
     const m1 = await scrape(operator);
     const load1 = loadAverages();
-    say(`  all Ready after ${buildSeconds.toFixed(2)} s`);
 
     // 2. Steady state: every node's next periodic pass (the resync period, RESYNC after its
     // last pass) against a world that needs nothing done. The libvirt test driver keeps its
@@ -275,11 +335,27 @@ async function main(): Promise<void> {
     const p3 = procStats(pid);
     const load3 = loadAverages();
     await operator.stop();
+    operator = undefined;
+    await fleet.cp.stop();
+    fleet = undefined;
+
+    // 3. The same build again under the profiler.
+    fleet = await startFleet(scratch);
+    say('Starting the operator again, with --cpu-prof…');
+    operator = await startFleetOperator(fleet, scratch, [
+      '--cpu-prof',
+      `--cpu-prof-dir=${profDir}`,
+    ]);
+    const profiledSeconds = await buildLabs(fleet, scratch);
+    await operator.stop();
+    operator = undefined;
     const profile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     const costs = profile ? topSelfCosts(join(profDir, profile), 12) : [];
 
     report({
       buildSeconds,
+      profiledSeconds,
+      controlPlaneCpu: cp1 - cp0,
       m0,
       m1,
       m2,
@@ -293,7 +369,7 @@ async function main(): Promise<void> {
     });
   } finally {
     await operator?.stop().catch(() => undefined);
-    await cp.stop().catch(() => undefined);
+    await fleet?.cp.stop().catch(() => undefined);
     if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
     else say(`scratch kept in ${scratch}`);
   }
@@ -301,6 +377,10 @@ async function main(): Promise<void> {
 
 interface Figures {
   buildSeconds: number;
+  /** The profiled run's build, for comparison. */
+  profiledSeconds: number;
+  /** kube-apiserver, etcd and the controller manager, during the measured build. */
+  controlPlaneCpu: number;
   m0: Sample[];
   m1: Sample[];
   /** Settled after the build, and after every node's resync. */
@@ -357,9 +437,10 @@ function report(f: Figures): void {
     `${HYPERVISORS} Hypervisors on \`test:///default\` (one URI each, \`?hv=N\`), ${HYPERVISORS} labs of`,
     `${NODES_PER_LAB} nodes: ${TOTAL_NODES} MaasNodes (128 MiB, one 64 MiB qcow2 disk, one NIC on the`,
     "lab's isolated network). `make bench-scale` (`tsx bench/scale.ts`); the operator runs",
-    'compiled from dist/ as a child process with the generated RBAC, `--cpu-prof` and',
+    'compiled from dist/ as a child process with the generated RBAC and',
     `\`--resync-period ${RESYNC}\`: the steady-state window is every node's next periodic pass.`,
-    "Figures from /proc (CPU, RSS) and from the operator's own /metrics.",
+    "Figures from /proc (CPU, RSS) and from the operator's own /metrics. The CPU profile comes",
+    'from a second build on a fresh control plane and operator, under `--cpu-prof`.',
     '',
     ...machineLines({
       'load average (1, 5, 15 min)': `${f.loads.before} before; build ${f.loads.build}; after the resync ${f.loads.resync}`,
@@ -371,10 +452,13 @@ function report(f: Figures): void {
       (f.buildSeconds > 15 ? `, by ${(f.buildSeconds - 15).toFixed(1)} s` : '') +
       ')',
     `- operator peak RSS: **${f.p3.peakRssMb.toFixed(0)} MB** (goal ≤ 200 MB: ${verdict(f.p3.peakRssMb <= 200)}; ` +
-      `with --cpu-prof, whose samples stay in memory, and the test driver's 1000 domains in-process); ` +
+      `the whole process life, the test driver's ${TOTAL_NODES} domains and volumes in-process); ` +
       `RSS ${f.p0.rssMb.toFixed(0)} MB before the labs, ${f.p1.rssMb.toFixed(0)} MB at all Ready`,
     `- operator CPU during the build: ${buildCpu.toFixed(2)} s (${((buildCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node); ` +
       `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life`,
+    `- control plane CPU during the build (kube-apiserver, etcd, controller manager; same 2 cores): ` +
+      `${f.controlPlaneCpu.toFixed(2)} s (${((f.controlPlaneCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node)`,
+    `- the profiled build (second run, \`--cpu-prof\`): ${f.profiledSeconds.toFixed(2)} s`,
     `- API requests: ${total(apiBuild)} (${per(total(apiBuild))}/node): ${list(apiBuild)}`,
     `- libvirt calls: ${total(libvirtBuild)} (${per(total(libvirtBuild))}/node): ${list(libvirtBuild)}`,
     `- reconciles: ${list(deltaBy(f.m0, f.m1, 'controller_runtime_reconcile_total', 'controller'))}`,
@@ -402,7 +486,7 @@ function report(f: Figures): void {
     '| --- | --- | --- | --- | --- | --- |',
     ...latencyRows,
     '',
-    '### CPU profile: top costs by self time (whole operator run)',
+    '### CPU profile: top costs by self time (the profiled run, whole operator life)',
     '',
     '| self (ms) | share | function | where |',
     '| --- | --- | --- | --- |',

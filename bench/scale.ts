@@ -394,6 +394,22 @@ interface Figures {
   costs: ProfileCost[];
 }
 
+/** Where the operator's memory is at all Ready, from its process and runtime series. */
+function memoryLine(m: readonly Sample[]): string {
+  const mb = (name: string): number => sum(m, name) / 2 ** 20;
+  const rss = mb('process_resident_memory_bytes');
+  if (!(rss > 0)) return '- memory breakdown: not exported by this operator build';
+  const heapUsed = mb('nodejs_heap_size_used_bytes');
+  const heapTotal = mb('nodejs_heap_size_total_bytes');
+  const external = mb('nodejs_external_memory_bytes');
+  return (
+    `- memory at all Ready: RSS ${rss.toFixed(0)} MB = V8 heap ${heapTotal.toFixed(0)} MB ` +
+    `(${heapUsed.toFixed(0)} MB live or not yet collected) + external ${external.toFixed(0)} MB ` +
+    `(Buffers, native handles) + ${(rss - heapTotal - external).toFixed(0)} MB else (code, ` +
+    "libvirt's test driver and its domains, allocator slack)"
+  );
+}
+
 function report(f: Figures): void {
   const per = (n: number): string => (n / TOTAL_NODES).toFixed(2);
   const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
@@ -456,6 +472,7 @@ function report(f: Figures): void {
       `RSS ${f.p0.rssMb.toFixed(0)} MB before the labs, ${f.p1.rssMb.toFixed(0)} MB at all Ready`,
     `- operator CPU during the build: ${buildCpu.toFixed(2)} s (${((buildCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node); ` +
       `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life`,
+    memoryLine(f.m1),
     `- control plane CPU during the build (kube-apiserver, etcd, controller manager; same 2 cores): ` +
       `${f.controlPlaneCpu.toFixed(2)} s (${((f.controlPlaneCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node)`,
     `- the profiled build (second run, \`--cpu-prof\`): ${f.profiledSeconds.toFixed(2)} s`,

@@ -13,7 +13,7 @@
 
 import { readFileSync } from 'node:fs';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hypervisor, MaasLab, MaasNode, VirtNetwork } from '../api/v1alpha1/index.js';
 import { registerInventoryMetrics } from '../controllers/inventory-metrics.js';
 import { createHypervisorMetrics, createLabMetrics } from '../controllers/metrics.js';
@@ -160,6 +160,9 @@ export async function runOperator(
     hooks.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
   const kubeConfig = hooks.kubeConfig ?? loadKubeConfig(options.kubeconfig);
   const registry = new Registry();
+  // process_* and nodejs_* (RSS, CPU, heap, event loop lag), as controller-runtime exports
+  // process_* and go_*: what a dashboard needs to see a slow or swelling operator.
+  collectDefaultMetrics({ register: registry });
   const manager = createManager({
     kubeConfig,
     namespace: options.namespace,

@@ -13,6 +13,7 @@ import {
   type VirtNetworkSpec,
 } from '../../api/v1alpha1/index.js';
 import { defaultMac } from '../maas-node/desired.js';
+import { CLEANUP_FINALIZER } from '../../runtime/objects.js';
 
 /** The label every child carries, naming its lab; lists and watches select on it. */
 export const LabLabel = 'maaslab.dev/lab';
@@ -69,6 +70,9 @@ function childMetadata(lab: LabIdentity, name: string) {
     name,
     namespace: lab.namespace,
     labels: { [LabLabel]: lab.name },
+    // The child's own controller would add it in its first pass: created with it, that is one
+    // write less per child. It is the same finalizer, and only that controller removes it.
+    finalizers: [CLEANUP_FINALIZER],
     ownerReferences: [
       {
         apiVersion: GroupVersion,

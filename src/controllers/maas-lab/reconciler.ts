@@ -194,7 +194,10 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
         conflicts.push(`${VirtNetworkKind} ${name}`);
         continue;
       }
-      const action = childAction(net, scope.networks.get(name));
+      const observedNet = scope.networks.get(name);
+      // A child being deleted is left to finish: an apply could not change it anyway.
+      if (observedNet !== undefined && isDeleting(observedNet)) continue;
+      const action = childAction(net, observedNet);
       if (action === 'none') continue;
       scope.networks.set(name, await client.apply(net, { fieldManager: FieldManager, signal }));
       if (action === 'create') createdNetworks.push(name);
@@ -269,7 +272,9 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
         continue;
       }
       if (macsOf(node).some((mac) => blockedMacs.has(mac))) continue;
-      const action = childAction(node, scope.nodes.get(name));
+      const observedNode = scope.nodes.get(name);
+      if (observedNode !== undefined && isDeleting(observedNode)) continue;
+      const action = childAction(node, observedNode);
       if (action === 'none' || (action === 'create' && !networksOurs)) continue;
       scope.nodes.set(name, await client.apply(node, { fieldManager: FieldManager, signal }));
       if (action === 'create') createdNodes.push(name);

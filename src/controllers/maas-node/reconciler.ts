@@ -230,13 +230,35 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
   const optionalToken = (token: string | undefined): { lastRestartToken?: string } =>
     token === undefined ? {} : { lastRestartToken: token };
 
+  /**
+   * The Normal events of each pass in progress, by request key: a pass that creates the
+   * volumes, defines the domain and starts it tells it in one Event, not three (each Event is
+   * a write the API server and etcd pay for, and a lab of 100 nodes makes 100 of each).
+   */
+  const passSteps = new Map<string, PassStep[]>();
   const record = (
     node: Readonly<MaasNode>,
     type: EventType,
     reason: string,
     action: string,
     note: string,
-  ): void => events.record({ regarding: node, type, reason, action, note });
+  ): void => {
+    const steps =
+      type === EventType.Normal ? passSteps.get(requestKey(requestFor(node))) : undefined;
+    if (steps) steps.push({ node, reason, action, note });
+    else events.record({ regarding: node, type, reason, action, note });
+  };
+  const recordSteps = (steps: readonly PassStep[]): void => {
+    const last = steps.at(-1);
+    if (!last) return;
+    events.record({
+      regarding: last.node,
+      type: EventType.Normal,
+      reason: last.reason,
+      action: last.action,
+      note: steps.map((s) => s.note).join('; '),
+    });
+  };
 
   /** The volumes of a node, also when a clone's source is gone (then from its status). */
   function volumesOf(scope: NodeScope): DesiredVolume[] {
@@ -537,232 +559,246 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
 
   return {
     async reconcile(req: Request, signal: AbortSignal): Promise<Result> {
-      // 1. Observe the caches.
-      const cached = observeNodeScope(req, caches);
-      if (!cached) return {};
-      if (!serves(cached.node.spec.hypervisor)) return {};
-
-      // 2. Finalizer first, then on with the written object (its write wakes no pass).
-      const scope =
-        !cached.deleting && !hasFinalizer(cached.node, CLEANUP_FINALIZER)
-          ? {
-              ...cached,
-              node: (await client.ensureFinalizer(cached.node, CLEANUP_FINALIZER, signal)).object,
-            }
-          : cached;
-      const { node, hypervisor, gate } = scope;
-
-      // 3. Deletion.
-      if (scope.deleting) {
-        if (!hasFinalizer(node, CLEANUP_FINALIZER)) return {};
-        return reconcileDelete(scope, signal);
-      }
-
-      const found: Findings = {
-        volumesReady: false,
-        volumes: [],
-        pendingRestart: [],
-        next: 'none',
-        ...optionalToken(lastRestartTokenOf(node)),
-      };
-      const finish = async (succeeded = true): Promise<void> =>
-        report(scope, observation(scope, found), found, succeeded, signal);
-
-      // 4. Wait for the Hypervisor and the networks.
-      if (hypervisor === undefined || gate.kind === 'missing') {
-        found.stalled = {
-          reason: HypervisorNotFoundReason,
-          message: `Hypervisor ${node.spec.hypervisor} does not exist`,
-        };
-        await finish();
-        return {};
-      }
-      if (gate.kind === 'unreachable') {
-        found.unreachable = gate.message;
-        await finish();
-        return {};
-      }
-      if (gate.kind === 'notReady') {
-        found.waiting = { reason: gate.reason, message: gate.message };
-        await finish();
-        return {};
-      }
-      // Volumes and the definition are made while the networks come up; only the start waits
-      // for them (the recipe's "MAAS DHCP must start after virbr0"), and no power action is
-      // taken meanwhile (a network mid-change leaves a running domain alone).
-      const networksWait: Why | undefined =
-        scope.networksNotReady.length > 0
-          ? {
-              reason: NetworkNotReadyReason,
-              message: `waiting for VirtNetworks to be Ready: ${scope.networksNotReady.join(', ')}`,
-            }
-          : undefined;
-      if (node.spec.cloneFrom !== undefined && scope.cloneSource === undefined) {
-        found.stalled = {
-          reason: CloneSourceNotFoundReason,
-          message: `MaasNode ${node.spec.cloneFrom.name} (cloneFrom) does not exist`,
-        };
-        await finish();
-        return {};
-      }
-
-      // 5. Observe libvirt.
-      const verbs = hypervisorFor(hypervisor);
-      let view;
-      let kvm = false;
+      const key = requestKey(req);
+      const steps: PassStep[] = [];
+      passSteps.set(key, steps);
       try {
-        kvm = await kvmOf(node.spec.hypervisor, verbs);
-        view = await observeLibvirtDomain(verbs, scope.domainName);
-      } catch (err) {
-        if (!(err instanceof HypervisorUnreachableError)) throw err;
-        view = { reachable: false as const, message: err.message };
+        return await pass(req, signal);
+      } finally {
+        passSteps.delete(key);
+        recordSteps(steps);
       }
-      if (!view.reachable) {
-        found.unreachable = view.message;
-        await finish();
-        return { requeueAfterMs: UNREACHABLE_RECHECK_MS };
-      }
-
-      // 6. Desired (pure) and ownership.
-      const ctx: NodeContext = {
-        hypervisor: hypervisor.spec,
-        kvm,
-        ...(scope.cloneSource && { cloneSource: scope.cloneSource }),
-      };
-      const desired = desiredDomain(node, ctx);
-      found.volumes = desiredVolumes(node, ctx);
-      if (classify(view.domain, scope.owner) === 'foreign') {
-        const message = `libvirt domain ${scope.domainName} exists and was not created for this MaasNode; it is left untouched`;
-        found.stalled = { reason: NameConflictReason, message };
-        await finish();
-        record(node, EventType.Warning, NodeEventReason.NameConflict, 'Define', message);
-        // Domain events and the resync bring us back once the foreign domain is gone.
-        throw new TerminalError(message, { reason: NameConflictReason });
-      }
-      found.domain = view.domain;
-      if (view.domain === undefined && scope.cloneSource !== undefined) {
-        // Copying a running guest's disks would copy a file system mid-write.
-        const source = await verbs.observeDomain(domainNameFor(scope.cloneSource));
-        if (source !== undefined && source.state !== 'shutoff') {
-          found.waiting = {
-            reason: CloneSourceNotHaltedReason,
-            message: `waiting for MaasNode ${scope.cloneSource.metadata?.name ?? ''} to be halted before copying its disks`,
-          };
-          await finish();
-          return { requeueAfterMs: CLONE_SOURCE_RECHECK_MS };
-        }
-      }
-
-      // 7. Act: volumes, definition; 8. power.
-      let requeue: number | undefined;
-      try {
-        const volumes = await verbs.ensureVolumes(found.volumes);
-        found.volumesReady = true;
-        found.observedVolumes = new Map(volumes.volumes.map((v) => [v.name, v]));
-        if (volumes.changed) {
-          record(
-            node,
-            EventType.Normal,
-            NodeEventReason.VolumesCreated,
-            'CreateVolumes',
-            `created volumes ${volumes.created.join(', ')}`,
-          );
-        }
-        const created = view.domain === undefined;
-        let redefined = false;
-        const definition = created ? buildDomainXml(desired) : undefined;
-        if (definition !== undefined) {
-          await verbs.defineDomain(definition);
-          record(
-            node,
-            EventType.Normal,
-            NodeEventReason.DomainDefined,
-            'Define',
-            `defined domain ${scope.domainName}`,
-          );
-        } else if (view.domain) {
-          const diff = diffDomain(desired, view.domain.inactive);
-          if (diff.redefine) {
-            await verbs.defineDomain(buildDomainXml(desired));
-            redefined = true;
-            record(
-              node,
-              EventType.Normal,
-              NodeEventReason.DomainUpdated,
-              'Define',
-              `updated the definition: ${diff.changes.join('; ')}`,
-            );
-          }
-        }
-        // Observed again only after a change: a settled node's pass (the periodic resync) then
-        // reads the domain once, not three times. A domain defined this pass is off with no
-        // saved memory, all its power decision reads: it is observed once, after the power
-        // step.
-        const mayPower = networksWait === undefined;
-        if (redefined || (created && !mayPower)) {
-          found.domain = await verbs.observeDomain(scope.domainName);
-        } else if (definition !== undefined) {
-          found.domain = justDefined(definition);
-        }
-        if (mayPower) requeue = await power(scope, verbs, found, created, signal);
-        if (found.powerChanged || (created && mayPower)) {
-          found.domain = await verbs.observeDomain(scope.domainName);
-        }
-      } catch (err) {
-        // Not ours to report on any more: the new lease holder does.
-        if (err instanceof ShardLostError) throw err;
-        if (err instanceof HypervisorUnreachableError) {
-          found.unreachable = err.message;
-        } else if (err instanceof NameConflictError) {
-          found.stalled = { reason: NameConflictReason, message: err.message };
-          await finish().catch(() => undefined);
-          throw new TerminalError(err.message, { reason: NameConflictReason, cause: err });
-        } else {
-          found.error = { reason: LibvirtErrorReason, message: messageOf(err) };
-          record(
-            node,
-            EventType.Warning,
-            NodeEventReason.LibvirtError,
-            'Reconcile',
-            messageOf(err),
-          );
-        }
-        await finish(false).catch(() => undefined);
-        throw err;
-      }
-
-      // What the node still wants after this pass, and what a restart would apply.
-      const after = found.domain;
-      if (after) {
-        const diff = diffDomain(desired, after.inactive, after.live);
-        found.pendingRestart = diff.pendingRestart;
-        const requestedAt = shutdownRequested.get(node.metadata?.uid ?? '');
-        found.next = powerAction(
-          node.spec.runStrategy ?? 'Always',
-          node.spec.haltMode ?? 'Shutdown',
-          {
-            state: after.state,
-            hasManagedSave: after.hasManagedSave,
-            // Decided this pass; only the power state matters for "wants".
-            startedOnce: true,
-            restartTokenChanged: false,
-            ...(requestedAt !== undefined && { shutdownRequestedAt: requestedAt }),
-            now: clock.now(),
-            ...(opts.shutdownTimeoutMs !== undefined && {
-              shutdownTimeoutMs: opts.shutdownTimeoutMs,
-            }),
-          },
-        );
-        // A graceful shutdown in progress is waiting, not a new action.
-        if (found.next === 'none' && requestedAt !== undefined) found.next = 'shutdown';
-      }
-      // 9. Report.
-      if (networksWait) found.waiting = networksWait;
-      await finish();
-      // 10. Requeue (a network's readiness wakes a waiting node itself).
-      return { requeueAfterMs: requeue ?? resyncMs };
     },
   };
+
+  async function pass(req: Request, signal: AbortSignal): Promise<Result> {
+    // 1. Observe the caches.
+    const cached = observeNodeScope(req, caches);
+    if (!cached) return {};
+    if (!serves(cached.node.spec.hypervisor)) return {};
+
+    // 2. Finalizer first, then on with the written object (its write wakes no pass).
+    const scope =
+      !cached.deleting && !hasFinalizer(cached.node, CLEANUP_FINALIZER)
+        ? {
+            ...cached,
+            node: (await client.ensureFinalizer(cached.node, CLEANUP_FINALIZER, signal)).object,
+          }
+        : cached;
+    const { node, hypervisor, gate } = scope;
+
+    // 3. Deletion.
+    if (scope.deleting) {
+      if (!hasFinalizer(node, CLEANUP_FINALIZER)) return {};
+      return reconcileDelete(scope, signal);
+    }
+
+    const found: Findings = {
+      volumesReady: false,
+      volumes: [],
+      pendingRestart: [],
+      next: 'none',
+      ...optionalToken(lastRestartTokenOf(node)),
+    };
+    const finish = async (succeeded = true): Promise<void> =>
+      report(scope, observation(scope, found), found, succeeded, signal);
+
+    // 4. Wait for the Hypervisor and the networks.
+    if (hypervisor === undefined || gate.kind === 'missing') {
+      found.stalled = {
+        reason: HypervisorNotFoundReason,
+        message: `Hypervisor ${node.spec.hypervisor} does not exist`,
+      };
+      await finish();
+      return {};
+    }
+    if (gate.kind === 'unreachable') {
+      found.unreachable = gate.message;
+      await finish();
+      return {};
+    }
+    if (gate.kind === 'notReady') {
+      found.waiting = { reason: gate.reason, message: gate.message };
+      await finish();
+      return {};
+    }
+    // Volumes and the definition are made while the networks come up; only the start waits
+    // for them (the recipe's "MAAS DHCP must start after virbr0"), and no power action is
+    // taken meanwhile (a network mid-change leaves a running domain alone).
+    const networksWait: Why | undefined =
+      scope.networksNotReady.length > 0
+        ? {
+            reason: NetworkNotReadyReason,
+            message: `waiting for VirtNetworks to be Ready: ${scope.networksNotReady.join(', ')}`,
+          }
+        : undefined;
+    if (node.spec.cloneFrom !== undefined && scope.cloneSource === undefined) {
+      found.stalled = {
+        reason: CloneSourceNotFoundReason,
+        message: `MaasNode ${node.spec.cloneFrom.name} (cloneFrom) does not exist`,
+      };
+      await finish();
+      return {};
+    }
+
+    // 5. Observe libvirt.
+    const verbs = hypervisorFor(hypervisor);
+    let view;
+    let kvm = false;
+    try {
+      kvm = await kvmOf(node.spec.hypervisor, verbs);
+      view = await observeLibvirtDomain(verbs, scope.domainName);
+    } catch (err) {
+      if (!(err instanceof HypervisorUnreachableError)) throw err;
+      view = { reachable: false as const, message: err.message };
+    }
+    if (!view.reachable) {
+      found.unreachable = view.message;
+      await finish();
+      return { requeueAfterMs: UNREACHABLE_RECHECK_MS };
+    }
+
+    // 6. Desired (pure) and ownership.
+    const ctx: NodeContext = {
+      hypervisor: hypervisor.spec,
+      kvm,
+      ...(scope.cloneSource && { cloneSource: scope.cloneSource }),
+    };
+    const desired = desiredDomain(node, ctx);
+    found.volumes = desiredVolumes(node, ctx);
+    if (classify(view.domain, scope.owner) === 'foreign') {
+      const message = `libvirt domain ${scope.domainName} exists and was not created for this MaasNode; it is left untouched`;
+      found.stalled = { reason: NameConflictReason, message };
+      await finish();
+      record(node, EventType.Warning, NodeEventReason.NameConflict, 'Define', message);
+      // Domain events and the resync bring us back once the foreign domain is gone.
+      throw new TerminalError(message, { reason: NameConflictReason });
+    }
+    found.domain = view.domain;
+    if (view.domain === undefined && scope.cloneSource !== undefined) {
+      // Copying a running guest's disks would copy a file system mid-write.
+      const source = await verbs.observeDomain(domainNameFor(scope.cloneSource));
+      if (source !== undefined && source.state !== 'shutoff') {
+        found.waiting = {
+          reason: CloneSourceNotHaltedReason,
+          message: `waiting for MaasNode ${scope.cloneSource.metadata?.name ?? ''} to be halted before copying its disks`,
+        };
+        await finish();
+        return { requeueAfterMs: CLONE_SOURCE_RECHECK_MS };
+      }
+    }
+
+    // 7. Act: volumes, definition; 8. power.
+    let requeue: number | undefined;
+    try {
+      const volumes = await verbs.ensureVolumes(found.volumes);
+      found.volumesReady = true;
+      found.observedVolumes = new Map(volumes.volumes.map((v) => [v.name, v]));
+      if (volumes.changed) {
+        record(
+          node,
+          EventType.Normal,
+          NodeEventReason.VolumesCreated,
+          'CreateVolumes',
+          `created volumes ${volumes.created.join(', ')}`,
+        );
+      }
+      const created = view.domain === undefined;
+      let redefined = false;
+      const definition = created ? buildDomainXml(desired) : undefined;
+      if (definition !== undefined) {
+        await verbs.defineDomain(definition);
+        record(
+          node,
+          EventType.Normal,
+          NodeEventReason.DomainDefined,
+          'Define',
+          `defined domain ${scope.domainName}`,
+        );
+      } else if (view.domain) {
+        const diff = diffDomain(desired, view.domain.inactive);
+        if (diff.redefine) {
+          await verbs.defineDomain(buildDomainXml(desired));
+          redefined = true;
+          record(
+            node,
+            EventType.Normal,
+            NodeEventReason.DomainUpdated,
+            'Define',
+            `updated the definition: ${diff.changes.join('; ')}`,
+          );
+        }
+      }
+      // Observed again only after a change: a settled node's pass (the periodic resync) then
+      // reads the domain once, not three times. A domain defined this pass is off with no
+      // saved memory, all its power decision reads: it is observed once, after the power
+      // step.
+      const mayPower = networksWait === undefined;
+      if (redefined || (created && !mayPower)) {
+        found.domain = await verbs.observeDomain(scope.domainName);
+      } else if (definition !== undefined) {
+        found.domain = justDefined(definition);
+      }
+      if (mayPower) requeue = await power(scope, verbs, found, created, signal);
+      if (found.powerChanged || (created && mayPower)) {
+        found.domain = await verbs.observeDomain(scope.domainName);
+      }
+    } catch (err) {
+      // Not ours to report on any more: the new lease holder does.
+      if (err instanceof ShardLostError) throw err;
+      if (err instanceof HypervisorUnreachableError) {
+        found.unreachable = err.message;
+      } else if (err instanceof NameConflictError) {
+        found.stalled = { reason: NameConflictReason, message: err.message };
+        await finish().catch(() => undefined);
+        throw new TerminalError(err.message, { reason: NameConflictReason, cause: err });
+      } else {
+        found.error = { reason: LibvirtErrorReason, message: messageOf(err) };
+        record(node, EventType.Warning, NodeEventReason.LibvirtError, 'Reconcile', messageOf(err));
+      }
+      await finish(false).catch(() => undefined);
+      throw err;
+    }
+
+    // What the node still wants after this pass, and what a restart would apply.
+    const after = found.domain;
+    if (after) {
+      const diff = diffDomain(desired, after.inactive, after.live);
+      found.pendingRestart = diff.pendingRestart;
+      const requestedAt = shutdownRequested.get(node.metadata?.uid ?? '');
+      found.next = powerAction(
+        node.spec.runStrategy ?? 'Always',
+        node.spec.haltMode ?? 'Shutdown',
+        {
+          state: after.state,
+          hasManagedSave: after.hasManagedSave,
+          // Decided this pass; only the power state matters for "wants".
+          startedOnce: true,
+          restartTokenChanged: false,
+          ...(requestedAt !== undefined && { shutdownRequestedAt: requestedAt }),
+          now: clock.now(),
+          ...(opts.shutdownTimeoutMs !== undefined && {
+            shutdownTimeoutMs: opts.shutdownTimeoutMs,
+          }),
+        },
+      );
+      // A graceful shutdown in progress is waiting, not a new action.
+      if (found.next === 'none' && requestedAt !== undefined) found.next = 'shutdown';
+    }
+    // 9. Report.
+    if (networksWait) found.waiting = networksWait;
+    await finish();
+    // 10. Requeue (a network's readiness wakes a waiting node itself).
+    return { requeueAfterMs: requeue ?? resyncMs };
+  }
+}
+
+/** One Normal event of a pass, told with the pass's others when it ends. */
+interface PassStep {
+  readonly node: Readonly<MaasNode>;
+  readonly reason: string;
+  readonly action: string;
+  readonly note: string;
 }
 
 /**

@@ -213,6 +213,10 @@ describe('e2e: the recipe lab, operator as a child process', function () {
       ['maaslab_libvirt_calls_total', { hypervisor: hv, result: 'success' }],
       ['maaslab_libvirt_call_duration_seconds_count', { hypervisor: hv }],
       ['maaslab_networks', { hypervisor: hv, active: 'true' }],
+      // The process's own: RSS, CPU and heap, as a dashboard reads them.
+      ['process_resident_memory_bytes', {}],
+      ['process_cpu_seconds_total', {}],
+      ['nodejs_heap_size_used_bytes', {}],
     ];
     for (const [name, labels] of positive) {
       expect(sample(m, name, labels), `${name}${JSON.stringify(labels)}`).to.be.greaterThan(0);

@@ -36,6 +36,8 @@ describe('controllers/maas-lab/desired', () => {
             name: 'recipe-maas',
             namespace: 'maas',
             labels: { [LabLabel]: 'recipe' },
+            // Created with its cleanup finalizer: its controller needs no write to add it.
+            finalizers: ['maaslab.dev/cleanup'],
             ownerReferences: [
               {
                 apiVersion: 'maaslab.dev/v1alpha1',
@@ -84,6 +86,7 @@ describe('controllers/maas-lab/desired', () => {
         haltMode: 'Shutdown',
       });
       expect(nodes[0]?.metadata?.ownerReferences?.[0]?.controller).to.equal(true);
+      expect(nodes[0]?.metadata?.finalizers).to.deep.equal(['maaslab.dev/cleanup']);
     });
   });
 

@@ -147,6 +147,28 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(nodes.get(key('n1'))?.status?.state).to.equal('running');
   });
 
+  it('tells one pass in one Event: volumes, definition and start together', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    const recorded: Array<{ type: string; reason: string; note?: string }> = [];
+    const r = createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => hv,
+      client: fakeClient(nodes),
+      annotate: async () => undefined,
+      events: { record: (e) => void recorded.push(e) },
+      clock,
+    });
+    await r.reconcile(key('n1'), signal);
+    expect(recorded).to.have.length(1);
+    expect(recorded[0]).to.include({ type: 'Normal', reason: 'Started' });
+    expect(recorded[0]?.note).to.equal(
+      'created volumes maas.n1-root.qcow2; defined domain maas.n1; started the domain (maas.n1)',
+    );
+    // A pass that changes nothing tells nothing.
+    await r.reconcile(key('n1'), signal);
+    expect(recorded).to.have.length(1);
+  });
+
   it('reads a new domain once more, after define and start, and reports what it read', async () => {
     nodes.put(withFinalizer(node('n1', spec)));
     await reconciler().reconcile(key('n1'), signal);

@@ -324,7 +324,11 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       domainName,
       ...(looked
         ? {
-            ...(domain && { uuid: domain.uuid, state: domain.state }),
+            // A domain defined this pass has a UUID only libvirt knows yet.
+            ...(domain && {
+              ...(domain.uuid !== '' && { uuid: domain.uuid }),
+              state: domain.state,
+            }),
             interfaces: interfacesStatus(node, macs, domain?.live ?? domain?.inactive),
             disks: disksStatus(
               found.volumes,
@@ -731,10 +735,10 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       }
       // Observed again only after a change: a settled node's pass (the periodic resync) then
       // reads the domain once, not three times. A domain defined this pass is off with no
-      // saved memory, all its power decision reads: it is observed once, after the power
-      // step.
+      // saved memory, all its power decision and a waiting node's report read: it is
+      // observed once, after the power step, and not at all while its networks come up.
       const mayPower = networksWait === undefined;
-      if (redefined || (created && !mayPower)) {
+      if (redefined) {
         found.domain = await verbs.observeDomain(scope.domainName);
       } else if (definition !== undefined) {
         found.domain = justDefined(definition);

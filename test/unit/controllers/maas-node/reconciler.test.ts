@@ -92,7 +92,15 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(cond(n, 'Ready')).to.include({ status: 'False', reason: 'NetworkNotReady' });
     expect(cond(n, 'Reconciling')).to.include({ status: 'True', reason: 'NetworkNotReady' });
     expect(hv.mutations).to.deep.equal(['virStorageVolCreateXML', 'virDomainDefineXMLFlags']);
+    // What it just defined is off: no second look while waiting, and no UUID to show yet.
+    expect(hv.calls.map((c) => c.verb)).to.deep.equal([
+      'hostInfo',
+      'observeDomain',
+      'ensureVolumes',
+      'defineDomain',
+    ]);
     expect(n?.status?.state).to.equal('shutoff');
+    expect(n?.status?.uuid).to.equal(undefined);
     // The network is Ready: the next pass starts the domain, and nothing else.
     networks = store(readyNetwork('maas'));
     hv.resetRecording();

@@ -46,6 +46,16 @@ export interface RawNodeInfo {
   cores: number;
   threads: number;
 }
+/** domainObserve: one look at a domain (see native/domain.cc DomainObserve). */
+export interface RawDomainObservation {
+  state: number;
+  reason: number;
+  persistent: boolean;
+  hasManagedSave: boolean;
+  inactiveXml: string;
+  /** null while the domain is shut off or has no state. */
+  liveXml: string | null;
+}
 /** virDomainInfo */
 export interface RawDomainInfo {
   state: number;
@@ -149,6 +159,7 @@ export interface RawBinding {
   domainGetXMLDesc(d: D, flags: number): P<string>;
   domainGetState(d: D, flags: number): P<{ state: number; reason: number }>;
   domainGetInfo(d: D): P<RawDomainInfo>;
+  domainObserve(d: D, xmlFlags: number): P<RawDomainObservation>;
   domainIsActive(d: D): P<boolean>;
   domainIsPersistent(d: D): P<boolean>;
   domainSetAutostart(d: D, autostart: boolean): P<void>;

@@ -30,6 +30,16 @@ export interface DomainInfo {
   cpuTime: bigint;
 }
 
+/** Domain.observe's result. */
+export interface DomainObservation extends DomainStateReason {
+  persistent: boolean;
+  hasManagedSave: boolean;
+  /** virDomainGetXMLDesc(INACTIVE): the persistent definition. */
+  inactiveXml: string;
+  /** The live definition; null while shut off or without a state. */
+  liveXml: string | null;
+}
+
 /** virDomainGetState's result. `reason` belongs to the per-state reason enum (e.g. DomainShutoffReason). */
 export interface DomainStateReason {
   state: DomainState;
@@ -184,6 +194,17 @@ export class Domain extends LibvirtObject<DomainHandle> {
   async getInfo(): Promise<DomainInfo> {
     const i = await raw.domainGetInfo(this.handle);
     return { ...i, state: i.state as DomainState };
+  }
+
+  /**
+   * One look at the domain in one worker hop: virDomainGetState, virDomainIsPersistent,
+   * virDomainHasManagedSaveImage, virDomainGetXMLDesc(INACTIVE) and, unless it is shut off
+   * or without a state, virDomainGetXMLDesc of the live definition. `flags` are
+   * added to both XML reads (e.g. DomainXMLFlags.Secure).
+   */
+  async observe(flags?: Flags<DomainXMLFlags>): Promise<DomainObservation> {
+    const o = await raw.domainObserve(this.handle, flagsOf(flags));
+    return { ...o, state: o.state as DomainState };
   }
 
   /**

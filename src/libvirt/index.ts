@@ -23,7 +23,13 @@ export {
   type PooledConnection,
   type UpListener,
 } from './connection-pool.js';
-export { Domain, DomainSnapshot, type DomainInfo, type DomainStateReason } from './domain.js';
+export {
+  Domain,
+  DomainSnapshot,
+  type DomainInfo,
+  type DomainObservation,
+  type DomainStateReason,
+} from './domain.js';
 export { isLibvirtError, isNotFound, LibvirtError, NOT_FOUND_CODES } from './errors.js';
 export {
   BridgeNotFoundError,
@@ -31,8 +37,10 @@ export {
   HypervisorUnreachableError,
   isUnreachableError,
   NameConflictError,
+  OBSERVE_DOMAIN_OP,
   PoolNotFoundError,
   type Change,
+  type EnsuredVolumes,
   type DomainEvent,
   type DomainStateName,
   type DomainSummary,

@@ -44,6 +44,56 @@ Napi::Value DomainGetInfo(const Napi::CallbackInfo &info) {
       });
 }
 
+/// What one look at a domain reads, filled on the worker thread.
+struct DomainSnapshotOfState {
+  int state = 0;
+  int reason = 0;
+  int persistent = 0;
+  int managedSave = 0;
+  std::string inactiveXml;
+  bool active = false;
+  std::string liveXml;
+};
+
+/// Everything a controller's look at a domain needs in one worker hop instead of five:
+/// virDomainGetState, virDomainIsPersistent, virDomainHasManagedSaveImage, the persistent
+/// definition and, while the domain runs, the live one. Each call still is its own RPC to
+/// libvirtd; what this saves is four thread round trips and promise settlements on the JS
+/// thread. The first failure ends the call with that function's error.
+Napi::Value DomainObserve(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  unsigned int xmlFlags = U32(info, 1);
+  auto o = std::make_shared<DomainSnapshotOfState>();
+  return Call::Run(
+      info.Env(),
+      [d, xmlFlags, o] {
+        if (virDomainGetState(d.get(), &o->state, &o->reason, 0) < 0) return false;
+        if ((o->persistent = virDomainIsPersistent(d.get())) < 0) return false;
+        if ((o->managedSave = virDomainHasManagedSaveImage(d.get(), 0)) < 0) return false;
+        char *inactive = virDomainGetXMLDesc(d.get(), xmlFlags | VIR_DOMAIN_XML_INACTIVE);
+        if (inactive == nullptr) return false;
+        o->inactiveXml = TakeString(inactive);
+        // Not shut off and with a state: there is a live definition to read (as the TypeScript
+        // side's ACTIVE_STATES, which counts a crashed domain QEMU may still hold).
+        o->active = o->state != VIR_DOMAIN_SHUTOFF && o->state != VIR_DOMAIN_NOSTATE;
+        if (!o->active) return true;
+        char *live = virDomainGetXMLDesc(d.get(), xmlFlags);
+        if (live == nullptr) return false;
+        o->liveXml = TakeString(live);
+        return true;
+      },
+      [o](Napi::Env env) {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("state", Napi::Number::New(env, o->state));
+        r.Set("reason", Napi::Number::New(env, o->reason));
+        r.Set("persistent", Napi::Boolean::New(env, o->persistent > 0));
+        r.Set("hasManagedSave", Napi::Boolean::New(env, o->managedSave > 0));
+        r.Set("inactiveXml", Napi::String::New(env, o->inactiveXml));
+        r.Set("liveXml", o->active ? Napi::Value(Napi::String::New(env, o->liveXml)) : env.Null());
+        return r;
+      });
+}
+
 Napi::Value DomainGetID(const Napi::CallbackInfo &info) {
   auto d = Arg<virDomain>(info, 0);
   unsigned int id = virDomainGetID(d.get());
@@ -150,6 +200,7 @@ void InitDomain(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "domainGetXMLDesc", StringFlagsOp<virDomain, virDomainGetXMLDesc>);
   Export(env, exports, "domainGetState", DomainGetState);
   Export(env, exports, "domainGetInfo", DomainGetInfo);
+  Export(env, exports, "domainObserve", DomainObserve);
   Export(env, exports, "domainIsActive", BoolOp<virDomain, virDomainIsActive>);
   Export(env, exports, "domainIsPersistent", BoolOp<virDomain, virDomainIsPersistent>);
   Export(env, exports, "domainSetAutostart", SetIntOp<virDomain, virDomainSetAutostart>);

@@ -72,6 +72,35 @@ describe('libvirt Domain (test:///default)', () => {
     inactive.forEach((x) => x.free());
   });
 
+  it('observe reads state, persistence, managed save and both definitions in one call', async () => {
+    const name = uniqueName('dom');
+    const d = await define(name);
+    const off = await d.observe();
+    expect(off).to.deep.include({
+      state: DomainState.Shutoff,
+      persistent: true,
+      hasManagedSave: false,
+      liveXml: null,
+    });
+    expect(off.reason).to.equal((await d.getState()).reason);
+    expect(off.inactiveXml).to.equal(await d.getXMLDesc(DomainXMLFlags.Inactive));
+    await d.createWithFlags();
+    const on = await d.observe();
+    expect(on).to.deep.include({ state: DomainState.Running, persistent: true });
+    expect(on.liveXml).to.equal(await d.getXMLDesc());
+    expect(on.liveXml).to.contain(`<name>${name}</name>`);
+    await d.managedSave();
+    expect(await d.observe()).to.deep.include({
+      state: DomainState.Shutoff,
+      hasManagedSave: true,
+      liveXml: null,
+    });
+    // A domain gone under the handle: the first failing call's error.
+    await d.undefineFlags([DomainUndefineFlags.ManagedSave]);
+    const err = await rejection(() => d.observe());
+    expect(isLibvirtError(err, ErrorNumber.NoDomain)).to.equal(true);
+  });
+
   it('rejects invalid XML with the validate flag', async () => {
     const bad = domainXML(uniqueName('dom')).replace('<vcpu>1</vcpu>', '<vcpu>1</vcpu><bogus/>');
     const err = await rejection(() => conn.domainDefineXMLFlags(bad, DomainDefineFlags.Validate));

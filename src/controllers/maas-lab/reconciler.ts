@@ -123,6 +123,9 @@ export function childAction(
   return labelsOk && covers(observed.spec, desired.spec) ? 'none' : 'update';
 }
 
+/** Node applies in flight at once, per lab pass. */
+const CONCURRENT_CHILD_APPLIES = 10;
+
 /** A short list for messages: at most `max` items, then "and N more". */
 const listOf = (items: readonly string[], max = 5): string =>
   items.length > max
@@ -185,6 +188,16 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
   ): Promise<void> {
     const { lab } = scope;
     const conflicts: string[] = [];
+    const recordCreated = (names: readonly string[]): void => {
+      if (names.length === 0) return;
+      record(
+        lab,
+        EventType.Normal,
+        LabEventReason.NodesCreated,
+        'Create',
+        `created MaasNodes ${listOf(names)}`,
+      );
+    };
 
     // Networks first: nodes attach to them.
     const createdNetworks: string[] = [];
@@ -264,7 +277,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
       (n) => !scope.foreignNetworks.has(n.metadata?.name ?? ''),
     );
     const blockedMacs = new Set(blocking.map((c) => c.mac));
-    const createdNodes: string[] = [];
+    const toApply: Array<{ node: MaasNode; create: boolean }> = [];
     for (const node of desired.nodes) {
       const name = node.metadata?.name ?? '';
       if (scope.foreignNodes.has(name)) {
@@ -276,18 +289,30 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
       if (observedNode !== undefined && isDeleting(observedNode)) continue;
       const action = childAction(node, observedNode);
       if (action === 'none' || (action === 'create' && !networksOurs)) continue;
-      scope.nodes.set(name, await client.apply(node, { fieldManager: FieldManager, signal }));
-      if (action === 'create') createdNodes.push(name);
+      toApply.push({ node, create: action === 'create' });
     }
-    if (createdNodes.length > 0) {
-      record(
-        lab,
-        EventType.Normal,
-        LabEventReason.NodesCreated,
-        'Create',
-        `created MaasNodes ${listOf(createdNodes)}`,
+    // A few applies at a time: a lab of 100 nodes is not 100 round trips in a row, and each
+    // node's controller starts on it as soon as it exists.
+    const createdNodes: string[] = [];
+    for (let i = 0; i < toApply.length; i += CONCURRENT_CHILD_APPLIES) {
+      const batch = toApply.slice(i, i + CONCURRENT_CHILD_APPLIES);
+      const applied = await Promise.allSettled(
+        batch.map(({ node }) => client.apply(node, { fieldManager: FieldManager, signal })),
       );
+      applied.forEach((result, j) => {
+        const { node, create } = batch[j]!;
+        const name = node.metadata?.name ?? '';
+        if (result.status !== 'fulfilled') return;
+        scope.nodes.set(name, result.value);
+        if (create) createdNodes.push(name);
+      });
+      const failed = applied.find((r) => r.status === 'rejected');
+      if (failed) {
+        recordCreated(createdNodes);
+        throw failed.reason;
+      }
     }
+    recordCreated(createdNodes);
 
     if (conflicts.length > 0 && found.stalled === undefined) {
       const message = `${listOf(conflicts)} exist and are not controlled by this lab; they are left untouched`;

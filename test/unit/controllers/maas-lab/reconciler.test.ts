@@ -51,6 +51,8 @@ interface World {
   statuses: unknown[];
   events: EventInput[];
   failApply?: Error;
+  /** The child whose apply fails (the others go through). */
+  failApplyOf?: string;
 }
 
 function world(): World {
@@ -90,6 +92,7 @@ function reconcilerFor(w: World, serves?: (hv: string) => boolean) {
       async apply<T>(obj: T, opts?: { fieldManager?: string }): Promise<T> {
         if (w.failApply) throw w.failApply;
         const o = obj as unknown as VirtNetwork | MaasNode;
+        if (o.metadata?.name === w.failApplyOf) throw new Error(`apply ${w.failApplyOf} failed`);
         expect(opts?.fieldManager).to.equal('maaslab');
         w.applied.push(`${o.kind}/${o.metadata?.name}`);
         const stored = { ...structuredClone(o), metadata: { ...o.metadata, generation: 1 } };
@@ -221,6 +224,27 @@ describe('controllers/maas-lab/reconciler', () => {
     await pass(r);
     expect(w.applied).to.have.length(4);
     expect(condition(w.labs[0], 'Ready')?.reason).to.equal('NodesNotReady');
+  });
+
+  it('applies nodes ten at a time; one failing apply keeps what the others made', async () => {
+    const w = world();
+    w.labs.push(lab('lab', 12));
+    w.failApplyOf = 'lab-node3';
+    const r = reconcilerFor(w);
+    let error: unknown;
+    await pass(r).catch((e: unknown) => (error = e));
+    expect(String(error)).to.contain('apply lab-node3 failed');
+    // The first ten went out together: nine made it; the last two wait for the retry.
+    expect(w.nodes.map((n) => n.metadata?.name)).to.deep.equal(
+      [1, 2, 4, 5, 6, 7, 8, 9, 10].map((i) => `lab-node${i}`),
+    );
+    expect(w.events.at(-1)?.note).to.equal(
+      'created MaasNodes lab-node1, lab-node2, lab-node4, lab-node5, lab-node6 and 4 more',
+    );
+    w.failApplyOf = undefined;
+    await pass(r);
+    expect(w.nodes).to.have.length(12);
+    expect(w.events.at(-1)?.note).to.equal('created MaasNodes lab-node3, lab-node11, lab-node12');
   });
 
   it('reports Ready when every child is, then makes no writes at all', async () => {

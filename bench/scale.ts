@@ -193,7 +193,7 @@ async function main(): Promise<void> {
   const cp: ControlPlane = await startControlPlane();
   let operator: OperatorProcess | undefined;
   try {
-    const admin = createRestClient(cp.kubeConfig('admin'));
+    const admin = createRestClient(cp.restConfig('admin'));
     await applyCrds(cp);
     const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-operator');
     await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);

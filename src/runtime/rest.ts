@@ -334,8 +334,12 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
         find(await resources(ref.apiVersion, false)) ?? find(await resources(ref.apiVersion, true));
       if (found) return found;
     } catch (err) {
-      // Not an ApiException itself: a missing API is no "object not found" (isNotFound false).
-      throw new Error(`discovery of ${ref.apiVersion} failed`, { cause: err });
+      // A group/version not served is no "object not found": not an ApiException itself, so
+      // isNotFound is false. Other failures (401, 5xx, connection) pass through as they are.
+      if (isNotFound(err)) {
+        throw new Error(`the API server does not serve ${ref.apiVersion}`, { cause: err });
+      }
+      throw err;
     }
     throw new Error(`the API server serves no kind ${ref.kind} in ${ref.apiVersion}`);
   };

@@ -210,8 +210,9 @@ function createTransport(config: RestConfig): Transport {
   const agentFor = (credential: Credential): HttpAgent => {
     const cert = credential.certificate;
     if (agent && (cert === undefined || cert.cert === agentCert)) return agent;
-    // A new client certificate needs a new TLS context; connections of the old Agent finish
-    // what they carry (watches included) and are not reused.
+    // A new client certificate (an exec plugin rotated it) needs a new TLS context. Streams
+    // on the old Agent's sockets (watches) run on until they end; its idle sockets are never
+    // used again and close when the server drops them.
     agentCert = cert?.cert;
     agent = secure
       ? new HttpsAgent({

@@ -315,7 +315,7 @@ async function cleanLab(b: Bench): Promise<void> {
 async function setUp(scratch: string): Promise<Bench> {
   say('Starting kube-testenv and a private libvirtd…');
   const [cp, lv] = await Promise.all([startControlPlane(), startPrivateLibvirtd()]);
-  const admin = createRestClient(cp.kubeConfig('admin'));
+  const admin = createRestClient(cp.restConfig('admin'));
   await applyCrds(cp);
   const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-operator');
   const labNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-recipe');

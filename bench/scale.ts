@@ -214,7 +214,7 @@ async function startFleet(scratch: string): Promise<Fleet> {
   say('Starting kube-testenv…');
   const cp = await startControlPlane();
   try {
-    const admin = createRestClient(cp.kubeConfig('admin'));
+    const admin = createRestClient(cp.restConfig('admin'));
     await applyCrds(cp);
     const leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'bench-operator');
     await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);

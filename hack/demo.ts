@@ -116,7 +116,7 @@ async function main(): Promise<void> {
       },
       stop.signal,
       {
-        kubeConfig: cp.kubeConfig('admin'),
+        restConfig: cp.restConfig('admin'),
         logger: createLogger({ format: 'text', stream: createWriteStream(logPath) }),
         onStarted: ({ metrics }) => {
           if (metrics) say(`Metrics: http://127.0.0.1:${metrics.port}/metrics`);
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     await run(kubectl, ['--kubeconfig', cp.adminKubeconfig, 'apply', '-f', manifest]);
     say(`Applied ${manifest}`);
 
-    const rest = createRestClient(cp.kubeConfig('admin'));
+    const rest = createRestClient(cp.restConfig('admin'));
     let readyAfter: number | undefined;
     let vnc = '';
     let last = '';

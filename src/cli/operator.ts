@@ -11,8 +11,7 @@
 //   gaining it enqueues the shard's objects so the new owner reports at once.
 // Kept apart from main.ts so tests and `make demo` can run the operator in-process.
 
-import { readFileSync } from 'node:fs';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hypervisor, MaasLab, MaasNode, VirtNetwork } from '../api/v1alpha1/index.js';
 import { registerInventoryMetrics } from '../controllers/inventory-metrics.js';
@@ -28,46 +27,19 @@ import { createConnectionPool } from '../libvirt/connection-pool.js';
 import { createLibvirtMetrics } from '../libvirt/metrics.js';
 import type { HttpServer } from '../runtime/health.js';
 import { type Informer, InformerEvent } from '../runtime/informer.js';
+import { type RestConfig, loadRestConfig } from '../runtime/kubeconfig.js';
 import { type Logger, createLogger, describeError } from '../runtime/log.js';
 import { type Kind, type Manager, type WatchScope, createManager } from '../runtime/manager.js';
 import { requestFor } from '../runtime/objects.js';
 import type { OperatorOptions } from './options.js';
 import { REGISTRATION_READY_CHECK, createRegistration } from './registration.js';
 
-/** Where a pod's service-account token lives; its presence means "in a cluster". */
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/**
- * The kubeconfig to use: the file given, else the in-cluster config (service-account token
- * and KUBERNETES_SERVICE_HOST both present), else $KUBECONFIG or ~/.kube/config.
- */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) {
-    kc.loadFromFile(path);
-  } else if (process.env.KUBERNETES_SERVICE_HOST && readable(SERVICE_ACCOUNT_TOKEN)) {
-    kc.loadFromCluster();
-  } else {
-    kc.loadFromDefault();
-  }
-  return kc;
-}
-
-function readable(file: string): boolean {
-  try {
-    readFileSync(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Extra hooks for in-process callers (tests, `make demo`). */
 export interface RunOperatorHooks {
   /** Logger to use instead of one built from the log flags. */
   readonly logger?: Logger;
-  /** KubeConfig to use instead of loading `options.kubeconfig`. */
-  readonly kubeConfig?: KubeConfig;
+  /** API server and credentials to use instead of loading `options.kubeconfig`. */
+  readonly restConfig?: RestConfig;
   /** Called once the caches synced and the controllers run. */
   readonly onStarted?: (info: StartedOperator) => void;
 }
@@ -158,13 +130,15 @@ export async function runOperator(
 ): Promise<void> {
   const logger =
     hooks.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
-  const kubeConfig = hooks.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+  const restConfig =
+    hooks.restConfig ??
+    loadRestConfig({ kubeconfig: options.kubeconfig, context: options.context });
   const registry = new Registry();
   // process_* and nodejs_* (RSS, CPU, heap, event loop lag), as controller-runtime exports
   // process_* and go_*: what a dashboard needs to see a slow or swelling operator.
   collectDefaultMetrics({ register: registry });
   const manager = createManager({
-    kubeConfig,
+    restConfig,
     namespace: options.namespace,
     logger,
     metricsRegistry: registry,

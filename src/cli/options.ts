@@ -15,6 +15,8 @@ export type HypervisorSelection =
 export interface OperatorOptions {
   /** Path of a kubeconfig; undefined means in-cluster config, else $KUBECONFIG/~/.kube/config. */
   readonly kubeconfig?: string;
+  /** The kubeconfig context to use instead of its current-context. */
+  readonly context?: string;
   readonly hypervisors: HypervisorSelection;
   /** Compete for one Lease per hypervisor shard instead of serving the shards directly. */
   readonly leaderElect: boolean;
@@ -133,6 +135,7 @@ export interface OptionEnvironment {
 /** The raw values commander hands the `run` action. */
 interface RawRunFlags {
   kubeconfig?: string;
+  context?: string;
   hypervisors: HypervisorSelection;
   leaderElect: boolean;
   namespace?: string;
@@ -161,6 +164,7 @@ export function createProgram(
     .command('run')
     .description('Run the controllers until SIGTERM or SIGINT.')
     .option('--kubeconfig <path>', 'kubeconfig (default: in-cluster config, else $KUBECONFIG)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
     .addOption(
       new Option('--hypervisors <all|name,...>', 'Hypervisor shards this process serves')
         .default(parseHypervisors('all'), 'all')
@@ -224,6 +228,7 @@ function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
   const namespace = raw.namespace ?? (env.serviceAccountNamespace?.trim() || DEFAULT_NAMESPACE);
   return {
     ...(raw.kubeconfig !== undefined && { kubeconfig: raw.kubeconfig }),
+    ...(raw.context !== undefined && { context: raw.context }),
     hypervisors: raw.hypervisors,
     leaderElect: raw.leaderElect,
     namespace,

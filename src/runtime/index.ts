@@ -109,6 +109,8 @@ export {
 export { mergeResults, requeueDelay } from './result.js';
 export type { QueueMetrics, WorkQueue, WorkQueueOptions } from './workqueue.js';
 export { createWorkQueue, noopQueueMetrics } from './workqueue.js';
+export type { LoadRestConfigOptions, RestConfig } from './kubeconfig.js';
+export { loadRestConfig } from './kubeconfig.js';
 export type {
   ObjectList,
   ResourceRef,

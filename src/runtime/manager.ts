@@ -9,7 +9,7 @@
 
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { type Clock, realClock } from './clock.js';
 import { type Client, createClient } from './client.js';
@@ -23,6 +23,7 @@ import {
 import { type Informer, createInformer } from './informer.js';
 import { createLeaseStore } from './lease-store.js';
 import { createListWatch } from './list-watch.js';
+import type { RestConfig } from './kubeconfig.js';
 import { type Logger, noopLogger } from './log.js';
 import { type RuntimeMetrics, createRuntimeMetrics } from './metrics.js';
 import { type Request, requestKey } from './reconcile.js';
@@ -59,7 +60,8 @@ export interface Runnable {
 
 /** Options for `createManager`. */
 export interface ManagerOptions {
-  readonly kubeConfig: KubeConfig;
+  /** The API server and credentials (ignored when `rest` is given). */
+  readonly restConfig: RestConfig;
   /** Namespace of the manager's Leases. */
   readonly namespace: string;
   readonly logger?: Logger;
@@ -130,7 +132,7 @@ export function createManager(opts: ManagerOptions): Manager {
   const metrics =
     opts.metrics ?? createRuntimeMetrics({ registry: opts.metricsRegistry ?? new Registry() });
   const rest = instrumentRestClient(
-    opts.rest ?? createRestClient(opts.kubeConfig),
+    opts.rest ?? createRestClient(opts.restConfig),
     metrics.restRequest,
   );
   const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;

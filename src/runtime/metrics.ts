@@ -69,8 +69,8 @@ export interface RuntimeMetrics {
   readonly leaderElection: LeaderElectionMetrics;
   /**
    * One finished API request (client-go's rest_client_requests_total): the HTTP method (WATCH
-   * for a watch, counted when opened) and the status code: `2xx` for any success (client-node
-   * returns bodies, not status lines), the code of an API error, `<error>` without a response.
+   * for a watch, counted when opened) and the status code: `2xx` for any success (the
+   * RestClient returns bodies, not status lines), the code of an API error, `<error>` without a response.
    */
   restRequest(method: string, code: string): void;
 }

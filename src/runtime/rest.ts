@@ -1,27 +1,26 @@
-// Rest: raw-JSON requests to the API server, over @kubernetes/client-node's plumbing.
+// Rest: raw-JSON requests and watches to the API server, on node:https.
 //
-// client-node 2.x gets three things wrong for an operator, so every call goes through here:
-//   - its typed (de)serializer turns timestamps into Dates and would send metav1.MicroTime
-//     with millisecond precision, which the API server rejects: we send and receive raw JSON;
-//   - `KubernetesObjectApi.patch` defaults to strategic-merge and has no subresources: every
-//     write here names its Content-Type and may target `/status`;
-//   - `ListWatch` never asks for bookmarks: `watch` sets `allowWatchBookmarks=true`.
-// Discovery, authentication and TLS stay client-node's (KubernetesObjectApi, Watch).
-// Note: client-node's Watch aborts a stream after 30 s without a byte (a private timer), so
-// a quiet watch ends with a TimeoutError about every 30 s; the informer treats that as a
-// clean close and re-watches from its resourceVersion.
+// We do not use @kubernetes/client-node at run time: importing it loads every generated API
+// and model (~85 MB of RSS, against an operator budget of 200 MB), and 2.x also gets three
+// things wrong for an operator — its serializer writes metav1.MicroTime with millisecond
+// precision (the API server rejects it), `KubernetesObjectApi.patch` has no subresources, and
+// `ListWatch` never asks for bookmarks. So, here:
+//   - bodies are raw JSON both ways, every write names its Content-Type and may target a
+//     subresource such as `/status`;
+//   - one keep-alive Agent per client: the TLS handshake and SecureContext (the CA parsed)
+//     are paid once per connection, not per request (the biggest CPU cost of the 1000-node
+//     profile under client-node, bench/RESULTS.md);
+//   - resource paths come from discovery, cached per apiVersion (fetched again for a kind
+//     it did not list, as a CRD may be created after we started);
+//   - watches are newline-delimited JSON with `allowWatchBookmarks=true`; they end when the
+//     server ends them (`timeoutSeconds`) or the connection breaks;
+//   - a 401 drops a refreshable credential (token file, exec plugin) and retries once.
 
-import {
-  ApiException,
-  type Configuration,
-  HttpMethod,
-  type KubeConfig,
-  KubernetesObjectApi,
-  type KubernetesObject,
-  type RequestContext,
-  type SecurityAuthentication,
-  Watch,
-} from '@kubernetes/client-node';
+import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { type Credential, type Credentials, createCredentials } from './credentials.js';
+import type { RestConfig } from './kubeconfig.js';
 
 /** Names a resource (or, without `name`, a collection) of any kind. */
 export interface ResourceRef {
@@ -95,10 +94,47 @@ export interface RestClient {
   ): Promise<WatchHandle>;
 }
 
+/** A non-2xx answer of the API server: the HTTP status and the body (a Status, usually). */
+export class ApiException extends Error {
+  override readonly name = 'ApiException';
+  constructor(
+    /** The HTTP status code. */
+    readonly code: number,
+    /** The parsed JSON body (a metav1.Status), or the text when it was not JSON. */
+    readonly body: unknown,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The ApiException for a `code` answer with `text` as body, to `what` (e.g. `GET /api/v1/...`). */
+export function apiExceptionFrom(code: number, text: string, what: string): ApiException {
+  let body: unknown = text;
+  try {
+    body = text ? (JSON.parse(text) as unknown) : '';
+  } catch {
+    body = text;
+  }
+  const status = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const reason = typeof status.reason === 'string' ? ` ${status.reason}` : '';
+  const detail =
+    typeof status.message === 'string'
+      ? status.message
+      : typeof body === 'string'
+        ? body.trim().slice(0, 200)
+        : '';
+  return new ApiException(
+    code,
+    body,
+    `${what}: HTTP ${code}${reason}${detail ? `: ${detail}` : ''}`,
+  );
+}
+
 /** True when `e` is an API error with HTTP status `code`. */
 export function hasStatus(e: unknown, code: number): boolean {
   if (e instanceof ApiException) return e.code === code;
-  // Watch errors carry statusCode; watch ERROR events carry a Status with code.
+  // Watch ERROR events carry a Status with code.
   if (typeof e === 'object' && e !== null) {
     const o = e as { statusCode?: unknown; code?: unknown };
     return o.statusCode === code || o.code === code;
@@ -113,95 +149,261 @@ export const isConflict = (e: unknown): boolean => hasStatus(e, 409);
 /** 410: the resourceVersion is too old; list again. */
 export const isGone = (e: unknown): boolean => hasStatus(e, 410);
 
-/** What RequestContext.setDispatcher takes (undici's Dispatcher, not a dependency of ours). */
-type Dispatcher = Parameters<RequestContext['setDispatcher']>[0];
-
-/** KubernetesObjectApi, opened up for discovery and raw requests. */
-class RawApi extends KubernetesObjectApi {
-  /**
-   * The first request's connection pool, reused by every later one. client-node's KubeConfig
-   * builds a new undici Agent per request, so each request paid a TCP connect, a TLS handshake
-   * and a fresh SecureContext (the CA parsed again): the biggest CPU cost in the 1000-node
-   * profile (bench/RESULTS.md). The TLS material comes from the kubeconfig, which does not
-   * change while the process runs; tokens are headers and are still applied per request.
-   */
-  #dispatcher: Dispatcher | undefined;
-  #options: Configuration | undefined;
-
-  /** The configuration with authentication that keeps the first connection pool. */
-  private reusingConnections(): Configuration {
-    if (this.#options) return this.#options;
-    const auth = this.configuration.authMethods.default;
-    const reusing: SecurityAuthentication = {
-      getName: () => `${auth?.getName() ?? 'none'}, connections reused`,
-      applySecurityAuthentication: async (ctx) => {
-        await auth?.applySecurityAuthentication(ctx);
-        this.#dispatcher ??= ctx.getDispatcher();
-        if (this.#dispatcher) ctx.setDispatcher(this.#dispatcher);
-      },
-    };
-    this.#options = {
-      ...this.configuration,
-      authMethods: { ...this.configuration.authMethods, default: reusing },
-    };
-    return this.#options;
-  }
-
-  async uri(ref: ResourceRef, subresource?: string): Promise<string> {
-    const spec = {
-      apiVersion: ref.apiVersion,
-      kind: ref.kind,
-      metadata: {
-        ...(ref.namespace ? { namespace: ref.namespace } : {}),
-        ...(ref.name ? { name: ref.name } : {}),
-      },
-    };
-    // specUriPath falls back to the context's namespace for a namespaced object: pass it explicitly.
-    const base = await this.specUriPath(spec, ref.name ? 'read' : 'list');
-    return subresource ? `${base}/${subresource}` : base;
-  }
-
-  async send<T>(req: RestRequest): Promise<T> {
-    const path = await this.uri(req.ref, req.subresource);
-    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod[req.method]);
-    ctx.setHeaderParam('Accept', 'application/json');
-    for (const [k, v] of Object.entries(req.query ?? {})) {
-      if (v !== undefined) ctx.setQueryParam(k, String(v));
-    }
-    if (req.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', req.contentType ?? ContentType.Json);
-      ctx.setBody(JSON.stringify(req.body));
-    }
-    if (req.signal) ctx.setSignal(req.signal);
-    // 'KubernetesObject' is not in client-node's type map, so the body comes back untouched.
-    return this.requestPromise(ctx, 'KubernetesObject', this.reusingConnections()) as Promise<T>;
-  }
+/** One resource of a discovery document. */
+export interface ApiResource {
+  readonly name: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
 }
 
-/** Creates a RestClient for `kubeConfig`. */
-export function createRestClient(kubeConfig: KubeConfig): RestClient {
-  const api = kubeConfig.makeApiClient(RawApi);
-  const watcher = new Watch(kubeConfig);
+/** The discovery URL path of `apiVersion`: `/api/v1` for the core group, else `/apis/<group>/<version>`. */
+export const groupVersionPath = (apiVersion: string): string =>
+  apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+
+/**
+ * The URL path of `ref` once its resource is known. A named object of a namespaced kind
+ * without a namespace goes to `defaultNamespace` (the context's), as kubectl does.
+ */
+export function resourcePath(
+  resource: ApiResource,
+  ref: ResourceRef,
+  subresource?: string,
+  defaultNamespace = 'default',
+): string {
+  const seg = encodeURIComponent;
+  const namespace = ref.namespace ?? (ref.name ? defaultNamespace : undefined);
+  let path = groupVersionPath(ref.apiVersion);
+  if (resource.namespaced && namespace) path += `/namespaces/${seg(namespace)}`;
+  path += `/${resource.name}`;
+  if (ref.name) path += `/${seg(ref.name)}`;
+  return subresource ? `${path}/${subresource}` : path;
+}
+
+/** `?a=1&b=2` from the defined values of `query`. */
+function queryString(
+  query: Readonly<Record<string, string | number | boolean | undefined>>,
+): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Sends requests to one server over one keep-alive Agent (replaced only when a plugin's client certificate changes). */
+interface Transport {
+  open(opts: {
+    method: string;
+    path: string;
+    credential: Credential;
+    body?: string;
+    contentType?: string;
+    signal?: AbortSignal;
+  }): Promise<IncomingMessage>;
+}
+
+function createTransport(config: RestConfig): Transport {
+  const server = new URL(config.server);
+  const secure = server.protocol === 'https:';
+  const prefix = server.pathname.replace(/\/+$/, '');
+  let agent: HttpAgent | undefined;
+  let agentCert: string | undefined;
+  const agentFor = (credential: Credential): HttpAgent => {
+    const cert = credential.certificate;
+    if (agent && (cert === undefined || cert.cert === agentCert)) return agent;
+    // A new client certificate (an exec plugin rotated it) needs a new TLS context. Streams
+    // on the old Agent's sockets (watches) run on until they end; its idle sockets are never
+    // used again and close when the server drops them.
+    agentCert = cert?.cert;
+    agent = secure
+      ? new HttpsAgent({
+          keepAlive: true,
+          ca: config.caData,
+          cert: cert?.cert ?? config.clientCertificateData,
+          key: cert?.key ?? config.clientKeyData,
+          rejectUnauthorized: config.insecureSkipTlsVerify !== true,
+          ...(config.tlsServerName && { servername: config.tlsServerName }),
+        })
+      : new HttpAgent({ keepAlive: true });
+    return agent;
+  };
+  const send = secure ? httpsRequest : httpRequest;
   return {
-    request: (req) => api.send(req),
-    path: (ref, sub) => api.uri(ref, sub),
+    open({ method, path, credential, body, contentType, signal }) {
+      return new Promise((resolve, reject) => {
+        const headers: Record<string, string> = {
+          Accept: 'application/json',
+          'User-Agent': 'maaslab-operator',
+        };
+        if (credential.authorization) headers.Authorization = credential.authorization;
+        if (body !== undefined) {
+          headers['Content-Type'] = contentType ?? ContentType.Json;
+          headers['Content-Length'] = String(Buffer.byteLength(body));
+        }
+        const req = send(
+          {
+            protocol: server.protocol,
+            hostname: server.hostname.replace(/^\[|\]$/g, ''),
+            port: server.port || (secure ? 443 : 80),
+            method,
+            path: prefix + path,
+            headers,
+            agent: agentFor(credential),
+            signal,
+          },
+          resolve,
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    },
+  };
+}
+
+/** The whole body, as text. */
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const ok = (res: IncomingMessage): boolean =>
+  res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
+
+/** Options for {@link createRestClient} beyond the RestConfig. */
+export interface RestClientOptions {
+  /** Where credentials come from (default: built from the config). */
+  readonly credentials?: Credentials;
+}
+
+/** Creates a RestClient for `config`. */
+export function createRestClient(config: RestConfig, opts: RestClientOptions = {}): RestClient {
+  const transport = createTransport(config);
+  const credentials = opts.credentials ?? createCredentials(config);
+  /** Discovery per apiVersion; in flight or done, shared by concurrent callers. */
+  const discovery = new Map<string, Promise<readonly ApiResource[]>>();
+
+  /** Sends a request, retrying once with a fresh credential after a 401. */
+  const open = async (
+    method: string,
+    path: string,
+    extra: { body?: string; contentType?: string; signal?: AbortSignal } = {},
+  ): Promise<IncomingMessage> => {
+    for (let attempt = 0; ; attempt++) {
+      const credential = await credentials.current();
+      const res = await transport.open({ method, path, credential, ...extra });
+      if (res.statusCode === 401 && attempt === 0 && credentials.rejected(credential)) {
+        res.resume();
+        continue;
+      }
+      if (res.statusCode === 401) credentials.rejected(credential);
+      return res;
+    }
+  };
+
+  const getJson = async <T>(
+    method: string,
+    path: string,
+    extra?: Parameters<typeof open>[2],
+  ): Promise<T> => {
+    const res = await open(method, path, extra);
+    const text = await readText(res);
+    if (!ok(res)) throw apiExceptionFrom(res.statusCode ?? 0, text, `${method} ${path}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  const resources = (apiVersion: string, fresh: boolean): Promise<readonly ApiResource[]> => {
+    const cached = discovery.get(apiVersion);
+    if (cached && !fresh) return cached;
+    const fetched = getJson<{ resources?: ApiResource[] }>(
+      'GET',
+      groupVersionPath(apiVersion),
+    ).then((list) => list.resources ?? []);
+    discovery.set(apiVersion, fetched);
+    // A failure is not remembered: the next call asks again.
+    fetched.catch(() => {
+      if (discovery.get(apiVersion) === fetched) discovery.delete(apiVersion);
+    });
+    return fetched;
+  };
+
+  const resourceOf = async (ref: ResourceRef): Promise<ApiResource> => {
+    // Subresources (`pods/status`) share their parent's kind: the parent has no slash.
+    const find = (list: readonly ApiResource[]): ApiResource | undefined =>
+      list.find((r) => r.kind === ref.kind && !r.name.includes('/'));
+    try {
+      const found =
+        find(await resources(ref.apiVersion, false)) ?? find(await resources(ref.apiVersion, true));
+      if (found) return found;
+    } catch (err) {
+      // A group/version not served is no "object not found": not an ApiException itself, so
+      // isNotFound is false. Other failures (401, 5xx, connection) pass through as they are.
+      if (isNotFound(err)) {
+        throw new Error(`the API server does not serve ${ref.apiVersion}`, { cause: err });
+      }
+      throw err;
+    }
+    throw new Error(`the API server serves no kind ${ref.kind} in ${ref.apiVersion}`);
+  };
+
+  const pathOf = async (ref: ResourceRef, subresource?: string): Promise<string> =>
+    resourcePath(await resourceOf(ref), ref, subresource, config.namespace);
+
+  return {
+    async request<T>(req: RestRequest): Promise<T> {
+      const path = (await pathOf(req.ref, req.subresource)) + queryString(req.query ?? {});
+      return getJson<T>(req.method, path, {
+        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        contentType: req.contentType,
+        signal: req.signal,
+      });
+    },
+    path: pathOf,
     async watch(ref, query, callbacks) {
-      const path = await api.uri({ ...ref, name: undefined });
+      const base = await pathOf({ ...ref, name: undefined });
+      const path = base + queryString({ ...query, watch: true, allowWatchBookmarks: true });
+      const abort = new AbortController();
+      const res = await open('GET', path, { signal: abort.signal });
+      if (!ok(res)) {
+        throw apiExceptionFrom(res.statusCode ?? 0, await readText(res), `WATCH ${path}`);
+      }
       let stopped = false;
-      const controller = await watcher.watch(
-        path,
-        { ...query, allowWatchBookmarks: true },
-        (type, obj: KubernetesObject) => {
-          if (!stopped) callbacks.onEvent(type, obj);
-        },
-        (err: unknown) => {
-          if (!stopped) callbacks.onDone(err);
-        },
-      );
+      let done = false;
+      const finish = (err: unknown): void => {
+        if (done) return;
+        done = true;
+        abort.abort();
+        if (!stopped) callbacks.onDone(err);
+      };
+      let pending = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        pending += chunk;
+        let nl: number;
+        while (!done && (nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (!line) continue;
+          let event: { type?: unknown; object?: unknown };
+          try {
+            event = JSON.parse(line) as typeof event;
+          } catch (err) {
+            finish(new Error(`watch ${base}: a line is not JSON`, { cause: err }));
+            return;
+          }
+          if (typeof event.type === 'string' && typeof event.object === 'object' && event.object) {
+            if (!stopped) callbacks.onEvent(event.type, event.object as KubernetesObject);
+          }
+        }
+      });
+      res.on('end', () => finish(null));
+      res.on('error', (err) => finish(stopped ? null : err));
+      res.on('close', () => {
+        if (!res.complete) finish(new Error(`watch ${base}: connection closed mid-stream`));
+      });
       return {
         stop() {
           stopped = true;
-          controller.abort();
+          finish(null);
         },
       };
     },
@@ -231,7 +433,7 @@ export function instrumentRestClient(
     async request<T>(req: RestRequest): Promise<T> {
       try {
         const out = await rest.request<T>(req);
-        // client-node hands back the body, not the status line: any success is `2xx`.
+        // The body is what callers get, not the status line: any success is `2xx`.
         observe(req.method, '2xx');
         return out;
       } catch (err) {

@@ -19,7 +19,11 @@ import (
 
 // pki holds the files the apiserver is started with and the CA that clients trust.
 type pki struct {
-	caPEM      []byte
+	caPEM []byte
+	// The CA's certificate and key files: the apiserver also trusts client certificates
+	// signed by it (--client-ca-file), so tests can mint users with openssl.
+	caCert     string
+	caKey      string
 	serverCert string
 	serverKey  string
 	saKey      string
@@ -84,11 +88,16 @@ func writePKI(dir string) (*pki, error) {
 
 	p := &pki{
 		caPEM:      pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		caCert:     filepath.Join(dir, "ca.crt"),
+		caKey:      filepath.Join(dir, "ca.key"),
 		serverCert: filepath.Join(dir, "apiserver.crt"),
 		serverKey:  filepath.Join(dir, "apiserver.key"),
 		saKey:      filepath.Join(dir, "service-account.key"),
 	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), p.caPEM, 0o600); err != nil {
+	if err := os.WriteFile(p.caCert, p.caPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeECKey(p.caKey, caKey); err != nil {
 		return nil, err
 	}
 	// The serving certificate file carries the chain, as kubeadm's do.

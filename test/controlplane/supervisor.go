@@ -179,6 +179,7 @@ func (cp *controlPlane) start(ctx context.Context) error {
 		"--tls-cert-file=" + keys.serverCert,
 		"--tls-private-key-file=" + keys.serverKey,
 		"--token-auth-file=" + tokenFile,
+		"--client-ca-file=" + keys.caCert,
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--service-account-key-file=" + keys.saKey,
 		"--service-account-signing-key-file=" + keys.saKey,

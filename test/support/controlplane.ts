@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { type Interface, createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
+import { type RestConfig, loadRestConfig } from '../../src/runtime/kubeconfig.js';
 
 /** The repository root, found from this file so tests may run from any directory. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,6 +45,8 @@ export interface ControlPlane {
   readonly operatorKubeconfig: string;
   /** A fresh KubeConfig for one of the users (default `admin`). */
   kubeConfig(user?: ControlPlaneUser): KubeConfig;
+  /** The same user's RestConfig, for our RestClient and manager (loaded by our kubeconfig loader). */
+  restConfig(user?: ControlPlaneUser): RestConfig;
   /**
    * Restarts kube-apiserver alone (SIGHUP to kube-testenv): same URL, certificates and
    * tokens; etcd and every object stay. Resolves once /readyz answers 200 again, so
@@ -128,6 +131,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       const kc = new KubeConfig();
       kc.loadFromFile(user === 'admin' ? adminKubeconfig : operatorKubeconfig);
       return kc;
+    },
+    restConfig(user: ControlPlaneUser = 'admin') {
+      return loadRestConfig({
+        kubeconfig: user === 'admin' ? adminKubeconfig : operatorKubeconfig,
+      });
     },
     async restartApiServer(timeoutMs = defaultRestartTimeoutMs) {
       if (stopping || child.exitCode !== null || child.signalCode !== null) {

@@ -130,7 +130,7 @@ export async function startE2eEnvironment(
   operatorOptions: Pick<OperatorProcessOptions, 'leaderElect' | 'args'> = {},
 ): Promise<E2eEnvironment> {
   const cp = controlPlane();
-  const admin = createRestClient(cp.kubeConfig('admin'));
+  const admin = createRestClient(cp.restConfig('admin'));
   const scratch = await mkdtemp(join(tmpdir(), `maaslab-e2e-${tag}-`));
   const logFile = join(scratch, 'operator.log');
   // Torn down in reverse, also when a later step of the start fails.

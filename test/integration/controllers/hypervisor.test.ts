@@ -2,7 +2,6 @@
 // driver (test:///default) for a reachable host, and a socket that does not exist for an
 // unreachable one. Status, storage pool, events and the maaslab_hypervisor_* gauges.
 import { expect } from 'chai';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import {
   GroupVersion,
@@ -24,7 +23,6 @@ import { grantOperator } from './rbac.js';
 const HV = { apiVersion: GroupVersion, kind: 'Hypervisor' } as const;
 
 describe('controllers/hypervisor (real API server, libvirt test driver and a private libvirtd)', function () {
-  let kc: KubeConfig;
   let rest: RestClient;
   let manager: Manager | undefined;
   let pool: ConnectionPool<Connection> | undefined;
@@ -45,7 +43,7 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
     pool = createConnectionPool();
     // Run as the operator user with only the controller's own `rbac` rules.
     const m = createManager({
-      kubeConfig: controlPlane().kubeConfig('operator'),
+      restConfig: controlPlane().restConfig('operator'),
       namespace: 'default',
       metricsRegistry: registry,
       metricsBindAddress: '0',
@@ -57,8 +55,7 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
   };
 
   before(async () => {
-    kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
     revoke = await grantOperator(rest, `maaslab-it-hv-${suffix}`, rbac);
   });
   after(async () => {

@@ -132,7 +132,7 @@ describe('controllers/maas-lab (real API server)', function () {
     // verb fails the test.
     registry = new Registry();
     const m = createManager({
-      kubeConfig: controlPlane().kubeConfig('operator'),
+      restConfig: controlPlane().restConfig('operator'),
       namespace: ns.name,
       metricsRegistry: registry,
       metricsBindAddress: '0',
@@ -147,7 +147,7 @@ describe('controllers/maas-lab (real API server)', function () {
 
   before(async () => {
     kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
     revoke = await grantOperator(rest, `maaslab-it-lab-${Date.now()}`, rbac);
   });
   after(async () => {

@@ -90,7 +90,7 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU TCG)', 
 
   before(async function () {
     kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
     lv = await startPrivateLibvirtd();
     ns = await createTestNamespace(kc, 'maas-node');
     domain = `${ns.name}.node1`;
@@ -98,7 +98,7 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU TCG)', 
     registry = new Registry();
     pool = createConnectionPool();
     const m = createManager({
-      kubeConfig: kc,
+      restConfig: controlPlane().restConfig('admin'),
       namespace: 'default',
       metricsRegistry: registry,
       metricsBindAddress: '0',

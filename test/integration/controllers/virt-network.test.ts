@@ -85,12 +85,12 @@ describe('controllers/virt-network (real API server, private libvirtd)', functio
 
   before(async function () {
     kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
     lv = await startPrivateLibvirtd();
     ns = await createTestNamespace(kc, 'virt-network');
     pool = createConnectionPool();
     const m = createManager({
-      kubeConfig: kc,
+      restConfig: controlPlane().restConfig('admin'),
       namespace: 'default',
       metricsBindAddress: '0',
       healthProbeBindAddress: '0',

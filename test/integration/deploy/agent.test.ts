@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
-import { loadKubeConfig } from '../../../src/cli/operator.js';
+import { loadRestConfig } from '../../../src/runtime/kubeconfig.js';
 import { ContentType, createRestClient } from '../../../src/runtime/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import {
@@ -273,7 +273,7 @@ describe('deploy/overlays/agent: run --register-hypervisor', function () {
     ).to.match(/maaslab-agent-own-hypervisor.*own node/s);
     // The status patch the agent's Hypervisor controller would send (kubectl patch would GET
     // the status first, which the operator's role does not need and does not have).
-    const agentRest = createRestClient(loadKubeConfig(agentKubeconfig));
+    const agentRest = createRestClient(loadRestConfig({ kubeconfig: agentKubeconfig }));
     const statusPatch = await agentRest
       .request({
         method: 'PATCH',

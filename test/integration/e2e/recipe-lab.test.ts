@@ -88,7 +88,7 @@ describe('e2e: the recipe lab, operator as a child process', function () {
   before(async function () {
     this.timeout(300_000);
     const cp = controlPlane();
-    admin = createRestClient(cp.kubeConfig('admin'));
+    admin = createRestClient(cp.restConfig('admin'));
     read = maaslabReader(admin);
     scratch = await mkdtemp(join(tmpdir(), 'maaslab-e2e-'));
     logFile = join(scratch, 'operator.log');

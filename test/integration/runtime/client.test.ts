@@ -40,7 +40,7 @@ describe('runtime/client (real API server)', () => {
 
   before(() => {
     kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
     client = createClient({ rest });
   });
   beforeEach(async () => {

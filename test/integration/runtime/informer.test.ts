@@ -42,7 +42,7 @@ describe('runtime/informer (real API server)', () => {
 
   before(async () => {
     kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
   });
   beforeEach(async () => {
     ns = await createTestNamespace(kc, 'rt-informer');

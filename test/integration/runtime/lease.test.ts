@@ -42,7 +42,7 @@ describe('runtime/lease (real API server)', () => {
 
   before(() => {
     kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
   });
   beforeEach(async () => {
     ns = await createTestNamespace(kc, 'rt-lease');

@@ -22,7 +22,7 @@ describe('runtime/manager (real API server)', () => {
 
   before(() => {
     kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(kc);
+    rest = createRestClient(controlPlane().restConfig('admin'));
   });
   beforeEach(async () => {
     ns = await createTestNamespace(kc, 'rt-manager');
@@ -43,7 +43,7 @@ describe('runtime/manager (real API server)', () => {
     await mk('mine', 'hv-a');
     await mk('theirs', 'hv-b');
     const m = createManager({
-      kubeConfig: kc,
+      restConfig: controlPlane().restConfig('admin'),
       namespace: ns.name,
       metricsRegistry: new Registry(),
       metricsBindAddress: '127.0.0.1:0',

@@ -39,6 +39,8 @@ describe('cli/options', () => {
       'run',
       '--kubeconfig',
       '/tmp/k',
+      '--context',
+      'lab',
       '--hypervisors',
       'hv1,hv2',
       '--leader-elect',
@@ -57,6 +59,7 @@ describe('cli/options', () => {
     ]);
     expect(o).to.deep.include({
       kubeconfig: '/tmp/k',
+      context: 'lab',
       hypervisors: { all: false, names: ['hv1', 'hv2'] },
       leaderElect: true,
       metricsBindAddress: '127.0.0.1:0',

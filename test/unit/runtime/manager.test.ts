@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import {
   controllerBuilder,
@@ -63,7 +63,7 @@ describe('runtime/manager and builder', () => {
 
   const make = (rest: RestClient, registry = new Registry()): Manager =>
     (manager = createManager({
-      kubeConfig: new KubeConfig(),
+      restConfig: { server: 'http://127.0.0.1:1' },
       namespace: 'maaslab-system',
       rest,
       metricsRegistry: registry,

@@ -240,7 +240,11 @@ async function startFleetOperator(
     namespace: fleet.leaseNs,
     logFile: join(scratch, `operator-${Date.now()}.log`),
     script: join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
-    nodeOptions: [...nodeOptions],
+    // BENCH_NODE_OPTIONS: extra V8/Node flags for the operator alone, to compare settings.
+    nodeOptions: [
+      ...(process.env.BENCH_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? []),
+      ...nodeOptions,
+    ],
     args: ['--log-level', 'warn', '--resync-period', RESYNC],
   });
   await kubectlApply(

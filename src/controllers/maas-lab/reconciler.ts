@@ -31,7 +31,7 @@ import { EventType } from '../../runtime/event-record.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Manager } from '../../runtime/manager.js';
 import { isDeleting, requestFor } from '../../runtime/objects.js';
-import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
+import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
 import {
   childStateChanged,
@@ -50,7 +50,7 @@ import {
   type MacCollision,
 } from './desired.js';
 import { LabKinds, observeLab, type LabCaches, type LabScope } from './scope.js';
-import { labStatus, type LabObservation } from './status.js';
+import { labStatus, onlyProgressChanged, type LabObservation } from './status.js';
 
 /** An error's message, for condition messages (logs get the whole chain). */
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -123,6 +123,9 @@ export function childAction(
   return labelsOk && covers(observed.spec, desired.spec) ? 'none' : 'update';
 }
 
+/** A lab's progress (its Ready node count) is written at most this often. */
+export const PROGRESS_WRITE_INTERVAL_MS = 1000;
+
 /** Node applies in flight at once, per lab pass. */
 const CONCURRENT_CHILD_APPLIES = 10;
 
@@ -167,13 +170,17 @@ interface Findings {
  *     control are never touched (NameConflict).
  *  6. Report, always (even when act threw): aggregate counts, printableStatus and
  *     Ready/Reconciling/Stalled (status.ts) in one status patch, only if something changed;
- *     observedGeneration advances only when the pass succeeded.
+ *     observedGeneration advances only when the pass succeeded. A change of the Ready count
+ *     alone is written at most once a second (the pass requeues for it).
  * Children's changes re-enqueue the lab (owns), so no pass polls.
  */
 export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconciler {
   const { caches, client, events, clock } = opts;
   const serves = opts.serves ?? (() => true);
   const metrics = opts.metrics ?? noopLabMetrics;
+
+  /** When each lab's status was last written, by request key. */
+  const lastProgressWrite = new Map<string, number>();
 
   const record = (lab: MaasLab, type: EventType, reason: string, action: string, note: string) =>
     events.record({ regarding: lab, type, reason, action, note });
@@ -328,7 +335,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
     o: LabObservation,
     succeeded: boolean,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const { lab } = scope;
     const result = labStatus(
       lab,
@@ -348,9 +355,20 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
       conditions,
       ...result.status,
     };
-    await client.patchStatus(lab, status, signal);
     const { ready, total } = result.status.nodes;
     metrics.nodes(lab.metadata?.namespace ?? '', lab.metadata?.name ?? '', ready, total);
+    // While a lab builds, its count of Ready nodes changes with every node: that progress is
+    // written at most once per interval (one write per node of a 100-node lab otherwise);
+    // anything else, such as becoming Ready, is written at once.
+    const key = requestKey(requestFor(lab));
+    const now = clock.now();
+    const sinceLast = now - (lastProgressWrite.get(key) ?? -Infinity);
+    if (onlyProgressChanged(lab.status, status) && sinceLast < PROGRESS_WRITE_INTERVAL_MS) {
+      return PROGRESS_WRITE_INTERVAL_MS - sinceLast;
+    }
+    const written = await client.patchStatus(lab, status, signal);
+    if (written.changed) lastProgressWrite.set(key, now);
+    return undefined;
   }
 
   return {
@@ -359,6 +377,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
       const scope = observeLab(req, caches);
       if (!scope) {
         metrics.forget(req.namespace ?? '', req.name);
+        lastProgressWrite.delete(requestKey(req));
         return {};
       }
       const { lab } = scope;
@@ -377,18 +396,19 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
         ...(found.stalled && { stalled: found.stalled }),
         ...(found.error && { error: found.error }),
       });
-      if (deleting) {
-        await report(scope, desired, observation(), true, signal);
-        return {};
-      }
+      // A progress write held back comes with the pass it asks for.
+      const finish = async (): Promise<Result> => {
+        const wait = await report(scope, desired, observation(), true, signal);
+        return wait === undefined ? {} : { requeueAfterMs: wait };
+      };
+      if (deleting) return finish();
       // 3. Nothing to build on.
       if (scope.hypervisor === undefined) {
         found.stalled = {
           reason: HypervisorNotFoundReason,
           message: `Hypervisor ${lab.spec.hypervisor} does not exist`,
         };
-        await report(scope, desired, observation(), true, signal);
-        return {};
+        return finish();
       }
       // 4. Desired state and collisions (pure).
       const blocking = collisionsBlocking(lab, macCollisions(scope.peers, scope.standaloneNodes));
@@ -411,8 +431,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
         await report(scope, desired, observation(), false, signal).catch(() => undefined);
         throw err;
       }
-      await report(scope, desired, observation(), true, signal);
-      return {};
+      return finish();
     },
   };
 }

@@ -1,5 +1,6 @@
 // MaasLab status: counts of Ready children, the printable status and the conditions, all
 // derived from the children's own status. Pure.
+import { statusEqual } from '../../runtime/conditions.js';
 import {
   DeletingReason,
   HypervisorUnreachableReason,
@@ -212,4 +213,27 @@ export function labStatus(
     conditions: planFor(labVerdict(input)),
     networksReady: allReady(networks),
   };
+}
+
+/**
+ * True when `next` differs from `previous` only in progress that keeps coming while a lab
+ * builds: the Ready node count (`nodes.ready`, `nodes.summary`) and the conditions' messages,
+ * which repeat those counts. A change of any condition's status or reason, the printable
+ * status, the totals, the network counts or observedGeneration is not progress: it is written
+ * at once. Pure.
+ */
+export function onlyProgressChanged(previous: unknown, next: unknown): boolean {
+  if (typeof previous !== 'object' || previous === null) return false;
+  const strip = (status: object): unknown => {
+    const s = status as {
+      nodes?: { ready?: number; summary?: string };
+      conditions?: Array<{ message?: string }>;
+    };
+    return {
+      ...s,
+      nodes: s.nodes && { ...s.nodes, ready: undefined, summary: undefined },
+      conditions: s.conditions?.map((c) => ({ ...c, message: undefined })),
+    };
+  };
+  return statusEqual(strip(previous), strip(next as object));
 }

@@ -76,7 +76,11 @@ function world(): World {
 }
 
 /** A reconciler whose client writes into `w` the way the API server would. */
-function reconcilerFor(w: World, serves?: (hv: string) => boolean) {
+function reconcilerFor(
+  w: World,
+  serves?: (hv: string) => boolean,
+  clock: ReturnType<typeof createFakeClock> = createFakeClock(),
+) {
   const caches: LabCaches = {
     labs: cacheOf(w.labs),
     networks: cacheOf(w.networks),
@@ -85,7 +89,7 @@ function reconcilerFor(w: World, serves?: (hv: string) => boolean) {
   };
   return createMaasLabReconciler({
     caches,
-    clock: createFakeClock(),
+    clock,
     events: { record: (e) => void w.events.push(e) },
     ...(serves && { serves }),
     client: {
@@ -245,6 +249,33 @@ describe('controllers/maas-lab/reconciler', () => {
     await pass(r);
     expect(w.nodes).to.have.length(12);
     expect(w.events.at(-1)?.note).to.equal('created MaasNodes lab-node3, lab-node11, lab-node12');
+  });
+
+  it("writes a building lab's Ready count at most once a second, and Ready at once", async () => {
+    const w = world();
+    w.labs.push(lab('lab', 3));
+    const clock = createFakeClock();
+    const r = reconcilerFor(w, undefined, clock);
+    await pass(r);
+    markReady(w.networks[0]!);
+    await pass(r);
+    const writes = w.statuses.length;
+    // One more node Ready: only the count (and the message repeating it) changed.
+    markReady(w.nodes[0]!);
+    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 1000 });
+    expect(w.statuses).to.have.length(writes);
+    expect(w.labs[0]?.status?.nodes?.ready).to.equal(0);
+    // The pass it asked for, a second later, writes it.
+    clock.advance(1000);
+    expect(await pass(r)).to.deep.equal({});
+    expect(w.statuses).to.have.length(writes + 1);
+    expect(w.labs[0]?.status?.nodes?.summary).to.equal('1/3');
+    // Becoming Ready is no mere progress: written at once.
+    markReady(w.nodes[1]!);
+    markReady(w.nodes[2]!);
+    expect(await pass(r)).to.deep.equal({});
+    expect(condition(w.labs[0], 'Ready')?.status).to.equal('True');
+    expect(w.labs[0]?.status?.nodes?.summary).to.equal('3/3');
   });
 
   it('reports Ready when every child is, then makes no writes at all', async () => {

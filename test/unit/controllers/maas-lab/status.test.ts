@@ -6,7 +6,11 @@ import type {
   VirtNetwork,
 } from '../../../../src/api/v1alpha1/index.js';
 import { desiredChildren } from '../../../../src/controllers/maas-lab/desired.js';
-import { labStatus, type LabObservation } from '../../../../src/controllers/maas-lab/status.js';
+import {
+  labStatus,
+  onlyProgressChanged,
+  type LabObservation,
+} from '../../../../src/controllers/maas-lab/status.js';
 import { recipeLab } from '../fixtures.js';
 
 const cond = (type: string, status: 'True' | 'False', reason = 'R'): Condition => ({
@@ -238,5 +242,35 @@ describe('controllers/maas-lab/status', () => {
     const d = desiredChildren(big);
     const r = labStatus(big, d, [reported(net!, 'ready')], [], ok);
     expect(r.conditions.set[0]?.message).to.match(/recipe-node5 and 3 more$/);
+  });
+});
+
+describe('controllers/maas-lab/status onlyProgressChanged', () => {
+  const status = (ready: number, reason = 'NodesNotReady', extra: object = {}) => ({
+    observedGeneration: 1,
+    printableStatus: 'Provisioning',
+    networks: { ready: 1, total: 1 },
+    nodes: { ready, total: 3, summary: `${ready}/3` },
+    conditions: [
+      { type: 'Ready', status: 'False', reason, message: `nodes ${ready}/3 ready` },
+      { type: 'Reconciling', status: 'True', reason, message: `nodes ${ready}/3 ready` },
+    ],
+    ...extra,
+  });
+  it('is true when only the Ready count and the messages repeating it changed', () => {
+    expect(onlyProgressChanged(status(1), status(2))).to.equal(true);
+  });
+  it('is false for any other change, and for a first status', () => {
+    expect(onlyProgressChanged(undefined, status(0))).to.equal(false);
+    expect(onlyProgressChanged(status(1), status(1, 'NetworksNotReady'))).to.equal(false);
+    expect(
+      onlyProgressChanged(status(1), status(2, undefined, { printableStatus: 'Ready' })),
+    ).to.equal(false);
+    expect(
+      onlyProgressChanged(status(1), status(1, undefined, { observedGeneration: 2 })),
+    ).to.equal(false);
+    expect(
+      onlyProgressChanged(status(1), status(1, undefined, { networks: { ready: 0, total: 1 } })),
+    ).to.equal(false);
   });
 });

@@ -23,7 +23,7 @@ import { EventType } from '../../runtime/event-record.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import { describeError } from '../../runtime/log.js';
 import type { CacheReader, Manager } from '../../runtime/manager.js';
-import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
+import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
 import {
   createHypervisorRegistry,
@@ -38,7 +38,12 @@ import {
   type HostVerbs,
   type HypervisorScope,
 } from './scope.js';
-import { hypervisorConditions, hypervisorInfo, type HypervisorObservation } from './status.js';
+import {
+  changesAllocation,
+  hypervisorConditions,
+  hypervisorInfo,
+  type HypervisorObservation,
+} from './status.js';
 
 /** An error's message, for condition messages (logs get the whole chain). */
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -48,6 +53,13 @@ export const HypervisorControllerName = 'hypervisor';
 
 /** How often a reachable hypervisor is looked at again, for capacity and allocation. */
 export const DEFAULT_REFRESH_MS = 60_000;
+
+/**
+ * How long after a domain is defined or undefined the hypervisor is looked at: long enough
+ * that a lab's burst of definitions costs one pass, short enough that `allocated` follows
+ * while the lab builds (and is settled when it is Ready).
+ */
+export const DEFAULT_DOMAIN_EVENT_DELAY_MS = 2_000;
 
 /** The pool a Hypervisor uses when spec.storagePool is unset (the CRD default). */
 const DEFAULT_STORAGE_POOL = 'default';
@@ -281,6 +293,8 @@ export interface HypervisorSetupOptions extends BuilderOptions {
   readonly serves?: (hypervisor: string) => boolean;
   /** Refresh period while reachable (default 60 s). */
   readonly refreshMs?: number;
+  /** Delay of the pass a domain definition or undefinition triggers (default 2 s). */
+  readonly domainEventDelayMs?: number;
 }
 
 /**
@@ -296,6 +310,7 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
     metrics,
     serves,
     refreshMs,
+    domainEventDelayMs = DEFAULT_DOMAIN_EVENT_DELAY_MS,
     ...builderOptions
   } = options;
   const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
@@ -330,6 +345,16 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
   };
   connections.on(PoolEvent.Up, (uri) => enqueueUri(uri));
   connections.on(PoolEvent.Down, (uri) => enqueueUri(uri));
+  // A domain defined or undefined (by a MaasNode or by hand) changes `allocated` and
+  // `domains`: report it now rather than at the next refresh. The delay coalesces a burst;
+  // the queue keeps the earliest time, so the regular requeue never postpones it.
+  registry.onCreate((name, verbs) => {
+    verbs.onDomainEvent((e) => {
+      if (changesAllocation(e.event)) {
+        controller.queue.addAfter(requestKey({ name }), domainEventDelayMs);
+      }
+    });
+  });
   return controller;
 }
 

@@ -15,7 +15,11 @@ import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js
 import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor.js';
 import type { LibvirtMetrics } from '../../libvirt/metrics.js';
 import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
-import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import {
+  controllerBuilder,
+  statusOnlyUpdatesIgnored,
+  type BuilderOptions,
+} from '../../runtime/builder.js';
 import type { Client } from '../../runtime/client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
@@ -322,7 +326,9 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
       onError: (err) => manager.logger.warn('libvirt', { error: describeError(err) }),
     });
   const controller = controllerBuilder(manager)
-    .for(HypervisorResourceKind)
+    // Its own status writes need no pass of their own: during a lab's build every write
+    // would wake it again at once, bypassing the domain events' delay.
+    .for(HypervisorResourceKind, { predicates: [statusOnlyUpdatesIgnored] })
     .withOptions(builderOptions)
     .named(HypervisorControllerName)
     .complete(

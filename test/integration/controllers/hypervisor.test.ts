@@ -1,6 +1,7 @@
 // The Hypervisor controller on a real kube-apiserver with the real libvirt binding: the test
 // driver (test:///default) for a reachable host, and a socket that does not exist for an
 // unreachable one. Status, storage pool, events and the maaslab_hypervisor_* gauges.
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -192,9 +193,16 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
         },
         { timeoutMs: 60_000, description: 'Ready=True with no domains of ours' },
       );
-      const domainXml = (domain: string, stamp: string, vcpus: number, mib: number): string =>
-        `<domain type='qemu'><name>${domain}</name>${stamp}<memory unit='MiB'>${mib}</memory>` +
-        `<vcpu>${vcpus}</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`;
+      // A fixed UUID per name, so a second define is a redefinition.
+      const uuids = new Map<string, string>();
+      const domainXml = (domain: string, stamp: string, vcpus: number, mib: number): string => {
+        if (!uuids.has(domain)) uuids.set(domain, randomUUID());
+        return (
+          `<domain type='qemu'><name>${domain}</name><uuid>${uuids.get(domain)}</uuid>${stamp}` +
+          `<memory unit='MiB'>${mib}</memory><vcpu>${vcpus}</vcpu>` +
+          `<os><type arch='x86_64'>hvm</type></os></domain>`
+        );
+      };
       const define = async (file: string, xml: string): Promise<void> => {
         await writeFile(join(lv.dir, file), xml);
         await lv.virsh(['define', join(lv.dir, file)]);

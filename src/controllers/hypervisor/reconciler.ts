@@ -13,7 +13,6 @@ import {
 import type { Connection } from '../../libvirt/connection.js';
 import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
 import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor.js';
-import type { LibvirtMetrics } from '../../libvirt/metrics.js';
 import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
 import {
   controllerBuilder,
@@ -25,15 +24,10 @@ import type { Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
 import { EventType } from '../../runtime/event-record.js';
 import type { EventRecorder } from '../../runtime/events.js';
-import { describeError } from '../../runtime/log.js';
 import type { CacheReader, Manager } from '../../runtime/manager.js';
 import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
-import {
-  createHypervisorRegistry,
-  type HypervisorRegistry,
-  ShardLostError,
-} from '../common/hypervisor-registry.js';
+import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import { parseQuantity } from '../common/quantity.js';
 import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
 import {
@@ -281,12 +275,12 @@ export interface HypervisorSetupOptions extends BuilderOptions {
   /** The process's connection pool, shared with the other controllers. */
   readonly connections: ConnectionPool<Connection>;
   /**
-   * The process's per-Hypervisor verbs, shared with the VirtNetwork and MaasNode controllers
-   * (default: a registry of this controller's own).
+   * The process's per-Hypervisor verbs, the ONE registry the VirtNetwork and MaasNode
+   * controllers use too: this controller listens to domain events (and hostInfo keeps its
+   * inventory by them), and libvirt takes one lifecycle registration of the binding per
+   * connection, so a second registry on the same pool would leave one of them deaf.
    */
-  readonly hypervisors?: HypervisorRegistry;
-  /** libvirt call metrics (maaslab_libvirt_*). */
-  readonly libvirtMetrics?: LibvirtMetrics;
+  readonly hypervisors: HypervisorRegistry;
   /** The maaslab_hypervisor_* gauges. */
   readonly metrics?: HypervisorMetrics;
   /**
@@ -309,8 +303,7 @@ export interface HypervisorSetupOptions extends BuilderOptions {
 export function setup(manager: Manager, options: HypervisorSetupOptions): Controller {
   const {
     connections,
-    hypervisors,
-    libvirtMetrics,
+    hypervisors: registry,
     metrics,
     serves,
     refreshMs,
@@ -318,13 +311,6 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
     ...builderOptions
   } = options;
   const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
-  const registry =
-    hypervisors ??
-    createHypervisorRegistry({
-      connections,
-      ...(libvirtMetrics && { metrics: libvirtMetrics }),
-      onError: (err) => manager.logger.warn('libvirt', { error: describeError(err) }),
-    });
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own: during a lab's build every write
     // would wake it again at once, bypassing the domain events' delay.

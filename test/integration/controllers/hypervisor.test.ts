@@ -13,6 +13,10 @@ import {
   StoragePoolNotFoundReason,
   type Hypervisor,
 } from '../../../src/api/v1alpha1/index.js';
+import {
+  createHypervisorRegistry,
+  type HypervisorRegistry,
+} from '../../../src/controllers/common/hypervisor-registry.js';
 import { rbac, setup } from '../../../src/controllers/hypervisor/reconciler.js';
 import { createHypervisorMetrics } from '../../../src/controllers/metrics.js';
 import { MAASLAB_XMLNS } from '../../../src/libvirt/xml/index.js';
@@ -32,6 +36,7 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
   let rest: RestClient;
   let manager: Manager | undefined;
   let pool: ConnectionPool<Connection> | undefined;
+  let hypervisors: HypervisorRegistry | undefined;
   let registry: Registry;
   let revoke: (() => Promise<void>) | undefined;
   const created: string[] = [];
@@ -55,7 +60,13 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
       metricsBindAddress: '0',
       healthProbeBindAddress: '0',
     });
-    setup(m, { connections: pool, metrics: createHypervisorMetrics(registry), ...opts });
+    hypervisors = createHypervisorRegistry({ connections: pool });
+    setup(m, {
+      connections: pool,
+      hypervisors,
+      metrics: createHypervisorMetrics(registry),
+      ...opts,
+    });
     await m.start(AbortSignal.timeout(60_000));
     manager = m;
   };
@@ -71,6 +82,8 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
   afterEach(async () => {
     await manager?.stop();
     manager = undefined;
+    await hypervisors?.close();
+    hypervisors = undefined;
     await pool?.close();
     pool = undefined;
     for (const name of created.splice(0)) {
@@ -247,6 +260,8 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
     } finally {
       await manager?.stop();
       manager = undefined;
+      await hypervisors?.close();
+      hypervisors = undefined;
       await pool?.close();
       pool = undefined;
       await lv.stop();
@@ -296,6 +311,8 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
     } finally {
       await manager?.stop();
       manager = undefined;
+      await hypervisors?.close();
+      hypervisors = undefined;
       await pool?.close();
       pool = undefined;
       await lv.stop();

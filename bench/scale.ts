@@ -135,7 +135,7 @@ async function watchLabsReady(
 /**
  * Waits until the maasnode controller has reconciled `count` times and no controller has work
  * queued or running. Scrapes /metrics every 5 s: the operator is never CPU-idle here (the
- * Hypervisor controller reads every domain once a minute), and each scrape costs a little.
+ * Hypervisor controller lists the domains once a minute), and each scrape costs a little.
  */
 async function settled(op: OperatorProcess, count: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -494,8 +494,8 @@ function report(f: Figures): void {
     `- all libvirt calls: ${list(libvirtResync)}`,
     `- all API requests: ${list(apiResync)}`,
     `- operator CPU: ${(f.p3.cpuSeconds - f.p2.cpuSeconds).toFixed(2)} s for the window, **${resyncCpuMs.toFixed(2)} ms per resynced node**; ` +
-      `this includes the Hypervisor controller's once-a-minute inventory (${inventoryReads} full domain listings in the window, ` +
-      `each reading every domain of the shared test driver) and the bench's scrapes every 5 s`,
+      `this includes the Hypervisor controller's once-a-minute inventory (${inventoryReads} domain listings in the window, ` +
+      `each reading only the domains of the shared test driver changed since the last) and the bench's scrapes every 5 s`,
     '',
     '### Reconcile latency during the build',
     '',

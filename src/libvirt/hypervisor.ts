@@ -35,6 +35,7 @@ import {
   NetworkXMLFlags,
 } from './constants.js';
 import type { Domain } from './domain.js';
+import { DomainFactsCache } from './domain-facts-cache.js';
 import { isLibvirtError, isNotFound, LibvirtError } from './errors.js';
 import type { Subscription } from './events.js';
 import { noopLibvirtMetrics, type LibvirtCallResult, type LibvirtMetrics } from './metrics.js';
@@ -181,15 +182,19 @@ export interface Change {
   readonly changed: boolean;
 }
 
-/** One defined domain, as far as the Hypervisor status goes. */
+/**
+ * One defined domain, as far as the Hypervisor status goes. vCPUs and memory come from
+ * virDomainGetInfo: the running configuration while the domain is active, the definition
+ * while it is not (they differ only after a live hotplug or a `--config`-only edit).
+ */
 export interface DomainSummary {
   /** Domain name. */
   readonly name: string;
   /** Our stamp, if any. */
   readonly owner?: OwnerMetadata;
-  /** vCPUs of the persistent definition. */
+  /** vCPUs (virDomainInfo.nrVirtCpu). */
   readonly vcpus: number;
-  /** Maximum memory of the definition, bytes. */
+  /** Maximum memory, bytes (virDomainInfo.maxMem is KiB). */
   readonly memoryBytes: number;
   /** Current state. */
   readonly state: DomainStateName;
@@ -370,9 +375,14 @@ export type Unsubscribe = () => void;
  */
 export interface Hypervisor {
   /**
-   * Host facts and every defined domain with its stamp, for the Hypervisor status.
+   * Host facts and every defined domain with its stamp, for the Hypervisor status. Host facts
+   * are read once per connection; a domain's facts are read once and then kept until one of
+   * its lifecycle events (or a 10 min time-to-live) says they may have changed, so a settled
+   * host costs one virConnectListAllDomains.
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virNodeGetInfo
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetInfo
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetMetadata
    */
   hostInfo(): Promise<HostInfo>;
   /**
@@ -526,7 +536,17 @@ export interface LibvirtHypervisorOptions {
   readonly metrics?: LibvirtMetrics;
   /** Told about listener errors and failed event registrations nobody awaits. */
   readonly onError?: (err: unknown) => void;
+  /**
+   * How long hostInfo trusts what it read about a domain when no lifecycle event came
+   * (default 10 min): edits without one, such as `virsh metadata`, show within this period.
+   */
+  readonly domainFactsTtlMs?: number;
+  /** Monotonic milliseconds, for that time-to-live (default performance.now). */
+  readonly now?: () => number;
 }
+
+/** hostInfo's default trust in a domain's facts without an event. */
+export const DEFAULT_DOMAIN_FACTS_TTL_MS = 10 * 60_000;
 
 /** The real Hypervisor, plus disposal of its event subscriptions. */
 export interface LibvirtHypervisor extends Hypervisor {
@@ -641,6 +661,10 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
   #offUp?: () => void;
   #closed = false;
   #noInactiveNetworkXml = false;
+  readonly #domainFactsTtlMs: number;
+  readonly #now: () => number;
+  #hostFactsOf?: { readonly conn: Connection; readonly facts: Omit<HostInfo, 'domains'> };
+  #domainFacts?: { readonly conn: Connection; readonly cache: DomainFactsCache<DomainSummary> };
 
   constructor(opts: LibvirtHypervisorOptions) {
     this.#uri = opts.uri;
@@ -648,6 +672,8 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     this.#pool = opts.connections;
     this.#metrics = opts.metrics ?? noopLibvirtMetrics;
     this.#onError = opts.onError ?? (() => undefined);
+    this.#domainFactsTtlMs = opts.domainFactsTtlMs ?? DEFAULT_DOMAIN_FACTS_TTL_MS;
+    this.#now = opts.now ?? (() => performance.now());
   }
 
   // --- the instrumented helper -----------------------------------------------------------------
@@ -692,36 +718,55 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
 
   async hostInfo(): Promise<HostInfo> {
     const c = await this.#conn();
+    // The inventory cache is only as good as the events that invalidate it.
+    this.#startEvents();
+    const host = await this.#hostFacts(c);
+    const cache = this.#domainFactsOf(c);
+    const trusted = this.#eventsLiveOn(c);
+    const all = await this.#call(c, 'virConnectListAllDomains', () => c.listAllDomains());
+    const domains: DomainSummary[] = [];
+    const listed = new Set<string>();
+    cache.startListing();
+    try {
+      for (const dom of all) {
+        try {
+          const uuid = dom.getUUIDString();
+          listed.add(uuid);
+          const known = trusted ? cache.get(uuid) : undefined;
+          if (known) {
+            domains.push(known);
+            continue;
+          }
+          const token = cache.readToken();
+          const summary = await this.#domainSummary(c, dom);
+          if (trusted) cache.store(uuid, summary, token);
+          domains.push(summary);
+        } catch (err) {
+          // Undefined between the listing and the read: it is simply not there any more.
+          if (!isNotFound(err)) throw err;
+        } finally {
+          dom.free();
+        }
+      }
+    } finally {
+      cache.finishListing(listed);
+    }
+    return { ...host, domains };
+  }
+
+  /**
+   * The host facts, read once per connection: hostname, versions, CPUs, memory and KVM do not
+   * change while a connection lives (a libvirtd upgrade or a host reboot drops it).
+   */
+  async #hostFacts(c: Connection): Promise<Omit<HostInfo, 'domains'>> {
+    if (this.#hostFactsOf?.conn === c) return this.#hostFactsOf.facts;
     const hostname = await this.#call(c, 'virConnectGetHostname', () => c.getHostname());
     const libvirtVersion = await this.#call(c, 'virConnectGetLibVersion', () => c.getLibVersion());
     const hypervisorType = await this.#call(c, 'virConnectGetType', () => c.getType());
     const hypervisorVersion = await this.#call(c, 'virConnectGetVersion', () => c.getVersion());
     const node = await this.#call(c, 'virNodeGetInfo', () => c.nodeGetInfo());
     const caps = await this.#call(c, 'virConnectGetCapabilities', () => c.getCapabilities());
-    const all = await this.#call(c, 'virConnectListAllDomains', () => c.listAllDomains());
-    const domains: DomainSummary[] = [];
-    for (const dom of all) {
-      try {
-        const xml = await this.#call(c, 'virDomainGetXMLDesc', () =>
-          dom.getXMLDesc(DomainXMLFlags.Inactive),
-        );
-        const { state } = await this.#call(c, 'virDomainGetState', () => dom.getState());
-        const parsed = parseDomainXml(xml);
-        domains.push({
-          name: parsed.name,
-          ...(parsed.owner && { owner: parsed.owner }),
-          vcpus: parsed.vcpus,
-          memoryBytes: parsed.memoryBytes,
-          state: STATE_NAMES[state],
-        });
-      } catch (err) {
-        // Undefined between the listing and the read: it is simply not there any more.
-        if (!isNotFound(err)) throw err;
-      } finally {
-        dom.free();
-      }
-    }
-    return {
+    const facts = {
       hostname,
       libvirtVersion,
       hypervisorType,
@@ -729,8 +774,41 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       cpus: node.cpus,
       memoryBytes: node.memory * 1024,
       kvm: capabilitiesHaveKvm(caps),
-      domains,
     };
+    this.#hostFactsOf = { conn: c, facts };
+    return facts;
+  }
+
+  /**
+   * One domain for the inventory: virDomainGetInfo (state, vCPUs, maximum memory) and our
+   * stamp through virDomainGetMetadata, two small calls instead of the full definition.
+   */
+  async #domainSummary(c: Connection, dom: Domain): Promise<DomainSummary> {
+    const info = await this.#call(c, 'virDomainGetInfo', () => dom.getInfo());
+    const owner = await this.#domainOwner(c, dom);
+    return {
+      name: dom.getName(),
+      ...(owner && { owner }),
+      vcpus: info.nrVirtCpu,
+      memoryBytes: info.maxMem * 1024,
+      state: STATE_NAMES[info.state],
+    };
+  }
+
+  /** The inventory cache of connection `c`; a new connection starts with an empty one. */
+  #domainFactsOf(c: Connection): DomainFactsCache<DomainSummary> {
+    if (this.#domainFacts?.conn !== c) {
+      this.#domainFacts = {
+        conn: c,
+        cache: new DomainFactsCache({ ttlMs: this.#domainFactsTtlMs, now: this.#now }),
+      };
+    }
+    return this.#domainFacts.cache;
+  }
+
+  /** Whether lifecycle events of connection `c` reach us now (so the cache may be trusted). */
+  #eventsLiveOn(c: Connection): boolean {
+    return this.#subscribedTo === c && this.#subscriptions.length > 0;
   }
 
   async ensurePool(spec: PoolSpec): Promise<Change> {
@@ -1420,6 +1498,7 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
             detail: e.detail,
           };
           e.domain.free();
+          if (this.#domainFacts?.conn === conn) this.#domainFacts.cache.invalidate(event.uuid);
           for (const l of this.#domainListeners) this.#deliver(l, event);
         }),
       );

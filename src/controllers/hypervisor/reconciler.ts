@@ -13,23 +13,21 @@ import {
 import type { Connection } from '../../libvirt/connection.js';
 import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
 import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor.js';
-import type { LibvirtMetrics } from '../../libvirt/metrics.js';
 import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
-import { controllerBuilder, type BuilderOptions } from '../../runtime/builder.js';
+import {
+  controllerBuilder,
+  statusOnlyUpdatesIgnored,
+  type BuilderOptions,
+} from '../../runtime/builder.js';
 import type { Client } from '../../runtime/client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Controller } from '../../runtime/controller.js';
 import { EventType } from '../../runtime/event-record.js';
 import type { EventRecorder } from '../../runtime/events.js';
-import { describeError } from '../../runtime/log.js';
 import type { CacheReader, Manager } from '../../runtime/manager.js';
-import type { Reconciler, Request, Result } from '../../runtime/reconcile.js';
+import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
-import {
-  createHypervisorRegistry,
-  type HypervisorRegistry,
-  ShardLostError,
-} from '../common/hypervisor-registry.js';
+import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import { parseQuantity } from '../common/quantity.js';
 import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
 import {
@@ -38,7 +36,12 @@ import {
   type HostVerbs,
   type HypervisorScope,
 } from './scope.js';
-import { hypervisorConditions, hypervisorInfo, type HypervisorObservation } from './status.js';
+import {
+  changesAllocation,
+  hypervisorConditions,
+  hypervisorInfo,
+  type HypervisorObservation,
+} from './status.js';
 
 /** An error's message, for condition messages (logs get the whole chain). */
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -48,6 +51,13 @@ export const HypervisorControllerName = 'hypervisor';
 
 /** How often a reachable hypervisor is looked at again, for capacity and allocation. */
 export const DEFAULT_REFRESH_MS = 60_000;
+
+/**
+ * How long after a domain is defined or undefined the hypervisor is looked at: long enough
+ * that a lab's burst of definitions costs one pass, short enough that `allocated` follows
+ * while the lab builds (and is settled when it is Ready).
+ */
+export const DEFAULT_DOMAIN_EVENT_DELAY_MS = 2_000;
 
 /** The pool a Hypervisor uses when spec.storagePool is unset (the CRD default). */
 const DEFAULT_STORAGE_POOL = 'default';
@@ -265,12 +275,12 @@ export interface HypervisorSetupOptions extends BuilderOptions {
   /** The process's connection pool, shared with the other controllers. */
   readonly connections: ConnectionPool<Connection>;
   /**
-   * The process's per-Hypervisor verbs, shared with the VirtNetwork and MaasNode controllers
-   * (default: a registry of this controller's own).
+   * The process's per-Hypervisor verbs, the ONE registry the VirtNetwork and MaasNode
+   * controllers use too: this controller listens to domain events (and hostInfo keeps its
+   * inventory by them), and libvirt takes one lifecycle registration of the binding per
+   * connection, so a second registry on the same pool would leave one of them deaf.
    */
-  readonly hypervisors?: HypervisorRegistry;
-  /** libvirt call metrics (maaslab_libvirt_*). */
-  readonly libvirtMetrics?: LibvirtMetrics;
+  readonly hypervisors: HypervisorRegistry;
   /** The maaslab_hypervisor_* gauges. */
   readonly metrics?: HypervisorMetrics;
   /**
@@ -281,6 +291,8 @@ export interface HypervisorSetupOptions extends BuilderOptions {
   readonly serves?: (hypervisor: string) => boolean;
   /** Refresh period while reachable (default 60 s). */
   readonly refreshMs?: number;
+  /** Delay of the pass a domain definition or undefinition triggers (default 2 s). */
+  readonly domainEventDelayMs?: number;
 }
 
 /**
@@ -291,23 +303,18 @@ export interface HypervisorSetupOptions extends BuilderOptions {
 export function setup(manager: Manager, options: HypervisorSetupOptions): Controller {
   const {
     connections,
-    hypervisors,
-    libvirtMetrics,
+    hypervisors: registry,
     metrics,
     serves,
     refreshMs,
+    domainEventDelayMs = DEFAULT_DOMAIN_EVENT_DELAY_MS,
     ...builderOptions
   } = options;
   const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
-  const registry =
-    hypervisors ??
-    createHypervisorRegistry({
-      connections,
-      ...(libvirtMetrics && { metrics: libvirtMetrics }),
-      onError: (err) => manager.logger.warn('libvirt', { error: describeError(err) }),
-    });
   const controller = controllerBuilder(manager)
-    .for(HypervisorResourceKind)
+    // Its own status writes need no pass of their own: during a lab's build every write
+    // would wake it again at once, bypassing the domain events' delay.
+    .for(HypervisorResourceKind, { predicates: [statusOnlyUpdatesIgnored] })
     .withOptions(builderOptions)
     .named(HypervisorControllerName)
     .complete(
@@ -330,6 +337,16 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
   };
   connections.on(PoolEvent.Up, (uri) => enqueueUri(uri));
   connections.on(PoolEvent.Down, (uri) => enqueueUri(uri));
+  // A domain defined or undefined (by a MaasNode or by hand) changes `allocated` and
+  // `domains`: report it now rather than at the next refresh. The delay coalesces a burst;
+  // the queue keeps the earliest time, so the regular requeue never postpones it.
+  registry.onCreate((name, verbs) => {
+    verbs.onDomainEvent((e) => {
+      if (changesAllocation(e.event)) {
+        controller.queue.addAfter(requestKey({ name }), domainEventDelayMs);
+      }
+    });
+  });
   return controller;
 }
 

@@ -8,6 +8,7 @@ import {
   UnschedulableReason,
   type HypervisorStatus,
 } from '../../api/v1alpha1/index.js';
+import { DomainEventType } from '../../libvirt/constants.js';
 import type { OwnerMetadata } from '../../libvirt/xml/index.js';
 import { planFor, type ConditionPlan, type Verdict, type Why } from '../common/conditions.js';
 import { formatBinaryQuantity } from '../common/quantity.js';
@@ -68,6 +69,15 @@ export function hypervisorInfo(
     allocated: { cpus, memory: formatBinaryQuantity(memory) },
     domains: ours.length,
   };
+}
+
+/**
+ * Whether a domain lifecycle event can change `allocated` or `domains`: only a definition
+ * (new, or updated with other vCPUs, memory or stamp) or an undefinition does; allocation
+ * counts defined domains whatever their state.
+ */
+export function changesAllocation(event: DomainEventType): boolean {
+  return event === DomainEventType.Defined || event === DomainEventType.Undefined;
 }
 
 /** What one pass learned about the hypervisor. */

@@ -1,6 +1,9 @@
 // The Hypervisor controller on a real kube-apiserver with the real libvirt binding: the test
 // driver (test:///default) for a reachable host, and a socket that does not exist for an
 // unreachable one. Status, storage pool, events and the maaslab_hypervisor_* gauges.
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import {
@@ -9,8 +12,13 @@ import {
   StoragePoolNotFoundReason,
   type Hypervisor,
 } from '../../../src/api/v1alpha1/index.js';
+import {
+  createHypervisorRegistry,
+  type HypervisorRegistry,
+} from '../../../src/controllers/common/hypervisor-registry.js';
 import { rbac, setup } from '../../../src/controllers/hypervisor/reconciler.js';
 import { createHypervisorMetrics } from '../../../src/controllers/metrics.js';
+import { MAASLAB_XMLNS } from '../../../src/libvirt/xml/index.js';
 import type { Connection } from '../../../src/libvirt/connection.js';
 import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
 import { type Manager, createManager } from '../../../src/runtime/manager.js';
@@ -26,6 +34,7 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
   let rest: RestClient;
   let manager: Manager | undefined;
   let pool: ConnectionPool<Connection> | undefined;
+  let hypervisors: HypervisorRegistry | undefined;
   let registry: Registry;
   let revoke: (() => Promise<void>) | undefined;
   const created: string[] = [];
@@ -38,7 +47,7 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
   const getHv = (name: string) => rest.request<Hypervisor>({ method: 'GET', ref: { ...HV, name } });
   const ready = (hv: Hypervisor) => hv.status?.conditions?.find((c) => c.type === 'Ready');
 
-  const start = async (): Promise<void> => {
+  const start = async (opts: { refreshMs?: number } = {}): Promise<void> => {
     registry = new Registry();
     pool = createConnectionPool();
     // Run as the operator user with only the controller's own `rbac` rules.
@@ -49,7 +58,13 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
       metricsBindAddress: '0',
       healthProbeBindAddress: '0',
     });
-    setup(m, { connections: pool, metrics: createHypervisorMetrics(registry) });
+    hypervisors = createHypervisorRegistry({ connections: pool });
+    setup(m, {
+      connections: pool,
+      hypervisors,
+      metrics: createHypervisorMetrics(registry),
+      ...opts,
+    });
     await m.start(AbortSignal.timeout(60_000));
     manager = m;
   };
@@ -64,6 +79,8 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
   afterEach(async () => {
     await manager?.stop();
     manager = undefined;
+    await hypervisors?.close();
+    hypervisors = undefined;
     await pool?.close();
     pool = undefined;
     for (const name of created.splice(0)) {
@@ -167,6 +184,87 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
     expect(await registry.metrics()).to.contain(`maaslab_hypervisor_up{hypervisor="${name}"} 0`);
   });
 
+  it('follows domains defined and undefined by hand on a real libvirtd at once, not at the next refresh', async function () {
+    this.timeout(240_000);
+    const lv = await startPrivateLibvirtd();
+    try {
+      const name = `hv-alloc-${suffix}`;
+      // A refresh far away: only the domain events can bring the changes in time.
+      await start({ refreshMs: 600_000 });
+      await createHv(name, {
+        uri: lv.uri,
+        storagePool: 'images',
+        storagePoolPath: `${lv.dir}/pool-images`,
+      });
+      await waitFor(
+        async () => {
+          const h = await getHv(name);
+          return ready(h)?.status === 'True' && h.status?.domains === 0 && h;
+        },
+        { timeoutMs: 60_000, description: 'Ready=True with no domains of ours' },
+      );
+      // A fixed UUID per name, so a second define is a redefinition.
+      const uuids = new Map<string, string>();
+      const domainXml = (domain: string, stamp: string, vcpus: number, mib: number): string => {
+        if (!uuids.has(domain)) uuids.set(domain, randomUUID());
+        return (
+          `<domain type='qemu'><name>${domain}</name><uuid>${uuids.get(domain)}</uuid>${stamp}` +
+          `<memory unit='MiB'>${mib}</memory><vcpu>${vcpus}</vcpu>` +
+          `<os><type arch='x86_64'>hvm</type></os></domain>`
+        );
+      };
+      const define = async (file: string, xml: string): Promise<void> => {
+        await writeFile(join(lv.dir, file), xml);
+        await lv.virsh(['define', join(lv.dir, file)]);
+      };
+      // Someone else's domain first: it never counts.
+      await define('foreign.xml', domainXml('by-hand-foreign', '', 1, 64));
+      const stamp =
+        `<metadata><maaslab:owner xmlns:maaslab='${MAASLAB_XMLNS}' kind='MaasNode' ` +
+        `namespace='lab' name='by-hand' uid='uid-by-hand-${suffix}'/></metadata>`;
+      await define('ours.xml', domainXml('by-hand-ours', stamp, 3, 192));
+      const counted = await waitFor(
+        async () => {
+          const h = await getHv(name);
+          return h.status?.domains === 1 && h;
+        },
+        { timeoutMs: 30_000, description: 'domains: 1 after the define event' },
+      );
+      expect(counted.status?.allocated).to.deep.equal({ cpus: 3, memory: '192Mi' });
+      expect(await registry.metrics()).to.contain(
+        `maaslab_hypervisor_allocated_cpus{hypervisor="${name}"} 3`,
+      );
+
+      // Redefined bigger, then undefined: each shows without a refresh.
+      await define('ours.xml', domainXml('by-hand-ours', stamp, 4, 256));
+      const bigger = await waitFor(
+        async () => {
+          const h = await getHv(name);
+          return h.status?.allocated?.cpus === 4 && h;
+        },
+        { timeoutMs: 30_000, description: 'allocated.cpus: 4 after the redefinition' },
+      );
+      expect(bigger.status?.allocated?.memory).to.equal('256Mi');
+      await lv.virsh(['undefine', 'by-hand-ours']);
+      const emptied = await waitFor(
+        async () => {
+          const h = await getHv(name);
+          return h.status?.domains === 0 && h;
+        },
+        { timeoutMs: 30_000, description: 'domains: 0 after the undefine event' },
+      );
+      expect(emptied.status?.allocated).to.deep.equal({ cpus: 0, memory: '0' });
+    } finally {
+      await manager?.stop();
+      manager = undefined;
+      await hypervisors?.close();
+      hypervisors = undefined;
+      await pool?.close();
+      pool = undefined;
+      await lv.stop();
+    }
+  });
+
   it('follows a real libvirtd going away and coming back (pool down/up events)', async function () {
     this.timeout(240_000);
     const lv = await startPrivateLibvirtd();
@@ -210,6 +308,8 @@ describe('controllers/hypervisor (real API server, libvirt test driver and a pri
     } finally {
       await manager?.stop();
       manager = undefined;
+      await hypervisors?.close();
+      hypervisors = undefined;
       await pool?.close();
       pool = undefined;
       await lv.stop();

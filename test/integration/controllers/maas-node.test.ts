@@ -112,8 +112,9 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU TCG)', 
         }),
       }),
     });
-    setupHypervisor(m, { connections: pool });
+    // One registry for every controller, as the operator has (see HypervisorSetupOptions).
     hypervisors = createHypervisorRegistry({ connections: pool });
+    setupHypervisor(m, { connections: pool, hypervisors });
     setupNetwork(m, { hypervisors });
     setupNode(m, { hypervisors, shutdownTimeoutMs: 5_000 });
     registerInventoryMetrics(registry, {

@@ -95,8 +95,9 @@ describe('controllers/virt-network (real API server, private libvirtd)', functio
       metricsBindAddress: '0',
       healthProbeBindAddress: '0',
     });
-    setupHypervisor(m, { connections: pool });
+    // One registry for every controller, as the operator has (see HypervisorSetupOptions).
     hypervisors = createHypervisorRegistry({ connections: pool });
+    setupHypervisor(m, { connections: pool, hypervisors });
     // A short look-again for a missing host bridge, so its creation is noticed quickly.
     setupNetwork(m, { hypervisors, bridgeRecheckMs: 1_000 });
     await m.start(AbortSignal.timeout(60_000));

@@ -8,6 +8,9 @@ import {
   createConnectionPool,
   createLibvirtHypervisor,
   createLibvirtMetrics,
+  DomainEventType,
+  DomainMetadataType,
+  DomainModificationImpact,
   ErrorDomain,
   ErrorLevel,
   ErrorNumber,
@@ -19,13 +22,19 @@ import {
   type LibvirtMetrics,
   type ConnectionPool,
 } from '../../../src/libvirt/index.js';
-import { buildNetworkXml } from '../../../src/libvirt/xml/index.js';
+import { buildNetworkXml, MAASLAB_XMLNS } from '../../../src/libvirt/xml/index.js';
 import {
+  contractDomainXml,
   hypervisorContract,
   isMutatingOp,
   type ContractSubject,
 } from '../../support/hypervisor-contract.js';
+import { waitFor } from '../../support/wait.js';
 import { TEST_URI } from './fixtures.js';
+
+/** Polls `check` every 10 ms for up to 5 s. */
+const waitUntil = (check: () => boolean | Promise<boolean>, what: string): Promise<boolean> =>
+  waitFor(check, { timeoutMs: 5000, intervalMs: 10, description: what });
 
 describe('Hypervisor over libvirt (test:///default)', () => {
   let pool: ConnectionPool<Connection>;
@@ -102,6 +111,114 @@ describe('Hypervisor over libvirt (test:///default)', () => {
     expect(info.libvirtVersion).to.be.at.least(9_000_000);
     expect(info.kvm).to.equal(false);
     expect(info.domains.find((d) => d.name === 'test')?.owner).to.equal(undefined);
+  });
+
+  it('reads host facts once per connection and each domain once until its next event', async () => {
+    const calls: string[] = [];
+    let now = 0;
+    // Its own connection: libvirt takes one lifecycle registration of the binding per connection.
+    const ownPool = createConnectionPool();
+    const counted = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: ownPool,
+      metrics: { observeCall: (_h, op) => void calls.push(op) },
+      now: () => now,
+      domainFactsTtlMs: 60_000,
+    });
+    const count = (op: string): number => calls.filter((c) => c === op).length;
+    const owner = {
+      kind: 'MaasNode',
+      namespace: 'ns',
+      name: 'inventory',
+      uid: 'uid-inventory',
+      specHash: 'h1',
+    };
+    const name = 'maaslab-inventory-cache';
+    const events: string[] = [];
+    const seen = (event: string): Promise<boolean> =>
+      waitUntil(() => events.includes(event), `${event} event for ${name}`);
+    // Its own listener, to know when the event reached the cache (delivered to both alike).
+    const off = counted.onDomainEvent((e) => {
+      if (e.name === name) events.push(String(e.event));
+    });
+    try {
+      // The event subscription comes up asynchronously: until it is live nothing is kept.
+      await waitUntil(async () => {
+        calls.length = 0;
+        await counted.hostInfo();
+        await counted.hostInfo();
+        return count('virDomainGetInfo') === 0;
+      }, 'a second hostInfo served from the cache');
+      expect(calls).to.deep.equal(['virConnectListAllDomains', 'virConnectListAllDomains']);
+
+      calls.length = 0;
+      (await admin.domainDefineXMLFlags(contractDomainXml(name, owner, 256))).free();
+      await seen(String(DomainEventType.Defined));
+      const first = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(first).to.deep.include({ vcpus: 1, memoryBytes: 256 * 1024 * 1024, state: 'shutoff' });
+      expect(first?.owner).to.deep.equal(owner);
+      // Only the new domain was read; the host facts were not read again.
+      expect(count('virDomainGetInfo')).to.equal(1);
+      expect(count('virDomainGetMetadata')).to.equal(1);
+      expect(count('virConnectGetCapabilities')).to.equal(0);
+      expect(count('virDomainGetXMLDesc')).to.equal(0);
+
+      // Redefined with more memory and another stamp: the Defined event drops what we knew.
+      events.length = 0;
+      const bigger = { ...owner, specHash: 'h2' };
+      const uuid = (await counted.observeDomain(name))?.uuid ?? '';
+      const redefined = contractDomainXml(name, bigger, 512).replace(
+        '</name>',
+        `</name><uuid>${uuid}</uuid>`,
+      );
+      (await admin.domainDefineXMLFlags(redefined)).free();
+      await seen(String(DomainEventType.Defined));
+      const second = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(second?.memoryBytes).to.equal(512 * 1024 * 1024);
+      expect(second?.owner?.specHash).to.equal('h2');
+
+      // Started: the state follows (the Started event invalidates too).
+      events.length = 0;
+      using dom = await admin.domainLookupByName(name);
+      await dom.createWithFlags();
+      await seen(String(DomainEventType.Started));
+      const running = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(running?.state).to.equal('running');
+
+      // An edit without a lifecycle event shows once the time-to-live is over.
+      await dom.setMetadata(
+        DomainMetadataType.Element,
+        `<owner kind='MaasNode' namespace='ns' name='inventory' uid='uid-inventory' specHash='h3'/>`,
+        'maaslab',
+        MAASLAB_XMLNS,
+        [DomainModificationImpact.Live, DomainModificationImpact.Config],
+      );
+      calls.length = 0;
+      const cached = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(cached?.owner?.specHash).to.equal('h2');
+      expect(count('virDomainGetInfo')).to.equal(0);
+      now += 60_000;
+      const expired = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(expired?.owner?.specHash).to.equal('h3');
+
+      // Undefined: gone from the inventory at once.
+      events.length = 0;
+      await dom.destroyFlags();
+      await dom.undefineFlags();
+      await seen(String(DomainEventType.Undefined));
+      expect((await counted.hostInfo()).domains.some((d) => d.name === name)).to.equal(false);
+    } finally {
+      off();
+      await counted.close();
+      await ownPool.close();
+      try {
+        using left = await admin.domainLookupByName(name);
+        if (await left.isActive()) await left.destroyFlags();
+        await left.undefineFlags();
+      } catch {
+        // Already gone: the test got to its end.
+      }
+    }
   });
 
   it('fails with HypervisorUnreachableError once the pool is closed', async () => {

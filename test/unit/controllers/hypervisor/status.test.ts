@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { DomainEventType } from '../../../../src/libvirt/constants.js';
 import {
+  changesAllocation,
   formatLibvirtVersion,
   hypervisorConditions,
   hypervisorInfo,
@@ -48,6 +50,12 @@ describe('controllers/hypervisor/status', () => {
       allocated: { cpus: 3, memory: '3Gi' },
       domains: 2,
     });
+  });
+
+  it('changesAllocation: only a definition or an undefinition moves allocated and domains', () => {
+    const moving = Object.values(DomainEventType).filter(changesAllocation);
+    expect(moving).to.have.members([DomainEventType.Defined, DomainEventType.Undefined]);
+    expect(moving).to.have.length(2);
   });
 
   describe('hypervisorConditions', () => {

@@ -24,6 +24,7 @@ import type { MaasLab, MaasNode } from '../src/api/v1alpha1/index.js';
 import { type RestClient, createRestClient } from '../src/runtime/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
+import { imageEnv } from '../test/support/image.js';
 import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
 import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../test/support/libvirtd.js';
 import { createTestNamespace } from '../test/support/namespace.js';
@@ -325,6 +326,8 @@ async function setUp(scratch: string): Promise<Bench> {
     namespace: leaseNs.name,
     logFile: join(scratch, 'operator.log'),
     args: ['--log-level', 'warn'],
+    // As the image runs it (the Dockerfile's V8 and malloc settings).
+    env: await imageEnv(),
   });
   // The Hypervisor (and its dir pool, which A–C use too) exists before any run.
   await kubectlApply(

@@ -29,6 +29,7 @@ import type { MaasLab } from '../src/api/v1alpha1/index.js';
 import { type RestClient, createRestClient } from '../src/runtime/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
+import { imageEnv } from '../test/support/image.js';
 import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
 import { isMutatingOp } from '../test/support/hypervisor-contract.js';
 import { createTestNamespace } from '../test/support/namespace.js';
@@ -202,6 +203,14 @@ function treeCpuSeconds(pid: number): number {
   return total;
 }
 
+/**
+ * The operator's environment: the image's (the Dockerfile's ENV lines: V8 and malloc
+ * settings), as deployed; BENCH_IMAGE_ENV=0 runs it without them, for comparison.
+ */
+async function operatorEnv(): Promise<Record<string, string>> {
+  return process.env.BENCH_IMAGE_ENV === '0' ? {} : imageEnv();
+}
+
 /** A control plane with the CRDs, the operator's RBAC and one namespace per lab. */
 interface Fleet {
   readonly cp: ControlPlane;
@@ -246,6 +255,7 @@ async function startFleetOperator(
       ...nodeOptions,
     ],
     args: ['--log-level', 'warn', '--resync-period', RESYNC],
+    env: await operatorEnv(),
   });
   await kubectlApply(
     fleet.cp.adminKubeconfig,
@@ -356,7 +366,11 @@ async function main(): Promise<void> {
     const profile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     const costs = profile ? topSelfCosts(join(profDir, profile), 12) : [];
 
+    const env = Object.entries(await operatorEnv())
+      .map(([k, v]) => `\`${k}=${v}\``)
+      .join(', ');
     report({
+      env: env || 'none (BENCH_IMAGE_ENV=0)',
       buildSeconds,
       profiledSeconds,
       controlPlaneCpu: cp1 - cp0,
@@ -381,6 +395,8 @@ async function main(): Promise<void> {
 
 interface Figures {
   buildSeconds: number;
+  /** The operator's environment, as a line. */
+  env: string;
   /** The profiled run's build, for comparison. */
   profiledSeconds: number;
   /** kube-apiserver, etcd and the controller manager, during the measured build. */
@@ -459,6 +475,7 @@ function report(f: Figures): void {
     "lab's isolated network). `make bench-scale` (`tsx bench/scale.ts`); the operator runs",
     'compiled from dist/ as a child process with the generated RBAC and',
     `\`--resync-period ${RESYNC}\`: the steady-state window is every node's next periodic pass.`,
+    `The operator's environment is the image's (Dockerfile ENV): ${f.env}.`,
     "Figures from /proc (CPU, RSS) and from the operator's own /metrics. The CPU profile comes",
     'from a second build on a fresh control plane and operator, under `--cpu-prof`.',
     '',

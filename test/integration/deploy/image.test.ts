@@ -7,7 +7,7 @@
 // the base image (node:24-slim with libvirt0 and openssh-client).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,17 +20,10 @@ import {
   kubectlRun,
   startOperator,
 } from '../../support/operator.js';
+import { imageEntrypoint, imageEnv } from '../../support/image.js';
 import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
-
-/** The ENTRYPOINT of the Dockerfile, e.g. ["node", "/app/dist/src/cli/main.js"]. */
-async function entrypoint(): Promise<string[]> {
-  const dockerfile = await readFile(join(repoRoot, 'Dockerfile'), 'utf8');
-  const line = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
-  if (!line) throw new Error('Dockerfile has no exec-form ENTRYPOINT');
-  return JSON.parse(line[1]!) as string[];
-}
 
 describe('the image layout (hack/stage-image.sh + the Dockerfile ENTRYPOINT)', function () {
   this.timeout(600_000);
@@ -55,7 +48,7 @@ describe('the image layout (hack/stage-image.sh + the Dockerfile ENTRYPOINT)', f
     // What the Dockerfile's build stage does before the script: compile TypeScript.
     await run('npm', ['run', 'build'], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
     await run(join(repoRoot, 'hack', 'stage-image.sh'), [stage], { maxBuffer: 16 * 1024 * 1024 });
-    const [node, script] = await entrypoint();
+    const [node, script] = await imageEntrypoint();
     expect(node).to.equal('node');
     expect(script).to.match(/^\/app\//);
     await access(join(stage, script!.slice('/app/'.length)));
@@ -70,7 +63,7 @@ describe('the image layout (hack/stage-image.sh + the Dockerfile ENTRYPOINT)', f
   });
 
   it('runs from the staged tree: ready, serves a Hypervisor through the addon, exits 0 on SIGTERM', async () => {
-    const [, script] = await entrypoint();
+    const [, script] = await imageEntrypoint();
     const cp = controlPlane();
     ns = await createTestNamespace(cp.kubeConfig('admin'), 'image');
     await applyOperatorRbac(admin(), ns.name, stage);
@@ -80,6 +73,8 @@ describe('the image layout (hack/stage-image.sh + the Dockerfile ENTRYPOINT)', f
       namespace: ns.name,
       hypervisors: hv,
       logFile: join(stage, 'operator.log'),
+      // With the image's environment (its V8 and malloc settings).
+      env: await imageEnv(),
     });
     // The test driver's host reports CPUs: only the libvirt binding can have read them.
     await writeFile(

@@ -45,6 +45,7 @@ import {
   type Result,
 } from '../../runtime/reconcile.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
+import { withCleanupFinalizer } from '../common/finalizer.js';
 import { ownership as classify } from '../common/ownership.js';
 import { hypervisorGateChanged, networkGateChanged } from '../common/predicates.js';
 import { InventoryKinds } from '../virt-network/scope.js';
@@ -581,14 +582,11 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     if (!cached) return {};
     if (!serves(cached.node.spec.hypervisor)) return {};
 
-    // 2. Finalizer first, then on with the written object (its write wakes no pass).
-    const scope =
-      !cached.deleting && !hasFinalizer(cached.node, CLEANUP_FINALIZER)
-        ? {
-            ...cached,
-            node: (await client.ensureFinalizer(cached.node, CLEANUP_FINALIZER, signal)).object,
-          }
-        : cached;
+    // 2. Finalizer first, then on with the written object.
+    const scope = {
+      ...cached,
+      node: await withCleanupFinalizer(cached.node, cached.deleting, client, signal),
+    };
     const { node, hypervisor, gate } = scope;
 
     // 3. Deletion.

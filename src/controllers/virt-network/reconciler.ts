@@ -42,6 +42,7 @@ import {
   type Result,
 } from '../../runtime/reconcile.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
+import { withCleanupFinalizer } from '../common/finalizer.js';
 import { ownership as classify, type Ownership } from '../common/ownership.js';
 import { hypervisorGateChanged } from '../common/predicates.js';
 import { desiredNetwork, diffNetwork, libvirtNetworkName } from './desired.js';
@@ -325,14 +326,11 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
       if (!cached) return {};
       if (!serves(cached.vnet.spec.hypervisor)) return {};
 
-      // 2. Finalizer first, then on with the written object (its write wakes no pass).
-      const scope =
-        !cached.deleting && !hasFinalizer(cached.vnet, CLEANUP_FINALIZER)
-          ? {
-              ...cached,
-              vnet: (await client.ensureFinalizer(cached.vnet, CLEANUP_FINALIZER, signal)).object,
-            }
-          : cached;
+      // 2. Finalizer first, then on with the written object.
+      const scope = {
+        ...cached,
+        vnet: await withCleanupFinalizer(cached.vnet, cached.deleting, client, signal),
+      };
       const { vnet } = scope;
 
       // 3. Deletion.

@@ -182,7 +182,7 @@ async function watchUntil<T extends KubernetesObject>(
       settle();
     }
   };
-  // client-node ends a watch after 30 s without a byte: open it again until done.
+  // The server ends a watch after its timeout: open it again until done.
   let finished = false;
   void ready.finally(() => (finished = true)).catch(() => undefined);
   const open = async (kind: string, i: number): Promise<void> => {

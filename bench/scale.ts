@@ -99,7 +99,7 @@ async function watchLabsReady(
     () => settle(new Error(`labs not Ready within ${READY_TIMEOUT_MS} ms`)),
     READY_TIMEOUT_MS,
   );
-  // client-node ends a watch after 30 s without a byte: open it again until done.
+  // The server ends a watch after its timeout: open it again until done.
   let handle: { stop(): void } | undefined;
   let done = false;
   void ready.finally(() => (done = true)).catch(() => undefined);

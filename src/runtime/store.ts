@@ -1,8 +1,9 @@
 // Store: an informer's cache of frozen objects, and the handlers told about its changes.
 //
 // Like client-go's cache.Store plus the informer's handler fan-out, kept apart from the
-// list+watch loop so each stays small. Every object is deep-frozen on the way in, so `get`
-// and `list` can hand out shared values that no reader can corrupt. Handlers are called
+// list+watch loop so each stays small. Every object is stripped of metadata.managedFields and
+// deep-frozen on the way in, so `get` and `list` can hand out shared values that no reader can
+// corrupt. Handlers are called
 // inside try/catch: a throwing handler is logged and cannot break the loop or the process.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -23,6 +24,17 @@ export interface InformerHandlers<T> {
   [InformerEvent.Add]: (obj: Readonly<T>) => void;
   [InformerEvent.Update]: (obj: Readonly<T>, old: Readonly<T>) => void;
   [InformerEvent.Delete]: (obj: Readonly<T>) => void;
+}
+
+/**
+ * `obj` without metadata.managedFields, as controller-runtime's TransformStripManagedFields
+ * keeps its cache: no controller reads them, and they are a large share of every object
+ * (one entry per field manager, each listing the fields it owns).
+ */
+export function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
+  if (obj.metadata?.managedFields === undefined) return obj;
+  const { managedFields: _, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 /** Freezes `value` and everything reachable from it. */
@@ -78,7 +90,7 @@ export function createStore<T extends KubernetesObject>(log: Logger): Store<T> {
       (handlers[event] as Set<typeof handler>).delete(handler);
     },
     upsert(raw) {
-      const obj = deepFreeze(raw);
+      const obj = deepFreeze(withoutManagedFields(raw));
       const key = keyOf(obj);
       const old = cache.get(key);
       cache.set(key, obj);
@@ -89,7 +101,7 @@ export function createStore<T extends KubernetesObject>(log: Logger): Store<T> {
     },
     remove(raw) {
       // The server's final state carries the deletion's resourceVersion.
-      if (cache.delete(keyOf(raw))) emitDelete(deepFreeze(raw));
+      if (cache.delete(keyOf(raw))) emitDelete(deepFreeze(withoutManagedFields(raw)));
     },
     replace(items) {
       const seen = new Set<string>();

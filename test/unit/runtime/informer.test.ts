@@ -115,6 +115,28 @@ describe('runtime/informer', () => {
     expect(() => (inf.list() as KubernetesObject[]).push(cm('z', '9'))).to.throw(TypeError);
   });
 
+  it('keeps objects without metadata.managedFields, listed or watched', async () => {
+    const managed = (o: ReturnType<typeof cm>): KubernetesObject => ({
+      ...o,
+      metadata: {
+        ...o.metadata,
+        managedFields: [{ manager: 'maaslab', operation: 'Apply', fieldsType: 'FieldsV1' }],
+      },
+    });
+    src.items = [managed(cm('a', '1', { k: 'v' }))];
+    inf.start();
+    await inf.waitForSync();
+    await flush();
+    expect(inf.get('ns/a')?.metadata).to.deep.equal({
+      namespace: 'ns',
+      name: 'a',
+      resourceVersion: '1',
+    });
+    src.current().cb.onEvent('MODIFIED', managed(cm('a', '2')));
+    expect(inf.get('ns/a')?.metadata?.managedFields).to.equal(undefined);
+    expect(inf.get('ns/a')?.metadata?.resourceVersion).to.equal('2');
+  });
+
   it('applies watch events and skips updates with an unchanged resourceVersion', async () => {
     inf.start();
     await inf.waitForSync();

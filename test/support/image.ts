@@ -14,15 +14,16 @@ export async function imageEntrypoint(): Promise<string[]> {
 }
 
 /**
- * The runtime stage's `ENV KEY=value` lines (one variable per line, as the Dockerfile writes
- * them), minus NODE_ENV, which only matters to npm.
+ * The runtime stage's `ENV KEY=value` and `ENV KEY="a b"` lines (one variable per line, as
+ * the Dockerfile writes them), minus NODE_ENV, which only matters to npm.
  */
 export async function imageEnv(): Promise<Record<string, string>> {
   const text = await dockerfile();
   const runtime = text.slice(text.lastIndexOf('\nFROM '));
   const env: Record<string, string> = {};
-  for (const [, key, value] of runtime.matchAll(/^ENV\s+([A-Z_][A-Z0-9_]*)=(\S+)\s*$/gm)) {
-    if (key !== 'NODE_ENV') env[key!] = value!;
+  const line = /^ENV\s+([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|(\S+))\s*$/gm;
+  for (const [, key, quoted, bare] of runtime.matchAll(line)) {
+    if (key !== 'NODE_ENV') env[key!] = quoted ?? bare!;
   }
   return env;
 }

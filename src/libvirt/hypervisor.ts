@@ -1205,14 +1205,7 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
         // Never resized or overwritten: an existing volume may hold an installed system.
         using vol = existing ?? (await this.#createVolume(c, pool, v, poolOf));
         if (!existing) created.push(v.name);
-        const path = await this.#call(c, 'virStorageVolGetPath', () => vol.getPath());
-        const info = await this.#call(c, 'virStorageVolGetInfo', () => vol.getInfo());
-        seen.push({
-          name: v.name,
-          path,
-          capacityBytes: info.capacity,
-          allocationBytes: info.allocation,
-        });
+        seen.push(await this.#volumeFacts(c, v.name, vol));
       }
     } finally {
       for (const p of pools.values()) p.free();
@@ -1255,11 +1248,16 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       );
       if (!vol) continue;
       using volume = vol;
-      const path = await this.#call(c, 'virStorageVolGetPath', () => volume.getPath());
-      const info = await this.#call(c, 'virStorageVolGetInfo', () => volume.getInfo());
-      out.push({ name, path, capacityBytes: info.capacity, allocationBytes: info.allocation });
+      out.push(await this.#volumeFacts(c, name, volume));
     }
     return out;
+  }
+
+  /** A volume's path, capacity and allocation, as the pool reports them. */
+  async #volumeFacts(c: Connection, name: string, vol: StorageVolume): Promise<ParsedVolume> {
+    const path = await this.#call(c, 'virStorageVolGetPath', () => vol.getPath());
+    const info = await this.#call(c, 'virStorageVolGetInfo', () => vol.getInfo());
+    return { name, path, capacityBytes: info.capacity, allocationBytes: info.allocation };
   }
 
   async defineDomain(xml: string): Promise<Change> {

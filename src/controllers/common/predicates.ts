@@ -35,16 +35,22 @@ export const collisionInputsChanged: Predicate = {
     generationOf(old) !== generationOf(obj) || controllerOf(old)?.uid !== controllerOf(obj)?.uid,
 };
 
+/** Spec (generation), Ready at that generation, or deletion changed: what gates read. */
+const readinessChanged = (
+  old: Readonly<KubernetesObject>,
+  obj: Readonly<KubernetesObject>,
+): boolean =>
+  generationOf(old) !== generationOf(obj) ||
+  isReadyAndCurrent(old as Observable) !== isReadyAndCurrent(obj as Observable) ||
+  old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp;
+
 /**
  * A VirtNetwork's changes that the MaasNodes on it read (networksNotReady): its spec
  * (generation: the hypervisor it is on), whether it is Ready at its generation, and its
  * deletion. Its other status writes (bridge, DHCP hosts, messages) wake none of its nodes.
  */
 export const networkGateChanged: Predicate = {
-  update: (old, obj) =>
-    generationOf(old) !== generationOf(obj) ||
-    isReadyAndCurrent(old as Observable) !== isReadyAndCurrent(obj as Observable) ||
-    old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp,
+  update: readinessChanged,
 };
 
 /**
@@ -55,10 +61,8 @@ export const networkGateChanged: Predicate = {
  */
 export const childStateChanged: Predicate = {
   update: (old, obj) =>
-    generationOf(old) !== generationOf(obj) ||
-    isReadyAndCurrent(old as Observable) !== isReadyAndCurrent(obj as Observable) ||
+    readinessChanged(old, obj) ||
     childState(old as Observable) !== childState(obj as Observable) ||
-    old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp ||
     JSON.stringify(old.metadata?.labels) !== JSON.stringify(obj.metadata?.labels) ||
     controllerOf(old)?.uid !== controllerOf(obj)?.uid,
 };

@@ -25,12 +25,14 @@
 #     host, and the host's libvirt folders are never written.
 #   * Socket: unix_sock_dir is DIR/sock, outside the bind mounts, so test processes on the
 #     host side connect to it directly; auth is "none" and nothing listens on TCP or TLS.
-#   * QEMU: TCG as root, no security driver, no cgroups, no private /dev namespace, console
+#   * QEMU: KVM where /dev/kvm is usable, TCG otherwise; as root, no security driver, no cgroups, no private /dev namespace, console
 #     logs written to files (no virtlogd), VNC on 127.0.0.1 only.
 #
 # Environment: MAASLAB_LIBVIRTD_TIMEOUT (seconds to wait for the socket, default 30);
 #   MAASLAB_LIBVIRTD_NO_QEMU=1 hides the QEMU emulators from this daemon (bind-mounts
 #   /dev/null over them in its mount namespace), to test what happens where QEMU cannot run;
+#   MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm the same way (QEMU's KVM probe then fails and
+#   libvirt offers only the `qemu` (TCG) domain type), so a KVM host tests the TCG path too;
 #   MAASLAB_CACHE (default ~/.cache/maaslab): QEMU capability files are shared between runs
 #   through MAASLAB_CACHE/libvirtd-qemu-caps, which saves ~3.5 s of probing per fresh DIR.
 #   libvirtd checks each file against the QEMU binary and itself, and re-probes when stale.
@@ -38,7 +40,10 @@ set -euo pipefail
 
 readonly NS_PREFIX=maaslab-test-
 readonly SELF="${BASH_SOURCE[0]}"
-readonly CAPS_CACHE="${MAASLAB_CACHE:-${HOME:-/root}/.cache/maaslab}/libvirtd-qemu-caps"
+# A daemon with /dev/kvm hidden probes other capabilities: it keeps its own copy of the cache.
+caps_cache="${MAASLAB_CACHE:-${HOME:-/root}/.cache/maaslab}/libvirtd-qemu-caps"
+[[ ${MAASLAB_LIBVIRTD_NO_KVM:-} == 1 ]] && caps_cache+=-nokvm
+readonly CAPS_CACHE=$caps_cache
 
 die() {
   echo "libvirtd-env: $*" >&2
@@ -112,7 +117,8 @@ keepalive_interval = 5
 keepalive_count = 5
 EOF
   cat >"$dir/etc/qemu.conf" <<'EOF'
-# Written by test/libvirtd/libvirtd-env.sh: TCG as root inside a container, no KVM.
+# Written by test/libvirtd/libvirtd-env.sh: QEMU as root inside a container (KVM where
+# /dev/kvm is usable, TCG otherwise).
 user = "root"
 group = "root"
 dynamic_ownership = 0
@@ -148,6 +154,10 @@ inner() {
     for emulator in /usr/bin/qemu-system-* /usr/libexec/qemu-kvm; do
       if [[ -e $emulator ]]; then mount --bind /dev/null "$emulator"; fi
     done
+  fi
+  if [[ ${MAASLAB_LIBVIRTD_NO_KVM:-} == 1 && -e /dev/kvm ]]; then
+    # A host without KVM, for this daemon and its QEMUs only: /dev/kvm answers no KVM ioctl.
+    mount --bind /dev/null /dev/kvm
   fi
   exec libvirtd -f "$dir/etc/libvirtd.conf" -p "$dir/libvirtd.pid"
 }

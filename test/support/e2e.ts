@@ -27,6 +27,7 @@ export interface Conditioned {
       readonly type: string;
       readonly status: string;
       readonly reason?: string;
+      readonly message?: string;
     }>;
   };
 }
@@ -59,7 +60,7 @@ export function maaslabReader(client: RestClient): MaaslabReader {
 export const conditionOf = (
   obj: Conditioned,
   type: string,
-): { readonly status: string; readonly reason?: string } | undefined =>
+): { readonly status: string; readonly reason?: string; readonly message?: string } | undefined =>
   obj.status?.conditions?.find((c) => c.type === type);
 
 /** Ready=True, reported for the object's current generation. */

@@ -4,7 +4,8 @@
 // the machine's default socket.
 import { execFile, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,37 @@ export interface PrivateLibvirtdOptions {
   readonly dir?: string;
   /** How long to wait for the socket to answer, per start. Defaults to 60 s. */
   readonly timeoutMs?: number;
+  /**
+   * Hide /dev/kvm from this daemon (MAASLAB_LIBVIRTD_NO_KVM=1), so that a KVM host can test
+   * the TCG path too. Defaults to the environment's MAASLAB_LIBVIRTD_NO_KVM.
+   */
+  readonly noKvm?: boolean;
+}
+
+/** Whether MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm from every private libvirtd of this run. */
+export const kvmHiddenByEnv = (): boolean => process.env.MAASLAB_LIBVIRTD_NO_KVM === '1';
+
+/**
+ * Whether this machine can run KVM guests: /dev/kvm exists and opens for reading and writing,
+ * which is what libvirt checks before it offers the `kvm` domain type. Machines of our kind have
+ * it on some days and not on others; tests assert what the host really offers.
+ */
+export async function hostHasKvm(): Promise<boolean> {
+  try {
+    const handle = await open('/dev/kvm', fsConstants.O_RDWR);
+    await handle.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a private libvirtd started with `noKvm` (default: the environment's
+ * MAASLAB_LIBVIRTD_NO_KVM) offers the `kvm` domain type.
+ */
+export async function kvmExpected(noKvm = kvmHiddenByEnv()): Promise<boolean> {
+  return !noKvm && (await hostHasKvm());
 }
 
 /** A running private libvirtd. */
@@ -108,7 +140,11 @@ export async function startPrivateLibvirtd(
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'maaslab-libvirtd-')));
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const env = { ...process.env, MAASLAB_LIBVIRTD_TIMEOUT: String(Math.ceil(timeoutMs / 1000)) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MAASLAB_LIBVIRTD_TIMEOUT: String(Math.ceil(timeoutMs / 1000)),
+  };
+  if (opts.noKvm !== undefined) env.MAASLAB_LIBVIRTD_NO_KVM = opts.noKvm ? '1' : '0';
   const script = (cmd: string): Promise<RunResult> =>
     run(LIBVIRTD_ENV_SCRIPT, [cmd, dir], { timeoutMs: timeoutMs + 30_000, env });
 

@@ -9,6 +9,12 @@ export interface WaitOptions {
   intervalMs?: number;
   /** What is being waited for, used in the timeout error. */
   description?: string;
+  /**
+   * What the world looked like when the wait gave up (the objects' status, the domains'
+   * states, a log tail), appended to the timeout error: a failure on a machine nobody can
+   * log into must explain itself.
+   */
+  explain?: () => Promise<string> | string;
 }
 
 /**
@@ -32,9 +38,17 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`, {
-        cause: lastError,
-      });
+      const explanation = options.explain
+        ? await Promise.resolve()
+            .then(options.explain)
+            .catch((err: unknown) => `(explain failed: ${String(err)})`)
+        : undefined;
+      const last = lastError === undefined ? '' : `; last error: ${String(lastError)}`;
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${description}${last}` +
+          (explanation ? `\n${explanation}` : ''),
+        { cause: lastError },
+      );
     }
     await delay(intervalMs);
   }

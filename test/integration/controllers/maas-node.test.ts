@@ -30,7 +30,7 @@ import { createLogger } from '../../../src/runtime/log.js';
 import { type Manager, createManager } from '../../../src/runtime/manager.js';
 import { ContentType, type RestClient, createRestClient } from '../../../src/runtime/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
+import { kvmExpected, type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -45,7 +45,7 @@ type Cond = { type: string; status: string; reason?: string; message?: string };
 const cond = (o: { status?: { conditions?: readonly Cond[] } }, type: string): Cond | undefined =>
   o.status?.conditions?.find((c) => c.type === type);
 
-describe('controllers/maas-node (real API server, private libvirtd, QEMU TCG)', function () {
+describe('controllers/maas-node (real API server, private libvirtd, QEMU)', function () {
   this.timeout(300_000);
   let kc: KubeConfig;
   let rest: RestClient;
@@ -204,6 +204,8 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU TCG)', 
 
     const xml = parseDomainXml(await lv.virsh(['dumpxml', domain]));
     expect(xml.memoryBytes).to.equal(GiB);
+    // KVM where the host offers it (a machine with a usable /dev/kvm), TCG emulation otherwise.
+    expect(xml.type).to.equal((await kvmExpected()) ? 'kvm' : 'qemu');
     expect(xml.bootOrder).to.deep.equal(['network', 'disk']);
     expect(xml.interfaces[0]?.mac).to.equal(MAC);
     expect(xml.owner).to.include({ kind: 'MaasNode', namespace: ns.name, name: 'node1' });

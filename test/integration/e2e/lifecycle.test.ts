@@ -85,8 +85,35 @@ describe('e2e: lab lifecycle (kstatus, scale, network move, clone, libvirtd outa
           n
         );
       },
-      { ...LONG, description: `${name} ${printable} (log: ${logFile})` },
+      {
+        ...LONG,
+        description: `${name} ${printable} (log: ${logFile})`,
+        explain: async () => explainNodes([name]),
+      },
     );
+  /**
+   * What the operator reported and what libvirt says of each node (state and reason, as
+   * `virsh domstate --reason` gives them), with the daemon's last log lines: a wait that
+   * times out on a machine nobody can log into explains itself.
+   */
+  const explainNodes = async (names: readonly string[]): Promise<string> => {
+    const lines: string[] = [];
+    for (const name of names) {
+      const n = await node(name).catch(() => undefined);
+      const ready = n && conditionOf(n, 'Ready');
+      const libvirt = await lv
+        .virsh(['domstate', '--reason', domainOf(name)])
+        .then((out) => out.trim())
+        .catch((err: unknown) => `virsh failed: ${String(err)}`);
+      lines.push(
+        `${name}: printableStatus=${n?.status?.printableStatus ?? '?'} ` +
+          `state=${n?.status?.state ?? '?'} observedGeneration=${n?.status?.observedGeneration ?? '?'}/` +
+          `${n?.metadata?.generation ?? '?'} Ready=${ready?.status ?? '?'} (${ready?.reason ?? ''}: ` +
+          `${ready?.message ?? ''}); libvirt: ${libvirt}`,
+      );
+    }
+    return `${lines.join('\n')}\nlibvirtd log tail:\n${await lv.logTail(30)}`;
+  };
   /** Our lab's domains (all states) and volumes, sorted. */
   const labDomains = async (): Promise<string[]> =>
     linesOf(await lv.virsh(['list', '--all', '--name']), `${ns()}.${LAB}-node`).sort();

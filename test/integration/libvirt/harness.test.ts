@@ -1,11 +1,16 @@
-// Tests of the private-libvirtd harness itself, through virsh only: it starts, runs a TCG
+// Tests of the private-libvirtd harness itself, through virsh only: it starts, runs a QEMU
 // domain on an isolated network inside its own namespace, survives a daemon kill, leaves
 // the host's libvirt alone, and stops without leaving a process or namespace behind.
 import { expect } from 'chai';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../../support/libvirtd.js';
+import {
+  hostHasKvm,
+  type PrivateLibvirtd,
+  run,
+  startPrivateLibvirtd,
+} from '../../support/libvirtd.js';
 
 const DEFAULT_SOCKET = '/run/libvirt/libvirt-sock';
 const BRIDGE = 'mltbr77';
@@ -243,3 +248,47 @@ async function qemuInNetns(netns: string): Promise<ProcessInfo[]> {
     (p): p is ProcessInfo => p !== undefined && p.comm.startsWith('qemu') && p.state !== 'Z',
   );
 }
+
+describe('private libvirtd harness with /dev/kvm hidden (noKvm, MAASLAB_LIBVIRTD_NO_KVM=1)', function () {
+  this.timeout(180_000);
+  let lv: PrivateLibvirtd;
+
+  before(async () => {
+    lv = await startPrivateLibvirtd({ noKvm: true });
+  });
+
+  after(async () => {
+    await lv?.stop();
+  });
+
+  it('offers only TCG, so a KVM host exercises the TCG path too', async () => {
+    const caps = await lv.virsh(['capabilities']);
+    expect(caps).to.include("<domain type='qemu'");
+    expect(caps).to.not.include("<domain type='kvm'");
+    const file = join(lv.dir, 'kvm.xml');
+    await writeFile(file, domainXml.replace("<domain type='qemu'>", "<domain type='kvm'>"));
+    const refused = await lv.virsh(['define', file]).then(
+      () => undefined,
+      (err: unknown) => String(err),
+    );
+    expect(refused, 'a kvm domain is refused where KVM is hidden').to.match(/kvm/i);
+    await writeFile(file, domainXml);
+    await lv.virsh(['define', file]);
+    expect((await lv.virsh(['list', '--all', '--name'])).trim()).to.equal(DOMAIN);
+  });
+
+  it('hides /dev/kvm in its own mount namespace only', async () => {
+    // The bind mount of /dev/null lives in the daemon's mount namespace: the host keeps its
+    // /dev/kvm (the real device, not /dev/null's numbers), and a host without one gets none.
+    const [kvm, devNull] = await Promise.all([
+      stat('/dev/kvm').catch(() => undefined),
+      stat('/dev/null'),
+    ]);
+    if (kvm === undefined) {
+      expect(await hostHasKvm(), 'no /dev/kvm on this host').to.equal(false);
+      return;
+    }
+    expect(kvm.isCharacterDevice()).to.equal(true);
+    expect(kvm.rdev, '/dev/kvm on the host is still the KVM device').to.not.equal(devNull.rdev);
+  });
+});

@@ -22,7 +22,7 @@ import {
   type DomainDescription,
   type OwnerMetadata,
 } from '../../../src/libvirt/xml/index.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
+import { kvmExpected, type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { waitFor } from '../../support/wait.js';
 
 const MiB = 1024 * 1024;
@@ -81,7 +81,7 @@ const domain: DomainDescription = {
   owner: { ...nodeOwner, specHash: 'v1' },
 };
 
-describe('Hypervisor on a private libvirtd (QEMU TCG)', function () {
+describe('Hypervisor on a private libvirtd (QEMU)', function () {
   this.timeout(300_000);
   let lv: PrivateLibvirtd;
   let pool: ConnectionPool<Connection>;
@@ -125,6 +125,8 @@ describe('Hypervisor on a private libvirtd (QEMU TCG)', function () {
     expect(info.libvirtVersion).to.be.at.least(9_000_000);
     expect(info.cpus).to.be.greaterThan(0);
     expect(info.domains).to.deep.equal([]);
+    // The MaasNode controller chooses the domain type from this (desiredDomain: kvm or qemu).
+    expect(info.kvm, 'kvm offered exactly where /dev/kvm is usable').to.equal(await kvmExpected());
   });
 
   it('creates the dir pool, the network and the volumes once each', async () => {

@@ -113,6 +113,7 @@ async function main(): Promise<void> {
         logLevel: 'info',
         logFormat: 'text',
         resyncPeriodMs: 600_000,
+        libvirtConnectTimeoutMs: 20_000,
       },
       stop.signal,
       {

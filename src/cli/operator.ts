@@ -155,6 +155,7 @@ export async function runOperator(
   });
 
   const pool = createConnectionPool({
+    openTimeoutMs: options.libvirtConnectTimeoutMs,
     onError: (uri, err) => logger.warn('libvirt connection', { uri, error: describeError(err) }),
   });
   const libvirtMetrics = createLibvirtMetrics(registry);

@@ -29,6 +29,8 @@ export interface OperatorOptions {
   readonly logFormat: LogFormat;
   /** Period of the MaasNode/VirtNetwork controllers' full look at settled objects. */
   readonly resyncPeriodMs: number;
+  /** How long one libvirt connection attempt may take before its Hypervisor counts as down. */
+  readonly libvirtConnectTimeoutMs: number;
   /** Agent mode: apply this process's own Hypervisor (kubelet-style registration). */
   readonly registerHypervisor?: HypervisorRegistration;
 }
@@ -57,12 +59,14 @@ export const DEFAULT_HEALTH_PROBE_BIND_ADDRESS = ':8081';
  * three QEMU starts in a row instead of at once. Reconciles here are I/O-bound (the apiserver,
  * libvirtd), so one Node process keeps many in flight for little memory, and the workqueue never
  * runs one key twice at a time. 10 is Cluster API's default for its per-controller concurrency
- * flags; more would mostly queue in libvirtd and in libuv's threadpool (4 threads by default),
- * where blocking calls such as virDomainCreate wait.
+ * flags; more would mostly queue in libvirtd and in each connection's lane of four worker
+ * threads (src/libvirt/native/lane.cc), where blocking calls such as virDomainCreate wait.
  */
 export const DEFAULT_MAX_CONCURRENT_RECONCILES = 10;
 /** controller-runtime's SyncPeriod is 10 h; the issue asks for 10 min, libvirt drifts silently. */
 export const DEFAULT_RESYNC_PERIOD = '10m';
+/** The connection pool's DEFAULT_OPEN_TIMEOUT_MS, as a flag default. */
+export const DEFAULT_LIBVIRT_CONNECT_TIMEOUT = '20s';
 
 // Hypervisor names are DNS subdomains (cluster-scoped resources), and so are Lease names.
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -145,6 +149,7 @@ interface RawRunFlags {
   logLevel: LogLevel;
   logFormat: LogFormat;
   resyncPeriod: number;
+  libvirtConnectTimeout: number;
   registerHypervisor: boolean;
   registerUri: string;
 }
@@ -206,6 +211,14 @@ export function createProgram(
         .default(parseDuration(DEFAULT_RESYNC_PERIOD), DEFAULT_RESYNC_PERIOD)
         .argParser(parseDuration),
     )
+    .addOption(
+      new Option(
+        '--libvirt-connect-timeout <duration>',
+        'give up on a libvirt connection attempt after this long (a host that never answers)',
+      )
+        .default(parseDuration(DEFAULT_LIBVIRT_CONNECT_TIMEOUT), DEFAULT_LIBVIRT_CONNECT_TIMEOUT)
+        .argParser(parseDuration),
+    )
     .option(
       '--register-hypervisor',
       'create/update the Hypervisor named after this node (--hypervisors <name>, else $NODE_NAME)',
@@ -238,6 +251,7 @@ function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
     logLevel: raw.logLevel,
     logFormat: raw.logFormat,
     resyncPeriodMs: raw.resyncPeriod,
+    libvirtConnectTimeoutMs: raw.libvirtConnectTimeout,
     ...(raw.registerHypervisor && {
       registerHypervisor: {
         name: registrationName(raw.hypervisors, env.nodeName),

@@ -106,6 +106,12 @@ export interface RawBinding {
   free(h: Handle<string>): boolean;
   isFreed(h: Handle<string>): boolean;
   getVersion(): number;
+  /**
+   * Worker threads alive now across every connection's lane (native/lane.cc): calls run on
+   * the lane of their connection, up to 4 at once per lane, so one hung host holds up only
+   * its own calls.
+   */
+  laneThreads(): number;
 
   connectOpen(uri: string | null, flags: number): P<C>;
   connectClose(c: C): P<void>;

@@ -6,8 +6,11 @@
 // doubling to 30 s, jittered) on an injected clock, so tests never sleep. While a URI is down,
 // get() fails at once with HypervisorUnreachableError instead of queueing callers behind a
 // dead socket: reconcilers report Unknown/NotReady and requeue. At most one open per URI is
-// ever in flight. `up` and `down` events tell the Hypervisor controller to update its status
-// and everyone else to resync.
+// ever in flight, and an open that gets no answer within openTimeoutMs (a host that drops
+// packets: TCP alone would wait two minutes) fails like any other, while the native attempt
+// it leaves behind runs out on its own lane and its late connection, if any, is closed. `up`
+// and `down` events tell the Hypervisor controller to update its status and everyone else to
+// resync.
 import { createJitteredBackoff, type Backoff } from '../runtime/backoff.js';
 import { realClock, type Clock } from '../runtime/clock.js';
 import { Connection } from './connection.js';
@@ -59,6 +62,11 @@ export interface ConnectionPoolOptions<C> {
   readonly keepAlive?: { readonly interval: number; readonly count: number } | false;
   /** How long close() waits for one connection to close before giving up on it. Default 5 s. */
   readonly closeTimeoutMs?: number;
+  /**
+   * How long one connection attempt (open, keepalive, close callback) may take before the URI
+   * counts as down. Default {@link DEFAULT_OPEN_TIMEOUT_MS}.
+   */
+  readonly openTimeoutMs?: number;
   /** Told about errors nobody awaits (a failed background reconnect, a failed close). */
   readonly onError?: (uri: string, err: unknown) => void;
 }
@@ -88,10 +96,32 @@ export interface ConnectionPool<C> {
 /** The keepalive the issue asks for: a ping every 5 s, dead after 3 missed replies. */
 export const DEFAULT_KEEPALIVE = { interval: 5, count: 3 } as const;
 
+/**
+ * How long a connection attempt may take: long enough for a qemu+ssh handshake to a loaded
+ * host, far shorter than the kernel's two minutes of SYN retries to a host that never answers.
+ */
+export const DEFAULT_OPEN_TIMEOUT_MS = 20_000;
+
+/** A connection attempt got no answer in time; the cause of the HypervisorUnreachableError. */
+export class ConnectTimeoutError extends Error {
+  constructor(
+    readonly uri: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`no answer from ${uri} within ${Math.round(timeoutMs / 1000)} s`);
+    this.name = 'ConnectTimeoutError';
+  }
+}
+
 interface Entry<C> {
   conn?: C;
   closeSub?: { deregister(): Promise<void> };
   opening?: Promise<C>;
+  /**
+   * An attempt that timed out but whose native open still runs. The next attempt starts only
+   * after it settles, so a host that never answers holds one lane thread, not one per retry.
+   */
+  stray?: Promise<void>;
   retry?: { cancel(): void };
   lastError?: unknown;
   backoff: Backoff;
@@ -108,6 +138,7 @@ export function createConnectionPool<C extends PooledConnection = Connection>(
   const newBackoff = opts.backoff ?? (() => createJitteredBackoff({ clock }));
   const keepAlive = opts.keepAlive ?? DEFAULT_KEEPALIVE;
   const closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
+  const openTimeoutMs = opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
   const onError = opts.onError ?? (() => undefined);
   const entries = new Map<string, Entry<C>>();
   const upListeners = new Set<UpListener<C>>();
@@ -174,38 +205,85 @@ export function createConnectionPool<C extends PooledConnection = Connection>(
     scheduleRetry(uri, entry);
   };
 
-  const connect = (uri: string, entry: Entry<C>): Promise<C> => {
-    if (entry.opening) return entry.opening;
-    const attempt = (async (): Promise<C> => {
-      let conn: C;
+  /** One connection attempt: open, keepalive, close callback; the connection is fresh. */
+  const openAndPrepare = async (
+    uri: string,
+    entry: Entry<C>,
+  ): Promise<{ conn: C; sub: { deregister(): Promise<void> } }> => {
+    let conn: C;
+    try {
+      conn = await open(uri);
+    } catch (err) {
+      throw new HypervisorUnreachableError(uri, { cause: err });
+    }
+    if (keepAlive) {
       try {
-        conn = await open(uri);
+        await conn.setKeepAlive(keepAlive.interval, keepAlive.count);
       } catch (err) {
-        throw new HypervisorUnreachableError(uri, { cause: err });
-      }
-      if (keepAlive) {
-        try {
-          await conn.setKeepAlive(keepAlive.interval, keepAlive.count);
-        } catch (err) {
-          // Local drivers (test:///, in-process qemu) have no keepalive; anything else is real.
-          if (!isLibvirtError(err, ErrorNumber.NoSupport)) {
-            await conn.close().catch(() => undefined);
-            throw new HypervisorUnreachableError(uri, { cause: err });
-          }
+        // Local drivers (test:///, in-process qemu) have no keepalive; anything else is real.
+        if (!isLibvirtError(err, ErrorNumber.NoSupport)) {
+          await conn.close().catch(() => undefined);
+          throw new HypervisorUnreachableError(uri, { cause: err });
         }
       }
-      let sub: { deregister(): Promise<void> };
-      try {
-        sub = await conn.registerCloseCallback((e) => {
-          if (entry.conn === conn) markDown(uri, entry, { why: 'closed', cause: e });
+    }
+    try {
+      const sub = await conn.registerCloseCallback((e) => {
+        if (entry.conn === conn) markDown(uri, entry, { why: 'closed', cause: e });
+      });
+      return { conn, sub };
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw new HypervisorUnreachableError(uri, { cause: err });
+    }
+  };
+
+  /**
+   * openAndPrepare bounded by openTimeoutMs. On a timeout the attempt is left to finish on its
+   * own (a blocked native open cannot be cancelled): it becomes the entry's stray, and a
+   * connection it still makes is closed.
+   */
+  const boundedOpen = (uri: string, entry: Entry<C>) => {
+    const opened = (entry.stray ?? Promise.resolve()).then(() => openAndPrepare(uri, entry));
+    return new Promise<{ conn: C; sub: { deregister(): Promise<void> } }>((resolve, reject) => {
+      let timedOut = false;
+      const timer = clock.setTimer(openTimeoutMs, () => {
+        timedOut = true;
+        const stray: Promise<void> = opened.then(
+          (late) => discard(uri, late.conn, late.sub),
+          () => undefined,
+        );
+        entry.stray = stray;
+        void stray.then(() => {
+          if (entry.stray === stray) entry.stray = undefined;
         });
-      } catch (err) {
-        await conn.close().catch(() => undefined);
-        throw new HypervisorUnreachableError(uri, { cause: err });
-      }
+        reject(
+          new HypervisorUnreachableError(uri, {
+            cause: new ConnectTimeoutError(uri, openTimeoutMs),
+          }),
+        );
+      });
+      opened.then(
+        (ok) => {
+          if (timedOut) return;
+          timer.cancel();
+          resolve(ok);
+        },
+        (err: unknown) => {
+          if (timedOut) return;
+          timer.cancel();
+          reject(err as Error);
+        },
+      );
+    });
+  };
+
+  const connect = (uri: string, entry: Entry<C>): Promise<C> => {
+    if (entry.opening) return entry.opening;
+    const attempt = boundedOpen(uri, entry).then(({ conn, sub }) => {
       entry.closeSub = sub;
       return conn;
-    })();
+    });
     entry.opening = attempt;
     return attempt.then(
       (conn) => {

@@ -13,7 +13,9 @@ export * from './constants.js';
 export { Connection, formatLibvirtVersion, type NodeInfo } from './connection.js';
 export {
   createConnectionPool,
+  ConnectTimeoutError,
   DEFAULT_KEEPALIVE,
+  DEFAULT_OPEN_TIMEOUT_MS,
   PoolEvent,
   type ConnectionPool,
   type ConnectionPoolOptions,

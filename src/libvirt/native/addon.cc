@@ -107,15 +107,15 @@ Napi::Value MakeError(Napi::Env env, const CapturedError &err) {
 }
 
 Call::Call(Napi::Env env, Work work, Done done)
-    : Napi::AsyncWorker(env, "maaslab:libvirt"),
-      deferred_(Napi::Promise::Deferred::New(env)),
-      work_(std::move(work)),
-      done_(std::move(done)) {}
+    : deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
 
-Napi::Value Call::Run(Napi::Env env, Work work, Done done) {
+Napi::Value Call::Run(Napi::Env env, LanePtr lane, Work work, Done done) {
+  auto *data = env.GetInstanceData<InstanceData>();
   auto *call = new Call(env, std::move(work), std::move(done));
   Napi::Promise promise = call->deferred_.Promise();
-  call->Queue();  // AsyncWorker deletes itself after OnOK/OnError
+  call->completion = data->completion;
+  if (data->pending++ == 0) data->completion.Ref(env);
+  SubmitToLane(lane ? lane : NewLane(), call);
   return promise;
 }
 
@@ -129,12 +129,13 @@ void Call::Execute() {
   work_ = nullptr;
 }
 
-void Call::OnOK() {
-  Napi::Env env = Env();
+void Call::Complete(Napi::Env env) {
   Napi::HandleScope scope(env);
+  auto *data = env.GetInstanceData<InstanceData>();
+  if (data != nullptr && --data->pending == 0) data->completion.Unref(env);
   // A call can complete while the environment is being torn down, when no JS
   // can run; nothing is waiting for the promise then, so failures are dropped
-  // rather than escaping through libuv's C callback (which would abort).
+  // rather than escaping through a C callback (which would abort).
   try {
     if (failed_) {
       deferred_.Reject(MakeError(env, error_));
@@ -145,13 +146,6 @@ void Call::OnOK() {
     } catch (const Napi::Error &e) {
       deferred_.Reject(e.Value());
     }
-  } catch (const Napi::Error &) {
-  }
-}
-
-void Call::OnError(const Napi::Error &e) {
-  try {
-    deferred_.Reject(e.Value());
   } catch (const Napi::Error &) {
   }
 }
@@ -185,6 +179,10 @@ Napi::Value IsFreed(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), !h->ptr);
 }
 
+Napi::Value LaneThreads(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(LaneThreadCount()));
+}
+
 Napi::Value GetVersion(const Napi::CallbackInfo &info) {
   unsigned long version = 0;
   if (virGetVersion(&version, nullptr, nullptr) < 0) {
@@ -198,7 +196,13 @@ Napi::Value GetVersion(const Napi::CallbackInfo &info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new InstanceData());
+  auto *data = new InstanceData();
+  env.SetInstanceData(data);
+  // One thread-safe function per environment carries every finished call back to JS; it
+  // holds the event loop only while calls are in flight (Call::Run refs, Complete unrefs).
+  data->completion = Napi::ThreadSafeFunction::New(
+      env, Napi::Function::New(env, [](const Napi::CallbackInfo &) {}), "maaslab:libvirt", 0, 1);
+  data->completion.Unref(env);
   // virInitialize is idempotent and makes libvirt safe to use from many threads.
   virInitialize();
   virSetErrorFunc(nullptr, SilentErrorHandler);
@@ -206,6 +210,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "free", Free);
   Export(env, exports, "isFreed", IsFreed);
   Export(env, exports, "getVersion", GetVersion);
+  Export(env, exports, "laneThreads", LaneThreads);
   InitEvents(env, exports);  // registers the default event impl before any connect
   InitConnection(env, exports);
   InitDomain(env, exports);

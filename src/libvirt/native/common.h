@@ -8,6 +8,9 @@
 //   flight can never release the object under the worker thread.
 // - libvirt keeps its "last error" per thread, so errors are copied with
 //   virCopyLastError on the worker thread right after the failing call.
+// - Calls run on the *lane* of the connection they talk through (lane.cc), not on
+//   libuv's shared four-thread pool: a host that stops answering holds up its own
+//   lane's threads, never another host's calls, Node's file system or DNS.
 #pragma once
 
 #include <libvirt/libvirt.h>
@@ -21,49 +24,85 @@
 
 namespace maaslab {
 
+class Lane;
+/// The worker lane of one connection (or of one connection attempt); see lane.cc.
+using LanePtr = std::shared_ptr<Lane>;
+
 enum class Kind { Connect, Domain, Snapshot, Network, Interface, Pool, Volume, Stream };
 
 const char *KindName(Kind kind);
 
-/// What a JS handle points at. `ptr` is empty after an explicit free.
+/// What a JS handle points at. `ptr` is empty after an explicit free. `lane` is the
+/// lane of the connection the object belongs to, where its calls run.
 struct Handle {
   Kind kind;
   std::shared_ptr<void> ptr;
+  LanePtr lane;
 };
+
+/// A fresh lane, for a connection being opened (its attempt may hang on its own).
+LanePtr NewLane();
+/// The lane of connection `c`: the one registered when it was opened, else a new one.
+LanePtr LaneOfConnection(virConnectPtr c);
+/// Registers a fresh lane for a connection that was just opened, replacing any stale
+/// lane left under the same address by a connection libvirt has freed since.
+void RegisterConnectionLane(virConnectPtr c);
+/// Forgets the lane of a connection that is being closed for good.
+void ForgetConnectionLane(virConnectPtr c);
+/// Number of lane threads alive now (for tests of the isolation).
+size_t LaneThreadCount();
 
 template <typename T> struct Traits;
 template <> struct Traits<virConnect> {
   static constexpr Kind kind = Kind::Connect;
   // virConnectClose may block on a remote connection; explicit close runs it on a worker.
-  static void Free(virConnectPtr p) { virConnectClose(p); }
+  static void Free(virConnectPtr p) {
+    ForgetConnectionLane(p);
+    virConnectClose(p);
+  }
+  static virConnectPtr ConnectionOf(virConnectPtr p) { return p; }
 };
 template <> struct Traits<virDomain> {
   static constexpr Kind kind = Kind::Domain;
   static void Free(virDomainPtr p) { virDomainFree(p); }
+  // A plain accessor: no reference is taken and no I/O happens.
+  static virConnectPtr ConnectionOf(virDomainPtr p) { return virDomainGetConnect(p); }
 };
 template <> struct Traits<virDomainSnapshot> {
   static constexpr Kind kind = Kind::Snapshot;
   static void Free(virDomainSnapshotPtr p) { virDomainSnapshotFree(p); }
+  // A plain accessor: no reference is taken and no I/O happens.
+  static virConnectPtr ConnectionOf(virDomainSnapshotPtr p) { return virDomainSnapshotGetConnect(p); }
 };
 template <> struct Traits<virNetwork> {
   static constexpr Kind kind = Kind::Network;
   static void Free(virNetworkPtr p) { virNetworkFree(p); }
+  // A plain accessor: no reference is taken and no I/O happens.
+  static virConnectPtr ConnectionOf(virNetworkPtr p) { return virNetworkGetConnect(p); }
 };
 template <> struct Traits<virInterface> {
   static constexpr Kind kind = Kind::Interface;
   static void Free(virInterfacePtr p) { virInterfaceFree(p); }
+  // A plain accessor: no reference is taken and no I/O happens.
+  static virConnectPtr ConnectionOf(virInterfacePtr p) { return virInterfaceGetConnect(p); }
 };
 template <> struct Traits<virStoragePool> {
   static constexpr Kind kind = Kind::Pool;
   static void Free(virStoragePoolPtr p) { virStoragePoolFree(p); }
+  // A plain accessor: no reference is taken and no I/O happens.
+  static virConnectPtr ConnectionOf(virStoragePoolPtr p) { return virStoragePoolGetConnect(p); }
 };
 template <> struct Traits<virStorageVol> {
   static constexpr Kind kind = Kind::Volume;
   static void Free(virStorageVolPtr p) { virStorageVolFree(p); }
+  // A plain accessor: no reference is taken and no I/O happens.
+  static virConnectPtr ConnectionOf(virStorageVolPtr p) { return virStorageVolGetConnect(p); }
 };
 template <> struct Traits<virStream> {
   static constexpr Kind kind = Kind::Stream;
   static void Free(virStreamPtr p) { virStreamFree(p); }
+  // libvirt has no accessor for a stream's connection: streamNew sets the lane itself.
+  static virConnectPtr ConnectionOf(virStreamPtr) { return nullptr; }
 };
 
 /// Takes ownership of one libvirt reference.
@@ -73,10 +112,13 @@ template <typename T> std::shared_ptr<T> Own(T *raw) {
   });
 }
 
-/// Wraps an owned pointer into a JS handle; GC drops our reference.
+/// Wraps an owned pointer into a JS handle on the lane of its connection; GC drops our
+/// reference.
 template <typename T> Napi::Value Wrap(Napi::Env env, std::shared_ptr<T> p) {
   if (!p) return env.Null();
-  auto *h = new Handle{Traits<T>::kind, std::static_pointer_cast<void>(p)};
+  virConnectPtr conn = Traits<T>::ConnectionOf(p.get());
+  auto *h = new Handle{Traits<T>::kind, std::static_pointer_cast<void>(p),
+                       conn != nullptr ? LaneOfConnection(conn) : LanePtr()};
   return Napi::External<Handle>::New(env, h, [](Napi::Env, Handle *h) { delete h; });
 }
 
@@ -89,6 +131,12 @@ template <typename T> std::shared_ptr<T> Arg(const Napi::CallbackInfo &info, siz
     throw Napi::Error::New(info.Env(), std::string("libvirt ") + KindName(h->kind) + " handle already freed");
   }
   return std::static_pointer_cast<T>(h->ptr);
+}
+
+/// The lane the calls on argument i (a handle of type T) run on.
+template <typename T> LanePtr LaneArg(const Napi::CallbackInfo &info, size_t i) {
+  Handle *h = GetHandle(info, i, Traits<T>::kind);
+  return h->lane ? h->lane : NewLane();
 }
 
 unsigned int U32(const Napi::CallbackInfo &info, size_t i);
@@ -117,28 +165,34 @@ struct CapturedError {
 
 Napi::Value MakeError(Napi::Env env, const CapturedError &err);
 
-/// Runs `work` on the libuv pool; it returns false on libvirt failure, after which
-/// the error is captured on that same thread. `done` builds the resolved value on
-/// the JS thread. Everything `work` needs must be captured by value.
-class Call : public Napi::AsyncWorker {
+/// Runs `work` on `lane` (a worker thread of that connection's lane); it returns false on
+/// libvirt failure, after which the error is captured on that same thread. `done` builds
+/// the resolved value on the JS thread. Everything `work` needs must be captured by value.
+/// While calls are in flight they keep the event loop alive, as libuv work would.
+class Call {
  public:
   using Work = std::function<bool()>;
   using Done = std::function<Napi::Value(Napi::Env)>;
-  static Napi::Value Run(Napi::Env env, Work work, Done done);
+  static Napi::Value Run(Napi::Env env, LanePtr lane, Work work, Done done);
 
- protected:
-  Call(Napi::Env env, Work work, Done done);
-  void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error &e) override;
+  /// On a lane thread: runs the work and captures its error.
+  void Execute();
+  /// On the JS thread: settles the promise.
+  void Complete(Napi::Env env);
+  /// Where the lane thread hands the finished call back to JS.
+  Napi::ThreadSafeFunction completion;
 
  private:
+  Call(Napi::Env env, Work work, Done done);
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
   bool failed_ = false;
   CapturedError error_;
 };
+
+/// Queues `call` on `lane`, starting a thread of the lane when none is idle.
+void SubmitToLane(const LanePtr &lane, Call *call);
 
 /// Shorthand: resolve with undefined.
 inline Napi::Value Undefined(Napi::Env env) { return env.Undefined(); }
@@ -153,6 +207,10 @@ void InitEvents(Napi::Env env, Napi::Object exports);
 /// Per-environment state (worker threads get their own).
 struct InstanceData {
   Napi::FunctionReference errorFactory;
+  /// Lane threads hand finished calls back to this environment's JS thread through it.
+  Napi::ThreadSafeFunction completion;
+  /// Calls in flight; while there are any, `completion` keeps the event loop alive.
+  size_t pending = 0;
 };
 
 /// Convenience: registers a function under a name.

@@ -8,13 +8,14 @@ Napi::Value ConnectOpen(const Napi::CallbackInfo &info) {
   OptStr uri = OptionalStr(info, 0);
   unsigned int flags = U32(info, 1);
   auto result = std::make_shared<std::shared_ptr<virConnect>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), NewLane(),
       [uri, flags, result] {
         // virConnectAuthPtrDefault honours VIR_CONNECT_RO and prompts nobody for
         // credentials-less URIs; the operator never runs interactively.
         virConnectPtr c = virConnectOpenAuth(uri.c_str(), virConnectAuthPtrDefault, flags);
         if (c == nullptr) return false;
+        // The attempt ran on a lane of its own; the connection gets a fresh one.
+        RegisterConnectionLane(c);
         *result = Own(c);
         return true;
       },
@@ -27,8 +28,7 @@ Napi::Value ConnectClose(const Napi::CallbackInfo &info) {
   Handle *h = GetHandle(info, 0, Kind::Connect);
   auto p = std::static_pointer_cast<virConnect>(h->ptr);
   h->ptr.reset();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), h->lane,
       [p]() mutable {
         p.reset();
         return true;
@@ -39,24 +39,21 @@ Napi::Value ConnectClose(const Napi::CallbackInfo &info) {
 Napi::Value ConnectGetLibVersion(const Napi::CallbackInfo &info) {
   auto c = Arg<virConnect>(info, 0);
   auto v = std::make_shared<unsigned long>(0);
-  return Call::Run(
-      info.Env(), [c, v] { return virConnectGetLibVersion(c.get(), v.get()) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c, v] { return virConnectGetLibVersion(c.get(), v.get()) >= 0; },
       [v](Napi::Env env) { return Napi::Number::New(env, static_cast<double>(*v)); });
 }
 
 Napi::Value ConnectGetVersion(const Napi::CallbackInfo &info) {
   auto c = Arg<virConnect>(info, 0);
   auto v = std::make_shared<unsigned long>(0);
-  return Call::Run(
-      info.Env(), [c, v] { return virConnectGetVersion(c.get(), v.get()) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c, v] { return virConnectGetVersion(c.get(), v.get()) >= 0; },
       [v](Napi::Env env) { return Napi::Number::New(env, static_cast<double>(*v)); });
 }
 
 Napi::Value ConnectGetType(const Napi::CallbackInfo &info) {
   auto c = Arg<virConnect>(info, 0);
   auto s = std::make_shared<std::string>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0),
       [c, s] {
         const char *t = virConnectGetType(c.get());  // static string, not freed
         if (t == nullptr) return false;
@@ -69,8 +66,7 @@ Napi::Value ConnectGetType(const Napi::CallbackInfo &info) {
 Napi::Value NodeGetInfo(const Napi::CallbackInfo &info) {
   auto c = Arg<virConnect>(info, 0);
   auto ni = std::make_shared<virNodeInfo>();
-  return Call::Run(
-      info.Env(), [c, ni] { return virNodeGetInfo(c.get(), ni.get()) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c, ni] { return virNodeGetInfo(c.get(), ni.get()) >= 0; },
       [ni](Napi::Env env) {
         Napi::Object o = Napi::Object::New(env);
         o.Set("model", Napi::String::New(env, ni->model));
@@ -88,8 +84,7 @@ Napi::Value NodeGetInfo(const Napi::CallbackInfo &info) {
 Napi::Value NodeGetFreeMemory(const Napi::CallbackInfo &info) {
   auto c = Arg<virConnect>(info, 0);
   auto v = std::make_shared<unsigned long long>(0);
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0),
       [c, v] {
         // 0 is both "error" and a legal value; tell them apart by the error state.
         virResetLastError();
@@ -104,8 +99,7 @@ Napi::Value ConnectSetKeepAlive(const Napi::CallbackInfo &info) {
   int interval = I32(info, 1);
   unsigned int count = U32(info, 2);
   auto r = std::make_shared<int>(0);
-  return Call::Run(
-      info.Env(), [c, interval, count, r] { return (*r = virConnectSetKeepAlive(c.get(), interval, count)) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c, interval, count, r] { return (*r = virConnectSetKeepAlive(c.get(), interval, count)) >= 0; },
       // 1 means the remote side does not support keepalive; report it as false.
       [r](Napi::Env env) { return Napi::Boolean::New(env, *r == 0); });
 }
@@ -119,8 +113,7 @@ Napi::Value DomainRestoreFlags(const Napi::CallbackInfo &info) {
   std::string from = Str(info, 1);
   OptStr dxml = OptionalStr(info, 2);
   unsigned int flags = U32(info, 3);
-  return Call::Run(
-      info.Env(), [c, from, dxml, flags] { return virDomainRestoreFlags(c.get(), from.c_str(), dxml.c_str(), flags) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c, from, dxml, flags] { return virDomainRestoreFlags(c.get(), from.c_str(), dxml.c_str(), flags) >= 0; },
       Undefined);
 }
 
@@ -134,7 +127,10 @@ Napi::Value StreamNew(const Napi::CallbackInfo &info) {
     err.Capture();
     throw Napi::Error(info.Env(), MakeError(info.Env(), err));
   }
-  return Wrap(info.Env(), Own(s));
+  Napi::Value handle = Wrap(info.Env(), Own(s));
+  // libvirt has no accessor for a stream's connection: its I/O runs on the connection's lane.
+  handle.As<Napi::External<Handle>>().Data()->lane = LaneArg<virConnect>(info, 0);
+  return handle;
 }
 
 }  // namespace

@@ -9,8 +9,7 @@ Napi::Value DomainSaveFlags(const Napi::CallbackInfo &info) {
   std::string to = Str(info, 1);
   OptStr dxml = OptionalStr(info, 2);
   unsigned int flags = U32(info, 3);
-  return Call::Run(
-      info.Env(), [d, to, dxml, flags] { return virDomainSaveFlags(d.get(), to.c_str(), dxml.c_str(), flags) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0), [d, to, dxml, flags] { return virDomainSaveFlags(d.get(), to.c_str(), dxml.c_str(), flags) >= 0; },
       Undefined);
 }
 
@@ -18,8 +17,7 @@ Napi::Value DomainGetState(const Napi::CallbackInfo &info) {
   auto d = Arg<virDomain>(info, 0);
   unsigned int flags = U32(info, 1);
   auto st = std::make_shared<std::pair<int, int>>(0, 0);
-  return Call::Run(
-      info.Env(), [d, flags, st] { return virDomainGetState(d.get(), &st->first, &st->second, flags) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0), [d, flags, st] { return virDomainGetState(d.get(), &st->first, &st->second, flags) >= 0; },
       [st](Napi::Env env) {
         Napi::Object o = Napi::Object::New(env);
         o.Set("state", Napi::Number::New(env, st->first));
@@ -31,8 +29,7 @@ Napi::Value DomainGetState(const Napi::CallbackInfo &info) {
 Napi::Value DomainGetInfo(const Napi::CallbackInfo &info) {
   auto d = Arg<virDomain>(info, 0);
   auto di = std::make_shared<virDomainInfo>();
-  return Call::Run(
-      info.Env(), [d, di] { return virDomainGetInfo(d.get(), di.get()) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0), [d, di] { return virDomainGetInfo(d.get(), di.get()) >= 0; },
       [di](Napi::Env env) {
         Napi::Object o = Napi::Object::New(env);
         o.Set("state", Napi::Number::New(env, di->state));
@@ -64,8 +61,7 @@ Napi::Value DomainObserve(const Napi::CallbackInfo &info) {
   auto d = Arg<virDomain>(info, 0);
   unsigned int xmlFlags = U32(info, 1);
   auto o = std::make_shared<DomainSnapshotOfState>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0),
       [d, xmlFlags, o] {
         if (virDomainGetState(d.get(), &o->state, &o->reason, 0) < 0) return false;
         if ((o->persistent = virDomainIsPersistent(d.get())) < 0) return false;
@@ -107,8 +103,7 @@ Napi::Value DomainGetMetadata(const Napi::CallbackInfo &info) {
   OptStr uri = OptionalStr(info, 2);
   unsigned int flags = U32(info, 3);
   auto result = std::make_shared<std::string>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0),
       [d, type, uri, flags, result] {
         char *s = virDomainGetMetadata(d.get(), type, uri.c_str(), flags);
         if (s == nullptr) return false;
@@ -125,8 +120,7 @@ Napi::Value DomainSetMetadata(const Napi::CallbackInfo &info) {
   OptStr key = OptionalStr(info, 3);
   OptStr uri = OptionalStr(info, 4);
   unsigned int flags = U32(info, 5);
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0),
       [d, type, metadata, key, uri, flags] {
         return virDomainSetMetadata(d.get(), type, metadata.c_str(), key.c_str(), uri.c_str(), flags) >= 0;
       },
@@ -137,8 +131,7 @@ Napi::Value DomainSnapshotCurrent(const Napi::CallbackInfo &info) {
   auto d = Arg<virDomain>(info, 0);
   unsigned int flags = U32(info, 1);
   auto result = std::make_shared<std::shared_ptr<virDomainSnapshot>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0),
       [d, flags, result] {
         virDomainSnapshotPtr s = virDomainSnapshotCurrent(d.get(), flags);
         if (s == nullptr) return false;
@@ -153,8 +146,7 @@ Napi::Value DomainSnapshotLookupByName(const Napi::CallbackInfo &info) {
   std::string name = Str(info, 1);
   unsigned int flags = U32(info, 2);
   auto result = std::make_shared<std::shared_ptr<virDomainSnapshot>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0),
       [d, name, flags, result] {
         virDomainSnapshotPtr s = virDomainSnapshotLookupByName(d.get(), name.c_str(), flags);
         if (s == nullptr) return false;
@@ -168,8 +160,7 @@ Napi::Value DomainSnapshotGetParent(const Napi::CallbackInfo &info) {
   auto s = Arg<virDomainSnapshot>(info, 0);
   unsigned int flags = U32(info, 1);
   auto result = std::make_shared<std::shared_ptr<virDomainSnapshot>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virDomainSnapshot>(info, 0),
       [s, flags, result] {
         virDomainSnapshotPtr p = virDomainSnapshotGetParent(s.get(), flags);
         if (p == nullptr) return false;

@@ -155,8 +155,7 @@ Napi::Value DomainEventRegisterLifecycle(const Napi::CallbackInfo &info) {
   std::shared_ptr<virDomain> d;
   if (!info[1].IsNull() && !info[1].IsUndefined()) d = Arg<virDomain>(info, 1);
   RegPtr reg = NewRegistration(info.Env(), info[2], "maaslab:domain-lifecycle", true);
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0),
       [c, d, reg] {
         auto *opaque = new RegPtr(reg);
         int id = virConnectDomainEventRegisterAny(c.get(), d.get(), VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -177,8 +176,7 @@ Napi::Value DomainEventDeregisterAny(const Napi::CallbackInfo &info) {
   RegPtr reg = GetRegistration(info, 1);
   reg->Kill();  // no more deliveries from this point, even if libvirt still fires
   int id = reg->callbackId;
-  return Call::Run(
-      info.Env(), [c, id] { return virConnectDomainEventDeregisterAny(c.get(), id) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c, id] { return virConnectDomainEventDeregisterAny(c.get(), id) >= 0; }, Undefined);
 }
 
 // ---- network lifecycle -----------------------------------------------------
@@ -197,8 +195,7 @@ Napi::Value NetworkEventRegisterLifecycle(const Napi::CallbackInfo &info) {
   std::shared_ptr<virNetwork> n;
   if (!info[1].IsNull() && !info[1].IsUndefined()) n = Arg<virNetwork>(info, 1);
   RegPtr reg = NewRegistration(info.Env(), info[2], "maaslab:network-lifecycle", true);
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0),
       [c, n, reg] {
         auto *opaque = new RegPtr(reg);
         int id = virConnectNetworkEventRegisterAny(c.get(), n.get(), VIR_NETWORK_EVENT_ID_LIFECYCLE,
@@ -219,8 +216,7 @@ Napi::Value NetworkEventDeregisterAny(const Napi::CallbackInfo &info) {
   RegPtr reg = GetRegistration(info, 1);
   reg->Kill();
   int id = reg->callbackId;
-  return Call::Run(
-      info.Env(), [c, id] { return virConnectNetworkEventDeregisterAny(c.get(), id) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c, id] { return virConnectNetworkEventDeregisterAny(c.get(), id) >= 0; }, Undefined);
 }
 
 // ---- close callback ---------------------------------------------------------
@@ -235,8 +231,7 @@ void OnClose(virConnectPtr, int reason, void *opaque) {
 Napi::Value ConnectRegisterCloseCallback(const Napi::CallbackInfo &info) {
   auto c = Arg<virConnect>(info, 0);
   RegPtr reg = NewRegistration(info.Env(), info[1], "maaslab:close", false);
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0),
       [c, reg] {
         auto *opaque = new RegPtr(reg);
         if (virConnectRegisterCloseCallback(c.get(), OnClose, opaque, FreeOpaque) < 0) {
@@ -253,8 +248,7 @@ Napi::Value ConnectUnregisterCloseCallback(const Napi::CallbackInfo &info) {
   auto c = Arg<virConnect>(info, 0);
   RegPtr reg = GetRegistration(info, 1);
   reg->Kill();
-  return Call::Run(
-      info.Env(), [c] { return virConnectUnregisterCloseCallback(c.get(), OnClose) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<virConnect>(info, 0), [c] { return virConnectUnregisterCloseCallback(c.get(), OnClose) >= 0; }, Undefined);
 }
 
 // Lets a registration stop (or resume) keeping the process alive.

@@ -19,8 +19,7 @@ Napi::Value NetworkGetDHCPLeases(const Napi::CallbackInfo &info) {
   OptStr mac = OptionalStr(info, 1);
   unsigned int flags = U32(info, 2);
   auto leases = std::make_shared<std::vector<Lease>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virNetwork>(info, 0),
       [n, mac, flags, leases] {
         virNetworkDHCPLeasePtr *raw = nullptr;
         int count = virNetworkGetDHCPLeases(n.get(), mac.c_str(), &raw, flags);
@@ -62,8 +61,7 @@ Napi::Value NetworkUpdate(const Napi::CallbackInfo &info) {
   int parentIndex = I32(info, 3);
   std::string xml = Str(info, 4);
   unsigned int flags = U32(info, 5);
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virNetwork>(info, 0),
       [n, command, section, parentIndex, xml, flags] {
         return virNetworkUpdate(n.get(), command, section, parentIndex, xml.c_str(), flags) >= 0;
       },

@@ -9,22 +9,21 @@ namespace maaslab {
 /// int f(T*) -> Promise<void>
 template <typename T, int (*Fn)(T *)> Napi::Value VoidOp(const Napi::CallbackInfo &info) {
   auto p = Arg<T>(info, 0);
-  return Call::Run(info.Env(), [p] { return Fn(p.get()) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<T>(info, 0), [p] { return Fn(p.get()) >= 0; }, Undefined);
 }
 
 /// int f(T*, unsigned int flags) -> Promise<void>
 template <typename T, int (*Fn)(T *, unsigned int)> Napi::Value FlagsOp(const Napi::CallbackInfo &info) {
   auto p = Arg<T>(info, 0);
   unsigned int flags = U32(info, 1);
-  return Call::Run(info.Env(), [p, flags] { return Fn(p.get(), flags) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<T>(info, 0), [p, flags] { return Fn(p.get(), flags) >= 0; }, Undefined);
 }
 
 /// int f(T*) returning 0/1 -> Promise<boolean>
 template <typename T, int (*Fn)(T *)> Napi::Value BoolOp(const Napi::CallbackInfo &info) {
   auto p = Arg<T>(info, 0);
   auto result = std::make_shared<int>(0);
-  return Call::Run(
-      info.Env(), [p, result] { return (*result = Fn(p.get())) >= 0; },
+  return Call::Run(info.Env(), LaneArg<T>(info, 0), [p, result] { return (*result = Fn(p.get())) >= 0; },
       [result](Napi::Env env) { return Napi::Boolean::New(env, *result > 0); });
 }
 
@@ -33,8 +32,7 @@ template <typename T, int (*Fn)(T *, unsigned int)> Napi::Value BoolFlagsOp(cons
   auto p = Arg<T>(info, 0);
   unsigned int flags = U32(info, 1);
   auto result = std::make_shared<int>(0);
-  return Call::Run(
-      info.Env(), [p, flags, result] { return (*result = Fn(p.get(), flags)) >= 0; },
+  return Call::Run(info.Env(), LaneArg<T>(info, 0), [p, flags, result] { return (*result = Fn(p.get(), flags)) >= 0; },
       [result](Napi::Env env) { return Napi::Boolean::New(env, *result > 0); });
 }
 
@@ -42,8 +40,7 @@ template <typename T, int (*Fn)(T *, unsigned int)> Napi::Value BoolFlagsOp(cons
 template <typename T, char *(*Fn)(T *)> Napi::Value StringOp(const Napi::CallbackInfo &info) {
   auto p = Arg<T>(info, 0);
   auto result = std::make_shared<std::string>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<T>(info, 0),
       [p, result] {
         char *s = Fn(p.get());
         if (s == nullptr) return false;
@@ -58,8 +55,7 @@ template <typename T, char *(*Fn)(T *, unsigned int)> Napi::Value StringFlagsOp(
   auto p = Arg<T>(info, 0);
   unsigned int flags = U32(info, 1);
   auto result = std::make_shared<std::string>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<T>(info, 0),
       [p, flags, result] {
         char *s = Fn(p.get(), flags);
         if (s == nullptr) return false;
@@ -73,8 +69,7 @@ template <typename T, char *(*Fn)(T *, unsigned int)> Napi::Value StringFlagsOp(
 template <typename T, int (*Fn)(T *, int *)> Napi::Value GetBoolOp(const Napi::CallbackInfo &info) {
   auto p = Arg<T>(info, 0);
   auto result = std::make_shared<int>(0);
-  return Call::Run(
-      info.Env(), [p, result] { return Fn(p.get(), result.get()) >= 0; },
+  return Call::Run(info.Env(), LaneArg<T>(info, 0), [p, result] { return Fn(p.get(), result.get()) >= 0; },
       [result](Napi::Env env) { return Napi::Boolean::New(env, *result != 0); });
 }
 
@@ -82,7 +77,7 @@ template <typename T, int (*Fn)(T *, int *)> Napi::Value GetBoolOp(const Napi::C
 template <typename T, int (*Fn)(T *, int)> Napi::Value SetIntOp(const Napi::CallbackInfo &info) {
   auto p = Arg<T>(info, 0);
   int value = info[1].ToBoolean().Value() ? 1 : 0;
-  return Call::Run(info.Env(), [p, value] { return Fn(p.get(), value) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<T>(info, 0), [p, value] { return Fn(p.get(), value) >= 0; }, Undefined);
 }
 
 /// int f(T*, const char*, unsigned int) -> Promise<void> (attach/detach/update device)
@@ -91,7 +86,7 @@ Napi::Value StrFlagsOp(const Napi::CallbackInfo &info) {
   auto p = Arg<T>(info, 0);
   std::string s = Str(info, 1);
   unsigned int flags = U32(info, 2);
-  return Call::Run(info.Env(), [p, s, flags] { return Fn(p.get(), s.c_str(), flags) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<T>(info, 0), [p, s, flags] { return Fn(p.get(), s.c_str(), flags) >= 0; }, Undefined);
 }
 
 /// Child lookup: C* f(P*, const char*) -> Promise<handle>
@@ -99,8 +94,7 @@ template <typename P, typename C, C *(*Fn)(P *, const char *)> Napi::Value Looku
   auto p = Arg<P>(info, 0);
   std::string s = Str(info, 1);
   auto result = std::make_shared<std::shared_ptr<C>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<P>(info, 0),
       [p, s, result] {
         C *c = Fn(p.get(), s.c_str());
         if (c == nullptr) return false;
@@ -117,8 +111,7 @@ Napi::Value CreateOp(const Napi::CallbackInfo &info) {
   std::string s = Str(info, 1);
   unsigned int flags = U32(info, 2);
   auto result = std::make_shared<std::shared_ptr<C>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<P>(info, 0),
       [p, s, flags, result] {
         C *c = Fn(p.get(), s.c_str(), flags);
         if (c == nullptr) return false;
@@ -134,8 +127,7 @@ Napi::Value ListAllOp(const Napi::CallbackInfo &info) {
   auto p = Arg<P>(info, 0);
   unsigned int flags = U32(info, 1);
   auto result = std::make_shared<std::vector<std::shared_ptr<C>>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<P>(info, 0),
       [p, flags, result] {
         C **raw = nullptr;
         int n = Fn(p.get(), &raw, flags);

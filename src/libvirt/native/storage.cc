@@ -7,8 +7,7 @@ namespace {
 Napi::Value StoragePoolGetInfo(const Napi::CallbackInfo &info) {
   auto p = Arg<virStoragePool>(info, 0);
   auto pi = std::make_shared<virStoragePoolInfo>();
-  return Call::Run(
-      info.Env(), [p, pi] { return virStoragePoolGetInfo(p.get(), pi.get()) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virStoragePool>(info, 0), [p, pi] { return virStoragePoolGetInfo(p.get(), pi.get()) >= 0; },
       [pi](Napi::Env env) {
         Napi::Object o = Napi::Object::New(env);
         o.Set("state", Napi::Number::New(env, pi->state));
@@ -22,8 +21,7 @@ Napi::Value StoragePoolGetInfo(const Napi::CallbackInfo &info) {
 Napi::Value StorageVolGetInfo(const Napi::CallbackInfo &info) {
   auto v = Arg<virStorageVol>(info, 0);
   auto vi = std::make_shared<virStorageVolInfo>();
-  return Call::Run(
-      info.Env(), [v, vi] { return virStorageVolGetInfo(v.get(), vi.get()) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virStorageVol>(info, 0), [v, vi] { return virStorageVolGetInfo(v.get(), vi.get()) >= 0; },
       [vi](Napi::Env env) {
         Napi::Object o = Napi::Object::New(env);
         o.Set("type", Napi::Number::New(env, vi->type));
@@ -39,8 +37,7 @@ Napi::Value StorageVolCreateXMLFrom(const Napi::CallbackInfo &info) {
   auto src = Arg<virStorageVol>(info, 2);
   unsigned int flags = U32(info, 3);
   auto result = std::make_shared<std::shared_ptr<virStorageVol>>();
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virStoragePool>(info, 0),
       [p, xml, src, flags, result] {
         virStorageVolPtr v = virStorageVolCreateXMLFrom(p.get(), xml.c_str(), src.get(), flags);
         if (v == nullptr) return false;
@@ -54,8 +51,7 @@ Napi::Value StorageVolResize(const Napi::CallbackInfo &info) {
   auto v = Arg<virStorageVol>(info, 0);
   unsigned long long capacity = U64(info, 1);
   unsigned int flags = U32(info, 2);
-  return Call::Run(
-      info.Env(), [v, capacity, flags] { return virStorageVolResize(v.get(), capacity, flags) >= 0; }, Undefined);
+  return Call::Run(info.Env(), LaneArg<virStorageVol>(info, 0), [v, capacity, flags] { return virStorageVolResize(v.get(), capacity, flags) >= 0; }, Undefined);
 }
 
 // virStorageVolUpload/Download(vol, stream, offset, length, flags)
@@ -66,8 +62,7 @@ Napi::Value VolTransfer(const Napi::CallbackInfo &info) {
   unsigned long long offset = U64(info, 2);
   unsigned long long length = U64(info, 3);
   unsigned int flags = U32(info, 4);
-  return Call::Run(
-      info.Env(), [v, s, offset, length, flags] { return Fn(v.get(), s.get(), offset, length, flags) >= 0; },
+  return Call::Run(info.Env(), LaneArg<virStorageVol>(info, 0), [v, s, offset, length, flags] { return Fn(v.get(), s.get(), offset, length, flags) >= 0; },
       Undefined);
 }
 
@@ -78,8 +73,7 @@ Napi::Value StreamSend(const Napi::CallbackInfo &info) {
   Napi::Uint8Array arr = info[1].As<Napi::Uint8Array>();
   auto data = std::make_shared<std::vector<char>>(reinterpret_cast<const char *>(arr.Data()),
                                                   reinterpret_cast<const char *>(arr.Data()) + arr.ByteLength());
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virStream>(info, 0),
       [s, data] {
         size_t off = 0;
         while (off < data->size()) {
@@ -99,8 +93,7 @@ Napi::Value StreamRecv(const Napi::CallbackInfo &info) {
   if (size == 0) size = 256 * 1024;
   auto buf = std::make_shared<std::vector<char>>(size);
   auto got = std::make_shared<int>(0);
-  return Call::Run(
-      info.Env(),
+  return Call::Run(info.Env(), LaneArg<virStream>(info, 0),
       [s, buf, got] {
         *got = virStreamRecv(s.get(), buf->data(), buf->size());
         return *got >= 0;

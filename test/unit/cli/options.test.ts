@@ -20,6 +20,7 @@ describe('cli/options', () => {
         logLevel: 'info',
         logFormat: 'json',
         resyncPeriodMs: 600_000,
+        libvirtConnectTimeoutMs: 20_000,
       });
     });
 
@@ -56,6 +57,8 @@ describe('cli/options', () => {
       'text',
       '--resync-period',
       '1m30s',
+      '--libvirt-connect-timeout',
+      '5s',
     ]);
     expect(o).to.deep.include({
       kubeconfig: '/tmp/k',
@@ -68,6 +71,7 @@ describe('cli/options', () => {
       logLevel: 'debug',
       logFormat: 'text',
       resyncPeriodMs: 90_000,
+      libvirtConnectTimeoutMs: 5_000,
     });
   });
 

@@ -4,7 +4,9 @@
 import { expect } from 'chai';
 import {
   ConnectCloseReason,
+  ConnectTimeoutError,
   createConnectionPool,
+  DEFAULT_OPEN_TIMEOUT_MS,
   ErrorDomain,
   ErrorLevel,
   ErrorNumber,
@@ -110,6 +112,46 @@ describe('connection pool', () => {
     expect(events).to.deep.equal(['up a #1']);
     await pool.get('b');
     expect(opened).to.have.length(2);
+  });
+
+  it('gives up on an open that gets no answer, holds one stray attempt at a time, and closes a late connection', async () => {
+    let release = (): void => undefined;
+    openGate = new Promise((r) => (release = r));
+    const first = pool.get('dead').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await clock.tickAsync(DEFAULT_OPEN_TIMEOUT_MS - 1);
+    expect(events, 'still waiting within the timeout').to.deep.equal([]);
+    await clock.tickAsync(1);
+    const err = await first;
+    expect(err).to.be.instanceOf(HypervisorUnreachableError);
+    expect((err as Error).cause).to.be.instanceOf(ConnectTimeoutError);
+    expect(String((err as Error).cause)).to.match(/no answer from dead within 20 s/);
+    expect(events).to.deep.equal(['down dead open']);
+    // Down and backing off: callers fail fast instead of queueing behind the dead host.
+    const fast = await pool.get('dead').catch((e: unknown) => e);
+    expect(fast).to.be.instanceOf(HypervisorUnreachableError);
+
+    // The retry comes after the backoff, but no second native open starts while the first
+    // one still hangs: it waits for the stray, and times out in its turn.
+    await clock.tickAsync(800);
+    await clock.tickAsync(DEFAULT_OPEN_TIMEOUT_MS);
+    expect(opened, 'no open has returned yet').to.have.length(0);
+    expect(events).to.deep.equal(['down dead open', 'down dead open']);
+
+    // The host answers at last: the stray's late connection is closed, not used.
+    release();
+    await settle();
+    await settle();
+    expect(opened.length).to.be.at.least(1);
+    expect(opened[0]?.closed, 'the late connection is closed').to.equal(true);
+    expect(pool.isUp('dead')).to.equal(false);
+    // The next retry opens for real.
+    await clock.tickAsync(1600);
+    await settle();
+    expect(pool.isUp('dead')).to.equal(true);
+    expect(events.at(-1)).to.match(/^up dead #\d+$/);
   });
 
   it('tolerates NO_SUPPORT for keepalive (local drivers) and fails on other keepalive errors', async () => {

@@ -12,7 +12,7 @@ import {
 } from '../../api/v1alpha1/index.js';
 import type { Connection } from '../../libvirt/connection.js';
 import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
-import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor.js';
+import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor/index.js';
 import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
 import {
   controllerBuilder,

@@ -10,7 +10,7 @@ import {
   HypervisorUnreachableError,
   type HostInfo,
   type Hypervisor,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import type { CacheReader, Kind } from '../../runtime/manager.js';
 import type { Request } from '../../runtime/reconcile.js';
 

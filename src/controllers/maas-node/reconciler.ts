@@ -21,7 +21,7 @@ import {
   NameConflictError,
   type Hypervisor,
   type ObservedDomain,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import { buildDomainXml, parseDomainXml, type ParsedVolume } from '../../libvirt/xml/index.js';
 import {
   controllerBuilder,

@@ -10,7 +10,7 @@ import {
   HypervisorUnreachableError,
   type Hypervisor,
   type ObservedDomain,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import type { OwnerRef } from '../../libvirt/xml/index.js';
 import type { CacheReader } from '../../runtime/manager.js';
 import { isDeleting } from '../../runtime/objects.js';

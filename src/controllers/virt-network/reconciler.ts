@@ -21,7 +21,7 @@ import {
   type Hypervisor,
   type ObservedNetwork,
   type OwnedNetworkDescription,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import {
   controllerBuilder,
   generationChanged,

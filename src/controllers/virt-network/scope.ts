@@ -18,7 +18,7 @@ import {
   HypervisorUnreachableError,
   type Hypervisor,
   type ObservedNetwork,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import type { OwnerRef } from '../../libvirt/xml/index.js';
 import type { CacheReader, Kind } from '../../runtime/manager.js';
 import { isDeleting } from '../../runtime/objects.js';

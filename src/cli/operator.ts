@@ -25,14 +25,24 @@ import { createHypervisorRegistry } from '../controllers/common/hypervisor-regis
 import { LabKinds } from '../controllers/maas-lab/scope.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
 import { createLibvirtMetrics } from '../libvirt/metrics.js';
-import type { HttpServer } from '../runtime/health.js';
-import { type Informer, InformerEvent } from '../runtime/informer.js';
-import { type RestConfig, loadRestConfig } from '../runtime/kubeconfig.js';
-import { type Logger, createLogger, describeError } from '../runtime/log.js';
-import { type Kind, type Manager, type WatchScope, createManager } from '../runtime/manager.js';
-import { requestFor } from '../runtime/objects.js';
+import {
+  createLogger,
+  createManager,
+  describeError,
+  type HttpServer,
+  type Informer,
+  InformerEvent,
+  type Kind,
+  loadRestConfig,
+  type Logger,
+  type Manager,
+  requestFor,
+  type RestConfig,
+  type WatchScope,
+} from '../runtime/index.js';
 import type { OperatorOptions } from './options.js';
 import { REGISTRATION_READY_CHECK, createRegistration } from './registration.js';
+import { createManagerShardLeases } from './shard-leases.js';
 
 /** Extra hooks for in-process callers (tests, `make demo`). */
 export interface RunOperatorHooks {
@@ -166,7 +176,7 @@ export async function runOperator(
 
   // Leases, when asked for; `serves` is what every reconciler checks first.
   const leases = options.leaderElect
-    ? manager.shardLeases({
+    ? createManagerShardLeases(manager, {
         onStart: (shard) => {
           logger.info('Serving hypervisor shard', { shard });
           hypervisors.unfence(shard);

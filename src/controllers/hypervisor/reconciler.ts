@@ -13,19 +13,24 @@ import {
 import type { Connection } from '../../libvirt/connection.js';
 import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
 import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor/index.js';
-import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
 import {
-  controllerBuilder,
-  statusOnlyUpdatesIgnored,
+  type Backoff,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import type { Client } from '../../runtime/client.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import type { CacheReader, Manager } from '../../runtime/manager.js';
-import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
+  type CacheReader,
+  type Client,
+  type Clock,
+  type Controller,
+  controllerBuilder,
+  createJitteredBackoff,
+  type EventRecorder,
+  EventType,
+  type Manager,
+  type Reconciler,
+  type Request,
+  requestKey,
+  type Result,
+  statusOnlyUpdatesIgnored,
+} from '../../runtime/index.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
 import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import { parseQuantity } from '../common/quantity.js';

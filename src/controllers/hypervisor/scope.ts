@@ -11,8 +11,7 @@ import {
   type HostInfo,
   type Hypervisor,
 } from '../../libvirt/hypervisor/index.js';
-import type { CacheReader, Kind } from '../../runtime/manager.js';
-import type { Request } from '../../runtime/reconcile.js';
+import type { CacheReader, Kind, Request } from '../../runtime/index.js';
 
 /** The Hypervisor kind, as the runtime names it. */
 export const HypervisorResourceKind = {

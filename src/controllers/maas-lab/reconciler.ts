@@ -20,18 +20,22 @@ import {
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
 import {
-  controllerBuilder,
-  statusOnlyUpdatesIgnored,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import type { Client } from '../../runtime/client.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import type { Manager } from '../../runtime/manager.js';
-import { isDeleting, requestFor } from '../../runtime/objects.js';
-import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
+  type Client,
+  type Clock,
+  type Controller,
+  controllerBuilder,
+  type EventRecorder,
+  EventType,
+  isDeleting,
+  type Manager,
+  type Reconciler,
+  type Request,
+  requestFor,
+  requestKey,
+  type Result,
+  statusOnlyUpdatesIgnored,
+} from '../../runtime/index.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
 import {
   childStateChanged,

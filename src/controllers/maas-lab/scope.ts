@@ -14,9 +14,15 @@ import {
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
-import type { CacheReader, Kind } from '../../runtime/manager.js';
-import { controllerOf, groupOf, isControlledBy, type MetaObject } from '../../runtime/objects.js';
-import type { Request } from '../../runtime/reconcile.js';
+import {
+  type CacheReader,
+  controllerOf,
+  groupOf,
+  isControlledBy,
+  type Kind,
+  type MetaObject,
+  type Request,
+} from '../../runtime/index.js';
 
 /** The kinds the lab controller reads, as the runtime names them. */
 export const LabKinds = {

@@ -24,26 +24,29 @@ import {
 } from '../../libvirt/hypervisor/index.js';
 import { buildDomainXml, parseDomainXml, type ParsedVolume } from '../../libvirt/xml/index.js';
 import {
-  controllerBuilder,
-  statusOnlyUpdatesIgnored,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import { refOf, type Client } from '../../runtime/client.js';
-import { toRfc3339Seconds, type Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import { InformerEvent } from '../../runtime/informer.js';
-import type { CacheReader, Manager } from '../../runtime/manager.js';
-import { CLEANUP_FINALIZER, hasFinalizer, requestFor } from '../../runtime/objects.js';
-import { ContentType } from '../../runtime/rest.js';
-import {
-  TerminalError,
-  requestKey,
+  type CacheReader,
+  CLEANUP_FINALIZER,
+  type Client,
+  type Clock,
+  ContentType,
+  type Controller,
+  controllerBuilder,
+  type EventRecorder,
+  EventType,
+  hasFinalizer,
+  InformerEvent,
+  type Manager,
   type Reconciler,
+  refOf,
   type Request,
+  requestFor,
+  requestKey,
   type Result,
-} from '../../runtime/reconcile.js';
+  statusOnlyUpdatesIgnored,
+  TerminalError,
+  toRfc3339Seconds,
+} from '../../runtime/index.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import { ownership as classify } from '../common/ownership.js';

@@ -23,24 +23,25 @@ import {
   type OwnedNetworkDescription,
 } from '../../libvirt/hypervisor/index.js';
 import {
-  controllerBuilder,
-  generationChanged,
-  statusOnlyUpdatesIgnored,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import type { Client } from '../../runtime/client.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import type { Manager } from '../../runtime/manager.js';
-import { CLEANUP_FINALIZER, hasFinalizer, isDeleting, requestFor } from '../../runtime/objects.js';
-import {
-  TerminalError,
+  CLEANUP_FINALIZER,
+  type Client,
+  type Clock,
+  type Controller,
+  controllerBuilder,
+  type EventRecorder,
+  EventType,
+  generationChanged,
+  hasFinalizer,
+  isDeleting,
+  type Manager,
   type Reconciler,
   type Request,
+  requestFor,
   type Result,
-} from '../../runtime/reconcile.js';
+  statusOnlyUpdatesIgnored,
+  TerminalError,
+} from '../../runtime/index.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import { ownership as classify, type Ownership } from '../common/ownership.js';

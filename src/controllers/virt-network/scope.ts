@@ -20,9 +20,7 @@ import {
   type ObservedNetwork,
 } from '../../libvirt/hypervisor/index.js';
 import type { OwnerRef } from '../../libvirt/xml/index.js';
-import type { CacheReader, Kind } from '../../runtime/manager.js';
-import { isDeleting } from '../../runtime/objects.js';
-import type { Request } from '../../runtime/reconcile.js';
+import { type CacheReader, isDeleting, type Kind, type Request } from '../../runtime/index.js';
 import type { Why } from '../common/conditions.js';
 import { libvirtNetworkName, networkOwner } from './desired.js';
 

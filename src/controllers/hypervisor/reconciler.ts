@@ -4,6 +4,7 @@
 // and wait while it is not True. No finalizer: nothing on the host belongs to the resource.
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
+  GroupVersionKinds,
   Group,
   HypervisorUnreachableReason,
   LibvirtErrorReason,
@@ -35,12 +36,7 @@ import { applyConditionPlan, type Why } from '../common/conditions.js';
 import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import { parseQuantity } from '../common/quantity.js';
 import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
-import {
-  HypervisorResourceKind,
-  observeHypervisor,
-  type HostVerbs,
-  type HypervisorScope,
-} from './scope.js';
+import { observeHypervisor, type HostVerbs, type HypervisorScope } from './scope.js';
 import {
   changesAllocation,
   hypervisorConditions,
@@ -316,11 +312,11 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
     domainEventDelayMs = DEFAULT_DOMAIN_EVENT_DELAY_MS,
     ...builderOptions
   } = options;
-  const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
+  const cache = manager.cache<HypervisorResource>(GroupVersionKinds.Hypervisor);
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own: during a lab's build every write
     // would wake it again at once, bypassing the domain events' delay.
-    .for(HypervisorResourceKind, { predicates: [statusOnlyUpdatesIgnored] })
+    .for(GroupVersionKinds.Hypervisor, { predicates: [statusOnlyUpdatesIgnored] })
     .withOptions(builderOptions)
     .named(HypervisorControllerName)
     .complete(

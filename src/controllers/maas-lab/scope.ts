@@ -5,10 +5,7 @@
 import {
   Group,
   GroupVersion,
-  HypervisorKind,
   MaasLabKind,
-  MaasNodeKind,
-  VirtNetworkKind,
   type Hypervisor,
   type MaasLab,
   type MaasNode,
@@ -19,18 +16,9 @@ import {
   controllerOf,
   groupOf,
   isControlledBy,
-  type Kind,
   type MetaObject,
   type Request,
 } from '../../runtime/index.js';
-
-/** The kinds the lab controller reads, as the runtime names them. */
-export const LabKinds = {
-  MaasLab: { apiVersion: GroupVersion, kind: MaasLabKind },
-  VirtNetwork: { apiVersion: GroupVersion, kind: VirtNetworkKind },
-  MaasNode: { apiVersion: GroupVersion, kind: MaasNodeKind },
-  Hypervisor: { apiVersion: GroupVersion, kind: HypervisorKind },
-} as const satisfies Record<string, Kind>;
 
 /** The caches the scope is read from (the manager's, or fakes in unit tests). */
 export interface LabCaches {

@@ -14,7 +14,7 @@ import {
 import type { OwnerRef } from '../../libvirt/xml/index.js';
 import { type CacheReader, isDeleting, type Request } from '../../runtime/index.js';
 import { isReadyAndCurrent } from '../common/conditions.js';
-import { hypervisorGate, type HypervisorGate } from '../virt-network/scope.js';
+import { hypervisorGate, type HypervisorGate } from '../common/hypervisor-gate.js';
 import { domainNameFor, nodeOwner } from './desired.js';
 
 /**

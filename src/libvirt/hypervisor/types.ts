@@ -96,16 +96,26 @@ export type OwnedNetworkDescription = NetworkDescription & {
   readonly autostart?: boolean;
 };
 
-/** What applyNetworkChange does; the VirtNetwork controller's diffNetwork result fits. */
+/**
+ * What has to happen to make an observed network match the desired one: the VirtNetwork
+ * controller's diffNetwork computes it, applyNetworkChange does it.
+ */
 export type NetworkChange =
   | { readonly kind: 'none' }
   | {
       readonly kind: 'dhcpHostsLive';
+      /** Leases to add (virNetworkUpdate ADD_LAST). */
       readonly add: readonly DhcpHost[];
+      /** Leases to delete, exactly as libvirt holds them (DELETE). */
       readonly remove: readonly DhcpHost[];
+      /** Leases whose MAC stays but whose address or name changes (MODIFY, matched by MAC). */
       readonly modify: readonly DhcpHost[];
     }
-  | { readonly kind: 'redefineAndRestart'; readonly reasons: readonly string[] };
+  | {
+      readonly kind: 'redefineAndRestart';
+      /** One line per difference, for the event and the log. */
+      readonly reasons: readonly string[];
+    };
 
 /** A NIC that was moved back onto its network's bridge. */
 export interface ReplugResult {

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import {
+  GroupVersionKinds,
   GroupVersion,
   NameConflictReason,
   type MaasNode,
@@ -18,7 +19,6 @@ import { setup as setupHypervisor } from '../../../src/controllers/hypervisor/re
 import { registerInventoryMetrics } from '../../../src/controllers/inventory-metrics.js';
 import { setup as setupNode } from '../../../src/controllers/maas-node/reconciler.js';
 import { setup as setupNetwork } from '../../../src/controllers/virt-network/reconciler.js';
-import { InventoryKinds } from '../../../src/controllers/virt-network/scope.js';
 import {
   createHypervisorRegistry,
   type HypervisorRegistry,
@@ -122,8 +122,8 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU TCG)', 
     setupNetwork(m, { hypervisors });
     setupNode(m, { hypervisors, shutdownTimeoutMs: 5_000 });
     registerInventoryMetrics(registry, {
-      nodes: m.cache(InventoryKinds.MaasNode),
-      networks: m.cache(InventoryKinds.VirtNetwork),
+      nodes: m.cache(GroupVersionKinds.MaasNode),
+      networks: m.cache(GroupVersionKinds.VirtNetwork),
     });
     await m.start(AbortSignal.timeout(60_000));
     manager = m;

@@ -26,6 +26,15 @@ const pureCodeImports = {
   ],
 };
 
+/**
+ * Controllers and the CLI see the runtime through its public index only, never the files
+ * behind it: the folders under src/runtime/ may move without touching a controller.
+ */
+const runtimeIndexOnly = {
+  group: ['**/runtime/*', '**/runtime/**/*', '!**/runtime/index.js'],
+  message: 'import the runtime from src/runtime/index.js, not the files behind it',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -51,8 +60,18 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/controllers/**/*.ts', 'src/cli/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [runtimeIndexOnly] }] },
+  },
+  {
+    // Listed after the block above, whose rule options these replace: they carry its pattern.
     files: ['src/libvirt/xml/**/*.ts', 'src/**/desired.ts', 'src/**/status.ts'],
-    rules: { 'no-restricted-imports': ['error', pureCodeImports] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [...pureCodeImports.patterns, runtimeIndexOnly] },
+      ],
+    },
   },
   {
     // The N-API boundary is the one place `any` is allowed in src/.

@@ -21,7 +21,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { MaasLab, MaasNode } from '../src/api/v1alpha1/index.js';
-import { type RestClient, createRestClient } from '../src/runtime/rest.js';
+import { type RestClient, createRestClient } from '../src/runtime/client/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
 import { imageEnv } from '../test/support/image.js';

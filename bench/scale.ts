@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { MaasLab } from '../src/api/v1alpha1/index.js';
-import { type RestClient, createRestClient } from '../src/runtime/rest.js';
+import { type RestClient, createRestClient } from '../src/runtime/client/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
 import { imageEnv } from '../test/support/image.js';

@@ -22,7 +22,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import type { MaasLab, MaasNode } from '../src/api/v1alpha1/index.js';
 import { runOperator } from '../src/cli/operator.js';
 import { createLogger } from '../src/runtime/log.js';
-import { createRestClient } from '../src/runtime/rest.js';
+import { createRestClient } from '../src/runtime/client/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../test/support/libvirtd.js';

@@ -13,26 +13,40 @@
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Hypervisor, MaasLab, MaasNode, VirtNetwork } from '../api/v1alpha1/index.js';
+import {
+  GroupVersionKinds,
+  type Hypervisor,
+  type MaasLab,
+  type MaasNode,
+  type VirtNetwork,
+} from '../api/v1alpha1/index.js';
 import { registerInventoryMetrics } from '../controllers/inventory-metrics.js';
 import { createHypervisorMetrics, createLabMetrics } from '../controllers/metrics.js';
 import { setup as setupHypervisor } from '../controllers/hypervisor/reconciler.js';
 import { setup as setupMaasLab } from '../controllers/maas-lab/reconciler.js';
 import { setup as setupMaasNode } from '../controllers/maas-node/reconciler.js';
 import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
-import { InventoryKinds } from '../controllers/virt-network/scope.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
-import { LabKinds } from '../controllers/maas-lab/scope.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
 import { createLibvirtMetrics } from '../libvirt/metrics.js';
-import type { HttpServer } from '../runtime/health.js';
-import { type Informer, InformerEvent } from '../runtime/informer.js';
-import { type RestConfig, loadRestConfig } from '../runtime/kubeconfig.js';
-import { type Logger, createLogger, describeError } from '../runtime/log.js';
-import { type Kind, type Manager, type WatchScope, createManager } from '../runtime/manager.js';
-import { requestFor } from '../runtime/objects.js';
+import {
+  createLogger,
+  createManager,
+  describeError,
+  type HttpServer,
+  type Informer,
+  InformerEvent,
+  type Kind,
+  loadRestConfig,
+  type Logger,
+  type Manager,
+  requestFor,
+  type RestConfig,
+  type WatchScope,
+} from '../runtime/index.js';
 import type { OperatorOptions } from './options.js';
 import { REGISTRATION_READY_CHECK, createRegistration } from './registration.js';
+import { createManagerShardLeases } from './shard-leases.js';
 
 /** Extra hooks for in-process callers (tests, `make demo`). */
 export interface RunOperatorHooks {
@@ -52,7 +66,7 @@ export interface StartedOperator {
 }
 
 /** The kinds watched per shard when the process serves a fixed list of hypervisors. */
-const SHARDED_KINDS: readonly Kind[] = [InventoryKinds.MaasNode, InventoryKinds.VirtNetwork];
+const SHARDED_KINDS: readonly Kind[] = [GroupVersionKinds.MaasNode, GroupVersionKinds.VirtNetwork];
 
 const sameKind = (a: Kind, b: Kind): boolean => a.apiVersion === b.apiVersion && a.kind === b.kind;
 
@@ -167,7 +181,7 @@ export async function runOperator(
 
   // Leases, when asked for; `serves` is what every reconciler checks first.
   const leases = options.leaderElect
-    ? manager.shardLeases({
+    ? createManagerShardLeases(manager, {
         onStart: (shard) => {
           logger.info('Serving hypervisor shard', { shard });
           hypervisors.unfence(shard);
@@ -212,14 +226,14 @@ export async function runOperator(
     metrics: createLabMetrics(registry),
   });
   registerInventoryMetrics(registry, {
-    nodes: manager.cache<MaasNode>(InventoryKinds.MaasNode),
-    networks: manager.cache<VirtNetwork>(InventoryKinds.VirtNetwork),
+    nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
+    networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
     serves,
   });
 
-  const labs = manager.cache<MaasLab>(LabKinds.MaasLab);
-  const nodes = manager.cache<MaasNode>(InventoryKinds.MaasNode);
-  const networks = manager.cache<VirtNetwork>(InventoryKinds.VirtNetwork);
+  const labs = manager.cache<MaasLab>(GroupVersionKinds.MaasLab);
+  const nodes = manager.cache<MaasNode>(GroupVersionKinds.MaasNode);
+  const networks = manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork);
   /** Wakes everything on `shard`, so a new lease holder reconciles (and reports) at once. */
   function enqueueShard(shard: string): void {
     hvController.enqueue({ name: shard });
@@ -237,7 +251,7 @@ export async function runOperator(
       await leases.set(listed);
     } else {
       // With `all`, the shards are the Hypervisors that exist: follow the informer.
-      const hvInformer = manager.informer<Hypervisor>(InventoryKinds.Hypervisor);
+      const hvInformer = manager.informer<Hypervisor>(GroupVersionKinds.Hypervisor);
       const resync = (): void => {
         const names = hvInformer.list().flatMap((h) => (h.metadata?.name ? [h.metadata.name] : []));
         leases

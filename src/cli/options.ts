@@ -3,8 +3,7 @@
 // it process.argv and the action that runs the operator.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { LogFormat } from '../runtime/log.js';
-import { parseBindAddress } from '../runtime/health.js';
+import { type LogFormat, parseBindAddress } from '../runtime/index.js';
 import { DEFAULT_REGISTER_URI } from './registration.js';
 
 /** Which Hypervisor shards a process serves: every one, or a fixed list of names. */

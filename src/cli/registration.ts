@@ -8,11 +8,16 @@
 
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import { type Hypervisor, Group, GroupVersion, HypervisorKind } from '../api/v1alpha1/index.js';
-import { type Backoff, createJitteredBackoff } from '../runtime/backoff.js';
-import type { Client } from '../runtime/client.js';
-import { type Clock, realClock } from '../runtime/clock.js';
-import { type Logger, describeError } from '../runtime/log.js';
-import type { Runnable } from '../runtime/manager.js';
+import {
+  type Backoff,
+  type Client,
+  type Clock,
+  createJitteredBackoff,
+  describeError,
+  type Logger,
+  realClock,
+  type Runnable,
+} from '../runtime/index.js';
 
 /** The field manager of the agent's apply: kubectl shows who owns `spec.uri`. */
 export const REGISTRATION_FIELD_MANAGER = 'maaslab-agent';

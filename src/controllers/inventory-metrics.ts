@@ -5,7 +5,7 @@
 // controller's gauges), registered on a Registry handed in, never the global one.
 import { Gauge, type Registry } from 'prom-client';
 import type { MaasNode, VirtNetwork } from '../api/v1alpha1/index.js';
-import type { CacheReader } from '../runtime/manager.js';
+import type { CacheReader } from '../runtime/index.js';
 
 /** The metric names, fixed here so dashboards and tests agree. */
 export const InventoryMetricName = {

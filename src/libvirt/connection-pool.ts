@@ -15,9 +15,8 @@ import { createJitteredBackoff, type Backoff } from '../runtime/backoff.js';
 import { realClock, type Clock } from '../runtime/clock.js';
 import { Connection } from './connection.js';
 import { ErrorNumber } from './constants.js';
-import { isLibvirtError } from './errors.js';
+import { HypervisorUnreachableError, isLibvirtError } from './errors.js';
 import type { CloseEvent } from './events.js';
-import { HypervisorUnreachableError } from './hypervisor.js';
 
 /** What the pool needs from a connection; the real Connection has it, test fakes mimic it. */
 export interface PooledConnection {

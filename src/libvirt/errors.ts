@@ -1,7 +1,7 @@
 // libvirt errors, typed by code (house rule 6): callers branch on `code`, never on
 // message text.
 import {
-  type ErrorDomain,
+  ErrorDomain,
   ErrorDomainNames,
   type ErrorLevel,
   ErrorLevelNames,
@@ -61,4 +61,43 @@ export const NOT_FOUND_CODES: readonly ErrorNumber[] = [
 /** True when `e` says the looked-up libvirt object does not exist. */
 export function isNotFound(e: unknown): e is LibvirtError {
   return isLibvirtError(e, ...NOT_FOUND_CODES);
+}
+
+/** libvirt cannot be reached: connect failed, the daemon went away, keepalive timed out. */
+export class HypervisorUnreachableError extends Error {
+  override readonly name = 'HypervisorUnreachableError';
+  /** Builds the error; pass the libvirt error as `cause`. */
+  constructor(
+    /** The hypervisor URI. */
+    readonly uri: string,
+    options?: ErrorOptions,
+  ) {
+    const cause = options?.cause;
+    super(
+      `hypervisor ${uri} is unreachable` + (cause instanceof Error ? `: ${cause.message}` : ''),
+      options,
+    );
+  }
+}
+
+/** Codes that always mean the connection is unusable. */
+const CONNECTION_CODES: readonly ErrorNumber[] = [
+  ErrorNumber.NoConnect,
+  ErrorNumber.InvalidConn,
+  ErrorNumber.Rpc,
+  ErrorNumber.AuthFailed,
+];
+
+/**
+ * True when a libvirt error means the connection (not the operation) failed. SYSTEM_ERROR
+ * counts only when raised by the RPC or remote layers (a dead socket: "Cannot write data",
+ * "End of file"): the QEMU driver also uses SYSTEM_ERROR for, e.g., a missing image file.
+ */
+export function isUnreachableError(e: unknown): e is LibvirtError {
+  if (!(e instanceof LibvirtError)) return false;
+  if (CONNECTION_CODES.includes(e.code)) return true;
+  return (
+    e.code === ErrorNumber.SystemError &&
+    (e.domain === ErrorDomain.Rpc || e.domain === ErrorDomain.Remote)
+  );
 }

@@ -32,12 +32,17 @@ export {
   type DomainObservation,
   type DomainStateReason,
 } from './domain.js';
-export { isLibvirtError, isNotFound, LibvirtError, NOT_FOUND_CODES } from './errors.js';
+export {
+  HypervisorUnreachableError,
+  isLibvirtError,
+  isNotFound,
+  isUnreachableError,
+  LibvirtError,
+  NOT_FOUND_CODES,
+} from './errors.js';
 export {
   BridgeNotFoundError,
   createLibvirtHypervisor,
-  HypervisorUnreachableError,
-  isUnreachableError,
   NameConflictError,
   OBSERVE_DOMAIN_OP,
   PoolNotFoundError,
@@ -62,7 +67,7 @@ export {
   type Unsubscribe,
   type VolumeRef,
   type VolumeSpec,
-} from './hypervisor.js';
+} from './hypervisor/index.js';
 export {
   createLibvirtMetrics,
   LIBVIRT_CALL_BUCKETS,

@@ -1,5 +1,17 @@
 // The runtime's public surface: interfaces and factory functions, not classes
-// (TerminalError is the one class, because callers throw it).
+// (TerminalError is the one class, because callers throw it). Controllers and the CLI import
+// this file only, never the files behind it (an ESLint rule says so).
+//
+// Grouped as controller-runtime is; each folder's index.ts says what it holds:
+//   client/          kubeconfig, credentials, the REST client and the object client
+//   cache/           list-watch, store and informer
+//   controller/      reconcile contract, work queue, controller loop, builder, object helpers
+//   leaderelection/  Lease records, the Lease store and the elector
+//   events/          Event building and the recorder
+//   metrics/         controller-runtime's and client-go's Prometheus series
+//   manager/         the manager and its probe and metrics servers
+// The leaves every folder uses stay at the top: clock.ts (time), log.ts (logging),
+// backoff.ts (backoff and rate limiters) and conditions.ts (status conditions, kstatus).
 
 export type { Clock, Delay, Timer } from './clock.js';
 export { realClock, toRfc3339Seconds } from './clock.js';
@@ -46,117 +58,12 @@ export {
   statusEqual,
   validateCondition,
 } from './conditions.js';
-export type {
-  Controller,
-  ControllerMetrics,
-  ControllerOptions,
-  StopOptions,
-} from './controller.js';
-export { ReconcileOutcome, createController, noopControllerMetrics } from './controller.js';
-export type { EventInput, EventRecord, EventStamp } from './event-record.js';
-export { EventType, REPORTING_CONTROLLER, buildEvent, truncateUtf8 } from './event-record.js';
-export type {
-  LeaseRecord,
-  LeaseStep,
-  LeaseStepInput,
-  LeaseTiming,
-  Observed,
-} from './lease-record.js';
-export {
-  DEFAULT_LEASE_TIMING,
-  LEASE_RETRY_JITTER,
-  candidateRetryMs,
-  fromMicroTime,
-  nextLeaseStep,
-  observe,
-  releaseRecord,
-  renewDeadlinePassed,
-  sameRecord,
-  toMicroTime,
-} from './lease-record.js';
 export type { LogFormat, LogMeta, Logger, LoggerOptions } from './log.js';
 export { LogKey, createLogger, describeError, noopLogger } from './log.js';
-export type { LeaderElectionMetrics, RuntimeMetrics, RuntimeMetricsOptions } from './metrics.js';
-export {
-  MetricName,
-  RECONCILE_TIME_BUCKETS,
-  WORKQUEUE_DURATION_BUCKETS,
-  createRuntimeMetrics,
-} from './metrics.js';
-export type { FinalizerChange, MetaLike, MetaObject } from './objects.js';
-export {
-  CLEANUP_FINALIZER,
-  addFinalizer,
-  controllerOf,
-  controllerReference,
-  finalizersPatch,
-  groupOf,
-  hasFinalizer,
-  isControlledBy,
-  isDeleting,
-  ownerRequest,
-  removeFinalizer,
-  requestFor,
-} from './objects.js';
-export type { Reconciler, Request, Result, TerminalErrorOptions } from './reconcile.js';
-export {
-  TerminalError,
-  asTerminalError,
-  isTerminalError,
-  parseRequestKey,
-  requestKey,
-} from './reconcile.js';
-export { mergeResults, requeueDelay } from './result.js';
-export type { QueueMetrics, WorkQueue, WorkQueueOptions } from './workqueue.js';
-export { createWorkQueue, noopQueueMetrics } from './workqueue.js';
-export type { LoadRestConfigOptions, RestConfig } from './kubeconfig.js';
-export { loadRestConfig } from './kubeconfig.js';
-export type {
-  ObjectList,
-  ResourceRef,
-  RestClient,
-  RestRequest,
-  WatchCallbacks,
-  WatchHandle,
-} from './rest.js';
-export {
-  ContentType,
-  createRestClient,
-  hasStatus,
-  isConflict,
-  isGone,
-  isNotFound,
-} from './rest.js';
-export type { ListResult, ListWatchOptions, ListWatchSource } from './list-watch.js';
-export { createListWatch } from './list-watch.js';
-export type { Informer, InformerHandlers, InformerOptions, InformerStats } from './informer.js';
-export { DEFAULT_WATCHDOG_MS, InformerEvent, createInformer, deepFreeze } from './informer.js';
-export type { ApplyOptions, Client, ClientOptions, StatusObject, WriteResult } from './client.js';
-export { FIELD_MANAGER, createClient, refOf, statusMergePatch } from './client.js';
-export type { EventRecorder, EventRecorderOptions } from './events.js';
-export { createEventRecorder } from './events.js';
-export type { LeaseStore, StoredLease } from './lease-store.js';
-export { createLeaseStore, leaseSpec, recordFromLease } from './lease-store.js';
-export type { LeaseElector, LeaseElectorOptions, LeaseListeners } from './lease.js';
-export { LeaseEvent, createLeaseElector } from './lease.js';
-export type { ShardLeases, ShardLeasesOptions } from './shard-leases.js';
-export { SHARD_LEASE_PREFIX, createShardLeases, shardLeaseName } from './shard-leases.js';
-export type { Check, HttpServer, ProbeServer, ServerOptions } from './health.js';
-export { parseBindAddress, startMetricsServer, startProbeServer } from './health.js';
-export type {
-  CacheReader,
-  Kind,
-  Manager,
-  ManagerOptions,
-  Runnable,
-  WatchScope,
-} from './manager.js';
-export { createManager } from './manager.js';
-export type {
-  BuilderOptions,
-  ControllerBuilder,
-  MapFn,
-  Predicate,
-  SourceOptions,
-} from './builder.js';
-export { controllerBuilder, generationChanged } from './builder.js';
+export * from './cache/index.js';
+export * from './client/index.js';
+export * from './controller/index.js';
+export * from './events/index.js';
+export * from './leaderelection/index.js';
+export * from './manager/index.js';
+export * from './metrics/index.js';

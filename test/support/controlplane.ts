@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { type Interface, createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { type RestConfig, loadRestConfig } from '../../src/runtime/kubeconfig.js';
+import { type RestConfig, loadRestConfig } from '../../src/runtime/client/kubeconfig.js';
 
 /** The repository root, found from this file so tests may run from any directory. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

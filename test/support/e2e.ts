@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRestClient, type RestClient } from '../../src/runtime/rest.js';
+import { createRestClient, type RestClient } from '../../src/runtime/client/rest.js';
 import { controlPlane, repoRoot } from './controlplane.js';
 import { type PrivateLibvirtd, run, startPrivateLibvirtd } from './libvirtd.js';
 import { type TestNamespace, createTestNamespace } from './namespace.js';

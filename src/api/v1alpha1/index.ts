@@ -3,10 +3,11 @@
  * TypeScript types, and the condition types and reasons.
  */
 import type { KindInfo } from './common.js';
-import { HypervisorKindInfo } from './hypervisor.js';
-import { MaasLabKindInfo } from './maas-lab.js';
-import { MaasNodeKindInfo } from './maas-node.js';
-import { VirtNetworkKindInfo } from './virt-network.js';
+import { GroupVersion } from './group.js';
+import { HypervisorKind, HypervisorKindInfo } from './hypervisor.js';
+import { MaasLabKind, MaasLabKindInfo } from './maas-lab.js';
+import { MaasNodeKind, MaasNodeKindInfo } from './maas-node.js';
+import { VirtNetworkKind, VirtNetworkKindInfo } from './virt-network.js';
 
 export * from './group.js';
 export * from './common.js';
@@ -22,3 +23,14 @@ export const kinds: readonly KindInfo[] = [
   MaasNodeKindInfo,
   MaasLabKindInfo,
 ];
+
+/**
+ * Each kind's apiVersion and kind: the one table the controllers, the CLI and the tests name
+ * them by (the runtime's `Kind`, a manifest's header).
+ */
+export const GroupVersionKinds = {
+  Hypervisor: { apiVersion: GroupVersion, kind: HypervisorKind },
+  VirtNetwork: { apiVersion: GroupVersion, kind: VirtNetworkKind },
+  MaasNode: { apiVersion: GroupVersion, kind: MaasNodeKind },
+  MaasLab: { apiVersion: GroupVersion, kind: MaasLabKind },
+} as const;

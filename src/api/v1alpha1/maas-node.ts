@@ -59,8 +59,12 @@ export const NicModels = ['virtio', 'e1000', 'rtl8139'] as const;
  * Once leave power to MAAS's virsh power driver (Once starts it once, at creation).
  */
 export const RunStrategies = ['Always', 'Halted', 'Manual', 'Once'] as const;
+/** A run strategy: Always, Halted, Manual or Once. */
+export type RunStrategy = (typeof RunStrategies)[number];
 /** How the operator stops a domain: ACPI shutdown, hard power-off, or save memory to disk. */
 export const HaltModes = ['Shutdown', 'Destroy', 'Save'] as const;
+/** A halt mode: Shutdown, Destroy or Save. */
+export type HaltMode = (typeof HaltModes)[number];
 /** status.printableStatus values, for humans; machines read the conditions. */
 export const MaasNodePrintableStatuses = [
   'Pending',

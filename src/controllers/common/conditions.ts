@@ -8,12 +8,12 @@ import {
   type Condition as ApiCondition,
 } from '../../api/v1alpha1/index.js';
 import {
-  removeCondition,
-  setCondition,
   type Condition,
   type ConditionInput,
+  removeCondition,
+  setCondition,
   type Stamp,
-} from '../../runtime/conditions.js';
+} from '../../runtime/index.js';
 
 /** Conditions to set (in order) and condition types to remove. */
 export interface ConditionPlan {

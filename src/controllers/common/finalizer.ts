@@ -1,8 +1,12 @@
 // The cleanup finalizer, first thing in a pass: added when missing, and the pass goes on with
 // the object the server returned (its resourceVersion locks the pass's later writes; the write
 // itself wakes no pass, see statusOnlyUpdatesIgnored).
-import type { Client } from '../../runtime/client.js';
-import { CLEANUP_FINALIZER, hasFinalizer, type MetaObject } from '../../runtime/objects.js';
+import {
+  CLEANUP_FINALIZER,
+  type Client,
+  hasFinalizer,
+  type MetaObject,
+} from '../../runtime/index.js';
 
 /**
  * `object` with the cleanup finalizer: as it is when it has it or is being deleted (a

@@ -10,7 +10,7 @@ import {
   createLibvirtHypervisor,
   type Hypervisor,
   type LibvirtHypervisor,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import type { LibvirtMetrics } from '../../libvirt/metrics.js';
 
 /**

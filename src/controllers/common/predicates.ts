@@ -2,8 +2,7 @@
 // the changes its targets read, so a status write does not wake a whole hypervisor's objects.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ReadyCondition } from '../../api/v1alpha1/index.js';
-import type { Predicate } from '../../runtime/builder.js';
-import { controllerOf } from '../../runtime/objects.js';
+import { controllerOf, type Predicate } from '../../runtime/index.js';
 import { childState, isReadyAndCurrent, type Observable } from './conditions.js';
 
 const generationOf = (o: Readonly<KubernetesObject>): number | undefined => o.metadata?.generation;

@@ -4,6 +4,7 @@
 // and wait while it is not True. No finalizer: nothing on the host belongs to the resource.
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
+  GroupVersionKinds,
   Group,
   HypervisorUnreachableReason,
   LibvirtErrorReason,
@@ -12,30 +13,30 @@ import {
 } from '../../api/v1alpha1/index.js';
 import type { Connection } from '../../libvirt/connection.js';
 import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
-import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor.js';
-import { type Backoff, createJitteredBackoff } from '../../runtime/backoff.js';
+import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor/index.js';
 import {
-  controllerBuilder,
-  statusOnlyUpdatesIgnored,
+  type Backoff,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import type { Client } from '../../runtime/client.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import type { CacheReader, Manager } from '../../runtime/manager.js';
-import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
+  type CacheReader,
+  type Client,
+  type Clock,
+  type Controller,
+  controllerBuilder,
+  createJitteredBackoff,
+  type EventRecorder,
+  EventType,
+  type Manager,
+  type Reconciler,
+  type Request,
+  requestKey,
+  type Result,
+  statusOnlyUpdatesIgnored,
+} from '../../runtime/index.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
 import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import { parseQuantity } from '../common/quantity.js';
 import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
-import {
-  HypervisorResourceKind,
-  observeHypervisor,
-  type HostVerbs,
-  type HypervisorScope,
-} from './scope.js';
+import { observeHypervisor, type HostVerbs, type HypervisorScope } from './scope.js';
 import {
   changesAllocation,
   hypervisorConditions,
@@ -311,11 +312,11 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
     domainEventDelayMs = DEFAULT_DOMAIN_EVENT_DELAY_MS,
     ...builderOptions
   } = options;
-  const cache = manager.cache<HypervisorResource>(HypervisorResourceKind);
+  const cache = manager.cache<HypervisorResource>(GroupVersionKinds.Hypervisor);
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own: during a lab's build every write
     // would wake it again at once, bypassing the domain events' delay.
-    .for(HypervisorResourceKind, { predicates: [statusOnlyUpdatesIgnored] })
+    .for(GroupVersionKinds.Hypervisor, { predicates: [statusOnlyUpdatesIgnored] })
     .withOptions(builderOptions)
     .named(HypervisorControllerName)
     .complete(

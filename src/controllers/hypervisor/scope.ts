@@ -1,24 +1,13 @@
 // Hypervisor scope: what one pass reads — the resource from the informer cache and what
 // libvirt reports about the host — built fresh on every pass and never kept. Reads only; the
 // storage pool is ensured in the act step.
-import {
-  GroupVersion,
-  HypervisorKind,
-  type Hypervisor as HypervisorResource,
-} from '../../api/v1alpha1/index.js';
+import { type Hypervisor as HypervisorResource } from '../../api/v1alpha1/index.js';
 import {
   HypervisorUnreachableError,
   type HostInfo,
   type Hypervisor,
-} from '../../libvirt/hypervisor.js';
-import type { CacheReader, Kind } from '../../runtime/manager.js';
-import type { Request } from '../../runtime/reconcile.js';
-
-/** The Hypervisor kind, as the runtime names it. */
-export const HypervisorResourceKind = {
-  apiVersion: GroupVersion,
-  kind: HypervisorKind,
-} as const satisfies Kind;
+} from '../../libvirt/hypervisor/index.js';
+import type { CacheReader, Request } from '../../runtime/index.js';
 
 /** The verbs the Hypervisor controller uses. */
 export type HostVerbs = Pick<Hypervisor, 'hostInfo' | 'ensurePool'>;

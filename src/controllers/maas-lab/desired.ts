@@ -13,7 +13,7 @@ import {
   type VirtNetworkSpec,
 } from '../../api/v1alpha1/index.js';
 import { defaultMac } from '../maas-node/desired.js';
-import { CLEANUP_FINALIZER } from '../../runtime/objects.js';
+import { CLEANUP_FINALIZER } from '../../runtime/index.js';
 
 /** The label every child carries, naming its lab; lists and watches select on it. */
 export const LabLabel = 'maaslab.dev/lab';

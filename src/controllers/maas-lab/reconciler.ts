@@ -4,6 +4,7 @@
 // garbage collection deletes it with the lab.
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
+  GroupVersionKinds,
   Group,
   HypervisorNotFoundReason,
   HypervisorUnreachableReason,
@@ -20,18 +21,22 @@ import {
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
 import {
-  controllerBuilder,
-  statusOnlyUpdatesIgnored,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import type { Client } from '../../runtime/client.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import type { Manager } from '../../runtime/manager.js';
-import { isDeleting, requestFor } from '../../runtime/objects.js';
-import { requestKey, type Reconciler, type Request, type Result } from '../../runtime/reconcile.js';
+  type Client,
+  type Clock,
+  type Controller,
+  controllerBuilder,
+  type EventRecorder,
+  EventType,
+  isDeleting,
+  type Manager,
+  type Reconciler,
+  type Request,
+  requestFor,
+  requestKey,
+  type Result,
+  statusOnlyUpdatesIgnored,
+} from '../../runtime/index.js';
 import { applyConditionPlan, type Why } from '../common/conditions.js';
 import {
   childStateChanged,
@@ -49,7 +54,7 @@ import {
   type LabChildren,
   type MacCollision,
 } from './desired.js';
-import { LabKinds, observeLab, type LabCaches, type LabScope } from './scope.js';
+import { observeLab, type LabCaches, type LabScope } from './scope.js';
 import { labStatus, onlyProgressChanged, type LabObservation } from './status.js';
 
 /** An error's message, for condition messages (logs get the whole chain). */
@@ -238,7 +243,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
       // Already going (its finalizer is cleaning up libvirt): deleting again would only
       // repeat the event.
       if (isDeleting(scope.nodes.get(name) ?? {})) continue;
-      const ref = { apiVersion: LabKinds.MaasNode.apiVersion, kind: MaasNodeKind };
+      const ref = { apiVersion: GroupVersionKinds.MaasNode.apiVersion, kind: MaasNodeKind };
       if (await client.delete({ ...ref, namespace: lab.metadata?.namespace, name }, signal)) {
         deletedNodes.push(name);
       }
@@ -259,7 +264,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
     const deletedNetworks: string[] = [];
     for (const name of networksToDelete([...scope.networks.keys()], desired.networks)) {
       if (isDeleting(scope.networks.get(name) ?? {})) continue;
-      const ref = { apiVersion: LabKinds.VirtNetwork.apiVersion, kind: VirtNetworkKind };
+      const ref = { apiVersion: GroupVersionKinds.VirtNetwork.apiVersion, kind: VirtNetworkKind };
       if (await client.delete({ ...ref, namespace: lab.metadata?.namespace, name }, signal)) {
         deletedNetworks.push(name);
       }
@@ -469,10 +474,10 @@ export interface MaasLabSetupOptions extends BuilderOptions {
  */
 export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Controller {
   const caches: LabCaches = {
-    labs: manager.cache<MaasLab>(LabKinds.MaasLab),
-    networks: manager.cache<VirtNetwork>(LabKinds.VirtNetwork),
-    nodes: manager.cache<MaasNode>(LabKinds.MaasNode),
-    hypervisors: manager.cache<Hypervisor>(LabKinds.Hypervisor),
+    labs: manager.cache<MaasLab>(GroupVersionKinds.MaasLab),
+    networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
+    nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
+    hypervisors: manager.cache<Hypervisor>(GroupVersionKinds.Hypervisor),
   };
   const labsOn = (hypervisor: string | undefined, except?: string): Request[] =>
     caches.labs
@@ -486,26 +491,26 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
   return (
     controllerBuilder(manager)
       // Its own status writes need no pass of their own.
-      .for(LabKinds.MaasLab, { predicates: [statusOnlyUpdatesIgnored] })
+      .for(GroupVersionKinds.MaasLab, { predicates: [statusOnlyUpdatesIgnored] })
       // Only the children's changes its status and diff read.
-      .owns(LabKinds.VirtNetwork, { predicates: [childStateChanged] })
-      .owns(LabKinds.MaasNode, { predicates: [childStateChanged] })
+      .owns(GroupVersionKinds.VirtNetwork, { predicates: [childStateChanged] })
+      .owns(GroupVersionKinds.MaasNode, { predicates: [childStateChanged] })
       // MAC collisions are between labs (and stand-alone nodes) on one hypervisor: a spec
       // change of one may start or end a collision for the others. Only spec and control
       // changes wake the peers; a lab's own status writes would otherwise wake every lab on
       // its hypervisor, whose status writes wake it back (O(labs²) passes per change).
-      .watches(LabKinds.MaasLab, (o) => labsOn(specOf(o).hypervisor, o.metadata?.uid), {
+      .watches(GroupVersionKinds.MaasLab, (o) => labsOn(specOf(o).hypervisor, o.metadata?.uid), {
         predicates: [collisionInputsChanged],
       })
       .watches(
-        LabKinds.MaasNode,
+        GroupVersionKinds.MaasNode,
         (o) =>
           (o.metadata?.ownerReferences ?? []).some((r) => r.controller === true)
             ? []
             : labsOn(specOf(o).hypervisor),
         { predicates: [collisionInputsChanged] },
       )
-      .watches(LabKinds.Hypervisor, (o) => labsOn(o.metadata?.name), {
+      .watches(GroupVersionKinds.Hypervisor, (o) => labsOn(o.metadata?.name), {
         predicates: [hypervisorGateChanged],
       })
       .withOptions(builderOptions)

@@ -5,26 +5,20 @@
 import {
   Group,
   GroupVersion,
-  HypervisorKind,
   MaasLabKind,
-  MaasNodeKind,
-  VirtNetworkKind,
   type Hypervisor,
   type MaasLab,
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
-import type { CacheReader, Kind } from '../../runtime/manager.js';
-import { controllerOf, groupOf, isControlledBy, type MetaObject } from '../../runtime/objects.js';
-import type { Request } from '../../runtime/reconcile.js';
-
-/** The kinds the lab controller reads, as the runtime names them. */
-export const LabKinds = {
-  MaasLab: { apiVersion: GroupVersion, kind: MaasLabKind },
-  VirtNetwork: { apiVersion: GroupVersion, kind: VirtNetworkKind },
-  MaasNode: { apiVersion: GroupVersion, kind: MaasNodeKind },
-  Hypervisor: { apiVersion: GroupVersion, kind: HypervisorKind },
-} as const satisfies Record<string, Kind>;
+import {
+  type CacheReader,
+  controllerOf,
+  groupOf,
+  isControlledBy,
+  type MetaObject,
+  type Request,
+} from '../../runtime/index.js';
 
 /** The caches the scope is read from (the manager's, or fakes in unit tests). */
 export interface LabCaches {

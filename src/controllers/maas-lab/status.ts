@@ -1,6 +1,6 @@
 // MaasLab status: counts of Ready children, the printable status and the conditions, all
 // derived from the children's own status. Pure.
-import { statusEqual } from '../../runtime/conditions.js';
+import { statusEqual } from '../../runtime/index.js';
 import {
   DeletingReason,
   HypervisorUnreachableReason,

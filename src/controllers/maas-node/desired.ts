@@ -4,10 +4,10 @@
 import {
   MaasNodeKind,
   type DomainState,
-  type HaltModes,
+  type HaltMode,
   type HypervisorSpec,
   type MaasNode,
-  type RunStrategies,
+  type RunStrategy,
 } from '../../api/v1alpha1/index.js';
 import type {
   BootDevice,
@@ -39,12 +39,6 @@ const DEFAULTS = {
   haltMode: 'Shutdown',
   storagePool: 'default',
 } as const;
-
-// src/api exports the value lists but not these two unions; derived here until it does.
-/** A run strategy: Always, Halted, Manual or Once. */
-export type RunStrategy = (typeof RunStrategies)[number];
-/** A halt mode: Shutdown, Destroy or Save. */
-export type HaltMode = (typeof HaltModes)[number];
 
 /** The OUI QEMU and libvirt use for generated MACs; locally administered, unicast. */
 export const QEMU_OUI = '52:54:00';

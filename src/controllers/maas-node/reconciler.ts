@@ -4,6 +4,7 @@
 // domain of our name that we did not create is never touched.
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
+  GroupVersionKinds,
   CloneSourceNotFoundReason,
   CloneSourceNotHaltedReason,
   Group,
@@ -11,9 +12,11 @@ import {
   LibvirtErrorReason,
   NameConflictReason,
   NetworkNotReadyReason,
+  type HaltMode,
   type Hypervisor as HypervisorResource,
   type MaasNode,
   type MaasNodeStatus,
+  type RunStrategy,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
 import {
@@ -21,34 +24,36 @@ import {
   NameConflictError,
   type Hypervisor,
   type ObservedDomain,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import { buildDomainXml, parseDomainXml, type ParsedVolume } from '../../libvirt/xml/index.js';
 import {
-  controllerBuilder,
-  statusOnlyUpdatesIgnored,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import { refOf, type Client } from '../../runtime/client.js';
-import { toRfc3339Seconds, type Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import { InformerEvent } from '../../runtime/informer.js';
-import type { CacheReader, Manager } from '../../runtime/manager.js';
-import { CLEANUP_FINALIZER, hasFinalizer, requestFor } from '../../runtime/objects.js';
-import { ContentType } from '../../runtime/rest.js';
-import {
-  TerminalError,
-  requestKey,
+  type CacheReader,
+  CLEANUP_FINALIZER,
+  type Client,
+  type Clock,
+  ContentType,
+  type Controller,
+  controllerBuilder,
+  type EventRecorder,
+  EventType,
+  hasFinalizer,
+  InformerEvent,
+  type Manager,
   type Reconciler,
+  refOf,
   type Request,
+  requestFor,
+  requestKey,
   type Result,
-} from '../../runtime/reconcile.js';
+  statusOnlyUpdatesIgnored,
+  TerminalError,
+  toRfc3339Seconds,
+} from '../../runtime/index.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import { ownership as classify } from '../common/ownership.js';
 import { hypervisorGateChanged, networkGateChanged } from '../common/predicates.js';
-import { InventoryKinds } from '../virt-network/scope.js';
 import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
 import {
   defaultMac,
@@ -59,10 +64,8 @@ import {
   powerAction,
   remainingShutdownMs,
   type DesiredVolume,
-  type HaltMode,
   type NodeContext,
   type PowerAction,
-  type RunStrategy,
 } from './desired.js';
 import {
   STARTED_ONCE_ANNOTATION,
@@ -847,9 +850,9 @@ export interface MaasNodeSetupOptions extends BuilderOptions {
 export function setup(manager: Manager, options: MaasNodeSetupOptions): Controller {
   const { hypervisors, serves, resyncMs, shutdownTimeoutMs, ...builderOptions } = options;
   const caches: NodeCaches = {
-    nodes: manager.cache<MaasNode>(InventoryKinds.MaasNode),
-    networks: manager.cache<VirtNetwork>(InventoryKinds.VirtNetwork),
-    hypervisors: manager.cache<HypervisorResource>(InventoryKinds.Hypervisor),
+    nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
+    networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
+    hypervisors: manager.cache<HypervisorResource>(GroupVersionKinds.Hypervisor),
   };
   const nodesWhere = (pred: (n: Readonly<MaasNode>) => boolean, namespace?: string): Request[] =>
     caches.nodes
@@ -869,7 +872,7 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     if (keys.size > 0) explicitNames.set(domain, keys);
     else explicitNames.delete(domain);
   };
-  const nodeInformer = manager.informer<MaasNode>(InventoryKinds.MaasNode);
+  const nodeInformer = manager.informer<MaasNode>(GroupVersionKinds.MaasNode);
   nodeInformer.on(InformerEvent.Add, (n) => index(n, true));
   nodeInformer.on(InformerEvent.Update, (n, old) => {
     index(old, false);
@@ -885,9 +888,9 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
   });
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own.
-    .for(InventoryKinds.MaasNode, { predicates: [statusOnlyUpdatesIgnored] })
+    .for(GroupVersionKinds.MaasNode, { predicates: [statusOnlyUpdatesIgnored] })
     .watches(
-      InventoryKinds.VirtNetwork,
+      GroupVersionKinds.VirtNetwork,
       (o) => {
         const vnet = o as Readonly<VirtNetwork>;
         const name = vnet.metadata?.name;
@@ -899,12 +902,12 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
       { predicates: [networkGateChanged] },
     )
     .watches(
-      InventoryKinds.Hypervisor,
+      GroupVersionKinds.Hypervisor,
       (o) => nodesWhere((n) => n.spec.hypervisor === o.metadata?.name),
       { predicates: [hypervisorGateChanged] },
     )
     // A clone waits for its source to halt.
-    .watches(InventoryKinds.MaasNode, (o) =>
+    .watches(GroupVersionKinds.MaasNode, (o) =>
       nodesWhere((n) => n.spec.cloneFrom?.name === o.metadata?.name, o.metadata?.namespace),
     )
     .withOptions(builderOptions)

@@ -10,13 +10,11 @@ import {
   HypervisorUnreachableError,
   type Hypervisor,
   type ObservedDomain,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import type { OwnerRef } from '../../libvirt/xml/index.js';
-import type { CacheReader } from '../../runtime/manager.js';
-import { isDeleting } from '../../runtime/objects.js';
-import type { Request } from '../../runtime/reconcile.js';
+import { type CacheReader, isDeleting, type Request } from '../../runtime/index.js';
 import { isReadyAndCurrent } from '../common/conditions.js';
-import { hypervisorGate, type HypervisorGate } from '../virt-network/scope.js';
+import { hypervisorGate, type HypervisorGate } from '../common/hypervisor-gate.js';
 import { domainNameFor, nodeOwner } from './desired.js';
 
 /**

@@ -10,6 +10,8 @@ import type {
   ParsedDomain,
   ParsedNetwork,
 } from '../../libvirt/xml/index.js';
+// Types only: the diff is the Hypervisor's applyNetworkChange input; nothing of the layer runs.
+import type { NetworkChange } from '../../libvirt/hypervisor/index.js';
 import { ownership as classify, type Ownership } from '../common/ownership.js';
 
 /** libvirt's default forward mode, and the CRD's. */
@@ -96,24 +98,6 @@ export function desiredNetwork(vnet: VirtNetwork): NetworkDescription {
   };
 }
 
-/** What has to happen to make an observed network match the desired one. */
-export type NetworkDiff =
-  | { readonly kind: 'none' }
-  | {
-      readonly kind: 'dhcpHostsLive';
-      /** Leases to add (virNetworkUpdate ADD_LAST). */
-      readonly add: readonly DhcpHost[];
-      /** Leases to delete, exactly as libvirt holds them (DELETE). */
-      readonly remove: readonly DhcpHost[];
-      /** Leases whose MAC stays but whose address or name changes (MODIFY, matched by MAC). */
-      readonly modify: readonly DhcpHost[];
-    }
-  | {
-      readonly kind: 'redefineAndRestart';
-      /** One line per difference, for the event and the log. */
-      readonly reasons: readonly string[];
-    };
-
 const show = (value: unknown): string => (value === undefined ? 'unset' : JSON.stringify(value));
 
 function compare(reasons: string[], field: string, desired: unknown, observed: unknown): void {
@@ -159,7 +143,7 @@ function structuralDifferences(desired: NetworkDescription, observed: ParsedNetw
  * running network still lags behind its definition (then restart it). Only fields we set are
  * compared, so libvirt's additions (uuid, mac, the chosen virbrN) never cause churn.
  */
-export function diffNetwork(desired: NetworkDescription, observed: ParsedNetwork): NetworkDiff {
+export function diffNetwork(desired: NetworkDescription, observed: ParsedNetwork): NetworkChange {
   const reasons = structuralDifferences(desired, observed);
   if (reasons.length > 0) return { kind: 'redefineAndRestart', reasons };
   const wanted = desired.ipv4?.dhcp?.hosts ?? [];

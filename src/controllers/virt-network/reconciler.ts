@@ -4,6 +4,7 @@
 // network of our name that we did not create is never touched.
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
+  GroupVersionKinds,
   BridgeNotFoundReason,
   Group,
   HypervisorNotFoundReason,
@@ -21,33 +22,33 @@ import {
   type Hypervisor,
   type ObservedNetwork,
   type OwnedNetworkDescription,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import {
-  controllerBuilder,
-  generationChanged,
-  statusOnlyUpdatesIgnored,
   type BuilderOptions,
-} from '../../runtime/builder.js';
-import type { Client } from '../../runtime/client.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { Controller } from '../../runtime/controller.js';
-import { EventType } from '../../runtime/event-record.js';
-import type { EventRecorder } from '../../runtime/events.js';
-import type { Manager } from '../../runtime/manager.js';
-import { CLEANUP_FINALIZER, hasFinalizer, isDeleting, requestFor } from '../../runtime/objects.js';
-import {
-  TerminalError,
+  CLEANUP_FINALIZER,
+  type Client,
+  type Clock,
+  type Controller,
+  controllerBuilder,
+  type EventRecorder,
+  EventType,
+  generationChanged,
+  hasFinalizer,
+  isDeleting,
+  type Manager,
   type Reconciler,
   type Request,
+  requestFor,
   type Result,
-} from '../../runtime/reconcile.js';
+  statusOnlyUpdatesIgnored,
+  TerminalError,
+} from '../../runtime/index.js';
 import { applyConditionPlan, planFor, type ConditionPlan, type Why } from '../common/conditions.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import { ownership as classify, type Ownership } from '../common/ownership.js';
 import { hypervisorGateChanged } from '../common/predicates.js';
 import { desiredNetwork, diffNetwork, libvirtNetworkName } from './desired.js';
 import {
-  InventoryKinds,
   observeLibvirtNetwork,
   observeNetworkScope,
   type NetworkCaches,
@@ -493,9 +494,9 @@ function networksOf(obj: { metadata?: { namespace?: string } }): Request[] {
 export function setup(manager: Manager, options: VirtNetworkSetupOptions): Controller {
   const { hypervisors, serves, resyncMs, bridgeRecheckMs, ...builderOptions } = options;
   const caches: NetworkCaches = {
-    networks: manager.cache<VirtNetwork>(InventoryKinds.VirtNetwork),
-    nodes: manager.cache<MaasNode>(InventoryKinds.MaasNode),
-    hypervisors: manager.cache<HypervisorResource>(InventoryKinds.Hypervisor),
+    networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
+    nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
+    hypervisors: manager.cache<HypervisorResource>(GroupVersionKinds.Hypervisor),
   };
   const networksOn = (hypervisor: string | undefined): Request[] =>
     caches.networks
@@ -517,11 +518,11 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
   });
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own.
-    .for(InventoryKinds.VirtNetwork, { predicates: [statusOnlyUpdatesIgnored] })
+    .for(GroupVersionKinds.VirtNetwork, { predicates: [statusOnlyUpdatesIgnored] })
     // Only a network being deleted reads its users (it waits for them to go), and only their
     // specs (their NICs): a node's creation or status writes wake no other network.
     .watches(
-      InventoryKinds.MaasNode,
+      GroupVersionKinds.MaasNode,
       (o) =>
         networksOf(o).filter((req) => {
           const vnet = caches.networks.get(req);
@@ -529,7 +530,7 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
         }),
       { predicates: [generationChanged] },
     )
-    .watches(InventoryKinds.Hypervisor, (o) => networksOn(o.metadata?.name), {
+    .watches(GroupVersionKinds.Hypervisor, (o) => networksOn(o.metadata?.name), {
       predicates: [hypervisorGateChanged],
     })
     .withOptions(builderOptions)

@@ -1,15 +1,7 @@
 // VirtNetwork scope: what one pass reads — the VirtNetwork, its Hypervisor and the MaasNodes
 // that use it from the informer caches, then the libvirt network of its name — built fresh on
-// every pass and never kept. Reads only. Also home of the two helpers both libvirt-facing
-// controllers (VirtNetwork and MaasNode) share: the "is the Hypervisor Ready?" gate.
+// every pass and never kept. Reads only.
 import {
-  GroupVersion,
-  HypervisorKind,
-  HypervisorNotReadyReason,
-  HypervisorUnreachableReason,
-  MaasNodeKind,
-  ReadyCondition,
-  VirtNetworkKind,
   type Hypervisor as HypervisorResource,
   type MaasNode,
   type VirtNetwork,
@@ -18,59 +10,11 @@ import {
   HypervisorUnreachableError,
   type Hypervisor,
   type ObservedNetwork,
-} from '../../libvirt/hypervisor.js';
+} from '../../libvirt/hypervisor/index.js';
 import type { OwnerRef } from '../../libvirt/xml/index.js';
-import type { CacheReader, Kind } from '../../runtime/manager.js';
-import { isDeleting } from '../../runtime/objects.js';
-import type { Request } from '../../runtime/reconcile.js';
-import type { Why } from '../common/conditions.js';
+import { type CacheReader, isDeleting, type Request } from '../../runtime/index.js';
+import { hypervisorGate, type HypervisorGate } from '../common/hypervisor-gate.js';
 import { libvirtNetworkName, networkOwner } from './desired.js';
-
-/** The kinds the VirtNetwork and MaasNode controllers read, as the runtime names them. */
-export const InventoryKinds = {
-  VirtNetwork: { apiVersion: GroupVersion, kind: VirtNetworkKind },
-  MaasNode: { apiVersion: GroupVersion, kind: MaasNodeKind },
-  Hypervisor: { apiVersion: GroupVersion, kind: HypervisorKind },
-} as const satisfies Record<string, Kind>;
-
-// ---------------------------------------------------------------------------------------------
-// Shared with the MaasNode controller.
-
-/**
- * Whether dependants may build on a Hypervisor, read from its controller's Ready condition:
- * - `missing`: no such resource (Stalled, HypervisorNotFound);
- * - `unreachable`: Ready is not True because libvirt does not answer (Ready=Unknown);
- * - `notReady`: not reconciled yet, or Ready=False for another reason (storage pool…);
- * - `ready`: Ready=True.
- */
-export type HypervisorGate =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'missing' }
-  | ({ readonly kind: 'unreachable' } & Why)
-  | ({ readonly kind: 'notReady' } & Why);
-
-/** Reads the gate from a cached Hypervisor resource. Pure. */
-export function hypervisorGate(hv: Readonly<HypervisorResource> | undefined): HypervisorGate {
-  if (hv === undefined) return { kind: 'missing' };
-  const ready = hv.status?.conditions?.find((c) => c.type === ReadyCondition);
-  if (ready?.status === 'True') return { kind: 'ready' };
-  const name = hv.metadata?.name ?? '';
-  if (ready?.reason === HypervisorUnreachableReason) {
-    return {
-      kind: 'unreachable',
-      reason: HypervisorUnreachableReason,
-      message: `Hypervisor ${name}: ${ready.message || 'libvirt cannot be reached'}`,
-    };
-  }
-  return {
-    kind: 'notReady',
-    reason: HypervisorNotReadyReason,
-    message: `waiting for Hypervisor ${name} to be Ready${ready?.message ? `: ${ready.message}` : ''}`,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// VirtNetwork.
 
 /** The caches a VirtNetwork pass reads (the manager's, or fakes in unit tests). */
 export interface NetworkCaches {

@@ -21,8 +21,12 @@ import { createHypervisorMetrics } from '../../../src/controllers/metrics.js';
 import { MAASLAB_XMLNS } from '../../../src/libvirt/xml/index.js';
 import type { Connection } from '../../../src/libvirt/connection.js';
 import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
-import { type Manager, createManager } from '../../../src/runtime/manager.js';
-import { type ObjectList, type RestClient, createRestClient } from '../../../src/runtime/rest.js';
+import { type Manager, createManager } from '../../../src/runtime/manager/manager.js';
+import {
+  type ObjectList,
+  type RestClient,
+  createRestClient,
+} from '../../../src/runtime/client/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import { startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { waitFor } from '../../support/wait.js';

@@ -14,9 +14,13 @@ import {
 } from '../../../src/api/v1alpha1/index.js';
 import { rbac, setup } from '../../../src/controllers/maas-lab/reconciler.js';
 import { createLabMetrics } from '../../../src/controllers/metrics.js';
-import { ContentType, type RestClient, createRestClient } from '../../../src/runtime/rest.js';
-import { type Manager, createManager } from '../../../src/runtime/manager.js';
-import type { ObjectList } from '../../../src/runtime/rest.js';
+import {
+  ContentType,
+  type RestClient,
+  createRestClient,
+} from '../../../src/runtime/client/rest.js';
+import { type Manager, createManager } from '../../../src/runtime/manager/manager.js';
+import type { ObjectList } from '../../../src/runtime/client/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
 import { waitFor } from '../../support/wait.js';

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import {
+  GroupVersionKinds,
   GroupVersion,
   NameConflictReason,
   type MaasNode,
@@ -18,7 +19,6 @@ import { setup as setupHypervisor } from '../../../src/controllers/hypervisor/re
 import { registerInventoryMetrics } from '../../../src/controllers/inventory-metrics.js';
 import { setup as setupNode } from '../../../src/controllers/maas-node/reconciler.js';
 import { setup as setupNetwork } from '../../../src/controllers/virt-network/reconciler.js';
-import { InventoryKinds } from '../../../src/controllers/virt-network/scope.js';
 import {
   createHypervisorRegistry,
   type HypervisorRegistry,
@@ -27,8 +27,12 @@ import type { Connection } from '../../../src/libvirt/connection.js';
 import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
 import { buildDomainXml, parseDomainXml, parseNetworkXml } from '../../../src/libvirt/xml/index.js';
 import { createLogger } from '../../../src/runtime/log.js';
-import { type Manager, createManager } from '../../../src/runtime/manager.js';
-import { ContentType, type RestClient, createRestClient } from '../../../src/runtime/rest.js';
+import { type Manager, createManager } from '../../../src/runtime/manager/manager.js';
+import {
+  ContentType,
+  type RestClient,
+  createRestClient,
+} from '../../../src/runtime/client/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import { kvmExpected, type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
@@ -118,8 +122,8 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU)', func
     setupNetwork(m, { hypervisors });
     setupNode(m, { hypervisors, shutdownTimeoutMs: 5_000 });
     registerInventoryMetrics(registry, {
-      nodes: m.cache(InventoryKinds.MaasNode),
-      networks: m.cache(InventoryKinds.VirtNetwork),
+      nodes: m.cache(GroupVersionKinds.MaasNode),
+      networks: m.cache(GroupVersionKinds.VirtNetwork),
     });
     await m.start(AbortSignal.timeout(60_000));
     manager = m;

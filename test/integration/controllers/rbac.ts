@@ -1,7 +1,7 @@
 // Grants the operator user exactly a controller's exported `rbac` rules (a ClusterRole and
 // its binding), so an integration test run as that user proves the rules are enough.
 import type { V1PolicyRule } from '@kubernetes/client-node';
-import type { RestClient } from '../../../src/runtime/rest.js';
+import type { RestClient } from '../../../src/runtime/client/rest.js';
 
 /** The user of the control plane's operator kubeconfig (test/controlplane). */
 export const OPERATOR_USER = 'maaslab-operator';

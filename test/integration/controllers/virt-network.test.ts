@@ -22,13 +22,13 @@ import {
 import type { Connection } from '../../../src/libvirt/connection.js';
 import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
 import { buildNetworkXml, parseNetworkXml } from '../../../src/libvirt/xml/index.js';
-import { type Manager, createManager } from '../../../src/runtime/manager.js';
+import { type Manager, createManager } from '../../../src/runtime/manager/manager.js';
 import {
   ContentType,
   type ObjectList,
   type RestClient,
   createRestClient,
-} from '../../../src/runtime/rest.js';
+} from '../../../src/runtime/client/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';

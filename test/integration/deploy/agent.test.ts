@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
-import { loadRestConfig } from '../../../src/runtime/kubeconfig.js';
-import { ContentType, createRestClient } from '../../../src/runtime/rest.js';
+import { loadRestConfig } from '../../../src/runtime/client/kubeconfig.js';
+import { ContentType, createRestClient } from '../../../src/runtime/client/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import {
   DEPLOY_NAMESPACE,

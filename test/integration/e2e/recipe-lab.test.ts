@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import type { MaasLab, MaasNode } from '../../../src/api/v1alpha1/index.js';
 import { parseDomainXml } from '../../../src/libvirt/xml/index.js';
-import { type RestClient, createRestClient } from '../../../src/runtime/rest.js';
+import { type RestClient, createRestClient } from '../../../src/runtime/client/rest.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { GROUP_VERSION, type MaaslabReader, linesOf, maaslabReader } from '../../support/e2e.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';

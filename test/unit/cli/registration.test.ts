@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { ApplyOptions, Client } from '../../../src/runtime/client.js';
-import type { MetaObject } from '../../../src/runtime/objects.js';
+import type { ApplyOptions, Client } from '../../../src/runtime/client/client.js';
+import type { MetaObject } from '../../../src/runtime/controller/objects.js';
 import { noopLogger } from '../../../src/runtime/log.js';
 import {
   REGISTRATION_FIELD_MANAGER,

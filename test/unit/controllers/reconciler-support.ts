@@ -5,10 +5,10 @@ import type {
   MaasNode,
   VirtNetwork,
 } from '../../../src/api/v1alpha1/index.js';
-import type { Client } from '../../../src/runtime/client.js';
-import type { CacheReader } from '../../../src/runtime/manager.js';
-import { CLEANUP_FINALIZER, type MetaObject } from '../../../src/runtime/objects.js';
-import { requestKey, type Request } from '../../../src/runtime/reconcile.js';
+import type { Client } from '../../../src/runtime/client/client.js';
+import type { CacheReader } from '../../../src/runtime/manager/manager.js';
+import { CLEANUP_FINALIZER, type MetaObject } from '../../../src/runtime/controller/objects.js';
+import { requestKey, type Request } from '../../../src/runtime/controller/reconcile.js';
 import { vnet } from './fixtures.js';
 
 /** An object with metadata and a status. */

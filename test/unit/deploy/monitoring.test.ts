@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { HypervisorMetricName, LabMetricName } from '../../../src/controllers/metrics.js';
 import { InventoryMetricName } from '../../../src/controllers/inventory-metrics.js';
 import { LibvirtMetricName } from '../../../src/libvirt/metrics.js';
-import { MetricName } from '../../../src/runtime/metrics.js';
+import { MetricName } from '../../../src/runtime/metrics/runtime-metrics.js';
 import { repoRoot } from '../../support/controlplane.js';
 import {
   DASHBOARD_FILE,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { withCleanupFinalizer } from '../../../../src/controllers/common/finalizer.js';
-import type { MetaObject } from '../../../../src/runtime/objects.js';
+import type { MetaObject } from '../../../../src/runtime/controller/objects.js';
 
 describe('controllers/common/finalizer withCleanupFinalizer', () => {
   const signal = new AbortController().signal;

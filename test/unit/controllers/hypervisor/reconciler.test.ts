@@ -16,8 +16,8 @@ import {
   LibvirtError,
 } from '../../../../src/libvirt/index.js';
 import type { Backoff } from '../../../../src/runtime/backoff.js';
-import type { EventInput } from '../../../../src/runtime/event-record.js';
-import type { CacheReader } from '../../../../src/runtime/manager.js';
+import type { EventInput } from '../../../../src/runtime/events/event-record.js';
+import type { CacheReader } from '../../../../src/runtime/manager/manager.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
 

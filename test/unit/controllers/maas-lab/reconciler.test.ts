@@ -15,10 +15,10 @@ import {
 } from '../../../../src/controllers/maas-lab/reconciler.js';
 import { desiredChildren } from '../../../../src/controllers/maas-lab/desired.js';
 import type { LabCaches } from '../../../../src/controllers/maas-lab/scope.js';
-import type { EventInput } from '../../../../src/runtime/event-record.js';
-import type { CacheReader } from '../../../../src/runtime/manager.js';
-import { requestKey, type Request } from '../../../../src/runtime/reconcile.js';
-import type { ResourceRef } from '../../../../src/runtime/rest.js';
+import type { EventInput } from '../../../../src/runtime/events/event-record.js';
+import type { CacheReader } from '../../../../src/runtime/manager/manager.js';
+import { requestKey, type Request } from '../../../../src/runtime/controller/reconcile.js';
+import type { ResourceRef } from '../../../../src/runtime/client/rest.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 
 const GV = 'maaslab.dev/v1alpha1';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { DomainState } from '../../../../src/api/v1alpha1/index.js';
+import type { DomainState, HaltMode, RunStrategy } from '../../../../src/api/v1alpha1/index.js';
 import { desiredChildren } from '../../../../src/controllers/maas-lab/desired.js';
 import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -12,11 +12,9 @@ import {
   powerAction,
   remainingShutdownMs,
   volumeNameFor,
-  type HaltMode,
   type NodeContext,
   type PowerAction,
   type PowerObservation,
-  type RunStrategy,
 } from '../../../../src/controllers/maas-node/desired.js';
 import {
   buildDomainXml,

@@ -9,8 +9,8 @@ import {
 } from '../../../../src/controllers/maas-node/reconciler.js';
 import { STARTED_ONCE_ANNOTATION } from '../../../../src/controllers/maas-node/scope.js';
 import { buildDomainXml } from '../../../../src/libvirt/xml/index.js';
-import { CLEANUP_FINALIZER } from '../../../../src/runtime/objects.js';
-import { isTerminalError } from '../../../../src/runtime/reconcile.js';
+import { CLEANUP_FINALIZER } from '../../../../src/runtime/controller/objects.js';
+import { isTerminalError } from '../../../../src/runtime/controller/reconcile.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
 import { node } from '../fixtures.js';

@@ -8,7 +8,6 @@ import {
   networkOwner,
   nicsToReplug,
   ownership,
-  type NetworkDiff,
 } from '../../../../src/controllers/virt-network/desired.js';
 import {
   buildNetworkXml,
@@ -18,6 +17,7 @@ import {
   type ParsedDomain,
   type ParsedNetwork,
 } from '../../../../src/libvirt/xml/index.js';
+import type { NetworkChange } from '../../../../src/libvirt/hypervisor/index.js';
 import { vnet } from '../fixtures.js';
 
 const owner = { kind: 'VirtNetwork', namespace: 'maas', name: 'lan', uid: 'lan-uid' };
@@ -216,7 +216,7 @@ describe('controllers/virt-network/desired', () => {
       expect(diffNetwork(base, odd).kind).to.equal('redefineAndRestart');
     });
 
-    const live: [string, NetworkDescription['ipv4'], NetworkDiff][] = [
+    const live: [string, NetworkDescription['ipv4'], NetworkChange][] = [
       [
         'a host added, one removed, one modified',
         {

@@ -1,0 +1,164 @@
+// The inventory for the Hypervisor status: host facts, read once per connection, and every
+// defined domain with its stamp, each read once and then kept until a lifecycle event (or a
+// time-to-live) says it may have changed, so a settled host costs one virConnectListAllDomains.
+import { XMLParser } from 'fast-xml-parser';
+import type { Connection } from '../connection.js';
+import type { Domain } from '../domain.js';
+import { DomainFactsCache } from '../domain-facts-cache.js';
+import { isNotFound } from '../errors.js';
+import type { LibvirtCalls } from './calls.js';
+import { STATE_NAMES, type DomainVerbs } from './domains.js';
+import type { HypervisorEvents } from './events.js';
+import type { DomainSummary, HostInfo } from './types.js';
+
+/** hostInfo's default trust in a domain's facts without an event. */
+export const DEFAULT_DOMAIN_FACTS_TTL_MS = 10 * 60_000;
+
+const capsParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  isArray: (name) => name === 'guest' || name === 'domain',
+});
+
+/** Whether virConnectGetCapabilities offers a `kvm` domain type for any guest. */
+function capabilitiesHaveKvm(xml: string): boolean {
+  const doc = capsParser.parse(xml) as {
+    capabilities?: { guest?: { arch?: { domain?: { '@_type'?: string }[] } }[] };
+  };
+  return (doc.capabilities?.guest ?? []).some((g) =>
+    (g.arch?.domain ?? []).some((d) => d['@_type'] === 'kvm'),
+  );
+}
+
+/** Options of {@link Inventory}. */
+export interface InventoryOptions {
+  /** The instrumented calls. */
+  readonly calls: LibvirtCalls;
+  /** For each domain's owner stamp. */
+  readonly domains: DomainVerbs;
+  /** Started by hostInfo: the cache is only trusted while their events reach us. */
+  readonly events: HypervisorEvents;
+  /** How long a domain's facts are trusted without an event. */
+  readonly domainFactsTtlMs: number;
+  /** Monotonic milliseconds, for that time-to-live. */
+  readonly now: () => number;
+}
+
+/** hostInfo of one Hypervisor, with its per-connection caches. */
+export class Inventory {
+  readonly #calls: LibvirtCalls;
+  readonly #domains: DomainVerbs;
+  readonly #events: HypervisorEvents;
+  readonly #domainFactsTtlMs: number;
+  readonly #now: () => number;
+  #hostFactsOf?: { readonly conn: Connection; readonly facts: Omit<HostInfo, 'domains'> };
+  #domainFacts?: { readonly conn: Connection; readonly cache: DomainFactsCache<DomainSummary> };
+
+  /** An inventory with empty caches. */
+  constructor(opts: InventoryOptions) {
+    this.#calls = opts.calls;
+    this.#domains = opts.domains;
+    this.#events = opts.events;
+    this.#domainFactsTtlMs = opts.domainFactsTtlMs;
+    this.#now = opts.now;
+  }
+
+  async hostInfo(): Promise<HostInfo> {
+    const c = await this.#calls.conn();
+    // The inventory cache is only as good as the events that invalidate it.
+    this.#events.start();
+    const host = await this.#hostFacts(c);
+    const cache = this.#domainFactsOf(c);
+    const trusted = this.#events.liveOn(c);
+    const all = await this.#calls.call(c, 'virConnectListAllDomains', () => c.listAllDomains());
+    const domains: DomainSummary[] = [];
+    const listed = new Set<string>();
+    cache.startListing();
+    try {
+      for (const dom of all) {
+        try {
+          const uuid = dom.getUUIDString();
+          listed.add(uuid);
+          const known = trusted ? cache.get(uuid) : undefined;
+          if (known) {
+            domains.push(known);
+            continue;
+          }
+          const token = cache.readToken();
+          const summary = await this.#domainSummary(c, dom);
+          if (trusted) cache.store(uuid, summary, token);
+          domains.push(summary);
+        } catch (err) {
+          // Undefined between the listing and the read: it is simply not there any more.
+          if (!isNotFound(err)) throw err;
+        } finally {
+          dom.free();
+        }
+      }
+    } finally {
+      cache.finishListing(listed);
+    }
+    return { ...host, domains };
+  }
+
+  /**
+   * The host facts, read once per connection: hostname, versions, CPUs, memory and KVM do not
+   * change while a connection lives (a libvirtd upgrade or a host reboot drops it).
+   */
+  async #hostFacts(c: Connection): Promise<Omit<HostInfo, 'domains'>> {
+    if (this.#hostFactsOf?.conn === c) return this.#hostFactsOf.facts;
+    const hostname = await this.#calls.call(c, 'virConnectGetHostname', () => c.getHostname());
+    const libvirtVersion = await this.#calls.call(c, 'virConnectGetLibVersion', () =>
+      c.getLibVersion(),
+    );
+    const hypervisorType = await this.#calls.call(c, 'virConnectGetType', () => c.getType());
+    const hypervisorVersion = await this.#calls.call(c, 'virConnectGetVersion', () =>
+      c.getVersion(),
+    );
+    const node = await this.#calls.call(c, 'virNodeGetInfo', () => c.nodeGetInfo());
+    const caps = await this.#calls.call(c, 'virConnectGetCapabilities', () => c.getCapabilities());
+    const facts = {
+      hostname,
+      libvirtVersion,
+      hypervisorType,
+      hypervisorVersion,
+      cpus: node.cpus,
+      memoryBytes: node.memory * 1024,
+      kvm: capabilitiesHaveKvm(caps),
+    };
+    this.#hostFactsOf = { conn: c, facts };
+    return facts;
+  }
+
+  /**
+   * One domain for the inventory: virDomainGetInfo (state, vCPUs, maximum memory) and our
+   * stamp through virDomainGetMetadata, two small calls instead of the full definition.
+   */
+  async #domainSummary(c: Connection, dom: Domain): Promise<DomainSummary> {
+    const info = await this.#calls.call(c, 'virDomainGetInfo', () => dom.getInfo());
+    const owner = await this.#domains.domainOwner(c, dom);
+    return {
+      name: dom.getName(),
+      ...(owner && { owner }),
+      vcpus: info.nrVirtCpu,
+      memoryBytes: info.maxMem * 1024,
+      state: STATE_NAMES[info.state],
+    };
+  }
+
+  /** The inventory cache of connection `c`; a new connection starts with an empty one. */
+  #domainFactsOf(c: Connection): DomainFactsCache<DomainSummary> {
+    if (this.#domainFacts?.conn !== c) {
+      this.#domainFacts = {
+        conn: c,
+        cache: new DomainFactsCache({ ttlMs: this.#domainFactsTtlMs, now: this.#now }),
+      };
+    }
+    return this.#domainFacts.cache;
+  }
+
+  /** A lifecycle event of domain `uuid` on connection `conn`: its cached facts are stale. */
+  invalidate(conn: Connection, uuid: string): void {
+    if (this.#domainFacts?.conn === conn) this.#domainFacts.cache.invalidate(uuid);
+  }
+}

@@ -1,0 +1,192 @@
+// The real Hypervisor: the verbs of domains.ts, networks.ts and storage.ts, the inventory and
+// the event subscriptions, each on one instrumented helper (calls.ts) over the pool's
+// connection for one URI.
+import type { Connection } from '../connection.js';
+import type { ConnectionPool } from '../connection-pool.js';
+import { noopLibvirtMetrics, type LibvirtMetrics } from '../metrics.js';
+import type { OwnerRef, ParsedVolume } from '../xml/index.js';
+import { LibvirtCalls } from './calls.js';
+import { DomainVerbs } from './domains.js';
+import { HypervisorEvents } from './events.js';
+import type { Hypervisor } from './interface.js';
+import { DEFAULT_DOMAIN_FACTS_TTL_MS, Inventory } from './inventory.js';
+import { NetworkVerbs } from './networks.js';
+import { StorageVerbs } from './storage.js';
+import type {
+  Change,
+  DomainEvent,
+  EnsuredVolumes,
+  HostInfo,
+  NetworkChange,
+  NetworkChangeResult,
+  NetworkEvent,
+  ObservedDomain,
+  ObservedNetwork,
+  OwnedNetworkDescription,
+  PoolSpec,
+  RebootMode,
+  Unsubscribe,
+  VolumeRef,
+  VolumeSpec,
+} from './types.js';
+
+/** Options of {@link createLibvirtHypervisor}. */
+export interface LibvirtHypervisorOptions {
+  /** The hypervisor URI. */
+  readonly uri: string;
+  /** The shared connections; the Hypervisor never opens its own. */
+  readonly connections: Pick<ConnectionPool<Connection>, 'get' | 'on' | 'reportFailure'>;
+  /** The `hypervisor` metric label (the Hypervisor resource name); defaults to the URI. */
+  readonly name?: string;
+  /** Call metrics; none by default. */
+  readonly metrics?: LibvirtMetrics;
+  /** Told about listener errors and failed event registrations nobody awaits. */
+  readonly onError?: (err: unknown) => void;
+  /**
+   * How long hostInfo trusts what it read about a domain when no lifecycle event came
+   * (default 10 min): edits without one, such as `virsh metadata`, show within this period.
+   */
+  readonly domainFactsTtlMs?: number;
+  /** Monotonic milliseconds, for that time-to-live (default performance.now). */
+  readonly now?: () => number;
+}
+
+/** The real Hypervisor, plus disposal of its event subscriptions. */
+export interface LibvirtHypervisor extends Hypervisor {
+  /** Deregisters event callbacks (the pool closes the connection itself). */
+  close(): Promise<void>;
+}
+
+/**
+ * The Hypervisor over the typed wrapper, on the pool's connection for `uri`. Event
+ * subscriptions are registered on the first listener and again on every reconnect (`up`).
+ */
+export function createLibvirtHypervisor(opts: LibvirtHypervisorOptions): LibvirtHypervisor {
+  return new LibvirtHypervisorImpl(opts);
+}
+
+class LibvirtHypervisorImpl implements LibvirtHypervisor {
+  readonly #events: HypervisorEvents;
+  readonly #inventory: Inventory;
+  readonly #storage: StorageVerbs;
+  readonly #networks: NetworkVerbs;
+  readonly #domains: DomainVerbs;
+
+  constructor(opts: LibvirtHypervisorOptions) {
+    const calls = new LibvirtCalls({
+      uri: opts.uri,
+      label: opts.name ?? opts.uri,
+      pool: opts.connections,
+      metrics: opts.metrics ?? noopLibvirtMetrics,
+    });
+    this.#events = new HypervisorEvents({
+      uri: opts.uri,
+      pool: opts.connections,
+      calls,
+      onError: opts.onError ?? (() => undefined),
+      onDomainLifecycle: (conn, uuid) => this.#inventory.invalidate(conn, uuid),
+    });
+    this.#domains = new DomainVerbs(calls);
+    this.#networks = new NetworkVerbs(calls);
+    this.#storage = new StorageVerbs(calls);
+    this.#inventory = new Inventory({
+      calls,
+      domains: this.#domains,
+      events: this.#events,
+      domainFactsTtlMs: opts.domainFactsTtlMs ?? DEFAULT_DOMAIN_FACTS_TTL_MS,
+      now: opts.now ?? (() => performance.now()),
+    });
+  }
+
+  hostInfo(): Promise<HostInfo> {
+    return this.#inventory.hostInfo();
+  }
+
+  ensurePool(spec: PoolSpec): Promise<Change> {
+    return this.#storage.ensurePool(spec);
+  }
+
+  observeNetwork(name: string): Promise<ObservedNetwork | undefined> {
+    return this.#networks.observeNetwork(name);
+  }
+
+  ensureNetwork(desc: OwnedNetworkDescription): Promise<NetworkChangeResult> {
+    return this.#networks.ensureNetwork(desc);
+  }
+
+  applyNetworkChange(
+    desc: OwnedNetworkDescription,
+    change: NetworkChange,
+  ): Promise<NetworkChangeResult> {
+    return this.#networks.applyNetworkChange(desc, change);
+  }
+
+  deleteNetwork(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#networks.deleteNetwork(name, owner);
+  }
+
+  observeDomain(name: string): Promise<ObservedDomain | undefined> {
+    return this.#domains.observeDomain(name);
+  }
+
+  ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
+    return this.#storage.ensureVolumes(volumes);
+  }
+
+  observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]> {
+    return this.#storage.observeVolumes(pool, names);
+  }
+
+  defineDomain(xml: string): Promise<Change> {
+    return this.#domains.defineDomain(xml);
+  }
+
+  start(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.start(name, owner);
+  }
+
+  startFromManagedSave(
+    name: string,
+    owner: OwnerRef,
+  ): Promise<Change & { readonly restored: boolean }> {
+    return this.#domains.startFromManagedSave(name, owner);
+  }
+
+  shutdown(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.shutdown(name, owner);
+  }
+
+  destroy(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.destroy(name, owner);
+  }
+
+  reboot(name: string, owner: OwnerRef, mode?: RebootMode): Promise<Change> {
+    return this.#domains.reboot(name, owner, mode);
+  }
+
+  managedSave(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.managedSave(name, owner);
+  }
+
+  deleteDomain(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.deleteDomain(name, owner);
+  }
+
+  deleteVolumes(
+    volumes: readonly VolumeRef[],
+  ): Promise<Change & { readonly deleted: readonly string[] }> {
+    return this.#storage.deleteVolumes(volumes);
+  }
+
+  onDomainEvent(listener: (e: DomainEvent) => void): Unsubscribe {
+    return this.#events.onDomainEvent(listener);
+  }
+
+  onNetworkEvent(listener: (e: NetworkEvent) => void): Unsubscribe {
+    return this.#events.onNetworkEvent(listener);
+  }
+
+  close(): Promise<void> {
+    return this.#events.close();
+  }
+}

@@ -1,0 +1,152 @@
+// The storage verbs: a running pool, volumes created (empty or cloned) but never changed, what
+// exists of them, and deletion of the ones the owner recorded.
+import type { Connection } from '../connection.js';
+import { isNotFound } from '../errors.js';
+import type { StoragePool } from '../storage-pool.js';
+import type { StorageVolume } from '../storage-volume.js';
+import { buildPoolXml, buildVolumeXml, type ParsedVolume } from '../xml/index.js';
+import type { LibvirtCalls } from './calls.js';
+import { PoolNotFoundError } from './errors.js';
+import type { Change, EnsuredVolumes, PoolSpec, VolumeRef, VolumeSpec } from './types.js';
+
+/** The storage verbs of one Hypervisor, on its instrumented calls. */
+export class StorageVerbs {
+  readonly #calls: LibvirtCalls;
+
+  /** Storage verbs over `calls`. */
+  constructor(calls: LibvirtCalls) {
+    this.#calls = calls;
+  }
+
+  async ensurePool(spec: PoolSpec): Promise<Change> {
+    const c = await this.#calls.conn();
+    const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(spec.name),
+    );
+    if (found) {
+      using pool = found;
+      if (await this.#calls.call(c, 'virStoragePoolIsActive', () => pool.isActive())) {
+        return { changed: false };
+      }
+      await this.#calls.call(c, 'virStoragePoolCreate', () => pool.create());
+      return { changed: true };
+    }
+    if (spec.path === undefined) throw new PoolNotFoundError(spec.name);
+    const xml = buildPoolXml({ name: spec.name, type: 'dir', path: spec.path });
+    using pool = await this.#calls.call(c, 'virStoragePoolDefineXML', () =>
+      c.storagePoolDefineXML(xml),
+    );
+    // Build creates the directory (an existing one is fine for a dir pool).
+    await this.#calls.call(c, 'virStoragePoolBuild', () => pool.build());
+    await this.#calls.call(c, 'virStoragePoolCreate', () => pool.create());
+    await this.#calls.call(c, 'virStoragePoolSetAutostart', () => pool.setAutostart(true));
+    return { changed: true };
+  }
+
+  async ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
+    const c = await this.#calls.conn();
+    const created: string[] = [];
+    const seen: ParsedVolume[] = [];
+    // One lookup per pool, not per volume.
+    const pools = new Map<string, StoragePool>();
+    const poolOf = async (name: string): Promise<StoragePool> => {
+      const known = pools.get(name);
+      if (known) return known;
+      const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+        c.storagePoolLookupByName(name),
+      );
+      if (!found) throw new PoolNotFoundError(name);
+      pools.set(name, found);
+      return found;
+    };
+    try {
+      for (const v of volumes) {
+        const pool = await poolOf(v.pool);
+        const existing = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
+          pool.storageVolLookupByName(v.name),
+        );
+        // Never resized or overwritten: an existing volume may hold an installed system.
+        using vol = existing ?? (await this.#createVolume(c, pool, v, poolOf));
+        if (!existing) created.push(v.name);
+        seen.push(await this.#volumeFacts(c, v.name, vol));
+      }
+    } finally {
+      for (const p of pools.values()) p.free();
+    }
+    return { changed: created.length > 0, created, volumes: seen };
+  }
+
+  /** Creates `v` in `pool`, empty or as a copy of v.cloneFrom. */
+  async #createVolume(
+    c: Connection,
+    pool: StoragePool,
+    v: VolumeSpec,
+    poolOf: (name: string) => Promise<StoragePool>,
+  ): Promise<StorageVolume> {
+    const xml = buildVolumeXml(v);
+    const source = v.cloneFrom;
+    if (!source) {
+      return this.#calls.call(c, 'virStorageVolCreateXML', () => pool.storageVolCreateXML(xml));
+    }
+    const sp = await poolOf(source.pool);
+    using src = await this.#calls.call(c, 'virStorageVolLookupByName', () =>
+      sp.storageVolLookupByName(source.volume),
+    );
+    return this.#calls.call(c, 'virStorageVolCreateXMLFrom', () =>
+      pool.storageVolCreateXMLFrom(xml, src),
+    );
+  }
+
+  async observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]> {
+    const c = await this.#calls.conn();
+    const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(pool),
+    );
+    if (!found) return [];
+    using p = found;
+    const out: ParsedVolume[] = [];
+    for (const name of names) {
+      const vol = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
+        p.storageVolLookupByName(name),
+      );
+      if (!vol) continue;
+      using volume = vol;
+      out.push(await this.#volumeFacts(c, name, volume));
+    }
+    return out;
+  }
+
+  /** A volume's path, capacity and allocation, as the pool reports them. */
+  async #volumeFacts(c: Connection, name: string, vol: StorageVolume): Promise<ParsedVolume> {
+    const path = await this.#calls.call(c, 'virStorageVolGetPath', () => vol.getPath());
+    const info = await this.#calls.call(c, 'virStorageVolGetInfo', () => vol.getInfo());
+    return { name, path, capacityBytes: info.capacity, allocationBytes: info.allocation };
+  }
+
+  async deleteVolumes(
+    volumes: readonly VolumeRef[],
+  ): Promise<Change & { readonly deleted: readonly string[] }> {
+    const c = await this.#calls.conn();
+    const deleted: string[] = [];
+    for (const v of volumes) {
+      const pool = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+        c.storagePoolLookupByName(v.pool),
+      );
+      if (!pool) continue;
+      using p = pool;
+      const vol = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
+        p.storageVolLookupByName(v.name),
+      );
+      if (!vol) continue;
+      using volume = vol;
+      try {
+        await this.#calls.call(c, 'virStorageVolDelete', () => volume.delete());
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        throw err;
+      }
+      deleted.push(v.name);
+    }
+    return { changed: deleted.length > 0, deleted };
+  }
+}

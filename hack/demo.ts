@@ -212,7 +212,7 @@ async function main(): Promise<void> {
         table(rows),
         '',
         vnc,
-        `kubectl: ${kubectl} --kubeconfig ${cp.adminKubeconfig} get maaslabs,maasnodes,virtnetworks -A`,
+        `kubectl: ${kubectl} --kubeconfig ${cp.adminKubeconfig} get maaslab-all -A`,
         'Ctrl-C tears everything down.',
       ].join('\n');
       // On a terminal redraw in place; in a log print only what changed.

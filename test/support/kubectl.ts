@@ -11,7 +11,8 @@ export const repoKubectl = join(repoRoot, 'bin', 'kubectl');
 
 /**
  * The absolute path of the kubectl to run: `$KUBECTL` when set (a path, made absolute
- * against the working directory; not looked up on PATH), else the repository's bin/kubectl. Throws when that file is not an executable, naming the make target that
+ * against the working directory, never looked up on PATH), else the repository's
+ * bin/kubectl. Throws when that file is not an executable, naming the make target that
  * builds it, instead of a bare ENOENT from the first spawn.
  */
 export function kubectlPath(): string {

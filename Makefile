@@ -1,6 +1,7 @@
 # maaslab — one command builds and tests everything: `make test`.
 # On a fresh Debian machine, run as root, it installs the system packages, a Node >= 22
-# toolchain, the npm and Go modules, and builds the native binding and the control plane.
+# toolchain, the npm and Go modules, and builds the native binding, the control plane and
+# its kubectl.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c

@@ -1,14 +1,15 @@
 # maaslab — one command builds and tests everything: `make test`.
 # On a fresh Debian machine, run as root, it installs the system packages, a Node >= 22
-# toolchain, the npm and Go modules, and builds the native binding and the control plane.
+# toolchain, the npm and Go modules, and builds the native binding, the control plane and
+# its kubectl.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := test
 
 ROOT := $(abspath .)
-# Expensive artefacts (the pinned Node, bin/kube-testenv) are cached per machine, keyed
-# by their inputs, so that a fresh clone on a warm machine does not rebuild them.
+# Expensive artefacts (the pinned Node, bin/kube-testenv, bin/kubectl) are cached per
+# machine, keyed by their inputs, so that a fresh clone on a warm machine does not rebuild them.
 CACHE ?= $(HOME)/.cache/maaslab
 export MAASLAB_CACHE := $(CACHE)
 
@@ -25,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
-        kube-testenv lint format demo bench bench-binding bench-recipe bench-scale coverage clean help
+        kube-testenv kubectl lint format demo bench bench-binding bench-recipe bench-scale coverage clean help
 
 all: build native
 
@@ -65,6 +66,11 @@ crds-check: crds ## fail when committed crds/ differ from the generated ones
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh
 
+# Every kubectl the tests, the demo and the benchmarks run is this one (test/support/kubectl.ts),
+# never PATH's: the control plane's own release, from the same go.mod.
+kubectl: ## build bin/kubectl, the control plane's release with its kustomize (cached likewise)
+	@hack/build-kube-testenv.sh kubectl
+
 lint: node_modules/.installed ## ESLint, Prettier and the type checker
 	tsc -p tsconfig.json --noEmit
 	eslint .
@@ -74,15 +80,15 @@ format: node_modules/.installed
 	prettier --write .
 	eslint --fix .
 
-test-unit: deps native ## unit tests: pure code and the libvirt test driver
+test-unit: deps native kubectl ## unit tests: pure code and the libvirt test driver
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
 
-test-integration: deps native kube-testenv ## real kube-apiserver + etcd, real libvirtd + QEMU
+test-integration: deps native kube-testenv kubectl ## real kube-apiserver + etcd, real libvirtd + QEMU
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
 
-test: deps native kube-testenv lint ## the whole suite, as CI runs it
+test: deps native kube-testenv kubectl lint ## the whole suite, as CI runs it
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) --no-print-directory crds-check
 	@status=0; \
@@ -92,11 +98,11 @@ test: deps native kube-testenv lint ## the whole suite, as CI runs it
 
 # node itself, not the tsx CLI: tsx's wrapper process would pass Ctrl-C on as a second
 # SIGINT, which the demo takes as "leave now, skip the teardown".
-demo: deps native kube-testenv ## the main job: the recipe lab on a private libvirtd, live
+demo: deps native kube-testenv kubectl ## the main job: the recipe lab on a private libvirtd, live
 	node --import tsx hack/demo.ts
 
 # Benchmarks run one after the other: each needs the machine to itself.
-bench: deps native kube-testenv build ## all benchmarks, results in bench/RESULTS.md (not part of make test)
+bench: deps native kube-testenv kubectl build ## all benchmarks, results in bench/RESULTS.md (not part of make test)
 	@$(MAKE) --no-print-directory bench-binding
 	@$(MAKE) --no-print-directory bench-recipe
 	@$(MAKE) --no-print-directory bench-scale
@@ -104,13 +110,13 @@ bench: deps native kube-testenv build ## all benchmarks, results in bench/RESULT
 bench-binding: deps native ## the binding vs virsh on the test driver
 	tsx bench/binding-vs-virsh.ts
 
-bench-recipe: deps native kube-testenv ## the recipe lab four ways on a private libvirtd (needs root)
+bench-recipe: deps native kube-testenv kubectl ## the recipe lab four ways on a private libvirtd (needs root)
 	tsx bench/recipe-lab.ts
 
-bench-scale: deps native kube-testenv build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile
+bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile
 	tsx bench/scale.ts
 
-coverage: deps native ## unit-test coverage with c8 (report in coverage/)
+coverage: deps native kubectl ## unit-test coverage with c8 (report in coverage/)
 	c8 --reporter=text-summary --reporter=html --include 'src/**' mocha --config .mocharc.unit.json
 
 clean:

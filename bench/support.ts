@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
+import { kubectlPath } from '../test/support/kubectl.js';
 
 /** Where every bench writes. */
 export const RESULTS_FILE = new URL('./RESULTS.md', import.meta.url);
@@ -63,8 +64,15 @@ export function machineLines(extra: Readonly<Record<string, string>> = {}): stri
   ];
 }
 
+/** The version of the kubectl the benchmarks run (bin/kubectl), or why there is none. */
 function clientVersion(): string {
-  const out = versionOf('kubectl', ['version', '--client']);
+  let kubectl: string;
+  try {
+    kubectl = kubectlPath();
+  } catch {
+    return 'unavailable (no bin/kubectl)';
+  }
+  const out = versionOf(kubectl, ['version', '--client']);
   return out.replace(/^Client Version:\s*/, '');
 }
 

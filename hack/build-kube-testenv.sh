@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# Builds bin/kube-testenv (test/controlplane) and caches it per machine.
+# Builds the Go binaries of test/controlplane into bin/ and caches them per machine:
 #
-# A cold build compiles all of kube-apiserver, kube-controller-manager and etcd, which
-# takes many minutes on two cores, so the binary is cached under
-#   ${MAASLAB_CACHE:-$HOME/.cache/maaslab}/kube-testenv/<hash>/kube-testenv
-# keyed by go.mod, go.sum, every .go file, this script (it holds the ldflags) and the Go
-# version. On a hit nothing runs but a copy.
+#   hack/build-kube-testenv.sh [kube-testenv]   bin/kube-testenv (the package test/controlplane)
+#   hack/build-kube-testenv.sh kubectl          bin/kubectl (the package test/controlplane/cmd/kubectl)
+#
+# Both come from the same go.mod, so kubectl is always the control plane's own release.
+# A cold build compiles all of kube-apiserver, kube-controller-manager and etcd (or all
+# of kubectl and kustomize), which takes many minutes on two cores, so each binary is
+# cached under
+#   ${MAASLAB_CACHE:-$HOME/.cache/maaslab}/<name>/<hash>/<name>
+# keyed by go.mod, go.sum, the .go files of its own package(s), this script (it holds the
+# ldflags) and the Go version. On a hit nothing runs but a copy.
 set -euo pipefail
 
+name=${1:-kube-testenv}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src=$root/test/controlplane
-out=$root/bin/kube-testenv
-cache_root=${MAASLAB_CACHE:-$HOME/.cache/maaslab}/kube-testenv
+# pkg: what `go build` builds; sources: find(1) arguments selecting the .go files of
+# that binary alone, so a change to one binary does not invalidate the other's cache.
+case $name in
+kube-testenv) pkg=. sources=(. -path ./cmd -prune -o) ;;
+kubectl) pkg=./cmd/kubectl sources=(./cmd/kubectl) ;;
+*)
+	echo "build-kube-testenv: unknown binary '$name' (kube-testenv or kubectl)" >&2
+	exit 2
+	;;
+esac
+out=$root/bin/$name
+cache_root=${MAASLAB_CACHE:-$HOME/.cache/maaslab}/$name
 
 if ! command -v go >/dev/null 2>&1; then
 	export PATH=/usr/local/go/bin:$PATH
@@ -26,12 +42,13 @@ hash=$(
 	{
 		echo "go=$go_version"
 		sha256sum "$root/hack/build-kube-testenv.sh" | cut -d' ' -f1
+		sha256sum go.mod go.sum
 		# Sorted by name so that the hash does not depend on directory order.
-		find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -path './vendor/*' -print0 |
+		find "${sources[@]}" -type f -name '*.go' -not -path './vendor/*' -print0 |
 			LC_ALL=C sort -z | xargs -0 sha256sum
 	} | sha256sum | cut -c1-16
 )
-cached=$cache_root/$hash/kube-testenv
+cached=$cache_root/$hash/$name
 
 install_bin() {
 	mkdir -p "$(dirname "$out")"
@@ -42,11 +59,11 @@ install_bin() {
 
 if [[ -x $cached ]]; then
 	install_bin
-	echo "kube-testenv: cached ($hash)" >&2
+	echo "$name: cached ($hash)" >&2
 	exit 0
 fi
 
-echo "kube-testenv: building $hash with $go_version (a cold build takes several minutes)" >&2
+echo "$name: building $hash with $go_version (a cold build takes several minutes)" >&2
 cd "$src"
 kube_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 build_date=$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes)
@@ -57,22 +74,23 @@ else
 	exit 1
 fi
 
-# /version must report the real release: clients and the apiserver's own compatibility
-# checks read it. client-go keeps a second copy of the same variables.
+# /version and `kubectl version` must report the real release: clients and the
+# apiserver's own compatibility checks read it. client-go keeps a second copy of the
+# same variables (kubectl prints that one as its client version).
 ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	ldflags+=" -X $p.gitVersion=$kube_version -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+	ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$build_date"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kube-testenv-build.XXXXXX")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/$name-build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # -p 2: the link step alone needs a few GiB; more parallel compiles only add memory.
-go build -p 2 -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/kube-testenv" .
+go build -p 2 -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/$name" "$pkg"
 
 mkdir -p "$cache_root/$hash"
 # Rename into place so a concurrent build never sees a half-written binary.
-mv "$tmp/kube-testenv" "$cached.$$"
+mv "$tmp/$name" "$cached.$$"
 mv "$cached.$$" "$cached"
 install_bin
-echo "kube-testenv: built $kube_version into $cached" >&2
+echo "$name: built $kube_version into $cached" >&2

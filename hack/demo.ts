@@ -25,10 +25,12 @@ import { createLogger } from '../src/runtime/log.js';
 import { createRestClient } from '../src/runtime/client/rest.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
+import { kubectlPath } from '../test/support/kubectl.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../test/support/libvirtd.js';
 
 const run = promisify(execFile);
-const kubectl = process.env.KUBECTL ?? 'kubectl';
+/** bin/kubectl (`make demo` builds it): the control plane's own release, not PATH's kubectl. */
+const kubectl = kubectlPath();
 const GROUP_VERSION = 'maaslab.dev/v1alpha1';
 const HYPERVISOR = 'local';
 const POOL = 'maaslab-demo';
@@ -211,7 +213,7 @@ async function main(): Promise<void> {
         table(rows),
         '',
         vnc,
-        `kubectl: kubectl --kubeconfig ${cp.adminKubeconfig} get maaslabs,maasnodes,virtnetworks -A`,
+        `kubectl: ${kubectl} --kubeconfig ${cp.adminKubeconfig} get maaslab-all -A`,
         'Ctrl-C tears everything down.',
       ].join('\n');
       // On a terminal redraw in place; in a log print only what changed.

@@ -1,8 +1,11 @@
 // Tests of the test harness itself: the control plane from test/controlplane is a real
-// Kubernetes, with RBAC, garbage collection and namespace deletion working.
-import { readFile } from 'node:fs/promises';
+// Kubernetes, with RBAC, garbage collection and namespace deletion working, and the kubectl
+// the suite runs is the one built beside it.
+import { execFile } from 'node:child_process';
+import { readFile, realpath } from 'node:fs/promises';
 import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   ApiException,
   CoreV1Api,
@@ -12,6 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { controlPlane, repoRoot } from '../support/controlplane.js';
+import { kubectlPath, repoKubectl } from '../support/kubectl.js';
 import { createTestNamespace, type TestNamespace } from '../support/namespace.js';
 import { waitFor } from '../support/wait.js';
 
@@ -67,6 +71,38 @@ describe('test control plane', () => {
     const info = await kc.makeApiClient(VersionApi).getCode();
     expect(info.gitVersion).to.equal(pinned);
     expect(`v${info.major}.${info.minor}`).to.equal(pinned?.replace(/\.\d+$/, ''));
+  });
+
+  it("is driven by the repository's bin/kubectl, of the same release as the server", async () => {
+    // Every kubectl the suite runs comes from kubectlPath(): it must be bin/kubectl (built
+    // from test/controlplane/go.mod), not some kubectl on PATH a few minors away.
+    expect(await realpath(kubectlPath())).to.equal(await realpath(repoKubectl));
+
+    const { stdout } = await promisify(execFile)(kubectlPath(), [
+      '--kubeconfig',
+      controlPlane().adminKubeconfig,
+      'version',
+      '-o',
+      'json',
+    ]);
+    interface Info {
+      major: string;
+      minor: string;
+      gitVersion: string;
+    }
+    const version = JSON.parse(stdout) as {
+      clientVersion: Info;
+      serverVersion: Info;
+      kustomizeVersion?: string;
+    };
+    // kubectl's view of the server is /version itself.
+    const server = await kc.makeApiClient(VersionApi).getCode();
+    expect(version.serverVersion.gitVersion).to.equal(server.gitVersion);
+    const majorMinor = (v: Info): string => `${v.major}.${v.minor}`;
+    expect(majorMinor(version.clientVersion)).to.equal(`${server.major}.${server.minor}`);
+    // Same go.mod, same ldflags: the very same release, and its built-in kustomize v5.
+    expect(version.clientVersion.gitVersion).to.equal(server.gitVersion);
+    expect(version.kustomizeVersion).to.match(/^v5\./);
   });
 
   it('answers /readyz', async () => {

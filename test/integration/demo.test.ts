@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { expect } from 'chai';
 import { repoRoot } from '../support/controlplane.js';
+import { kubectlPath } from '../support/kubectl.js';
 import { run } from '../support/libvirtd.js';
 import { waitFor } from '../support/wait.js';
 
@@ -97,6 +98,8 @@ const netnsList = async (): Promise<string[]> =>
 interface Started {
   /** kube-testenv's folder: its kubeconfigs, certificates and etcd data. */
   readonly controlPlaneDir: string;
+  /** The kubectl command line it prints: the binary and the kubeconfig. */
+  readonly kubectl: string;
   readonly kubeconfig: string;
   /** The private libvirtd's folder and network namespace. */
   readonly libvirtdDir: string;
@@ -104,11 +107,15 @@ interface Started {
 }
 
 function startedFrom(out: string): Started {
-  const kubeconfig = /kubectl --kubeconfig (\S+) get/.exec(out)?.[1] ?? '';
+  const command = /^kubectl: (\S+) --kubeconfig (\S+) get/m.exec(out);
+  const kubeconfig = command?.[2] ?? '';
   const libvirtd = /its state, socket and logs: (\S+); network namespace: (\S+)/.exec(out);
   expect(kubeconfig, 'the kubeconfig the demo prints').to.not.equal('');
   expect(libvirtd, 'the private libvirtd the demo prints').to.not.equal(null);
+  // The kubectl it prints (and ran) is the pinned bin/kubectl, not PATH's.
+  expect(command?.[1], 'the kubectl the demo prints').to.equal(kubectlPath());
   return {
+    kubectl: command?.[1] ?? '',
     kubeconfig,
     controlPlaneDir: dirname(kubeconfig),
     libvirtdDir: libvirtd?.[1] ?? '',
@@ -170,8 +177,8 @@ describe('make demo (the main job), Ctrl-C tears it all down', function () {
       expect(out).to.match(new RegExp(`recipe-node${i}: 127\\.0\\.0\\.1:\\d+`));
     expect(Number(ready[1])).to.be.above(0);
 
-    // The kubeconfig it prints works with kubectl, as the README says; the domains are real.
-    const labs = await run('kubectl', [
+    // The kubectl command it prints works, as the README says; the domains are real.
+    const labs = await run(started.kubectl, [
       '--kubeconfig',
       started.kubeconfig,
       'get',
@@ -199,7 +206,7 @@ describe('make demo (the main job), Ctrl-C tears it all down', function () {
     );
     expect(out).to.contain('Hypervisor local at test:///default');
     expect(out).to.contain('VNC: none with the test driver.');
-    const nodes = await run('kubectl', [
+    const nodes = await run(started.kubectl, [
       '--kubeconfig',
       started.kubeconfig,
       'get',

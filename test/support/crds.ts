@@ -7,12 +7,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ApiextensionsV1Api } from '@kubernetes/client-node';
 import { type ControlPlane, repoRoot } from './controlplane.js';
+import { kubectlPath } from './kubectl.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
-
-/** `kubectl`, or the binary named by $KUBECTL. */
-const kubectl = process.env.KUBECTL ?? 'kubectl';
 
 /**
  * Applies every crds/*.yaml with kubectl (server-side, as a user would) and waits until
@@ -26,7 +24,7 @@ export async function applyCrds(controlPlane: ControlPlane): Promise<string[]> {
   if (files.length === 0) throw new Error(`${dir} holds no CRD *.yaml: run 'make crds'`);
 
   const { stdout } = await run(
-    kubectl,
+    kubectlPath(),
     [
       '--kubeconfig',
       controlPlane.adminKubeconfig,

@@ -9,12 +9,10 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot } from './controlplane.js';
+import { kubectlPath } from './kubectl.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
-
-/** `kubectl`, or the binary named by $KUBECTL. */
-const kubectl = process.env.KUBECTL ?? 'kubectl';
 
 /** The user of the control plane's operator kubeconfig. */
 export const OPERATOR_USER = 'maaslab-operator';
@@ -30,9 +28,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** `kubectl --kubeconfig K ...args`, resolving to stdout. */
+/** The pinned `kubectl --kubeconfig K ...args` (see kubectl.ts), resolving to stdout. */
 export async function kubectlRun(kubeconfig: string, args: readonly string[]): Promise<string> {
-  const { stdout } = await run(kubectl, ['--kubeconfig', kubeconfig, ...args], {
+  const { stdout } = await run(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], {
     maxBuffer: 16 * 1024 * 1024,
   });
   return stdout;
@@ -65,7 +63,7 @@ const RBAC_KINDS = new Set([
 
 /** `kubectl kustomize DIR` (DIR relative to the repository root), as parsed documents. */
 export async function kustomize(dir: string): Promise<unknown[]> {
-  const { stdout } = await run(kubectl, ['kustomize', join(repoRoot, dir)], {
+  const { stdout } = await run(kubectlPath(), ['kustomize', join(repoRoot, dir)], {
     maxBuffer: 16 * 1024 * 1024,
   });
   return parseAllDocuments(stdout).map((d) => d.toJS() as unknown);

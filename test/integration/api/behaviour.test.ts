@@ -393,7 +393,7 @@ describe('api: behaviour in the real API server', () => {
     });
   });
 
-  it('kubectl knows the short names and the maaslab category', async () => {
+  it('kubectl knows the short names and the maaslab-all category', async () => {
     const cns = await kube.namespace('category');
     await create('maasnodes', node('category', { hypervisor: 'hv-a' }), cns);
     await create(
@@ -410,7 +410,7 @@ describe('api: behaviour in the real API server', () => {
       const r = await kube.kubectl(['get', short, '-n', ns]);
       expect(r.code, `${short}: ${r.stderr}`).to.equal(0);
     }
-    const all = await kube.kubectl(['get', 'maaslab', '-n', cns, '-o', 'name']);
+    const all = await kube.kubectl(['get', 'maaslab-all', '-n', cns, '-o', 'name']);
     expect(all.code, all.stderr).to.equal(0);
     expect(all.stdout).to.include('maasnode.maaslab.dev/category');
     expect(all.stdout).to.include('virtnetwork.maaslab.dev/category');

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { type KubeConfig } from '@kubernetes/client-node';
 import { controlPlane } from '../../support/controlplane.js';
+import { kubectlPath } from '../../support/kubectl.js';
 import { createTestNamespace } from '../../support/namespace.js';
 
 /** A decoded HTTP response. */
@@ -33,7 +34,7 @@ export interface Kube {
   readonly kubeconfig: string;
   /** One raw request; never throws on HTTP errors. */
   request(method: string, path: string, opts?: RequestOpts): Promise<Response>;
-  /** Runs kubectl with the admin kubeconfig; `input` goes to stdin. */
+  /** Runs the pinned kubectl (support/kubectl.ts) with the admin kubeconfig; `input` goes to stdin. */
   kubectl(args: readonly string[], input?: string): Promise<KubectlResult>;
   /** The KubeConfig, for client-node helpers such as Watch. */
   readonly config: KubeConfig;
@@ -98,7 +99,7 @@ export const adminKube = (): Kube => {
 
   const kubectl = (args: readonly string[], input?: string): Promise<KubectlResult> =>
     new Promise((resolve, reject) => {
-      const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], {
+      const child = spawn(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -95,11 +95,11 @@ describe('hack/gen-crds', () => {
         }
       });
 
-      it('has the status subresource, the maaslab category, short names and columns', () => {
+      it('has the status subresource, the maaslab-all category, short names and columns', () => {
         const version = versionOf(crd);
         expect(version['subresources']).to.deep.equal({ status: {} });
         const names = (crd['spec'] as Node)['names'] as Node;
-        expect(names['categories']).to.deep.equal(['maaslab']);
+        expect(names['categories']).to.deep.equal(['maaslab-all']);
         expect(names['shortNames']).to.have.length.greaterThan(0);
         const columns = version['additionalPrinterColumns'] as Node[];
         expect(columns.map((c) => c['name'])).to.include.members(['Ready', 'Age']);

@@ -1,4 +1,4 @@
-// deploy/: every kustomization renders with the kubectl on the machine (kustomize v5), and
+// deploy/: every kustomization renders with the pinned bin/kubectl (its built-in kustomize v5), and
 // the rendered objects carry what issue 5 asks for. Nothing here needs a server; applying
 // the same output to kube-apiserver is test/integration/deploy/apply.test.ts.
 import { execFile } from 'node:child_process';

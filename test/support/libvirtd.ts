@@ -2,7 +2,7 @@
 // test/libvirtd/libvirtd-env.sh, which runs the daemon in its own network and mount
 // namespaces with all of its state under one folder. Tests connect to `uri` and never to
 // the machine's default socket.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
@@ -32,18 +32,53 @@ export interface PrivateLibvirtdOptions {
 export const kvmHiddenByEnv = (): boolean => process.env.MAASLAB_LIBVIRTD_NO_KVM === '1';
 
 /**
- * Whether this machine can run KVM guests: /dev/kvm exists and opens for reading and writing,
- * which is what libvirt checks before it offers the `kvm` domain type. Machines of our kind have
- * it on some days and not on others; tests assert what the host really offers.
+ * Whether this machine can run KVM guests, asked the way libvirt asks: /dev/kvm opens for
+ * reading and writing, and QEMU starts with `-accel kvm` (a nested VM can have the device and
+ * still no working KVM). Machines of our kind have it on some days and not on others; tests
+ * assert what the host really offers. Asked once per process.
  */
-export async function hostHasKvm(): Promise<boolean> {
+export function hostHasKvm(): Promise<boolean> {
+  kvmProbe ??= probeKvm();
+  return kvmProbe;
+}
+let kvmProbe: Promise<boolean> | undefined;
+
+async function probeKvm(): Promise<boolean> {
   try {
     const handle = await open('/dev/kvm', fsConstants.O_RDWR);
     await handle.close();
-    return true;
   } catch {
     return false;
   }
+  // An empty machine, paused before it runs: QEMU exits at once when KVM cannot initialise,
+  // and otherwise waits for a monitor that never comes, until we stop it.
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      '-machine',
+      'none',
+      '-accel',
+      'kvm',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-S',
+      '-monitor',
+      'none',
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<boolean>((resolve) => {
+    qemu.once('exit', () => resolve(false));
+    qemu.once('error', () => resolve(false));
+  });
+  const stillUp = new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 1500));
+  const usable = await Promise.race([exited, stillUp]);
+  if (usable) {
+    qemu.kill('SIGKILL');
+    await exited;
+  }
+  return usable;
 }
 
 /**

@@ -23,6 +23,7 @@ import { type Manager, createManager } from '../../../src/runtime/manager/manage
 import type { ObjectList } from '../../../src/runtime/client/rest.js';
 import { controlPlane } from '../../support/controlplane.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import { afterPass } from '../../support/passes.js';
 import { waitFor } from '../../support/wait.js';
 import { grantOperator } from './rbac.js';
 
@@ -66,6 +67,14 @@ describe('controllers/maas-lab (real API server)', function () {
       ref: { ...LAB, namespace: ns.name },
       body: { ...LAB, metadata: { name }, spec },
     });
+  /** Wakes a lab's controller with an annotation (a change it watches); resolves to the lab. */
+  const poke = async (name: string): Promise<MaasLab> =>
+    (await rest.request({
+      method: 'PATCH',
+      ref: { ...LAB, namespace: ns.name, name },
+      body: { metadata: { annotations: { 'test.maaslab.dev/poke': String(Date.now()) } } },
+      contentType: ContentType.MergePatch,
+    })) as MaasLab;
   const getLab = (name: string) =>
     rest.request<MaasLab>({ method: 'GET', ref: { ...LAB, namespace: ns.name, name } });
   const list = async <T>(kind: typeof NET | typeof NODE): Promise<T[]> =>
@@ -270,9 +279,12 @@ describe('controllers/maas-lab (real API server)', function () {
     expect(text).to.contain(`maaslab_lab_nodes_ready{namespace="${ns.name}",lab="lab"} 3`);
     expect(text).to.contain(`maaslab_lab_nodes_total{namespace="${ns.name}",lab="lab"} 3`);
 
-    // A quiet lab is not rewritten.
-    const rv = ready.metadata?.resourceVersion;
-    await new Promise((r) => setTimeout(r, 1500));
+    // A quiet lab is not rewritten: a pass over it (woken by an annotation) writes nothing.
+    let rv: string | undefined;
+    await afterPass(registry, 'maaslab', async () => {
+      rv = (await poke('lab')).metadata?.resourceVersion;
+    });
+    expect(rv).to.be.a('string');
     expect((await getLab('lab')).metadata?.resourceVersion).to.equal(rv);
 
     // Scale 3 → 5 → 2.
@@ -361,7 +373,8 @@ describe('controllers/maas-lab (real API server)', function () {
     );
     await markReady(NET, youngerNet);
     await waitFor(async () => (await list(NODE)).length === 3, { description: 'younger-node3' });
-    await new Promise((r) => setTimeout(r, 1000));
+    // And no other: a further pass over the younger lab still makes none.
+    await afterPass(registry, 'maaslab', () => poke('younger'));
     expect(names(await list(NODE))).to.deep.equal(['older-node1', 'older-node2', 'younger-node3']);
 
     // The older lab goes: the collision is gone, the younger lab is rechecked and builds.

@@ -36,6 +36,7 @@ import {
 import { controlPlane } from '../../support/controlplane.js';
 import { kvmExpected, type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import { afterPass } from '../../support/passes.js';
 import { waitFor } from '../../support/wait.js';
 
 const HV = { apiVersion: GroupVersion, kind: 'Hypervisor' } as const;
@@ -318,8 +319,11 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU)', func
     );
     await lv.virsh(['destroy', domain]);
     const n = await nodeIs('Stopped');
-    // Give a (wrong) restart every chance to happen: the event and a few passes.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // A pass that sees the destroyed domain under Manual must leave it off: poke the node (an
+    // annotation wakes it) and wait for that pass to finish, rather than sleeping.
+    await afterPass(registry, 'maasnode', () =>
+      patch(NODE, 'node1', { metadata: { annotations: { 'test.maaslab.dev/poke': '1' } } }),
+    );
     expect(await domState()).to.equal('shut off');
     expect(n.status?.state).to.equal('shutoff');
   });

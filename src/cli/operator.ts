@@ -21,10 +21,18 @@ import {
   type VirtNetwork,
 } from '../api/v1alpha1/index.js';
 import { registerInventoryMetrics } from '../controllers/inventory-metrics.js';
-import { createHypervisorMetrics, createLabMetrics } from '../controllers/metrics.js';
+import {
+  createHypervisorMetrics,
+  createLabMetrics,
+  createSwallowedErrorMetrics,
+} from '../controllers/metrics.js';
 import { setup as setupHypervisor } from '../controllers/hypervisor/reconciler.js';
 import { setup as setupMaasLab } from '../controllers/maas-lab/reconciler.js';
-import { setup as setupMaasNode } from '../controllers/maas-node/reconciler.js';
+import {
+  MaasNodeControllerName,
+  StatusStep,
+  setup as setupMaasNode,
+} from '../controllers/maas-node/reconciler.js';
 import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
@@ -219,6 +227,9 @@ export async function runOperator(
     hypervisors,
     serves,
     resyncMs: options.resyncPeriodMs,
+    swallowedErrors: createSwallowedErrorMetrics(registry, [
+      { controller: MaasNodeControllerName, step: StatusStep },
+    ]),
   });
   const labController = setupMaasLab(scoped, {
     ...builder,

@@ -1,7 +1,7 @@
 // Domain metrics of the controllers (the `maaslab_` prefix; the runtime owns
 // controller-runtime's names). Registered on a Registry handed in, never the global one, so
 // tests and several managers in one process never clash.
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** The metric names, fixed here so dashboards and tests agree. */
 export const HypervisorMetricName = {
@@ -119,4 +119,37 @@ export function createLabMetrics(registry: Registry): LabMetrics {
       total.remove({ namespace, lab });
     },
   };
+}
+
+/** The name of the counter of errors a pass logged and did not return. */
+export const SwallowedErrorsMetricName = 'maaslab_swallowed_errors_total';
+
+/**
+ * Errors a reconciler logged and did not return, because a more important error was already
+ * on its way out (e.g. the status patch after a failed libvirt call): `step` names where.
+ */
+export interface SwallowedErrorMetrics {
+  /** One more error swallowed by `controller` at `step`. */
+  swallowed(controller: string, step: string): void;
+}
+
+/** Records nothing. */
+export const noopSwallowedErrorMetrics: SwallowedErrorMetrics = { swallowed: () => undefined };
+
+/**
+ * Registers `maaslab_swallowed_errors_total{controller,step}` on `registry`; each of `seed`'s
+ * series starts at 0, so a dashboard sees it before the first error.
+ */
+export function createSwallowedErrorMetrics(
+  registry: Registry,
+  seed: ReadonlyArray<{ readonly controller: string; readonly step: string }> = [],
+): SwallowedErrorMetrics {
+  const counter = new Counter({
+    name: SwallowedErrorsMetricName,
+    help: 'Errors a reconciler logged but did not return, because another error was returned.',
+    labelNames: ['controller', 'step'] as const,
+    registers: [registry],
+  });
+  for (const labels of seed) counter.inc(labels, 0);
+  return { swallowed: (controller, step) => counter.inc({ controller, step }) };
 }

@@ -4,6 +4,7 @@ import {
   DeletingReason,
   HaltedReason,
   HypervisorUnreachableReason,
+  NameConflictReason,
   NetworkNotReadyReason,
   ProgressingReason,
   ReconciledReason,
@@ -14,8 +15,10 @@ import {
   type MaasNodePrintableStatus,
   type MaasNodeStatus,
 } from '../../api/v1alpha1/index.js';
+import type { ObservedDomain } from '../../libvirt/hypervisor/index.js';
 import type { ParsedDomain, ParsedVolume } from '../../libvirt/xml/index.js';
 import {
+  applyConditionPlan,
   planFor,
   withCondition,
   type ConditionPlan,
@@ -23,7 +26,12 @@ import {
   type Why,
 } from '../common/conditions.js';
 import { formatBinaryQuantity } from '../common/quantity.js';
-import type { DesiredVolume } from './desired.js';
+import { defaultMac, type DesiredVolume } from './desired.js';
+import type { Findings } from './pass.js';
+import type { NodeScope } from './scope.js';
+
+/** The VNC listen address when the spec names none (the CRD default). */
+const DEFAULT_VNC_LISTEN = '127.0.0.1';
 
 /** What one reconcile pass learned about a node, for its printable status and conditions. */
 export interface NodeObservation {
@@ -212,4 +220,142 @@ export function nodeConditions(o: NodeObservation): ConditionPlan {
         }
       : undefined;
   return withCondition(planFor(nodeVerdict(o)), RestartRequiredCondition, restart);
+}
+
+/** The observation the status table and conditions read, from what the pass found. */
+export function nodeObservation(scope: NodeScope, found: Findings): NodeObservation {
+  const d = found.domain;
+  return {
+    deleting: scope.deleting,
+    hypervisorReachable: found.unreachable === undefined,
+    ...(found.stalled && { stalled: found.stalled }),
+    ...(found.error && { error: found.error }),
+    networksReady: scope.networksNotReady.length === 0,
+    networksNotReady: scope.networksNotReady,
+    volumesReady: found.volumesReady,
+    domainDefined: d !== undefined,
+    ...(d && { state: d.state }),
+    hasManagedSave: d?.hasManagedSave ?? false,
+    wantsRunning: found.next === 'start' || found.next === 'restore',
+    wantsStopped:
+      found.next === 'shutdown' || found.next === 'destroy' || found.next === 'managedSave',
+    pendingRestart: found.pendingRestart,
+  };
+}
+
+/**
+ * The conditions' plan: nodeConditions, except that a node waiting on something outside it
+ * (networks, a clone source, a Hypervisor not Ready) says Ready=False, Reconciling=True with
+ * the waiting reason, keeping RestartRequired.
+ */
+export function nodeConditionPlan(o: NodeObservation, waiting: Why | undefined): ConditionPlan {
+  const plan = nodeConditions(o);
+  if (!waiting || o.deleting || !o.hypervisorReachable || o.stalled || o.error) return plan;
+  const restart = plan.set.find((c) => c.type === RestartRequiredCondition);
+  const waits = planFor({ kind: 'progressing', ...waiting });
+  return restart
+    ? { set: [...waits.set, restart], remove: waits.remove }
+    : { set: waits.set, remove: [...waits.remove, RestartRequiredCondition] };
+}
+
+/** The MACs the NICs should have, in spec order, as desiredDomain derives them. */
+export function desiredMacs(node: Readonly<MaasNode>): string[] {
+  const { namespace = '', name = '' } = node.metadata ?? {};
+  return (node.spec.interfaces ?? []).map((nic, i) =>
+    (nic.mac ?? defaultMac(namespace, name, i)).toLowerCase(),
+  );
+}
+
+/** Volume facts for status.disks: the live path libvirt resolved, the capacity asked for. */
+export function volumeMap(
+  volumes: readonly DesiredVolume[],
+  domain: ObservedDomain | undefined,
+  observed: ReadonlyMap<string, ParsedVolume> | undefined,
+): Map<string, ParsedVolume> {
+  const map = new Map<string, ParsedVolume>();
+  for (const v of volumes) {
+    // The pool's own answer (path, real capacity) when this pass read it.
+    const seen = observed?.get(v.name);
+    if (seen) {
+      map.set(v.name, seen);
+      continue;
+    }
+    const disk = (domain?.live ?? domain?.inactive)?.disks.find((d) => d.volume === v.name);
+    if (!disk) continue;
+    map.set(v.name, {
+      name: v.name,
+      ...(disk.path !== undefined && { path: disk.path }),
+      // ensureVolumes never resizes: an existing volume keeps its size, which matches the
+      // spec unless someone resized it by hand.
+      capacityBytes: v.capacityBytes,
+    });
+  }
+  return map;
+}
+
+/** The status fields libvirt tells: from this pass's look, or the last known ones. */
+function libvirtFields(
+  node: Readonly<MaasNode>,
+  found: Findings,
+): Pick<MaasNodeStatus, 'uuid' | 'state' | 'interfaces' | 'disks' | 'vnc'> {
+  const looked = found.unreachable === undefined && found.stalled?.reason !== NameConflictReason;
+  if (!looked) {
+    // Unreachable (or not ours): the last known facts stay; we cannot see, not "gone".
+    const previous = node.status ?? {};
+    return {
+      ...(previous.uuid !== undefined && { uuid: previous.uuid }),
+      ...(previous.state !== undefined && { state: previous.state }),
+      ...(previous.interfaces !== undefined && { interfaces: previous.interfaces }),
+      ...(previous.disks !== undefined && { disks: previous.disks }),
+      ...(previous.vnc !== undefined && { vnc: previous.vnc }),
+    };
+  }
+  const domain = found.domain;
+  const vnc = vncFor(domain?.live, node.spec.vnc?.listen ?? DEFAULT_VNC_LISTEN);
+  return {
+    // A domain defined this pass has a UUID only libvirt knows yet.
+    ...(domain && {
+      ...(domain.uuid !== '' && { uuid: domain.uuid }),
+      state: domain.state,
+    }),
+    interfaces: interfacesStatus(node, desiredMacs(node), domain?.live ?? domain?.inactive),
+    disks: disksStatus(found.volumes, volumeMap(found.volumes, domain, found.observedVolumes)),
+    ...(vnc && { vnc }),
+  };
+}
+
+/** When the report is made, and whether the pass succeeded. */
+export interface ReportContext {
+  /** Now, for lastTransitionTime. */
+  readonly now: number;
+  /** The pass succeeded (or ended in a terminal verdict): observedGeneration advances. */
+  readonly succeeded: boolean;
+}
+
+/**
+ * The whole status of a node after a pass: conditions, printableStatus, where it runs, what
+ * libvirt told (or the last known facts when it could not be asked), MAAS's power
+ * parameters and the restart token in force. observedGeneration advances only when the pass
+ * succeeded.
+ */
+export function nodeStatus(scope: NodeScope, found: Findings, at: ReportContext): MaasNodeStatus {
+  const { node, hypervisor, domainName } = scope;
+  const generation = node.metadata?.generation ?? 0;
+  const o = nodeObservation(scope, found);
+  const conditions = applyConditionPlan(
+    node.status?.conditions,
+    nodeConditionPlan(o, found.waiting),
+    { now: at.now, generation },
+  );
+  const observedGeneration = at.succeeded ? generation : node.status?.observedGeneration;
+  return {
+    ...(observedGeneration !== undefined && { observedGeneration }),
+    conditions,
+    printableStatus: printableStatus(o),
+    hypervisor: node.spec.hypervisor,
+    domainName,
+    ...libvirtFields(node, found),
+    ...(hypervisor && { power: powerFor(hypervisor.spec.uri, domainName) }),
+    ...(found.lastRestartToken !== undefined && { lastRestartToken: found.lastRestartToken }),
+  };
 }

@@ -18,6 +18,7 @@ import {
   type Request,
   type Result,
   asTerminalError,
+  loggerInto,
   parseRequestKey,
   requestKey,
 } from './reconcile.js';
@@ -284,6 +285,7 @@ class Loop implements Controller {
       [LogKey.ReconcileID]: this.newID(),
     });
     const pass = new AbortController();
+    loggerInto(pass.signal, log);
     const onHalt = (): void => pass.abort(this.halt.signal.reason);
     if (this.halt.signal.aborted) onHalt();
     else this.halt.signal.addEventListener('abort', onHalt, { once: true });

@@ -38,6 +38,8 @@ export {
   TerminalError,
   asTerminalError,
   isTerminalError,
+  loggerFrom,
+  loggerInto,
   parseRequestKey,
   requestKey,
 } from './reconcile.js';

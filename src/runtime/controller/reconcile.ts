@@ -8,7 +8,11 @@
 //                              (the reconciler should report Stalled=True with `reason`);
 //   - return requeueAfterMs  → success, but look again after that many milliseconds;
 //   - return {}              → success; the backoff for this key is reset.
-// Reconcilers never touch the queue.
+// Reconcilers never touch the queue. The pass's signal also carries its logger (tagged
+// controller/kind/namespace/name/reconcileID): `loggerFrom(signal)`, controller-runtime's
+// log.FromContext.
+
+import { type Logger, noopLogger } from '../log.js';
 
 /** Names one object to reconcile; cluster-scoped objects have no namespace. */
 export interface Request {
@@ -31,6 +35,23 @@ export interface Reconciler {
    * timeout; pass it to every call that can wait.
    */
   reconcile(req: Request, signal: AbortSignal): Promise<Result>;
+}
+
+/** The logger of each pass in flight, by its signal; gone with the signal. */
+const passLoggers = new WeakMap<AbortSignal, Logger>();
+
+/** Ties `logger` to a pass's `signal`; the controller loop calls it before `reconcile`. */
+export function loggerInto(signal: AbortSignal, logger: Logger): void {
+  passLoggers.set(signal, logger);
+}
+
+/**
+ * The logger of the pass that `signal` belongs to (controller-runtime's log.FromContext): its
+ * lines carry controller, kind, namespace, name and reconcileID. A signal no controller handed
+ * out (a unit test's) gets a logger that drops everything.
+ */
+export function loggerFrom(signal: AbortSignal): Logger {
+  return passLoggers.get(signal) ?? noopLogger;
 }
 
 /** Options for a TerminalError. */

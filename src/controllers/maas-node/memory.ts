@@ -1,0 +1,68 @@
+// What the MaasNode controller remembers between passes (see common/expectations.ts for the
+// rules): the host facts it asked for once, the ACPI shutdowns it requested, and the restart
+// token each domain was last power-cycled for. Nothing else outlives a pass.
+import type { MaasNode } from '../../api/v1alpha1/index.js';
+import { createExpectations } from '../common/expectations.js';
+
+/** The MaasNode controller's memory, by node UID (host facts by Hypervisor name). */
+export interface NodeMemory {
+  /**
+   * Whether the host offers KVM, asked with `ask` the first time only: it does not change
+   * while libvirtd runs. A failed `ask` is not remembered. Lost on restart: asked again.
+   */
+  kvm(hypervisor: string, ask: () => Promise<boolean>): Promise<boolean>;
+  /**
+   * When this process asked the node's domain for an ACPI shutdown (clock ms), while the
+   * guest has not powered off. Lost on restart: the grace period starts again, which errs on
+   * the side of letting the guest finish.
+   */
+  shutdownRequestedAt(uid: string): number | undefined;
+  /** This process asked the domain for an ACPI shutdown at `at`. */
+  shutdownRequested(uid: string, at: number): void;
+  /** The domain is off (or was powered off): no shutdown is pending. */
+  shutdownEnded(uid: string): void;
+  /**
+   * The restart token in force for the node: the one this process last power-cycled (or
+   * started) the domain for, else status.lastRestartToken. status alone is not enough: the
+   * domain events of a power-cycle wake the next pass before the informer has seen the
+   * status write that recorded the token, and a pass reading that stale status would
+   * power-cycle the domain a second time. Lost on restart: status is read, which by then is
+   * current.
+   */
+  restartTokenInForce(node: Readonly<MaasNode>): string | undefined;
+  /** The domain now runs (or will next boot) for `token`. */
+  putRestartTokenInForce(uid: string, token: string): void;
+  /** The node is gone: forget all of it. */
+  forget(uid: string): void;
+  /** Nodes and hosts remembered (for tests). */
+  size(): number;
+}
+
+/** The slots kept per node UID. */
+interface NodeSlots {
+  shutdownRequestedAt: number;
+  restartToken: string;
+}
+
+/** An empty memory; one per reconciler. */
+export function createNodeMemory(): NodeMemory {
+  const nodes = createExpectations<NodeSlots>();
+  const hosts = createExpectations<{ kvm: boolean }>();
+  return {
+    async kvm(hypervisor, ask) {
+      const known = hosts.get(hypervisor, 'kvm');
+      if (known !== undefined) return known;
+      const kvm = await ask();
+      hosts.set(hypervisor, 'kvm', kvm);
+      return kvm;
+    },
+    shutdownRequestedAt: (uid) => nodes.get(uid, 'shutdownRequestedAt'),
+    shutdownRequested: (uid, at) => nodes.set(uid, 'shutdownRequestedAt', at),
+    shutdownEnded: (uid) => nodes.clear(uid, 'shutdownRequestedAt'),
+    restartTokenInForce: (node) =>
+      nodes.get(node.metadata?.uid ?? '', 'restartToken') ?? node.status?.lastRestartToken,
+    putRestartTokenInForce: (uid, token) => nodes.set(uid, 'restartToken', token),
+    forget: (uid) => nodes.forget(uid),
+    size: () => nodes.size() + hosts.size(),
+  };
+}

@@ -1,0 +1,278 @@
+// The phases of a MaasNode pass while the node is not being deleted: wait for what the node
+// needs, look at libvirt, check ownership, make the volumes and the definition, power (in
+// power.ts), then settle what the node still wants and when to look again.
+import {
+  CloneSourceNotFoundReason,
+  CloneSourceNotHaltedReason,
+  HypervisorNotFoundReason,
+  LibvirtErrorReason,
+  NameConflictReason,
+  NetworkNotReadyReason,
+} from '../../api/v1alpha1/index.js';
+import {
+  HypervisorUnreachableError,
+  NameConflictError,
+  type ObservedDomain,
+} from '../../libvirt/hypervisor/index.js';
+import { buildDomainXml, parseDomainXml } from '../../libvirt/xml/index.js';
+import { EventType, TerminalError } from '../../runtime/index.js';
+import { ShardLostError } from '../common/hypervisor-registry.js';
+import { ownership as classify } from '../common/ownership.js';
+import { next, type Phase, stop } from '../common/phases.js';
+import {
+  desiredDomain,
+  desiredVolumes,
+  diffDomain,
+  domainNameFor,
+  type NodeContext,
+} from './desired.js';
+import { NodeEventReason } from './events.js';
+import type { NodePass } from './pass.js';
+import { nextPower, power } from './power.js';
+import { observeLibvirtDomain } from './scope.js';
+
+/** How often a clone looks again at a source that is not halted yet. */
+export const CLONE_SOURCE_RECHECK_MS = 10_000;
+
+/** How often an unreachable host is looked at again (its Hypervisor's changes wake us too). */
+export const UNREACHABLE_RECHECK_MS = 10_000;
+
+/** An error's message, for condition messages (logs get the whole chain). */
+export const messageOf = (err: unknown): string =>
+  err instanceof Error ? err.message : String(err);
+
+/**
+ * Waits for the Hypervisor (missing → Stalled HypervisorNotFound; unreachable → Unknown; not
+ * Ready → waiting; nothing on the host is touched meanwhile) and notes VirtNetworks that are
+ * not Ready: they hold back only the power step.
+ */
+const waitForHypervisor: Phase<NodePass> = async ({ scope, found }) => {
+  const { node, hypervisor, gate } = scope;
+  if (hypervisor === undefined || gate.kind === 'missing') {
+    found.stalled = {
+      reason: HypervisorNotFoundReason,
+      message: `Hypervisor ${node.spec.hypervisor} does not exist`,
+    };
+    return stop();
+  }
+  if (gate.kind === 'unreachable') {
+    found.unreachable = gate.message;
+    return stop();
+  }
+  if (gate.kind === 'notReady') {
+    found.waiting = { reason: gate.reason, message: gate.message };
+    return stop();
+  }
+  return next;
+};
+
+/**
+ * Volumes and the definition are made while the networks come up; only the start waits for
+ * them (the recipe's "MAAS DHCP must start after virbr0"), and no power action is taken
+ * meanwhile (a network mid-change leaves a running domain alone). A clone's source must exist.
+ */
+const waitForNetworksAndSource: Phase<NodePass> = async (pass) => {
+  const { node, networksNotReady, cloneSource } = pass.scope;
+  if (networksNotReady.length > 0) {
+    pass.networksWait = {
+      reason: NetworkNotReadyReason,
+      message: `waiting for VirtNetworks to be Ready: ${networksNotReady.join(', ')}`,
+    };
+  }
+  if (node.spec.cloneFrom !== undefined && cloneSource === undefined) {
+    pass.found.stalled = {
+      reason: CloneSourceNotFoundReason,
+      message: `MaasNode ${node.spec.cloneFrom.name} (cloneFrom) does not exist`,
+    };
+    return stop();
+  }
+  return next;
+};
+
+/**
+ * Reads the domain, and whether the host offers KVM (asked once per host), and derives the
+ * desired domain and volumes (pure). An unreachable host is a finding; any other failure is
+ * the pass's error, unreported.
+ */
+const observeLibvirt: Phase<NodePass> = async (pass) => {
+  const { scope, deps, found } = pass;
+  const { node, hypervisor, cloneSource } = scope;
+  if (hypervisor === undefined) return stop();
+  const verbs = deps.hypervisorFor(hypervisor);
+  let view;
+  let kvm = false;
+  try {
+    kvm = await deps.memory.kvm(node.spec.hypervisor, async () => (await verbs.hostInfo()).kvm);
+    view = await observeLibvirtDomain(verbs, scope.domainName);
+  } catch (err) {
+    if (!(err instanceof HypervisorUnreachableError)) throw err;
+    view = { reachable: false as const, message: err.message };
+  }
+  if (!view.reachable) {
+    found.unreachable = view.message;
+    return stop({ requeueAfterMs: UNREACHABLE_RECHECK_MS });
+  }
+  const ctx: NodeContext = {
+    hypervisor: hypervisor.spec,
+    kvm,
+    ...(cloneSource && { cloneSource }),
+  };
+  pass.host = { verbs, desired: desiredDomain(node, ctx), domain: view.domain };
+  found.volumes = desiredVolumes(node, ctx);
+  return next;
+};
+
+/**
+ * A domain of our name that we did not create: Stalled NameConflict, a Warning event,
+ * untouched, no retry (TerminalError); domain events and the resync bring us back once it
+ * is gone. A clone waits, before its volumes are copied, for its source to be halted.
+ */
+const checkOwnership: Phase<NodePass> = async (pass) => {
+  const { scope, found, host } = pass;
+  if (!host) return stop();
+  if (classify(host.domain, scope.owner) === 'foreign') {
+    const message = `libvirt domain ${scope.domainName} exists and was not created for this MaasNode; it is left untouched`;
+    found.stalled = { reason: NameConflictReason, message };
+    pass.record(EventType.Warning, NodeEventReason.NameConflict, 'Define', message);
+    throw (found.failure = new TerminalError(message, { reason: NameConflictReason }));
+  }
+  found.domain = host.domain;
+  if (host.domain === undefined && scope.cloneSource !== undefined) {
+    // Copying a running guest's disks would copy a file system mid-write.
+    const source = await host.verbs.observeDomain(domainNameFor(scope.cloneSource));
+    if (source !== undefined && source.state !== 'shutoff') {
+      found.waiting = {
+        reason: CloneSourceNotHaltedReason,
+        message: `waiting for MaasNode ${scope.cloneSource.metadata?.name ?? ''} to be halted before copying its disks`,
+      };
+      return stop({ requeueAfterMs: CLONE_SOURCE_RECHECK_MS });
+    }
+  }
+  return next;
+};
+
+/**
+ * ensureVolumes (clones copy the source's volumes); define the domain when absent; otherwise
+ * diffDomain against the persistent definition: a difference is defined again (nothing is
+ * recreated). The domain is read again only after a change: a settled node's pass reads it
+ * once. A domain defined this pass is off with no saved memory, all its power decision and a
+ * waiting node's report read: it is read once, after the power step.
+ */
+const ensureDefinition: Phase<NodePass> = async (pass) => {
+  const { scope, found, host } = pass;
+  if (!host) return stop();
+  const { verbs, desired } = host;
+  const volumes = await verbs.ensureVolumes(found.volumes);
+  found.volumesReady = true;
+  found.observedVolumes = new Map(volumes.volumes.map((v) => [v.name, v]));
+  if (volumes.changed) {
+    const note = `created volumes ${volumes.created.join(', ')}`;
+    pass.record(EventType.Normal, NodeEventReason.VolumesCreated, 'CreateVolumes', note);
+  }
+  pass.created = host.domain === undefined;
+  if (pass.created) {
+    const definition = buildDomainXml(desired);
+    await verbs.defineDomain(definition);
+    const note = `defined domain ${scope.domainName}`;
+    pass.record(EventType.Normal, NodeEventReason.DomainDefined, 'Define', note);
+    found.domain = justDefined(definition);
+  } else if (host.domain) {
+    const diff = diffDomain(desired, host.domain.inactive);
+    if (diff.redefine) {
+      await verbs.defineDomain(buildDomainXml(desired));
+      const note = `updated the definition: ${diff.changes.join('; ')}`;
+      pass.record(EventType.Normal, NodeEventReason.DomainUpdated, 'Define', note);
+      found.domain = await verbs.observeDomain(scope.domainName);
+    }
+  }
+  return next;
+};
+
+/** After a power change, or the first start of a new domain, the domain is read again. */
+const observeAfterPower: Phase<NodePass> = async (pass) => {
+  const { found, host } = pass;
+  const mayPower = pass.networksWait === undefined;
+  if (host && (found.powerChanged || (pass.created && mayPower))) {
+    found.domain = await host.verbs.observeDomain(pass.scope.domainName);
+  }
+  return next;
+};
+
+/**
+ * What the node still wants after this pass (the next power decision) and what a restart
+ * would apply; a node waiting on its networks says so. Then look again after the resync
+ * period (a network's readiness wakes a waiting node itself).
+ */
+const settle: Phase<NodePass> = async (pass) => {
+  const { found, host } = pass;
+  const after = found.domain;
+  if (host && after) {
+    found.pendingRestart = diffDomain(host.desired, after.inactive, after.live).pendingRestart;
+    found.next = nextPower(pass, after);
+  }
+  if (pass.networksWait) found.waiting = pass.networksWait;
+  return { requeueAfterMs: pass.deps.resyncMs };
+};
+
+/**
+ * Turns a failure of a phase that acts on the host into findings the report shows: an
+ * unreachable host (Unknown), a domain of our name someone else defined meanwhile (Stalled
+ * NameConflict, not retried), or any other failure (LibvirtError, a Warning event). A shard
+ * this process lost is not ours to report on: the new lease holder does.
+ */
+function acting(phase: Phase<NodePass>): Phase<NodePass> {
+  return async (pass) => {
+    try {
+      return await phase(pass);
+    } catch (err) {
+      if (err instanceof ShardLostError) throw err;
+      const { found } = pass;
+      if (err instanceof HypervisorUnreachableError) {
+        found.unreachable = err.message;
+      } else if (err instanceof NameConflictError) {
+        found.stalled = { reason: NameConflictReason, message: err.message };
+        throw (found.failure = new TerminalError(err.message, {
+          reason: NameConflictReason,
+          cause: err,
+        }));
+      } else {
+        found.error = { reason: LibvirtErrorReason, message: messageOf(err) };
+        pass.record(EventType.Warning, NodeEventReason.LibvirtError, 'Reconcile', messageOf(err));
+      }
+      found.failure = err;
+      throw err;
+    }
+  };
+}
+
+/** The phases of a pass over a node that is not being deleted, in order. */
+export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
+  waitForHypervisor,
+  waitForNetworksAndSource,
+  observeLibvirt,
+  checkOwnership,
+  acting(ensureDefinition),
+  acting(power),
+  acting(observeAfterPower),
+  settle,
+];
+
+/**
+ * A domain as `definition` leaves it the moment virDomainDefineXML returns: persistent, off,
+ * never run, no managed save image. Its UUID and ID are libvirt's to give and unknown here;
+ * it stands in only for the power decision of the pass that defined it.
+ */
+export function justDefined(definition: string): ObservedDomain {
+  const inactive = parseDomainXml(definition);
+  return {
+    name: inactive.name,
+    uuid: inactive.uuid ?? '',
+    id: -1,
+    ...(inactive.owner && { owner: inactive.owner }),
+    state: 'shutoff',
+    reason: 0,
+    hasManagedSave: false,
+    persistent: true,
+    inactive,
+  };
+}

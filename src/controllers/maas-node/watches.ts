@@ -1,0 +1,153 @@
+// What wakes a MaasNode pass: the node itself (not its own status writes), the VirtNetworks
+// its NICs name (it waits for them), its Hypervisor, a clone's source, and libvirt domain
+// lifecycle events (a `virsh destroy` by hand is seen at once: the event's domain name is
+// mapped to the node through the cache, without a scan).
+import {
+  GroupVersionKinds,
+  type Hypervisor as HypervisorResource,
+  type MaasNode,
+  type VirtNetwork,
+} from '../../api/v1alpha1/index.js';
+import {
+  type BuilderOptions,
+  type CacheReader,
+  type Controller,
+  controllerBuilder,
+  InformerEvent,
+  type Manager,
+  type Reconciler,
+  type Request,
+  requestFor,
+  requestKey,
+  statusOnlyUpdatesIgnored,
+} from '../../runtime/index.js';
+import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
+import { hypervisorGateChanged, networkGateChanged } from '../common/predicates.js';
+import { domainNameFor } from './desired.js';
+import type { NodeCaches } from './scope.js';
+
+/** The manager's caches of what a MaasNode pass reads. */
+export function nodeCaches(manager: Manager): NodeCaches {
+  return {
+    nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
+    networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
+    hypervisors: manager.cache<HypervisorResource>(GroupVersionKinds.Hypervisor),
+  };
+}
+
+/** What {@link watchNodes} wires. */
+export interface NodeWatches {
+  /** The caches the reconciler reads (nodeCaches). */
+  readonly caches: NodeCaches;
+  /** The libvirt verbs per Hypervisor, whose domain events wake nodes. */
+  readonly hypervisors: HypervisorRegistry;
+  /** Workers, timeouts and the like. */
+  readonly builderOptions: BuilderOptions;
+  /** The controller's name. */
+  readonly name: string;
+}
+
+/** Builds the MaasNode controller around `reconciler` with everything that wakes it. */
+export function watchNodes(
+  manager: Manager,
+  watches: NodeWatches,
+  reconciler: Reconciler,
+): Controller {
+  const { caches, hypervisors, builderOptions, name } = watches;
+  const nodesWhere = (pred: (n: Readonly<MaasNode>) => boolean, namespace?: string): Request[] =>
+    caches.nodes
+      .list(namespace)
+      .filter(pred)
+      .map((n) => requestFor(n));
+  // Nodes that name their domain themselves (spec.domainName), by that name: the rest are
+  // found from the domain name alone, so a domain event costs O(1), not a scan of every node.
+  const explicitNames = new Map<string, Set<string>>();
+  const index = (n: Readonly<MaasNode>, add: boolean): void => {
+    const domain = n.spec?.domainName;
+    if (!domain) return;
+    const key = requestKey(requestFor(n));
+    const keys = explicitNames.get(domain) ?? new Set<string>();
+    if (add) keys.add(key);
+    else keys.delete(key);
+    if (keys.size > 0) explicitNames.set(domain, keys);
+    else explicitNames.delete(domain);
+  };
+  const nodeInformer = manager.informer<MaasNode>(GroupVersionKinds.MaasNode);
+  nodeInformer.on(InformerEvent.Add, (n) => index(n, true));
+  nodeInformer.on(InformerEvent.Update, (n, old) => {
+    index(old, false);
+    index(n, true);
+  });
+  nodeInformer.on(InformerEvent.Delete, (n) => index(n, false));
+  // Filled once the controller exists; no event can arrive before the first reconcile.
+  let enqueue: (req: Request) => void = () => undefined;
+  hypervisors.onCreate((hvName, verbs) => {
+    verbs.onDomainEvent((e) => {
+      for (const req of nodesForDomain(caches.nodes, explicitNames, hvName, e.name)) enqueue(req);
+    });
+  });
+  const controller = controllerBuilder(manager)
+    // Its own status writes need no pass of their own.
+    .for(GroupVersionKinds.MaasNode, { predicates: [statusOnlyUpdatesIgnored] })
+    .watches(
+      GroupVersionKinds.VirtNetwork,
+      (o) => {
+        const vnet = o as Readonly<VirtNetwork>;
+        const name = vnet.metadata?.name;
+        return nodesWhere(
+          (n) => (n.spec.interfaces ?? []).some((nic) => nic.network === name),
+          vnet.metadata?.namespace,
+        );
+      },
+      { predicates: [networkGateChanged] },
+    )
+    .watches(
+      GroupVersionKinds.Hypervisor,
+      (o) => nodesWhere((n) => n.spec.hypervisor === o.metadata?.name),
+      { predicates: [hypervisorGateChanged] },
+    )
+    // A clone waits for its source to halt.
+    .watches(GroupVersionKinds.MaasNode, (o) =>
+      nodesWhere((n) => n.spec.cloneFrom?.name === o.metadata?.name, o.metadata?.namespace),
+    )
+    .withOptions(builderOptions)
+    .named(name)
+    .complete(reconciler);
+  enqueue = (req) => controller.enqueue(req);
+  return controller;
+}
+
+/**
+ * The MaasNodes on `hypervisor` whose libvirt domain is `domain`: the node named by the default
+ * `<namespace>.<name>` (namespaces hold no dots), and those listed in `explicitNames` (nodes
+ * with spec.domainName, by that name). Pure; O(1) per event.
+ */
+export function nodesForDomain(
+  nodes: Pick<CacheReader<MaasNode>, 'get'>,
+  explicitNames: ReadonlyMap<string, ReadonlySet<string>>,
+  hypervisor: string,
+  domain: string,
+): Request[] {
+  const dot = domain.indexOf('.');
+  const candidates = new Set(explicitNames.get(domain));
+  if (dot > 0) {
+    candidates.add(requestKey({ namespace: domain.slice(0, dot), name: domain.slice(dot + 1) }));
+  }
+  const out: Request[] = [];
+  for (const key of candidates) {
+    const n = nodes.get(key);
+    if (n && n.spec.hypervisor === hypervisor && safeDomainName(n) === domain) {
+      out.push(requestFor(n));
+    }
+  }
+  return out;
+}
+
+/** domainNameFor, or undefined for an object that lacks the metadata to name it. */
+function safeDomainName(node: Readonly<MaasNode>): string | undefined {
+  try {
+    return domainNameFor(node);
+  } catch {
+    return undefined;
+  }
+}

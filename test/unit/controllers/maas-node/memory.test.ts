@@ -1,0 +1,65 @@
+// What the MaasNode controller remembers between passes, on its own.
+import { expect } from 'chai';
+import type { MaasNode } from '../../../../src/api/v1alpha1/index.js';
+import { createNodeMemory } from '../../../../src/controllers/maas-node/memory.js';
+import { node } from '../fixtures.js';
+
+describe('controllers/maas-node memory', () => {
+  const withUid = (uid: string, lastRestartToken?: string): MaasNode => {
+    const n = node('n1');
+    return {
+      ...n,
+      metadata: { ...n.metadata, uid },
+      ...(lastRestartToken !== undefined && { status: { lastRestartToken } }),
+    };
+  };
+
+  it('asks a host for KVM once, and again only after a failed ask', async () => {
+    const memory = createNodeMemory();
+    let asked = 0;
+    const fail = async (): Promise<boolean> => {
+      asked++;
+      throw new Error('unreachable');
+    };
+    const ask = async (): Promise<boolean> => {
+      asked++;
+      return true;
+    };
+    expect(await memory.kvm('local', fail).catch(() => 'failed')).to.equal('failed');
+    expect(await memory.kvm('local', ask)).to.equal(true);
+    expect(await memory.kvm('local', ask)).to.equal(true);
+    expect(await memory.kvm('other', async () => false)).to.equal(false);
+    expect(asked).to.equal(2);
+  });
+
+  it('keeps a requested shutdown until it ends', () => {
+    const memory = createNodeMemory();
+    expect(memory.shutdownRequestedAt('uid-1')).to.equal(undefined);
+    memory.shutdownRequested('uid-1', 1_000);
+    expect(memory.shutdownRequestedAt('uid-1')).to.equal(1_000);
+    expect(memory.shutdownRequestedAt('uid-2')).to.equal(undefined);
+    memory.shutdownEnded('uid-1');
+    expect(memory.shutdownRequestedAt('uid-1')).to.equal(undefined);
+  });
+
+  it('prefers the restart token it put in force over a status the informer has not updated', () => {
+    const memory = createNodeMemory();
+    expect(memory.restartTokenInForce(withUid('uid-1'))).to.equal(undefined);
+    expect(memory.restartTokenInForce(withUid('uid-1', 'old'))).to.equal('old');
+    memory.putRestartTokenInForce('uid-1', 'new');
+    expect(memory.restartTokenInForce(withUid('uid-1', 'old'))).to.equal('new');
+    // Keyed by UID: a recreated node of the same name starts from its own status.
+    expect(memory.restartTokenInForce(withUid('uid-2', 'old'))).to.equal('old');
+  });
+
+  it('forgets a deleted node entirely, and keeps host facts', async () => {
+    const memory = createNodeMemory();
+    await memory.kvm('local', async () => true);
+    memory.shutdownRequested('uid-1', 1_000);
+    memory.putRestartTokenInForce('uid-1', 'one');
+    memory.forget('uid-1');
+    expect(memory.shutdownRequestedAt('uid-1')).to.equal(undefined);
+    expect(memory.restartTokenInForce(withUid('uid-1'))).to.equal(undefined);
+    expect(memory.size()).to.equal(1);
+  });
+});

@@ -200,7 +200,10 @@ export async function runOperator(
   const serves = (hv: string): boolean => inSelection(hv) && (leases ? leases.isLeading(hv) : true);
 
   const scoped = listed ? shardScopedManager(manager, [...listed]) : manager;
-  const builder = { maxConcurrentReconciles: options.maxConcurrentReconciles };
+  const builder = {
+    maxConcurrentReconciles: options.maxConcurrentReconciles,
+    reconcileTimeoutMs: options.reconcileTimeoutMs,
+  };
   const hvController = setupHypervisor(scoped, {
     ...builder,
     connections: pool,

@@ -1,8 +1,10 @@
 // Controller: the loop that ties one Reconciler to one work queue.
 //
 // It owns the cross-cutting work so reconcilers never do (controller-runtime's
-// reconcileHandler): bounded concurrency, one AbortSignal per pass, a per-pass logger
-// tagged controller/kind/namespace/name/reconcileID, metrics, and the meaning of a Result:
+// reconcileHandler): bounded concurrency, one AbortSignal per pass, a per-pass deadline
+// (ReconciliationTimeout, 5 min by default: the signal aborts with a TimeoutError and the
+// pass counts as an error even if the reconciler ignored the signal and returned), a per-pass
+// logger tagged controller/kind/namespace/name/reconcileID, metrics, and the meaning of a Result:
 //   error          → addRateLimited (per-key backoff), counted as an error;
 //   TerminalError  → forget, counted as an error and a terminal error, never retried;
 //   requeueAfterMs → forget, then addAfter;
@@ -11,7 +13,7 @@
 // guarantee that a key is never handed to two workers is what keeps passes on one object serial.
 
 import { type Clock, type Timer, realClock } from '../clock.js';
-import { createControllerRateLimiter } from '../backoff.js';
+import { type RateLimiter, createControllerRateLimiter } from '../backoff.js';
 import { type Logger, LogKey, describeError, noopLogger } from '../log.js';
 import {
   type Reconciler,
@@ -35,6 +37,9 @@ export const ReconcileOutcome = {
 } as const;
 /** One of the `ReconcileOutcome` values. */
 export type ReconcileOutcome = (typeof ReconcileOutcome)[keyof typeof ReconcileOutcome];
+
+/** Default per-pass deadline: 5 minutes. A pass still running then is aborted and retried. */
+export const DEFAULT_RECONCILE_TIMEOUT_MS = 5 * 60_000;
 
 /** Hooks the controller calls per pass; `metrics.ts` maps them to controller-runtime's names. */
 export interface ControllerMetrics {
@@ -91,8 +96,13 @@ export interface ControllerOptions {
   readonly reconciler: Reconciler;
   /** Workers, i.e. passes in flight at once (default 1, controller-runtime's). */
   readonly maxConcurrentReconciles?: number;
-  /** Aborts a pass's signal after this long (default: no timeout). */
+  /**
+   * Aborts a pass's signal after this long and counts the pass as an error (default
+   * {@link DEFAULT_RECONCILE_TIMEOUT_MS}; 0 or Infinity: no deadline).
+   */
   readonly reconcileTimeoutMs?: number;
+  /** Per-key retry delays of the default queue (default controller-runtime's); ignored with `queue`. */
+  readonly rateLimiter?: RateLimiter;
   /** Time source (default the real clock). */
   readonly clock?: Clock;
   /** The queue (default: client-go semantics with controller-runtime's default rate limiter). */
@@ -135,6 +145,9 @@ export interface Controller {
   off<E extends keyof ControllerEvents>(event: E, listener: ControllerEvents[E]): void;
 }
 
+/** True for the TimeoutError a pass deadline (or an aborted fetch) raises. */
+const isTimeout = (e: unknown): boolean => e instanceof Error && e.name === 'TimeoutError';
+
 /** Creates a controller; it does nothing until `start()`. */
 export function createController(opts: ControllerOptions): Controller {
   return new Loop(opts);
@@ -168,7 +181,9 @@ class Loop implements Controller {
     this.kind = opts.kind;
     this.reconciler = opts.reconciler;
     this.workers = max;
-    this.timeoutMs = opts.reconcileTimeoutMs;
+    const timeout = opts.reconcileTimeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
+    if (!(timeout >= 0)) throw new RangeError(`reconcileTimeoutMs must be >= 0, got ${timeout}`);
+    this.timeoutMs = timeout === 0 || timeout === Infinity ? undefined : timeout;
     this.clock = opts.clock ?? realClock;
     this.metrics = opts.metrics ?? noopControllerMetrics;
     this.log = (opts.logger ?? noopLogger).child({ [LogKey.Controller]: opts.name });
@@ -178,7 +193,7 @@ class Loop implements Controller {
       createWorkQueue({
         name: opts.name,
         clock: this.clock,
-        rateLimiter: createControllerRateLimiter(this.clock),
+        rateLimiter: opts.rateLimiter ?? createControllerRateLimiter(this.clock),
         ...(opts.queueMetrics ? { metrics: opts.queueMetrics } : {}),
       });
   }
@@ -287,14 +302,20 @@ class Loop implements Controller {
     const onHalt = (): void => pass.abort(this.halt.signal.reason);
     if (this.halt.signal.aborted) onHalt();
     else this.halt.signal.addEventListener('abort', onHalt, { once: true });
+    let timedOut: DOMException | undefined;
     const timer =
       this.timeoutMs === undefined
         ? undefined
         : this.clock.setTimer(this.timeoutMs, () => {
             this.metrics.timedOut();
-            pass.abort(
-              new DOMException(`reconcile timed out after ${this.timeoutMs} ms`, 'TimeoutError'),
+            timedOut = new DOMException(
+              `reconcile timed out after ${this.timeoutMs} ms`,
+              'TimeoutError',
             );
+            log.error('Reconcile deadline passed; aborting the pass', {
+              timeoutMs: this.timeoutMs,
+            });
+            pass.abort(timedOut);
           });
     const startedAt = this.clock.now();
     const elapsed = (): number => (this.clock.now() - startedAt) / 1000;
@@ -303,7 +324,13 @@ class Loop implements Controller {
     try {
       // `?? {}` tolerates a JavaScript reconciler that returns nothing.
       result = (await this.reconciler.reconcile(req, pass.signal)) ?? {};
-    } catch (err) {
+      // What a pass did after its deadline cannot be trusted to be complete: retry it.
+      if (timedOut) throw timedOut;
+    } catch (thrown) {
+      const err =
+        timedOut && thrown !== timedOut && !isTimeout(thrown)
+          ? new Error(timedOut.message, { cause: thrown })
+          : thrown;
       const terminal = this.onError(key, err, log);
       this.metrics.reconciled(ReconcileOutcome.Error, elapsed());
       this.emit({ key, outcome: ReconcileOutcome.Error, terminal, error: err });

@@ -17,7 +17,12 @@ export type {
   ControllerOptions,
   StopOptions,
 } from './controller.js';
-export { ReconcileOutcome, createController, noopControllerMetrics } from './controller.js';
+export {
+  DEFAULT_RECONCILE_TIMEOUT_MS,
+  ReconcileOutcome,
+  createController,
+  noopControllerMetrics,
+} from './controller.js';
 export type { FinalizerChange, MetaLike, MetaObject } from './objects.js';
 export {
   CLEANUP_FINALIZER,

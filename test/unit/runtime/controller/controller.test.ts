@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createItemExponentialRateLimiter } from '../../../../src/runtime/backoff.js';
 import {
   ControllerEvent,
+  DEFAULT_RECONCILE_TIMEOUT_MS,
   type ControllerMetrics,
   type ControllerOptions,
   type ReconciledEvent,
@@ -321,6 +322,83 @@ describe('runtime/controller', () => {
     await flush();
     expect(metrics.events).to.deep.equal(['timeout', 'errored', 'error:1']);
     await c.stop({ drain: false });
+  });
+
+  it('has a 5-minute reconcile deadline by default: aborted, counted as an error, retried with backoff', async () => {
+    expect(DEFAULT_RECONCILE_TIMEOUT_MS).to.equal(300_000);
+    const rec = controllable();
+    const metrics = recordingMetrics();
+    const lines: Line[] = [];
+    const c = make({ reconciler: rec, metrics, logger: recordingLogger(lines) });
+    const outcomes: ReconciledEvent[] = [];
+    c.on('reconciled', (e) => void outcomes.push(e));
+    c.start();
+    c.enqueue({ name: 'slow' });
+    await flush();
+    const call = rec.calls[0];
+    await clock.tickAsync(299_999);
+    expect(call?.signal.aborted).to.equal(false);
+    await clock.tickAsync(1);
+    expect(call?.signal.aborted).to.equal(true);
+    // The reconciler fails with its own abort error: the cause, the timeout is the error.
+    call?.reject(new DOMException('aborted', 'AbortError'));
+    await flush();
+    expect(metrics.events).to.deep.equal(['timeout', 'errored', 'error:300']);
+    expect(outcomes.map((e) => e.outcome)).to.deep.equal(['error']);
+    expect((outcomes[0]?.error as Error).message).to.match(/timed out after 300000 ms/);
+    expect(c.queue.numRequeues('slow')).to.equal(1);
+    expect(lines.some((l) => l.level === 'error' && /deadline/.test(l.message))).to.equal(true);
+    // Retried through the rate limiter (5 ms), not forgotten.
+    await clock.tickAsync(5);
+    expect(rec.calls).to.have.length(2);
+    rec.calls[1]?.resolve({});
+    await flush();
+    expect(c.queue.numRequeues('slow')).to.equal(0);
+    await c.stop({ drain: false });
+  });
+
+  it('a pass that ignores its aborted signal and returns still counts as an error', async () => {
+    const rec = controllable();
+    const metrics = recordingMetrics();
+    const c = make({ reconciler: rec, metrics, reconcileTimeoutMs: 1000 });
+    c.start();
+    c.enqueue({ name: 'deaf' });
+    await flush();
+    await clock.tickAsync(2000);
+    rec.calls[0]?.resolve({ requeueAfterMs: 60_000 });
+    await flush();
+    expect(metrics.events).to.deep.equal(['timeout', 'errored', 'error:2']);
+    expect(c.queue.numRequeues('deaf')).to.equal(1);
+    await c.stop({ drain: false });
+  });
+
+  it('reconcileTimeoutMs 0 means no deadline; a negative one is refused', async () => {
+    expect(() => make({ reconciler: scripted([{}]), reconcileTimeoutMs: -1 })).to.throw(RangeError);
+    const rec = controllable();
+    const c = make({ reconciler: rec, reconcileTimeoutMs: 0 });
+    c.start();
+    c.enqueue({ name: 'long' });
+    await flush();
+    await clock.tickAsync(3_600_000);
+    expect(rec.calls[0]?.signal.aborted).to.equal(false);
+    rec.calls[0]?.resolve({});
+    await c.stop();
+  });
+
+  it('uses the rateLimiter it is given for errors', async () => {
+    const rec = scripted([new Error('down'), {}]);
+    const c = make({
+      reconciler: rec,
+      rateLimiter: createItemExponentialRateLimiter({ baseMs: 800, maxMs: 30_000 }),
+    });
+    c.start();
+    c.enqueue({ name: 'hv' });
+    await flush();
+    await clock.tickAsync(799);
+    expect(rec.count).to.equal(1);
+    await clock.tickAsync(1);
+    expect(rec.count).to.equal(2);
+    await c.stop();
   });
 
   it('stop({drain: true}) lets in-flight passes finish and skips the backlog', async () => {

@@ -12,8 +12,13 @@
 //     profile under client-node, bench/RESULTS.md);
 //   - resource paths come from discovery, cached per apiVersion (fetched again for a kind
 //     it did not list, as a CRD may be created after we started);
-//   - watches are newline-delimited JSON with `allowWatchBookmarks=true`; they end when the
-//     server ends them (`timeoutSeconds`) or the connection breaks;
+//   - every request has a deadline (30 s by default, headers and body): a server that
+//     never answers is a RequestTimeoutError, not a hang;
+//   - watches are newline-delimited JSON with `allowWatchBookmarks=true` and always carry
+//     `timeoutSeconds`; they end when the server ends them or the connection breaks, and the
+//     client ends one itself (WatchTimeoutError) that stays silent — no event, no bookmark —
+//     for longer than that timeout plus a margin: a half-open connection must not leave an
+//     informer blind. The informer treats it as a timed-out watch and watches again;
 //   - a 401 drops a refreshable credential (token file, exec plugin) and retries once.
 
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
@@ -105,6 +110,43 @@ export class ApiException extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** Default deadline of one request (headers and body): 30 s. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Server-side timeout of a watch whose caller names none: 5 min (client-go's minimum). */
+export const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
+/** How much longer than its `timeoutSeconds` a silent watch is given before the client ends it. */
+export const DEFAULT_WATCH_IDLE_MARGIN_MS = 30_000;
+
+/**
+ * A request got no complete answer within its deadline. Named `TimeoutError`, like the
+ * DOMException an `AbortSignal.timeout` raises, so callers can treat both alike.
+ */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+  constructor(
+    /** e.g. `GET /api/v1/namespaces/x/configmaps/y`. */
+    readonly what: string,
+    /** The deadline that passed, in ms. */
+    readonly timeoutMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(`${what}: no complete answer within ${timeoutMs} ms (request timeout)`, options);
+  }
+}
+
+/** A watch sent nothing (no event, no bookmark) for `idleMs`, longer than the server may keep it open. */
+export class WatchTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+  constructor(
+    /** The watched collection's path. */
+    readonly path: string,
+    /** The silence that ended it, in ms. */
+    readonly idleMs: number,
+  ) {
+    super(`watch ${path}: silent for ${idleMs} ms, past its timeout; ended by the client`);
   }
 }
 
@@ -273,12 +315,60 @@ const ok = (res: IncomingMessage): boolean =>
 export interface RestClientOptions {
   /** Where credentials come from (default: built from the config). */
   readonly credentials?: Credentials;
+  /** Deadline of one request in ms (default the config's `timeoutMs`, else 30 s). */
+  readonly timeoutMs?: number;
+  /** `timeoutSeconds` of a watch whose query names none (default 300). */
+  readonly watchTimeoutSeconds?: number;
+  /** Silence past a watch's `timeoutSeconds` after which the client ends it (default 30 s). */
+  readonly watchIdleMarginMs?: number;
 }
+
+/** A deadline of `ms` over `parent`: its signal aborts at either. */
+interface Deadline {
+  readonly signal: AbortSignal;
+  /** True once the deadline (not the parent) aborted the signal. */
+  readonly expired: boolean;
+  cancel(): void;
+}
+
+function deadline(ms: number, parent?: AbortSignal): Deadline {
+  const own = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    own.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError'));
+  }, ms);
+  timer.unref();
+  return {
+    signal: parent ? AbortSignal.any([parent, own.signal]) : own.signal,
+    get expired() {
+      return expired;
+    },
+    cancel: () => clearTimeout(timer),
+  };
+}
+
+const positive = (name: string, v: number): number => {
+  if (!(v > 0)) throw new RangeError(`${name} must be positive, got ${v}`);
+  return v;
+};
 
 /** Creates a RestClient for `config`. */
 export function createRestClient(config: RestConfig, opts: RestClientOptions = {}): RestClient {
   const transport = createTransport(config);
   const credentials = opts.credentials ?? createCredentials(config);
+  const timeoutMs = positive(
+    'timeoutMs',
+    opts.timeoutMs ?? config.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  );
+  const watchTimeoutSeconds = positive(
+    'watchTimeoutSeconds',
+    opts.watchTimeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_SECONDS,
+  );
+  const watchIdleMarginMs = positive(
+    'watchIdleMarginMs',
+    opts.watchIdleMarginMs ?? DEFAULT_WATCH_IDLE_MARGIN_MS,
+  );
   /** Discovery per apiVersion; in flight or done, shared by concurrent callers. */
   const discovery = new Map<string, Promise<readonly ApiResource[]>>();
 
@@ -300,13 +390,25 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
     }
   };
 
+  /** Sends a request and reads its whole answer within the deadline. */
   const getJson = async <T>(
     method: string,
     path: string,
-    extra?: Parameters<typeof open>[2],
+    extra: Parameters<typeof open>[2] = {},
   ): Promise<T> => {
-    const res = await open(method, path, extra);
-    const text = await readText(res);
+    const limit = deadline(timeoutMs, extra.signal);
+    let res: IncomingMessage;
+    let text: string;
+    try {
+      res = await open(method, path, { ...extra, signal: limit.signal });
+      text = await readText(res);
+    } catch (err) {
+      if (limit.expired)
+        throw new RequestTimeoutError(`${method} ${path}`, timeoutMs, { cause: err });
+      throw err;
+    } finally {
+      limit.cancel();
+    }
     if (!ok(res)) throw apiExceptionFrom(res.statusCode ?? 0, text, `${method} ${path}`);
     return (text ? JSON.parse(text) : undefined) as T;
   };
@@ -360,20 +462,53 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
     path: pathOf,
     async watch(ref, query, callbacks) {
       const base = await pathOf({ ...ref, name: undefined });
-      const path = base + queryString({ ...query, watch: true, allowWatchBookmarks: true });
+      const serverTimeout = Number(query.timeoutSeconds ?? watchTimeoutSeconds);
+      const path =
+        base +
+        queryString({
+          ...query,
+          timeoutSeconds: serverTimeout,
+          watch: true,
+          allowWatchBookmarks: true,
+        });
       const abort = new AbortController();
-      const res = await open('GET', path, { signal: abort.signal });
-      if (!ok(res)) {
-        throw apiExceptionFrom(res.statusCode ?? 0, await readText(res), `WATCH ${path}`);
+      // Until the headers (and an error's body) are in, the request deadline applies.
+      const opening = deadline(timeoutMs, abort.signal);
+      let res: IncomingMessage;
+      try {
+        res = await open('GET', path, { signal: opening.signal });
+        if (!ok(res)) {
+          throw apiExceptionFrom(res.statusCode ?? 0, await readText(res), `WATCH ${path}`);
+        }
+      } catch (err) {
+        abort.abort();
+        if (opening.expired)
+          throw new RequestTimeoutError(`WATCH ${path}`, timeoutMs, { cause: err });
+        throw err;
+      } finally {
+        opening.cancel();
       }
+      // Then silence: the server closes a watch at timeoutSeconds; one silent for longer
+      // (no event, no bookmark) is a dead or half-open connection.
+      const idleMs = Number.isFinite(serverTimeout)
+        ? serverTimeout * 1000 + watchIdleMarginMs
+        : watchTimeoutSeconds * 1000 + watchIdleMarginMs;
+      let idle: NodeJS.Timeout | undefined;
+      const armIdle = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => finish(new WatchTimeoutError(base, idleMs)), idleMs);
+        idle.unref();
+      };
       let stopped = false;
       let done = false;
       const finish = (err: unknown): void => {
         if (done) return;
         done = true;
+        clearTimeout(idle);
         abort.abort();
         if (!stopped) callbacks.onDone(err);
       };
+      armIdle();
       let pending = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -391,6 +526,7 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
             return;
           }
           if (typeof event.type === 'string' && typeof event.object === 'object' && event.object) {
+            armIdle();
             if (!stopped) callbacks.onEvent(event.type, event.object as KubernetesObject);
           }
         }

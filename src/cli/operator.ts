@@ -27,6 +27,7 @@ import { setup as setupMaasLab } from '../controllers/maas-lab/reconciler.js';
 import { setup as setupMaasNode } from '../controllers/maas-node/reconciler.js';
 import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
+import { shardGuardedClient } from '../controllers/common/shard-guard.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
 import { createLibvirtMetrics } from '../libvirt/metrics.js';
 import {
@@ -199,7 +200,11 @@ export async function runOperator(
   const inSelection = (hv: string): boolean => !listed || listed.has(hv);
   const serves = (hv: string): boolean => inSelection(hv) && (leases ? leases.isLeading(hv) : true);
 
-  const scoped = listed ? shardScopedManager(manager, [...listed]) : manager;
+  const byShard = listed ? shardScopedManager(manager, [...listed]) : manager;
+  // A pass that outlives its shard's lease writes no status for that shard.
+  const scoped = Object.assign(Object.create(byShard) as Manager, {
+    client: shardGuardedClient(manager.client, serves),
+  });
   const builder = {
     maxConcurrentReconciles: options.maxConcurrentReconciles,
     reconcileTimeoutMs: options.reconcileTimeoutMs,

@@ -7,6 +7,8 @@
 // logger tagged controller/kind/namespace/name/reconcileID, metrics, and the meaning of a Result:
 //   error          → addRateLimited (per-key backoff), counted as an error;
 //   TerminalError  → forget, counted as an error and a terminal error, never retried;
+//   ConflictError  → stale observations (a 409): addAfter(conflictRequeueMs), counted as
+//                    `requeue`, no error and no backoff: the next pass observes afresh;
 //   requeueAfterMs → forget, then addAfter;
 //   success        → forget (the key's backoff starts over next time).
 // Every failure is caught here, so nothing becomes an unhandled rejection. The queue's
@@ -19,6 +21,7 @@ import {
   type Reconciler,
   type Request,
   type Result,
+  asConflictError,
   asTerminalError,
   parseRequestKey,
   requestKey,
@@ -31,12 +34,15 @@ import { randomUUID } from 'node:crypto';
 export const ReconcileOutcome = {
   Success: 'success',
   Error: 'error',
-  /** controller-runtime's deprecated bare Requeue; we never produce it, but seed it for dashboards. */
+  /** controller-runtime's bare Requeue: ours is a pass that hit a write conflict (ConflictError). */
   Requeue: 'requeue',
   RequeueAfter: 'requeue_after',
 } as const;
 /** One of the `ReconcileOutcome` values. */
 export type ReconcileOutcome = (typeof ReconcileOutcome)[keyof typeof ReconcileOutcome];
+
+/** How soon a pass that hit a write conflict runs again: 100 ms (the informer catches up). */
+export const DEFAULT_CONFLICT_REQUEUE_MS = 100;
 
 /** Default per-pass deadline: 5 minutes. A pass still running then is aborted and retried. */
 export const DEFAULT_RECONCILE_TIMEOUT_MS = 5 * 60_000;
@@ -101,6 +107,8 @@ export interface ControllerOptions {
    * {@link DEFAULT_RECONCILE_TIMEOUT_MS}; 0 or Infinity: no deadline).
    */
   readonly reconcileTimeoutMs?: number;
+  /** Delay before a pass that threw ConflictError runs again (default 100 ms). */
+  readonly conflictRequeueMs?: number;
   /** Per-key retry delays of the default queue (default controller-runtime's); ignored with `queue`. */
   readonly rateLimiter?: RateLimiter;
   /** Time source (default the real clock). */
@@ -160,6 +168,7 @@ class Loop implements Controller {
   private readonly reconciler: Reconciler;
   private readonly workers: number;
   private readonly timeoutMs: number | undefined;
+  private readonly conflictRequeueMs: number;
   private readonly clock: Clock;
   private readonly metrics: ControllerMetrics;
   private readonly log: Logger;
@@ -184,6 +193,7 @@ class Loop implements Controller {
     const timeout = opts.reconcileTimeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
     if (!(timeout >= 0)) throw new RangeError(`reconcileTimeoutMs must be >= 0, got ${timeout}`);
     this.timeoutMs = timeout === 0 || timeout === Infinity ? undefined : timeout;
+    this.conflictRequeueMs = opts.conflictRequeueMs ?? DEFAULT_CONFLICT_REQUEUE_MS;
     this.clock = opts.clock ?? realClock;
     this.metrics = opts.metrics ?? noopControllerMetrics;
     this.log = (opts.logger ?? noopLogger).child({ [LogKey.Controller]: opts.name });
@@ -331,6 +341,22 @@ class Loop implements Controller {
         timedOut && thrown !== timedOut && !isTimeout(thrown)
           ? new Error(timedOut.message, { cause: thrown })
           : thrown;
+      if (!timedOut && asConflictError(err) && !this.halt.signal.aborted) {
+        // Not a failure: what the pass saw is stale. Look again soon, without backoff.
+        log.debug('Write conflict; observing again', {
+          error: describeError(err),
+          requeueAfterMs: this.conflictRequeueMs,
+        });
+        this.queue.addAfter(key, this.conflictRequeueMs);
+        this.metrics.reconciled(ReconcileOutcome.Requeue, elapsed());
+        this.emit({
+          key,
+          outcome: ReconcileOutcome.Requeue,
+          terminal: false,
+          requeueAfterMs: this.conflictRequeueMs,
+        });
+        return;
+      }
       const terminal = this.onError(key, err, log);
       this.metrics.reconciled(ReconcileOutcome.Error, elapsed());
       this.emit({ key, outcome: ReconcileOutcome.Error, terminal, error: err });

@@ -18,6 +18,7 @@ export type {
   StopOptions,
 } from './controller.js';
 export {
+  DEFAULT_CONFLICT_REQUEUE_MS,
   DEFAULT_RECONCILE_TIMEOUT_MS,
   ReconcileOutcome,
   createController,
@@ -41,6 +42,7 @@ export {
 export type { Reconciler, Request, Result, TerminalErrorOptions } from './reconcile.js';
 export {
   TerminalError,
+  asConflictError,
   asTerminalError,
   isTerminalError,
   parseRequestKey,

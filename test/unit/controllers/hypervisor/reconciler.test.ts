@@ -21,6 +21,10 @@ import {
 import { createController } from '../../../../src/runtime/controller/controller.js';
 import type { EventInput } from '../../../../src/runtime/events/event-record.js';
 import type { CacheReader } from '../../../../src/runtime/manager/manager.js';
+import type { Client } from '../../../../src/runtime/client/client.js';
+import { ConflictError } from '../../../../src/runtime/controller/reconcile.js';
+import { ShardLostError } from '../../../../src/controllers/common/hypervisor-registry.js';
+import { shardGuardedClient } from '../../../../src/controllers/common/shard-guard.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
 
@@ -58,9 +62,21 @@ function world(spec: Partial<HypervisorResource['spec']> = {}): World {
   };
 }
 
-function reconcilerFor(w: World) {
+interface Hooks {
+  /** Called on every cache read (the observe step), e.g. to lose the lease mid-pass. */
+  onRead?: () => void;
+  /** Fails the next status writes with these errors, in order. */
+  writeFailures?: Error[];
+  /** Wraps the status client as the operator does (shardGuardedClient over `served`). */
+  guarded?: boolean;
+}
+
+function reconcilerFor(w: World, hooks: Hooks = {}) {
   const cache: CacheReader<HypervisorResource> = {
-    get: (k) => w.resources.find((r) => r.metadata?.name === (typeof k === 'string' ? k : k.name)),
+    get: (k) => {
+      hooks.onRead?.();
+      return w.resources.find((r) => r.metadata?.name === (typeof k === 'string' ? k : k.name));
+    },
     list: () => w.resources,
     hasSynced: () => true,
   };
@@ -72,8 +88,10 @@ function reconcilerFor(w: World) {
     events: { record: (e) => void w.events.push(e) },
     metrics: w.metrics,
     serves: () => w.served,
-    client: {
+    client: guard(hooks.guarded ?? false, w, {
       async patchStatus<T>(obj: T, status: unknown) {
+        const failure = hooks.writeFailures?.shift();
+        if (failure) throw failure;
         const r = obj as unknown as HypervisorResource;
         if (JSON.stringify(r.status) === JSON.stringify(status)) {
           return { changed: false, object: obj };
@@ -82,9 +100,12 @@ function reconcilerFor(w: World) {
         w.resources[0] = { ...r, status: status as HypervisorResource['status'] };
         return { changed: true, object: w.resources[0] as T };
       },
-    },
+    }),
   });
 }
+
+const guard = <C extends Pick<Client, 'patchStatus'>>(on: boolean, w: World, client: C): C =>
+  on ? shardGuardedClient(client, () => w.served) : client;
 
 const pass = (r: ReturnType<typeof reconcilerFor>, name = 'hv') =>
   r.reconcile({ name }, new AbortController().signal);
@@ -278,5 +299,31 @@ describe('controllers/hypervisor/reconciler', () => {
     w.served = true;
     expect(await pass(reconcilerFor(w), 'gone')).to.deep.equal({});
     expect(w.forgotten).to.deep.equal(['gone']);
+  });
+
+  it('a 409 on its status write is not re-applied: ConflictError; the next pass observes afresh', async () => {
+    const w = world();
+    const conflict = new ConflictError('status of Hypervisor hv not written (409)');
+    const r = reconcilerFor(w, { writeFailures: [conflict] });
+    let thrown: unknown;
+    await pass(r).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.equal(conflict);
+    expect(w.statuses).to.deep.equal([]);
+    // Meanwhile the host changed; the requeued pass reports what it sees now, not the old view.
+    w.fake = createFakeHypervisor({ host: { hostname: 'renamed-host' } });
+    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 60_000 });
+    expect(w.statuses).to.have.length(1);
+    expect(w.resources[0]?.status?.hostname).to.equal('renamed-host');
+  });
+
+  it('writes no status once its shard lease is lost mid-pass', async () => {
+    const w = world();
+    // The lease goes after the pass's own serves check, while it observes the host.
+    const r = reconcilerFor(w, { guarded: true, onRead: () => void (w.served = false) });
+    let thrown: unknown;
+    await pass(r).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.be.instanceOf(ShardLostError);
+    expect(w.statuses).to.deep.equal([]);
+    expect(w.resources[0]?.status).to.equal(undefined);
   });
 });

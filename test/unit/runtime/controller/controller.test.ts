@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createItemExponentialRateLimiter } from '../../../../src/runtime/backoff.js';
 import {
   ControllerEvent,
+  DEFAULT_CONFLICT_REQUEUE_MS,
   DEFAULT_RECONCILE_TIMEOUT_MS,
   type ControllerMetrics,
   type ControllerOptions,
@@ -10,6 +11,7 @@ import {
 } from '../../../../src/runtime/controller/controller.js';
 import type { LogMeta, Logger } from '../../../../src/runtime/log.js';
 import {
+  ConflictError,
   type Reconciler,
   type Request,
   type Result,
@@ -398,6 +400,34 @@ describe('runtime/controller', () => {
     expect(rec.count).to.equal(1);
     await clock.tickAsync(1);
     expect(rec.count).to.equal(2);
+    await c.stop();
+  });
+
+  it('a ConflictError (even wrapped) requeues shortly, counted as requeue, with no error backoff', async () => {
+    const conflict = new ConflictError('status of MaasNode lab/n1 not written (409)');
+    const rec = scripted([conflict, new Error('report failed', { cause: conflict }), {}]);
+    const metrics = recordingMetrics();
+    const c = make({ reconciler: rec, metrics });
+    const outcomes: ReconciledEvent[] = [];
+    c.on('reconciled', (e) => void outcomes.push(e));
+    c.start();
+    c.enqueue({ namespace: 'lab', name: 'n1' });
+    await flush();
+    expect(rec.count).to.equal(1);
+    expect(c.queue.numRequeues('lab/n1')).to.equal(0);
+    await clock.tickAsync(DEFAULT_CONFLICT_REQUEUE_MS - 1);
+    expect(rec.count).to.equal(1);
+    await clock.tickAsync(1);
+    expect(rec.count).to.equal(2);
+    await clock.tickAsync(DEFAULT_CONFLICT_REQUEUE_MS);
+    expect(rec.count).to.equal(3);
+    expect(metrics.events).to.deep.equal(['requeue:0', 'requeue:0', 'success:0']);
+    expect(outcomes.map((e) => `${e.outcome}/${e.requeueAfterMs ?? ''}`)).to.deep.equal([
+      'requeue/100',
+      'requeue/100',
+      'success/',
+    ]);
+    expect(c.queue.numRequeues('lab/n1')).to.equal(0);
     await c.stop();
   });
 

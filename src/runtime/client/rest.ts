@@ -19,13 +19,39 @@
 //     client ends one itself (WatchTimeoutError) that stays silent — no event, no bookmark —
 //     for longer than that timeout plus a margin: a half-open connection must not leave an
 //     informer blind. The informer treats it as a timed-out watch and watches again;
-//   - a 401 drops a refreshable credential (token file, exec plugin) and retries once.
+//   - a 401 drops a refreshable credential (token file, exec plugin) and retries once;
+//   - HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured as client-go honours them (proxy.ts
+//     decides, transport.ts tunnels).
 
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { type Credential, type Credentials, createCredentials } from './credentials.js';
+import { type Credentials, createCredentials } from './credentials.js';
 import type { RestConfig } from './kubeconfig.js';
+import { type ProxyEnvironment, proxyConfigFromEnvironment, proxyFor } from './proxy.js';
+import { createTransport } from './transport.js';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_WATCH_IDLE_MARGIN_MS,
+  DEFAULT_WATCH_TIMEOUT_SECONDS,
+  RequestTimeoutError,
+  WatchTimeoutError,
+  apiExceptionFrom,
+  isNotFound,
+} from './errors.js';
+
+export {
+  ApiException,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_WATCH_IDLE_MARGIN_MS,
+  DEFAULT_WATCH_TIMEOUT_SECONDS,
+  RequestTimeoutError,
+  WatchTimeoutError,
+  apiExceptionFrom,
+  hasStatus,
+  isConflict,
+  isGone,
+  isNotFound,
+} from './errors.js';
 
 /** Names a resource (or, without `name`, a collection) of any kind. */
 export interface ResourceRef {
@@ -99,98 +125,6 @@ export interface RestClient {
   ): Promise<WatchHandle>;
 }
 
-/** A non-2xx answer of the API server: the HTTP status and the body (a Status, usually). */
-export class ApiException extends Error {
-  override readonly name = 'ApiException';
-  constructor(
-    /** The HTTP status code. */
-    readonly code: number,
-    /** The parsed JSON body (a metav1.Status), or the text when it was not JSON. */
-    readonly body: unknown,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Default deadline of one request (headers and body): 30 s. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** Server-side timeout of a watch whose caller names none: 5 min (client-go's minimum). */
-export const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
-/** How much longer than its `timeoutSeconds` a silent watch is given before the client ends it. */
-export const DEFAULT_WATCH_IDLE_MARGIN_MS = 30_000;
-
-/**
- * A request got no complete answer within its deadline. Named `TimeoutError`, like the
- * DOMException an `AbortSignal.timeout` raises, so callers can treat both alike.
- */
-export class RequestTimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-  constructor(
-    /** e.g. `GET /api/v1/namespaces/x/configmaps/y`. */
-    readonly what: string,
-    /** The deadline that passed, in ms. */
-    readonly timeoutMs: number,
-    options?: ErrorOptions,
-  ) {
-    super(`${what}: no complete answer within ${timeoutMs} ms (request timeout)`, options);
-  }
-}
-
-/** A watch sent nothing (no event, no bookmark) for `idleMs`, longer than the server may keep it open. */
-export class WatchTimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-  constructor(
-    /** The watched collection's path. */
-    readonly path: string,
-    /** The silence that ended it, in ms. */
-    readonly idleMs: number,
-  ) {
-    super(`watch ${path}: silent for ${idleMs} ms, past its timeout; ended by the client`);
-  }
-}
-
-/** The ApiException for a `code` answer with `text` as body, to `what` (e.g. `GET /api/v1/...`). */
-export function apiExceptionFrom(code: number, text: string, what: string): ApiException {
-  let body: unknown = text;
-  try {
-    body = text ? (JSON.parse(text) as unknown) : '';
-  } catch {
-    body = text;
-  }
-  const status = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-  const reason = typeof status.reason === 'string' ? ` ${status.reason}` : '';
-  const detail =
-    typeof status.message === 'string'
-      ? status.message
-      : typeof body === 'string'
-        ? body.trim().slice(0, 200)
-        : '';
-  return new ApiException(
-    code,
-    body,
-    `${what}: HTTP ${code}${reason}${detail ? `: ${detail}` : ''}`,
-  );
-}
-
-/** True when `e` is an API error with HTTP status `code`. */
-export function hasStatus(e: unknown, code: number): boolean {
-  if (e instanceof ApiException) return e.code === code;
-  // Watch ERROR events carry a Status with code.
-  if (typeof e === 'object' && e !== null) {
-    const o = e as { statusCode?: unknown; code?: unknown };
-    return o.statusCode === code || o.code === code;
-  }
-  return false;
-}
-
-/** 404: the object does not exist. */
-export const isNotFound = (e: unknown): boolean => hasStatus(e, 404);
-/** 409: optimistic-lock conflict or AlreadyExists. */
-export const isConflict = (e: unknown): boolean => hasStatus(e, 409);
-/** 410: the resourceVersion is too old; list again. */
-export const isGone = (e: unknown): boolean => hasStatus(e, 410);
-
 /** One resource of a discovery document. */
 export interface ApiResource {
   readonly name: string;
@@ -231,76 +165,6 @@ function queryString(
   return s ? `?${s}` : '';
 }
 
-/** Sends requests to one server over one keep-alive Agent (replaced only when a plugin's client certificate changes). */
-interface Transport {
-  open(opts: {
-    method: string;
-    path: string;
-    credential: Credential;
-    body?: string;
-    contentType?: string;
-    signal?: AbortSignal;
-  }): Promise<IncomingMessage>;
-}
-
-function createTransport(config: RestConfig): Transport {
-  const server = new URL(config.server);
-  const secure = server.protocol === 'https:';
-  const prefix = server.pathname.replace(/\/+$/, '');
-  let agent: HttpAgent | undefined;
-  let agentCert: string | undefined;
-  const agentFor = (credential: Credential): HttpAgent => {
-    const cert = credential.certificate;
-    if (agent && (cert === undefined || cert.cert === agentCert)) return agent;
-    // A new client certificate (an exec plugin rotated it) needs a new TLS context. Streams
-    // on the old Agent's sockets (watches) run on until they end; its idle sockets are never
-    // used again and close when the server drops them.
-    agentCert = cert?.cert;
-    agent = secure
-      ? new HttpsAgent({
-          keepAlive: true,
-          ca: config.caData,
-          cert: cert?.cert ?? config.clientCertificateData,
-          key: cert?.key ?? config.clientKeyData,
-          rejectUnauthorized: config.insecureSkipTlsVerify !== true,
-          ...(config.tlsServerName && { servername: config.tlsServerName }),
-        })
-      : new HttpAgent({ keepAlive: true });
-    return agent;
-  };
-  const send = secure ? httpsRequest : httpRequest;
-  return {
-    open({ method, path, credential, body, contentType, signal }) {
-      return new Promise((resolve, reject) => {
-        const headers: Record<string, string> = {
-          Accept: 'application/json',
-          'User-Agent': 'maaslab-operator',
-        };
-        if (credential.authorization) headers.Authorization = credential.authorization;
-        if (body !== undefined) {
-          headers['Content-Type'] = contentType ?? ContentType.Json;
-          headers['Content-Length'] = String(Buffer.byteLength(body));
-        }
-        const req = send(
-          {
-            protocol: server.protocol,
-            hostname: server.hostname.replace(/^\[|\]$/g, ''),
-            port: server.port || (secure ? 443 : 80),
-            method,
-            path: prefix + path,
-            headers,
-            agent: agentFor(credential),
-            signal,
-          },
-          resolve,
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    },
-  };
-}
-
 /** The whole body, as text. */
 async function readText(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -321,6 +185,8 @@ export interface RestClientOptions {
   readonly watchTimeoutSeconds?: number;
   /** Silence past a watch's `timeoutSeconds` after which the client ends it (default 30 s). */
   readonly watchIdleMarginMs?: number;
+  /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (default `process.env`). */
+  readonly env?: ProxyEnvironment;
 }
 
 /** A deadline of `ms` over `parent`: its signal aborts at either. */
@@ -355,7 +221,10 @@ const positive = (name: string, v: number): number => {
 
 /** Creates a RestClient for `config`. */
 export function createRestClient(config: RestConfig, opts: RestClientOptions = {}): RestClient {
-  const transport = createTransport(config);
+  const proxy = proxyFor(
+    proxyConfigFromEnvironment(opts.env ?? process.env),
+    new URL(config.server),
+  );
   const credentials = opts.credentials ?? createCredentials(config);
   const timeoutMs = positive(
     'timeoutMs',
@@ -369,6 +238,10 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
     'watchIdleMarginMs',
     opts.watchIdleMarginMs ?? DEFAULT_WATCH_IDLE_MARGIN_MS,
   );
+  const transport = createTransport(config, {
+    ...(proxy && { proxy }),
+    connectTimeoutMs: timeoutMs,
+  });
   /** Discovery per apiVersion; in flight or done, shared by concurrent callers. */
   const discovery = new Map<string, Promise<readonly ApiResource[]>>();
 

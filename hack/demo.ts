@@ -116,6 +116,7 @@ async function main(): Promise<void> {
         logFormat: 'text',
         resyncPeriodMs: 600_000,
         libvirtConnectTimeoutMs: 20_000,
+        reconcileTimeoutMs: 300_000,
       },
       stop.signal,
       {

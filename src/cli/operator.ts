@@ -35,6 +35,7 @@ import {
 } from '../controllers/maas-node/reconciler.js';
 import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
+import { shardGuardedClient } from '../controllers/common/shard-guard.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
 import { createLibvirtMetrics } from '../libvirt/metrics.js';
 import {
@@ -207,8 +208,15 @@ export async function runOperator(
   const inSelection = (hv: string): boolean => !listed || listed.has(hv);
   const serves = (hv: string): boolean => inSelection(hv) && (leases ? leases.isLeading(hv) : true);
 
-  const scoped = listed ? shardScopedManager(manager, [...listed]) : manager;
-  const builder = { maxConcurrentReconciles: options.maxConcurrentReconciles };
+  const byShard = listed ? shardScopedManager(manager, [...listed]) : manager;
+  // A pass that outlives its shard's lease writes no status for that shard.
+  const scoped = Object.assign(Object.create(byShard) as Manager, {
+    client: shardGuardedClient(manager.client, serves),
+  });
+  const builder = {
+    maxConcurrentReconciles: options.maxConcurrentReconciles,
+    reconcileTimeoutMs: options.reconcileTimeoutMs,
+  };
   const hvController = setupHypervisor(scoped, {
     ...builder,
     connections: pool,

@@ -30,6 +30,8 @@ export interface OperatorOptions {
   readonly resyncPeriodMs: number;
   /** How long one libvirt connection attempt may take before its Hypervisor counts as down. */
   readonly libvirtConnectTimeoutMs: number;
+  /** Deadline of one reconcile pass (controller-runtime's ReconciliationTimeout). */
+  readonly reconcileTimeoutMs: number;
   /** Agent mode: apply this process's own Hypervisor (kubelet-style registration). */
   readonly registerHypervisor?: HypervisorRegistration;
 }
@@ -66,6 +68,8 @@ export const DEFAULT_MAX_CONCURRENT_RECONCILES = 10;
 export const DEFAULT_RESYNC_PERIOD = '10m';
 /** The connection pool's DEFAULT_OPEN_TIMEOUT_MS, as a flag default. */
 export const DEFAULT_LIBVIRT_CONNECT_TIMEOUT = '20s';
+/** The runtime's DEFAULT_RECONCILE_TIMEOUT_MS, as a flag default. */
+export const DEFAULT_RECONCILE_TIMEOUT = '5m';
 
 // Hypervisor names are DNS subdomains (cluster-scoped resources), and so are Lease names.
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -149,6 +153,7 @@ interface RawRunFlags {
   logFormat: LogFormat;
   resyncPeriod: number;
   libvirtConnectTimeout: number;
+  reconcileTimeout: number;
   registerHypervisor: boolean;
   registerUri: string;
 }
@@ -218,6 +223,14 @@ export function createProgram(
         .default(parseDuration(DEFAULT_LIBVIRT_CONNECT_TIMEOUT), DEFAULT_LIBVIRT_CONNECT_TIMEOUT)
         .argParser(parseDuration),
     )
+    .addOption(
+      new Option(
+        '--reconcile-timeout <duration>',
+        'abort a reconcile pass after this long and retry it with backoff',
+      )
+        .default(parseDuration(DEFAULT_RECONCILE_TIMEOUT), DEFAULT_RECONCILE_TIMEOUT)
+        .argParser(parseDuration),
+    )
     .option(
       '--register-hypervisor',
       'create/update the Hypervisor named after this node (--hypervisors <name>, else $NODE_NAME)',
@@ -251,6 +264,7 @@ function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
     logFormat: raw.logFormat,
     resyncPeriodMs: raw.resyncPeriod,
     libvirtConnectTimeoutMs: raw.libvirtConnectTimeout,
+    reconcileTimeoutMs: raw.reconcileTimeout,
     ...(raw.registerHypervisor && {
       registerHypervisor: {
         name: registrationName(raw.hypervisors, env.nodeName),

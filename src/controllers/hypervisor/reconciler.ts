@@ -15,17 +15,19 @@ import type { Connection } from '../../libvirt/connection.js';
 import { PoolEvent, type ConnectionPool } from '../../libvirt/connection-pool.js';
 import { HypervisorUnreachableError, PoolNotFoundError } from '../../libvirt/hypervisor/index.js';
 import {
-  type Backoff,
   type BuilderOptions,
   type CacheReader,
   type Client,
   type Clock,
   type Controller,
   controllerBuilder,
-  createJitteredBackoff,
+  createBucketRateLimiter,
+  createItemExponentialRateLimiter,
+  createMaxOfRateLimiter,
   type EventRecorder,
   EventType,
   type Manager,
+  type RateLimiter,
   type Reconciler,
   type Request,
   requestKey,
@@ -61,6 +63,26 @@ export const DEFAULT_REFRESH_MS = 60_000;
  */
 export const DEFAULT_DOMAIN_EVENT_DELAY_MS = 5_000;
 
+/** First retry of a failing (e.g. unreachable) hypervisor: 0.8 s, client-go reflector's. */
+export const HYPERVISOR_RETRY_BASE_MS = 800;
+/** An unreachable hypervisor is tried again at least this often: 30 s. */
+export const HYPERVISOR_RETRY_MAX_MS = 30_000;
+
+/**
+ * The Hypervisor controller's queue rate limiter: per key 0.8 s doubling to 30 s (not
+ * controller-runtime's 1000 s: a host that comes back should show within half a minute),
+ * maxed with controller-runtime's 10 qps / burst 100 bucket. Success forgets the key.
+ */
+export function hypervisorRateLimiter(clock: Clock): RateLimiter {
+  return createMaxOfRateLimiter(
+    createItemExponentialRateLimiter({
+      baseMs: HYPERVISOR_RETRY_BASE_MS,
+      maxMs: HYPERVISOR_RETRY_MAX_MS,
+    }),
+    createBucketRateLimiter({ qps: 10, burst: 100, clock }),
+  );
+}
+
 /** The pool a Hypervisor uses when spec.storagePool is unset (the CRD default). */
 const DEFAULT_STORAGE_POOL = 'default';
 
@@ -83,7 +105,7 @@ export interface HypervisorReconcilerOptions {
   readonly client: Pick<Client, 'patchStatus'>;
   /** Events about the Hypervisor. */
   readonly events: Pick<EventRecorder, 'record'>;
-  /** Time for condition stamps and the reconnect backoff. */
+  /** Time for condition stamps. */
   readonly clock: Clock;
   /** The maaslab_hypervisor_* gauges. */
   readonly metrics?: HypervisorMetrics;
@@ -91,8 +113,6 @@ export interface HypervisorReconcilerOptions {
   readonly serves?: (hypervisor: string) => boolean;
   /** Refresh period while reachable (default 60 s). */
   readonly refreshMs?: number;
-  /** A fresh reconnect backoff per hypervisor (default 0.8 s doubling to 30 s, jittered). */
-  readonly backoff?: () => Backoff;
 }
 
 /** A libvirt failure of the act step: reported as a condition, then retried. */
@@ -115,19 +135,20 @@ const bytes = (q: string | number | undefined): number => (q === undefined ? 0 :
  *     it is missing and the path is set; without a path a missing pool stalls the resource.
  *  4. Report, always: hostname, versions, capacity, allocated and domains (status.ts), and
  *     Ready/Reconciling/Stalled — Ready=False with HypervisorUnreachable while libvirt does
- *     not answer — in one status patch, only when something changed; observedGeneration;
- *     the maaslab_hypervisor_* gauges; events on connect, disconnect and pool creation.
+ *     not answer — in one status patch, only when something changed; observedGeneration,
+ *     advanced only by a pass that succeeded (reachable, no libvirt error), as Cluster API
+ *     does; the maaslab_hypervisor_* gauges; events on connect, disconnect and pool creation.
  *  5. Requeue: after refreshMs while reachable (capacity and allocation drift without any
- *     API event); with a jittered backoff (0.8 s → 30 s) while unreachable. The connection
- *     pool's up/down events enqueue the resource at once as well (see setup).
+ *     API event). An unreachable host or a libvirt failure throws once reported, so the
+ *     queue retries with its per-key backoff ({@link hypervisorRateLimiter} in setup: 0.8 s
+ *     → 30 s) and a success forgets it. The connection pool's up/down events enqueue the
+ *     resource at once as well (see setup).
  */
 export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): Reconciler {
   const { cache, verbsFor, client, events, clock } = opts;
   const metrics = opts.metrics ?? noopHypervisorMetrics;
   const serves = opts.serves ?? (() => true);
   const refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
-  const newBackoff = opts.backoff ?? (() => createJitteredBackoff({ clock }));
-  const backoffs = new Map<string, Backoff>();
 
   const wasUnreachable = (r: Readonly<HypervisorResource>): boolean | undefined => {
     const ready = r.status?.conditions?.find((c) => c.type === ReadyCondition);
@@ -169,17 +190,25 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
   async function report(
     scope: HypervisorScope,
     o: HypervisorObservation,
+    succeeded: boolean,
     signal: AbortSignal,
   ): Promise<void> {
     const { resource, host } = scope;
     const generation = resource.metadata?.generation ?? 0;
+    // A failed pass has not acted on this generation: it stays unobserved (Cluster API's rule).
+    const observedGeneration = succeeded ? generation : resource.status?.observedGeneration;
     const info = host ? hypervisorInfo(host, host.domains) : {};
     const conditions = applyConditionPlan(resource.status?.conditions, hypervisorConditions(o), {
       now: clock.now(),
       generation,
     });
     // While unreachable the last known facts stay: the host did not change, we just cannot see it.
-    const status = { ...resource.status, ...info, observedGeneration: generation, conditions };
+    const status = {
+      ...resource.status,
+      ...info,
+      ...(observedGeneration !== undefined && { observedGeneration }),
+      conditions,
+    };
     await client.patchStatus(resource, status, signal);
     const name = resource.metadata?.name ?? '';
     if (host && info.capacity && info.allocated) {
@@ -205,7 +234,6 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
       const scope = await observeHypervisor(req, cache, verbsFor);
       if (!scope) {
         metrics.forget(req.name);
-        backoffs.delete(req.name);
         opts.forget?.(req.name);
         return {};
       }
@@ -238,7 +266,13 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
         storagePoolPresent: poolPresent,
         ...(found.error && { error: found.error }),
       };
-      await report(reachable ? scope : { ...scope, host: undefined }, observation, signal);
+      const succeeded = reachable && found.error === undefined;
+      await report(
+        reachable ? scope : { ...scope, host: undefined },
+        observation,
+        succeeded,
+        signal,
+      );
       if (reachable && before !== false) {
         events.record({
           regarding: resource,
@@ -256,18 +290,15 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
           note: unreachable ?? '',
         });
       }
-      // 5. Requeue.
-      let backoff = backoffs.get(req.name);
-      if (reachable) {
-        backoff?.reset();
-        // Reported above; thrown so the queue retries with its per-key backoff.
-        if (found.error) {
-          throw new Error(`hypervisor ${req.name}: ${found.error.message}`, { cause: found.cause });
-        }
-        return { requeueAfterMs: refreshMs };
+      // 5. Requeue. Failures were reported above; thrown so the queue retries with its
+      // per-key backoff, which the next success forgets.
+      if (!reachable) {
+        throw new Error(`hypervisor ${req.name}: ${unreachable}`);
       }
-      if (!backoff) backoffs.set(req.name, (backoff = newBackoff()));
-      return { requeueAfterMs: backoff.next() };
+      if (found.error) {
+        throw new Error(`hypervisor ${req.name}: ${found.error.message}`, { cause: found.cause });
+      }
+      return { requeueAfterMs: refreshMs };
     },
   };
 }
@@ -317,7 +348,7 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
     // Its own status writes need no pass of their own: during a lab's build every write
     // would wake it again at once, bypassing the domain events' delay.
     .for(GroupVersionKinds.Hypervisor, { predicates: [statusOnlyUpdatesIgnored] })
-    .withOptions(builderOptions)
+    .withOptions({ rateLimiter: hypervisorRateLimiter(manager.clock), ...builderOptions })
     .named(HypervisorControllerName)
     .complete(
       createHypervisorReconciler({

@@ -2,9 +2,12 @@
 //
 //   - `patchStatus` goes only to the `/status` subresource, as a JSON merge patch with an
 //     explicit Content-Type, locked to the resourceVersion the status was computed from. It
-//     sends nothing when `statusEqual` says nothing changed, and on 409 re-reads the object
-//     and re-applies (client-go's RetryOnConflict: 5 tries, ~10 ms apart).
-//   - `ensureFinalizer`/`dropFinalizer` merge-patch `metadata.finalizers` with the same lock.
+//     sends nothing when `statusEqual` says nothing changed. A 409 is NOT retried: that
+//     status was computed from observations of an object that has changed since, so the
+//     write throws ConflictError and the controller requeues the key to observe again.
+//   - `ensureFinalizer`/`dropFinalizer` merge-patch `metadata.finalizers` with the same lock;
+//     their change is recomputed on a fresh read, so on 409 they re-read and re-apply
+//     (client-go's RetryOnConflict: 5 tries, ~10 ms apart).
 //   - `apply` is server-side apply (`application/apply-patch+yaml`) under field manager `maaslab`.
 // Bodies and results are raw JSON (see rest.ts).
 
@@ -17,6 +20,7 @@ import {
   finalizersPatch,
   removeFinalizer,
 } from '../controller/objects.js';
+import { ConflictError } from '../controller/reconcile.js';
 import { ContentType, type ResourceRef, type RestClient, isConflict, isNotFound } from './rest.js';
 
 /** The field manager maaslab applies under. */
@@ -50,7 +54,10 @@ export interface ApplyOptions {
 export interface Client {
   /** Reads an object; undefined when it does not exist. */
   get<T extends MetaObject>(ref: ResourceRef, signal?: AbortSignal): Promise<T | undefined>;
-  /** Writes `status` to `/status` (merge patch) unless it equals `obj.status`; retries conflicts. */
+  /**
+   * Writes `status` to `/status` (merge patch, locked to `obj`'s resourceVersion) unless it
+   * equals `obj.status`. A 409 throws {@link ConflictError}: never re-applied.
+   */
   patchStatus<T extends StatusObject>(
     obj: T,
     status: unknown,
@@ -169,15 +176,21 @@ export function createClient(opts: ClientOptions): Client {
 
   return {
     get,
-    patchStatus: (obj, status, signal) =>
-      onConflict(obj, signal, async (current) => {
-        if (statusEqual(current.status, status)) return { changed: false, object: current };
-        const body = {
-          metadata: locked(current),
-          status: statusMergePatch(current.status, status),
-        };
-        return { changed: true, object: await mergePatch(current, body, 'status', signal) };
-      }),
+    async patchStatus(obj, status, signal) {
+      if (statusEqual(obj.status, status)) return { changed: false, object: obj };
+      const body = { metadata: locked(obj), status: statusMergePatch(obj.status, status) };
+      try {
+        return { changed: true, object: await mergePatch(obj, body, 'status', signal) };
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        const { kind, namespace, name } = refOf(obj);
+        throw new ConflictError(
+          `status of ${kind} ${namespace ? `${namespace}/` : ''}${name} not written: the object ` +
+            `changed since resourceVersion ${obj.metadata?.resourceVersion ?? '?'} (409); observe again`,
+          { cause: err },
+        );
+      }
+    },
     ensureFinalizer: (obj, finalizer = CLEANUP_FINALIZER, signal) =>
       onConflict(obj, signal, async (current) => {
         const change = addFinalizer(current, finalizer);

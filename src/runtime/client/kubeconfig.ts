@@ -43,6 +43,11 @@ export interface RestConfig {
   readonly namespace?: string;
   /** Where this came from (file and context), for error messages. */
   readonly source?: string;
+  /**
+   * Deadline of one request, headers and body, in ms (client-go's rest.Config.Timeout;
+   * default 30 s here). Watches use it until their headers arrive, then their own timeout.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** A cluster entry of a kubeconfig, paths made absolute. */

@@ -12,15 +12,46 @@
 //     profile under client-node, bench/RESULTS.md);
 //   - resource paths come from discovery, cached per apiVersion (fetched again for a kind
 //     it did not list, as a CRD may be created after we started);
-//   - watches are newline-delimited JSON with `allowWatchBookmarks=true`; they end when the
-//     server ends them (`timeoutSeconds`) or the connection breaks;
-//   - a 401 drops a refreshable credential (token file, exec plugin) and retries once.
+//   - every request has a deadline (30 s by default, headers and body): a server that
+//     never answers is a RequestTimeoutError, not a hang;
+//   - watches are newline-delimited JSON with `allowWatchBookmarks=true` and always carry
+//     `timeoutSeconds`; they end when the server ends them or the connection breaks, and the
+//     client ends one itself (WatchTimeoutError) that stays silent — no event, no bookmark —
+//     for longer than that timeout plus a margin: a half-open connection must not leave an
+//     informer blind. The informer treats it as a timed-out watch and watches again;
+//   - a 401 drops a refreshable credential (token file, exec plugin) and retries once;
+//   - HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured as client-go honours them (proxy.ts
+//     decides, transport.ts tunnels).
 
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { type Credential, type Credentials, createCredentials } from './credentials.js';
+import { type Credentials, createCredentials } from './credentials.js';
 import type { RestConfig } from './kubeconfig.js';
+import { type ProxyEnvironment, proxyConfigFromEnvironment, proxyFor } from './proxy.js';
+import { createTransport } from './transport.js';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_WATCH_IDLE_MARGIN_MS,
+  DEFAULT_WATCH_TIMEOUT_SECONDS,
+  RequestTimeoutError,
+  WatchTimeoutError,
+  apiExceptionFrom,
+  isNotFound,
+} from './errors.js';
+
+export {
+  ApiException,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_WATCH_IDLE_MARGIN_MS,
+  DEFAULT_WATCH_TIMEOUT_SECONDS,
+  RequestTimeoutError,
+  WatchTimeoutError,
+  apiExceptionFrom,
+  hasStatus,
+  isConflict,
+  isGone,
+  isNotFound,
+} from './errors.js';
 
 /** Names a resource (or, without `name`, a collection) of any kind. */
 export interface ResourceRef {
@@ -94,61 +125,6 @@ export interface RestClient {
   ): Promise<WatchHandle>;
 }
 
-/** A non-2xx answer of the API server: the HTTP status and the body (a Status, usually). */
-export class ApiException extends Error {
-  override readonly name = 'ApiException';
-  constructor(
-    /** The HTTP status code. */
-    readonly code: number,
-    /** The parsed JSON body (a metav1.Status), or the text when it was not JSON. */
-    readonly body: unknown,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The ApiException for a `code` answer with `text` as body, to `what` (e.g. `GET /api/v1/...`). */
-export function apiExceptionFrom(code: number, text: string, what: string): ApiException {
-  let body: unknown = text;
-  try {
-    body = text ? (JSON.parse(text) as unknown) : '';
-  } catch {
-    body = text;
-  }
-  const status = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-  const reason = typeof status.reason === 'string' ? ` ${status.reason}` : '';
-  const detail =
-    typeof status.message === 'string'
-      ? status.message
-      : typeof body === 'string'
-        ? body.trim().slice(0, 200)
-        : '';
-  return new ApiException(
-    code,
-    body,
-    `${what}: HTTP ${code}${reason}${detail ? `: ${detail}` : ''}`,
-  );
-}
-
-/** True when `e` is an API error with HTTP status `code`. */
-export function hasStatus(e: unknown, code: number): boolean {
-  if (e instanceof ApiException) return e.code === code;
-  // Watch ERROR events carry a Status with code.
-  if (typeof e === 'object' && e !== null) {
-    const o = e as { statusCode?: unknown; code?: unknown };
-    return o.statusCode === code || o.code === code;
-  }
-  return false;
-}
-
-/** 404: the object does not exist. */
-export const isNotFound = (e: unknown): boolean => hasStatus(e, 404);
-/** 409: optimistic-lock conflict or AlreadyExists. */
-export const isConflict = (e: unknown): boolean => hasStatus(e, 409);
-/** 410: the resourceVersion is too old; list again. */
-export const isGone = (e: unknown): boolean => hasStatus(e, 410);
-
 /** One resource of a discovery document. */
 export interface ApiResource {
   readonly name: string;
@@ -189,76 +165,6 @@ function queryString(
   return s ? `?${s}` : '';
 }
 
-/** Sends requests to one server over one keep-alive Agent (replaced only when a plugin's client certificate changes). */
-interface Transport {
-  open(opts: {
-    method: string;
-    path: string;
-    credential: Credential;
-    body?: string;
-    contentType?: string;
-    signal?: AbortSignal;
-  }): Promise<IncomingMessage>;
-}
-
-function createTransport(config: RestConfig): Transport {
-  const server = new URL(config.server);
-  const secure = server.protocol === 'https:';
-  const prefix = server.pathname.replace(/\/+$/, '');
-  let agent: HttpAgent | undefined;
-  let agentCert: string | undefined;
-  const agentFor = (credential: Credential): HttpAgent => {
-    const cert = credential.certificate;
-    if (agent && (cert === undefined || cert.cert === agentCert)) return agent;
-    // A new client certificate (an exec plugin rotated it) needs a new TLS context. Streams
-    // on the old Agent's sockets (watches) run on until they end; its idle sockets are never
-    // used again and close when the server drops them.
-    agentCert = cert?.cert;
-    agent = secure
-      ? new HttpsAgent({
-          keepAlive: true,
-          ca: config.caData,
-          cert: cert?.cert ?? config.clientCertificateData,
-          key: cert?.key ?? config.clientKeyData,
-          rejectUnauthorized: config.insecureSkipTlsVerify !== true,
-          ...(config.tlsServerName && { servername: config.tlsServerName }),
-        })
-      : new HttpAgent({ keepAlive: true });
-    return agent;
-  };
-  const send = secure ? httpsRequest : httpRequest;
-  return {
-    open({ method, path, credential, body, contentType, signal }) {
-      return new Promise((resolve, reject) => {
-        const headers: Record<string, string> = {
-          Accept: 'application/json',
-          'User-Agent': 'maaslab-operator',
-        };
-        if (credential.authorization) headers.Authorization = credential.authorization;
-        if (body !== undefined) {
-          headers['Content-Type'] = contentType ?? ContentType.Json;
-          headers['Content-Length'] = String(Buffer.byteLength(body));
-        }
-        const req = send(
-          {
-            protocol: server.protocol,
-            hostname: server.hostname.replace(/^\[|\]$/g, ''),
-            port: server.port || (secure ? 443 : 80),
-            method,
-            path: prefix + path,
-            headers,
-            agent: agentFor(credential),
-            signal,
-          },
-          resolve,
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    },
-  };
-}
-
 /** The whole body, as text. */
 async function readText(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -273,12 +179,69 @@ const ok = (res: IncomingMessage): boolean =>
 export interface RestClientOptions {
   /** Where credentials come from (default: built from the config). */
   readonly credentials?: Credentials;
+  /** Deadline of one request in ms (default the config's `timeoutMs`, else 30 s). */
+  readonly timeoutMs?: number;
+  /** `timeoutSeconds` of a watch whose query names none (default 300). */
+  readonly watchTimeoutSeconds?: number;
+  /** Silence past a watch's `timeoutSeconds` after which the client ends it (default 30 s). */
+  readonly watchIdleMarginMs?: number;
+  /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (default `process.env`). */
+  readonly env?: ProxyEnvironment;
 }
+
+/** A deadline of `ms` over `parent`: its signal aborts at either. */
+interface Deadline {
+  readonly signal: AbortSignal;
+  /** True once the deadline (not the parent) aborted the signal. */
+  readonly expired: boolean;
+  cancel(): void;
+}
+
+function deadline(ms: number, parent?: AbortSignal): Deadline {
+  const own = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    own.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError'));
+  }, ms);
+  timer.unref();
+  return {
+    signal: parent ? AbortSignal.any([parent, own.signal]) : own.signal,
+    get expired() {
+      return expired;
+    },
+    cancel: () => clearTimeout(timer),
+  };
+}
+
+const positive = (name: string, v: number): number => {
+  if (!(v > 0)) throw new RangeError(`${name} must be positive, got ${v}`);
+  return v;
+};
 
 /** Creates a RestClient for `config`. */
 export function createRestClient(config: RestConfig, opts: RestClientOptions = {}): RestClient {
-  const transport = createTransport(config);
+  const proxy = proxyFor(
+    proxyConfigFromEnvironment(opts.env ?? process.env),
+    new URL(config.server),
+  );
   const credentials = opts.credentials ?? createCredentials(config);
+  const timeoutMs = positive(
+    'timeoutMs',
+    opts.timeoutMs ?? config.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  );
+  const watchTimeoutSeconds = positive(
+    'watchTimeoutSeconds',
+    opts.watchTimeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_SECONDS,
+  );
+  const watchIdleMarginMs = positive(
+    'watchIdleMarginMs',
+    opts.watchIdleMarginMs ?? DEFAULT_WATCH_IDLE_MARGIN_MS,
+  );
+  const transport = createTransport(config, {
+    ...(proxy && { proxy }),
+    connectTimeoutMs: timeoutMs,
+  });
   /** Discovery per apiVersion; in flight or done, shared by concurrent callers. */
   const discovery = new Map<string, Promise<readonly ApiResource[]>>();
 
@@ -300,13 +263,25 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
     }
   };
 
+  /** Sends a request and reads its whole answer within the deadline. */
   const getJson = async <T>(
     method: string,
     path: string,
-    extra?: Parameters<typeof open>[2],
+    extra: Parameters<typeof open>[2] = {},
   ): Promise<T> => {
-    const res = await open(method, path, extra);
-    const text = await readText(res);
+    const limit = deadline(timeoutMs, extra.signal);
+    let res: IncomingMessage;
+    let text: string;
+    try {
+      res = await open(method, path, { ...extra, signal: limit.signal });
+      text = await readText(res);
+    } catch (err) {
+      if (limit.expired)
+        throw new RequestTimeoutError(`${method} ${path}`, timeoutMs, { cause: err });
+      throw err;
+    } finally {
+      limit.cancel();
+    }
     if (!ok(res)) throw apiExceptionFrom(res.statusCode ?? 0, text, `${method} ${path}`);
     return (text ? JSON.parse(text) : undefined) as T;
   };
@@ -360,20 +335,53 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
     path: pathOf,
     async watch(ref, query, callbacks) {
       const base = await pathOf({ ...ref, name: undefined });
-      const path = base + queryString({ ...query, watch: true, allowWatchBookmarks: true });
+      const serverTimeout = Number(query.timeoutSeconds ?? watchTimeoutSeconds);
+      const path =
+        base +
+        queryString({
+          ...query,
+          timeoutSeconds: serverTimeout,
+          watch: true,
+          allowWatchBookmarks: true,
+        });
       const abort = new AbortController();
-      const res = await open('GET', path, { signal: abort.signal });
-      if (!ok(res)) {
-        throw apiExceptionFrom(res.statusCode ?? 0, await readText(res), `WATCH ${path}`);
+      // Until the headers (and an error's body) are in, the request deadline applies.
+      const opening = deadline(timeoutMs, abort.signal);
+      let res: IncomingMessage;
+      try {
+        res = await open('GET', path, { signal: opening.signal });
+        if (!ok(res)) {
+          throw apiExceptionFrom(res.statusCode ?? 0, await readText(res), `WATCH ${path}`);
+        }
+      } catch (err) {
+        abort.abort();
+        if (opening.expired)
+          throw new RequestTimeoutError(`WATCH ${path}`, timeoutMs, { cause: err });
+        throw err;
+      } finally {
+        opening.cancel();
       }
+      // Then silence: the server closes a watch at timeoutSeconds; one silent for longer
+      // (no event, no bookmark) is a dead or half-open connection.
+      const idleMs = Number.isFinite(serverTimeout)
+        ? serverTimeout * 1000 + watchIdleMarginMs
+        : watchTimeoutSeconds * 1000 + watchIdleMarginMs;
+      let idle: NodeJS.Timeout | undefined;
+      const armIdle = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => finish(new WatchTimeoutError(base, idleMs)), idleMs);
+        idle.unref();
+      };
       let stopped = false;
       let done = false;
       const finish = (err: unknown): void => {
         if (done) return;
         done = true;
+        clearTimeout(idle);
         abort.abort();
         if (!stopped) callbacks.onDone(err);
       };
+      armIdle();
       let pending = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -391,6 +399,7 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
             return;
           }
           if (typeof event.type === 'string' && typeof event.object === 'object' && event.object) {
+            armIdle();
             if (!stopped) callbacks.onEvent(event.type, event.object as KubernetesObject);
           }
         }

@@ -70,7 +70,7 @@ export interface SourceOptions {
 /** Per-controller options. */
 export type BuilderOptions = Pick<
   ControllerOptions,
-  'maxConcurrentReconciles' | 'reconcileTimeoutMs'
+  'maxConcurrentReconciles' | 'reconcileTimeoutMs' | 'rateLimiter'
 >;
 
 interface Source {

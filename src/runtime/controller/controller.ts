@@ -1,22 +1,27 @@
 // Controller: the loop that ties one Reconciler to one work queue.
 //
 // It owns the cross-cutting work so reconcilers never do (controller-runtime's
-// reconcileHandler): bounded concurrency, one AbortSignal per pass, a per-pass logger
-// tagged controller/kind/namespace/name/reconcileID, metrics, and the meaning of a Result:
+// reconcileHandler): bounded concurrency, one AbortSignal per pass, a per-pass deadline
+// (ReconciliationTimeout, 5 min by default: the signal aborts with a TimeoutError and the
+// pass counts as an error even if the reconciler ignored the signal and returned), a per-pass
+// logger tagged controller/kind/namespace/name/reconcileID, metrics, and the meaning of a Result:
 //   error          → addRateLimited (per-key backoff), counted as an error;
 //   TerminalError  → forget, counted as an error and a terminal error, never retried;
+//   ConflictError  → stale observations (a 409): addAfter(conflictRequeueMs), counted as
+//                    `requeue`, no error and no backoff: the next pass observes afresh;
 //   requeueAfterMs → forget, then addAfter;
 //   success        → forget (the key's backoff starts over next time).
 // Every failure is caught here, so nothing becomes an unhandled rejection. The queue's
 // guarantee that a key is never handed to two workers is what keeps passes on one object serial.
 
 import { type Clock, type Timer, realClock } from '../clock.js';
-import { createControllerRateLimiter } from '../backoff.js';
+import { type RateLimiter, createControllerRateLimiter } from '../backoff.js';
 import { type Logger, LogKey, describeError, noopLogger } from '../log.js';
 import {
   type Reconciler,
   type Request,
   type Result,
+  asConflictError,
   asTerminalError,
   loggerInto,
   parseRequestKey,
@@ -30,12 +35,18 @@ import { randomUUID } from 'node:crypto';
 export const ReconcileOutcome = {
   Success: 'success',
   Error: 'error',
-  /** controller-runtime's deprecated bare Requeue; we never produce it, but seed it for dashboards. */
+  /** controller-runtime's bare Requeue: ours is a pass that hit a write conflict (ConflictError). */
   Requeue: 'requeue',
   RequeueAfter: 'requeue_after',
 } as const;
 /** One of the `ReconcileOutcome` values. */
 export type ReconcileOutcome = (typeof ReconcileOutcome)[keyof typeof ReconcileOutcome];
+
+/** How soon a pass that hit a write conflict runs again: 100 ms (the informer catches up). */
+export const DEFAULT_CONFLICT_REQUEUE_MS = 100;
+
+/** Default per-pass deadline: 5 minutes. A pass still running then is aborted and retried. */
+export const DEFAULT_RECONCILE_TIMEOUT_MS = 5 * 60_000;
 
 /** Hooks the controller calls per pass; `metrics.ts` maps them to controller-runtime's names. */
 export interface ControllerMetrics {
@@ -92,8 +103,15 @@ export interface ControllerOptions {
   readonly reconciler: Reconciler;
   /** Workers, i.e. passes in flight at once (default 1, controller-runtime's). */
   readonly maxConcurrentReconciles?: number;
-  /** Aborts a pass's signal after this long (default: no timeout). */
+  /**
+   * Aborts a pass's signal after this long and counts the pass as an error (default
+   * {@link DEFAULT_RECONCILE_TIMEOUT_MS}; 0 or Infinity: no deadline).
+   */
   readonly reconcileTimeoutMs?: number;
+  /** Delay before a pass that threw ConflictError runs again (default 100 ms). */
+  readonly conflictRequeueMs?: number;
+  /** Per-key retry delays of the default queue (default controller-runtime's); ignored with `queue`. */
+  readonly rateLimiter?: RateLimiter;
   /** Time source (default the real clock). */
   readonly clock?: Clock;
   /** The queue (default: client-go semantics with controller-runtime's default rate limiter). */
@@ -136,6 +154,9 @@ export interface Controller {
   off<E extends keyof ControllerEvents>(event: E, listener: ControllerEvents[E]): void;
 }
 
+/** True for the TimeoutError a pass deadline (or an aborted fetch) raises. */
+const isTimeout = (e: unknown): boolean => e instanceof Error && e.name === 'TimeoutError';
+
 /** Creates a controller; it does nothing until `start()`. */
 export function createController(opts: ControllerOptions): Controller {
   return new Loop(opts);
@@ -148,6 +169,7 @@ class Loop implements Controller {
   private readonly reconciler: Reconciler;
   private readonly workers: number;
   private readonly timeoutMs: number | undefined;
+  private readonly conflictRequeueMs: number;
   private readonly clock: Clock;
   private readonly metrics: ControllerMetrics;
   private readonly log: Logger;
@@ -169,7 +191,10 @@ class Loop implements Controller {
     this.kind = opts.kind;
     this.reconciler = opts.reconciler;
     this.workers = max;
-    this.timeoutMs = opts.reconcileTimeoutMs;
+    const timeout = opts.reconcileTimeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
+    if (!(timeout >= 0)) throw new RangeError(`reconcileTimeoutMs must be >= 0, got ${timeout}`);
+    this.timeoutMs = timeout === 0 || timeout === Infinity ? undefined : timeout;
+    this.conflictRequeueMs = opts.conflictRequeueMs ?? DEFAULT_CONFLICT_REQUEUE_MS;
     this.clock = opts.clock ?? realClock;
     this.metrics = opts.metrics ?? noopControllerMetrics;
     this.log = (opts.logger ?? noopLogger).child({ [LogKey.Controller]: opts.name });
@@ -179,7 +204,7 @@ class Loop implements Controller {
       createWorkQueue({
         name: opts.name,
         clock: this.clock,
-        rateLimiter: createControllerRateLimiter(this.clock),
+        rateLimiter: opts.rateLimiter ?? createControllerRateLimiter(this.clock),
         ...(opts.queueMetrics ? { metrics: opts.queueMetrics } : {}),
       });
   }
@@ -289,14 +314,20 @@ class Loop implements Controller {
     const onHalt = (): void => pass.abort(this.halt.signal.reason);
     if (this.halt.signal.aborted) onHalt();
     else this.halt.signal.addEventListener('abort', onHalt, { once: true });
+    let timedOut: DOMException | undefined;
     const timer =
       this.timeoutMs === undefined
         ? undefined
         : this.clock.setTimer(this.timeoutMs, () => {
             this.metrics.timedOut();
-            pass.abort(
-              new DOMException(`reconcile timed out after ${this.timeoutMs} ms`, 'TimeoutError'),
+            timedOut = new DOMException(
+              `reconcile timed out after ${this.timeoutMs} ms`,
+              'TimeoutError',
             );
+            log.error('Reconcile deadline passed; aborting the pass', {
+              timeoutMs: this.timeoutMs,
+            });
+            pass.abort(timedOut);
           });
     const startedAt = this.clock.now();
     const elapsed = (): number => (this.clock.now() - startedAt) / 1000;
@@ -305,7 +336,29 @@ class Loop implements Controller {
     try {
       // `?? {}` tolerates a JavaScript reconciler that returns nothing.
       result = (await this.reconciler.reconcile(req, pass.signal)) ?? {};
-    } catch (err) {
+      // What a pass did after its deadline cannot be trusted to be complete: retry it.
+      if (timedOut) throw timedOut;
+    } catch (thrown) {
+      const err =
+        timedOut && thrown !== timedOut && !isTimeout(thrown)
+          ? new Error(timedOut.message, { cause: thrown })
+          : thrown;
+      if (!timedOut && asConflictError(err) && !this.halt.signal.aborted) {
+        // Not a failure: what the pass saw is stale. Look again soon, without backoff.
+        log.debug('Write conflict; observing again', {
+          error: describeError(err),
+          requeueAfterMs: this.conflictRequeueMs,
+        });
+        this.queue.addAfter(key, this.conflictRequeueMs);
+        this.metrics.reconciled(ReconcileOutcome.Requeue, elapsed());
+        this.emit({
+          key,
+          outcome: ReconcileOutcome.Requeue,
+          terminal: false,
+          requeueAfterMs: this.conflictRequeueMs,
+        });
+        return;
+      }
       const terminal = this.onError(key, err, log);
       this.metrics.reconciled(ReconcileOutcome.Error, elapsed());
       this.emit({ key, outcome: ReconcileOutcome.Error, terminal, error: err });

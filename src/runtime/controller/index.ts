@@ -17,7 +17,13 @@ export type {
   ControllerOptions,
   StopOptions,
 } from './controller.js';
-export { ReconcileOutcome, createController, noopControllerMetrics } from './controller.js';
+export {
+  DEFAULT_CONFLICT_REQUEUE_MS,
+  DEFAULT_RECONCILE_TIMEOUT_MS,
+  ReconcileOutcome,
+  createController,
+  noopControllerMetrics,
+} from './controller.js';
 export type { FinalizerChange, MetaLike, MetaObject } from './objects.js';
 export {
   CLEANUP_FINALIZER,
@@ -36,6 +42,7 @@ export {
 export type { Reconciler, Request, Result, TerminalErrorOptions } from './reconcile.js';
 export {
   TerminalError,
+  asConflictError,
   asTerminalError,
   isTerminalError,
   loggerFrom,

@@ -6,6 +6,10 @@
 //   - throw any error        → retried with per-key exponential backoff (the Result is moot);
 //   - throw a TerminalError  → logged and counted, never retried: retrying cannot fix it
 //                              (the reconciler should report Stalled=True with `reason`);
+//   - throw a ConflictError  → what the pass observed is stale (a write got 409): not an
+//                              error, no backoff; the key comes back shortly and is observed
+//                              afresh (Client.patchStatus throws it; never re-apply a status
+//                              computed from a stale object);
 //   - return requeueAfterMs  → success, but look again after that many milliseconds;
 //   - return {}              → success; the backoff for this key is reset.
 // Reconcilers never touch the queue. The pass's signal also carries its logger (tagged
@@ -72,6 +76,31 @@ export class TerminalError extends Error {
     this.name = 'TerminalError';
     this.reason = options.reason ?? 'TerminalError';
   }
+}
+
+/**
+ * The object changed since the pass read it (HTTP 409 on a write locked to its
+ * resourceVersion). Whatever was computed from that read is stale: the controller requeues
+ * the key shortly, without error backoff, and the next pass observes again. `code` is 409,
+ * so `isConflict` recognises it too.
+ */
+export class ConflictError extends Error {
+  readonly code = 409;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConflictError';
+  }
+}
+
+/** Finds a ConflictError in `err` or its `cause` chain. */
+export function asConflictError(err: unknown): ConflictError | undefined {
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; e !== undefined && e !== null && !seen.has(e);) {
+    if (e instanceof ConflictError) return e;
+    seen.add(e);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
 }
 
 /**

@@ -21,6 +21,7 @@ describe('cli/options', () => {
         logFormat: 'json',
         resyncPeriodMs: 600_000,
         libvirtConnectTimeoutMs: 20_000,
+        reconcileTimeoutMs: 300_000,
       });
     });
 
@@ -59,6 +60,8 @@ describe('cli/options', () => {
       '1m30s',
       '--libvirt-connect-timeout',
       '5s',
+      '--reconcile-timeout',
+      '2m',
     ]);
     expect(o).to.deep.include({
       kubeconfig: '/tmp/k',
@@ -72,6 +75,7 @@ describe('cli/options', () => {
       logFormat: 'text',
       resyncPeriodMs: 90_000,
       libvirtConnectTimeoutMs: 5_000,
+      reconcileTimeoutMs: 120_000,
     });
   });
 
@@ -81,6 +85,7 @@ describe('cli/options', () => {
     ['--max-concurrent-reconciles', '0'],
     ['--metrics-bind-address', 'localhost'],
     ['--resync-period', '10'],
+    ['--reconcile-timeout', '0s'],
     ['--hypervisors', 'all,hv1'],
     ['--unknown'],
   ]) {

@@ -1,11 +1,12 @@
 // The client's writes against a real kube-apiserver: /status merge patches (skipped when
-// unchanged, retried on conflict), locked finalizer patches, server-side apply, and Events.
+// unchanged, never re-applied on conflict), locked finalizer patches, server-side apply, and Events.
 import { expect } from 'chai';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Client, createClient } from '../../../../src/runtime/client/client.js';
 import { EventType } from '../../../../src/runtime/events/event-record.js';
 import { createEventRecorder } from '../../../../src/runtime/events/recorder.js';
 import type { MetaObject } from '../../../../src/runtime/controller/objects.js';
+import { ConflictError } from '../../../../src/runtime/controller/reconcile.js';
 import {
   type RestClient,
   createRestClient,
@@ -70,7 +71,7 @@ describe('runtime/client (real API server)', () => {
     expect(fewer.object.status).to.deep.equal({ printableStatus: 'Running' });
   });
 
-  it('retries a conflicting status write on a fresh read', async () => {
+  it('never re-applies a status computed from a stale object: ConflictError, nothing written', async () => {
     const stale = await createNode('n2');
     // Someone else writes meanwhile: our resourceVersion is now stale.
     await rest.request({
@@ -79,11 +80,20 @@ describe('runtime/client (real API server)', () => {
       body: { metadata: { labels: { touched: 'yes' } } },
       contentType: 'application/merge-patch+json',
     });
-    const res = await client.patchStatus(stale, { printableStatus: 'Provisioning' });
-    expect(res.changed).to.equal(true);
+    const touched = await read('n2');
+    let caught: unknown;
+    await client
+      .patchStatus(stale, { printableStatus: 'Provisioning' })
+      .catch((e: unknown) => (caught = e));
+    expect(caught).to.be.instanceOf(ConflictError);
+    expect(isConflict(caught)).to.equal(true);
     const now = await read('n2');
-    expect(now.status).to.deep.equal({ printableStatus: 'Provisioning' });
-    expect(now.metadata?.resourceVersion).to.equal(res.object.metadata?.resourceVersion);
+    expect(now.status).to.equal(undefined);
+    expect(now.metadata?.resourceVersion).to.equal(touched.metadata?.resourceVersion);
+    // Observed again, the write goes through.
+    const res = await client.patchStatus(now, { printableStatus: 'Provisioning' });
+    expect(res.changed).to.equal(true);
+    expect((await read('n2')).status).to.deep.equal({ printableStatus: 'Provisioning' });
   });
 
   it('locks finalizer patches to the resourceVersion, and adds and removes idempotently', async () => {

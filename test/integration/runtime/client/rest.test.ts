@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { loadRestConfig } from '../../../../src/runtime/client/kubeconfig.js';
 import {
   ApiException,
+  RequestTimeoutError,
   type RestClient,
   createRestClient,
   hasStatus,
@@ -308,5 +309,33 @@ describe('runtime/rest (real API server): authentication, errors, watch', () => 
     // The watch cache sends a bookmark before it ends a watch at its timeout.
     expect(bookmarks).to.be.greaterThan(0);
     expect(ended?.err ?? null).to.equal(null);
+  });
+
+  it('a watch without timeoutSeconds carries the client default, and the server ends it then', async function () {
+    this.timeout(60_000);
+    const rest = createRestClient(controlPlane().restConfig('admin'), {
+      watchTimeoutSeconds: 2,
+      watchIdleMarginMs: 20_000,
+    });
+    const started = Date.now();
+    const ended = await new Promise<unknown>((resolve) => {
+      void rest.watch(
+        { ...CONFIG_MAP, namespace: ns.name },
+        {},
+        { onEvent: () => undefined, onDone: (err) => resolve(err ?? null) },
+      );
+    });
+    // The server closed it cleanly at ~2 s; the client's idle limit (22 s) never fired.
+    expect(ended).to.equal(null);
+    expect(Date.now() - started).to.be.within(1500, 15_000);
+  });
+
+  it('a request with a deadline shorter than the server needs fails with RequestTimeoutError', async () => {
+    // The deadline covers the whole exchange (discovery included): 1 ms cannot be met over TLS.
+    const rest = createRestClient(controlPlane().restConfig('admin'), { timeoutMs: 1 });
+    const err = await failure(
+      rest.request({ method: 'GET', ref: { ...CONFIG_MAP, namespace: ns.name } }),
+    );
+    expect(err).to.be.instanceOf(RequestTimeoutError);
   });
 });

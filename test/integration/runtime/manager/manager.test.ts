@@ -88,4 +88,71 @@ describe('runtime/manager (real API server)', () => {
     await fetch(`http://127.0.0.1:${probe?.port ?? 0}/healthz`).catch(() => (refused = true));
     expect(refused).to.equal(true);
   });
+
+  it('a status write that meets a 409 is not re-applied: the key is requeued and observed again', async () => {
+    await rest.request({
+      method: 'POST',
+      ref: { ...NODE, namespace: ns.name },
+      body: { ...NODE, metadata: { name: 'raced' }, spec: { hypervisor: 'hv-a' } },
+    });
+    const m = createManager({
+      restConfig: controlPlane().restConfig('admin'),
+      namespace: ns.name,
+      metricsRegistry: new Registry(),
+      metricsBindAddress: '127.0.0.1:0',
+      healthProbeBindAddress: '0',
+    });
+    manager = m;
+    type Node = KubernetesObject & StatusObject;
+    const written: string[] = [];
+    const conflicts: unknown[] = [];
+    let raced = false;
+    controllerBuilder(m)
+      .for(NODE, { scopes: [{ namespace: ns.name }] })
+      .complete({
+        async reconcile(req) {
+          const node = m.cache<Node>(NODE).get(req);
+          if (!node) return {};
+          // The status this pass computes from what it observed: the node's `color` label.
+          const status = {
+            printableStatus: node.metadata?.labels?.color === 'green' ? 'Running' : 'Provisioning',
+          };
+          if (!raced) {
+            // Someone else writes between our observation and our report.
+            raced = true;
+            await rest.request({
+              method: 'PATCH',
+              ref: { ...NODE, namespace: ns.name, name: req.name },
+              body: { metadata: { labels: { color: 'green' } } },
+              contentType: 'application/merge-patch+json',
+            });
+          }
+          try {
+            const res = await m.client.patchStatus(node, status);
+            if (res.changed) written.push(status.printableStatus);
+          } catch (err) {
+            conflicts.push(err);
+            throw err;
+          }
+          return {};
+        },
+      });
+    await m.start(AbortSignal.timeout(60_000));
+    await waitFor(() => written.includes('Running'), {
+      description: 'status from the fresh observation',
+    });
+    // The stale status (Provisioning) was never written, not even once.
+    expect(written).to.deep.equal(['Running']);
+    expect(conflicts.length).to.be.greaterThan(0);
+    expect(conflicts.every((e) => (e as Error).name === 'ConflictError')).to.equal(true);
+    const stored = await m.client.get<Node>({ ...NODE, namespace: ns.name, name: 'raced' });
+    expect((stored?.status as { printableStatus?: string }).printableStatus).to.equal('Running');
+    // Counted as requeues, not as errors.
+    const { metrics } = m.servers();
+    const text = await (await fetch(`http://127.0.0.1:${metrics?.port ?? 0}/metrics`)).text();
+    expect(text).to.match(
+      /controller_runtime_reconcile_total\{controller="maasnode",result="requeue"\} [1-9]/,
+    );
+    expect(text).to.match(/controller_runtime_reconcile_errors_total\{controller="maasnode"\} 0/);
+  });
 });

@@ -4,7 +4,10 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import type { Hypervisor as HypervisorResource } from '../../../../src/api/v1alpha1/index.js';
-import { createHypervisorReconciler } from '../../../../src/controllers/hypervisor/reconciler.js';
+import {
+  createHypervisorReconciler,
+  hypervisorRateLimiter,
+} from '../../../../src/controllers/hypervisor/reconciler.js';
 import {
   createHypervisorMetrics,
   type HypervisorMetrics,
@@ -15,9 +18,13 @@ import {
   ErrorNumber,
   LibvirtError,
 } from '../../../../src/libvirt/index.js';
-import type { Backoff } from '../../../../src/runtime/backoff.js';
+import { createController } from '../../../../src/runtime/controller/controller.js';
 import type { EventInput } from '../../../../src/runtime/events/event-record.js';
 import type { CacheReader } from '../../../../src/runtime/manager/manager.js';
+import type { Client } from '../../../../src/runtime/client/client.js';
+import { ConflictError } from '../../../../src/runtime/controller/reconcile.js';
+import { ShardLostError } from '../../../../src/controllers/common/hypervisor-registry.js';
+import { shardGuardedClient } from '../../../../src/controllers/common/shard-guard.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
 
@@ -55,21 +62,21 @@ function world(spec: Partial<HypervisorResource['spec']> = {}): World {
   };
 }
 
-/** A backoff that counts up 1000, 2000, 3000 … ms, so tests can see it advance and reset. */
-function countingBackoff(): Backoff {
-  let attempts = 0;
-  return {
-    next: () => ++attempts * 1000,
-    reset: () => void (attempts = 0),
-    get attempts() {
-      return attempts;
-    },
-  };
+interface Hooks {
+  /** Called on every cache read (the observe step), e.g. to lose the lease mid-pass. */
+  onRead?: () => void;
+  /** Fails the next status writes with these errors, in order. */
+  writeFailures?: Error[];
+  /** Wraps the status client as the operator does (shardGuardedClient over `served`). */
+  guarded?: boolean;
 }
 
-function reconcilerFor(w: World) {
+function reconcilerFor(w: World, hooks: Hooks = {}) {
   const cache: CacheReader<HypervisorResource> = {
-    get: (k) => w.resources.find((r) => r.metadata?.name === (typeof k === 'string' ? k : k.name)),
+    get: (k) => {
+      hooks.onRead?.();
+      return w.resources.find((r) => r.metadata?.name === (typeof k === 'string' ? k : k.name));
+    },
     list: () => w.resources,
     hasSynced: () => true,
   };
@@ -81,9 +88,10 @@ function reconcilerFor(w: World) {
     events: { record: (e) => void w.events.push(e) },
     metrics: w.metrics,
     serves: () => w.served,
-    backoff: countingBackoff,
-    client: {
+    client: guard(hooks.guarded ?? false, w, {
       async patchStatus<T>(obj: T, status: unknown) {
+        const failure = hooks.writeFailures?.shift();
+        if (failure) throw failure;
         const r = obj as unknown as HypervisorResource;
         if (JSON.stringify(r.status) === JSON.stringify(status)) {
           return { changed: false, object: obj };
@@ -92,9 +100,12 @@ function reconcilerFor(w: World) {
         w.resources[0] = { ...r, status: status as HypervisorResource['status'] };
         return { changed: true, object: w.resources[0] as T };
       },
-    },
+    }),
   });
 }
+
+const guard = <C extends Pick<Client, 'patchStatus'>>(on: boolean, w: World, client: C): C =>
+  on ? shardGuardedClient(client, () => w.served) : client;
 
 const pass = (r: ReturnType<typeof reconcilerFor>, name = 'hv') =>
   r.reconcile({ name }, new AbortController().signal);
@@ -138,13 +149,18 @@ describe('controllers/hypervisor/reconciler', () => {
     expect(w.fake.mutations).to.deep.equal([]);
   });
 
-  it('goes Ready=False HypervisorUnreachable with a growing backoff, and back', async () => {
+  it('goes Ready=False HypervisorUnreachable and throws (the queue backs off), and back', async () => {
     const w = world();
     const r = reconcilerFor(w);
     await pass(r);
     w.fake.unreachable = true;
-    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 1000 });
-    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 2000 });
+    const failed = async (): Promise<unknown> => {
+      let thrown: unknown;
+      await pass(r).catch((e: unknown) => (thrown = e));
+      return thrown;
+    };
+    expect(await failed()).to.be.instanceOf(Error);
+    expect(await failed()).to.be.instanceOf(Error);
     expect(ready(w)).to.deep.include({ status: 'False', reason: 'HypervisorUnreachable' });
     expect(ready(w)?.message).to.contain('fake:///system');
     const reconciling = w.resources[0]?.status?.conditions?.find((c) => c.type === 'Reconciling');
@@ -161,9 +177,86 @@ describe('controllers/hypervisor/reconciler', () => {
     expect(await pass(r)).to.deep.equal({ requeueAfterMs: 60_000 });
     expect(ready(w)?.status).to.equal('True');
     expect(w.events.at(-1)?.reason).to.equal('Connected');
-    // The backoff starts over after a success.
+  });
+
+  it("retries an unreachable host through the queue's rate limiter: 0.8 s doubling to 30 s, reset by a success", async () => {
+    const w = world();
+    const clock = createFakeClock(0);
+    const r = reconcilerFor(w);
+    const passes: number[] = [];
+    const controller = createController({
+      name: 'hypervisor',
+      clock,
+      rateLimiter: hypervisorRateLimiter(clock),
+      reconciler: {
+        reconcile: (req, signal) => {
+          passes.push(clock.now());
+          return r.reconcile(req, signal);
+        },
+      },
+    });
     w.fake.unreachable = true;
-    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 1000 });
+    controller.start();
+    controller.enqueue({ name: 'hv' });
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 10; i++) await new Promise((res) => setImmediate(res));
+    };
+    await settle();
+    for (let i = 0; i < 8; i++) {
+      await clock.tickAsync(30_000);
+      await settle();
+    }
+    const gaps = passes.slice(1).map((t, i) => t - passes[i]!);
+    // 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, then capped at 30 s.
+    expect(gaps.slice(0, 8)).to.deep.equal([800, 1600, 3200, 6400, 12_800, 25_600, 30_000, 30_000]);
+    expect(controller.queue.numRequeues('hv')).to.be.greaterThan(6);
+    w.fake.unreachable = false;
+    await clock.tickAsync(30_000);
+    await settle();
+    expect(ready(w)?.status).to.equal('True');
+    expect(controller.queue.numRequeues('hv')).to.equal(0);
+    // Down again: the backoff starts over at 0.8 s.
+    w.fake.unreachable = true;
+    controller.enqueue({ name: 'hv' });
+    await settle();
+    const from = passes.length;
+    await clock.tickAsync(800);
+    await settle();
+    expect(passes.length).to.equal(from + 1);
+    await controller.stop({ drain: false });
+  });
+
+  it('advances observedGeneration only when a pass succeeded', async () => {
+    const w = world();
+    const r = reconcilerFor(w);
+    await pass(r);
+    expect(w.resources[0]?.status?.observedGeneration).to.equal(3);
+    // A new generation while the host is down: not observed.
+    w.resources[0] = { ...w.resources[0]!, metadata: { name: 'hv', generation: 4 } };
+    w.fake.unreachable = true;
+    await pass(r).catch(() => undefined);
+    expect(ready(w)?.status).to.equal('False');
+    expect(w.resources[0]?.status?.observedGeneration).to.equal(3);
+    // A libvirt failure of the act step: not observed either.
+    w.fake.unreachable = false;
+    w.fake.failNext(
+      'ensurePool',
+      new LibvirtError(ErrorNumber.OperationFailed, ErrorDomain.Storage, ErrorLevel.Error, 'nope'),
+    );
+    await pass(r).catch(() => undefined);
+    expect(ready(w)?.reason).to.equal('LibvirtError');
+    expect(w.resources[0]?.status?.observedGeneration).to.equal(3);
+    // The next success observes it.
+    await pass(r);
+    expect(w.resources[0]?.status?.observedGeneration).to.equal(4);
+  });
+
+  it('a first pass that fails writes no observedGeneration at all', async () => {
+    const w = world();
+    w.fake.unreachable = true;
+    await pass(reconcilerFor(w)).catch(() => undefined);
+    expect(ready(w)?.status).to.equal('False');
+    expect(w.resources[0]?.status).not.to.have.property('observedGeneration');
   });
 
   it('creates a missing storage pool at storagePoolPath', async () => {
@@ -206,5 +299,31 @@ describe('controllers/hypervisor/reconciler', () => {
     w.served = true;
     expect(await pass(reconcilerFor(w), 'gone')).to.deep.equal({});
     expect(w.forgotten).to.deep.equal(['gone']);
+  });
+
+  it('a 409 on its status write is not re-applied: ConflictError; the next pass observes afresh', async () => {
+    const w = world();
+    const conflict = new ConflictError('status of Hypervisor hv not written (409)');
+    const r = reconcilerFor(w, { writeFailures: [conflict] });
+    let thrown: unknown;
+    await pass(r).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.equal(conflict);
+    expect(w.statuses).to.deep.equal([]);
+    // Meanwhile the host changed; the requeued pass reports what it sees now, not the old view.
+    w.fake = createFakeHypervisor({ host: { hostname: 'renamed-host' } });
+    expect(await pass(r)).to.deep.equal({ requeueAfterMs: 60_000 });
+    expect(w.statuses).to.have.length(1);
+    expect(w.resources[0]?.status?.hostname).to.equal('renamed-host');
+  });
+
+  it('writes no status once its shard lease is lost mid-pass', async () => {
+    const w = world();
+    // The lease goes after the pass's own serves check, while it observes the host.
+    const r = reconcilerFor(w, { guarded: true, onRead: () => void (w.served = false) });
+    let thrown: unknown;
+    await pass(r).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.be.instanceOf(ShardLostError);
+    expect(w.statuses).to.deep.equal([]);
+    expect(w.resources[0]?.status).to.equal(undefined);
   });
 });

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import { createClient, statusMergePatch } from '../../../../src/runtime/client/client.js';
 import { createEventRecorder } from '../../../../src/runtime/events/recorder.js';
 import { EventType } from '../../../../src/runtime/events/event-record.js';
-import type { RestClient, RestRequest } from '../../../../src/runtime/client/rest.js';
+import {
+  type RestClient,
+  type RestRequest,
+  isConflict,
+} from '../../../../src/runtime/client/rest.js';
+import { ConflictError } from '../../../../src/runtime/controller/reconcile.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 
 /** A RestClient that records requests and answers from a script (default: echo the body). */
@@ -80,7 +85,35 @@ describe('runtime/client', () => {
     });
   });
 
-  it('re-reads and re-applies on 409, and gives up after the last attempt', async () => {
+  it('never re-applies a status on 409: ConflictError, one PATCH, no re-read', async () => {
+    const rest = fakeRest(() => {
+      throw http(409);
+    });
+    const client = createClient({ rest, clock: { ...clock, sleep: () => Promise.resolve() } });
+    let caught: unknown;
+    await client
+      .patchStatus(node, { printableStatus: 'Running' })
+      .catch((e: unknown) => (caught = e));
+    expect(caught).to.be.instanceOf(ConflictError);
+    expect(isConflict(caught)).to.equal(true);
+    expect((caught as Error).message).to.match(
+      /MaasNode ns\/n1 not written.*resourceVersion 5 \(409\)/,
+    );
+    expect(((caught as Error).cause as { statusCode: number }).statusCode).to.equal(409);
+    expect(rest.calls.map((c) => c.method)).to.deep.equal(['PATCH']);
+    // Other failures pass through as they are.
+    const down = fakeRest(() => {
+      throw http(500);
+    });
+    let other: unknown;
+    await createClient({ rest: down })
+      .patchStatus(node, { x: 1 })
+      .catch((e: unknown) => (other = e));
+    expect(other).not.to.be.instanceOf(ConflictError);
+    expect((other as { statusCode: number }).statusCode).to.equal(500);
+  });
+
+  it('re-reads and re-applies a finalizer patch on 409, and gives up after the last attempt', async () => {
     const fresh = { ...node, metadata: { ...node.metadata, resourceVersion: '9' } };
     const rest = fakeRest((req, n) => {
       if (req.method === 'GET') return fresh;
@@ -88,9 +121,11 @@ describe('runtime/client', () => {
       return req.body;
     });
     const client = createClient({ rest, clock: { ...clock, sleep: () => Promise.resolve() } });
-    await client.patchStatus(node, { printableStatus: 'Running' });
+    await client.ensureFinalizer(node);
     expect(rest.calls.map((c) => c.method)).to.deep.equal(['PATCH', 'GET', 'PATCH']);
-    expect(rest.calls[2]?.body).to.deep.include({ metadata: { resourceVersion: '9' } });
+    expect(rest.calls[2]?.body).to.deep.include({
+      metadata: { finalizers: ['other', 'maaslab.dev/cleanup'], resourceVersion: '9' },
+    });
 
     const always = fakeRest((req) => {
       if (req.method === 'GET') return fresh;
@@ -98,7 +133,7 @@ describe('runtime/client', () => {
     });
     const c2 = createClient({ rest: always, clock: { ...clock, sleep: () => Promise.resolve() } });
     let caught: unknown;
-    await c2.patchStatus(node, { x: 1 }).catch((e: unknown) => (caught = e));
+    await c2.ensureFinalizer(node).catch((e: unknown) => (caught = e));
     expect((caught as { statusCode: number }).statusCode).to.equal(409);
     expect(always.calls.filter((c) => c.method === 'PATCH')).to.have.length(5);
   });

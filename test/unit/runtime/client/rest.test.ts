@@ -150,6 +150,8 @@ describe('runtime/rest', () => {
       resourceVersion: '5',
       fieldSelector: 'metadata.name=l',
       allowWatchBookmarks: 'true',
+      // Every watch carries a server-side timeout (the default when the caller names none).
+      timeoutSeconds: '300',
     });
     expect(done).to.equal(false);
   });

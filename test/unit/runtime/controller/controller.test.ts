@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { createItemExponentialRateLimiter } from '../../../../src/runtime/backoff.js';
 import {
   ControllerEvent,
+  DEFAULT_CONFLICT_REQUEUE_MS,
+  DEFAULT_RECONCILE_TIMEOUT_MS,
   type ControllerMetrics,
   type ControllerOptions,
   type ReconciledEvent,
@@ -9,6 +11,7 @@ import {
 } from '../../../../src/runtime/controller/controller.js';
 import type { LogMeta, Logger } from '../../../../src/runtime/log.js';
 import {
+  ConflictError,
   type Reconciler,
   type Request,
   type Result,
@@ -321,6 +324,111 @@ describe('runtime/controller', () => {
     await flush();
     expect(metrics.events).to.deep.equal(['timeout', 'errored', 'error:1']);
     await c.stop({ drain: false });
+  });
+
+  it('has a 5-minute reconcile deadline by default: aborted, counted as an error, retried with backoff', async () => {
+    expect(DEFAULT_RECONCILE_TIMEOUT_MS).to.equal(300_000);
+    const rec = controllable();
+    const metrics = recordingMetrics();
+    const lines: Line[] = [];
+    const c = make({ reconciler: rec, metrics, logger: recordingLogger(lines) });
+    const outcomes: ReconciledEvent[] = [];
+    c.on('reconciled', (e) => void outcomes.push(e));
+    c.start();
+    c.enqueue({ name: 'slow' });
+    await flush();
+    const call = rec.calls[0];
+    await clock.tickAsync(299_999);
+    expect(call?.signal.aborted).to.equal(false);
+    await clock.tickAsync(1);
+    expect(call?.signal.aborted).to.equal(true);
+    // The reconciler fails with its own abort error: the cause, the timeout is the error.
+    call?.reject(new DOMException('aborted', 'AbortError'));
+    await flush();
+    expect(metrics.events).to.deep.equal(['timeout', 'errored', 'error:300']);
+    expect(outcomes.map((e) => e.outcome)).to.deep.equal(['error']);
+    expect((outcomes[0]?.error as Error).message).to.match(/timed out after 300000 ms/);
+    expect(c.queue.numRequeues('slow')).to.equal(1);
+    expect(lines.some((l) => l.level === 'error' && /deadline/.test(l.message))).to.equal(true);
+    // Retried through the rate limiter (5 ms), not forgotten.
+    await clock.tickAsync(5);
+    expect(rec.calls).to.have.length(2);
+    rec.calls[1]?.resolve({});
+    await flush();
+    expect(c.queue.numRequeues('slow')).to.equal(0);
+    await c.stop({ drain: false });
+  });
+
+  it('a pass that ignores its aborted signal and returns still counts as an error', async () => {
+    const rec = controllable();
+    const metrics = recordingMetrics();
+    const c = make({ reconciler: rec, metrics, reconcileTimeoutMs: 1000 });
+    c.start();
+    c.enqueue({ name: 'deaf' });
+    await flush();
+    await clock.tickAsync(2000);
+    rec.calls[0]?.resolve({ requeueAfterMs: 60_000 });
+    await flush();
+    expect(metrics.events).to.deep.equal(['timeout', 'errored', 'error:2']);
+    expect(c.queue.numRequeues('deaf')).to.equal(1);
+    await c.stop({ drain: false });
+  });
+
+  it('reconcileTimeoutMs 0 means no deadline; a negative one is refused', async () => {
+    expect(() => make({ reconciler: scripted([{}]), reconcileTimeoutMs: -1 })).to.throw(RangeError);
+    const rec = controllable();
+    const c = make({ reconciler: rec, reconcileTimeoutMs: 0 });
+    c.start();
+    c.enqueue({ name: 'long' });
+    await flush();
+    await clock.tickAsync(3_600_000);
+    expect(rec.calls[0]?.signal.aborted).to.equal(false);
+    rec.calls[0]?.resolve({});
+    await c.stop();
+  });
+
+  it('uses the rateLimiter it is given for errors', async () => {
+    const rec = scripted([new Error('down'), {}]);
+    const c = make({
+      reconciler: rec,
+      rateLimiter: createItemExponentialRateLimiter({ baseMs: 800, maxMs: 30_000 }),
+    });
+    c.start();
+    c.enqueue({ name: 'hv' });
+    await flush();
+    await clock.tickAsync(799);
+    expect(rec.count).to.equal(1);
+    await clock.tickAsync(1);
+    expect(rec.count).to.equal(2);
+    await c.stop();
+  });
+
+  it('a ConflictError (even wrapped) requeues shortly, counted as requeue, with no error backoff', async () => {
+    const conflict = new ConflictError('status of MaasNode lab/n1 not written (409)');
+    const rec = scripted([conflict, new Error('report failed', { cause: conflict }), {}]);
+    const metrics = recordingMetrics();
+    const c = make({ reconciler: rec, metrics });
+    const outcomes: ReconciledEvent[] = [];
+    c.on('reconciled', (e) => void outcomes.push(e));
+    c.start();
+    c.enqueue({ namespace: 'lab', name: 'n1' });
+    await flush();
+    expect(rec.count).to.equal(1);
+    expect(c.queue.numRequeues('lab/n1')).to.equal(0);
+    await clock.tickAsync(DEFAULT_CONFLICT_REQUEUE_MS - 1);
+    expect(rec.count).to.equal(1);
+    await clock.tickAsync(1);
+    expect(rec.count).to.equal(2);
+    await clock.tickAsync(DEFAULT_CONFLICT_REQUEUE_MS);
+    expect(rec.count).to.equal(3);
+    expect(metrics.events).to.deep.equal(['requeue:0', 'requeue:0', 'success:0']);
+    expect(outcomes.map((e) => `${e.outcome}/${e.requeueAfterMs ?? ''}`)).to.deep.equal([
+      'requeue/100',
+      'requeue/100',
+      'success/',
+    ]);
+    expect(c.queue.numRequeues('lab/n1')).to.equal(0);
+    await c.stop();
   });
 
   it('stop({drain: true}) lets in-flight passes finish and skips the backlog', async () => {

@@ -33,7 +33,10 @@ import {
   StatusStep,
   setup as setupMaasNode,
 } from '../controllers/maas-node/reconciler.js';
-import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
+import {
+  setup as setupVirtNetwork,
+  VirtNetworkControllerName,
+} from '../controllers/virt-network/reconciler.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
 import { createLibvirtMetrics } from '../libvirt/metrics.js';
@@ -216,20 +219,24 @@ export async function runOperator(
     metrics: createHypervisorMetrics(registry),
     serves,
   });
+  // One counter for every controller (a name registers once); each series starts at 0.
+  const swallowedErrors = createSwallowedErrorMetrics(registry, [
+    { controller: VirtNetworkControllerName, step: StatusStep },
+    { controller: MaasNodeControllerName, step: StatusStep },
+  ]);
   const netController = setupVirtNetwork(scoped, {
     ...builder,
     hypervisors,
     serves,
     resyncMs: options.resyncPeriodMs,
+    swallowedErrors,
   });
   const nodeController = setupMaasNode(scoped, {
     ...builder,
     hypervisors,
     serves,
     resyncMs: options.resyncPeriodMs,
-    swallowedErrors: createSwallowedErrorMetrics(registry, [
-      { controller: MaasNodeControllerName, step: StatusStep },
-    ]),
+    swallowedErrors,
   });
   const labController = setupMaasLab(scoped, {
     ...builder,

@@ -27,7 +27,10 @@ import {
   createSwallowedErrorMetrics,
 } from '../controllers/metrics.js';
 import { setup as setupHypervisor } from '../controllers/hypervisor/reconciler.js';
-import { setup as setupMaasLab } from '../controllers/maas-lab/reconciler.js';
+import {
+  MaasLabControllerName,
+  setup as setupMaasLab,
+} from '../controllers/maas-lab/reconciler.js';
 import {
   MaasNodeControllerName,
   StatusStep,
@@ -223,6 +226,7 @@ export async function runOperator(
   const swallowedErrors = createSwallowedErrorMetrics(registry, [
     { controller: VirtNetworkControllerName, step: StatusStep },
     { controller: MaasNodeControllerName, step: StatusStep },
+    { controller: MaasLabControllerName, step: StatusStep },
   ]);
   const netController = setupVirtNetwork(scoped, {
     ...builder,
@@ -242,6 +246,7 @@ export async function runOperator(
     ...builder,
     serves,
     metrics: createLabMetrics(registry),
+    swallowedErrors,
   });
   registerInventoryMetrics(registry, {
     nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),

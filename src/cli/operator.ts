@@ -27,13 +27,19 @@ import {
   createSwallowedErrorMetrics,
 } from '../controllers/metrics.js';
 import { setup as setupHypervisor } from '../controllers/hypervisor/reconciler.js';
-import { setup as setupMaasLab } from '../controllers/maas-lab/reconciler.js';
+import {
+  MaasLabControllerName,
+  setup as setupMaasLab,
+} from '../controllers/maas-lab/reconciler.js';
 import {
   MaasNodeControllerName,
   StatusStep,
   setup as setupMaasNode,
 } from '../controllers/maas-node/reconciler.js';
-import { setup as setupVirtNetwork } from '../controllers/virt-network/reconciler.js';
+import {
+  setup as setupVirtNetwork,
+  VirtNetworkControllerName,
+} from '../controllers/virt-network/reconciler.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
 import { shardGuardedClient } from '../controllers/common/shard-guard.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
@@ -224,25 +230,31 @@ export async function runOperator(
     metrics: createHypervisorMetrics(registry),
     serves,
   });
+  // One counter for every controller (a name registers once); each series starts at 0.
+  const swallowedErrors = createSwallowedErrorMetrics(registry, [
+    { controller: VirtNetworkControllerName, step: StatusStep },
+    { controller: MaasNodeControllerName, step: StatusStep },
+    { controller: MaasLabControllerName, step: StatusStep },
+  ]);
   const netController = setupVirtNetwork(scoped, {
     ...builder,
     hypervisors,
     serves,
     resyncMs: options.resyncPeriodMs,
+    swallowedErrors,
   });
   const nodeController = setupMaasNode(scoped, {
     ...builder,
     hypervisors,
     serves,
     resyncMs: options.resyncPeriodMs,
-    swallowedErrors: createSwallowedErrorMetrics(registry, [
-      { controller: MaasNodeControllerName, step: StatusStep },
-    ]),
+    swallowedErrors,
   });
   const labController = setupMaasLab(scoped, {
     ...builder,
     serves,
     metrics: createLabMetrics(registry),
+    swallowedErrors,
   });
   registerInventoryMetrics(registry, {
     nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),

@@ -305,3 +305,50 @@ export function collisionsBlocking(
   const owner = labOwner(lab);
   return collisions.filter((c) => c.claims.slice(1).some((claim) => claim.owner === owner));
 }
+
+/** The Stalled message for MAC collisions: each names the MAC and every claimant. */
+export function collisionMessage(collisions: readonly MacCollision[]): string {
+  const shown = collisions.slice(0, 3).map((c) => c.message);
+  const more = collisions.length > 3 ? `; and ${collisions.length - 3} more colliding MACs` : '';
+  return `${shown.join('; ')}${more}`;
+}
+
+/** The MACs of a node's NICs, lower case. */
+export const macsOf = (node: MaasNode): string[] =>
+  (node.spec.interfaces ?? []).flatMap((nic) => (nic.mac ? [nic.mac.toLowerCase()] : []));
+
+/**
+ * True when every field `desired` sets is present and equal in `observed` (arrays by
+ * position, extra observed fields ignored): applying `desired` would change nothing.
+ */
+export function covers(observed: unknown, desired: unknown): boolean {
+  if (desired === undefined) return true;
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(observed) &&
+      observed.length === desired.length &&
+      desired.every((d, i) => covers(observed[i], d))
+    );
+  }
+  if (typeof desired === 'object' && desired !== null) {
+    if (typeof observed !== 'object' || observed === null || Array.isArray(observed)) return false;
+    const o = observed as Record<string, unknown>;
+    return Object.entries(desired).every(([k, v]) => covers(o[k], v));
+  }
+  return observed === desired;
+}
+
+/**
+ * The pure diff for one child: `create` when it does not exist, `update` when its spec or
+ * labels lack something desired (server-side apply then changes only our fields), `none`
+ * otherwise. Server defaults are spelled out above, so a settled child is `none` and a quiet
+ * lab makes no writes.
+ */
+export function childAction(
+  desired: VirtNetwork | MaasNode,
+  observed: Readonly<VirtNetwork | MaasNode> | undefined,
+): 'create' | 'update' | 'none' {
+  if (observed === undefined) return 'create';
+  const labelsOk = covers(observed.metadata?.labels, desired.metadata?.labels);
+  return labelsOk && covers(observed.spec, desired.spec) ? 'none' : 'update';
+}

@@ -1,9 +1,11 @@
 // MaasLab status: counts of Ready children, the printable status and the conditions, all
-// derived from the children's own status. Pure.
-import { statusEqual } from '../../runtime/index.js';
+// derived from the children's own status, and when a progress write may wait. Pure:
+// everything comes in already observed (CAPI's *_controller_status.go split).
+import { type Condition, isDeleting, statusEqual } from '../../runtime/index.js';
 import {
   DeletingReason,
   HypervisorUnreachableReason,
+  type Hypervisor,
   NetworksNotReadyReason,
   NodesNotReadyReason,
   ReadyCondition,
@@ -13,6 +15,7 @@ import {
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
 import {
+  applyConditionPlan,
   childState,
   isReadyAndCurrent,
   planFor,
@@ -21,6 +24,8 @@ import {
   type Why,
 } from '../common/conditions.js';
 import type { LabChildren } from './desired.js';
+import type { Findings } from './pass.js';
+import type { LabScope } from './scope.js';
 
 /** What one pass learned about the lab besides its children. */
 export interface LabObservation {
@@ -236,4 +241,94 @@ export function onlyProgressChanged(previous: unknown, next: unknown): boolean {
     };
   };
   return statusEqual(strip(previous), strip(next as object));
+}
+
+/**
+ * The lab's hypervisor counts as reachable unless its controller says otherwise (Ready not
+ * True with reason HypervisorUnreachable). A Hypervisor not yet reconciled is not assumed
+ * down: the children wait on it themselves.
+ */
+export function hypervisorReachableOf(hv: Readonly<Hypervisor> | undefined): boolean {
+  const ready = hv?.status?.conditions?.find((c) => c.type === ReadyCondition);
+  return !(
+    ready !== undefined &&
+    ready.status !== 'True' &&
+    ready.reason === HypervisorUnreachableReason
+  );
+}
+
+/** What the scope and the pass's findings say, for labStatus. */
+export function labObservation(scope: LabScope, found: Findings): LabObservation {
+  return {
+    deleting: isDeleting(scope.lab),
+    hypervisorReachable: hypervisorReachableOf(scope.hypervisor),
+    ...(found.stalled && { stalled: found.stalled }),
+    ...(found.error && { error: found.error }),
+  };
+}
+
+/** The status a lab's report writes. */
+export type LabReportStatus = LabCounts & {
+  /** Advanced only by a pass that succeeded. */
+  readonly observedGeneration?: number;
+  /** Ready/Reconciling/Stalled. */
+  readonly conditions: Condition[];
+};
+
+/** When the report is made, and whether the pass succeeded. */
+export interface ReportContext {
+  /** Now, for lastTransitionTime. */
+  readonly now: number;
+  /** The pass succeeded: observedGeneration advances. */
+  readonly succeeded: boolean;
+}
+
+/**
+ * The whole status of a lab after a pass, from its scope (with the children this pass
+ * applied or deleted), its desired children and the pass's findings: counts, printableStatus,
+ * Ready/Reconciling/Stalled, and observedGeneration, advanced only when the pass succeeded.
+ */
+export function labReport(
+  scope: LabScope,
+  desired: LabChildren,
+  found: Findings,
+  at: ReportContext,
+): LabReportStatus {
+  const { lab } = scope;
+  const result = labStatus(
+    lab,
+    desired,
+    [...scope.networks.values()],
+    [...scope.nodes.values()],
+    labObservation(scope, found),
+  );
+  const generation = lab.metadata?.generation ?? 0;
+  const conditions = applyConditionPlan(lab.status?.conditions, result.conditions, {
+    now: at.now,
+    generation,
+  });
+  const observedGeneration = at.succeeded ? generation : lab.status?.observedGeneration;
+  return {
+    ...(observedGeneration !== undefined && { observedGeneration }),
+    conditions,
+    ...result.status,
+  };
+}
+
+/**
+ * How long a status write may wait, or undefined to write it now. While a lab builds, its
+ * count of Ready nodes changes with every node: that progress is written at most once per
+ * `intervalMs` since this process's last write (`lastWrite`; one write per node of a
+ * 100-node lab otherwise); anything else, such as becoming Ready, is written at once.
+ */
+export function progressHold(
+  previous: unknown,
+  next: unknown,
+  lastWrite: number | undefined,
+  now: number,
+  intervalMs: number,
+): number | undefined {
+  const since = now - (lastWrite ?? -Infinity);
+  if (!onlyProgressChanged(previous, next) || since >= intervalMs) return undefined;
+  return intervalMs - since;
 }

@@ -56,6 +56,9 @@ export function networkOwner(vnet: VirtNetwork): OwnerRef {
   return { kind: VirtNetworkKind, namespace, name, uid };
 }
 
+/** spec.autostart with the CRD's default (true). */
+export const wantAutostart = (vnet: Readonly<VirtNetwork>): boolean => vnet.spec.autostart ?? true;
+
 /**
  * The libvirt network a VirtNetwork asks for, with CRD defaults filled in (mode nat, STP on),
  * DHCP only when `ipv4.dhcp` is present, MACs in lower case, and our owner stamp.

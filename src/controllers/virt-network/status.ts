@@ -1,4 +1,5 @@
-// VirtNetwork status: what libvirt reported, and the conditions that follow. Pure.
+// VirtNetwork status: what libvirt reported, and the conditions that follow. Pure: everything
+// comes in already observed (CAPI's *_controller_status.go split).
 import {
   BridgeNotFoundReason,
   DeletingReason,
@@ -9,8 +10,17 @@ import {
   type VirtNetworkStatus,
 } from '../../api/v1alpha1/index.js';
 import type { ParsedNetwork } from '../../libvirt/xml/index.js';
-import { planFor, type ConditionPlan, type Verdict, type Why } from '../common/conditions.js';
+import {
+  applyConditionPlan,
+  planFor,
+  type ConditionPlan,
+  type Verdict,
+  type Why,
+} from '../common/conditions.js';
 import type { Ownership } from '../common/ownership.js';
+import { desiredNetwork, diffNetwork, wantAutostart } from './desired.js';
+import type { Findings } from './pass.js';
+import type { NetworkScope } from './scope.js';
 
 /** The status fields a VirtNetwork reports besides conditions. */
 export type NetworkInfo = Pick<VirtNetworkStatus, 'libvirtName' | 'uuid' | 'bridge' | 'active'>;
@@ -103,4 +113,99 @@ function networkVerdict(o: NetworkObservation): Verdict {
     return { kind: 'progressing', reason: ProgressingReason, message: 'building the network' };
   }
   return { kind: 'ready' };
+}
+
+/** The last known network fields: kept while we cannot look (the network did not change). */
+export function lastNetworkInfo(scope: NetworkScope): NetworkInfo {
+  const s = scope.vnet.status ?? {};
+  return {
+    libvirtName: scope.libvirtName,
+    ...(s.uuid !== undefined && { uuid: s.uuid }),
+    ...(s.bridge !== undefined && { bridge: s.bridge }),
+    ...(s.active !== undefined && { active: s.active }),
+  };
+}
+
+/** What the scope and the pass's findings say, for networkConditions. */
+export function networkObservation(scope: NetworkScope, found: Findings): NetworkObservation {
+  const { vnet, usedBy } = scope;
+  if (scope.deleting) {
+    return {
+      deleting: true,
+      usedBy,
+      hypervisorFound: scope.hypervisor !== undefined,
+      hypervisorReachable: true,
+      ownership: 'owned',
+      bridgeMissing: false,
+      converged: false,
+    };
+  }
+  const { network, missingBridge, error } = found;
+  return {
+    deleting: false,
+    usedBy,
+    hypervisorFound: true,
+    hypervisorReachable: found.unreachable === undefined,
+    ownership: found.ownership,
+    bridgeMissing: missingBridge !== undefined,
+    ...(missingBridge !== undefined && { bridgeName: missingBridge }),
+    converged:
+      network !== undefined &&
+      network.active &&
+      network.autostart === wantAutostart(vnet) &&
+      diffNetwork(desiredNetwork(vnet), network.parsed).kind === 'none',
+    ...(error && { error }),
+  };
+}
+
+/**
+ * The status fields besides conditions: what libvirt reported this pass, or the last known
+ * ones when the pass did not look (deleting, held by the Hypervisor gate, unreachable) or the
+ * network is not ours.
+ */
+export function networkFields(scope: NetworkScope, found: Findings): NetworkInfo {
+  const looked =
+    !scope.deleting &&
+    found.gated === undefined &&
+    found.unreachable === undefined &&
+    found.ownership !== 'foreign';
+  if (!looked) return lastNetworkInfo(scope);
+  const { network } = found;
+  return networkInfo(scope.libvirtName, network?.live ?? network?.parsed, network?.active ?? false);
+}
+
+/** When the report is made, and whether the pass succeeded. */
+export interface ReportContext {
+  /** Now, for lastTransitionTime. */
+  readonly now: number;
+  /** The pass succeeded (or ended in a terminal verdict): observedGeneration advances. */
+  readonly succeeded: boolean;
+}
+
+/**
+ * The whole status of a VirtNetwork after a pass: Ready/Reconciling/Stalled (the Hypervisor
+ * gate's verdict as is when it held the pass), libvirtName, uuid, bridge and active.
+ * observedGeneration advances only when the pass succeeded.
+ */
+export function networkStatus(
+  scope: NetworkScope,
+  found: Findings,
+  at: ReportContext,
+): VirtNetworkStatus {
+  const { vnet } = scope;
+  const generation = vnet.metadata?.generation ?? 0;
+  const plan =
+    found.gated !== undefined && !scope.deleting
+      ? planFor(found.gated)
+      : networkConditions(networkObservation(scope, found));
+  const conditions = applyConditionPlan(vnet.status?.conditions, plan, {
+    now: at.now,
+    generation,
+  });
+  const observedGeneration = at.succeeded ? generation : vnet.status?.observedGeneration;
+  return {
+    ...(observedGeneration !== undefined && { observedGeneration }),
+    conditions,
+    ...networkFields(scope, found),
+  };
 }

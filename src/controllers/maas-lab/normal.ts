@@ -1,0 +1,234 @@
+// The phases of a MaasLab pass while the lab is not being deleted: check the Hypervisor and
+// MAC collisions (pure), then the writes, networks first: apply missing or changed
+// VirtNetworks, delete unwanted MaasNodes, delete the networks the spec dropped, apply the
+// nodes; last, name the children of the lab's names it does not control.
+import {
+  GroupVersionKinds,
+  HypervisorNotFoundReason,
+  MacCollisionReason,
+  MaasNodeKind,
+  NameConflictReason,
+  ProgressingReason,
+  StalledCondition,
+  VirtNetworkKind,
+  type MaasNode,
+} from '../../api/v1alpha1/index.js';
+import { EventType, isDeleting } from '../../runtime/index.js';
+import { next, type Phase, stop } from '../common/phases.js';
+import {
+  FieldManager,
+  childAction,
+  collisionMessage,
+  collisionsBlocking,
+  macCollisions,
+  macsOf,
+  networksToDelete,
+  nodesToDelete,
+} from './desired.js';
+import { LabEventReason } from './events.js';
+import type { LabPass } from './pass.js';
+
+/** Node applies in flight at once, per lab pass. */
+const CONCURRENT_CHILD_APPLIES = 10;
+
+/** An error's message, for condition messages (logs get the whole chain). */
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** A short list for messages: at most `max` items, then "and N more". */
+const listOf = (items: readonly string[], max = 5): string =>
+  items.length > max
+    ? `${items.slice(0, max).join(', ')} and ${items.length - max} more`
+    : items.join(', ');
+
+/**
+ * A phase whose API writes may fail: the failure is reported (Reconciling, "retrying: …",
+ * observedGeneration kept) and is the pass's error, so the queue retries.
+ */
+const retried =
+  (phase: Phase<LabPass>): Phase<LabPass> =>
+  async (pass) => {
+    try {
+      return await phase(pass);
+    } catch (err) {
+      pass.found.error = { reason: ProgressingReason, message: `retrying: ${messageOf(err)}` };
+      throw (pass.found.failure = err);
+    }
+  };
+
+/** A missing Hypervisor stalls the lab (HypervisorNotFound); nothing is built. */
+const requireHypervisor: Phase<LabPass> = async ({ scope, found }) => {
+  if (scope.hypervisor !== undefined) return next;
+  found.stalled = {
+    reason: HypervisorNotFoundReason,
+    message: `Hypervisor ${scope.lab.spec.hypervisor} does not exist`,
+  };
+  return stop();
+};
+
+/**
+ * MAC collisions with older labs or stand-alone nodes on the same hypervisor stall the lab
+ * (MacCollision) and keep the colliding nodes from being applied; a Warning once per
+ * collision, not once per pass (the condition carries it meanwhile).
+ */
+const checkMacs: Phase<LabPass> = async (pass) => {
+  const { scope, found } = pass;
+  const { lab } = scope;
+  pass.blocking = collisionsBlocking(lab, macCollisions(scope.peers, scope.standaloneNodes));
+  if (pass.blocking.length === 0) return next;
+  const message = collisionMessage(pass.blocking);
+  found.stalled = { reason: MacCollisionReason, message };
+  const stalled = lab.status?.conditions?.find((c) => c.type === StalledCondition);
+  if (stalled?.reason !== MacCollisionReason || stalled.message !== message) {
+    pass.record(EventType.Warning, LabEventReason.MacCollision, 'CheckMacs', message);
+  }
+  return next;
+};
+
+/** Networks first (nodes attach to them): apply the missing or changed ones. */
+const applyNetworks: Phase<LabPass> = async (pass) => {
+  const { scope, desired, deps, signal } = pass;
+  const created: string[] = [];
+  for (const net of desired.networks) {
+    const name = net.metadata?.name ?? '';
+    if (scope.foreignNetworks.has(name)) {
+      pass.conflicts.push(`${VirtNetworkKind} ${name}`);
+      continue;
+    }
+    const observed = scope.networks.get(name);
+    // A child being deleted is left to finish: an apply could not change it anyway.
+    if (observed !== undefined && isDeleting(observed)) continue;
+    const action = childAction(net, observed);
+    if (action === 'none') continue;
+    scope.networks.set(name, await deps.client.apply(net, { fieldManager: FieldManager, signal }));
+    if (action === 'create') created.push(name);
+  }
+  if (created.length > 0) {
+    const note = `created VirtNetworks ${listOf(created)}`;
+    pass.record(EventType.Normal, LabEventReason.NetworksCreated, 'Create', note);
+  }
+  return next;
+};
+
+/** Scale down before scale up, highest-numbered first, so 5 → 2 removes 5, 4, 3. */
+const deleteNodes: Phase<LabPass> = async (pass) => {
+  const { scope, desired, deps, signal } = pass;
+  const deleted: string[] = [];
+  for (const name of nodesToDelete([...scope.nodes.keys()], desired.nodes)) {
+    // Already going (its finalizer is cleaning up libvirt): deleting again would only
+    // repeat the event.
+    if (isDeleting(scope.nodes.get(name) ?? {})) continue;
+    const ref = { apiVersion: GroupVersionKinds.MaasNode.apiVersion, kind: MaasNodeKind };
+    if (
+      await deps.client.delete({ ...ref, namespace: scope.lab.metadata?.namespace, name }, signal)
+    ) {
+      deleted.push(name);
+    }
+    scope.nodes.delete(name);
+  }
+  if (deleted.length > 0) {
+    const note = `deleted MaasNodes ${listOf(deleted)}`;
+    pass.record(EventType.Normal, LabEventReason.NodesDeleted, 'Delete', note);
+  }
+  return next;
+};
+
+/**
+ * A network the spec dropped goes after the nodes: its controller refuses to delete a
+ * network that nodes still use.
+ */
+const deleteNetworks: Phase<LabPass> = async (pass) => {
+  const { scope, desired, deps, signal } = pass;
+  const deleted: string[] = [];
+  for (const name of networksToDelete([...scope.networks.keys()], desired.networks)) {
+    if (isDeleting(scope.networks.get(name) ?? {})) continue;
+    const ref = { apiVersion: GroupVersionKinds.VirtNetwork.apiVersion, kind: VirtNetworkKind };
+    if (
+      await deps.client.delete({ ...ref, namespace: scope.lab.metadata?.namespace, name }, signal)
+    ) {
+      deleted.push(name);
+    }
+    scope.networks.delete(name);
+  }
+  if (deleted.length > 0) {
+    const note = `deleted VirtNetworks ${listOf(deleted)}`;
+    pass.record(EventType.Normal, LabEventReason.NetworksDeleted, 'Delete', note);
+  }
+  return next;
+};
+
+/**
+ * Nodes, created with the networks rather than after them: each makes its disks and
+ * definition while the networks come up and starts only once they are Ready (the recipe's
+ * "MAAS DHCP must start after virbr0" is the node's gate). A node whose MAC another claimant
+ * keeps is left out, and no node is created while a network of the lab's is someone else's
+ * (it would attach to that one). A few applies at a time: a lab of 100 nodes is not 100
+ * round trips in a row, and each node's controller starts on it as soon as it exists.
+ */
+const applyNodes: Phase<LabPass> = async (pass) => {
+  const { scope, desired, deps, signal } = pass;
+  const networksOurs = desired.networks.every(
+    (n) => !scope.foreignNetworks.has(n.metadata?.name ?? ''),
+  );
+  const blockedMacs = new Set(pass.blocking.map((c) => c.mac));
+  const toApply: Array<{ node: MaasNode; create: boolean }> = [];
+  for (const node of desired.nodes) {
+    const name = node.metadata?.name ?? '';
+    if (scope.foreignNodes.has(name)) {
+      pass.conflicts.push(`${MaasNodeKind} ${name}`);
+      continue;
+    }
+    if (macsOf(node).some((mac) => blockedMacs.has(mac))) continue;
+    const observed = scope.nodes.get(name);
+    if (observed !== undefined && isDeleting(observed)) continue;
+    const action = childAction(node, observed);
+    if (action === 'none' || (action === 'create' && !networksOurs)) continue;
+    toApply.push({ node, create: action === 'create' });
+  }
+  const created: string[] = [];
+  const recordCreated = (): void => {
+    if (created.length === 0) return;
+    const note = `created MaasNodes ${listOf(created)}`;
+    pass.record(EventType.Normal, LabEventReason.NodesCreated, 'Create', note);
+  };
+  for (let i = 0; i < toApply.length; i += CONCURRENT_CHILD_APPLIES) {
+    const batch = toApply.slice(i, i + CONCURRENT_CHILD_APPLIES);
+    const applied = await Promise.allSettled(
+      batch.map(({ node }) => deps.client.apply(node, { fieldManager: FieldManager, signal })),
+    );
+    applied.forEach((result, j) => {
+      const { node, create } = batch[j]!;
+      const name = node.metadata?.name ?? '';
+      if (result.status !== 'fulfilled') return;
+      scope.nodes.set(name, result.value);
+      if (create) created.push(name);
+    });
+    const failed = applied.find((r) => r.status === 'rejected');
+    if (failed) {
+      recordCreated();
+      throw failed.reason;
+    }
+  }
+  recordCreated();
+  return next;
+};
+
+/** Objects of a child's name the lab does not control are never touched: NameConflict. */
+const flagConflicts: Phase<LabPass> = async (pass) => {
+  const { conflicts, found } = pass;
+  if (conflicts.length === 0 || found.stalled !== undefined) return next;
+  const message = `${listOf(conflicts)} exist and are not controlled by this lab; they are left untouched`;
+  found.stalled = { reason: NameConflictReason, message };
+  pass.record(EventType.Warning, LabEventReason.NameConflict, 'Apply', message);
+  return next;
+};
+
+/** The phases of a pass over a lab that is not being deleted, in order. */
+export const normalPhases: ReadonlyArray<Phase<LabPass>> = [
+  requireHypervisor,
+  checkMacs,
+  retried(applyNetworks),
+  retried(deleteNodes),
+  retried(deleteNetworks),
+  retried(applyNodes),
+  flagConflicts,
+];

@@ -1,0 +1,92 @@
+// What wakes a MaasLab pass: the lab itself (not its own status writes), the VirtNetworks and
+// MaasNodes it controls (their state), other labs and stand-alone MaasNodes on the same
+// hypervisor (a MAC collision may have appeared or gone), and the lab's Hypervisor.
+import {
+  GroupVersionKinds,
+  type Hypervisor,
+  type MaasLab,
+  type MaasNode,
+  type VirtNetwork,
+} from '../../api/v1alpha1/index.js';
+import {
+  type BuilderOptions,
+  type Controller,
+  controllerBuilder,
+  type Manager,
+  type Reconciler,
+  type Request,
+  requestFor,
+  statusOnlyUpdatesIgnored,
+} from '../../runtime/index.js';
+import {
+  childStateChanged,
+  collisionInputsChanged,
+  hypervisorGateChanged,
+} from '../common/predicates.js';
+import type { LabCaches } from './scope.js';
+
+/** The manager's caches of what a MaasLab pass reads. */
+export function labCaches(manager: Manager): LabCaches {
+  return {
+    labs: manager.cache<MaasLab>(GroupVersionKinds.MaasLab),
+    networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
+    nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
+    hypervisors: manager.cache<Hypervisor>(GroupVersionKinds.Hypervisor),
+  };
+}
+
+/** What {@link watchLabs} wires. */
+export interface LabWatches {
+  /** The caches the reconciler reads (labCaches). */
+  readonly caches: LabCaches;
+  /** Workers, timeouts and the like. */
+  readonly builderOptions: BuilderOptions;
+  /** The controller's name. */
+  readonly name: string;
+}
+
+/** Builds the MaasLab controller around `reconciler` with everything that wakes it. */
+export function watchLabs(
+  manager: Manager,
+  watches: LabWatches,
+  reconciler: Reconciler,
+): Controller {
+  const { caches, builderOptions, name } = watches;
+  const labsOn = (hypervisor: string | undefined, except?: string): Request[] =>
+    caches.labs
+      .list()
+      .filter((l) => hypervisor !== undefined && l.spec.hypervisor === hypervisor)
+      .filter((l) => except === undefined || l.metadata?.uid !== except)
+      .map((l) => requestFor(l));
+  const specOf = (o: object): { hypervisor?: string } =>
+    (o as { spec?: { hypervisor?: string } }).spec ?? {};
+  return (
+    controllerBuilder(manager)
+      // Its own status writes need no pass of their own.
+      .for(GroupVersionKinds.MaasLab, { predicates: [statusOnlyUpdatesIgnored] })
+      // Only the children's changes its status and diff read.
+      .owns(GroupVersionKinds.VirtNetwork, { predicates: [childStateChanged] })
+      .owns(GroupVersionKinds.MaasNode, { predicates: [childStateChanged] })
+      // MAC collisions are between labs (and stand-alone nodes) on one hypervisor: a spec
+      // change of one may start or end a collision for the others. Only spec and control
+      // changes wake the peers; a lab's own status writes would otherwise wake every lab on
+      // its hypervisor, whose status writes wake it back (O(labs²) passes per change).
+      .watches(GroupVersionKinds.MaasLab, (o) => labsOn(specOf(o).hypervisor, o.metadata?.uid), {
+        predicates: [collisionInputsChanged],
+      })
+      .watches(
+        GroupVersionKinds.MaasNode,
+        (o) =>
+          (o.metadata?.ownerReferences ?? []).some((r) => r.controller === true)
+            ? []
+            : labsOn(specOf(o).hypervisor),
+        { predicates: [collisionInputsChanged] },
+      )
+      .watches(GroupVersionKinds.Hypervisor, (o) => labsOn(o.metadata?.name), {
+        predicates: [hypervisorGateChanged],
+      })
+      .withOptions(builderOptions)
+      .named(name)
+      .complete(reconciler)
+  );
+}

@@ -60,6 +60,7 @@ export {
   type NetworkEvent,
   type ObservedDomain,
   type ObservedNetwork,
+  type OwnedDomainDescription,
   type OwnedNetworkDescription,
   type PoolSpec,
   type RebootMode,

@@ -40,6 +40,7 @@ import {
   type VolumeSpec,
 } from '../../src/libvirt/index.js';
 import {
+  buildDomainXml,
   buildNetworkXml,
   isOwnedBy,
   parseDomainXml,
@@ -504,10 +505,10 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       });
     },
 
-    async defineDomain(xml) {
-      enter('defineDomain', [xml]);
-      const wanted = parseDomainXml(xml);
-      if (!wanted.owner) throw new TypeError(`defineDomain: ${wanted.name} has no owner stamp`);
+    async defineDomain(desc) {
+      enter('defineDomain', [desc]);
+      // What libvirt would store: the description through the one XML layer, read back.
+      const wanted = { ...parseDomainXml(buildDomainXml(desc)), owner: desc.owner };
       const d = ownedDomain(wanted.name, wanted.owner);
       if (d) {
         if (

@@ -10,6 +10,7 @@ import {
   NameConflictError,
   PoolNotFoundError,
   type DomainEvent,
+  type OwnedDomainDescription,
   type OwnedNetworkDescription,
 } from '../../src/libvirt/index.js';
 import type { OwnerMetadata, OwnerRef, ParsedVolume } from '../../src/libvirt/xml/index.js';
@@ -51,6 +52,27 @@ const ownerOf = (name: string, specHash?: string): OwnerMetadata => ({
 });
 
 /** Domain XML the test driver accepts (type 'test'), stamped with `owner` if given. */
+/** A minimal domain of ours: what defineDomain takes. */
+export function contractDomain(
+  name: string,
+  owner: OwnerMetadata,
+  memoryMiB = 128,
+): OwnedDomainDescription {
+  return {
+    name,
+    type: 'qemu',
+    memoryBytes: memoryMiB * 1024 * 1024,
+    vcpus: 1,
+    arch: 'x86_64',
+    firmware: 'bios',
+    bootOrder: [],
+    disks: [],
+    interfaces: [],
+    owner,
+  };
+}
+
+/** A minimal domain's XML, as an admin's `virsh define` would give it (the owner is optional). */
 export function contractDomainXml(name: string, owner?: OwnerMetadata, memoryMiB = 128): string {
   const stamp = owner
     ? `<metadata><maaslab:owner xmlns:maaslab='https://maaslab.dev/xmlns/v1alpha1' kind='${owner.kind}' namespace='${owner.namespace ?? ''}' name='${owner.name}' uid='${owner.uid}'${owner.specHash ? ` specHash='${owner.specHash}'` : ''}/></metadata>`
@@ -252,12 +274,12 @@ export function hypervisorContract(subject: () => ContractSubject): void {
     it('defineDomain is a no-op for the same spec hash and keeps the UUID on redefinition', async () => {
       const name = unique('dom');
       const owner = ownerOf(name, 'h1');
-      expect((await s.hv.defineDomain(contractDomainXml(name, owner))).changed).to.equal(true);
+      expect((await s.hv.defineDomain(contractDomain(name, owner))).changed).to.equal(true);
       const uuid = (await s.hv.observeDomain(name))?.uuid;
       s.resetMutations();
-      expect((await s.hv.defineDomain(contractDomainXml(name, owner))).changed).to.equal(false);
+      expect((await s.hv.defineDomain(contractDomain(name, owner))).changed).to.equal(false);
       expect(s.mutations()).to.deep.equal([]);
-      const bigger = contractDomainXml(name, { ...owner, specHash: 'h2' }, 256);
+      const bigger = contractDomain(name, { ...owner, specHash: 'h2' }, 256);
       expect((await s.hv.defineDomain(bigger)).changed).to.equal(true);
       const seen = await s.hv.observeDomain(name);
       expect(seen?.uuid).to.equal(uuid);
@@ -271,7 +293,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
       await s.defineForeignDomain(contractDomainXml(name));
       const owner = ownerOf(name);
       s.resetMutations();
-      await expectConflict(s.hv.defineDomain(contractDomainXml(name, owner)));
+      await expectConflict(s.hv.defineDomain(contractDomain(name, owner)));
       await expectConflict(s.hv.start(name, owner));
       await expectConflict(s.hv.destroy(name, owner));
       await expectConflict(s.hv.shutdown(name, owner));
@@ -287,7 +309,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
     it('start, destroy and managedSave each mutate once when called twice', async () => {
       const name = unique('pdom');
       const owner = ownerOf(name);
-      await s.hv.defineDomain(contractDomainXml(name, owner));
+      await s.hv.defineDomain(contractDomain(name, owner));
       s.resetMutations();
       expect((await s.hv.start(name, owner)).changed).to.equal(true);
       expect((await s.hv.start(name, owner)).changed).to.equal(false);
@@ -321,7 +343,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
     it('reboots by power cycle: a new domain ID', async () => {
       const name = unique('rdom');
       const owner = ownerOf(name);
-      await s.hv.defineDomain(contractDomainXml(name, owner));
+      await s.hv.defineDomain(contractDomain(name, owner));
       await s.hv.start(name, owner);
       const before = (await s.hv.observeDomain(name))?.id;
       expect((await s.hv.reboot(name, owner)).changed).to.equal(true);
@@ -334,7 +356,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
     it('deleteDomain destroys and undefines a running domain once', async () => {
       const name = unique('xdom');
       const owner = ownerOf(name);
-      await s.hv.defineDomain(contractDomainXml(name, owner));
+      await s.hv.defineDomain(contractDomain(name, owner));
       await s.hv.start(name, owner);
       await s.hv.managedSave(name, owner);
       await s.hv.start(name, owner);
@@ -351,7 +373,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
     it('reports our domains in hostInfo with their stamps', async () => {
       const name = unique('hdom');
       const owner = ownerOf(name);
-      await s.hv.defineDomain(contractDomainXml(name, owner, 256));
+      await s.hv.defineDomain(contractDomain(name, owner, 256));
       const info = await s.hv.hostInfo();
       expect(info.cpus).to.be.greaterThan(0);
       expect(info.memoryBytes).to.be.greaterThan(0);
@@ -371,7 +393,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
         if (e.name === name) events.push(e);
       });
       try {
-        await s.hv.defineDomain(contractDomainXml(name, owner));
+        await s.hv.defineDomain(contractDomain(name, owner));
         await s.hv.start(name, owner);
         await s.externalDestroy(name);
         const deadline = Date.now() + 5000;

@@ -14,6 +14,7 @@ import type {
   DomainDescription,
   DomainDisk,
   DomainInterface,
+  OwnerMetadata,
   OwnerRef,
   ParsedDomain,
   VolumeDescription,
@@ -146,7 +147,10 @@ export function desiredVolumes(node: MaasNode, ctx: NodeContext): DesiredVolume[
  * derived MAC, and our owner stamp. Boot devices the node does not have are dropped (a
  * diskless PXE node keeps `network`), because libvirt cannot boot from a missing device.
  */
-export function desiredDomain(node: MaasNode, ctx: NodeContext): DomainDescription {
+/** A domain description with its owner stamp, as the Hypervisor's defineDomain takes it. */
+export type OwnedDomain = DomainDescription & { readonly owner: OwnerMetadata };
+
+export function desiredDomain(node: MaasNode, ctx: NodeContext): OwnedDomain {
   const owner = nodeOwner(node);
   const namespace = owner.namespace ?? '';
   const spec = node.spec;

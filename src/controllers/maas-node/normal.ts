@@ -13,6 +13,7 @@ import {
   HypervisorUnreachableError,
   NameConflictError,
   type ObservedDomain,
+  type OwnedDomainDescription,
 } from '../../libvirt/hypervisor/index.js';
 import { buildDomainXml, parseDomainXml } from '../../libvirt/xml/index.js';
 import { EventType, TerminalError } from '../../runtime/index.js';
@@ -171,15 +172,14 @@ const ensureDefinition: Phase<NodePass> = async (pass) => {
   }
   pass.created = host.domain === undefined;
   if (pass.created) {
-    const definition = buildDomainXml(desired);
-    await verbs.defineDomain(definition);
+    await verbs.defineDomain(desired);
     const note = `defined domain ${scope.domainName}`;
     pass.record(EventType.Normal, NodeEventReason.DomainDefined, 'Define', note);
-    found.domain = justDefined(definition);
+    found.domain = justDefined(desired);
   } else if (host.domain) {
     const diff = diffDomain(desired, host.domain.inactive);
     if (diff.redefine) {
-      await verbs.defineDomain(buildDomainXml(desired));
+      await verbs.defineDomain(desired);
       const note = `updated the definition: ${diff.changes.join('; ')}`;
       pass.record(EventType.Normal, NodeEventReason.DomainUpdated, 'Define', note);
       found.domain = await verbs.observeDomain(scope.domainName);
@@ -262,8 +262,10 @@ export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
  * never run, no managed save image. Its UUID and ID are libvirt's to give and unknown here;
  * it stands in only for the power decision of the pass that defined it.
  */
-export function justDefined(definition: string): ObservedDomain {
-  const inactive = parseDomainXml(definition);
+export function justDefined(desired: OwnedDomainDescription): ObservedDomain {
+  // What libvirt stores for it, read back through the one XML layer: the same shape a look
+  // at the domain would give, without asking libvirt.
+  const inactive = parseDomainXml(buildDomainXml(desired));
   return {
     name: inactive.name,
     uuid: inactive.uuid ?? '',

@@ -3,10 +3,10 @@
 // every pass and dropped at its end; what outlives a pass is in memory.ts.
 import type { MaasNode } from '../../api/v1alpha1/index.js';
 import type { Hypervisor, ObservedDomain } from '../../libvirt/hypervisor/index.js';
-import type { DomainDescription, ParsedVolume } from '../../libvirt/xml/index.js';
+import type { ParsedVolume } from '../../libvirt/xml/index.js';
 import { type Clock, type EventRecorder, EventType, type Logger } from '../../runtime/index.js';
 import type { Why } from '../common/conditions.js';
-import type { DesiredVolume, PowerAction } from './desired.js';
+import type { DesiredVolume, OwnedDomain, PowerAction } from './desired.js';
 import type { NodeMemory } from './memory.js';
 import type { NodeScope } from './scope.js';
 
@@ -70,7 +70,7 @@ export interface HostView {
   /** The host's verbs. */
   readonly verbs: Hypervisor;
   /** What the node's domain should be. */
-  readonly desired: DomainDescription;
+  readonly desired: OwnedDomain;
   /** The domain as the pass first read it (undefined: absent). */
   readonly domain: ObservedDomain | undefined;
 }

@@ -13,6 +13,7 @@ import {
 import type { Domain } from '../domain.js';
 import { isLibvirtError, isNotFound, LibvirtError } from '../errors.js';
 import {
+  buildDomainXml,
   isOwnedBy,
   MAASLAB_XMLNS,
   parseDomainXml,
@@ -22,7 +23,13 @@ import {
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
 import { NameConflictError } from './errors.js';
-import type { Change, DomainStateName, ObservedDomain, RebootMode } from './types.js';
+import type {
+  Change,
+  DomainStateName,
+  ObservedDomain,
+  OwnedDomainDescription,
+  RebootMode,
+} from './types.js';
 
 /** virDomainState as virsh names it. */
 export const STATE_NAMES: Readonly<Record<DomainState, DomainStateName>> = {
@@ -140,12 +147,10 @@ export class DomainVerbs {
     return STATE_NAMES[state];
   }
 
-  async defineDomain(xml: string): Promise<Change> {
-    const wanted = parseDomainXml(xml);
-    if (!wanted.owner) throw new TypeError(`defineDomain: ${wanted.name} has no owner stamp`);
+  async defineDomain(desc: OwnedDomainDescription): Promise<Change> {
     const c = await this.#calls.conn();
-    const existing = await this.#ownedDomain(c, wanted.name, wanted.owner);
-    let toDefine = xml;
+    const existing = await this.#ownedDomain(c, desc.name, desc.owner);
+    let uuid = desc.uuid;
     if (existing) {
       using dom = existing;
       const current = parseDomainXml(
@@ -154,20 +159,16 @@ export class DomainVerbs {
         ),
       );
       // The spec hash in the stamp says what the definition was built from.
-      if (
-        wanted.owner.specHash !== undefined &&
-        current.owner?.specHash === wanted.owner.specHash
-      ) {
+      if (desc.owner.specHash !== undefined && current.owner?.specHash === desc.owner.specHash) {
         return { changed: false };
       }
       // libvirt refuses a definition of the same name with another UUID, and a document
       // without <uuid> gets a fresh one: carry the existing UUID over.
-      if (wanted.uuid === undefined) {
-        toDefine = xml.replace(/<\/name>/, `</name><uuid>${dom.getUUIDString()}</uuid>`);
-      }
+      uuid ??= dom.getUUIDString();
     }
+    const xml = buildDomainXml(uuid === undefined ? desc : { ...desc, uuid });
     const dom = await this.#calls.call(c, 'virDomainDefineXMLFlags', () =>
-      c.domainDefineXMLFlags(toDefine),
+      c.domainDefineXMLFlags(xml),
     );
     dom.free();
     return { changed: true };

@@ -41,6 +41,7 @@ export type {
   NetworkEvent,
   ObservedDomain,
   ObservedNetwork,
+  OwnedDomainDescription,
   OwnedNetworkDescription,
   PoolSpec,
   RebootMode,

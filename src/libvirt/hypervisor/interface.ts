@@ -11,6 +11,7 @@ import type {
   NetworkEvent,
   ObservedDomain,
   ObservedNetwork,
+  OwnedDomainDescription,
   OwnedNetworkDescription,
   PoolSpec,
   RebootMode,
@@ -102,12 +103,12 @@ export interface Hypervisor {
    */
   observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]>;
   /**
-   * Defines (or redefines) the domain from XML carrying our owner stamp (TypeError without
-   * one). A no-op when the stored stamp has the same specHash; keeps the existing UUID.
-   * NameConflictError for a domain that is not ours.
+   * Defines (or redefines) the domain `desc` describes, stamped with its owner. A no-op when
+   * the stored stamp has the same specHash; keeps the existing UUID. NameConflictError for a
+   * domain that is not ours.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineXMLFlags
    */
-  defineDomain(xml: string): Promise<Change>;
+  defineDomain(desc: OwnedDomainDescription): Promise<Change>;
   /**
    * Starts a stopped domain; libvirt restores its managed save image if there is one. The
    * power verbs reject with NO_DOMAIN (isNotFound) when the domain is absent.

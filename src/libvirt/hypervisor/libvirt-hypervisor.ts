@@ -22,6 +22,7 @@ import type {
   NetworkEvent,
   ObservedDomain,
   ObservedNetwork,
+  OwnedDomainDescription,
   OwnedNetworkDescription,
   PoolSpec,
   RebootMode,
@@ -137,8 +138,8 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#storage.observeVolumes(pool, names);
   }
 
-  defineDomain(xml: string): Promise<Change> {
-    return this.#domains.defineDomain(xml);
+  defineDomain(desc: OwnedDomainDescription): Promise<Change> {
+    return this.#domains.defineDomain(desc);
   }
 
   start(name: string, owner: OwnerRef): Promise<Change> {

@@ -3,6 +3,7 @@
 import type { DomainEventType, NetworkEventLifecycleType } from '../constants.js';
 import type {
   DhcpHost,
+  DomainDescription,
   NetworkDescription,
   OwnerMetadata,
   ParsedDomain,
@@ -86,6 +87,12 @@ export interface ObservedNetwork {
   /** The running configuration, when active. */
   readonly live?: ParsedNetwork;
 }
+
+/**
+ * A desired domain: the description with its (mandatory) owner stamp. defineDomain turns it
+ * into XML (src/libvirt/xml) and keeps the UUID of the domain it replaces.
+ */
+export type OwnedDomainDescription = DomainDescription & { readonly owner: OwnerMetadata };
 
 /**
  * A desired network: the description with its (mandatory) owner stamp, and whether it starts

@@ -15,13 +15,10 @@ import {
   DomainEventType,
   type LibvirtCallResult,
   type LibvirtHypervisor,
+  type OwnedDomainDescription,
   type OwnedNetworkDescription,
 } from '../../../src/libvirt/index.js';
-import {
-  buildDomainXml,
-  type DomainDescription,
-  type OwnerMetadata,
-} from '../../../src/libvirt/xml/index.js';
+import type { OwnerMetadata } from '../../../src/libvirt/xml/index.js';
 import { kvmExpected, type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -66,7 +63,7 @@ const volumes = [
 ] as const;
 
 /** What desiredDomain() would build for a 128 MiB BIOS node: PXE first, then the disk. */
-const domain: DomainDescription = {
+const domain: OwnedDomainDescription = {
   name: DOMAIN,
   type: 'qemu',
   memoryBytes: 128 * MiB,
@@ -145,8 +142,8 @@ describe('Hypervisor on a private libvirtd (QEMU)', function () {
   });
 
   it('defines and starts the domain; its tap is on the bridge', async () => {
-    expect((await hv.defineDomain(buildDomainXml(domain))).changed).to.equal(true);
-    expect((await hv.defineDomain(buildDomainXml(domain))).changed).to.equal(false);
+    expect((await hv.defineDomain(domain)).changed).to.equal(true);
+    expect((await hv.defineDomain(domain)).changed).to.equal(false);
     expect((await hv.start(DOMAIN, nodeOwner)).changed).to.equal(true);
     const seen = await hv.observeDomain(DOMAIN);
     expect(seen?.state).to.equal('running');

@@ -9,7 +9,7 @@ import {
   type DomainEvent,
 } from '../../../src/libvirt/index.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../fakes/hypervisor.js';
-import { contractDomainXml, hypervisorContract } from '../../support/hypervisor-contract.js';
+import { contractDomain, hypervisorContract } from '../../support/hypervisor-contract.js';
 
 describe('FakeHypervisor', () => {
   describe('contract', () => {
@@ -43,7 +43,7 @@ describe('FakeHypervisor', () => {
 
     it('records verb calls with their arguments', async () => {
       await fake.observeDomain('lab.n1');
-      await fake.defineDomain(contractDomainXml('lab.n1', owner));
+      await fake.defineDomain(contractDomain('lab.n1', owner));
       expect(fake.calls.map((c) => c.verb)).to.deep.equal(['observeDomain', 'defineDomain']);
       expect(fake.calls[0]?.args).to.deep.equal(['lab.n1']);
       expect(fake.mutations).to.deep.equal(['virDomainDefineXMLFlags']);
@@ -85,11 +85,10 @@ describe('FakeHypervisor', () => {
         owner: { kind: 'VirtNetwork', namespace: 'lab', name: 'net', uid: 'uid-net' },
       } as const;
       await fake.ensureNetwork(net);
-      const xml = contractDomainXml('lab.n1', owner).replace(
-        '</os>',
-        "</os><devices><interface type='network'><mac address='52:54:00:7f:04:01'/><source network='lab.net'/></interface></devices>",
-      );
-      await fake.defineDomain(xml);
+      await fake.defineDomain({
+        ...contractDomain('lab.n1', owner),
+        interfaces: [{ mac: '52:54:00:7f:04:01', network: 'lab.net', model: 'virtio' }],
+      });
       await fake.start('lab.n1', owner);
       const moved = await fake.applyNetworkChange(
         { ...net, ipv4: { address: '10.2.0.1', prefix: 24 } },

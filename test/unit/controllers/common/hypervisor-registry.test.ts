@@ -13,7 +13,7 @@ import {
   createConnectionPool,
 } from '../../../../src/libvirt/index.js';
 import type { OwnerRef } from '../../../../src/libvirt/xml/index.js';
-import { contractDomainXml } from '../../../support/hypervisor-contract.js';
+import { contractDomain } from '../../../support/hypervisor-contract.js';
 import { TEST_URI } from '../../libvirt/fixtures.js';
 
 const resource = (name: string): HypervisorResource => ({
@@ -60,7 +60,7 @@ describe('controllers/common hypervisor registry (test:///default)', () => {
     expect(await verbs.observeDomain(domain)).to.equal(undefined);
 
     registry.fence('hv-a');
-    const refused = await verbs.defineDomain(contractDomainXml(domain, owner)).then(
+    const refused = await verbs.defineDomain(contractDomain(domain, owner)).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -87,7 +87,7 @@ describe('controllers/common hypervisor registry (test:///default)', () => {
   it('fences one hypervisor only, and lets the verbs through again once unfenced', async () => {
     registry.fence('hv-b');
     const verbs = registry.hypervisorFor(resource('hv-a'));
-    expect((await verbs.defineDomain(contractDomainXml(domain, owner))).changed).to.equal(true);
+    expect((await verbs.defineDomain(contractDomain(domain, owner))).changed).to.equal(true);
 
     registry.fence('hv-a');
     expect(

@@ -1,11 +1,11 @@
 // The inventory for the Hypervisor status: host facts, read once per connection, and every
 // defined domain with its stamp, each read once and then kept until a lifecycle event (or a
 // time-to-live) says it may have changed, so a settled host costs one virConnectListAllDomains.
-import { XMLParser } from 'fast-xml-parser';
 import type { Connection } from '../connection.js';
 import type { Domain } from '../domain.js';
 import { DomainFactsCache } from '../domain-facts-cache.js';
 import { isNotFound } from '../errors.js';
+import { capabilityDomainTypes } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
 import { STATE_NAMES, type DomainVerbs } from './domains.js';
 import type { HypervisorEvents } from './events.js';
@@ -13,22 +13,6 @@ import type { DomainSummary, HostInfo } from './types.js';
 
 /** hostInfo's default trust in a domain's facts without an event. */
 export const DEFAULT_DOMAIN_FACTS_TTL_MS = 10 * 60_000;
-
-const capsParser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  isArray: (name) => name === 'guest' || name === 'domain',
-});
-
-/** Whether virConnectGetCapabilities offers a `kvm` domain type for any guest. */
-function capabilitiesHaveKvm(xml: string): boolean {
-  const doc = capsParser.parse(xml) as {
-    capabilities?: { guest?: { arch?: { domain?: { '@_type'?: string }[] } }[] };
-  };
-  return (doc.capabilities?.guest ?? []).some((g) =>
-    (g.arch?.domain ?? []).some((d) => d['@_type'] === 'kvm'),
-  );
-}
 
 /** Options of {@link Inventory}. */
 export interface InventoryOptions {
@@ -124,7 +108,7 @@ export class Inventory {
       hypervisorVersion,
       cpus: node.cpus,
       memoryBytes: node.memory * 1024,
-      kvm: capabilitiesHaveKvm(caps),
+      kvm: capabilityDomainTypes(caps).has('kvm'),
     };
     this.#hostFactsOf = { conn: c, facts };
     return facts;

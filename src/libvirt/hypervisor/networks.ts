@@ -15,6 +15,7 @@ import { isLibvirtError, isNotFound } from '../errors.js';
 import type { Network } from '../network.js';
 import {
   buildDhcpHostXml,
+  buildInterfaceUpdateXml,
   buildNetworkXml,
   isOwnedBy,
   parseDomainXml,
@@ -33,33 +34,6 @@ import type {
   OwnedNetworkDescription,
   ReplugResult,
 } from './types.js';
-
-const escapeAttr = (v: string): string =>
-  v.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;');
-
-/**
- * `<interface>` device XML for virDomainUpdateDeviceFlags, matched by MAC. Only the fields
- * libvirt would refuse to see change live (model, boot order) are repeated; it keeps the tap
- * name, alias and PCI address of the running device when they are left out.
- */
-function nicUpdateXml(
-  mac: string,
-  source: { network: string } | { bridge: string },
-  model?: string,
-  bootOrder?: number,
-): string {
-  const src =
-    'network' in source
-      ? `<source network='${escapeAttr(source.network)}'/>`
-      : `<source bridge='${escapeAttr(source.bridge)}'/>`;
-  const type = 'network' in source ? 'network' : 'bridge';
-  return (
-    `<interface type='${type}'><mac address='${escapeAttr(mac)}'/>${src}` +
-    (model ? `<model type='${escapeAttr(model)}'/>` : '') +
-    (bootOrder !== undefined ? `<boot order='${bootOrder}'/>` : '') +
-    `</interface>`
-  );
-}
 
 /** The network fields a redefinition changes, normalised the way libvirt stores them. */
 function networkShape(n: ParsedNetwork): string {
@@ -250,18 +224,15 @@ export class NetworkVerbs {
         for (const nic of live.interfaces) {
           if (nic.type !== 'network' || nic.network !== network || !nic.mac) continue;
           const mac = nic.mac;
-          await this.#calls.call(c, 'virDomainUpdateDeviceFlags', () =>
-            dom.updateDeviceFlags(
-              nicUpdateXml(mac, { bridge }, nic.model, nic.bootOrder),
-              DomainDeviceModifyFlags.Live,
-            ),
-          );
-          await this.#calls.call(c, 'virDomainUpdateDeviceFlags', () =>
-            dom.updateDeviceFlags(
-              nicUpdateXml(mac, { network }, nic.model, nic.bootOrder),
-              DomainDeviceModifyFlags.Live,
-            ),
-          );
+          // To the bridge (re-enslaves the tap), then back to the network (see above).
+          for (const source of [{ bridge }, { network }]) {
+            await this.#calls.call(c, 'virDomainUpdateDeviceFlags', () =>
+              dom.updateDeviceFlags(
+                buildInterfaceUpdateXml({ ...nic, mac }, source),
+                DomainDeviceModifyFlags.Live,
+              ),
+            );
+          }
           replugged.push({ domain: live.name, mac });
         }
       } catch (err) {

@@ -199,7 +199,8 @@ export interface ParsedDomain {
   readonly owner?: OwnerMetadata;
 }
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** A MAC address as libvirt takes it. */
+export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 function assertPositiveInteger(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 1) {

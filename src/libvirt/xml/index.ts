@@ -59,4 +59,10 @@ export {
   type VolumeDescription,
   type VolumeFormat,
 } from './storage.js';
+export {
+  buildInterfaceUpdateXml,
+  capabilityDomainTypes,
+  type InterfaceSource,
+  type InterfaceUpdate,
+} from './device.js';
 export { toBytes } from './units.js';

@@ -27,6 +27,7 @@ import {
   type EventRecorder,
   EventType,
   type Manager,
+  mergeResults,
   type RateLimiter,
   type Reconciler,
   type Request,
@@ -34,15 +35,16 @@ import {
   type Result,
   statusOnlyUpdatesIgnored,
 } from '../../runtime/index.js';
-import { applyConditionPlan, type Why } from '../common/conditions.js';
+import type { Why } from '../common/conditions.js';
 import { type HypervisorRegistry, ShardLostError } from '../common/hypervisor-registry.js';
+import { next, type Phase, runPhases, stop } from '../common/phases.js';
 import { parseQuantity } from '../common/quantity.js';
 import { type HypervisorMetrics, noopHypervisorMetrics } from '../metrics.js';
 import { observeHypervisor, type HostVerbs, type HypervisorScope } from './scope.js';
 import {
   changesAllocation,
-  hypervisorConditions,
   hypervisorInfo,
+  hypervisorStatus,
   type HypervisorObservation,
 } from './status.js';
 
@@ -121,6 +123,17 @@ interface Failure {
   cause?: unknown;
 }
 
+/** One pass over a Hypervisor: its scope and what the phases found. */
+interface HypervisorPass {
+  readonly scope: HypervisorScope;
+  /** Why libvirt cannot be reached, when it cannot (observed, or met while acting). */
+  unreachable: string | undefined;
+  /** The storage pool exists (or was just created). */
+  poolPresent: boolean;
+  /** A libvirt failure of the act step. */
+  readonly failure: Failure;
+}
+
 /** Memory quantities in the status back to bytes, for the gauges. */
 const bytes = (q: string | number | undefined): number => (q === undefined ? 0 : parseQuantity(q));
 
@@ -186,30 +199,41 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
     }
   }
 
-  /** Step 4: one status patch. */
-  async function report(
-    scope: HypervisorScope,
-    o: HypervisorObservation,
-    succeeded: boolean,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { resource, host } = scope;
-    const generation = resource.metadata?.generation ?? 0;
-    // A failed pass has not acted on this generation: it stays unobserved (Cluster API's rule).
-    const observedGeneration = succeeded ? generation : resource.status?.observedGeneration;
-    const info = host ? hypervisorInfo(host, host.domains) : {};
-    const conditions = applyConditionPlan(resource.status?.conditions, hypervisorConditions(o), {
-      now: clock.now(),
-      generation,
-    });
-    // While unreachable the last known facts stay: the host did not change, we just cannot see it.
-    const status = {
-      ...resource.status,
-      ...info,
-      ...(observedGeneration !== undefined && { observedGeneration }),
-      conditions,
+  /** Step 3, the one phase of a pass: the storage pool node disks go into. */
+  const ensureStoragePool: Phase<HypervisorPass> = async (pass) => {
+    if (!pass.scope.host) return stop();
+    try {
+      pass.poolPresent = await act(pass.scope, pass.failure);
+    } catch (err) {
+      // The host went away between observing and acting.
+      pass.unreachable = messageOf(err);
+    }
+    return next;
+  };
+  const phases: ReadonlyArray<Phase<HypervisorPass>> = [ensureStoragePool];
+
+  /** Step 4: one status patch (status.ts computes it), the gauges, and connect events. */
+  async function report(pass: HypervisorPass, signal: AbortSignal): Promise<void> {
+    const { resource } = pass.scope;
+    const spec = resource.spec;
+    const reachable = pass.unreachable === undefined;
+    const host = reachable ? pass.scope.host : undefined;
+    const observation: HypervisorObservation = {
+      storagePool: spec.storagePool ?? DEFAULT_STORAGE_POOL,
+      storagePoolPathSet: spec.storagePoolPath !== undefined,
+      unschedulable: spec.unschedulable ?? false,
+      reachable,
+      ...(pass.unreachable !== undefined && { unreachableMessage: pass.unreachable }),
+      storagePoolPresent: pass.poolPresent,
+      ...(pass.failure.error && { error: pass.failure.error }),
     };
-    await client.patchStatus(resource, status, signal);
+    const succeeded = reachable && pass.failure.error === undefined;
+    const info = host ? hypervisorInfo(host, host.domains) : {};
+    await client.patchStatus(
+      resource,
+      hypervisorStatus(resource, info, observation, succeeded, clock.now()),
+      signal,
+    );
     const name = resource.metadata?.name ?? '';
     if (host && info.capacity && info.allocated) {
       metrics.reachable(name, {
@@ -220,6 +244,24 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
       });
     } else {
       metrics.unreachable(name);
+    }
+    const before = wasUnreachable(resource);
+    if (reachable && before !== false) {
+      events.record({
+        regarding: resource,
+        type: EventType.Normal,
+        reason: HypervisorEventReason.Connected,
+        action: 'Connect',
+        note: `connected to ${spec.uri} (${host?.hostname ?? ''})`,
+      });
+    } else if (!reachable && before !== true) {
+      events.record({
+        regarding: resource,
+        type: EventType.Warning,
+        reason: HypervisorEventReason.Unreachable,
+        action: 'Connect',
+        note: pass.unreachable ?? '',
+      });
     }
   }
 
@@ -237,68 +279,30 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
         opts.forget?.(req.name);
         return {};
       }
-      const { resource, host } = scope;
-      const spec = resource.spec;
-      const base = {
-        storagePool: spec.storagePool ?? DEFAULT_STORAGE_POOL,
-        storagePoolPathSet: spec.storagePoolPath !== undefined,
-        unschedulable: spec.unschedulable ?? false,
+      // 3. Act, in phases; 4. report, always, once.
+      const pass: HypervisorPass = {
+        scope,
+        unreachable: scope.unreachable,
+        poolPresent: false,
+        failure: {},
       };
-      const before = wasUnreachable(resource);
-      let unreachable = scope.unreachable;
-      // 3. Act.
-      const found: Failure = {};
-      let poolPresent = false;
-      if (host) {
-        try {
-          poolPresent = await act(scope, found);
-        } catch (err) {
-          // The host went away between observing and acting.
-          unreachable = messageOf(err);
-        }
-      }
-      // 4. Report.
-      const reachable = unreachable === undefined;
-      const observation: HypervisorObservation = {
-        ...base,
-        reachable,
-        ...(unreachable !== undefined && { unreachableMessage: unreachable }),
-        storagePoolPresent: poolPresent,
-        ...(found.error && { error: found.error }),
-      };
-      const succeeded = reachable && found.error === undefined;
-      await report(
-        reachable ? scope : { ...scope, host: undefined },
-        observation,
-        succeeded,
-        signal,
-      );
-      if (reachable && before !== false) {
-        events.record({
-          regarding: resource,
-          type: EventType.Normal,
-          reason: HypervisorEventReason.Connected,
-          action: 'Connect',
-          note: `connected to ${spec.uri} (${host?.hostname ?? ''})`,
-        });
-      } else if (!reachable && before !== true) {
-        events.record({
-          regarding: resource,
-          type: EventType.Warning,
-          reason: HypervisorEventReason.Unreachable,
-          action: 'Connect',
-          note: unreachable ?? '',
-        });
+      let result: Result;
+      try {
+        result = await runPhases(phases, pass);
+      } finally {
+        await report(pass, signal);
       }
       // 5. Requeue. Failures were reported above; thrown so the queue retries with its
       // per-key backoff, which the next success forgets.
-      if (!reachable) {
-        throw new Error(`hypervisor ${req.name}: ${unreachable}`);
+      if (pass.unreachable !== undefined) {
+        throw new Error(`hypervisor ${req.name}: ${pass.unreachable}`);
       }
-      if (found.error) {
-        throw new Error(`hypervisor ${req.name}: ${found.error.message}`, { cause: found.cause });
+      if (pass.failure.error) {
+        throw new Error(`hypervisor ${req.name}: ${pass.failure.error.message}`, {
+          cause: pass.failure.cause,
+        });
       }
-      return { requeueAfterMs: refreshMs };
+      return mergeResults(result, { requeueAfterMs: refreshMs });
     },
   };
 }

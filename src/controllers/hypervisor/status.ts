@@ -6,11 +6,18 @@ import {
   ReadyCondition,
   StoragePoolNotFoundReason,
   UnschedulableReason,
+  type Hypervisor as HypervisorResource,
   type HypervisorStatus,
 } from '../../api/v1alpha1/index.js';
 import { DomainEventType } from '../../libvirt/constants.js';
 import type { OwnerMetadata } from '../../libvirt/xml/index.js';
-import { planFor, type ConditionPlan, type Verdict, type Why } from '../common/conditions.js';
+import {
+  applyConditionPlan,
+  planFor,
+  type ConditionPlan,
+  type Verdict,
+  type Why,
+} from '../common/conditions.js';
 import { formatBinaryQuantity } from '../common/quantity.js';
 
 /** What virNodeGetInfo and friends reported. */
@@ -145,4 +152,31 @@ function hypervisorVerdict(o: HypervisorObservation): Verdict {
  */
 export function hypervisorReady(status: HypervisorStatus | undefined): boolean {
   return status?.conditions?.some((c) => c.type === ReadyCondition && c.status === 'True') === true;
+}
+
+/**
+ * The whole status a pass reports: the host's facts (`info`, from hypervisorInfo; empty while
+ * unreachable, so the last known facts stay: the host did not change, we just cannot see it),
+ * the conditions, and observedGeneration, advanced only by a pass that succeeded (Cluster API's
+ * rule: a failed pass has not acted on this generation).
+ */
+export function hypervisorStatus(
+  resource: Readonly<HypervisorResource>,
+  info: Partial<HypervisorStatus>,
+  o: HypervisorObservation,
+  succeeded: boolean,
+  now: number,
+): HypervisorStatus {
+  const generation = resource.metadata?.generation ?? 0;
+  const observedGeneration = succeeded ? generation : resource.status?.observedGeneration;
+  const conditions = applyConditionPlan(resource.status?.conditions, hypervisorConditions(o), {
+    now,
+    generation,
+  });
+  return {
+    ...resource.status,
+    ...info,
+    ...(observedGeneration !== undefined && { observedGeneration }),
+    conditions,
+  };
 }

@@ -6,6 +6,7 @@ import {
   hypervisorConditions,
   hypervisorInfo,
   hypervisorReady,
+  hypervisorStatus,
   type HypervisorObservation,
 } from '../../../../src/controllers/hypervisor/status.js';
 
@@ -127,5 +128,47 @@ describe('controllers/hypervisor/status', () => {
     expect(hypervisorReady(c('True'))).to.equal(true);
     expect(hypervisorReady(c('False'))).to.equal(false);
     expect(hypervisorReady(undefined)).to.equal(false);
+  });
+
+  describe('hypervisorStatus', () => {
+    const resource = {
+      apiVersion: 'maaslab.dev/v1alpha1',
+      kind: 'Hypervisor',
+      metadata: { name: 'hv1', generation: 3 },
+      spec: { uri: 'qemu:///system' },
+      status: { observedGeneration: 2, hostname: 'old-host', libvirtVersion: '9.0.0' },
+    } as const;
+    const now = Date.parse('2026-12-04T12:00:00Z');
+
+    it('advances observedGeneration and takes the new facts on a pass that succeeded', () => {
+      const s = hypervisorStatus(resource, { hostname: 'host-a' }, healthy, true, now);
+      expect(s.observedGeneration).to.equal(3);
+      expect(s.hostname).to.equal('host-a');
+      const ready = s.conditions?.find((c) => c.type === 'Ready');
+      expect(ready).to.include({ status: 'True', observedGeneration: 3 });
+    });
+
+    it('keeps observedGeneration and the last known facts while the host is unreachable', () => {
+      const down: HypervisorObservation = {
+        ...healthy,
+        reachable: false,
+        unreachableMessage: 'no answer within 20 s',
+      };
+      const s = hypervisorStatus(resource, {}, down, false, now);
+      expect(s.observedGeneration).to.equal(2);
+      expect(s.hostname).to.equal('old-host');
+      const ready = s.conditions?.find((c) => c.type === 'Ready');
+      expect(ready).to.include({
+        status: 'False',
+        reason: 'HypervisorUnreachable',
+        message: 'no answer within 20 s',
+      });
+    });
+
+    it('a first pass that fails writes no observedGeneration at all', () => {
+      const fresh = { ...resource, status: undefined };
+      const s = hypervisorStatus(fresh, {}, { ...healthy, reachable: false }, false, now);
+      expect(s).to.not.have.property('observedGeneration');
+    });
   });
 });

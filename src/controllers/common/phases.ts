@@ -34,3 +34,30 @@ export async function runPhases<P>(phases: ReadonlyArray<Phase<P>>, pass: P): Pr
   }
   return mergeResults(...results);
 }
+
+/** How a pass ended, for its report: undefined when every phase ran (or one said stop). */
+export type PassFailure = { readonly error: unknown } | undefined;
+
+/**
+ * Cluster API's loop: runs `phases` over `pass` (runPhases), then `report` once, in a finally,
+ * told whether a phase threw and what, whatever happened; a phase's error is then rethrown.
+ * The report's Result (a requeue it needs, e.g. to pace writes) merges with the phases'.
+ */
+export async function runPhasesAndReport<P>(
+  phases: ReadonlyArray<Phase<P>>,
+  pass: P,
+  report: (failed: PassFailure) => Promise<Result | void>,
+): Promise<Result> {
+  let failed: PassFailure;
+  let result: Result = {};
+  let reported: Result | void = {};
+  try {
+    result = await runPhases(phases, pass);
+  } catch (error) {
+    failed = { error };
+    throw error;
+  } finally {
+    reported = await report(failed);
+  }
+  return mergeResults(result, reported ?? {});
+}

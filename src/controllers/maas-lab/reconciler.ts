@@ -18,13 +18,12 @@ import {
   isDeleting,
   loggerFrom,
   type Manager,
-  mergeResults,
   type Reconciler,
   type Request,
   requestKey,
   type Result,
 } from '../../runtime/index.js';
-import { runPhases } from '../common/phases.js';
+import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
 import {
   type LabMetrics,
   noopLabMetrics,
@@ -108,7 +107,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
   const deps: LabDeps = { client };
 
   /** Step 4: one status patch, unless only progress changed lately; see above. */
-  async function report(pass: LabPass, failed: { error: unknown } | undefined): Promise<Result> {
+  async function report(pass: LabPass, failed: PassFailure): Promise<Result> {
     const { scope, desired, found, signal } = pass;
     const { lab } = scope;
     if (failed && failed.error !== found.failure) return {};
@@ -137,18 +136,8 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
 
   /** Steps 3 and 4. */
   async function run(pass: LabPass): Promise<Result> {
-    let failed: { error: unknown } | undefined;
-    let result: Result = {};
-    let held: Result = {};
-    try {
-      result = await runPhases(isDeleting(pass.scope.lab) ? deletePhases : normalPhases, pass);
-    } catch (error) {
-      failed = { error };
-      throw error;
-    } finally {
-      held = await report(pass, failed);
-    }
-    return mergeResults(result, held);
+    const phases = isDeleting(pass.scope.lab) ? deletePhases : normalPhases;
+    return runPhasesAndReport(phases, pass, (failed) => report(pass, failed));
   }
 
   return {

@@ -33,7 +33,7 @@ import {
 } from '../../runtime/index.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
-import { runPhases } from '../common/phases.js';
+import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { createNodeMemory } from './memory.js';
@@ -119,7 +119,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
   };
 
   /** Step 4: one status patch, only when something changed; see the doc comment above. */
-  async function report(pass: NodePass, failed: { error: unknown } | undefined): Promise<void> {
+  async function report(pass: NodePass, failed: PassFailure): Promise<void> {
     const { scope, found, signal } = pass;
     if (pass.unreported) return;
     if (failed && failed.error !== found.failure) return;
@@ -139,16 +139,8 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
 
   /** Steps 3 to 5 over a scope with the finalizer in place. */
   async function run(pass: NodePass): Promise<Result> {
-    let failed: { error: unknown } | undefined;
-    let result: Result;
-    try {
-      result = await runPhases(pass.scope.deleting ? deletePhases : normalPhases, pass);
-    } catch (error) {
-      failed = { error };
-      throw error;
-    } finally {
-      await report(pass, failed);
-    }
+    const phases = pass.scope.deleting ? deletePhases : normalPhases;
+    const result = await runPhasesAndReport(phases, pass, (failed) => report(pass, failed));
     // Last: the node may be gone the moment its finalizer is.
     if (pass.released) {
       await client.dropFinalizer(pass.scope.node, CLEANUP_FINALIZER, pass.signal);

@@ -27,7 +27,7 @@ import {
 } from '../../runtime/index.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
-import { runPhases } from '../common/phases.js';
+import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { normalPhases } from './normal.js';
@@ -116,7 +116,7 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
   };
 
   /** Step 4: one status patch, only when something changed; see the doc comment above. */
-  async function report(pass: NetworkPass, failed: { error: unknown } | undefined): Promise<void> {
+  async function report(pass: NetworkPass, failed: PassFailure): Promise<void> {
     const { scope, found, signal } = pass;
     if (pass.unreported) return;
     if (failed && failed.error !== found.failure) return;
@@ -136,16 +136,8 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
 
   /** Steps 3 to 5 over a scope with the finalizer in place. */
   async function run(pass: NetworkPass): Promise<Result> {
-    let failed: { error: unknown } | undefined;
-    let result: Result;
-    try {
-      result = await runPhases(pass.scope.deleting ? deletePhases : normalPhases, pass);
-    } catch (error) {
-      failed = { error };
-      throw error;
-    } finally {
-      await report(pass, failed);
-    }
+    const phases = pass.scope.deleting ? deletePhases : normalPhases;
+    const result = await runPhasesAndReport(phases, pass, (failed) => report(pass, failed));
     // Last: the VirtNetwork may be gone the moment its finalizer is.
     if (pass.released) {
       await client.dropFinalizer(pass.scope.vnet, CLEANUP_FINALIZER, pass.signal);

@@ -1,6 +1,13 @@
 // The phase loop: in order, until a phase stops the pass or throws; results merged.
 import { expect } from 'chai';
-import { next, type Phase, runPhases, stop } from '../../../../src/controllers/common/phases.js';
+import {
+  next,
+  type PassFailure,
+  type Phase,
+  runPhases,
+  runPhasesAndReport,
+  stop,
+} from '../../../../src/controllers/common/phases.js';
 
 describe('controllers/common phases', () => {
   const ran =
@@ -54,5 +61,37 @@ describe('controllers/common phases', () => {
     expect(await runPhases([ran([], 'a'), ran([], 'b', { requeueAfterMs: 0 })], [])).to.deep.equal(
       {},
     );
+  });
+
+  describe('runPhasesAndReport', () => {
+    it("reports once after the phases, and merges the report's requeue with theirs", async () => {
+      const log: string[] = [];
+      const seen: PassFailure[] = [];
+      const result = await runPhasesAndReport(
+        [ran(log, 'a', { requeueAfterMs: 60_000 }), ran(log, 'b')],
+        [],
+        async (failed) => {
+          log.push('report');
+          seen.push(failed);
+          return { requeueAfterMs: 1_000 };
+        },
+      );
+      expect(log).to.deep.equal(['a', 'b', 'report']);
+      expect(seen).to.deep.equal([undefined]);
+      expect(result).to.deep.equal({ requeueAfterMs: 1_000 });
+    });
+
+    it("reports a phase's error, then rethrows it", async () => {
+      const boom = new Error('boom');
+      const seen: PassFailure[] = [];
+      const failing: Phase<string[]> = async () => {
+        throw boom;
+      };
+      const err = await runPhasesAndReport([failing], [], async (failed) => {
+        seen.push(failed);
+      }).catch((e: unknown) => e);
+      expect(err).to.equal(boom);
+      expect(seen).to.deep.equal([{ error: boom }]);
+    });
   });
 });

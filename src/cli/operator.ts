@@ -31,9 +31,9 @@ import {
   MaasLabControllerName,
   setup as setupMaasLab,
 } from '../controllers/maas-lab/reconciler.js';
+import { StatusStep } from '../controllers/common/status-patch.js';
 import {
   MaasNodeControllerName,
-  StatusStep,
   setup as setupMaasNode,
 } from '../controllers/maas-node/reconciler.js';
 import {

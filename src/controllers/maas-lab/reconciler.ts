@@ -13,7 +13,6 @@ import {
   type Client,
   type Clock,
   type Controller,
-  describeError,
   type EventRecorder,
   isDeleting,
   loggerFrom,
@@ -24,6 +23,7 @@ import {
   type Result,
 } from '../../runtime/index.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
+import { patchStatusOnce } from '../common/status-patch.js';
 import {
   type LabMetrics,
   noopLabMetrics,
@@ -49,7 +49,6 @@ export const MaasLabControllerName = 'maaslab';
 export const PROGRESS_WRITE_INTERVAL_MS = 1000;
 
 /** The `step` label of a status patch that failed after the pass had failed already. */
-export const StatusStep = 'status';
 
 /** What the reconciler needs; `setup` takes them from the manager, unit tests hand in fakes. */
 export interface MaasLabReconcilerOptions {
@@ -120,17 +119,13 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
     const hold = progressHold(lab.status, status, lastWrite, now, PROGRESS_WRITE_INTERVAL_MS);
     // A progress write held back comes with the pass it asks for.
     if (hold !== undefined) return { requeueAfterMs: hold };
-    try {
-      const written = await client.patchStatus(lab, status, signal);
-      if (written.changed) memory.statusWritten(lab, now);
-    } catch (err) {
-      if (succeeded) throw err;
-      pass.log.error('Status patch failed after the pass failed; returning the pass error', {
-        step: StatusStep,
-        error: describeError(err),
-      });
-      swallowed.swallowed(MaasLabControllerName, StatusStep);
-    }
+    const written = await patchStatusOnce(() => client.patchStatus(lab, status, signal), {
+      rethrow: succeeded,
+      log: pass.log,
+      controller: MaasLabControllerName,
+      swallowed,
+    });
+    if (written?.changed) memory.statusWritten(lab, now);
     return {};
   }
 

@@ -20,7 +20,6 @@ import {
   type Clock,
   ContentType,
   type Controller,
-  describeError,
   type EventRecorder,
   hasFinalizer,
   isTerminalError,
@@ -34,6 +33,7 @@ import {
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
+import { patchStatusOnce } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { createNodeMemory } from './memory.js';
@@ -54,7 +54,6 @@ export const MaasNodeControllerName = 'maasnode';
 export const DEFAULT_NODE_RESYNC_MS = 10 * 60_000;
 
 /** The `step` label of a status patch that failed after the pass had failed already. */
-export const StatusStep = 'status';
 
 /** What the reconciler needs; `setup` takes them from the manager, unit tests hand in fakes. */
 export interface MaasNodeReconcilerOptions {
@@ -125,16 +124,13 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     if (failed && failed.error !== found.failure) return;
     const succeeded = failed === undefined || isTerminalError(failed.error);
     const status = nodeStatus(scope, found, { now: clock.now(), succeeded });
-    try {
-      await client.patchStatus(scope.node, status, signal);
-    } catch (err) {
-      if (!failed) throw err;
-      pass.log.error('Status patch failed after the pass failed; returning the pass error', {
-        step: StatusStep,
-        error: describeError(err),
-      });
-      swallowed.swallowed(MaasNodeControllerName, StatusStep);
-    }
+    // Any failed pass is retried, terminal verdicts included: its own error stands.
+    await patchStatusOnce(() => client.patchStatus(scope.node, status, signal), {
+      rethrow: !failed,
+      log: pass.log,
+      controller: MaasNodeControllerName,
+      swallowed,
+    });
   }
 
   /** Steps 3 to 5 over a scope with the finalizer in place. */

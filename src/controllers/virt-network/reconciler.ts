@@ -15,7 +15,6 @@ import {
   type Client,
   type Clock,
   type Controller,
-  describeError,
   type EventRecorder,
   hasFinalizer,
   isTerminalError,
@@ -28,6 +27,7 @@ import {
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
+import { patchStatusOnce } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { normalPhases } from './normal.js';
@@ -53,7 +53,6 @@ export const DEFAULT_NETWORK_RESYNC_MS = 10 * 60_000;
 export const DEFAULT_BRIDGE_RECHECK_MS = 60_000;
 
 /** The `step` label of a status patch that failed after the pass had failed already. */
-export const StatusStep = 'status';
 
 /** What the reconciler needs; `setup` takes them from the manager, unit tests hand in fakes. */
 export interface VirtNetworkReconcilerOptions {
@@ -122,16 +121,12 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
     if (failed && failed.error !== found.failure) return;
     const succeeded = failed === undefined || isTerminalError(failed.error);
     const status = networkStatus(scope, found, { now: clock.now(), succeeded });
-    try {
-      await client.patchStatus(scope.vnet, status, signal);
-    } catch (err) {
-      if (succeeded) throw err;
-      pass.log.error('Status patch failed after the pass failed; returning the pass error', {
-        step: StatusStep,
-        error: describeError(err),
-      });
-      swallowed.swallowed(VirtNetworkControllerName, StatusStep);
-    }
+    await patchStatusOnce(() => client.patchStatus(scope.vnet, status, signal), {
+      rethrow: succeeded,
+      log: pass.log,
+      controller: VirtNetworkControllerName,
+      swallowed,
+    });
   }
 
   /** Steps 3 to 5 over a scope with the finalizer in place. */

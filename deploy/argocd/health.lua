@@ -11,8 +11,8 @@
 --   3. Reconciling=True: work in progress                            -> Progressing
 --   4. Ready=True                                                    -> Healthy
 --   5. otherwise                                                     -> Progressing
--- with one refinement of 5: Ready=False for reason Halted is a MaasNode its runStrategy keeps
--- off on purpose. kstatus calls it Current; Progressing would never end, so  -> Suspended
+-- Ready means "as declared": a MaasNode its runStrategy (or MAAS, or its BMC under Manual)
+-- keeps off is Ready=True with reason Halted, so it is Healthy like any other settled object.
 
 local hs = {}
 
@@ -78,12 +78,6 @@ local ready = condition(status, "Ready")
 if isTrue(ready) then
   hs.status = "Healthy"
   hs.message = why(ready, "Ready")
-  return hs
-end
-
-if ready ~= nil and ready.status == "False" and ready.reason == "Halted" then
-  hs.status = "Suspended"
-  hs.message = why(ready, "Not Ready")
   return hs
 end
 

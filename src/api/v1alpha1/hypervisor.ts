@@ -12,6 +12,7 @@ import {
   celRules,
   type KindInfo,
 } from './common.js';
+import { HypervisorBmcSchema } from './bmc.js';
 import { GroupVersion } from './group.js';
 
 /** The kind name. */
@@ -61,6 +62,7 @@ export const HypervisorSpecSchema = Type.Object(
         default: false,
       }),
     ),
+    bmc: Type.Optional(HypervisorBmcSchema),
   },
   { description: 'What the operator may use on the host.' },
 );

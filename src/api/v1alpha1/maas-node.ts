@@ -20,6 +20,7 @@ import {
   quantityBetween,
   type ValidationRule,
 } from './common.js';
+import { BmcTypes, NodeBmcSchema, NodeBmcStatusSchema } from './bmc.js';
 import { GroupVersion } from './group.js';
 
 /** The kind name. */
@@ -37,7 +38,10 @@ export const CloneSourceNotFoundReason = 'CloneSourceNotFound';
 export const CloneSourceNotHaltedReason = 'CloneSourceNotHalted';
 /** RestartRequired=True: the domain runs with an older definition than the spec. */
 export const RestartPendingReason = 'RestartPending';
-/** Ready=False: runStrategy Halted (or Manual/Once left it off) and the domain is off. */
+/**
+ * Ready=True: the domain is off, paused or saved as declared (runStrategy Halted, or left so
+ * under Manual/Once by MAAS or a BMC); printableStatus says which.
+ */
 export const HaltedReason = 'Halted';
 
 /** CPU architectures. */
@@ -56,7 +60,9 @@ export const DeletionPolicies = ['Delete', 'Retain'] as const;
 export const NicModels = ['virtio', 'e1000', 'rtl8139'] as const;
 /**
  * KubeVirt's run strategies: Always keeps the domain running; Halted keeps it off; Manual and
- * Once leave power to MAAS's virsh power driver (Once starts it once, at creation).
+ * Once leave power to MAAS (its virsh power driver, or the node's virtual BMC); Once starts it
+ * once, at creation. Unset: Manual for a node with a BMC (a power-off through the BMC is not
+ * undone), Always otherwise.
  */
 export const RunStrategies = ['Always', 'Halted', 'Manual', 'Once'] as const;
 /** A run strategy: Always, Halted, Manual or Once. */
@@ -239,10 +245,10 @@ const nodeProperties = {
   runStrategy: Type.Optional(
     StringEnum(RunStrategies, {
       description:
-        'Always keeps the domain running, Halted keeps it off; Manual and Once let MAAS drive power through its virsh driver.',
-      default: 'Always',
+        'Always keeps the domain running, Halted keeps it off; Manual and Once let MAAS drive power (virsh driver or the BMC). Unset: Manual with a BMC, Always without.',
     }),
   ),
+  bmc: Type.Optional(NodeBmcSchema),
   haltMode: Type.Optional(
     StringEnum(HaltModes, {
       description:
@@ -402,17 +408,27 @@ export const MaasNodeStatusSchema = Type.Object(
     power: Type.Optional(
       Type.Object(
         {
-          type: Type.Optional(StringEnum(['virsh'], { description: 'The MAAS power type.' })),
+          type: Type.Optional(
+            StringEnum(['virsh', ...BmcTypes.filter((t) => t !== 'none')], {
+              description: 'The MAAS power type.',
+            }),
+          ),
           address: statusString(
-            'The MAAS power address: the libvirt URI as MAAS reaches it.',
+            'The MAAS power address: the libvirt URI (virsh), the Redfish URL or the IPMI address as MAAS reaches it.',
             1024,
           ),
-          id: statusString('The MAAS power id: the libvirt domain name.'),
+          id: statusString('virsh: the power id, the libvirt domain name.'),
+          nodeId: statusString('redfish: node_id, the Redfish System id.'),
+          user: statusString('redfish and ipmi: power_user (the password is in the Secret).'),
+          driver: statusString('ipmi: power_driver, LAN_2_0.', 16),
+          cipherSuiteId: statusString('ipmi: cipher_suite_id.', 4),
+          privilegeLevel: statusString('ipmi: privilege_level.', 16),
         },
-        { description: 'Power parameters, ready to paste into MAAS.' },
+        { description: 'Power parameters, ready to paste into MAAS (never a password).' },
       ),
     ),
     lastRestartToken: statusString('The spec.restartToken of the last reboot done.'),
+    bmc: Type.Optional(NodeBmcStatusSchema),
   },
   { description: 'What the operator observed at the last reconcile.' },
 );

@@ -11,6 +11,7 @@ import {
   type MaasNodeSpec,
   type VirtNetwork,
   type VirtNetworkSpec,
+  defaultRunStrategy,
 } from '../../api/v1alpha1/index.js';
 import { defaultMac } from '../maas-node/desired.js';
 import { CLEANUP_FINALIZER } from '../../runtime/index.js';
@@ -142,8 +143,17 @@ function nodeSpec(lab: MaasLab, id: LabIdentity, index: number): MaasNodeSpec {
       model: nic.model ?? 'virtio',
     })),
     vnc: { enabled: t.vnc?.enabled ?? true, listen: t.vnc?.listen ?? '127.0.0.1' },
-    runStrategy: t.runStrategy ?? 'Always',
+    // The node's own default, spelled out: Manual with a BMC (it owns power), Always without.
+    runStrategy: t.runStrategy ?? defaultRunStrategy(t.bmc),
     haltMode: t.haltMode ?? 'Shutdown',
+    ...(t.bmc !== undefined && {
+      bmc: {
+        type: t.bmc.type ?? 'none',
+        ...(t.bmc.credentialsSecretRef && {
+          credentialsSecretRef: { name: t.bmc.credentialsSecretRef.name },
+        }),
+      },
+    }),
     ...(t.restartToken !== undefined && { restartToken: t.restartToken }),
   };
 }

@@ -36,7 +36,6 @@ const DEFAULTS = {
   model: 'virtio',
   vncEnabled: true,
   vncListen: '127.0.0.1',
-  runStrategy: 'Always',
   haltMode: 'Shutdown',
   storagePool: 'default',
 } as const;

@@ -3,7 +3,7 @@
 // grace period; the pass requeues for exactly then), destroy, managed save, or a power-cycle
 // reboot for a new restartToken (then status.lastRestartToken). Once remembers its start in
 // the `maaslab.dev/started-once` annotation. The decision itself is pure (desired.ts).
-import type { HaltMode, RunStrategy } from '../../api/v1alpha1/index.js';
+import { defaultRunStrategy, type HaltMode, type RunStrategy } from '../../api/v1alpha1/index.js';
 import type { ObservedDomain } from '../../libvirt/hypervisor/index.js';
 import { EventType, toRfc3339Seconds } from '../../runtime/index.js';
 import { next, type Phase } from '../common/phases.js';
@@ -46,7 +46,7 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
   const { memory, clock, annotate } = deps;
   const created = pass.created === true;
   const uid = node.metadata?.uid ?? '';
-  const runStrategy: RunStrategy = node.spec.runStrategy ?? 'Always';
+  const runStrategy: RunStrategy = node.spec.runStrategy ?? defaultRunStrategy(node.spec.bmc);
   const haltMode: HaltMode = node.spec.haltMode ?? 'Shutdown';
   const token = node.spec.restartToken;
   const isOff = domain.state === 'shutoff' || domain.state === 'crashed';
@@ -126,15 +126,19 @@ export function nextPower(pass: NodePass, after: ObservedDomain): PowerAction {
   const { node } = pass.scope;
   const { memory, clock, shutdownTimeoutMs } = pass.deps;
   const requestedAt = memory.shutdownRequestedAt(node.metadata?.uid ?? '');
-  const wants = powerAction(node.spec.runStrategy ?? 'Always', node.spec.haltMode ?? 'Shutdown', {
-    state: after.state,
-    hasManagedSave: after.hasManagedSave,
-    // Decided this pass; only the power state matters for "wants".
-    startedOnce: true,
-    restartTokenChanged: false,
-    ...(requestedAt !== undefined && { shutdownRequestedAt: requestedAt }),
-    now: clock.now(),
-    ...(shutdownTimeoutMs !== undefined && { shutdownTimeoutMs }),
-  });
+  const wants = powerAction(
+    node.spec.runStrategy ?? defaultRunStrategy(node.spec.bmc),
+    node.spec.haltMode ?? 'Shutdown',
+    {
+      state: after.state,
+      hasManagedSave: after.hasManagedSave,
+      // Decided this pass; only the power state matters for "wants".
+      startedOnce: true,
+      restartTokenChanged: false,
+      ...(requestedAt !== undefined && { shutdownRequestedAt: requestedAt }),
+      now: clock.now(),
+      ...(shutdownTimeoutMs !== undefined && { shutdownTimeoutMs }),
+    },
+  );
   return wants === 'none' && requestedAt !== undefined ? 'shutdown' : wants;
 }

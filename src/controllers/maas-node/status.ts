@@ -197,9 +197,10 @@ function nodeVerdict(o: NodeObservation): Verdict {
     return { kind: 'progressing', reason: ProgressingReason, message };
   }
   if (isUp(o.state)) return { kind: 'ready', reason: ReconciledReason, message: '' };
-  // Off, paused or saved on purpose (Halted, or left so under Manual/Once): converged, not Ready.
+  // Off, paused or saved as declared (Halted, or left so under Manual/Once, by MAAS or a BMC):
+  // Ready means "as declared", so kubectl wait, Flux and Argo CD see a settled lab as healthy.
   return {
-    kind: 'settled',
+    kind: 'ready',
     reason: HaltedReason,
     message: `the domain is ${o.hasManagedSave && isOff(o.state) ? 'saved' : (o.state ?? 'off')}`,
   };

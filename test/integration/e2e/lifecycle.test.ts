@@ -287,6 +287,21 @@ describe('e2e: lab lifecycle (kstatus, scale, network move, clone, libvirtd outa
     await patch('maasnodes.maaslab.dev/golden', { spec: { runStrategy: 'Halted' } });
     await nodeStatus('golden', 'Stopped');
     expect((await lv.virsh(['domstate', domainOf('golden')])).trim()).to.equal('shut off');
+    // Off as declared is Ready (reason Halted), so kubectl wait and kstatus see it settled.
+    await waitFor(
+      async () => conditionOf(await node('golden'), 'Ready')?.reason === 'Halted' || undefined,
+      { ...LONG, description: 'golden Ready reason Halted' },
+    );
+    expect(conditionOf(await node('golden'), 'Ready')).to.include({ status: 'True' });
+    expect(await verdict('MaasNode', `${ns()}/golden`)).to.equal('Current');
+    await kubectlRun(kubeconfig(), [
+      'wait',
+      '-n',
+      ns(),
+      '--for=condition=Ready',
+      '--timeout=30s',
+      'maasnode/golden',
+    ]);
 
     await applyNode('copy', nodeSpec({ cloneFrom: { name: 'golden' } }));
     const copy = await nodeStatus('copy', 'Running');

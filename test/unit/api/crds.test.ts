@@ -162,7 +162,12 @@ describe('hack/gen-crds', () => {
     expect(at('MaasNode', 'spec.vnc')).to.deep.equal({});
     expect(at('MaasNode', 'spec.vnc.enabled')).to.equal(true);
     expect(at('MaasNode', 'spec.vnc.listen')).to.equal('127.0.0.1');
-    expect(at('MaasNode', 'spec.runStrategy')).to.equal('Always');
+    // No server default: it depends on spec.bmc (Manual with a BMC, Always without).
+    expect(at('MaasNode', 'spec.runStrategy')).to.equal(undefined);
+    expect(at('MaasNode', 'spec.bmc.type')).to.equal('none');
+    expect(at('Hypervisor', 'spec.bmc.redfishPort')).to.equal(8443);
+    expect(at('Hypervisor', 'spec.bmc.ipmiPortRange')).to.equal('6230-6329');
+    expect(at('Hypervisor', 'spec.bmc.redfishScheme')).to.equal('https');
     expect(at('MaasNode', 'spec.haltMode')).to.equal('Shutdown');
     expect(at('MaasLab', 'spec.nodes.namePrefix')).to.equal('node');
     expect(at('MaasLab', 'spec.nodes.template')).to.deep.equal({});

@@ -120,12 +120,12 @@ const branches: ReadonlyArray<{
     expect: { status: 'Healthy', message: 'nodes 3/3 ready' },
   },
   {
-    name: '5 (refined): Ready=False, reason Halted (a node off on purpose)',
+    name: '4: Ready=True, reason Halted (a node off as declared is healthy)',
     status: {
       observedGeneration: 3,
-      conditions: [ready('False', 'Halted', 'the domain is saved')],
+      conditions: [ready('True', 'Halted', 'the domain is saved')],
     },
-    expect: { status: 'Suspended', message: 'the domain is saved' },
+    expect: { status: 'Healthy', message: 'the domain is saved' },
   },
   {
     name: '5: Ready=False for any other reason, nothing in progress',

@@ -223,7 +223,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(hv.mutations).to.deep.equal(['virDomainDestroyFlags']);
     const n = nodes.get(key('n1'));
     expect(n?.status?.printableStatus).to.equal('Stopped');
-    expect(cond(n, 'Ready')).to.include({ status: 'False', reason: 'Halted' });
+    expect(cond(n, 'Ready')).to.include({ status: 'True', reason: 'Halted' });
   });
 
   it('Once: starts after creation, remembers it in an annotation, never again', async () => {

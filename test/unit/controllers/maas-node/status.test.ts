@@ -238,15 +238,15 @@ describe('controllers/maas-node/status', () => {
         ['RestartRequired', 'Stalled'],
       ],
       [
-        'halted on purpose',
+        'halted on purpose: Ready, as declared',
         { state: 'shutoff' },
-        { Ready: 'False/Halted' },
+        { Ready: 'True/Halted' },
         ['Reconciling', 'RestartRequired', 'Stalled'],
       ],
       [
         'saved on purpose',
         { state: 'shutoff', hasManagedSave: true },
-        { Ready: 'False/Halted' },
+        { Ready: 'True/Halted' },
         ['Reconciling', 'RestartRequired', 'Stalled'],
       ],
       [
@@ -258,7 +258,7 @@ describe('controllers/maas-node/status', () => {
       [
         'restart pending is moot when off',
         { state: 'shutoff', pendingRestart: ['memory: 1 → 2'] },
-        { Ready: 'False/Halted' },
+        { Ready: 'True/Halted' },
         ['Reconciling', 'RestartRequired', 'Stalled'],
       ],
     ];

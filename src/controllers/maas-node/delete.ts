@@ -3,6 +3,7 @@
 // volumes whose deletionPolicy is Delete, and forget the node. The finalizer is dropped
 // last, after the report (reconciler.ts). A foreign domain of our name and its disks are left
 // alone; a Hypervisor resource that is gone leaves nothing we could reach to clean up.
+import { serveBmc } from './bmc.js';
 import { HypervisorUnreachableError, NameConflictError } from '../../libvirt/hypervisor/index.js';
 import { EventType } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
@@ -90,4 +91,4 @@ const release: Phase<NodePass> = async (pass) => {
 };
 
 /** The phases of a pass over a node being deleted, in order. */
-export const deletePhases: ReadonlyArray<Phase<NodePass>> = [deleteFromHost, release];
+export const deletePhases: ReadonlyArray<Phase<NodePass>> = [serveBmc, deleteFromHost, release];

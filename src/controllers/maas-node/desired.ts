@@ -19,6 +19,8 @@ import type {
   ParsedDomain,
   VolumeDescription,
 } from '../../libvirt/xml/index.js';
+import type { BootOverride } from '../../bmc/backend.js';
+import { bootOrderWith } from '../../bmc/boot.js';
 import { fnv1a32 } from '../common/hash.js';
 import { parseQuantity } from '../common/quantity.js';
 import { libvirtNetworkName } from '../virt-network/desired.js';
@@ -92,6 +94,8 @@ export interface NodeContext {
    * volume by volume.
    */
   readonly cloneSource?: MaasNode;
+  /** The boot override its BMC has in force (status.bmc.bootOverride, or newer). */
+  readonly bootOverride?: BootOverride;
 }
 
 /** A volume the node needs, with where it lives and how it is made. */
@@ -177,7 +181,9 @@ export function desiredDomain(node: MaasNode, ctx: NodeContext): OwnedDomain {
     vcpus: spec.vcpus ?? DEFAULTS.vcpus,
     arch: spec.arch ?? DEFAULTS.arch,
     firmware: spec.firmware ?? DEFAULTS.firmware,
-    bootOrder: (spec.bootOrder ?? DEFAULTS.bootOrder).filter((device) => present[device]),
+    bootOrder: bootOrderWith(spec.bootOrder ?? DEFAULTS.bootOrder, ctx.bootOverride).filter(
+      (device) => present[device],
+    ),
     disks,
     interfaces,
     ...((vnc.enabled ?? DEFAULTS.vncEnabled) && {

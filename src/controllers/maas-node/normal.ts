@@ -27,6 +27,7 @@ import {
   domainNameFor,
   type NodeContext,
 } from './desired.js';
+import { bootOverrideFor, serveBmc } from './bmc.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
 import { nextPower, power } from './power.js';
@@ -113,10 +114,12 @@ const observeLibvirt: Phase<NodePass> = async (pass) => {
     found.unreachable = view.message;
     return stop({ requeueAfterMs: UNREACHABLE_RECHECK_MS });
   }
+  const bootOverride = bootOverrideFor(node, deps);
   const ctx: NodeContext = {
     hypervisor: hypervisor.spec,
     kvm,
     ...(cloneSource && { cloneSource }),
+    ...(bootOverride && { bootOverride }),
   };
   pass.host = { verbs, desired: desiredDomain(node, ctx), domain: view.domain };
   found.volumes = desiredVolumes(node, ctx);
@@ -254,6 +257,7 @@ export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
   acting(ensureDefinition),
   acting(power),
   acting(observeAfterPower),
+  serveBmc,
   settle,
 ];
 

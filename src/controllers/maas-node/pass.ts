@@ -1,6 +1,8 @@
 // One MaasNode pass: its scope, what its phases found (the report reads that and nothing
 // else), the pass's Normal events told as one, and what the phases share. Built fresh by
 // every pass and dropped at its end; what outlives a pass is in memory.ts.
+import type { BootOverride } from '../../bmc/backend.js';
+import type { BmcEndpoints, BmcService } from '../../bmc/service.js';
 import type { MaasNode } from '../../api/v1alpha1/index.js';
 import type { Hypervisor, ObservedDomain } from '../../libvirt/hypervisor/index.js';
 import type { ParsedVolume } from '../../libvirt/xml/index.js';
@@ -36,6 +38,8 @@ export interface Findings {
   lastRestartToken?: string;
   /** This pass started, stopped, saved or rebooted the domain: observe it again. */
   powerChanged?: boolean;
+  /** With spec.bmc: where the BMC serves, or why it does not (bmc.ts). */
+  bmc?: BmcFindings;
   /**
    * The error the pass ended with, once a phase has turned it into findings above (Unknown,
    * Stalled, LibvirtError): the report shows it. An error no phase classified is not
@@ -63,7 +67,20 @@ export interface NodeDeps {
   readonly resyncMs: number;
   /** Grace period of haltMode Shutdown before the domain is destroyed (default 120 s). */
   readonly shutdownTimeoutMs?: number;
+  /** The virtual BMCs this process serves; without it, spec.bmc is reported not served. */
+  readonly bmc?: BmcService;
+  /** Reads a Secret in the node's namespace (the BMC credentials); undefined when missing. */
+  readonly readSecret?: (
+    namespace: string,
+    name: string,
+    signal: AbortSignal,
+  ) => Promise<Readonly<Record<string, string>> | undefined>;
 }
+
+/** What the BMC phase found. */
+export type BmcFindings =
+  | { readonly serving: BmcEndpoints; readonly boot?: BootOverride; readonly user: string }
+  | { readonly serving?: undefined; readonly reason: string; readonly message: string };
 
 /** The libvirt side of a pass, once the host answered. */
 export interface HostView {

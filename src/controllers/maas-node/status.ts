@@ -1,6 +1,9 @@
 // MaasNode status: the printable status, the status fields read from libvirt, and the
 // conditions. Pure: everything comes in already observed (CAPI's *_controller_status.go split).
 import {
+  BmcReadyCondition,
+  BmcServingReason,
+  hasBmc,
   DeletingReason,
   HaltedReason,
   HypervisorUnreachableReason,
@@ -16,6 +19,7 @@ import {
   type MaasNodeStatus,
 } from '../../api/v1alpha1/index.js';
 import type { ObservedDomain } from '../../libvirt/hypervisor/index.js';
+import type { ConditionInput } from '../../runtime/index.js';
 import type { ParsedDomain, ParsedVolume } from '../../libvirt/xml/index.js';
 import {
   applyConditionPlan,
@@ -25,6 +29,7 @@ import {
   type Verdict,
   type Why,
 } from '../common/conditions.js';
+import type { BmcEndpoints } from '../../bmc/service.js';
 import { formatBinaryQuantity } from '../common/quantity.js';
 import { defaultMac, type DesiredVolume } from './desired.js';
 import type { Findings } from './pass.js';
@@ -108,6 +113,81 @@ export function powerFor(
     type: 'virsh',
     address: cut < 0 ? hypervisorUri : hypervisorUri.slice(0, cut),
     id: domainName,
+  };
+}
+
+/** BmcReady: present only for a node with spec.bmc. */
+export function bmcCondition(
+  node: Readonly<MaasNode>,
+  found: Findings,
+): Omit<ConditionInput, 'type'> | undefined {
+  if (!hasBmc(node.spec.bmc)) return undefined;
+  const bmc = found.bmc;
+  if (bmc?.serving) {
+    const where = bmc.serving.redfish
+      ? `redfish at ${bmc.serving.redfish.url}Systems/${bmc.serving.redfish.systemId}`
+      : `ipmi at ${bmc.serving.ipmi?.address}:${bmc.serving.ipmi?.port}`;
+    return { status: 'True', reason: BmcServingReason, message: where };
+  }
+  if (bmc) return { status: 'False', reason: bmc.reason, message: bmc.message };
+  // No finding this pass (no domain yet, host unreachable): what was known stands.
+  const known = node.status?.conditions?.find((c) => c.type === BmcReadyCondition);
+  if (known) return { status: known.status, reason: known.reason, message: known.message };
+  return { status: 'False', reason: ProgressingReason, message: 'waiting for the domain' };
+}
+
+type PowerStatus = NonNullable<MaasNodeStatus['power']>;
+
+/**
+ * status.bmc and status.power. With a BMC serving, status.power is the MAAS power parameters
+ * of that BMC (never the password); otherwise the virsh driver's.
+ */
+export function bmcFields(
+  node: Readonly<MaasNode>,
+  found: Findings,
+  virsh: PowerStatus | undefined,
+): Pick<MaasNodeStatus, 'bmc' | 'power'> {
+  const known = node.status?.bmc;
+  if (!hasBmc(node.spec.bmc)) return virsh ? { power: virsh } : {};
+  const serving = found.bmc?.serving ? found.bmc : undefined;
+  const endpoints = serving?.serving ?? {
+    ...(known?.redfish && { redfish: known.redfish }),
+    ...(known?.ipmi && { ipmi: known.ipmi }),
+  };
+  const bootOverride = serving?.boot ?? known?.bootOverride;
+  const bmc = {
+    ...endpoints,
+    ...(bootOverride && { bootOverride }),
+    ...(known?.lastAction && { lastAction: known.lastAction }),
+  };
+  const power = serving
+    ? bmcPower(serving.serving, serving.user)
+    : known
+      ? node.status?.power
+      : virsh;
+  return { ...(Object.keys(bmc).length > 0 && { bmc }), ...(power && { power }) };
+}
+
+/** MAAS's power parameters for a BMC (MAAS's redfish and ipmi drivers). */
+export function bmcPower(endpoints: BmcEndpoints, user: string): PowerStatus {
+  if (endpoints.redfish) {
+    const root = new URL(endpoints.redfish.url);
+    return {
+      type: 'redfish',
+      address: `${root.protocol}//${root.host}`,
+      user,
+      nodeId: endpoints.redfish.systemId,
+    };
+  }
+  const ipmi = endpoints.ipmi;
+  const host = ipmi?.address.includes(':') ? `[${ipmi.address}]` : (ipmi?.address ?? '');
+  return {
+    type: 'ipmi',
+    address: ipmi?.port === 623 ? host : `${host}:${ipmi?.port}`,
+    user,
+    driver: 'LAN_2_0',
+    cipherSuiteId: '3',
+    privilegeLevel: 'OPERATOR',
   };
 }
 
@@ -345,7 +425,11 @@ export function nodeStatus(scope: NodeScope, found: Findings, at: ReportContext)
   const o = nodeObservation(scope, found);
   const conditions = applyConditionPlan(
     node.status?.conditions,
-    nodeConditionPlan(o, found.waiting),
+    withCondition(
+      nodeConditionPlan(o, found.waiting),
+      BmcReadyCondition,
+      bmcCondition(node, found),
+    ),
     { now: at.now, generation },
   );
   const observedGeneration = at.succeeded ? generation : node.status?.observedGeneration;
@@ -356,7 +440,7 @@ export function nodeStatus(scope: NodeScope, found: Findings, at: ReportContext)
     hypervisor: node.spec.hypervisor,
     domainName,
     ...libvirtFields(node, found),
-    ...(hypervisor && { power: powerFor(hypervisor.spec.uri, domainName) }),
+    ...bmcFields(node, found, hypervisor ? powerFor(hypervisor.spec.uri, domainName) : undefined),
     ...(found.lastRestartToken !== undefined && { lastRestartToken: found.lastRestartToken }),
   };
 }

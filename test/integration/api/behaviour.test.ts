@@ -118,7 +118,6 @@ describe('api: behaviour in the real API server', () => {
         ],
         interfaces: [{ network: 'maas', model: 'virtio' }],
         vnc: { enabled: true, listen: '127.0.0.1' },
-        runStrategy: 'Always',
         haltMode: 'Shutdown',
       });
     });
@@ -169,7 +168,6 @@ describe('api: behaviour in the real API server', () => {
           firmware: 'bios',
           bootOrder: ['network', 'disk'],
           vnc: { enabled: true, listen: '127.0.0.1' },
-          runStrategy: 'Always',
           haltMode: 'Shutdown',
         },
       });

@@ -1,0 +1,29 @@
+// A BMC's boot source override as the node's reconciler honours it: pure.
+import type { BootOverride } from './backend.js';
+
+/** What the override does to a domain's boot order (libvirt's per-device boot order). */
+export type BootDeviceName = 'network' | 'disk';
+
+/** No override: the spec's boot order. */
+export const NoBootOverride: BootOverride = { target: 'None', enabled: 'Disabled', mode: 'Legacy' };
+
+/**
+ * The boot order with `override` applied: Pxe puts network first, Hdd disk first; None,
+ * Disabled or no override leave `order` as it is. Devices the node lacks are the caller's to
+ * drop, as for the spec's own order.
+ */
+export function bootOrderWith(
+  order: readonly BootDeviceName[],
+  override: BootOverride | undefined,
+): BootDeviceName[] {
+  if (!override || override.enabled === 'Disabled') return [...order];
+  const first: BootDeviceName | undefined =
+    override.target === 'Pxe' ? 'network' : override.target === 'Hdd' ? 'disk' : undefined;
+  if (first === undefined) return [...order];
+  return [first, ...order.filter((d) => d !== first)];
+}
+
+/** Whether an override changes anything (a Disabled or None override does not). */
+export function isActiveOverride(override: BootOverride | undefined): boolean {
+  return override !== undefined && override.enabled !== 'Disabled' && override.target !== 'None';
+}

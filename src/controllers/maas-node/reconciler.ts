@@ -8,6 +8,7 @@
 // pass.ts (one pass's state and events), watches.ts (what wakes a pass).
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
+  GroupVersionKinds,
   Group,
   type Hypervisor as HypervisorResource,
   type MaasNode,
@@ -25,11 +26,15 @@ import {
   isTerminalError,
   loggerFrom,
   type Manager,
+  type MetaObject,
   type Reconciler,
   refOf,
   type Request,
   type Result,
+  toRfc3339Seconds,
 } from '../../runtime/index.js';
+import type { BmcActionSource } from '../../bmc/backend.js';
+import type { BmcHooks, BmcService } from '../../bmc/service.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
@@ -77,6 +82,10 @@ export interface MaasNodeReconcilerOptions {
   readonly shutdownTimeoutMs?: number;
   /** Counts errors a pass logged and did not return (default: not counted). */
   readonly swallowedErrors?: SwallowedErrorMetrics;
+  /** The virtual BMCs this process serves (spec.bmc); without them BmcReady says so. */
+  readonly bmc?: BmcService;
+  /** Reads the BMC credentials Secret. */
+  readonly readSecret?: NodeDeps['readSecret'];
 }
 
 /**
@@ -115,6 +124,8 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     memory: createNodeMemory(),
     resyncMs: opts.resyncMs ?? DEFAULT_NODE_RESYNC_MS,
     ...(opts.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: opts.shutdownTimeoutMs }),
+    ...(opts.bmc && { bmc: opts.bmc }),
+    ...(opts.readSecret && { readSecret: opts.readSecret }),
   };
 
   /** Step 4: one status patch, only when something changed; see the doc comment above. */
@@ -195,6 +206,11 @@ export interface MaasNodeSetupOptions extends BuilderOptions {
   readonly shutdownTimeoutMs?: number;
   /** Counts errors a pass logged and did not return (default: not counted). */
   readonly swallowedErrors?: SwallowedErrorMetrics;
+  /**
+   * Makes the process's virtual BMC service, given what it must do when a BMC client acts
+   * (record it in the node's status, wake the node). Without it spec.bmc is not served.
+   */
+  readonly bmc?: (hooks: BmcHooks) => BmcService;
 }
 
 /**
@@ -203,9 +219,19 @@ export interface MaasNodeSetupOptions extends BuilderOptions {
  * and libvirt domain lifecycle events (see watches.ts).
  */
 export function setup(manager: Manager, options: MaasNodeSetupOptions): Controller {
-  const { hypervisors, serves, resyncMs, shutdownTimeoutMs, swallowedErrors, ...builderOptions } =
-    options;
+  const {
+    hypervisors,
+    serves,
+    resyncMs,
+    shutdownTimeoutMs,
+    swallowedErrors,
+    bmc: makeBmc,
+    ...builderOptions
+  } = options;
   const caches = nodeCaches(manager);
+  // The hooks wake the controller that is built below, once there is one.
+  const built: { controller?: Controller } = {};
+  const bmc = makeBmc?.(bmcHooks(manager, (req) => built.controller?.enqueue(req)));
   const reconciler = createMaasNodeReconciler({
     caches,
     hypervisorFor: (hv) => hypervisors.hypervisorFor(hv),
@@ -225,12 +251,67 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     ...(resyncMs !== undefined && { resyncMs }),
     ...(shutdownTimeoutMs !== undefined && { shutdownTimeoutMs }),
     ...(swallowedErrors && { swallowedErrors }),
+    ...(bmc && { bmc, readSecret: secretReader(manager) }),
   });
-  return watchNodes(
+  built.controller = watchNodes(
     manager,
     { caches, hypervisors, builderOptions, name: MaasNodeControllerName },
     reconciler,
   );
+  return built.controller;
+}
+
+const requestOf = (key: string): Request => {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+};
+
+/**
+ * What the BMC service does when a client acts: a merge patch of status.bmc (lastAction,
+ * bootOverride), unlocked because it names only fields the reconciler carries over (a pass
+ * racing it gets a 409 on its own locked write and observes again), then a wake-up.
+ */
+function bmcHooks(manager: Manager, enqueue: (req: Request) => void): BmcHooks {
+  const patch = async (key: string, bmc: object): Promise<void> => {
+    const req = requestOf(key);
+    await manager.rest.request({
+      method: 'PATCH',
+      ref: { ...GroupVersionKinds.MaasNode, namespace: req.namespace, name: req.name },
+      subresource: 'status',
+      body: { status: { bmc } },
+      contentType: ContentType.MergePatch,
+    });
+    enqueue(req);
+  };
+  const lastAction = (action: string, source: BmcActionSource) => ({
+    action,
+    time: toRfc3339Seconds(manager.clock.now()),
+    source: `${source.protocol} ${source.user}@${source.remote}`,
+  });
+  return {
+    actionTaken: (key, action, source) => patch(key, { lastAction: lastAction(action, source) }),
+    bootChanged: (key, boot, source) =>
+      patch(key, {
+        bootOverride: boot,
+        lastAction: lastAction(`Boot=${boot.target}/${boot.enabled}/${boot.mode}`, source),
+      }),
+  };
+}
+
+/** Reads a Secret's data, decoded; undefined when it does not exist. */
+function secretReader(manager: Manager): NonNullable<NodeDeps['readSecret']> {
+  return async (namespace, name, signal) => {
+    const secret = await manager.client.get<MetaObject & { data?: Record<string, string> }>(
+      { apiVersion: 'v1', kind: 'Secret', namespace, name },
+      signal,
+    );
+    if (!secret) return undefined;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) {
+      out[k] = Buffer.from(v, 'base64').toString('utf8');
+    }
+    return out;
+  };
 }
 
 /** The permissions the MaasNode controller uses, and no more. */
@@ -244,4 +325,6 @@ export const rbac: readonly V1PolicyRule[] = [
     verbs: ['get', 'list', 'watch'],
   },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  // The BMC credentials (spec.bmc.credentialsSecretRef), read when a node's BMC is served.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
 ];

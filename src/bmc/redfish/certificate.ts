@@ -40,7 +40,10 @@ function subjectName(commonName: string): string {
  */
 export async function generateBmcCertificate(req: BmcCertificateRequest): Promise<BmcCertificate> {
   if (!(req.validDays > 0)) throw new RangeError('validDays must be positive');
-  const crypto = webcrypto as unknown as Crypto;
+  /** Node's WebCrypto, typed as the library expects (our lib setting has no DOM types). */
+  const crypto = webcrypto as unknown as NonNullable<
+    Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]
+  >;
   const keys = await crypto.subtle.generateKey(ecdsaP256, true, ['sign', 'verify']);
   const notBefore = req.notBefore ?? new Date();
   const notAfter = new Date(notBefore.getTime() + req.validDays * 86_400_000);

@@ -137,14 +137,24 @@ export class SessionTable {
     return this.sessions.size;
   }
 
-  /** Drops sessions past their idle or handshake timeout. */
+  /** Drops sessions past their idle or handshake timeout (run before each lookup). */
   sweep(): void {
     const now = this.now();
-    for (const [id, s] of this.sessions) {
+    for (const s of this.sessions.values()) {
       const limit =
         s.state === 'active' ? this.limits.idleTimeoutMs : this.limits.handshakeTimeoutMs;
-      if (now - s.lastActivity >= limit) this.sessions.delete(id);
+      if (now - s.lastActivity >= limit) this.drop(s);
     }
+  }
+
+  /**
+   * Removes a session that did not close itself. One left after RAKP 2 counts as a failed login:
+   * a console that cannot verify RAKP 2 (a wrong password) just stops, sending no RAKP 3, so an
+   * abandoned handshake is the only sign of it (ipmitool 1.8.19 and FreeIPMI 1.6 both do this).
+   */
+  private drop(session: Session): void {
+    this.sessions.delete(session.bmcSessionId);
+    if (session.state === 'rakp2-sent') this.opts.throttle.failed(session.source.ip);
   }
 
   /** Open Session Request → Response: only cipher suite 3's algorithms, room permitting. */
@@ -345,9 +355,9 @@ export class SessionTable {
   }
 
   private evictOldestHandshake(): boolean {
-    for (const [id, s] of this.sessions) {
+    for (const s of this.sessions.values()) {
       if (s.state !== 'active') {
-        this.sessions.delete(id);
+        this.drop(s);
         return true;
       }
     }

@@ -16,6 +16,7 @@ packages=(
   prometheus                                 # promtool and a real server for deploy/monitoring's tests
   lua5.1 lua-cjson                           # runs deploy/argocd/health.lua the way Argo CD does (Lua 5.1)
   openssl                                    # a throw-away TLS certificate in the REST unit tests
+  ipmitool freeipmi-tools                    # real IPMI clients (ipmitool lanplus; MAAS's ipmipower, ipmi-chassis-config) for the IPMI BMC's tests
 )
 
 missing=()

@@ -17,6 +17,7 @@ packages=(
   lua5.1 lua-cjson                           # runs deploy/argocd/health.lua the way Argo CD does (Lua 5.1)
   openssl                                    # a throw-away TLS certificate in the REST unit tests
   python3-sushy curl                         # real Redfish clients (OpenStack sushy, as Ironic uses it) in the BMC tests
+  ipmitool freeipmi-tools                    # real IPMI clients (ipmitool lanplus; MAAS's ipmipower, ipmi-chassis-config) for the IPMI BMC's tests
 )
 
 missing=()

@@ -42,8 +42,13 @@ export const controllerRules: readonly (readonly V1PolicyRule[])[] = [
   virtNetworkRbac,
 ];
 
-/** Rules the shard Leases (coordination.k8s.io) and leader-election Events need. */
+/**
+ * Rules in the operator's own namespace: the shard Leases (coordination.k8s.io), the
+ * leader-election Events, and the Redfish BMCs' certificate Secrets (`<hypervisor>-bmc-tls`,
+ * made once and kept, so a BMC's certificate survives restarts and shard moves).
+ */
 export const leaderElectionRules: readonly V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
   {
     apiGroups: ['coordination.k8s.io'],
     resources: ['leases'],

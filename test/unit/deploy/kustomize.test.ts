@@ -116,14 +116,23 @@ describe('deploy/ (kubectl kustomize)', function () {
         }
       });
 
-      it('grants nothing on Secrets, and writes outside maaslab.dev only for events and leases', () => {
-        for (const r of rulesOf(docs(dir))) {
-          expect(r.resources ?? []).not.to.include('secrets');
-          const writes = r.verbs.some((v) => !['get', 'list', 'watch'].includes(v));
-          if (writes && !(r.apiGroups ?? []).every((g) => g === 'maaslab.dev')) {
-            expect(r.resources).to.satisfy((rs: string[]) =>
-              rs.every((x) => x === 'events' || x === 'leases'),
-            );
+      it('reads Secrets only by name (BMC credentials), creates them only in its own namespace (BMC certificates), and writes outside maaslab.dev only for events, leases and those', () => {
+        for (const doc of docs(dir)) {
+          if (doc.kind !== 'Role' && doc.kind !== 'ClusterRole') continue;
+          for (const r of (doc as unknown as V1ClusterRole).rules ?? []) {
+            if ((r.resources ?? []).includes('secrets')) {
+              expect(r.resources, JSON.stringify(r)).to.deep.equal(['secrets']);
+              const allowed = doc.kind === 'Role' ? ['get', 'create'] : ['get'];
+              expect(r.verbs, `${doc.kind} ${JSON.stringify(r)}`).to.satisfy((vs: string[]) =>
+                vs.every((v) => allowed.includes(v)),
+              );
+            }
+            const writes = r.verbs.some((v) => !['get', 'list', 'watch'].includes(v));
+            if (writes && !(r.apiGroups ?? []).every((g) => g === 'maaslab.dev')) {
+              expect(r.resources).to.satisfy((rs: string[]) =>
+                rs.every((x) => x === 'events' || x === 'leases' || x === 'secrets'),
+              );
+            }
           }
         }
       });

@@ -52,14 +52,19 @@ export function writeIso9660(files: readonly IsoFile[], options: IsoOptions): Bu
   const { volumeId } = options;
   const date = options.date ?? new Date(0);
   if (!VOLUME_ID.test(volumeId)) {
-    throw new RangeError(`ISO volume id ${JSON.stringify(volumeId)} must be 1-16 of A-Z a-z 0-9 _ -`);
+    throw new RangeError(
+      `ISO volume id ${JSON.stringify(volumeId)} must be 1-16 of A-Z a-z 0-9 _ -`,
+    );
   }
   const seen = new Set<string>();
   for (const f of files) {
     if (!JOLIET_NAME.test(f.name) || f.name === '.' || f.name === '..') {
-      throw new RangeError(`ISO file name ${JSON.stringify(f.name)} must be 1-64 of A-Z a-z 0-9 . _ -`);
+      throw new RangeError(
+        `ISO file name ${JSON.stringify(f.name)} must be 1-64 of A-Z a-z 0-9 . _ -`,
+      );
     }
-    if (seen.has(f.name)) throw new RangeError(`ISO file name ${JSON.stringify(f.name)} is given twice`);
+    if (seen.has(f.name))
+      throw new RangeError(`ISO file name ${JSON.stringify(f.name)} is given twice`);
     seen.add(f.name);
   }
 
@@ -93,7 +98,8 @@ export function writeIso9660(files: readonly IsoFile[], options: IsoOptions): Bu
   const totalSectors = next + 1; // one zero sector of padding at the end
 
   const image = Buffer.alloc(totalSectors * SECTOR_SIZE);
-  const sector = (lba: number): Buffer => image.subarray(lba * SECTOR_SIZE, (lba + 1) * SECTOR_SIZE);
+  const sector = (lba: number): Buffer =>
+    image.subarray(lba * SECTOR_SIZE, (lba + 1) * SECTOR_SIZE);
 
   const rootRecord = (lba: number, sectors: number): Buffer =>
     directoryRecord(Buffer.of(0), lba, sectors * SECTOR_SIZE, true, date);
@@ -140,7 +146,13 @@ export function writeIso9660(files: readonly IsoFile[], options: IsoOptions): Bu
       rootRecord(lba, sectors), // '.'
       directoryRecord(Buffer.of(1), lba, sectors * SECTOR_SIZE, true, date), // '..'
       ...entries.map((e) =>
-        directoryRecord(e.id, extents[e.index] as number, (data[e.index] as Buffer).length, false, date),
+        directoryRecord(
+          e.id,
+          extents[e.index] as number,
+          (data[e.index] as Buffer).length,
+          false,
+          date,
+        ),
       ),
     ];
     writeDirectory(image, lba, records);
@@ -211,7 +223,13 @@ function writePathTable(s: Buffer, rootLba: number, order: 'LE' | 'BE'): void {
 }
 
 /** A directory record (ECMA-119 9.1); its length is even, padded after the identifier. */
-function directoryRecord(id: Buffer, lba: number, size: number, isDir: boolean, date: Date): Buffer {
+function directoryRecord(
+  id: Buffer,
+  lba: number,
+  size: number,
+  isDir: boolean,
+  date: Date,
+): Buffer {
   const length = 33 + id.length + (id.length % 2 === 0 ? 1 : 0);
   const r = Buffer.alloc(length);
   r[0] = length;

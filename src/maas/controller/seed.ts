@@ -313,7 +313,10 @@ function networkConfig(v: Valid): string {
     dhcp6: false,
     addresses: [v.address],
     ...(v.uplinkMac === undefined && v.gateway !== undefined
-      ? { routes: [{ to: 'default', via: v.gateway }] }
+      ? {
+          // Not `to: default`: cloud-init 22.4's own v2 parser rejects it; every netplan takes this.
+          routes: [{ to: v.gateway.includes(':') ? '::/0' : '0.0.0.0/0', via: v.gateway }],
+        }
       : {}),
     ...nameservers,
   };

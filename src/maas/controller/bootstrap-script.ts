@@ -53,14 +53,14 @@ PROFILE=maaslab
 # A line for the serial console (where the operator reads it) and for cloud-init's log.
 say() {
   printf '%s\\n' "$*"
-  printf '%s\\r\\n' "$*" >"$CONSOLE" 2>/dev/null || true
+  printf '%s\\r\\n' "$*" >>"$CONSOLE" 2>/dev/null || true
 }
 
 announce() {
   local key
   key=$(head -n 1 "$MAASLAB_APIKEY_FILE")
   # To the console only: cloud-init-output.log is not where a credential belongs.
-  printf 'MAASLAB-APIKEY-BEGIN %s MAASLAB-APIKEY-END\\r\\n' "$key" >"$CONSOLE"
+  printf 'MAASLAB-APIKEY-BEGIN %s MAASLAB-APIKEY-END\\r\\n' "$key" >>"$CONSOLE"
 }
 
 if [ "\${1:-}" = announce ]; then

@@ -355,7 +355,7 @@ function userData(v: Valid): string {
       [
         '/bin/sh',
         '-c',
-        `printf 'MAASLAB-STEP boot ok\\r\\n' >${SERIAL_CONSOLE} || true; ` +
+        `printf 'MAASLAB-STEP boot ok\\r\\n' >>${SERIAL_CONSOLE} || true; ` +
           `if [ -x ${BOOTSTRAP_SCRIPT_PATH} ]; then ${BOOTSTRAP_SCRIPT_PATH} announce || true; fi`,
       ],
     ],

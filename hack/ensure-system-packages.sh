@@ -16,6 +16,7 @@ packages=(
   prometheus                                 # promtool and a real server for deploy/monitoring's tests
   lua5.1 lua-cjson                           # runs deploy/argocd/health.lua the way Argo CD does (Lua 5.1)
   openssl                                    # a throw-away TLS certificate in the REST unit tests
+  cloud-init genisoimage xorriso             # the MAAS controller seed's tests: cloud-init schema, isoinfo, xorriso
 )
 
 missing=()

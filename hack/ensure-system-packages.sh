@@ -18,6 +18,7 @@ packages=(
   openssl                                    # a throw-away TLS certificate in the REST unit tests
   python3-sushy curl                         # real Redfish clients (OpenStack sushy, as Ironic uses it) in the BMC tests
   ipmitool freeipmi-tools                    # real IPMI clients (ipmitool lanplus; MAAS's ipmipower, ipmi-chassis-config) for the IPMI BMC's tests
+  cloud-init genisoimage xorriso             # the MAAS controller seed's tests: cloud-init schema, isoinfo, xorriso
 )
 
 missing=()

@@ -131,6 +131,8 @@ export interface BmcService {
   ensure(target: BmcTarget): Promise<BmcEndpoints>;
   /** Stops serving the node's BMC (deleted, type none, shard moved). */
   release(key: string): Promise<void>;
+  /** Stops serving every BMC of a Hypervisor (its shard moved to another process). */
+  releaseHypervisor(hypervisor: string): Promise<void>;
   /** The boot override in force for a node, as this process knows it (undefined: unknown). */
   bootOverrideOf(key: string): BootOverride | undefined;
   /** The nodes served, for tests and metrics. */
@@ -188,14 +190,16 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
       const t = targetById(id);
       if (!t) throw new BmcSystemNotFoundError(id);
       const booted = await powerDomain(t, action);
-      await opts.hooks.actionTaken(t.key, action, source);
       // A Once override is spent by the boot it applied to.
-      const boot = bootOf(t);
-      if (booted && boot.enabled === 'Once') {
+      const spent = booted && bootOf(t).enabled === 'Once';
+      if (spent) {
         boots.set(t.key, NoBootOverride);
         await applyBoot(t, NoBootOverride);
-        await opts.hooks.bootChanged(t.key, NoBootOverride, source);
       }
+      // The client has its answer once libvirt acted, as a real BMC answers before the host
+      // is up; the record in the node's status follows.
+      record(t.key, () => opts.hooks.actionTaken(t.key, action, source));
+      if (spent) record(t.key, () => opts.hooks.bootChanged(t.key, NoBootOverride, source));
     },
     async setBootOverride(id, boot, source) {
       const t = targetById(id);
@@ -207,9 +211,30 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
       // where the BMC asks and the firmware decides.
       boots.set(t.key, boot);
       await applyBoot(t, boot);
-      await opts.hooks.bootChanged(t.key, boot, source);
+      record(t.key, () => opts.hooks.bootChanged(t.key, boot, source));
     },
   };
+
+  /**
+   * Runs the status records of one node in order, after the client's answer; a record that
+   * fails is logged (the node's next pass still shows the domain as it is).
+   */
+  const records = new Map<string, Promise<void>>();
+  function record(key: string, write: () => Promise<void>): void {
+    const previous = records.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(write)
+      .catch((err: unknown) =>
+        opts.log.warn('Recording a BMC action in the node status failed', {
+          node: key,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      )
+      .finally(() => {
+        if (records.get(key) === next) records.delete(key);
+      });
+    records.set(key, next);
+  }
 
   /**
    * Redefines the domain with `boot`'s order at once, so that a power-on right after the
@@ -414,12 +439,19 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
       }
       if (t) await releaseRedfishIfUnused(t.hypervisor);
     },
+    async releaseHypervisor(hypervisor) {
+      const keys = [...targets.values()]
+        .filter((t) => t.hypervisor === hypervisor)
+        .map((t) => t.key);
+      await Promise.all(keys.map((key) => this.release(key)));
+    },
     bootOverrideOf(key) {
       const t = targets.get(key);
       return boots.get(key) ?? t?.boot;
     },
     keys: () => [...targets.keys()],
     async close() {
+      await Promise.allSettled(records.values());
       const closing = [
         ...[...ipmi.values()].map((e) => e.listener.close()),
         ...[...redfish.values()].map((e) => e.listener.then((l) => l.close())),

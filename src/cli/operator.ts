@@ -11,6 +11,8 @@
 //   gaining it enqueues the shard's objects so the new owner reports at once.
 // Kept apart from main.ts so tests and `make demo` can run the operator in-process.
 
+import type { BmcService } from '../bmc/service.js';
+import { operatorBmcService } from './bmc.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import {
@@ -195,6 +197,8 @@ export async function runOperator(
   });
 
   // Leases, when asked for; `serves` is what every reconciler checks first.
+  // The virtual BMCs of the shards served here (made with the MaasNode controller below).
+  let bmcService: BmcService | undefined;
   const leases = options.leaderElect
     ? createManagerShardLeases(manager, {
         onStart: (shard) => {
@@ -207,6 +211,8 @@ export async function runOperator(
         // in flight at their next libvirt change.
         onStop: (shard) => {
           hypervisors.fence(shard);
+          // The shard's BMCs move with it: its new holder serves them.
+          void bmcService?.releaseHypervisor(shard);
           logger.info('Stopped serving hypervisor shard', { shard });
         },
       })
@@ -243,12 +249,20 @@ export async function runOperator(
     resyncMs: options.resyncPeriodMs,
     swallowedErrors,
   });
+  const hypervisorCache = manager.cache<Hypervisor>(GroupVersionKinds.Hypervisor);
+  const makeBmc = operatorBmcService(
+    manager,
+    options.namespace,
+    (hv) => hypervisorCache.get({ name: hv })?.spec.bmc?.listenAddress,
+    logger,
+  );
   const nodeController = setupMaasNode(scoped, {
     ...builder,
     hypervisors,
     serves,
     resyncMs: options.resyncPeriodMs,
     swallowedErrors,
+    bmc: (bmcHooks) => (bmcService = makeBmc(bmcHooks)),
   });
   const labController = setupMaasLab(scoped, {
     ...builder,
@@ -310,6 +324,7 @@ export async function runOperator(
 
   const shutdown = async (): Promise<void> => {
     await manager.stop();
+    await bmcService?.close();
     await hypervisors.close();
     await pool.close();
     logger.info('Shutdown complete');

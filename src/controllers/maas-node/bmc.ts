@@ -21,6 +21,9 @@ import type { NodeDeps, NodePass } from './pass.js';
 const keyOf = (node: Readonly<MaasNode>): string =>
   `${node.metadata?.namespace ?? ''}/${node.metadata?.name ?? ''}`;
 
+/** How soon a pass comes back for the UUID of a domain it just defined. */
+const UUID_RECHECK_MS = 1000;
+
 /** IPMI keys are at most 20 bytes (IPMI v2.0, 13.31): a longer password cannot work there. */
 const IPMI_MAX_PASSWORD_BYTES = 20;
 
@@ -55,6 +58,8 @@ export const serveBmc: Phase<NodePass> = async (pass) => {
     return next;
   }
   if (!domain || !verbs || !pass.host) return next;
+  // A domain this pass defined has no UUID yet (libvirt's to give): the System id needs one.
+  if (domain.uuid === '') return { requeueAfterMs: UUID_RECHECK_MS };
   const secretName = bmc?.credentialsSecretRef?.name ?? '';
   const secret = await deps.readSecret?.(node.metadata?.namespace ?? '', secretName, signal);
   const username = secret?.['username'];

@@ -234,6 +234,7 @@ function domainDifferences(
   desired: DomainDescription,
   observed: ParsedDomain,
   live: boolean,
+  compareBootOrder = true,
 ): string[] {
   const changes: string[] = [];
   const compare = (field: string, want: unknown, have: unknown): void => {
@@ -254,7 +255,9 @@ function domainDifferences(
     compare('machine', desired.machine, observed.machine);
   }
   compare('firmware', desired.firmware, observed.firmware);
-  compare('bootOrder', desired.bootOrder.join(','), observed.bootOrder.join(','));
+  if (compareBootOrder) {
+    compare('bootOrder', desired.bootOrder.join(','), observed.bootOrder.join(','));
+  }
   const disk = (d: {
     device?: string;
     pool?: string;
@@ -281,14 +284,18 @@ function domainDifferences(
  * order, disks, NICs and their MACs/models/networks, VNC) is applied by redefining; a running
  * domain keeps running with its old configuration until restarted, which `restartRequired`
  * reports — also on later passes, after the redefinition, until the restart happens.
+ * `liveBootOrder: false` leaves the running domain's boot order out: with a BMC, it is the
+ * boot the BMC chose (a Once override, spent since), not a change waiting for a restart.
  */
 export function diffDomain(
   desired: DomainDescription,
   inactive: ParsedDomain,
   live?: ParsedDomain,
+  opts: { readonly liveBootOrder?: boolean } = {},
 ): DomainDiff {
   const changes = domainDifferences(desired, inactive, false);
-  const pendingRestart = live === undefined ? [] : domainDifferences(desired, live, true);
+  const pendingRestart =
+    live === undefined ? [] : domainDifferences(desired, live, true, opts.liveBootOrder ?? true);
   return {
     redefine: changes.length > 0,
     restartRequired: pendingRestart.length > 0,

@@ -4,6 +4,7 @@
 import {
   CloneSourceNotFoundReason,
   CloneSourceNotHaltedReason,
+  hasBmc,
   HypervisorNotFoundReason,
   LibvirtErrorReason,
   NameConflictReason,
@@ -210,7 +211,9 @@ const settle: Phase<NodePass> = async (pass) => {
   const { found, host } = pass;
   const after = found.domain;
   if (host && after) {
-    found.pendingRestart = diffDomain(host.desired, after.inactive, after.live).pendingRestart;
+    found.pendingRestart = diffDomain(host.desired, after.inactive, after.live, {
+      liveBootOrder: !hasBmc(pass.scope.node.spec.bmc),
+    }).pendingRestart;
     found.next = nextPower(pass, after);
   }
   if (pass.networksWait) found.waiting = pass.networksWait;

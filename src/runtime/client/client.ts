@@ -106,15 +106,25 @@ export function refOf(obj: MetaObject): ResourceRef {
   return namespace ? { apiVersion, kind, namespace, name } : { apiVersion, kind, name };
 }
 
-/** A merge patch turning status `from` into `to`: top-level keys gone from `to` become null. */
+/** A merge patch turning status `from` into `to`: keys gone from `to`, at any depth, become null. */
 export function statusMergePatch(from: unknown, to: unknown): unknown {
-  if (typeof to !== 'object' || to === null || Array.isArray(to)) return to;
-  const patch: Record<string, unknown> = { ...(to as Record<string, unknown>) };
-  if (typeof from === 'object' && from !== null && !Array.isArray(from)) {
-    for (const k of Object.keys(from)) if (!(k in patch)) patch[k] = null;
+  if (!isPlainObject(to)) return to;
+  const patch: Record<string, unknown> = { ...to };
+  if (isPlainObject(from)) {
+    for (const k of Object.keys(from)) {
+      // A merge patch merges nested objects too: a key gone at any depth must be nulled
+      // (status.power switching from virsh's fields to a BMC's, say).
+      if (!(k in patch)) patch[k] = null;
+      else if (isPlainObject(patch[k]) && isPlainObject(from[k])) {
+        patch[k] = statusMergePatch(from[k], patch[k]);
+      }
+    }
   }
   return patch;
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Creates a Client over `rest`. */
 export function createClient(opts: ClientOptions): Client {

@@ -1,7 +1,7 @@
 // The Redfish BMC driven by real clients over loopback: sushy (OpenStack's Redfish library, the
 // one Ironic uses) through test/support/sushy-client.py, and curl for the raw protocol. Two
 // systems under different credentials, and a third the backend has but nobody listed.
-import { execFile } from 'node:child_process';
+import { clientEnv, runTool } from '../../support/bmc-clients.js';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,38 +23,7 @@ const alice = { username: 'alice', password: 'alpha-secret' };
 const bob = { username: 'bob', password: 'bravo-secret' };
 const python = '/usr/bin/python3';
 const sushyScript = join(import.meta.dirname, '../../support/sushy-client.py');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      file,
-      args,
-      { env, timeout: 60_000, maxBuffer: 4 << 20 },
-      (error, stdout, stderr) => {
-        resolve({
-          code: error ? Number((error as { code?: number }).code ?? 1) : 0,
-          stdout,
-          stderr,
-        });
-      },
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-/** The environment without CA bundle overrides: requests lets REQUESTS_CA_BUNDLE beat verify=. */
-function clientEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const key of ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'SSL_CERT_FILE', 'SSL_CERT_DIR'])
-    delete env[key];
-  return env;
-}
+const run = runTool;
 
 const hasSushy = async (): Promise<boolean> =>
   existsSync(python) && (await run(python, ['-c', 'import sushy'])).code === 0;

@@ -43,9 +43,23 @@ const node = {
 describe('runtime/client', () => {
   const clock = createFakeClock();
 
-  it('builds status merge patches that null removed top-level keys', () => {
+  it('builds status merge patches that null removed keys, at any depth; arrays are replaced', () => {
     expect(statusMergePatch({ a: 1, b: 2 }, { a: 3 })).to.deep.equal({ a: 3, b: null });
     expect(statusMergePatch(undefined, { a: 3 })).to.deep.equal({ a: 3 });
+    // status.power switching from virsh's fields to a BMC's: `id` must go.
+    expect(
+      statusMergePatch(
+        { power: { type: 'virsh', address: 'qemu:///system', id: 'd' }, keep: { x: 1 } },
+        { power: { type: 'ipmi', address: '127.0.0.1:6230' }, keep: { x: 1 } },
+      ),
+    ).to.deep.equal({
+      power: { type: 'ipmi', address: '127.0.0.1:6230', id: null },
+      keep: { x: 1 },
+    });
+    expect(statusMergePatch({ list: [{ a: 1 }, { b: 2 }] }, { list: [{ a: 1 }] })).to.deep.equal({
+      list: [{ a: 1 }],
+    });
+    expect(statusMergePatch({ o: { a: 1 } }, { o: 'scalar' })).to.deep.equal({ o: 'scalar' });
   });
 
   it('skips a status write when nothing changed', async () => {

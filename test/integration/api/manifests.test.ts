@@ -116,6 +116,10 @@ describe('api: manifests against the real API server', function () {
       'maasnode.maaslab.dev/node1',
       'maaslab.maaslab.dev/demo',
       'maaslab.maaslab.dev/recipe',
+      'hypervisor.maaslab.dev/lab-host',
+      'secret/bmc-creds',
+      'maasnode.maaslab.dev/ipmi-node',
+      'maasnode.maaslab.dev/redfish-node',
     ])
       expect(examples.stdout).to.include(name);
   });

@@ -263,6 +263,37 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     expect(await domstate('ipmi1')).to.equal('shut off');
   });
 
+  it('a node whose credentials Secret is missing is not served: BmcReady=False CredentialsInvalid', async function () {
+    await kubectlApply(
+      kubeconfig(),
+      [
+        {
+          apiVersion: GROUP_VERSION,
+          kind: 'MaasNode',
+          metadata: { name: 'nocreds', namespace: ns() },
+          spec: {
+            hypervisor: e().hv,
+            memory: '128Mi',
+            vnc: { enabled: false },
+            bmc: { type: 'ipmi', credentialsSecretRef: { name: 'no-such-secret' } },
+          },
+        },
+      ],
+      join(e().scratch, 'nocreds.yaml'),
+    );
+    const n = await waitNode(
+      'nocreds',
+      (x) => conditionOf(x, 'BmcReady')?.reason === 'CredentialsInvalid',
+      'BmcReady CredentialsInvalid',
+    );
+    expect(conditionOf(n, 'BmcReady')).to.include({
+      status: 'False',
+      message: 'Secret no-such-secret not found',
+    });
+    expect(n.status?.bmc?.ipmi).to.equal(undefined);
+    await kubectlRun(kubeconfig(), ['delete', '-n', ns(), 'maasnodes.maaslab.dev/nocreds']);
+  });
+
   it('Redfish: sushy resets and sets the boot override, curl sees 401 without credentials; a deleted node takes its BMC with it', async function () {
     await applyNode('rf1', 'redfish');
     const served = await waitNode(

@@ -32,6 +32,8 @@ describe('examples/', () => {
     it(`${file} matches the TypeBox schema (CEL is left to the API server)`, () => {
       for (const doc of parseAllDocuments(readFileSync(join(examplesDir, file), 'utf8'))) {
         const obj = doc.toJS() as { kind: string };
+        // A core kind beside ours (the BMC example's credentials Secret): the API server checks it.
+        if (obj.kind === 'Secret') continue;
         const info = kinds.find((k) => k.kind === obj.kind);
         if (info === undefined) throw new Error(`${file}: unknown kind ${obj.kind}`);
         const errors = [...Value.Errors(info.schema, obj)].map((e) => `${e.path}: ${e.message}`);

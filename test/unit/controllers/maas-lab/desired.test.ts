@@ -90,6 +90,25 @@ describe('controllers/maas-lab/desired', () => {
     });
   });
 
+  it('a template BMC goes to every node, with runStrategy Manual unless the template says', () => {
+    const lab = (template: MaasLab['spec']['nodes']['template']): MaasLab => ({
+      metadata: { name: 'l', namespace: 'ns', uid: 'u' },
+      spec: { hypervisor: 'h', nodes: { count: 2, template } },
+    });
+    const bmc = { type: 'ipmi' as const, credentialsSecretRef: { name: 'creds' } };
+    const managed = desiredChildren(lab({ bmc })).nodes.map((n) => n.spec);
+    expect(managed.map((s) => s.bmc)).to.deep.equal([bmc, bmc]);
+    expect(managed.map((s) => s.runStrategy)).to.deep.equal(['Manual', 'Manual']);
+    const always = desiredChildren(lab({ bmc, runStrategy: 'Always' })).nodes[0]?.spec;
+    expect(always?.runStrategy).to.equal('Always');
+    const none = desiredChildren(lab({ bmc: { type: 'none' } })).nodes[0]?.spec;
+    expect(none?.bmc).to.deep.equal({ type: 'none' });
+    expect(none?.runStrategy).to.equal('Always');
+    const plain = desiredChildren(lab({})).nodes[0]?.spec;
+    expect(plain).not.to.have.property('bmc');
+    expect(plain?.runStrategy).to.equal('Always');
+  });
+
   it('an empty template gets every default, derived MACs, and further NICs derived', () => {
     const l: MaasLab = {
       metadata: { name: 'l', namespace: 'ns', uid: 'u' },

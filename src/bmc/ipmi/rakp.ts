@@ -102,6 +102,15 @@ export function parseRakp1(payload: Buffer): Rakp1 | undefined {
   };
 }
 
+/** The 8 bytes RAKP 2 and RAKP 4 start with: tag, status, 2 reserved, the console's session id. */
+function rakpReplyHead(tag: number, status: number, consoleSessionId: number): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt8(tag, 0);
+  head.writeUInt8(status, 1);
+  head.writeUInt32LE(consoleSessionId >>> 0, 4);
+  return head;
+}
+
 export function encodeRakp2(r: {
   tag: number;
   status: number;
@@ -110,10 +119,7 @@ export function encodeRakp2(r: {
   bmcGuid?: Buffer;
   authCode?: Buffer;
 }): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt8(r.tag, 0);
-  head.writeUInt8(r.status, 1);
-  head.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  const head = rakpReplyHead(r.tag, r.status, r.consoleSessionId);
   if (r.status !== RmcpStatus.Ok) return head;
   return Buffer.concat([
     head,
@@ -146,10 +152,7 @@ export function encodeRakp4(r: {
   consoleSessionId: number;
   checkValue?: Buffer;
 }): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt8(r.tag, 0);
-  head.writeUInt8(r.status, 1);
-  head.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  const head = rakpReplyHead(r.tag, r.status, r.consoleSessionId);
   if (r.status !== RmcpStatus.Ok) return head;
   return Buffer.concat([head, r.checkValue ?? Buffer.alloc(0)]);
 }

@@ -161,6 +161,31 @@ export const NodeBmcStatusSchema = Type.Object(
   { description: 'Where the BMC serves, and what it last did.' },
 );
 
+const powerString = (description: string, maxLength = 253) =>
+  Type.Optional(Type.String({ description, maxLength }));
+
+/** MaasNode.status.power: MAAS's power parameters for the node, virsh or its BMC's. */
+export const NodePowerStatusSchema = Type.Object(
+  {
+    type: Type.Optional(
+      StringEnum(['virsh', ...BmcTypes.filter((t) => t !== 'none')], {
+        description: 'The MAAS power type.',
+      }),
+    ),
+    address: powerString(
+      'The MAAS power address: the libvirt URI (virsh), the Redfish URL or the IPMI address as MAAS reaches it.',
+      1024,
+    ),
+    id: powerString('virsh: the power id, the libvirt domain name.'),
+    nodeId: powerString('redfish: node_id, the Redfish System id.'),
+    user: powerString('redfish and ipmi: power_user (the password is in the Secret).'),
+    driver: powerString('ipmi: power_driver, LAN_2_0.', 16),
+    cipherSuiteId: powerString('ipmi: cipher_suite_id.', 4),
+    privilegeLevel: powerString('ipmi: privilege_level.', 16),
+  },
+  { description: 'Power parameters, ready to paste into MAAS (never a password).' },
+);
+
 export type NodeBmc = Static<typeof NodeBmcSchema>;
 export type HypervisorBmc = Static<typeof HypervisorBmcSchema>;
 export type NodeBmcStatus = Static<typeof NodeBmcStatusSchema>;

@@ -20,7 +20,7 @@ import {
   quantityBetween,
   type ValidationRule,
 } from './common.js';
-import { BmcTypes, NodeBmcSchema, NodeBmcStatusSchema } from './bmc.js';
+import { NodeBmcSchema, NodeBmcStatusSchema, NodePowerStatusSchema } from './bmc.js';
 import { GroupVersion } from './group.js';
 
 /** The kind name. */
@@ -405,28 +405,7 @@ export const MaasNodeStatusSchema = Type.Object(
         { description: 'Where the VNC console is.' },
       ),
     ),
-    power: Type.Optional(
-      Type.Object(
-        {
-          type: Type.Optional(
-            StringEnum(['virsh', ...BmcTypes.filter((t) => t !== 'none')], {
-              description: 'The MAAS power type.',
-            }),
-          ),
-          address: statusString(
-            'The MAAS power address: the libvirt URI (virsh), the Redfish URL or the IPMI address as MAAS reaches it.',
-            1024,
-          ),
-          id: statusString('virsh: the power id, the libvirt domain name.'),
-          nodeId: statusString('redfish: node_id, the Redfish System id.'),
-          user: statusString('redfish and ipmi: power_user (the password is in the Secret).'),
-          driver: statusString('ipmi: power_driver, LAN_2_0.', 16),
-          cipherSuiteId: statusString('ipmi: cipher_suite_id.', 4),
-          privilegeLevel: statusString('ipmi: privilege_level.', 16),
-        },
-        { description: 'Power parameters, ready to paste into MAAS (never a password).' },
-      ),
-    ),
+    power: Type.Optional(NodePowerStatusSchema),
     lastRestartToken: statusString('The spec.restartToken of the last reboot done.'),
     bmc: Type.Optional(NodeBmcStatusSchema),
   },

@@ -12,7 +12,10 @@ import {
   type VirtNetwork,
   type VirtNetworkSpec,
   defaultRunStrategy,
+  MaasNodeSpecSchema,
+  VirtNetworkSpecSchema,
 } from '../../api/v1alpha1/index.js';
+import { withSchemaDefaults } from '../../api/v1alpha1/defaults.js';
 import { defaultMac } from '../maas-node/desired.js';
 import { CLEANUP_FINALIZER } from '../../runtime/index.js';
 
@@ -88,74 +91,38 @@ function childMetadata(lab: LabIdentity, name: string) {
 }
 
 /**
- * Every CRD default spelled out (mode nat, STP on when a bridge is given, autostart on):
- * server-side apply compares what we send with what is stored, and a field we leave to the
- * server's default would be ours to own yet never match, so every pass would write.
+ * Every CRD default spelled out (mode nat, STP on when a bridge is given, autostart on), from
+ * the schema itself (withSchemaDefaults): server-side apply compares what we send with what is
+ * stored, and a field we leave to the server's default would be ours to own yet never match,
+ * so every pass would write.
  */
 function networkSpec(
   hypervisor: string,
   net: NonNullable<MaasLab['spec']['networks']>[number],
 ): VirtNetworkSpec {
-  const mode = net.mode ?? 'nat';
-  return {
-    hypervisor,
-    mode,
-    ...(net.bridge !== undefined && {
-      bridge: {
-        ...(net.bridge.name !== undefined && { name: net.bridge.name }),
-        stp: net.bridge.stp ?? true,
-      },
-    }),
-    ...(net.ipv4 !== undefined && { ipv4: net.ipv4 }),
-    ...(net.domain !== undefined && { domain: net.domain }),
-    ...(net.mtu !== undefined && { mtu: net.mtu }),
-    autostart: true,
-  };
+  const { name: _shortName, ...spec } = net;
+  return withSchemaDefaults(VirtNetworkSpecSchema, { ...spec, hypervisor });
 }
 
 /** Node `index`'s spec from the template, with every CRD default spelled out (see above). */
 function nodeSpec(lab: MaasLab, id: LabIdentity, index: number): MaasNodeSpec {
-  const t = lab.spec.nodes.template ?? {};
+  const { interfaces = [], ...template } = lab.spec.nodes.template ?? {};
   const name = labNodeName(lab, index);
   const macPrefix = lab.spec.nodes.macPrefix;
-  return {
+  return withSchemaDefaults(MaasNodeSpecSchema, {
+    ...template,
     hypervisor: lab.spec.hypervisor,
-    vcpus: t.vcpus ?? 1,
-    memory: t.memory ?? '1Gi',
-    arch: t.arch ?? 'x86_64',
-    firmware: t.firmware ?? 'bios',
-    bootOrder: [...(t.bootOrder ?? ['network', 'disk'])],
-    disks: (t.disks ?? []).map((d) => ({
-      name: d.name,
-      size: d.size,
-      bus: d.bus ?? 'virtio',
-      format: d.format ?? 'qcow2',
-      ...(d.pool !== undefined && { pool: d.pool }),
-      deletionPolicy: d.deletionPolicy ?? 'Delete',
-    })),
-    interfaces: (t.interfaces ?? []).map((nic, k) => ({
-      ...(nic.name !== undefined && { name: nic.name }),
+    interfaces: interfaces.map((nic, k) => ({
+      ...nic,
       network: labNetworkName(id.name, nic.network),
       mac:
         k === 0 && macPrefix !== undefined
           ? prefixMac(macPrefix, index)
           : defaultMac(id.namespace, name, k),
-      model: nic.model ?? 'virtio',
     })),
-    vnc: { enabled: t.vnc?.enabled ?? true, listen: t.vnc?.listen ?? '127.0.0.1' },
-    // The node's own default, spelled out: Manual with a BMC (it owns power), Always without.
-    runStrategy: t.runStrategy ?? defaultRunStrategy(t.bmc),
-    haltMode: t.haltMode ?? 'Shutdown',
-    ...(t.bmc !== undefined && {
-      bmc: {
-        type: t.bmc.type ?? 'none',
-        ...(t.bmc.credentialsSecretRef && {
-          credentialsSecretRef: { name: t.bmc.credentialsSecretRef.name },
-        }),
-      },
-    }),
-    ...(t.restartToken !== undefined && { restartToken: t.restartToken }),
-  };
+    // The node's own default, which the schema cannot say: Manual with a BMC, Always without.
+    runStrategy: template.runStrategy ?? defaultRunStrategy(template.bmc),
+  });
 }
 
 /**

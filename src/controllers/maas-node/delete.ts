@@ -8,7 +8,7 @@ import { HypervisorUnreachableError, NameConflictError } from '../../libvirt/hyp
 import { EventType } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
 import { next, type Phase } from '../common/phases.js';
-import { desiredVolumes, type DesiredVolume } from './desired.js';
+import { DEFAULTS, desiredVolumes, type DesiredVolume } from './desired.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
 import type { NodeScope } from './scope.js';
@@ -24,7 +24,7 @@ export function volumesOf(scope: NodeScope): DesiredVolume[] {
       ...(scope.cloneSource && { cloneSource: scope.cloneSource }),
     });
   }
-  const pool = spec.storagePool ?? 'default';
+  const pool = spec.storagePool ?? DEFAULTS.storagePool;
   return (node.status?.disks ?? []).flatMap((d) =>
     d.volume && d.name
       ? [

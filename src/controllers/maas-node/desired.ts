@@ -1,8 +1,11 @@
 // MaasNode desired state: the domain and volumes a MaasNode asks for, how an observed domain
 // differs from it, and which power action the run strategy calls for. Pure: no binding, no
 // clock (time comes in as `now`), so every rule here is a unit test.
+import { withSchemaDefaults } from '../../api/v1alpha1/defaults.js';
 import {
+  HypervisorSpecSchema,
   MaasNodeKind,
+  MaasNodeSpecSchema,
   type DomainState,
   type HaltMode,
   type HypervisorSpec,
@@ -25,22 +28,38 @@ import { fnv1a32 } from '../common/hash.js';
 import { parseQuantity } from '../common/quantity.js';
 import { libvirtNetworkName } from '../virt-network/desired.js';
 
-// Server-side defaults of the MaasNode CRD, repeated here because objects built in tests (and
-// objects read before defaulting) may lack them. They must match src/api/v1alpha1/maas-node.ts.
-const DEFAULTS = {
-  vcpus: 1,
-  memory: '1Gi',
-  arch: 'x86_64',
-  firmware: 'bios',
-  bootOrder: ['network', 'disk'],
-  bus: 'virtio',
-  format: 'qcow2',
-  model: 'virtio',
-  vncEnabled: true,
-  vncListen: '127.0.0.1',
-  haltMode: 'Shutdown',
-  storagePool: 'default',
-} as const;
+// The CRD's defaults, for objects built in tests and objects read before defaulting: read from
+// the schema the CRD is generated from (a node and a hypervisor with every default filled in),
+// so they cannot drift from what the API server applies.
+const nodeDefaults = withSchemaDefaults(MaasNodeSpecSchema, {
+  hypervisor: '',
+  disks: [{ name: 'd', size: '1Mi' }],
+  interfaces: [{ network: 'n' }],
+});
+const hypervisorDefaults = withSchemaDefaults(HypervisorSpecSchema, { uri: 'test:///default' });
+
+/** A default the schema must have; its absence is a programming error caught at load. */
+function schemaDefault<T>(value: T | undefined, field: string): T {
+  if (value === undefined) throw new Error(`the MaasNode schema has no default for ${field}`);
+  return value;
+}
+
+/** The CRD's defaults the node controller reads (see above). */
+export const DEFAULTS = {
+  vcpus: schemaDefault(nodeDefaults.vcpus, 'vcpus'),
+  memory: schemaDefault(nodeDefaults.memory, 'memory'),
+  arch: schemaDefault(nodeDefaults.arch, 'arch'),
+  firmware: schemaDefault(nodeDefaults.firmware, 'firmware'),
+  bootOrder: schemaDefault(nodeDefaults.bootOrder, 'bootOrder'),
+  bus: schemaDefault(nodeDefaults.disks?.[0]?.bus, 'disks[].bus'),
+  format: schemaDefault(nodeDefaults.disks?.[0]?.format, 'disks[].format'),
+  deletionPolicy: schemaDefault(nodeDefaults.disks?.[0]?.deletionPolicy, 'disks[].deletionPolicy'),
+  model: schemaDefault(nodeDefaults.interfaces?.[0]?.model, 'interfaces[].model'),
+  vncEnabled: schemaDefault(nodeDefaults.vnc?.enabled, 'vnc.enabled'),
+  vncListen: schemaDefault(nodeDefaults.vnc?.listen, 'vnc.listen'),
+  haltMode: schemaDefault(nodeDefaults.haltMode, 'haltMode'),
+  storagePool: schemaDefault(hypervisorDefaults.storagePool, 'Hypervisor storagePool'),
+};
 
 /** The OUI QEMU and libvirt use for generated MACs; locally administered, unicast. */
 export const QEMU_OUI = '52:54:00';
@@ -136,7 +155,7 @@ export function desiredVolumes(node: MaasNode, ctx: NodeContext): DesiredVolume[
       capacityBytes: parseQuantity(disk.size),
       format,
       diskName: disk.name,
-      deletionPolicy: disk.deletionPolicy ?? 'Delete',
+      deletionPolicy: disk.deletionPolicy ?? DEFAULTS.deletionPolicy,
       ...(source && {
         cloneFrom: { pool, volume: volumeNameFor(domainNameFor(source), disk.name, format) },
       }),

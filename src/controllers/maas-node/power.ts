@@ -8,6 +8,7 @@ import type { ObservedDomain } from '../../libvirt/hypervisor/index.js';
 import { EventType, toRfc3339Seconds } from '../../runtime/index.js';
 import { next, type Phase } from '../common/phases.js';
 import {
+  DEFAULTS,
   powerAction,
   remainingShutdownMs,
   type PowerAction,
@@ -47,7 +48,7 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
   const created = pass.created === true;
   const uid = node.metadata?.uid ?? '';
   const runStrategy: RunStrategy = node.spec.runStrategy ?? defaultRunStrategy(node.spec.bmc);
-  const haltMode: HaltMode = node.spec.haltMode ?? 'Shutdown';
+  const haltMode: HaltMode = node.spec.haltMode ?? DEFAULTS.haltMode;
   const token = node.spec.restartToken;
   const isOff = domain.state === 'shutoff' || domain.state === 'crashed';
   if (isOff) memory.shutdownEnded(uid);
@@ -128,7 +129,7 @@ export function nextPower(pass: NodePass, after: ObservedDomain): PowerAction {
   const requestedAt = memory.shutdownRequestedAt(node.metadata?.uid ?? '');
   const wants = powerAction(
     node.spec.runStrategy ?? defaultRunStrategy(node.spec.bmc),
-    node.spec.haltMode ?? 'Shutdown',
+    node.spec.haltMode ?? DEFAULTS.haltMode,
     {
       state: after.state,
       hasManagedSave: after.hasManagedSave,

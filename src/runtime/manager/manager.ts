@@ -153,6 +153,12 @@ export function createManager(opts: ManagerOptions): Manager {
     reportingInstance: identity.slice(0, 128),
   });
   const informers = new Map<string, { kind: Kind; informer: Informer<KubernetesObject> }>();
+  metrics.informers(() =>
+    [...informers.values()].map(({ kind, informer }) => ({
+      kind: kind.kind,
+      restarts: informer.stats().backoffs,
+    })),
+  );
   const runnables = new Map<string, Runnable>();
   const leaseHolders: LeaseHolder[] = [];
   const readyChecks: Array<[string, () => boolean | Promise<boolean>]> = [];

@@ -29,6 +29,7 @@ export const MetricName = {
   WorkqueueRetries: 'workqueue_retries_total',
   LeaderElectionMasterStatus: 'leader_election_master_status',
   RestClientRequests: 'rest_client_requests_total',
+  InformerRestarts: 'maaslab_informer_restarts_total',
 } as const;
 
 /** controller-runtime's `reconcile_time_seconds` buckets. */
@@ -73,6 +74,11 @@ export interface RuntimeMetrics {
    * RestClient returns bodies, not status lines), the code of an API error, `<error>` without a response.
    */
   restRequest(method: string, code: string): void;
+  /**
+   * Counts informer restarts (a failed list or watch, then backoff) per kind, read from
+   * `source` at each scrape: an outage of the API server shows here, not only in the logs.
+   */
+  informers(source: () => Iterable<{ readonly kind: string; readonly restarts: number }>): void;
 }
 
 /** Options for `createRuntimeMetrics`. */
@@ -195,8 +201,30 @@ export function createRuntimeMetrics(opts: RuntimeMetricsOptions): RuntimeMetric
     registers,
   });
 
+  let informerSource: () => Iterable<{
+    readonly kind: string;
+    readonly restarts: number;
+  }> = () => [];
+  new Counter({
+    name: MetricName.InformerRestarts,
+    help: 'Informer restarts after a failed list or watch, per kind',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const byKind = new Map<string, number>();
+      for (const { kind, restarts } of informerSource()) {
+        byKind.set(kind, (byKind.get(kind) ?? 0) + restarts);
+      }
+      for (const [kind, restarts] of byKind) this.inc({ kind }, restarts);
+    },
+  });
+
   return {
     registry: opts.registry,
+    informers(source) {
+      informerSource = source;
+    },
     controller(name, maxConcurrentReconciles) {
       const c = { controller: name };
       // initMetrics: every series exists at 0 from the start.

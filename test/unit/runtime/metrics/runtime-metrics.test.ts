@@ -42,7 +42,7 @@ async function value(
 }
 
 describe('runtime/metrics', () => {
-  it('registers exactly controller-runtime’s names on the given registry, not the global one', async () => {
+  it('registers exactly controller-runtime’s names (and our informer restarts) on the given registry, not the global one', async () => {
     const registry = new Registry();
     createRuntimeMetrics({ registry });
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name).sort();
@@ -56,6 +56,7 @@ describe('runtime/metrics', () => {
         'controller_runtime_reconcile_total',
         'controller_runtime_terminal_reconcile_errors_total',
         'leader_election_master_status',
+        'maaslab_informer_restarts_total',
         'rest_client_requests_total',
         'workqueue_adds_total',
         'workqueue_depth',
@@ -231,5 +232,25 @@ describe('runtime/metrics', () => {
     expect(
       await registry.getSingleMetricAsString(MetricName.LeaderElectionMasterStatus),
     ).to.not.contain('maaslab-hv-b');
+  });
+});
+
+describe('runtime/metrics informer restarts', () => {
+  it('reads each informer’s restarts at scrape time, summed per kind', async () => {
+    const registry = new Registry();
+    const metrics = createRuntimeMetrics({ registry });
+    let restarts = [
+      { kind: 'MaasNode', restarts: 0 },
+      { kind: 'MaasNode', restarts: 2 },
+      { kind: 'Hypervisor', restarts: 1 },
+    ];
+    metrics.informers(() => restarts);
+    expect(await value(registry, MetricName.InformerRestarts, { kind: 'MaasNode' })).to.equal(2);
+    expect(await value(registry, MetricName.InformerRestarts, { kind: 'Hypervisor' })).to.equal(1);
+    restarts = [{ kind: 'MaasNode', restarts: 5 }];
+    expect(await value(registry, MetricName.InformerRestarts, { kind: 'MaasNode' })).to.equal(5);
+    expect(await value(registry, MetricName.InformerRestarts, { kind: 'Hypervisor' })).to.equal(
+      undefined,
+    );
   });
 });

@@ -23,7 +23,7 @@
 // Client and BMCs share this one process and its event loop, as in-process tests do: the
 // round trip includes both sides' CPU, and the throughput is that of one core doing both.
 //
-//   tsx bench/bmc.ts [rounds] [requests per measurement]     (make bench-bmc; default 3 2000)
+//   tsx bench/bmc.ts [rounds] [requests per measurement]     (make bench-bmc; default 5 2000)
 import { createServer } from 'node:net';
 import { Agent, request } from 'node:https';
 import { cpuUsage } from 'node:process';
@@ -55,7 +55,7 @@ import {
 } from '../test/support/ipmi-console.js';
 import { loadAverages, machineLines, median, percentile, writeSection } from './support.js';
 
-const ROUNDS = Number(process.argv[2] ?? process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.argv[2] ?? process.env.BENCH_ROUNDS ?? 5);
 const REQUESTS = Number(process.argv[3] ?? process.env.BENCH_REQUESTS ?? 2000);
 const NODES = 100;
 const CONCURRENCY = 16;
@@ -114,7 +114,9 @@ function switchableVerbs(hv: Hypervisor, mode: () => Mode): Hypervisor {
     get(target, prop, receiver) {
       if (prop === 'observeDomainState' && mode() === 'observe') return legacy;
       const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
     },
   });
 }
@@ -178,7 +180,13 @@ async function main(): Promise<void> {
 
   // 100 domains owned by fake MaasNodes; every other one running.
   say(`defining ${NODES} domains on ${URI}`);
-  const nodes: { name: string; owner: OwnedDomainDescription['owner']; def: OwnedDomainDescription; uuid: string; on: boolean }[] = [];
+  const nodes: {
+    name: string;
+    owner: OwnedDomainDescription['owner'];
+    def: OwnedDomainDescription;
+    uuid: string;
+    on: boolean;
+  }[] = [];
   for (let i = 0; i < NODES; i++) {
     const name = `node-${String(i).padStart(3, '0')}`;
     const owner = { kind: 'MaasNode', namespace: 'bench', name, uid: `uid-bench-${i}` };
@@ -259,7 +267,9 @@ async function main(): Promise<void> {
   }
   const ensureMs = performance.now() - ensureStart;
   const redfishOn = new Map(nodes.map((n) => [n.uuid, n.on]));
-  say(`${redfishIds.length} Redfish systems at ${redfishUrl}, ${ipmiPorts.length} IPMI ports; ensure() took ${ensureMs.toFixed(0)} ms`);
+  say(
+    `${redfishIds.length} Redfish systems at ${redfishUrl}, ${ipmiPorts.length} IPMI ports; ensure() took ${ensureMs.toFixed(0)} ms`,
+  );
 
   // Redfish client: keep-alive TLS, trusting the BMC's certificate.
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: cert.certPem });
@@ -280,9 +290,12 @@ async function main(): Promise<void> {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             if (res.statusCode !== 200) return reject(new Error(`GET ${id}: ${res.statusCode}`));
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { PowerState?: string };
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+              PowerState?: string;
+            };
             const want = redfishOn.get(id) ? 'On' : 'Off';
-            if (body.PowerState !== want) return reject(new Error(`${id}: PowerState ${body.PowerState}, want ${want}`));
+            if (body.PowerState !== want)
+              return reject(new Error(`${id}: PowerState ${body.PowerState}, want ${want}`));
             resolve();
           });
           res.on('error', reject);
@@ -293,11 +306,16 @@ async function main(): Promise<void> {
     });
 
   // IPMI consoles: one UDP socket and one logged-in session per node.
-  const consoles: { peer: IpmiPeer & { close(): Promise<void> }; session: ConsoleSession; on: boolean }[] = [];
+  const consoles: {
+    peer: IpmiPeer & { close(): Promise<void> };
+    session: ConsoleSession;
+    on: boolean;
+  }[] = [];
   for (const p of ipmiPorts) {
     const peer = await udpPeer(HOST, p.port);
     const result = await login(peer, CREDENTIALS.username, CREDENTIALS.password);
-    if (!result.session) throw new Error(`IPMI login on ${p.port} failed: ${JSON.stringify(result)}`);
+    if (!result.session)
+      throw new Error(`IPMI login on ${p.port} failed: ${JSON.stringify(result)}`);
     consoles.push({ peer, session: result.session, on: p.on });
   }
   const chassisStatus = async (c: (typeof consoles)[number]): Promise<void> => {
@@ -307,7 +325,8 @@ async function main(): Promise<void> {
     });
     const { cc, data } = responseOf(unseal(c.session, reply));
     if (cc !== 0) throw new Error(`Get Chassis Status: completion code ${cc}`);
-    if (((data.readUInt8(0) & 0x01) === 1) !== c.on) throw new Error('Get Chassis Status: wrong power state');
+    if (((data.readUInt8(0) & 0x01) === 1) !== c.on)
+      throw new Error('Get Chassis Status: wrong power state');
   };
 
   const opensBefore = opens;
@@ -333,10 +352,33 @@ async function main(): Promise<void> {
       return f();
     };
     steps.push(
-      { key: `redfish-seq-${m}`, run: withMode(() => drive(REQUESTS, 1, (i) => getSystem(redfishIds[i % redfishIds.length]!), metrics)) },
-      { key: `redfish-conc-${m}`, run: withMode(() => drive(REQUESTS, CONCURRENCY, (i) => getSystem(redfishIds[i % redfishIds.length]!), metrics)) },
-      { key: `ipmi-seq-${m}`, run: withMode(() => drive(REQUESTS, 1, (i) => chassisStatus(consoles[i % consoles.length]!), metrics)) },
-      { key: `ipmi-conc-${m}`, run: withMode(() => drive(REQUESTS, CONCURRENCY, ipmiConc, metrics)) },
+      {
+        key: `redfish-seq-${m}`,
+        run: withMode(() =>
+          drive(REQUESTS, 1, (i) => getSystem(redfishIds[i % redfishIds.length]!), metrics),
+        ),
+      },
+      {
+        key: `redfish-conc-${m}`,
+        run: withMode(() =>
+          drive(
+            REQUESTS,
+            CONCURRENCY,
+            (i) => getSystem(redfishIds[i % redfishIds.length]!),
+            metrics,
+          ),
+        ),
+      },
+      {
+        key: `ipmi-seq-${m}`,
+        run: withMode(() =>
+          drive(REQUESTS, 1, (i) => chassisStatus(consoles[i % consoles.length]!), metrics),
+        ),
+      },
+      {
+        key: `ipmi-conc-${m}`,
+        run: withMode(() => drive(REQUESTS, CONCURRENCY, ipmiConc, metrics)),
+      },
     );
   }
   for (let r = 0; r < ROUNDS; r++) {
@@ -367,7 +409,8 @@ async function main(): Promise<void> {
 
   // Figures: medians over rounds.
   const of = (k: Key) => results.get(k) ?? [];
-  const p = (k: Key, q: number): string => median(of(k).map((m) => percentile(m.latenciesMs, q))).toFixed(3);
+  const p = (k: Key, q: number): string =>
+    median(of(k).map((m) => percentile(m.latenciesMs, q))).toFixed(3);
   const rps = (k: Key): number => median(of(k).map((m) => (m.requests / m.wallMs) * 1000));
   const per = (k: Key, f: (m: Measurement) => number): string =>
     median(of(k).map((m) => f(m) / m.requests)).toFixed(2);
@@ -395,11 +438,11 @@ async function main(): Promise<void> {
     '',
     `Written by \`make bench-bmc\` (\`tsx bench/bmc.ts ${ROUNDS} ${REQUESTS}\`). One hypervisor, ` +
       `libvirt's test driver (\`${URI}\`, in-process: no QEMU, no libvirtd), ${NODES} domains owned by ` +
-      'fake MaasNodes (every other one running), defined through the operator\'s connection pool and ' +
+      "fake MaasNodes (every other one running), defined through the operator's connection pool and " +
       'Hypervisor verbs. The BMC service (`createBmcService` with the real `startRedfishBmc` and ' +
       `\`startIpmiBmc\`, hooks that only count) serves ${redfishIds.length} nodes by Redfish over **HTTPS** ` +
       `(a generated self-signed certificate) and ${consoles.length} by IPMI (one UDP port each), all at ` +
-      'once, on 127.0.0.1. One set of credentials for all (a MaasLab template\'s Secret).',
+      "once, on 127.0.0.1. One set of credentials for all (a MaasLab template's Secret).",
     '',
     `- Redfish: \`GET /redfish/v1/Systems/{id}\` with basic auth, node:https over keep-alive ` +
       `connections (one Agent), round robin over the ${redfishIds.length} systems; PowerState checked.`,
@@ -409,9 +452,9 @@ async function main(): Promise<void> {
     `- Sequential: one request in flight. Concurrent: ${CONCURRENCY} in flight (Redfish: ${CONCURRENCY} ` +
       `keep-alive connections; IPMI: ${CONCURRENCY} workers, each owning every ${CONCURRENCY}th session).`,
     `- ${REQUESTS} requests per measurement after ${WARMUP} warm-up requests per protocol; ${ROUNDS} rounds, ` +
-      'the order rotated each round; each figure is the median over the rounds of that round\'s ' +
+      "the order rotated each round; each figure is the median over the rounds of that round's " +
       'percentile (nearest rank) or throughput.',
-    '- Client and BMCs share one Node process and event loop: a round trip includes both sides\' CPU, ' +
+    "- Client and BMCs share one Node process and event loop: a round trip includes both sides' CPU, " +
       'and the concurrent throughput is one core doing client, TLS/crypto and server work.',
     '- "before" answers the power state as the service did before `Hypervisor.observeDomainState`: from ' +
       '`observeDomain` (lookup, then state, persistence, managed save and the inactive and live XML, ' +
@@ -421,7 +464,7 @@ async function main(): Promise<void> {
       libvirt: libvirtVersion,
       conditions:
         '2 shared cores, TCG only (no KVM; irrelevant here, the test driver runs no guest), another ' +
-        'tenant\'s CI may run at the same time: compare the rows of this run with each other, not with ' +
+        "tenant's CI may run at the same time: compare the rows of this run with each other, not with " +
         'other runs',
       'load average (1, 5, 15 min)': `${loadBefore} before, ${loadAfter} after`,
     }),
@@ -439,10 +482,10 @@ async function main(): Promise<void> {
       `with ${CONCURRENCY} in flight.`,
     '',
     '"libvirt calls" are the Hypervisor\'s instrumented calls (`maaslab_libvirt_calls_total`); ' +
-      '"C functions" counts the libvirt functions inside them (observeDomain\'s batched call is four: ' +
-      '`virDomainGetState+virDomainIsPersistent+virDomainHasManagedSaveImage+virDomainGetXMLDesc`, the ' +
-      'XML read twice when running). A power-status request now costs `virDomainLookupByName` and ' +
-      '`virDomainGetState`, and no XML.',
+      '"C functions" counts the libvirt functions an op names (observeDomain\'s one batched hop is named ' +
+      '`virDomainGetState+virDomainIsPersistent+virDomainHasManagedSaveImage+virDomainGetXMLDesc`; a ' +
+      "lower bound, as it reads a running domain's XML twice, inactive and live). A power-status " +
+      'request now costs `virDomainLookupByName` and `virDomainGetState`, and no XML.',
     '',
     `**No connection per request:** the pool opened ${opensBefore} libvirt connection before the ` +
       `BMCs served anything and ${opensAfter} by the end, after ${totalRequests} measured BMC requests ` +
@@ -468,7 +511,8 @@ async function main(): Promise<void> {
   ];
   writeSection('bmc', lines.join('\n'));
   say(lines.join('\n'));
-  if (opensAfter !== 1) throw new Error(`expected one libvirt connection, the pool opened ${opensAfter}`);
+  if (opensAfter !== 1)
+    throw new Error(`expected one libvirt connection, the pool opened ${opensAfter}`);
 }
 
 main().catch((err: unknown) => {

@@ -25,6 +25,17 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
 }
 
+/**
+ * The q-quantile of `xs` by the nearest-rank method (the smallest value with at least q of
+ * the sample at or below it): always an observed value; NaN for an empty sample.
+ */
+export function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = Math.min(s.length, Math.max(1, Math.ceil(q * s.length)));
+  return s[rank - 1] ?? NaN;
+}
+
 /** Smallest and largest of `xs`. */
 export function minMax(xs: readonly number[]): [number, number] {
   return [Math.min(...xs), Math.max(...xs)];

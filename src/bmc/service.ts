@@ -175,7 +175,8 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
     async describe(id): Promise<BmcSystemView | undefined> {
       const t = targetById(id);
       if (!t) return undefined;
-      const domain = await t.verbs.observeDomain(t.domainName);
+      // The state alone (lookup + virDomainGetState): the rest of the view is the target's.
+      const domain = await t.verbs.observeDomainState(t.domainName);
       if (!domain) return undefined;
       return {
         id: t.systemId,
@@ -252,7 +253,7 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
 
   /** Does `action` to the domain; true when the domain (re)booted. */
   async function powerDomain(t: BmcTarget, action: PowerAction): Promise<boolean> {
-    const domain = await t.verbs.observeDomain(t.domainName);
+    const domain = await t.verbs.observeDomainState(t.domainName);
     if (!domain) throw new BmcSystemNotFoundError(t.systemId);
     const on = isOn(domain.state);
     const start = async (): Promise<boolean> => {

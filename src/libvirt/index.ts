@@ -49,6 +49,7 @@ export {
   type Change,
   type EnsuredVolumes,
   type DomainEvent,
+  type DomainPowerState,
   type DomainStateName,
   type DomainSummary,
   type HostInfo,

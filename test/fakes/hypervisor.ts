@@ -459,6 +459,12 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       };
     },
 
+    async observeDomainState(name) {
+      enter('observeDomainState', [name]);
+      const d = domains.get(name);
+      return d && { state: d.state, reason: d.reason };
+    },
+
     async ensureVolumes(specs: readonly VolumeSpec[]) {
       enter('ensureVolumes', [specs]);
       const created: string[] = [];

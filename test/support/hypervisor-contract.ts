@@ -288,6 +288,25 @@ export function hypervisorContract(subject: () => ContractSubject): void {
       await s.hv.deleteDomain(name, owner);
     });
 
+    it('observeDomainState tells the state and reason alone, read-only, and undefined when absent', async () => {
+      const name = unique('sdom');
+      const owner = ownerOf(name);
+      expect(await s.hv.observeDomainState(name)).to.equal(undefined);
+      await s.hv.defineDomain(contractDomain(name, owner));
+      s.resetMutations();
+      const off = await s.hv.observeDomainState(name);
+      const seen = await s.hv.observeDomain(name);
+      expect(off).to.deep.equal({ state: 'shutoff', reason: seen?.reason });
+      await s.hv.start(name, owner);
+      expect((await s.hv.observeDomainState(name))?.state).to.equal('running');
+      await s.externalDestroy(name);
+      const destroyed = await s.hv.observeDomainState(name);
+      const after = await s.hv.observeDomain(name);
+      expect(destroyed).to.deep.equal({ state: 'shutoff', reason: after?.reason });
+      expect(s.mutations()).to.deep.equal(['virDomainCreateWithFlags']);
+      await s.hv.deleteDomain(name, owner);
+    });
+
     it('refuses to define, power or delete a foreign domain, and leaves it untouched', async () => {
       const name = unique('fdom');
       await s.defineForeignDomain(contractDomainXml(name));

@@ -25,6 +25,7 @@ import type { LibvirtCalls } from './calls.js';
 import { NameConflictError } from './errors.js';
 import type {
   Change,
+  DomainPowerState,
   DomainStateName,
   ObservedDomain,
   OwnedDomainDescription,
@@ -111,6 +112,17 @@ export class DomainVerbs {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  async observeDomainState(name: string): Promise<DomainPowerState | undefined> {
+    const c = await this.#calls.conn();
+    const found = await this.#calls.lookup(c, 'virDomainLookupByName', () =>
+      c.domainLookupByName(name),
+    );
+    if (!found) return undefined;
+    using dom = found;
+    const seen = await this.#calls.lookup(c, 'virDomainGetState', () => dom.getState());
+    return seen && { state: STATE_NAMES[seen.state], reason: seen.reason };
   }
 
   /** The stamp virDomainGetMetadata returns for our namespace; undefined when none. */

@@ -32,6 +32,7 @@ export {
 export type {
   Change,
   DomainEvent,
+  DomainPowerState,
   DomainStateName,
   DomainSummary,
   EnsuredVolumes,

@@ -9,6 +9,7 @@ import type {
   NetworkChange,
   NetworkChangeResult,
   NetworkEvent,
+  DomainPowerState,
   ObservedDomain,
   ObservedNetwork,
   OwnedDomainDescription,
@@ -86,6 +87,13 @@ export interface Hypervisor {
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
    */
   observeDomain(name: string): Promise<ObservedDomain | undefined>;
+  /**
+   * The domain's state and reason alone, or undefined when absent: two libvirt calls
+   * (lookup, virDomainGetState) and no XML, for callers that need only the power (a BMC's
+   * power status) rather than observeDomain's definition and live config.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
+   */
+  observeDomainState(name: string): Promise<DomainPowerState | undefined>;
   /**
    * Creates the missing volumes, empty or cloned from `cloneFrom`; never resizes or
    * overwrites an existing one. PoolNotFoundError for a missing pool. Returns what each

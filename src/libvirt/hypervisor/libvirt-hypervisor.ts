@@ -15,6 +15,7 @@ import { StorageVerbs } from './storage.js';
 import type {
   Change,
   DomainEvent,
+  DomainPowerState,
   EnsuredVolumes,
   HostInfo,
   NetworkChange,
@@ -128,6 +129,10 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
 
   observeDomain(name: string): Promise<ObservedDomain | undefined> {
     return this.#domains.observeDomain(name);
+  }
+
+  observeDomainState(name: string): Promise<DomainPowerState | undefined> {
+    return this.#domains.observeDomainState(name);
   }
 
   ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {

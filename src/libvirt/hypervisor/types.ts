@@ -22,6 +22,14 @@ export interface Change {
   readonly changed: boolean;
 }
 
+/** A domain's state alone (virDomainGetState): what a BMC's power status needs. */
+export interface DomainPowerState {
+  /** State. */
+  readonly state: DomainStateName;
+  /** The per-state reason, e.g. DomainShutoffReason.Destroyed. */
+  readonly reason: number;
+}
+
 /**
  * One defined domain, as far as the Hypervisor status goes. vCPUs and memory come from
  * virDomainGetInfo: the running configuration while the domain is active, the definition

@@ -17,7 +17,7 @@ import {
   sealed,
   source,
   unseal,
-} from './console.js';
+} from '../../../support/ipmi-console.js';
 
 const SYSTEM = '6f1c2a57-0000-4000-8000-000000000001';
 

@@ -1,8 +1,58 @@
-// A minimal remote console for the responder's unit tests: it builds RMCP+ packets and checks
-// the BMC's answers with its own HMAC/AES code straight from the spec's formulas (IPMI v2.0
-// §13.31–§13.32), so the tests do not grade the BMC's crypto with the BMC's crypto.
+// A minimal remote console for the responder's unit tests and bench/bmc.ts: it builds RMCP+
+// packets and checks the BMC's answers with its own HMAC/AES code straight from the spec's
+// formulas (IPMI v2.0 §13.31–§13.32), so the tests do not grade the BMC's crypto with the
+// BMC's crypto. It talks to anything that answers a datagram: an IpmiResponder in-process, or
+// a BMC's UDP socket through udpPeer().
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import type { IpmiResponder } from '../../../../src/bmc/ipmi/responder.js';
+import { createSocket } from 'node:dgram';
+import type { PacketSource } from '../../src/bmc/ipmi/session.js';
+
+/** What the console sends packets to: an IpmiResponder, or a BMC's socket (udpPeer). */
+export interface IpmiPeer {
+  handle(datagram: Buffer, source: PacketSource): Promise<Buffer | undefined>;
+}
+
+/**
+ * A BMC's UDP port as an IpmiPeer: each handle() sends one datagram from one local socket and
+ * resolves with the next datagram back (one request in flight per peer, as a console does), or
+ * undefined after `timeoutMs`. The source argument is ignored: the socket is the source.
+ */
+export async function udpPeer(
+  host: string,
+  port: number,
+  timeoutMs = 2000,
+): Promise<IpmiPeer & { close(): Promise<void> }> {
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  let waiting: ((reply: Buffer | undefined) => void) | undefined;
+  socket.on('message', (reply) => {
+    const w = waiting;
+    waiting = undefined;
+    w?.(reply);
+  });
+  await new Promise<void>((resolve) => socket.connect(port, host, resolve));
+  return {
+    handle(datagram) {
+      if (waiting) return Promise.reject(new Error('one request at a time on an IPMI peer'));
+      return new Promise<Buffer | undefined>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting = undefined;
+          resolve(undefined);
+        }, timeoutMs);
+        waiting = (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        };
+        socket.send(datagram, (err) => {
+          if (!err) return;
+          clearTimeout(timer);
+          waiting = undefined;
+          reject(err);
+        });
+      });
+    },
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
 
 export const source = { ip: '192.0.2.10', remote: '192.0.2.10:40000' };
 
@@ -68,7 +118,7 @@ export interface LoginResult {
 
 /** Opens a session as a console would; checks RAKP 2 and RAKP 4 with independent formulas. */
 export async function login(
-  bmc: IpmiResponder,
+  bmc: IpmiPeer,
   username: string,
   password: string,
   from = source,

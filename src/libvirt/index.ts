@@ -42,11 +42,15 @@ export {
 } from './errors.js';
 export {
   BridgeNotFoundError,
+  ChecksumMismatchError,
   createLibvirtHypervisor,
   NameConflictError,
   OBSERVE_DOMAIN_OP,
   PoolNotFoundError,
+  UploadSizeMismatchError,
   type Change,
+  type JobOptions,
+  type JobProgress,
   type EnsuredVolumes,
   type DomainEvent,
   type DomainPowerState,
@@ -69,6 +73,7 @@ export {
   type Unsubscribe,
   type VolumeRef,
   type VolumeSpec,
+  type VolumeUpload,
 } from './hypervisor/index.js';
 export {
   createLibvirtMetrics,

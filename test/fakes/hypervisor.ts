@@ -6,6 +6,7 @@
 // `external` helpers act like an admin with virsh (foreign objects, `virsh destroy`), raising
 // the same lifecycle events libvirt would. `hostBridges` stands for the host's bridges: while
 // it is a set, a bridge-mode network naming a bridge outside it gets BridgeNotFoundError.
+import { createHash } from 'node:crypto';
 import {
   BridgeNotFoundError,
   DomainEventDefinedDetailType,
@@ -38,6 +39,10 @@ import {
   type Unsubscribe,
   type VolumeRef,
   type VolumeSpec,
+  type VolumeUpload,
+  type JobOptions,
+  ChecksumMismatchError,
+  UploadSizeMismatchError,
 } from '../../src/libvirt/index.js';
 import {
   buildDomainXml,
@@ -465,6 +470,34 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       return d && { state: d.state, reason: d.reason };
     },
 
+    async uploadVolume(u: VolumeUpload, source: AsyncIterable<Uint8Array>, opts: JobOptions = {}) {
+      enter('uploadVolume', [u]);
+      if (!pools.has(u.pool)) throw new PoolNotFoundError(u.pool);
+      const key = `${u.pool}/${u.name}`;
+      mutate('virStorageVolCreateXML');
+      volumes.set(key, { name: u.name, pool: u.pool, capacityBytes: u.sizeBytes, format: 'raw' });
+      try {
+        const hash = createHash('sha256');
+        let done = 0;
+        for await (const chunk of source) {
+          opts.signal?.throwIfAborted();
+          hash.update(chunk);
+          done += chunk.byteLength;
+          opts.onProgress?.({ done, total: u.sizeBytes });
+        }
+        if (done !== u.sizeBytes) throw new UploadSizeMismatchError(u.name, u.sizeBytes, done);
+        const actual = hash.digest('hex');
+        if (u.sha256 !== undefined && actual !== u.sha256) {
+          throw new ChecksumMismatchError(u.name, u.sha256, actual);
+        }
+      } catch (err) {
+        volumes.delete(key);
+        mutate('virStorageVolDelete');
+        throw err;
+      }
+      const path = `${pools.get(u.pool)?.path ?? `/fake/${u.pool}`}/${u.name}`;
+      return { name: u.name, path, capacityBytes: u.sizeBytes };
+    },
     async ensureVolumes(specs: readonly VolumeSpec[]) {
       enter('ensureVolumes', [specs]);
       const created: string[] = [];

@@ -56,3 +56,29 @@ export class BridgeNotFoundError extends Error {
     super(`host bridge ${bridge} does not exist`, options);
   }
 }
+
+/** Uploaded bytes do not have the SHA-256 they should: the volume was removed. */
+export class ChecksumMismatchError extends Error {
+  override readonly name = 'ChecksumMismatchError';
+  constructor(
+    readonly volume: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`volume ${volume}: SHA-256 ${actual}, expected ${expected}; the volume was removed`);
+  }
+}
+
+/** An upload's source gave a different number of bytes than announced: the volume was removed. */
+export class UploadSizeMismatchError extends Error {
+  override readonly name = 'UploadSizeMismatchError';
+  constructor(
+    readonly volume: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(
+      `volume ${volume}: ${actual} bytes came, ${expected} were announced; the volume was removed`,
+    );
+  }
+}

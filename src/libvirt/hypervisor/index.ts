@@ -21,7 +21,13 @@
 //     events.ts            lifecycle event subscriptions
 export { HypervisorUnreachableError, isUnreachableError } from '../errors.js';
 export { OBSERVE_DOMAIN_OP } from './domains.js';
-export { BridgeNotFoundError, NameConflictError, PoolNotFoundError } from './errors.js';
+export {
+  BridgeNotFoundError,
+  ChecksumMismatchError,
+  NameConflictError,
+  PoolNotFoundError,
+  UploadSizeMismatchError,
+} from './errors.js';
 export type { Hypervisor } from './interface.js';
 export { DEFAULT_DOMAIN_FACTS_TTL_MS } from './inventory.js';
 export {
@@ -31,6 +37,8 @@ export {
 } from './libvirt-hypervisor.js';
 export type {
   Change,
+  JobOptions,
+  JobProgress,
   DomainEvent,
   DomainPowerState,
   DomainStateName,
@@ -50,4 +58,5 @@ export type {
   Unsubscribe,
   VolumeRef,
   VolumeSpec,
+  VolumeUpload,
 } from './types.js';

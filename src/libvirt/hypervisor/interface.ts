@@ -19,6 +19,8 @@ import type {
   Unsubscribe,
   VolumeRef,
   VolumeSpec,
+  VolumeUpload,
+  JobOptions,
 } from './types.js';
 
 /**
@@ -117,6 +119,15 @@ export interface Hypervisor {
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineXMLFlags
    */
   defineDomain(desc: OwnedDomainDescription): Promise<Change>;
+  /**
+   * Creates a volume and fills it from `source` (a base image), checking its size and SHA-256,
+   * with progress and cancellation; on any failure the volume is removed.
+   */
+  uploadVolume(
+    upload: VolumeUpload,
+    source: AsyncIterable<Uint8Array>,
+    opts?: JobOptions,
+  ): Promise<ParsedVolume>;
   /**
    * Starts a stopped domain; libvirt restores its managed save image if there is one. The
    * power verbs reject with NO_DOMAIN (isNotFound) when the domain is absent.

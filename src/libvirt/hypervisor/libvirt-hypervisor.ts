@@ -30,6 +30,8 @@ import type {
   Unsubscribe,
   VolumeRef,
   VolumeSpec,
+  VolumeUpload,
+  JobOptions,
 } from './types.js';
 
 /** Options of {@link createLibvirtHypervisor}. */
@@ -141,6 +143,14 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
 
   observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]> {
     return this.#storage.observeVolumes(pool, names);
+  }
+
+  uploadVolume(
+    upload: VolumeUpload,
+    source: AsyncIterable<Uint8Array>,
+    opts?: JobOptions,
+  ): Promise<ParsedVolume> {
+    return this.#storage.uploadVolume(upload, source, opts);
   }
 
   defineDomain(desc: OwnedDomainDescription): Promise<Change> {

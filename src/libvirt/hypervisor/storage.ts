@@ -1,13 +1,22 @@
 // The storage verbs: a running pool, volumes created (empty or cloned) but never changed, what
 // exists of them, and deletion of the ones the owner recorded.
+import { createHash } from 'node:crypto';
 import type { Connection } from '../connection.js';
 import { isNotFound } from '../errors.js';
 import type { StoragePool } from '../storage-pool.js';
 import type { StorageVolume } from '../storage-volume.js';
 import { buildPoolXml, buildVolumeXml, type ParsedVolume } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
-import { PoolNotFoundError } from './errors.js';
-import type { Change, EnsuredVolumes, PoolSpec, VolumeRef, VolumeSpec } from './types.js';
+import { ChecksumMismatchError, PoolNotFoundError, UploadSizeMismatchError } from './errors.js';
+import type {
+  Change,
+  EnsuredVolumes,
+  JobOptions,
+  PoolSpec,
+  VolumeRef,
+  VolumeSpec,
+  VolumeUpload,
+} from './types.js';
 
 /** The storage verbs of one Hypervisor, on its instrumented calls. */
 export class StorageVerbs {
@@ -121,6 +130,61 @@ export class StorageVerbs {
     const path = await this.#calls.call(c, 'virStorageVolGetPath', () => vol.getPath());
     const info = await this.#calls.call(c, 'virStorageVolGetInfo', () => vol.getInfo());
     return { name, path, capacityBytes: info.capacity, allocationBytes: info.allocation };
+  }
+
+  /**
+   * Creates volume `u.name` (raw, `u.sizeBytes`) and streams `source` into it
+   * (virStorageVolUpload, virStreamSend per chunk, virStreamFinish), hashing as it goes.
+   * Progress after every chunk; `signal` aborts the stream. A failure, an abort, a size or
+   * SHA-256 mismatch removes the volume: a half-written base image is never left to be used.
+   * The pool is refreshed at the end so that libvirt probes the image's own format.
+   */
+  async uploadVolume(
+    u: VolumeUpload,
+    source: AsyncIterable<Uint8Array>,
+    opts: JobOptions = {},
+  ): Promise<ParsedVolume> {
+    const c = await this.#calls.conn();
+    const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(u.pool),
+    );
+    if (!found) throw new PoolNotFoundError(u.pool);
+    using pool = found;
+    const xml = buildVolumeXml({ name: u.name, capacityBytes: u.sizeBytes, format: 'raw' });
+    using vol = await this.#calls.call(c, 'virStorageVolCreateXML', () =>
+      pool.storageVolCreateXML(xml),
+    );
+    try {
+      opts.signal?.throwIfAborted();
+      using stream = c.newStream();
+      await this.#calls.call(c, 'virStorageVolUpload', () => vol.upload(stream, 0, u.sizeBytes));
+      const hash = createHash('sha256');
+      let done = 0;
+      try {
+        for await (const chunk of source) {
+          opts.signal?.throwIfAborted();
+          hash.update(chunk);
+          done += chunk.byteLength;
+          if (done > u.sizeBytes) break;
+          await stream.send(chunk);
+          opts.onProgress?.({ done, total: u.sizeBytes });
+        }
+        if (done !== u.sizeBytes) throw new UploadSizeMismatchError(u.name, u.sizeBytes, done);
+        const actual = hash.digest('hex');
+        if (u.sha256 !== undefined && actual !== u.sha256.toLowerCase()) {
+          throw new ChecksumMismatchError(u.name, u.sha256.toLowerCase(), actual);
+        }
+        await this.#calls.call(c, 'virStreamFinish', () => stream.finish());
+      } catch (err) {
+        await stream.abort().catch(() => undefined); // the original error matters more
+        throw err;
+      }
+      await this.#calls.call(c, 'virStoragePoolRefresh', () => pool.refresh());
+      return await this.#volumeFacts(c, u.name, vol);
+    } catch (err) {
+      await this.#calls.call(c, 'virStorageVolDelete', () => vol.delete()).catch(() => undefined);
+      throw err;
+    }
   }
 
   async deleteVolumes(

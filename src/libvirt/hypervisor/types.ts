@@ -186,6 +186,32 @@ export interface EnsuredVolumes extends Change {
   readonly volumes: readonly ParsedVolume[];
 }
 
+/** A volume to fill with bytes from elsewhere (a base image): uploadVolume. */
+export interface VolumeUpload {
+  /** Storage pool. */
+  readonly pool: string;
+  /** Volume name. */
+  readonly name: string;
+  /** How many bytes come: the volume's capacity (the image file's size). */
+  readonly sizeBytes: number;
+  /** The SHA-256 the bytes must have, lowercase hex; the volume is removed when they do not. */
+  readonly sha256?: string;
+}
+
+/** A long job's progress: bytes done of total. */
+export interface JobProgress {
+  readonly done: number;
+  readonly total: number;
+}
+
+/** Progress reports and cancellation of a long libvirt job. */
+export interface JobOptions {
+  /** Called after every chunk, with the bytes done so far. */
+  readonly onProgress?: (progress: JobProgress) => void;
+  /** Aborts the job: the stream is aborted and what was made is removed. */
+  readonly signal?: AbortSignal;
+}
+
 /** A volume by pool and name. */
 export interface VolumeRef {
   /** Storage pool. */

@@ -301,7 +301,7 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU)', func
     await patch(NODE, 'node1', { spec: { runStrategy: 'Halted', haltMode: 'Save' } });
     const n = await nodeIs('Saved');
     expect(n.status?.state).to.equal('shutoff');
-    expect(cond(n, 'Ready')?.status).to.equal('False');
+    expect(cond(n, 'Ready')).to.include({ status: 'True', reason: 'Halted' });
     expect(await domState()).to.equal('shut off');
     expect(await lv.virsh(['dominfo', domain])).to.match(/Managed save:\s+yes/);
 

@@ -118,10 +118,16 @@ describe('deploy/ on kube-apiserver', function () {
       ).to.equal(false);
     });
 
-    it('denies Secrets everywhere, Hypervisor creation and deletion, and what it never uses', async () => {
+    it('reads Secrets only by name (BMC credentials), lists none, creates them only in its own namespace; denies Hypervisor creation and deletion, and what it never uses', async () => {
       const kc = controlPlane().kubeConfig('admin');
+      for (const a of [
+        { verb: 'get', group: '', resource: 'secrets', namespace: 'labs' },
+        { verb: 'create', group: '', resource: 'secrets', namespace: DEPLOY_NAMESPACE },
+      ])
+        expect(await allowed(kc, DEPLOY_SA_USER, a), JSON.stringify(a)).to.equal(true);
       const denied = [
-        { verb: 'get', group: '', resource: 'secrets', namespace: 'default' },
+        { verb: 'create', group: '', resource: 'secrets', namespace: 'labs' },
+        { verb: 'update', group: '', resource: 'secrets', namespace: DEPLOY_NAMESPACE },
         { verb: 'list', group: '', resource: 'secrets', namespace: 'kube-system' },
         { verb: 'list', group: '', resource: 'secrets' },
         { verb: 'watch', group: '', resource: 'secrets', namespace: DEPLOY_NAMESPACE },
@@ -149,7 +155,8 @@ describe('deploy/ on kube-apiserver', function () {
         }
       };
       expect(await canI('patch', 'maasnodes.maaslab.dev', '-n', 'labs')).to.equal('yes');
-      expect(await canI('get', 'secrets', '-n', 'default')).to.equal('no');
+      expect(await canI('get', 'secrets', '-n', 'default')).to.equal('yes');
+      expect(await canI('list', 'secrets', '-n', 'default')).to.equal('no');
     });
   });
 

@@ -18,6 +18,7 @@ import {
   type E2eEnvironment,
   startE2eEnvironment,
 } from '../../support/e2e.js';
+import { parseMetrics, sample } from '../../support/metrics-text.js';
 import { kubectlApply, kubectlRun } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -120,7 +121,8 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
 
   before(async function () {
     this.timeout(300_000);
-    env = await startE2eEnvironment('bmc');
+    // A short resync, so that the test can watch passes leave the BMC's choices alone.
+    env = await startE2eEnvironment('bmc', { args: ['--resync-period', '2s'] });
     redfishPort = await freeTcpPort();
     const ipmi = await freeUdpRange(10);
     await kubectlApply(
@@ -249,6 +251,21 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
       'Continuous PXE recorded',
     );
     expect(await inactiveBootOrder('ipmi1')).to.deep.equal(['network', 'disk']);
+    // Desired state, not a fight: passes (a 2 s resync here) keep the BMC's order and power.
+    const passes = async (): Promise<number> =>
+      sample(
+        parseMetrics(await (await fetch(e().operator.metricsUrl)).text()),
+        'controller_runtime_reconcile_total',
+        { controller: 'maasnode' },
+      );
+    const before = await passes();
+    await waitFor(async () => (await passes()) >= before + 3 || undefined, {
+      ...LONG,
+      description: 'three more MaasNode passes',
+    });
+    expect(await inactiveBootOrder('ipmi1')).to.deep.equal(['network', 'disk']);
+    expect(await domstate('ipmi1')).to.equal('shut off');
+    expect((await node('ipmi1')).status?.bmc?.bootOverride?.enabled).to.equal('Continuous');
 
     // Refusals: a wrong password, IPMI 1.5, cipher suite 0; the BMC goes on serving.
     const wrong = await ipmitool('ipmi1', ['chassis', 'power', 'on'], 'not-the-password');

@@ -63,6 +63,15 @@ export const HypervisorSpecSchema = Type.Object(
       }),
     ),
     bmc: Type.Optional(HypervisorBmcSchema),
+    maasPowerAddress: Type.Optional(
+      Type.String({
+        description:
+          "The libvirt URI MAAS's virsh power driver uses for this host, e.g. qemu+ssh://maas@10.77.0.1/system. Default: spec.uri when it names a host and has no query (MAAS's driver refuses one).",
+        minLength: 4,
+        maxLength: 1024,
+        pattern: '^[a-z][a-z0-9+.-]*://[^\\s?#]+$',
+      }),
+    ),
   },
   { description: 'What the operator may use on the host.' },
 );

@@ -16,6 +16,7 @@ export * from './virt-network.js';
 export * from './maas-node.js';
 export * from './maas-lab.js';
 export * from './bmc.js';
+export * from './maas.js';
 
 /** Every kind of the version, in the order the CRDs are written. */
 export const kinds: readonly KindInfo[] = [

@@ -24,6 +24,7 @@ import {
   immutable,
 } from './common.js';
 import { GroupVersion } from './group.js';
+import { LabMaasSchema, LabMaasStatusSchema } from './maas.js';
 import { MaasNodeTemplateSchema } from './maas-node.js';
 import { networkProperties, networkRules } from './virt-network.js';
 
@@ -126,6 +127,7 @@ export const MaasLabSpecSchema = Type.Object(
       }),
     ),
     nodes: LabNodesSchema,
+    maas: Type.Optional(LabMaasSchema),
   },
   {
     description: 'The lab to build.',
@@ -172,6 +174,7 @@ export const MaasLabStatusSchema = Type.Object(
     ),
     networks: Type.Optional(readyCounts('The lab VirtNetworks.', false)),
     nodes: Type.Optional(readyCounts('The lab MaasNodes.', true)),
+    maas: Type.Optional(LabMaasStatusSchema),
   },
   { description: "What the lab's VirtNetworks and MaasNodes report." },
 );
@@ -233,6 +236,19 @@ export const MaasLabKindInfo: KindInfo = {
       type: 'string',
       jsonPath: '.status.printableStatus',
       description: 'A one-word summary.',
+    },
+    {
+      name: 'MAAS',
+      type: 'string',
+      jsonPath: '.status.maas.version',
+      description: "MAAS's version, once reached.",
+    },
+    {
+      name: 'MAAS-Reachable',
+      type: 'string',
+      jsonPath: '.status.conditions[?(@.type=="MaasReachable")].status',
+      description: 'The status of the MaasReachable condition.',
+      priority: 1,
     },
     ReadyColumn,
   ],

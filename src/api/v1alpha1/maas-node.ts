@@ -22,6 +22,7 @@ import {
 } from './common.js';
 import { NodeBmcSchema, NodeBmcStatusSchema, NodePowerStatusSchema } from './bmc.js';
 import { GroupVersion } from './group.js';
+import { NodeMaasStatusSchema } from './maas.js';
 
 /** The kind name. */
 export const MaasNodeKind = 'MaasNode';
@@ -408,6 +409,7 @@ export const MaasNodeStatusSchema = Type.Object(
     power: Type.Optional(NodePowerStatusSchema),
     lastRestartToken: statusString('The spec.restartToken of the last reboot done.'),
     bmc: Type.Optional(NodeBmcStatusSchema),
+    maas: Type.Optional(NodeMaasStatusSchema),
   },
   { description: 'What the operator observed at the last reconcile.' },
 );
@@ -480,6 +482,12 @@ export const MaasNodeKindInfo: KindInfo = {
       type: 'string',
       jsonPath: '.status.vnc.display',
       description: 'The VNC console, host:port.',
+    },
+    {
+      name: 'MAAS',
+      type: 'string',
+      jsonPath: '.status.maas.statusName',
+      description: "The machine's status in MAAS.",
     },
     ReadyColumn,
   ],

@@ -120,8 +120,9 @@ function nodeSpec(lab: MaasLab, id: LabIdentity, index: number): MaasNodeSpec {
           ? prefixMac(macPrefix, index)
           : defaultMac(id.namespace, name, k),
     })),
-    // The node's own default, which the schema cannot say: Manual with a BMC, Always without.
-    runStrategy: template.runStrategy ?? defaultRunStrategy(template.bmc),
+    // The node's own default, which the schema cannot say: Manual with a BMC, Always without;
+    // Manual in a lab with MAAS, which drives power (Always would undo MAAS's power-off).
+    runStrategy: template.runStrategy ?? (lab.spec.maas ? 'Manual' : defaultRunStrategy(template.bmc)),
   });
 }
 

@@ -25,6 +25,8 @@ import {
   networksToDelete,
   nodesToDelete,
 } from './desired.js';
+import { labMaasProblem } from '../maas/desired.js';
+import { reconcileLabMaas } from '../maas/lab.js';
 import { LabEventReason } from './events.js';
 import type { LabPass } from './pass.js';
 
@@ -222,13 +224,42 @@ const flagConflicts: Phase<LabPass> = async (pass) => {
   return next;
 };
 
+/**
+ * A lab with MAAS whose PXE network has libvirt DHCP (or no subnet) is refused before anything
+ * is built: two DHCP servers on one segment would make PXE boots a coin toss.
+ */
+const refuseMisdeclaredMaas: Phase<LabPass> = async ({ scope, found }) => {
+  const problem = labMaasProblem(scope.lab);
+  if (problem === undefined) return next;
+  found.stalled = problem;
+  return stop();
+};
+
+/**
+ * MAAS last, after the lab's own objects: a MAAS that is down must not hold up the VMs. Its
+ * faults are findings (MaasReachable, Stalled MaasUnauthorized), paced by the phase's own
+ * backoff rather than by the queue's, so other wake-ups do not ask MAAS again.
+ */
+const lookAtMaas: Phase<LabPass> = async (pass) => {
+  const { deps, found } = pass;
+  if (deps.maas === undefined) return next;
+  const maas = await reconcileLabMaas(pass.scope.lab, deps.maas, pass.signal);
+  if (maas === undefined) return next;
+  found.maas = maas;
+  if (maas.stalled && found.stalled === undefined) found.stalled = maas.stalled;
+  if (maas.retrying && found.error === undefined) found.error = maas.retrying;
+  return maas.requeueAfterMs > 0 ? { requeueAfterMs: maas.requeueAfterMs } : next;
+};
+
 /** The phases of a pass over a lab that is not being deleted, in order. */
 export const normalPhases: ReadonlyArray<Phase<LabPass>> = [
   requireHypervisor,
+  refuseMisdeclaredMaas,
   checkMacs,
   retried(applyNetworks),
   retried(deleteNodes),
   retried(deleteNetworks),
   retried(applyNodes),
+  lookAtMaas,
   flagConflicts,
 ];

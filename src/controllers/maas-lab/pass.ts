@@ -3,6 +3,7 @@
 // its end; what outlives a pass is in memory.ts.
 import type { Client, EventType, Logger } from '../../runtime/index.js';
 import type { Why } from '../common/conditions.js';
+import type { LabMaasDeps, LabMaasFindings } from '../maas/lab.js';
 import type { LabChildren, MacCollision } from './desired.js';
 import type { LabScope } from './scope.js';
 
@@ -17,12 +18,16 @@ export interface Findings {
    * report shows it. An error no phase classified is not reported.
    */
   failure?: unknown;
+  /** What the MAAS phase found (a lab with spec.maas whose pass got that far). */
+  maas?: LabMaasFindings;
 }
 
 /** What the phases use besides the pass itself; the same for every pass. */
 export interface LabDeps {
   /** Server-side apply and delete of the children. */
   readonly client: Pick<Client, 'apply' | 'delete'>;
+  /** MAAS: the API key, clients, the memory of the last look (absent: MAAS is not asked). */
+  readonly maas?: LabMaasDeps;
 }
 
 /** One pass over one MaasLab. */

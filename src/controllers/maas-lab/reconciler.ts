@@ -30,6 +30,8 @@ import {
   noopSwallowedErrorMetrics,
   type SwallowedErrorMetrics,
 } from '../metrics.js';
+import { maasAccess, type MaasAccess } from '../maas/access.js';
+import { createLabMaasMemory } from '../maas/lab.js';
 import { deletePhases } from './delete.js';
 import { desiredChildren } from './desired.js';
 import { createLabMemory } from './memory.js';
@@ -69,6 +71,8 @@ export interface MaasLabReconcilerOptions {
   readonly metrics?: LabMetrics;
   /** Counts errors a pass logged and did not return (default: not counted). */
   readonly swallowedErrors?: SwallowedErrorMetrics;
+  /** Reaches a lab's MAAS (spec.maas); without it MAAS is never asked. */
+  readonly maas?: MaasAccess;
 }
 
 /**
@@ -103,7 +107,11 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
   const metrics = opts.metrics ?? noopLabMetrics;
   const swallowed = opts.swallowedErrors ?? noopSwallowedErrorMetrics;
   const memory = createLabMemory();
-  const deps: LabDeps = { client };
+  const maasMemory = createLabMaasMemory();
+  const deps: LabDeps = {
+    client,
+    ...(opts.maas && { maas: { access: opts.maas, memory: maasMemory, now: () => clock.now() } }),
+  };
 
   /** Step 4: one status patch, unless only progress changed lately; see above. */
   async function report(pass: LabPass, failed: PassFailure): Promise<Result> {
@@ -143,6 +151,9 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
         metrics.forget(req.namespace ?? '', req.name);
         memory.forget(requestKey(req));
         return {};
+      }
+      if (isDeleting(scope.lab)) {
+        maasMemory.forget(scope.lab.metadata?.uid ?? '');
       }
       if (!serves(scope.lab.spec.hypervisor)) {
         metrics.forget(req.namespace ?? '', req.name);
@@ -197,6 +208,7 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
     ...(serves && { serves }),
     ...(metrics && { metrics }),
     ...(swallowedErrors && { swallowedErrors }),
+    maas: maasAccess(manager.client),
   });
   return watchLabs(manager, { caches, builderOptions, name: MaasLabControllerName }, reconciler);
 }
@@ -217,4 +229,6 @@ export const rbac: readonly V1PolicyRule[] = [
   },
   { apiGroups: [Group], resources: ['hypervisors'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  // The MAAS API key (spec.maas.external.apiKeySecretRef).
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
 ];

@@ -11,6 +11,7 @@ import {
   ReadyCondition,
   type MaasLab,
   type MaasLabPrintableStatus,
+  type MaasLabStatus,
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
@@ -23,6 +24,12 @@ import {
   type Verdict,
   type Why,
 } from '../common/conditions.js';
+import {
+  labMaasConditions,
+  labMaasPlan,
+  labMaasWaiting,
+  nodesNotEnlisted,
+} from '../maas/status.js';
 import type { LabChildren } from './desired.js';
 import type { Findings } from './pass.js';
 import type { LabScope } from './scope.js';
@@ -37,6 +44,10 @@ export interface LabObservation {
   readonly stalled?: Why;
   /** An API call failed this pass and will be retried. */
   readonly error?: Why;
+  /** A lab with MAAS: the first MAAS condition not True. */
+  readonly maasWaiting?: Why;
+  /** A lab with MAAS: nodes not Enlisted yet. */
+  readonly notEnlisted?: Why;
 }
 
 /**
@@ -185,6 +196,9 @@ function labVerdict(i: PrintableInput): Verdict {
       message: `${count}; waiting for ${list(nodes.notReady)}`,
     };
   }
+  // MAAS last: the lab's own objects are what MAAS needs first.
+  if (o.maasWaiting) return { kind: 'progressing', ...o.maasWaiting };
+  if (o.notEnlisted) return { kind: 'progressing', ...o.notEnlisted };
   return { kind: 'ready', reason: 'Reconciled', message: count };
 }
 
@@ -259,7 +273,16 @@ export function hypervisorReachableOf(hv: Readonly<Hypervisor> | undefined): boo
 
 /** What the scope and the pass's findings say, for labStatus. */
 export function labObservation(scope: LabScope, found: Findings): LabObservation {
+  const { lab } = scope;
+  const hasMaas = lab.spec.maas !== undefined;
+  const maasConditions = found.maas
+    ? labMaasConditions(found.maas.outcome)
+    : (lab.status?.conditions ?? []);
+  const maasWaiting = hasMaas ? labMaasWaiting(maasConditions) : undefined;
+  const notEnlisted = hasMaas ? nodesNotEnlisted([...scope.nodes.values()]) : undefined;
   return {
+    ...(maasWaiting && { maasWaiting }),
+    ...(notEnlisted && { notEnlisted }),
     deleting: isDeleting(scope.lab),
     hypervisorReachable: hypervisorReachableOf(scope.hypervisor),
     ...(found.stalled && { stalled: found.stalled }),
@@ -271,8 +294,10 @@ export function labObservation(scope: LabScope, found: Findings): LabObservation
 export type LabReportStatus = LabCounts & {
   /** Advanced only by a pass that succeeded. */
   readonly observedGeneration?: number;
-  /** Ready/Reconciling/Stalled. */
+  /** Ready/Reconciling/Stalled, and MaasReachable/DhcpConfigured/ImagesSynced with MAAS. */
   readonly conditions: Condition[];
+  /** The MAAS the lab uses, with spec.maas. */
+  readonly maas?: MaasLabStatus['maas'];
 };
 
 /** When the report is made, and whether the pass succeeded. */
@@ -303,15 +328,20 @@ export function labReport(
     labObservation(scope, found),
   );
   const generation = lab.metadata?.generation ?? 0;
-  const conditions = applyConditionPlan(lab.status?.conditions, result.conditions, {
-    now: at.now,
-    generation,
-  });
+  const hasMaas = lab.spec.maas !== undefined;
+  const stamp = { now: at.now, generation };
+  const conditions = applyConditionPlan(
+    applyConditionPlan(lab.status?.conditions, result.conditions, stamp),
+    labMaasPlan(hasMaas, found.maas?.outcome),
+    stamp,
+  );
   const observedGeneration = at.succeeded ? generation : lab.status?.observedGeneration;
+  const maas = hasMaas ? (found.maas?.status ?? lab.status?.maas) : undefined;
   return {
     ...(observedGeneration !== undefined && { observedGeneration }),
     conditions,
     ...result.status,
+    ...(maas && { maas }),
   };
 }
 

@@ -23,6 +23,7 @@ import {
   collisionInputsChanged,
   hypervisorGateChanged,
 } from '../common/predicates.js';
+import { isEnlisted } from '../maas/status.js';
 import type { LabCaches } from './scope.js';
 
 /** The manager's caches of what a MaasLab pass reads. */
@@ -66,7 +67,16 @@ export function watchLabs(
       .for(GroupVersionKinds.MaasLab, { predicates: [statusOnlyUpdatesIgnored] })
       // Only the children's changes its status and diff read.
       .owns(GroupVersionKinds.VirtNetwork, { predicates: [childStateChanged] })
-      .owns(GroupVersionKinds.MaasNode, { predicates: [childStateChanged] })
+      // …and, with MAAS, whether each node is Enlisted (its Ready waits for that).
+      .owns(GroupVersionKinds.MaasNode, {
+        predicates: [
+          {
+            update: (old, obj) =>
+              childStateChanged.update?.(old, obj) === true ||
+              isEnlisted(old as MaasNode) !== isEnlisted(obj as MaasNode),
+          },
+        ],
+      })
       // MAC collisions are between labs (and stand-alone nodes) on one hypervisor: a spec
       // change of one may start or end a collision for the others. Only spec and control
       // changes wake the peers; a lab's own status writes would otherwise wake every lab on

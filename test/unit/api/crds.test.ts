@@ -137,8 +137,8 @@ describe('hack/gen-crds', () => {
     expect(columns).to.deep.equal({
       Hypervisor: ['URI', 'Ready', 'CPUs', 'Memory', 'Age'],
       VirtNetwork: ['Hypervisor', 'Mode', 'Address', 'Bridge', 'Ready', 'Age'],
-      MaasNode: ['Hypervisor', 'Status', 'MAC', 'VNC', 'Ready', 'Age'],
-      MaasLab: ['Hypervisor', 'Nodes', 'Status', 'Ready', 'Age'],
+      MaasNode: ['Hypervisor', 'Status', 'MAC', 'VNC', 'MAAS', 'Ready', 'Age'],
+      MaasLab: ['Hypervisor', 'Nodes', 'Status', 'MAAS', 'MAAS-Reachable', 'Ready', 'Age'],
     });
   });
 

@@ -42,6 +42,7 @@ import {
   setup as setupVirtNetwork,
   VirtNetworkControllerName,
 } from '../controllers/virt-network/reconciler.js';
+import { setup as setupMaasMachine } from '../controllers/maas/machine-controller.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
 import { shardGuardedClient } from '../controllers/common/shard-guard.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
@@ -270,6 +271,8 @@ export async function runOperator(
     metrics: createLabMetrics(registry),
     swallowedErrors,
   });
+  // MAAS enlistment of lab nodes (spec.maas): its own controller and finalizer.
+  const machineController = setupMaasMachine(scoped, { ...builder, serves });
   registerInventoryMetrics(registry, {
     nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
     networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
@@ -289,6 +292,8 @@ export async function runOperator(
     }
     for (const n of nodes.list())
       if (n.spec.hypervisor === shard) nodeController.enqueue(requestFor(n));
+    for (const n of nodes.list())
+      if (n.spec.hypervisor === shard) machineController.enqueue(requestFor(n));
   }
 
   if (leases) {

@@ -442,5 +442,8 @@ export function nodeStatus(scope: NodeScope, found: Findings, at: ReportContext)
     ...libvirtFields(node, found),
     ...bmcFields(node, found, hypervisor ? powerFor(hypervisor.spec.uri, domainName) : undefined),
     ...(found.lastRestartToken !== undefined && { lastRestartToken: found.lastRestartToken }),
+    // Written by the maas-machine controller (with the Enlisted condition, which
+    // applyConditionPlan keeps): carried over, or this merge patch would delete it.
+    ...(node.status?.maas && { maas: node.status.maas }),
   };
 }

@@ -122,7 +122,8 @@ function nodeSpec(lab: MaasLab, id: LabIdentity, index: number): MaasNodeSpec {
     })),
     // The node's own default, which the schema cannot say: Manual with a BMC, Always without;
     // Manual in a lab with MAAS, which drives power (Always would undo MAAS's power-off).
-    runStrategy: template.runStrategy ?? (lab.spec.maas ? 'Manual' : defaultRunStrategy(template.bmc)),
+    runStrategy:
+      template.runStrategy ?? (lab.spec.maas ? 'Manual' : defaultRunStrategy(template.bmc)),
   });
 }
 

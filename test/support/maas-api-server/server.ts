@@ -87,6 +87,11 @@ export interface MaasApiServer {
   delayNext(count: number, ms: number): void;
   /** Destroy the connection of the next `count` requests without answering. */
   dropNext(count: number): void;
+  /**
+   * Act on the next `count` requests of `method` (default POST), then destroy the connection
+   * without answering: MAAS did it, the client never heard (a timeout after the commit).
+   */
+  loseAnswerNext(count: number, method?: string): void;
   close(): Promise<void>;
 }
 
@@ -154,6 +159,8 @@ export async function startMaasApiServer(
     delayCount: 0,
     delayMs: 0,
     dropCount: 0,
+    loseCount: 0,
+    loseMethod: 'POST',
   };
 
   function newSystemId(): string {
@@ -457,6 +464,11 @@ export async function startMaasApiServer(
       if (req.socket.destroyed) return;
     }
     const answer = await answerFor(req, method, path, query, record);
+    if (faults.loseCount > 0 && method === faults.loseMethod) {
+      faults.loseCount--;
+      req.socket.destroy();
+      return;
+    }
     record.status = answer.status;
     if (answer.status === 204 || answer.body === undefined) {
       res.writeHead(answer.status).end();
@@ -600,6 +612,10 @@ export async function startMaasApiServer(
     delayNext(count, ms) {
       faults.delayCount = count;
       faults.delayMs = ms;
+    },
+    loseAnswerNext(count, method = 'POST') {
+      faults.loseCount = count;
+      faults.loseMethod = method.toUpperCase();
     },
     dropNext(count) {
       faults.dropCount = count;

@@ -191,7 +191,7 @@ async function main(): Promise<void> {
           vnc = 'VNC: none with the test driver.';
         }
       }
-      const rows: string[][] = [['NODE', 'STATUS', 'READY', 'MAC', 'VNC', 'POWER ID']];
+      const rows: string[][] = [['NODE', 'STATUS', 'READY', 'MAC', 'VNC', 'POWER ID', 'MAAS']];
       for (const n of nodes) {
         rows.push([
           n.metadata?.name ?? '',
@@ -200,6 +200,7 @@ async function main(): Promise<void> {
           n.spec.interfaces?.[0]?.mac ?? '',
           n.status?.vnc?.display ?? '',
           n.status?.power?.id ?? '',
+          maasColumn(lab, n),
         ]);
       }
       const screen = [
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
         '',
         table(rows),
         '',
+        maasLine(lab, cp.adminKubeconfig),
         vnc,
         `kubectl: ${kubectl} --kubeconfig ${cp.adminKubeconfig} get maaslab-all -A`,
         'Ctrl-C tears everything down.',
@@ -232,6 +234,35 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
     say('Torn down.');
   }
+}
+
+/** A node's MAAS column: its machine's MAAS status, or why there is none. */
+function maasColumn(lab: MaasLab | undefined, node: MaasNode): string {
+  if (lab?.spec.maas === undefined) return '-';
+  const enlisted = node.status?.conditions?.find((c) => c.type === 'Enlisted');
+  if (node.status?.maas?.statusName) return node.status.maas.statusName;
+  return enlisted ? `${enlisted.reason}` : 'not enlisted';
+}
+
+/** What the lab's MAAS is doing, or how to give the lab one. */
+function maasLine(lab: MaasLab | undefined, kubeconfig: string): string {
+  if (lab === undefined) return '';
+  if (lab.spec.maas === undefined) {
+    return [
+      'MAAS: none. This lab has no spec.maas, so no MAAS knows its nodes (their consoles stop at',
+      '  "iPXE starting execution"). Point it at a MAAS you run (a Secret with its API key, then):',
+      `  ${kubectl} --kubeconfig ${kubeconfig} -n ${NAMESPACE} patch maaslab recipe --type merge \\`,
+      `    -p '{"spec":{"maas":{"external":{"url":"http://10.77.0.2:5240/MAAS","apiKeySecretRef":{"name":"maas-api-key"}}}}}'`,
+      '  README "MAAS in the lab"; examples/maaslab_v1alpha1_maaslab_maas.yaml.',
+      '',
+    ].join('\n');
+  }
+  const url = lab.spec.maas.external?.url ?? '';
+  const reachable = lab.status?.conditions?.find((c) => c.type === 'MaasReachable');
+  if (reachable?.status === 'True') {
+    return `MAAS ${lab.status?.maas?.version ?? ''} at ${url}: reachable\n`;
+  }
+  return `MAAS at ${url}: not reachable${reachable ? ` (${reachable.reason}: ${reachable.message})` : ' yet'}\n`;
 }
 
 main().then(

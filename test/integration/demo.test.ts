@@ -173,6 +173,11 @@ describe('make demo (the main job), Ctrl-C tears it all down', function () {
       `Hypervisor local at qemu+unix:///system?socket=${started.libvirtdDir}/sock/libvirt-sock`,
     );
     expect(out).to.contain('VNC consoles');
+    // The MAAS side: a MAAS column, and how to give the lab a MAAS (it has none).
+    expect(table[0]).to.match(/recipe-node1\s.*\s-\s*$/m);
+    expect(out).to.match(/NODE\s+STATUS\s+READY\s+MAC\s+VNC\s+POWER ID\s+MAAS/);
+    expect(out).to.contain('MAAS: none. This lab has no spec.maas');
+    expect(out).to.contain('patch maaslab recipe --type merge');
     for (const i of [1, 2, 3])
       expect(out).to.match(new RegExp(`recipe-node${i}: 127\\.0\\.0\\.1:\\d+`));
     expect(Number(ready[1])).to.be.above(0);
@@ -217,6 +222,43 @@ describe('make demo (the main job), Ctrl-C tears it all down', function () {
       'jsonpath={.items[*].status.printableStatus}',
     ]);
     expect(nodes.stdout.split(' ')).to.deep.equal(['Running', 'Running', 'Running']);
+
+    // Pointed at a MAAS that does not answer (a closed port on loopback), the demo says so.
+    await run(started.kubectl, [
+      '--kubeconfig',
+      started.kubeconfig,
+      '-n',
+      'default',
+      'create',
+      'secret',
+      'generic',
+      'maas-api-key',
+      '--from-literal=api-key=aaaaaaaaaaaaaaaaaa:bbbbbbbbbbbbbbbbbb:cccccccccccccccccccccccccccccccc',
+    ]);
+    await run(started.kubectl, [
+      '--kubeconfig',
+      started.kubeconfig,
+      '-n',
+      'default',
+      'patch',
+      'maaslab',
+      'recipe',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({
+        spec: {
+          maas: {
+            external: { url: 'http://127.0.0.1:9/MAAS', apiKeySecretRef: { name: 'maas-api-key' } },
+          },
+        },
+      }),
+    ]);
+    await d.waitForOutput(
+      /MAAS at http:\/\/127\.0\.0\.1:9\/MAAS: not reachable \(MaasUnreachable: /,
+      120_000,
+    );
+    await d.waitForOutput(/recipe-node1\s.*MaasUnreachable/, 120_000);
     await interruptAndCheck(d, started);
   });
 });

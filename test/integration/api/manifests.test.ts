@@ -120,6 +120,9 @@ describe('api: manifests against the real API server', function () {
       'secret/bmc-creds',
       'maasnode.maaslab.dev/ipmi-node',
       'maasnode.maaslab.dev/redfish-node',
+      'secret/maas-api-key',
+      'secret/maas-bmc',
+      'maaslab.maaslab.dev/maas-lab',
     ])
       expect(examples.stdout).to.include(name);
   });

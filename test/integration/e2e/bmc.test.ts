@@ -19,7 +19,12 @@ import {
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { parseMetrics, sample } from '../../support/metrics-text.js';
-import { kubectlApply, kubectlRun } from '../../support/operator.js';
+import {
+  type OperatorProcess,
+  kubectlApply,
+  kubectlRun,
+  startOperator,
+} from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
 
 const LONG = { timeoutMs: 240_000, intervalMs: 200 } as const;
@@ -122,7 +127,11 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
   before(async function () {
     this.timeout(300_000);
     // A short resync, so that the test can watch passes leave the BMC's choices alone.
-    env = await startE2eEnvironment('bmc', { args: ['--resync-period', '2s'] });
+    // Leases on, so that the last test can move the shard (and its BMCs) to a second replica.
+    env = await startE2eEnvironment('bmc', {
+      leaderElect: true,
+      args: ['--resync-period', '2s'],
+    });
     redfishPort = await freeTcpPort();
     const ipmi = await freeUdpRange(10);
     await kubectlApply(
@@ -164,8 +173,10 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     );
   });
 
+  let second: OperatorProcess | undefined;
   after(async function () {
     this.timeout(180_000);
+    await second?.stop();
     await env?.stop();
   });
 
@@ -387,5 +398,86 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
       { ...LONG, description: 'the deleted node’s System gone' },
     );
     expect(gone).to.be.oneOf(['404', '000']);
+  });
+
+  it('moving the shard moves its BMCs: the second replica serves the same IPMI port and Redfish System after a SIGKILL', async function () {
+    await applyNode('mv-ipmi', 'ipmi');
+    await applyNode('mv-rf', 'redfish');
+    const ready = (n: MaasNode): boolean =>
+      conditionOf(n, 'BmcReady')?.status === 'True' && n.status?.printableStatus === 'Stopped';
+    const ipmiBefore = (await waitNode('mv-ipmi', ready, 'BmcReady and Stopped')).status?.bmc;
+    const rfBefore = (await waitNode('mv-rf', ready, 'BmcReady and Stopped')).status?.bmc;
+    const systemUrl = `https://127.0.0.1:${redfishPort}/redfish/v1/Systems/${rfBefore?.redfish?.systemId ?? ''}`;
+    const redfishGet = () =>
+      runTool('curl', [
+        ...['-sk', '-u', `${USER}:${PASSWORD}`, '-o', '/dev/null', '-w', '%{http_code}'],
+        '--max-time',
+        '5',
+        systemUrl,
+      ]);
+    expect((await ipmitool('mv-ipmi', ['chassis', 'power', 'status'])).stdout).to.contain('off');
+    expect((await redfishGet()).stdout).to.equal('200');
+
+    // A second replica waits for the shard's Lease; the first dies without releasing it.
+    second = await startOperator({
+      kubeconfig: controlPlane().operatorKubeconfig,
+      namespace: e().leaseNs.name,
+      leaderElect: true,
+      logFile: e().logFile,
+      args: ['--resync-period', '2s'],
+    });
+    const lease = `maaslab-hv-${e().hv}`;
+    const holds = async (op: OperatorProcess): Promise<boolean> =>
+      sample(
+        parseMetrics(await (await fetch(op.metricsUrl)).text()),
+        'leader_election_master_status',
+        {
+          name: lease,
+        },
+      ) === 1;
+    expect(await holds(e().operator)).to.equal(true);
+    expect(await holds(second)).to.equal(false);
+    const killedAt = Date.now();
+    await e().operator.kill();
+    // Nobody serves the BMCs until the Lease expires: the IPMI port does not answer (checked
+    // only while the second replica has not taken the Lease yet).
+    const silent = await runTool('ipmitool', [
+      ...['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(ipmiBefore?.ipmi?.port ?? 0)],
+      ...['-U', USER, '-P', PASSWORD, '-R', '1', '-N', '1', 'chassis', 'power', 'status'],
+    ]);
+    if (!(await holds(second))) expect(silent.code, silent.stdout).not.to.equal(0);
+
+    const op = second;
+    await waitFor(async () => holds(op), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      description: 'the second replica to take the Lease',
+    });
+    const power = await waitFor(
+      async () => {
+        const r = await ipmitool('mv-ipmi', ['chassis', 'power', 'status']);
+        return r.stdout.includes('Chassis Power is') ? r.stdout : undefined;
+      },
+      { ...LONG, description: 'the IPMI BMC answering from the second replica' },
+    );
+    console.log(
+      `      BMCs served again ${((Date.now() - killedAt) / 1000).toFixed(1)} s after SIGKILL`,
+    );
+    expect(power).to.contain('off');
+    await waitFor(async () => ((await redfishGet()).stdout === '200' ? true : undefined), {
+      ...LONG,
+      description: 'the Redfish System answering from the second replica',
+    });
+
+    // The same endpoints, and the new holder acts on them: power on through IPMI.
+    expect((await node('mv-ipmi')).status?.bmc?.ipmi).to.deep.equal(ipmiBefore?.ipmi);
+    expect((await node('mv-rf')).status?.bmc?.redfish).to.deep.equal(rfBefore?.redfish);
+    await ipmitool('mv-ipmi', ['chassis', 'power', 'on']);
+    await waitDomain('mv-ipmi', 'running');
+    await waitNode(
+      'mv-ipmi',
+      (n) => n.status?.bmc?.lastAction?.action === 'On' && n.status?.printableStatus === 'Running',
+      'the On recorded by the new holder, Running',
+    );
   });
 });

@@ -310,7 +310,7 @@ describe('api: behaviour in the real API server', () => {
         rows: { cells: unknown[] }[];
       };
 
-    it('MaasNode: Name, Hypervisor, Status, MAC, VNC, Ready, Age', async () => {
+    it('MaasNode: Name, Hypervisor, Status, MAC, VNC, MAAS, Ready, Age', async () => {
       const tns = await kube.namespace('table');
       await create(
         'maasnodes',
@@ -347,15 +347,18 @@ describe('api: behaviour in the real API server', () => {
         'Status',
         'MAC',
         'VNC',
+        'MAAS',
         'Ready',
         'Age',
       ]);
-      expect(t.rows[0]?.cells.slice(0, 6)).to.deep.equal([
+      // A node outside a MAAS lab has no MAAS status: the API server sends null.
+      expect(t.rows[0]?.cells.slice(0, 7)).to.deep.equal([
         'n1',
         'hv-t',
         'Running',
         '52:54:00:7f:04:01',
         '127.0.0.1:5900',
+        null,
         'True',
       ]);
     });
@@ -385,6 +388,8 @@ describe('api: behaviour in the real API server', () => {
         'Hypervisor',
         'Nodes',
         'Status',
+        'MAAS',
+        'MAAS-Reachable',
         'Ready',
         'Age',
       ]);

@@ -14,6 +14,7 @@ import {
 } from '../../api/v1alpha1/index.js';
 import type {
   BootDevice,
+  DomainCdrom,
   DomainDescription,
   DomainDisk,
   DomainInterface,
@@ -188,9 +189,11 @@ export function desiredDomain(node: MaasNode, ctx: NodeContext): OwnedDomain {
     network: libvirtNetworkName(namespace, nic.network),
     model: nic.model ?? DEFAULTS.model,
   }));
+  const cdroms = bmcCdroms(spec);
   const present: Record<BootDevice, boolean> = {
     network: interfaces.length > 0,
     disk: disks.length > 0,
+    cdrom: cdroms.length > 0,
   };
   const vnc = spec.vnc ?? {};
   return {
@@ -204,12 +207,24 @@ export function desiredDomain(node: MaasNode, ctx: NodeContext): OwnedDomain {
       (device) => present[device],
     ),
     disks,
+    ...(cdroms.length > 0 && { cdroms }),
     interfaces,
     ...((vnc.enabled ?? DEFAULTS.vncEnabled) && {
       vnc: { listen: vnc.listen ?? DEFAULTS.vncListen },
     }),
     owner,
   };
+}
+
+/**
+ * A node with a virtual BMC has an empty CD-ROM drive, as a server has an optical drive, so
+ * that the BMC's boot override to CD (Redfish `Cd`, IPMI "force boot from CD/DVD") has a
+ * device to put first; with no disc in it the firmware goes on to the next device. SCSI, on
+ * the virtio-scsi controller, works on x86 and arm64 with BIOS and UEFI alike.
+ */
+function bmcCdroms(spec: MaasNode['spec']): DomainCdrom[] {
+  const type = spec.bmc?.type ?? 'none';
+  return type === 'none' ? [] : [{ bus: 'scsi' }];
 }
 
 /** What it takes to bring a defined domain to the desired definition. */
@@ -281,10 +296,27 @@ function domainDifferences(
     device?: string;
     pool?: string;
     volume?: string;
+    path?: string;
     format?: string;
     bus?: string;
-  }): string => `${d.device ?? 'disk'}:${d.pool}/${d.volume}(${d.format},${d.bus})`;
-  compare('disks', desired.disks.map(disk).join(' '), observed.disks.map(disk).join(' '));
+  }): string =>
+    // An empty drive has no format: the live XML of a running domain leaves its driver out.
+    d.device === 'cdrom' && d.volume === undefined && d.path === undefined
+      ? `cdrom:empty(${d.bus})`
+      : `${d.device ?? 'disk'}:${d.pool}/${d.volume}(${d.format},${d.bus})`;
+  const cdrom = (c: DomainCdrom) =>
+    disk({
+      device: 'cdrom',
+      pool: c.source?.pool,
+      volume: c.source?.volume,
+      format: 'raw',
+      bus: c.bus,
+    });
+  compare(
+    'disks',
+    [...desired.disks.map(disk), ...(desired.cdroms ?? []).map(cdrom)].join(' '),
+    observed.disks.map(disk).join(' '),
+  );
   const nic = (n: { type?: string; mac?: string; network?: string; model?: string }): string =>
     `${n.type ?? 'network'}:${n.mac}@${n.network}(${n.model})`;
   compare(

@@ -378,6 +378,10 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     const off = await sushy({ ...base, steps: [['reset', 'ForceOff'], ['power']] });
     expect(off.error, off.message).to.equal(undefined);
     await waitDomain('rf1', 'shut off');
+    // Cd: the node's empty CD-ROM drive goes first, continuously, until told otherwise.
+    const cd = await sushy({ ...base, steps: [['boot', 'Cd', 'Continuous', null]] });
+    expect(cd.error, cd.message).to.equal(undefined);
+    expect(await inactiveBootOrder('rf1')).to.deep.equal(['cdrom', 'disk', 'network']);
 
     const anonymous = await runTool('curl', [
       ...['-sk', '-o', '/dev/null', '-w', '%{http_code}'],
@@ -472,12 +476,24 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     // The same endpoints, and the new holder acts on them: power on through IPMI.
     expect((await node('mv-ipmi')).status?.bmc?.ipmi).to.deep.equal(ipmiBefore?.ipmi);
     expect((await node('mv-rf')).status?.bmc?.redfish).to.deep.equal(rfBefore?.redfish);
+    // Boot once from the (empty) CD-ROM drive: it goes first, QEMU starts with it, the boot
+    // spends the override and the spec's order returns.
+    const cd = await ipmitool('mv-ipmi', ['chassis', 'bootdev', 'cdrom']);
+    expect(cd.code, cd.stderr).to.equal(0);
+    expect(await inactiveBootOrder('mv-ipmi')).to.deep.equal(['cdrom', 'disk', 'network']);
     await ipmitool('mv-ipmi', ['chassis', 'power', 'on']);
     await waitDomain('mv-ipmi', 'running');
-    await waitNode(
+    const live = parseDomainXml(await e().lv.virsh(['dumpxml', domainOf('mv-ipmi')]));
+    expect(live.bootOrder[0]).to.equal('cdrom');
+    const booted = await waitNode(
       'mv-ipmi',
-      (n) => n.status?.bmc?.lastAction?.action === 'On' && n.status?.printableStatus === 'Running',
-      'the On recorded by the new holder, Running',
+      (n) =>
+        n.status?.bmc?.lastAction?.action === 'On' &&
+        n.status?.bmc?.bootOverride?.enabled === 'Disabled' &&
+        n.status?.printableStatus === 'Running',
+      'the On recorded by the new holder, the Cd override spent, Running',
     );
+    expect(booted.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
+    expect(await inactiveBootOrder('mv-ipmi')).to.deep.equal(['disk', 'network']);
   });
 });

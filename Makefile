@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
-        kube-testenv kubectl lint format demo bench bench-binding bench-recipe bench-scale bench-bmc coverage clean help
+        kube-testenv kubectl plugin lint format demo bench bench-binding bench-recipe bench-scale bench-bmc coverage clean help
 
 all: build native
 
@@ -54,6 +54,9 @@ native: system-packages $(NATIVE) ## build the libvirt N-API addon
 
 build: node_modules/.installed ## compile TypeScript to dist/
 	tsc -p tsconfig.build.json
+
+plugin: node_modules/.installed ## bundle the kubectl plugin into one file, dist/kubectl-maaslab
+	tsx hack/build-plugin.ts
 
 crds: node_modules/.installed ## regenerate crds/ from src/api, the RBAC under deploy/ from the controllers, deploy/argocd/argocd-cm-patch.yaml from its Lua
 	npm run --silent gen:crds

@@ -1,4 +1,4 @@
-// `get LAB`: a lab as a tree, lab → networks → nodes. A node hangs under the network of its
+// `get LAB`: a lab as a tree, lab → networks → nodes, with what libvirt and MAAS report. A node hangs under the network of its
 // first NIC (the PXE NIC, the one MAAS boots from); a node with no NIC on a lab network hangs
 // under the lab itself. The tree is built from objects already read and rendered as a table
 // whose NAME column draws the branches, as kubectl-tree does. Pure.
@@ -21,6 +21,10 @@ export interface TreeNode {
   readonly mac?: string;
   readonly vnc?: string;
   readonly powerType?: string;
+  /** MAAS's status name of the node's machine (status.maas.statusName). */
+  readonly maas?: string;
+  /** The machine's MAAS system_id. */
+  readonly maasSystemId?: string;
   // -o wide
   readonly hypervisor?: string;
   readonly domainName?: string;
@@ -50,6 +54,8 @@ export interface LabTree {
   readonly namespace?: string;
   readonly status?: string;
   readonly ready?: string;
+  /** The version of the lab's MAAS (status.maas.version), once it answered. */
+  readonly maas?: string;
   readonly hypervisor: string;
   /** Ready/total nodes, as the lab reports them. */
   readonly nodesReady?: string;
@@ -79,6 +85,8 @@ function treeNode(n: MaasNode): TreeNode {
     mac: s?.interfaces?.[0]?.mac ?? n.spec.interfaces?.[0]?.mac,
     vnc: s?.vnc?.display,
     powerType: s?.power?.type,
+    maas: s?.maas?.statusName,
+    maasSystemId: s?.maas?.systemId,
     hypervisor: n.spec.hypervisor,
     domainName: s?.domainName,
     state: s?.state,
@@ -103,6 +111,7 @@ export function buildLabTree(
     namespace: lab.metadata?.namespace,
     status: lab.status?.printableStatus,
     ready: readyOf(lab.status?.conditions),
+    maas: lab.status?.maas?.version,
     hypervisor: lab.spec.hypervisor,
     nodesReady: lab.status?.nodes?.summary,
     networks: networks
@@ -124,7 +133,8 @@ export function buildLabTree(
 }
 
 /** Column headers of the tree; `-o wide` adds the second list. */
-export const TreeHeaders = ['NAME', 'STATUS', 'READY', 'MAC', 'VNC', 'POWER'] as const;
+/** The MAAS column: the lab's MAAS version, each node's MAAS status (as kubectl get shows them). */
+export const TreeHeaders = ['NAME', 'STATUS', 'READY', 'MAC', 'VNC', 'POWER', 'MAAS'] as const;
 export const TreeWideHeaders = [
   'HYPERVISOR',
   'RUN-STRATEGY',
@@ -147,7 +157,7 @@ export function renderLabTree(tree: LabTree, wide = false): string {
     add(
       prefix,
       `maasnode/${n.name}`,
-      [n.status, n.ready, n.mac, n.vnc, n.powerType],
+      [n.status, n.ready, n.mac, n.vnc, n.powerType, n.maas],
       [
         n.hypervisor,
         n.runStrategy,
@@ -161,7 +171,7 @@ export function renderLabTree(tree: LabTree, wide = false): string {
   add(
     '',
     `maaslab/${tree.name}`,
-    [tree.status, tree.ready, undefined, undefined, undefined],
+    [tree.status, tree.ready, undefined, undefined, undefined, tree.maas],
     [tree.hypervisor, undefined, undefined, undefined, undefined, undefined, undefined],
   );
   const children: Array<TreeNetwork | TreeNode> = [...tree.networks, ...tree.nodes];
@@ -172,7 +182,7 @@ export function renderLabTree(tree: LabTree, wide = false): string {
     add(
       branch,
       `virtnetwork/${child.name}`,
-      [child.status, child.ready, undefined, undefined, undefined],
+      [child.status, child.ready, undefined, undefined, undefined, undefined],
       [undefined, undefined, undefined, undefined, child.bridge, undefined, undefined],
     );
     const indent = last ? '   ' : '│  ';

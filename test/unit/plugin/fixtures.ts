@@ -69,6 +69,7 @@ export const ipmiStatus = (i: number): MaasNode['status'] => ({
     cipherSuiteId: '3',
     privilegeLevel: 'ADMIN',
   },
+  maas: { systemId: 'abc123', statusName: 'Commissioning', powerState: 'on' },
 });
 
 export const pxeNetwork: VirtNetwork = {
@@ -88,5 +89,6 @@ export const recipeLab: MaasLab = {
     printableStatus: 'Degraded',
     conditions: [{ ...ready(), status: 'False' as const, reason: 'NodesNotReady' }],
     nodes: { ready: 2, total: 3, summary: '2/3' },
+    maas: { url: 'http://10.0.0.2:5240/MAAS/', version: '3.5.4' },
   },
 };

@@ -4,7 +4,6 @@
 // action the domain's real state is read from libvirt, and the node's status from the real
 // control plane: the BMC owns power (runStrategy defaults to Manual), each action is recorded,
 // a boot override is applied to the domain and, when Once, spent by the boot it applied to.
-import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -21,6 +20,7 @@ import {
 import { parseMetrics, sample } from '../../support/metrics-text.js';
 import {
   type OperatorProcess,
+  freeUdpRange,
   kubectlApply,
   kubectlRun,
   startOperator,
@@ -39,26 +39,6 @@ async function freeTcpPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
-}
-
-/** `count` consecutive UDP ports that are free now, in a random high range. */
-async function freeUdpRange(count: number): Promise<{ first: number; last: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 40_000);
-    const sockets = [];
-    let ok = true;
-    for (let port = first; port < first + count && ok; port++) {
-      const socket = createSocket('udp4');
-      ok = await new Promise<boolean>((resolve) => {
-        socket.once('error', () => resolve(false));
-        socket.bind(port, '127.0.0.1', () => resolve(true));
-      });
-      sockets.push(socket);
-    }
-    await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    if (ok) return { first, last: first + count - 1 };
-  }
-  throw new Error('no free UDP range');
 }
 
 describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and sushy', function () {

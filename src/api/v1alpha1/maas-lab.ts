@@ -137,13 +137,23 @@ export const MaasLabSpecSchema = Type.Object(
   },
   {
     description: 'The lab to build.',
-    ...celRules({
-      rule:
-        '!has(self.nodes.template) || !has(self.nodes.template.interfaces) || ' +
-        'self.nodes.template.interfaces.all(i, has(self.networks) && self.networks.exists(n, n.name == i.network))',
-      message: 'every nodes.template.interfaces[].network must name one of spec.networks',
-      fieldPath: '.nodes.template.interfaces',
-    }),
+    ...celRules(
+      {
+        rule:
+          '!has(self.nodes.template) || !has(self.nodes.template.interfaces) || ' +
+          'self.nodes.template.interfaces.all(i, has(self.networks) && self.networks.exists(n, n.name == i.network))',
+        message: 'every nodes.template.interfaces[].network must name one of spec.networks',
+        fieldPath: '.nodes.template.interfaces',
+      },
+      {
+        rule:
+          '!has(self.maas) || !has(self.maas.controller) || !has(self.maas.controller.uplink) || ' +
+          "(has(self.networks) && self.networks.exists(n, n.name == self.maas.controller.uplink && (!has(n.mode) || n.mode != 'isolated')))",
+        message:
+          'maas.controller.uplink must name one of spec.networks that reaches out (mode nat, route or bridge, not isolated)',
+        fieldPath: '.maas.controller.uplink',
+      },
+    ),
   },
 );
 

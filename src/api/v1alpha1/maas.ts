@@ -1,12 +1,19 @@
 /**
  * MAAS in the lab: `MaasLab.spec.maas` (which MAAS the lab's nodes are enlisted in, and how
  * MAAS serves DHCP on the PXE network), `MaasLab.status.maas`, `MaasNode.status.maas`, and
- * the MAAS condition types and reasons. Today only the `external` variant exists (an existing
- * MAAS); a `controller` variant (the lab builds its own region+rack VM) will sit beside it,
- * which is why `spec.maas` carries an "exactly one of" rule already.
+ * the MAAS condition types and reasons. Two variants, exactly one of them: `external` (an
+ * existing MAAS) and `controller` (the lab builds its own region+rack controller VM).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { IPv4Address, ObjectName, celRules, ipv4ToInt } from './common.js';
+import {
+  DnsLabel,
+  IPv4Address,
+  ObjectName,
+  QuantitySchema,
+  celRules,
+  ipv4ToInt,
+  quantityBetween,
+} from './common.js';
 
 // Condition types. MaasReachable, DhcpConfigured and ImagesSynced are on the lab, in that
 // order; Enlisted is on each node of a lab with MAAS.
@@ -19,6 +26,8 @@ export const DhcpConfiguredCondition = 'DhcpConfigured';
 export const ImagesSyncedCondition = 'ImagesSynced';
 /** Node: MAAS has a machine for the node, made by this operator. */
 export const EnlistedCondition = 'Enlisted';
+/** Lab with spec.maas.controller: the controller VM's image, disks and seed exist and it runs. */
+export const ControllerReadyCondition = 'ControllerReady';
 
 // Reasons.
 
@@ -52,6 +61,20 @@ export const EnlistingReason = 'Enlisting';
 export const MachineRejectedReason = 'MachineRejected';
 /** Lab Ready=False: some nodes are not Enlisted yet. */
 export const NodesNotEnlistedReason = 'NodesNotEnlisted';
+/** ControllerReady=False: the base image is being downloaded (status.maas.controller.image). */
+export const ImageDownloadingReason = 'ImageDownloading';
+/** ControllerReady=False: the image download failed (HTTP error, connection); retried with backoff. */
+export const ImageDownloadFailedReason = 'ImageDownloadFailed';
+/** Stalled=True: the downloaded image's SHA-256 is not spec.maas.controller.image.sha256; the volume was removed. */
+export const ImageChecksumMismatchReason = 'ImageChecksumMismatch';
+/** ControllerReady=False: image.volume names a volume the pool does not have. */
+export const ImageVolumeNotFoundReason = 'ImageVolumeNotFound';
+/** ControllerReady=False: the disks, seed or domain are being made, or the domain is starting. */
+export const ControllerProvisioningReason = 'Provisioning';
+/** ControllerReady=True: the controller VM is defined and running. */
+export const ControllerRunningReason = 'Running';
+/** MaasReachable=False: the controller runs but its MAAS does not answer yet (installing). */
+export const MaasInstallingReason = 'MaasInstalling';
 /** Lab Ready=False: a MAAS condition is not True yet. */
 export const MaasNotReadyReason = 'MaasNotReady';
 
@@ -92,6 +115,149 @@ export const ExternalMaasSchema = Type.Object(
   { description: 'An existing MAAS, reached with an API key (consumer:token:secret).' },
 );
 
+/** The controller's defaults (issue 12: MAAS's test sizing, a little above its minimum). */
+export const ControllerDefaults = {
+  vcpus: 2,
+  memory: '4Gi',
+  diskSize: '40Gi',
+  channel: '3.7/stable',
+  adminUsername: 'admin',
+} as const;
+/** Bounds of the controller's memory: MAAS's region+rack needs about 2 GiB to start. */
+export const ControllerMemoryBounds = { min: '1Gi', max: '256Gi' } as const;
+/** Bounds of the controller's disk: it must hold the image and MAAS's boot images. */
+export const ControllerDiskBounds = { min: '4Gi', max: '64Ti' } as const;
+
+/** `spec.maas.controller.image`: a cloud image to download, or a volume already on the host. */
+export const ControllerImageSchema = Type.Object(
+  {
+    url: Type.Optional(
+      Type.String({
+        description:
+          'An http(s) URL of a qcow2 cloud image, e.g. an Ubuntu cloud image. Downloaded once per hypervisor into the storage pool as a read-only base volume named after its sha256.',
+        minLength: 8,
+        maxLength: 2048,
+        pattern: '^https?://[^\\s#]+$',
+      }),
+    ),
+    sha256: Type.Optional(
+      Type.String({
+        description:
+          "The image file's SHA-256, 64 lowercase hex digits; checked while downloading.",
+        minLength: 64,
+        maxLength: 64,
+        pattern: '^[0-9a-f]{64}$',
+      }),
+    ),
+    volume: Type.Optional(
+      Type.String({
+        description: 'A qcow2 volume already in the pool; it becomes the backing file of the disk.',
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^[^/\\s]+$',
+      }),
+    ),
+    pool: Type.Optional(
+      Type.String({
+        description: "The pool holding `volume`; default the Hypervisor's spec.storagePool.",
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^[^/\\s]+$',
+      }),
+    ),
+  },
+  {
+    description:
+      'The cloud image the controller disk starts from: {url, sha256} or {volume, pool}.',
+    ...celRules({
+      rule:
+        '(has(self.url) && has(self.sha256) && !has(self.volume) && !has(self.pool)) || ' +
+        '(has(self.volume) && !has(self.url) && !has(self.sha256))',
+      message: 'image needs either url and sha256, or volume (and optionally pool)',
+    }),
+  },
+);
+
+/** `spec.maas.controller`: the lab's own MAAS region+rack controller VM. */
+export const MaasControllerSchema = Type.Object(
+  {
+    image: ControllerImageSchema,
+    vcpus: Type.Optional(
+      Type.Integer({
+        description: 'Virtual CPUs, 1 to 64.',
+        format: 'int32',
+        minimum: 1,
+        maximum: 64,
+        default: ControllerDefaults.vcpus,
+      }),
+    ),
+    memory: Type.Optional(
+      QuantitySchema({
+        description: `Memory, ${ControllerMemoryBounds.min} to ${ControllerMemoryBounds.max}.`,
+        default: ControllerDefaults.memory,
+        ...celRules(
+          quantityBetween('memory', ControllerMemoryBounds.min, ControllerMemoryBounds.max),
+        ),
+      }),
+    ),
+    diskSize: Type.Optional(
+      QuantitySchema({
+        description: `The disk's size (a thin qcow2 overlay on the image), ${ControllerDiskBounds.min} to ${ControllerDiskBounds.max}.`,
+        default: ControllerDefaults.diskSize,
+        ...celRules(
+          quantityBetween('diskSize', ControllerDiskBounds.min, ControllerDiskBounds.max),
+        ),
+      }),
+    ),
+    channel: Type.Optional(
+      Type.String({
+        description: 'The MAAS snap channel, <track>/<risk>, pinned.',
+        default: ControllerDefaults.channel,
+        minLength: 3,
+        maxLength: 72,
+        pattern: '^[a-z0-9][a-z0-9.+~_-]{0,63}/(stable|candidate|beta|edge)$',
+      }),
+    ),
+    address: Type.Optional(
+      IPv4Address(
+        "The controller's static IPv4 on the PXE network; default the subnet's .2 (the first address after the host's .1).",
+      ),
+    ),
+    uplink: Type.Optional(
+      DnsLabel(
+        'A lab network with outbound access (mode nat, route or bridge), for the snap store and boot images; the controller takes DHCP and its default route there.',
+        { maxLength: 32 },
+      ),
+    ),
+    adminSecretRef: Type.Optional(
+      Type.Object(
+        { name: ObjectName('The Secret, in the lab namespace, with keys username and password.') },
+        {
+          description:
+            "The MAAS administrator's Secret. When absent the operator generates <lab>-maas-admin and reports it in status.maas.controller.adminSecretRef.",
+        },
+      ),
+    ),
+    sshAuthorizedKeys: Type.Optional(
+      Type.Array(
+        Type.String({
+          description: 'One OpenSSH public key line.',
+          minLength: 16,
+          maxLength: 16384,
+          pattern:
+            '^(ssh-[a-z0-9]+|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,3}( [ -~]*)?$',
+        }),
+        {
+          description:
+            "Keys for the VM's default user, also imported into the MAAS administrator's account.",
+          maxItems: 32,
+        },
+      ),
+    ),
+  },
+  { description: 'A MAAS region+rack controller VM the lab builds on its own hypervisor.' },
+);
+
 /** `spec.maas.dhcp`. */
 export const MaasDhcpSchema = Type.Object(
   {
@@ -119,6 +285,7 @@ export const MaasDhcpSchema = Type.Object(
 export const LabMaasSchema = Type.Object(
   {
     external: Type.Optional(ExternalMaasSchema),
+    controller: Type.Optional(MaasControllerSchema),
     commission: Type.Optional(
       Type.Boolean({
         description: 'Commission each machine once enlisted (MAAS powers it on).',
@@ -139,17 +306,55 @@ export const LabMaasSchema = Type.Object(
   {
     description:
       "The MAAS this lab is enlisted in. The PXE network is the network of the node template's first interface; it must have no libvirt DHCP.",
-    // Exactly one variant: a later `controller` joins the count.
     ...celRules({
-      rule: '(has(self.external) ? 1 : 0) == 1',
-      message: 'spec.maas needs exactly one of external',
+      rule: '(has(self.external) ? 1 : 0) + (has(self.controller) ? 1 : 0) == 1',
+      message: 'spec.maas needs exactly one of external and controller',
     }),
   },
+);
+
+/** `MaasLab.status.maas.controller`. */
+export const ControllerStatusSchema = Type.Object(
+  {
+    domain: Type.Optional(
+      Type.String({ description: "The controller's libvirt domain.", maxLength: 253 }),
+    ),
+    address: Type.Optional(
+      Type.String({ description: 'Its address on the PXE network.', maxLength: 64 }),
+    ),
+    baseVolume: Type.Optional(
+      Type.String({
+        description: 'The read-only base volume its disk is an overlay on (pool/volume).',
+        maxLength: 512,
+      }),
+    ),
+    image: Type.Optional(
+      Type.Object(
+        {
+          bytesDone: Type.Optional(
+            Type.Integer({ description: 'Bytes downloaded and uploaded so far.', minimum: 0 }),
+          ),
+          bytesTotal: Type.Optional(
+            Type.Integer({ description: 'Bytes in the image (Content-Length).', minimum: 0 }),
+          ),
+        },
+        { description: "The base image's download, while it runs and once done." },
+      ),
+    ),
+    adminSecretRef: Type.Optional(
+      Type.Object(
+        { name: Type.String({ description: 'The Secret.', maxLength: 253 }) },
+        { description: "The MAAS administrator's Secret (username, password)." },
+      ),
+    ),
+  },
+  { description: 'The controller VM, as last seen.' },
 );
 
 /** `MaasLab.status.maas`. */
 export const LabMaasStatusSchema = Type.Object(
   {
+    controller: Type.Optional(ControllerStatusSchema),
     url: Type.Optional(Type.String({ description: 'The MAAS URL in use.', maxLength: 2048 })),
     version: Type.Optional(
       Type.String({ description: 'What MAAS says its version is.', maxLength: 64 }),
@@ -201,5 +406,9 @@ export type LabMaas = Static<typeof LabMaasSchema>;
 export type LabMaasStatus = Static<typeof LabMaasStatusSchema>;
 /** `MaasNode.status.maas`. */
 export type NodeMaasStatus = Static<typeof NodeMaasStatusSchema>;
+/** `MaasLab.spec.maas.controller`. */
+export type MaasController = Static<typeof MaasControllerSchema>;
+/** `MaasLab.status.maas.controller`. */
+export type ControllerStatus = Static<typeof ControllerStatusSchema>;
 /** A Secret key reference. */
 export type SecretKeyRef = Static<typeof SecretKeyRefSchema>;

@@ -123,6 +123,12 @@ export interface DomainDescription {
   readonly interfaces: readonly DomainInterface[];
   /** VNC console; absent means no graphics. */
   readonly vnc?: VncGraphics;
+  /**
+   * A file on the hypervisor the serial console's output is also written to (`<log>`, kept
+   * across restarts: append). What a guest prints at boot (cloud-init's progress) can then be
+   * read after the fact, without a console client attached at the right moment.
+   */
+  readonly serialLogFile?: string;
   /** Ownership stamp written into `<metadata>`. */
   readonly owner?: OwnerMetadata;
 }
@@ -356,7 +362,11 @@ export function buildDomainXml(desc: DomainDescription): string {
       disk: diskElements(desc, boot),
       controller: hasScsi ? [attrs({ type: 'scsi', index: 0, model: 'virtio-scsi' })] : undefined,
       interface: interfaceElements(desc, boot.network),
-      serial: { ...attrs({ type: 'pty' }), target: attrs({ port: 0 }) },
+      serial: {
+        ...attrs({ type: 'pty' }),
+        log: desc.serialLogFile ? attrs({ file: desc.serialLogFile, append: 'on' }) : undefined,
+        target: attrs({ port: 0 }),
+      },
       console: { ...attrs({ type: 'pty' }), target: attrs({ type: 'serial', port: 0 }) },
       graphics: desc.vnc ? vncElement(desc.vnc) : undefined,
     },

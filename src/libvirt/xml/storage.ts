@@ -63,6 +63,11 @@ export interface VolumeDescription {
   readonly format: VolumeFormat;
   /** Space to preallocate; absent lets libvirt choose (sparse for qcow2). */
   readonly allocationBytes?: number;
+  /**
+   * A qcow2 overlay's backing file: the volume starts as a copy-on-write view of it (a cloud
+   * image shared by several disks), which must never be written to again.
+   */
+  readonly backingStore?: { readonly path: string; readonly format: VolumeFormat };
 }
 
 /** The fields of a volume the controllers compare. Sizes in bytes. */
@@ -131,6 +136,9 @@ export function buildVolumeXml(desc: VolumeDescription): string {
         : textElement(desc.allocationBytes, { unit: 'bytes' }),
     capacity: textElement(desc.capacityBytes, { unit: 'bytes' }),
     target: { format: attrs({ type: desc.format }) },
+    backingStore: desc.backingStore
+      ? { path: desc.backingStore.path, format: attrs({ type: desc.backingStore.format }) }
+      : undefined,
   };
   return buildXml('volume', volume);
 }

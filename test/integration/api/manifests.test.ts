@@ -123,6 +123,7 @@ describe('api: manifests against the real API server', function () {
       'secret/maas-api-key',
       'secret/maas-bmc',
       'maaslab.maaslab.dev/maas-lab',
+      'maaslab.maaslab.dev/controller-lab',
     ])
       expect(examples.stdout).to.include(name);
   });

@@ -127,6 +127,32 @@ describe('libvirt/xml storage', () => {
       });
     }
 
+    it('writes a qcow2 overlay with its backing file (a shared base image)', () => {
+      expect(
+        buildVolumeXml({
+          name: 'lab.maas-disk.qcow2',
+          capacityBytes: 4096,
+          format: 'qcow2',
+          backingStore: { path: '/pool/base.qcow2', format: 'qcow2' },
+        }),
+      ).to.equal(
+        [
+          '<volume>',
+          '  <name>lab.maas-disk.qcow2</name>',
+          '  <capacity unit="bytes">4096</capacity>',
+          '  <target>',
+          '    <format type="qcow2"/>',
+          '  </target>',
+          '  <backingStore>',
+          '    <path>/pool/base.qcow2</path>',
+          '    <format type="qcow2"/>',
+          '  </backingStore>',
+          '</volume>',
+          '',
+        ].join('\n'),
+      );
+    });
+
     it('reads live volume XML: key, path, sizes and format', () => {
       const live = `<volume type='file'>
   <name>maas-node-1.qcow2</name>

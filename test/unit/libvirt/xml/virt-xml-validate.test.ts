@@ -66,6 +66,21 @@ const documents: [name: string, schema: string, xml: () => string][] = [
       }),
   ],
   [
+    'a MAAS controller: disk first, the seed ISO on SCSI, two NICs, the serial console logged',
+    'domain',
+    () =>
+      buildDomainXml({
+        ...node,
+        bootOrder: ['disk'],
+        cdroms: [{ bus: 'scsi', source: { pool: 'p', volume: 'lab-maas-seed.iso' } }],
+        interfaces: [
+          ...node.interfaces,
+          { mac: '52:54:00:12:34:56', network: 'up', model: 'virtio' },
+        ],
+        serialLogFile: '/var/lib/maaslab/pool/lab.maas.console.log',
+      }),
+  ],
+  [
     'an aarch64 virt node with a fixed VNC port',
     'domain',
     () =>
@@ -133,6 +148,17 @@ const documents: [name: string, schema: string, xml: () => string][] = [
     'storagevol',
     () =>
       buildVolumeXml({ name: 'seed.raw', capacityBytes: GiB, format: 'raw', allocationBytes: GiB }),
+  ],
+  [
+    "a controller's 40 GiB qcow2 overlay on a cloud image",
+    'storagevol',
+    () =>
+      buildVolumeXml({
+        name: 'lab.maas-disk.qcow2',
+        capacityBytes: 40 * GiB,
+        format: 'qcow2',
+        backingStore: { path: '/var/lib/maaslab/pool/maaslab-base-0a1b.qcow2', format: 'qcow2' },
+      }),
   ],
 ];
 

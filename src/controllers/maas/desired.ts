@@ -199,10 +199,40 @@ export function machineRequest(
   };
 }
 
-/** Where a lab's MAAS is and which Secret holds its key; undefined for a lab without MAAS. */
+/** The port MAAS's region API listens on. */
+export const MAAS_PORT = 5240;
+
+/** The controller's default address: the subnet's .2 (host .1 is the hypervisor's bridge). */
+export function defaultControllerAddress(hostAddress: string, prefixLength: number): string {
+  const size = 2 ** (32 - prefixLength);
+  return toIp(Math.floor(toInt(hostAddress) / size) * size + 2);
+}
+
+/** The Secret the operator keeps a controller lab's API key in: `<lab>-maas-api-key`. */
+export const controllerApiKeySecretName = (labName: string): string => `${labName}-maas-api-key`;
+
+/**
+ * Where a lab's MAAS is and which Secret holds its key; undefined for a lab without MAAS. A
+ * controller lab's MAAS is at the controller's address on the PXE network, with the key the
+ * operator obtained from it (undefined while the PXE network has no subnet: the lab is
+ * refused then, NoPxeSubnet).
+ */
 export function maasEndpoint(
   lab: Readonly<MaasLab>,
 ): { readonly url: string; readonly apiKeySecretRef: Required<SecretKeyRef> } | undefined {
+  const controller = lab.spec.maas?.controller;
+  if (controller !== undefined) {
+    const ipv4 = pxeNetworkOf(lab)?.ipv4;
+    if (ipv4 === undefined) return undefined;
+    const address = controller.address ?? defaultControllerAddress(ipv4.address, ipv4.prefixLength);
+    return {
+      url: `http://${address}:${MAAS_PORT}/MAAS`,
+      apiKeySecretRef: {
+        name: controllerApiKeySecretName(lab.metadata?.name ?? ''),
+        key: DefaultApiKeySecretKey,
+      },
+    };
+  }
   const external = lab.spec.maas?.external;
   if (external === undefined) return undefined;
   return {

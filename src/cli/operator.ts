@@ -267,6 +267,7 @@ export async function runOperator(
   });
   const labController = setupMaasLab(scoped, {
     ...builder,
+    hypervisors,
     serves,
     metrics: createLabMetrics(registry),
     swallowedErrors,

@@ -3,7 +3,9 @@
 // VirtNetworks, delete unwanted MaasNodes, delete the networks the spec dropped, apply the
 // nodes; last, name the children of the lab's names it does not control.
 import {
+  ControllerReadyCondition,
   GroupVersionKinds,
+  MaasWaitingReason,
   HypervisorNotFoundReason,
   MacCollisionReason,
   MaasNodeKind,
@@ -25,7 +27,9 @@ import {
   networksToDelete,
   nodesToDelete,
 } from './desired.js';
-import { labMaasProblem } from '../maas/desired.js';
+import { controllerProblem } from '../maas/controller-desired.js';
+import { reconcileController } from '../maas/controller-vm.js';
+import { labMaasProblem, maasEndpoint } from '../maas/desired.js';
 import { reconcileLabMaas } from '../maas/lab.js';
 import { LabEventReason } from './events.js';
 import type { LabPass } from './pass.js';
@@ -229,7 +233,7 @@ const flagConflicts: Phase<LabPass> = async (pass) => {
  * is built: two DHCP servers on one segment would make PXE boots a coin toss.
  */
 const refuseMisdeclaredMaas: Phase<LabPass> = async ({ scope, found }) => {
-  const problem = labMaasProblem(scope.lab);
+  const problem = labMaasProblem(scope.lab) ?? controllerProblem(scope.lab);
   if (problem === undefined) return next;
   found.stalled = problem;
   return stop();
@@ -243,12 +247,52 @@ const refuseMisdeclaredMaas: Phase<LabPass> = async ({ scope, found }) => {
 const lookAtMaas: Phase<LabPass> = async (pass) => {
   const { deps, found } = pass;
   if (deps.maas === undefined) return next;
+  // A controller lab's MAAS is asked once its controller runs and its API key is stored;
+  // until then MaasReachable says what it waits for, and nothing stalls.
+  const endpoint = maasEndpoint(pass.scope.lab);
+  if (
+    pass.scope.lab.spec.maas?.controller !== undefined &&
+    found.controller?.apiKeyReady !== true
+  ) {
+    if (endpoint === undefined) return next;
+    const why = found.controller?.maasWaiting ?? {
+      reason: MaasWaitingReason,
+      message: `waiting for ${ControllerReadyCondition}`,
+    };
+    found.maas = {
+      outcome: { kind: 'notAsked', why },
+      status: { url: endpoint.url, apiKeySecretRef: endpoint.apiKeySecretRef },
+      requeueAfterMs: 0,
+    };
+    return next;
+  }
   const maas = await reconcileLabMaas(pass.scope.lab, deps.maas, pass.signal);
   if (maas === undefined) return next;
   found.maas = maas;
   if (maas.stalled && found.stalled === undefined) found.stalled = maas.stalled;
   if (maas.retrying && found.error === undefined) found.error = maas.retrying;
   return maas.requeueAfterMs > 0 ? { requeueAfterMs: maas.requeueAfterMs } : next;
+};
+
+/**
+ * The lab's own MAAS controller VM (spec.maas.controller): image, disks, seed, domain, API
+ * key (controller-vm.ts). After the nodes: they do not wait for it, MAAS enlists them later.
+ * Its faults are findings; a checksum mismatch stalls the lab.
+ */
+const provisionController: Phase<LabPass> = async (pass) => {
+  const { deps, found, scope } = pass;
+  if (deps.controller === undefined || scope.hypervisor === undefined) return next;
+  const controller = await reconcileController(
+    scope.lab,
+    scope.hypervisor,
+    scope.networks,
+    deps.controller,
+    pass.signal,
+  );
+  if (controller === undefined) return next;
+  found.controller = controller;
+  if (controller.stalled && found.stalled === undefined) found.stalled = controller.stalled;
+  return controller.requeueAfterMs > 0 ? { requeueAfterMs: controller.requeueAfterMs } : next;
 };
 
 /** The phases of a pass over a lab that is not being deleted, in order. */
@@ -260,6 +304,7 @@ export const normalPhases: ReadonlyArray<Phase<LabPass>> = [
   retried(deleteNodes),
   retried(deleteNetworks),
   retried(applyNodes),
+  retried(provisionController),
   lookAtMaas,
   flagConflicts,
 ];

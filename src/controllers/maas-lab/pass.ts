@@ -3,6 +3,7 @@
 // its end; what outlives a pass is in memory.ts.
 import type { Client, EventType, Logger } from '../../runtime/index.js';
 import type { Why } from '../common/conditions.js';
+import type { ControllerDeps, ControllerFindings } from '../maas/controller-vm.js';
 import type { LabMaasDeps, LabMaasFindings } from '../maas/lab.js';
 import type { LabChildren, MacCollision } from './desired.js';
 import type { LabScope } from './scope.js';
@@ -20,6 +21,8 @@ export interface Findings {
   failure?: unknown;
   /** What the MAAS phase found (a lab with spec.maas whose pass got that far). */
   maas?: LabMaasFindings;
+  /** What the controller phase found (a lab with spec.maas.controller that got that far). */
+  controller?: ControllerFindings;
 }
 
 /** What the phases use besides the pass itself; the same for every pass. */
@@ -28,6 +31,8 @@ export interface LabDeps {
   readonly client: Pick<Client, 'apply' | 'delete'>;
   /** MAAS: the API key, clients, the memory of the last look (absent: MAAS is not asked). */
   readonly maas?: LabMaasDeps;
+  /** libvirt, Secrets and downloads for spec.maas.controller (absent: no controller is built). */
+  readonly controller?: ControllerDeps;
 }
 
 /** One pass over one MaasLab. */

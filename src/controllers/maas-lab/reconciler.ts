@@ -32,6 +32,9 @@ import {
 } from '../metrics.js';
 import { maasAccess, type MaasAccess } from '../maas/access.js';
 import { createLabMaasMemory } from '../maas/lab.js';
+import { type ControllerDeps, secretAccess } from '../maas/controller-vm.js';
+import { createImageDownloads } from '../maas/image-download.js';
+import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { deletePhases } from './delete.js';
 import { desiredChildren } from './desired.js';
 import { createLabMemory } from './memory.js';
@@ -73,6 +76,8 @@ export interface MaasLabReconcilerOptions {
   readonly swallowedErrors?: SwallowedErrorMetrics;
   /** Reaches a lab's MAAS (spec.maas); without it MAAS is never asked. */
   readonly maas?: MaasAccess;
+  /** libvirt, Secrets and downloads for spec.maas.controller; without it no controller VM is built. */
+  readonly controller?: ControllerDeps;
 }
 
 /**
@@ -111,6 +116,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
   const deps: LabDeps = {
     client,
     ...(opts.maas && { maas: { access: opts.maas, memory: maasMemory, now: () => clock.now() } }),
+    ...(opts.controller && { controller: opts.controller }),
   };
 
   /** Step 4: one status patch, unless only progress changed lately; see above. */
@@ -189,6 +195,11 @@ export interface MaasLabSetupOptions extends BuilderOptions {
   readonly metrics?: LabMetrics;
   /** Counts errors a pass logged and did not return (default: not counted). */
   readonly swallowedErrors?: SwallowedErrorMetrics;
+  /**
+   * The libvirt verbs per Hypervisor (the registry the VirtNetwork and MaasNode controllers
+   * share). With it the controller builds spec.maas.controller VMs; without it, it does not.
+   */
+  readonly hypervisors?: HypervisorRegistry;
 }
 
 /**
@@ -198,8 +209,15 @@ export interface MaasLabSetupOptions extends BuilderOptions {
  * watches.ts).
  */
 export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Controller {
-  const { serves, metrics, swallowedErrors, ...builderOptions } = options;
+  const { serves, metrics, swallowedErrors, hypervisors, ...builderOptions } = options;
   const caches = labCaches(manager);
+  const controller: ControllerDeps | undefined = hypervisors && {
+    hypervisorFor: (hv) => hypervisors.hypervisorFor(hv),
+    secrets: secretAccess(manager.client),
+    downloads: createImageDownloads(),
+    finalizers: manager.client,
+    now: () => manager.clock.now(),
+  };
   const reconciler = createMaasLabReconciler({
     caches,
     client: manager.client,
@@ -209,6 +227,7 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
     ...(metrics && { metrics }),
     ...(swallowedErrors && { swallowedErrors }),
     maas: maasAccess(manager.client),
+    ...(controller && { controller }),
   });
   return watchLabs(manager, { caches, builderOptions, name: MaasLabControllerName }, reconciler);
 }
@@ -216,6 +235,8 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
 /** The permissions the MaasLab controller uses, and no more. */
 export const rbac: readonly V1PolicyRule[] = [
   { apiGroups: [Group], resources: ['maaslabs'], verbs: ['get', 'list', 'watch'] },
+  // The controller VM's finalizer (spec.maas.controller): a merge patch of metadata.
+  { apiGroups: [Group], resources: ['maaslabs'], verbs: ['patch'] },
   { apiGroups: [Group], resources: ['maaslabs/status'], verbs: ['patch'] },
   // The children's owner references set blockOwnerDeletion; where the
   // OwnerReferencesPermissionEnforcement admission plugin runs, that needs update on the
@@ -229,6 +250,7 @@ export const rbac: readonly V1PolicyRule[] = [
   },
   { apiGroups: [Group], resources: ['hypervisors'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-  // The MAAS API key (spec.maas.external.apiKeySecretRef).
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  // The MAAS API key (spec.maas.external.apiKeySecretRef); a controller lab's admin and API
+  // key Secrets, which the operator writes (server-side apply: create and patch).
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'patch'] },
 ];

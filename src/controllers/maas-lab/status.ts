@@ -3,6 +3,8 @@
 // everything comes in already observed (CAPI's *_controller_status.go split).
 import { type Condition, isDeleting, statusEqual } from '../../runtime/index.js';
 import {
+  ControllerReadyCondition,
+  MaasNotReadyReason,
   DeletingReason,
   HypervisorUnreachableReason,
   type Hypervisor,
@@ -278,7 +280,21 @@ export function labObservation(scope: LabScope, found: Findings): LabObservation
   const maasConditions = found.maas
     ? labMaasConditions(found.maas.outcome)
     : (lab.status?.conditions ?? []);
-  const maasWaiting = hasMaas ? labMaasWaiting(maasConditions) : undefined;
+  const controllerCondition =
+    found.controller?.condition ??
+    lab.status?.conditions?.find((c) => c.type === ControllerReadyCondition);
+  const controllerWaiting: Why | undefined =
+    lab.spec.maas?.controller !== undefined && controllerCondition?.status !== 'True'
+      ? {
+          reason: MaasNotReadyReason,
+          message: `${ControllerReadyCondition} is ${
+            controllerCondition
+              ? `${controllerCondition.status} (${controllerCondition.reason}: ${controllerCondition.message ?? ''})`
+              : 'not reported yet'
+          }`,
+        }
+      : undefined;
+  const maasWaiting = hasMaas ? (controllerWaiting ?? labMaasWaiting(maasConditions)) : undefined;
   const notEnlisted = hasMaas ? nodesNotEnlisted([...scope.nodes.values()]) : undefined;
   return {
     ...(maasWaiting && { maasWaiting }),
@@ -330,13 +346,28 @@ export function labReport(
   const generation = lab.metadata?.generation ?? 0;
   const hasMaas = lab.spec.maas !== undefined;
   const stamp = { now: at.now, generation };
+  const hasController = lab.spec.maas?.controller !== undefined;
   const conditions = applyConditionPlan(
-    applyConditionPlan(lab.status?.conditions, result.conditions, stamp),
+    applyConditionPlan(
+      applyConditionPlan(lab.status?.conditions, result.conditions, stamp),
+      hasController
+        ? { set: found.controller ? [found.controller.condition] : [], remove: [] }
+        : { set: [], remove: [ControllerReadyCondition] },
+      stamp,
+    ),
     labMaasPlan(hasMaas, found.maas?.outcome),
     stamp,
   );
   const observedGeneration = at.succeeded ? generation : lab.status?.observedGeneration;
-  const maas = hasMaas ? (found.maas?.status ?? lab.status?.maas) : undefined;
+  const controller = hasController
+    ? (found.controller?.status ?? lab.status?.maas?.controller)
+    : undefined;
+  const maasBase = hasMaas ? (found.maas?.status ?? lab.status?.maas) : undefined;
+  const maas =
+    maasBase === undefined && controller === undefined
+      ? undefined
+      : { ...maasBase, ...(controller === undefined ? { controller: undefined } : { controller }) };
+  if (maas !== undefined && maas.controller === undefined) delete maas.controller;
   return {
     ...(observedGeneration !== undefined && { observedGeneration }),
     conditions,

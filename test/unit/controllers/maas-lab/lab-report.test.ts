@@ -4,8 +4,10 @@ import { expect } from 'chai';
 import type { Hypervisor, MaasLab } from '../../../../src/api/v1alpha1/index.js';
 import { desiredChildren } from '../../../../src/controllers/maas-lab/desired.js';
 import type { LabScope } from '../../../../src/controllers/maas-lab/scope.js';
+import type { Findings } from '../../../../src/controllers/maas-lab/pass.js';
 import {
   hypervisorReachableOf,
+  labObservation,
   labReport,
   progressHold,
 } from '../../../../src/controllers/maas-lab/status.js';
@@ -83,6 +85,79 @@ describe('controllers/maas-lab labReport (pure)', () => {
     expect(hypervisorReachableOf({ ...hypervisorResource, status: {} })).to.equal(true);
     expect(hypervisorReachableOf(withReady('Unknown', 'HypervisorUnreachable'))).to.equal(false);
     expect(hypervisorReachableOf(withReady('False', 'Progressing'))).to.equal(true);
+  });
+});
+
+describe('controllers/maas-lab labReport with a MAAS controller (pure)', () => {
+  const controllerLab = (): MaasLab => {
+    const l = recipeLab();
+    return {
+      ...l,
+      metadata: { ...l.metadata, generation: 1 },
+      spec: { ...l.spec, maas: { controller: { image: { volume: 'noble.qcow2' } } } },
+    };
+  };
+
+  it('ControllerReady comes first and holds Ready back; the download progress is in status.maas.controller', () => {
+    const l = controllerLab();
+    const found: Findings = {
+      controller: {
+        condition: {
+          type: 'ControllerReady',
+          status: 'False',
+          reason: 'ImageDownloading',
+          message: 'downloading http://i/x: 10 of 100 bytes',
+        },
+        status: { domain: 'maas.recipe-maas', image: { bytesDone: 10, bytesTotal: 100 } },
+        apiKeyReady: false,
+        requeueAfterMs: 2000,
+      },
+      maas: {
+        outcome: {
+          kind: 'notAsked',
+          why: { reason: 'Waiting', message: 'waiting for ControllerReady' },
+        },
+        status: { url: 'http://10.77.0.2:5240/MAAS' },
+        requeueAfterMs: 0,
+      },
+    };
+    const s = labReport(scopeOf(l), desiredChildren(l), found, at);
+    const ready = s.conditions.find((c) => c.type === 'ControllerReady');
+    expect(ready).to.deep.include({ status: 'False', reason: 'ImageDownloading' });
+    expect(s.conditions.find((c) => c.type === 'MaasReachable')).to.deep.include({
+      status: 'Unknown',
+      reason: 'Waiting',
+    });
+    // Once networks and nodes are Ready, Ready waits for the controller before MAAS.
+    expect(labObservation(scopeOf(l), found).maasWaiting?.message).to.include(
+      'ControllerReady is False (ImageDownloading',
+    );
+    expect(s.maas).to.deep.equal({
+      url: 'http://10.77.0.2:5240/MAAS',
+      controller: { domain: 'maas.recipe-maas', image: { bytesDone: 10, bytesTotal: 100 } },
+    });
+  });
+
+  it('a lab without a controller has no ControllerReady and no status.maas.controller', () => {
+    const l = {
+      ...controllerLab(),
+      spec: { ...controllerLab().spec, maas: undefined },
+      status: {
+        conditions: [
+          {
+            type: 'ControllerReady',
+            status: 'True' as const,
+            reason: 'Running',
+            message: '',
+            lastTransitionTime: '2026-01-01T00:00:00Z',
+          },
+        ],
+        maas: { controller: { domain: 'x' } },
+      },
+    } as MaasLab;
+    const s = labReport(scopeOf(l), desiredChildren(l), {}, at);
+    expect(s.conditions.map((c) => c.type)).to.not.include('ControllerReady');
+    expect(s.maas).to.equal(undefined);
   });
 });
 

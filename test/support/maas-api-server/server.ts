@@ -60,6 +60,11 @@ export interface MaasApiServer {
   readonly subnetId: number;
   /** Create an admin's API key `consumer:token:secret`. */
   createApiKey(): string;
+  /**
+   * Create a user (`maas createadmin`): from then on `accounts/authenticate/` exchanges its
+   * username and password for an API key (before, it answers 403, as MAAS does).
+   */
+  createAdmin(username: string, password: string): void;
   /** Copies of the machines, for assertions. */
   machines(): readonly MachineState[];
   /** Copies of the VLANs, subnets and IP ranges. */
@@ -96,6 +101,8 @@ export interface MaasApiServer {
 }
 
 const API_PREFIX = '/MAAS/api/2.0/';
+/** MAAS's username+password → API key view (maasserver/urls.py), outside the API. */
+const AUTHENTICATE_PATH = '/MAAS/accounts/authenticate/';
 const KNOWN_POWER_TYPES = ['amt', 'ipmi', 'lxd', 'manual', 'redfish', 'virsh', 'vmware', 'webhook'];
 const SYSTEM_ID_ALPHABET = 'abcdefghkmnpqrstwxy346789';
 const DEFAULT_DOMAIN = 'maas';
@@ -494,6 +501,7 @@ export async function startMaasApiServer(
       req.resume();
       return text('Service Unavailable', faults.failStatus);
     }
+    if (path === AUTHENTICATE_PATH) return authenticate(req, method);
     if (!req.url?.startsWith(API_PREFIX)) {
       req.resume();
       return text('Not Found', 404);
@@ -535,6 +543,62 @@ export async function startMaasApiServer(
     return route(method, path, op, query, body);
   }
 
+  /**
+   * MAAS's maasserver/views/account.py `authenticate` (anonymous, outside the API): POST
+   * username, password and an optional consumer; 403 for unknown credentials, 405 for other
+   * methods; the consumer's existing token, else a new one, as JSON.
+   */
+  async function authenticate(req: IncomingMessage, method: string): Promise<HttpAnswer> {
+    if (method !== 'POST') {
+      req.resume();
+      return text('', 405);
+    }
+    let body: FormFields;
+    try {
+      body = await readFormBody(req);
+    } catch (error) {
+      if (error instanceof UnreadableBodyError) return text(error.message, 400);
+      throw error;
+    }
+    const username = body.get('username')?.[0];
+    const password = body.get('password')?.[0];
+    if (username === undefined || users.get(username) !== password) return text('', 403);
+    const consumer = body.get('consumer')?.[0] ?? '';
+    const key = `${username}\0${consumer}`;
+    let token = userTokens.get(key);
+    if (token === undefined) {
+      const [consumerKey, tokenKey, tokenSecret] = createKey().split(':') as [
+        string,
+        string,
+        string,
+      ];
+      token = { consumerKey, tokenKey, tokenSecret };
+      userTokens.set(key, token);
+    }
+    return json({
+      consumer_key: token.consumerKey,
+      name: consumer,
+      token_key: token.tokenKey,
+      token_secret: token.tokenSecret,
+    });
+  }
+  const users = new Map<string, string>();
+  const userTokens = new Map<
+    string,
+    { consumerKey: string; tokenKey: string; tokenSecret: string }
+  >();
+  function createKey(): string {
+    const part = (n: number) =>
+      randomBytes(n)
+        .toString('base64')
+        .replace(/[^A-Za-z0-9]/g, '')
+        .slice(0, n)
+        .padEnd(n, 'x');
+    const token = { consumerKey: part(18), tokenKey: part(18), tokenSecret: part(32) };
+    tokens.push(token);
+    return `${token.consumerKey}:${token.tokenKey}:${token.tokenSecret}`;
+  }
+
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' }).end(String(error));
@@ -554,16 +618,9 @@ export async function startMaasApiServer(
     url: `http://127.0.0.1:${port}/MAAS`,
     rackController: copy(rack),
     subnetId: 1,
-    createApiKey() {
-      const part = (n: number) =>
-        randomBytes(n)
-          .toString('base64')
-          .replace(/[^A-Za-z0-9]/g, '')
-          .slice(0, n)
-          .padEnd(n, 'x');
-      const token = { consumerKey: part(18), tokenKey: part(18), tokenSecret: part(32) };
-      tokens.push(token);
-      return `${token.consumerKey}:${token.tokenKey}:${token.tokenSecret}`;
+    createApiKey: createKey,
+    createAdmin(username, password) {
+      users.set(username, password);
     },
     machines: () => [...machines.values()].map(copy),
     vlans: () => vlans.map(copy),

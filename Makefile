@@ -25,7 +25,7 @@ NATIVE_SOURCES := binding.gyp $(wildcard src/libvirt/native/*.cc src/libvirt/nat
 KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
-.PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
+.PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
         kube-testenv kubectl plugin lint format demo bench bench-binding bench-recipe bench-scale bench-bmc coverage clean help
 
 all: build native
@@ -66,6 +66,9 @@ crds: node_modules/.installed ## regenerate crds/ from src/api, the RBAC under d
 crds-check: crds ## fail when committed crds/ differ from the generated ones
 	@git diff --exit-code --stat -- crds/ deploy/base/rbac/ deploy/overlays/agent/rbac/ deploy/argocd/argocd-cm-patch.yaml || { echo "generated files are stale: run 'make crds' and commit" >&2; exit 1; }
 
+cloud-image: system-packages ## build the controller boot test's Debian cloud image (root; cached by a hash of its inputs)
+	@hack/build-cloud-image.sh >/dev/null
+
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh
 
@@ -87,11 +90,11 @@ test-unit: deps native kubectl ## unit tests: pure code and the libvirt test dri
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
 
-test-integration: deps native kube-testenv kubectl ## real kube-apiserver + etcd, real libvirtd + QEMU
+test-integration: deps native kube-testenv kubectl cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
 
-test: deps native kube-testenv kubectl lint ## the whole suite, as CI runs it
+test: deps native kube-testenv kubectl cloud-image lint ## the whole suite, as CI runs it
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) --no-print-directory crds-check
 	@status=0; \

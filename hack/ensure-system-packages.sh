@@ -19,6 +19,7 @@ packages=(
   python3-sushy curl                         # real Redfish clients (OpenStack sushy, as Ironic uses it) in the BMC tests
   ipmitool freeipmi-tools                    # real IPMI clients (ipmitool lanplus; MAAS's ipmipower, ipmi-chassis-config) for the IPMI BMC's tests
   cloud-init genisoimage xorriso             # the MAAS controller seed's tests: cloud-init schema, isoinfo, xorriso
+  mmdebstrap grub-pc-bin e2fsprogs fdisk     # hack/build-cloud-image.sh (the controller boot test's image); debugfs, sfdisk read it back
 )
 
 missing=()

@@ -45,6 +45,21 @@ export const RestartPendingReason = 'RestartPending';
  */
 export const HaltedReason = 'Halted';
 
+/**
+ * Annotation that asks the MaasNode controller to stand still: while it is set the controller
+ * takes no power, definition or volume action on the node's domain (its delete path still
+ * runs), and reports Reconciling=True with reason Held and message `held by <value>; ...`,
+ * which is how the holder learns that no pass of the node's is acting any more. A
+ * MaasLabSnapshot capture (value `MaasLabSnapshot/<name>`) and a lab restore (value
+ * `MaasLab/<lab>/restore/<token>`) set it and remove it when done.
+ */
+export const HoldAnnotation = 'maaslab.dev/hold';
+/** Reconciling=True: the node is held (HoldAnnotation); nothing is done to its domain. */
+export const HeldReason = 'Held';
+/** The message of a held node's Reconciling condition; its holder matches the prefix. */
+export const heldMessage = (holder: string): string =>
+  `held by ${holder}; no action is taken on the domain until the hold is released`;
+
 /** CPU architectures. */
 export const Architectures = ['x86_64', 'aarch64'] as const;
 /** Firmware kinds. */

@@ -63,6 +63,8 @@ const MUTATING_VERBS = [
   'destroy',
   'reboot',
   'managedSave',
+  'suspend',
+  'resume',
   'deleteDomain',
   'deleteVolumes',
 ] as const satisfies ReadonlyArray<keyof Hypervisor>;

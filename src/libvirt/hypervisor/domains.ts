@@ -278,6 +278,27 @@ export class DomainVerbs {
     return { changed: true };
   }
 
+  async suspend(name: string, owner: OwnerRef): Promise<Change> {
+    const c = await this.#calls.conn();
+    const found = await this.#ownedDomain(c, name, owner);
+    if (!found) throw this.#missing(name);
+    using dom = found;
+    const state = await this.#stateOf(c, dom);
+    if (state !== 'running' && state !== 'blocked') return { changed: false };
+    await this.#calls.call(c, 'virDomainSuspend', () => dom.suspend());
+    return { changed: true };
+  }
+
+  async resume(name: string, owner: OwnerRef): Promise<Change> {
+    const c = await this.#calls.conn();
+    const found = await this.#ownedDomain(c, name, owner);
+    if (!found) throw this.#missing(name);
+    using dom = found;
+    if ((await this.#stateOf(c, dom)) !== 'paused') return { changed: false };
+    await this.#calls.call(c, 'virDomainResume', () => dom.resume());
+    return { changed: true };
+  }
+
   async managedSave(name: string, owner: OwnerRef): Promise<Change> {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);

@@ -161,6 +161,17 @@ export interface Hypervisor {
    */
   reboot(name: string, owner: OwnerRef, mode?: RebootMode): Promise<Change>;
   /**
+   * Pauses a running domain (its vCPUs stop; memory and disks stay as they are); a no-op
+   * unless running. NO_DOMAIN (isNotFound) when absent.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSuspend
+   */
+  suspend(name: string, owner: OwnerRef): Promise<Change>;
+  /**
+   * Resumes a paused domain; a no-op unless paused. NO_DOMAIN (isNotFound) when absent.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainResume
+   */
+  resume(name: string, owner: OwnerRef): Promise<Change>;
+  /**
    * Saves a running (or paused) domain's memory to libvirt's managed image and stops it.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainManagedSave
    */

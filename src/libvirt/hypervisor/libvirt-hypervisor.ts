@@ -180,6 +180,14 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#domains.reboot(name, owner, mode);
   }
 
+  suspend(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.suspend(name, owner);
+  }
+
+  resume(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.resume(name, owner);
+  }
+
   managedSave(name: string, owner: OwnerRef): Promise<Change> {
     return this.#domains.managedSave(name, owner);
   }

@@ -16,6 +16,7 @@ import type { V1PolicyRule } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { rbac as hypervisorRbac } from '../src/controllers/hypervisor/reconciler.js';
 import { rbac as maasLabRbac } from '../src/controllers/maas-lab/reconciler.js';
+import { rbac as maasLabSnapshotRbac } from '../src/controllers/maas-lab-snapshot/reconciler.js';
 import { rbac as maasNodeRbac } from '../src/controllers/maas-node/reconciler.js';
 import { rbac as maasMachineRbac } from '../src/controllers/maas/machine-controller.js';
 import { rbac as virtNetworkRbac } from '../src/controllers/virt-network/reconciler.js';
@@ -39,6 +40,7 @@ export const RbacNames = {
 export const controllerRules: readonly (readonly V1PolicyRule[])[] = [
   hypervisorRbac,
   maasLabRbac,
+  maasLabSnapshotRbac,
   maasNodeRbac,
   maasMachineRbac,
   virtNetworkRbac,

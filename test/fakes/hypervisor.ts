@@ -635,6 +635,26 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       return { changed: true };
     },
 
+    async suspend(name, owner) {
+      enter('suspend', [name, owner]);
+      const d = ownedDomain(name, owner);
+      if (!d) throw noDomain(name);
+      if (d.state !== 'running' && d.state !== 'blocked') return { changed: false };
+      mutate('virDomainSuspend');
+      d.state = 'paused';
+      return { changed: true };
+    },
+
+    async resume(name, owner) {
+      enter('resume', [name, owner]);
+      const d = ownedDomain(name, owner);
+      if (!d) throw noDomain(name);
+      if (d.state !== 'paused') return { changed: false };
+      mutate('virDomainResume');
+      d.state = 'running';
+      return { changed: true };
+    },
+
     async managedSave(name, owner) {
       enter('managedSave', [name, owner]);
       const d = ownedDomain(name, owner);

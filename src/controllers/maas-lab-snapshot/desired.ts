@@ -51,7 +51,11 @@ export function labMembers(
   hypervisor: Readonly<Hypervisor>,
   controller?: Readonly<MaasNode>,
 ): LabMember[] {
-  const member = (node: Readonly<MaasNode>, role: SnapshotMemberRole, index: number): LabMember => ({
+  const member = (
+    node: Readonly<MaasNode>,
+    role: SnapshotMemberRole,
+    index: number,
+  ): LabMember => ({
     role,
     index,
     node,
@@ -82,7 +86,11 @@ export function labMembers(
  * of that name can only be one this snapshot made, so a capture retried after a crash may
  * delete it without asking whose it is (volumes carry no owner stamp).
  */
-export function goldenVolumeName(volume: string, snapshotName: string, snapshotUid: string): string {
+export function goldenVolumeName(
+  volume: string,
+  snapshotName: string,
+  snapshotUid: string,
+): string {
   const stem = volume.replace(/\.(qcow2|raw)$/, '');
   return `${stem}.snap-${snapshotName}-${snapshotUid.slice(0, 8)}.qcow2`;
 }
@@ -115,7 +123,8 @@ export function memberConsistency(
   poweredOff: boolean,
 ): SnapshotConsistency {
   if (poweredOff) return 'CrashConsistent';
-  const wasRunning = stateBefore !== undefined && stateBefore !== 'shutoff' && stateBefore !== 'crashed';
+  const wasRunning =
+    stateBefore !== undefined && stateBefore !== 'shutoff' && stateBefore !== 'crashed';
   return mode === 'Suspended' && wasRunning ? 'CrashConsistent' : 'Clean';
 }
 
@@ -160,7 +169,10 @@ export function restorePlan(
   for (const c of captured) {
     const m = byKey.get(key(c.role, c.index));
     if (!m) {
-      return { kind: 'refused', message: `the lab has no ${c.role} ${c.index} (snapshot member ${c.domain})` };
+      return {
+        kind: 'refused',
+        message: `the lab has no ${c.role} ${c.index} (snapshot member ${c.domain})`,
+      };
     }
     const volumes: RestoreVolume[] = [];
     for (const cv of c.volumes) {
@@ -175,7 +187,10 @@ export function restorePlan(
       volumes.push({ target: spec, golden: { pool: cv.pool, volume: cv.golden } });
     }
     if (volumes.length !== m.volumes.length) {
-      return { kind: 'refused', message: `${m.domain} has disks the snapshot does not (member ${c.domain})` };
+      return {
+        kind: 'refused',
+        message: `${m.domain} has disks the snapshot does not (member ${c.domain})`,
+      };
     }
     out.push({ member: m, volumes });
   }

@@ -28,6 +28,7 @@ import {
 import { labMaasProblem } from '../maas/desired.js';
 import { reconcileLabMaas } from '../maas/lab.js';
 import { LabEventReason } from './events.js';
+import { restore } from './restore.js';
 import type { LabPass } from './pass.js';
 
 /** Node applies in flight at once, per lab pass. */
@@ -255,6 +256,7 @@ const lookAtMaas: Phase<LabPass> = async (pass) => {
 export const normalPhases: ReadonlyArray<Phase<LabPass>> = [
   requireHypervisor,
   refuseMisdeclaredMaas,
+  retried(restore),
   checkMacs,
   retried(applyNetworks),
   retried(deleteNodes),

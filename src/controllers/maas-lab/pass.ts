@@ -5,6 +5,7 @@ import type { Client, EventType, Logger } from '../../runtime/index.js';
 import type { Why } from '../common/conditions.js';
 import type { LabMaasDeps, LabMaasFindings } from '../maas/lab.js';
 import type { LabChildren, MacCollision } from './desired.js';
+import type { LabRestoreDeps, RestoreStatus } from './restore.js';
 import type { LabScope } from './scope.js';
 
 /** What the phases found that the report must show. */
@@ -20,6 +21,14 @@ export interface Findings {
   failure?: unknown;
   /** What the MAAS phase found (a lab with spec.maas whose pass got that far). */
   maas?: LabMaasFindings;
+  /** status.restore as the restore phase left it (absent: the last one stands). */
+  restore?: RestoreStatus;
+  /** A restore is in progress: Reconciling=True, reason Restoring. */
+  restoring?: Why;
+  /** spec.restoreFrom cannot be restored into this lab: Stalled, reason RestoreRefused. */
+  restoreRefused?: Why;
+  /** The lab's ready snapshots and their bytes (status.snapshots). */
+  snapshots?: { count: number; bytes: number };
 }
 
 /** What the phases use besides the pass itself; the same for every pass. */
@@ -28,6 +37,8 @@ export interface LabDeps {
   readonly client: Pick<Client, 'apply' | 'delete'>;
   /** MAAS: the API key, clients, the memory of the last look (absent: MAAS is not asked). */
   readonly maas?: LabMaasDeps;
+  /** Restores (spec.restoreFrom); absent: never restored (unit tests of other phases). */
+  readonly restore?: LabRestoreDeps;
 }
 
 /** One pass over one MaasLab. */

@@ -33,7 +33,10 @@ import {
 import { maasAccess, type MaasAccess } from '../maas/access.js';
 import { createLabMaasMemory } from '../maas/lab.js';
 import { deletePhases } from './delete.js';
+import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
+import { annotator } from '../maas-lab-snapshot/reconciler.js';
 import { desiredChildren } from './desired.js';
+import type { LabRestoreDeps } from './restore.js';
 import { createLabMemory } from './memory.js';
 import { normalPhases } from './normal.js';
 import type { LabDeps, LabPass } from './pass.js';
@@ -73,6 +76,8 @@ export interface MaasLabReconcilerOptions {
   readonly swallowedErrors?: SwallowedErrorMetrics;
   /** Reaches a lab's MAAS (spec.maas); without it MAAS is never asked. */
   readonly maas?: MaasAccess;
+  /** Restores (spec.restoreFrom) and snapshot accounting; without it neither happens. */
+  readonly restore?: Omit<LabRestoreDeps, 'now'>;
 }
 
 /**
@@ -111,6 +116,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
   const deps: LabDeps = {
     client,
     ...(opts.maas && { maas: { access: opts.maas, memory: maasMemory, now: () => clock.now() } }),
+    ...(opts.restore && { restore: { ...opts.restore, now: () => clock.now() } }),
   };
 
   /** Step 4: one status patch, unless only progress changed lately; see above. */
@@ -123,6 +129,13 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
     const status = labReport(scope, desired, found, { now, succeeded });
     const { ready, total } = status.nodes;
     metrics.nodes(lab.metadata?.namespace ?? '', lab.metadata?.name ?? '', ready, total);
+    if (status.snapshots) {
+      metrics.snapshotBytes(
+        lab.metadata?.namespace ?? '',
+        lab.metadata?.name ?? '',
+        status.snapshots.bytes,
+      );
+    }
     const lastWrite = memory.lastStatusWrite(lab);
     const hold = progressHold(lab.status, status, lastWrite, now, PROGRESS_WRITE_INTERVAL_MS);
     // A progress write held back comes with the pass it asks for.
@@ -189,6 +202,8 @@ export interface MaasLabSetupOptions extends BuilderOptions {
   readonly metrics?: LabMetrics;
   /** Counts errors a pass logged and did not return (default: not counted). */
   readonly swallowedErrors?: SwallowedErrorMetrics;
+  /** The libvirt verbs, for restores; without them spec.restoreFrom is not acted on. */
+  readonly hypervisors?: HypervisorRegistry;
 }
 
 /**
@@ -198,7 +213,7 @@ export interface MaasLabSetupOptions extends BuilderOptions {
  * watches.ts).
  */
 export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Controller {
-  const { serves, metrics, swallowedErrors, ...builderOptions } = options;
+  const { serves, metrics, swallowedErrors, hypervisors, ...builderOptions } = options;
   const caches = labCaches(manager);
   const reconciler = createMaasLabReconciler({
     caches,
@@ -209,6 +224,14 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
     ...(metrics && { metrics }),
     ...(swallowedErrors && { swallowedErrors }),
     maas: maasAccess(manager.client),
+    ...(hypervisors &&
+      caches.snapshots && {
+        restore: {
+          hypervisorFor: (hv) => hypervisors.hypervisorFor(hv),
+          annotate: annotator(manager),
+          snapshots: caches.snapshots,
+        },
+      }),
   });
   return watchLabs(manager, { caches, builderOptions, name: MaasLabControllerName }, reconciler);
 }
@@ -228,6 +251,8 @@ export const rbac: readonly V1PolicyRule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
   },
   { apiGroups: [Group], resources: ['hypervisors'], verbs: ['get', 'list', 'watch'] },
+  // spec.restoreFrom: the snapshot read, the nodes' hold annotation.
+  { apiGroups: [Group], resources: ['maaslabsnapshots'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   // The MAAS API key (spec.maas.external.apiKeySecretRef).
   { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },

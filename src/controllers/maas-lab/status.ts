@@ -298,6 +298,10 @@ export type LabReportStatus = LabCounts & {
   readonly conditions: Condition[];
   /** The MAAS the lab uses, with spec.maas. */
   readonly maas?: MaasLabStatus['maas'];
+  /** The last restore (spec.restoreFrom). */
+  readonly restore?: MaasLabStatus['restore'];
+  /** The lab's ready snapshots and their bytes. */
+  readonly snapshots?: MaasLabStatus['snapshots'];
 };
 
 /** When the report is made, and whether the pass succeeded. */
@@ -330,19 +334,39 @@ export function labReport(
   const generation = lab.metadata?.generation ?? 0;
   const hasMaas = lab.spec.maas !== undefined;
   const stamp = { now: at.now, generation };
-  const conditions = applyConditionPlan(
+  const withMaas = applyConditionPlan(
     applyConditionPlan(lab.status?.conditions, result.conditions, stamp),
     labMaasPlan(hasMaas, found.maas?.outcome),
     stamp,
   );
+  const restoreVerdict = restoreVerdictOf(found);
+  const conditions = restoreVerdict
+    ? applyConditionPlan(withMaas, planFor(restoreVerdict), stamp)
+    : withMaas;
   const observedGeneration = at.succeeded ? generation : lab.status?.observedGeneration;
   const maas = hasMaas ? (found.maas?.status ?? lab.status?.maas) : undefined;
+  const restore = found.restore ?? lab.status?.restore;
+  const snapshots = found.snapshots ?? lab.status?.snapshots;
   return {
     ...(observedGeneration !== undefined && { observedGeneration }),
     conditions,
     ...result.status,
     ...(maas && { maas }),
+    ...(restore && { restore }),
+    ...(snapshots && { snapshots }),
   };
+}
+
+/**
+ * A restore overrides the children's verdict while it runs (the nodes are held on purpose,
+ * not broken) and when it is refused (a human must fix spec.restoreFrom); a stalled lab
+ * stays stalled.
+ */
+export function restoreVerdictOf(found: Findings): Verdict | undefined {
+  if (found.stalled) return undefined;
+  if (found.restoreRefused) return { kind: 'stalled', ...found.restoreRefused };
+  if (found.restoring) return { kind: 'progressing', ...found.restoring };
+  return undefined;
 }
 
 /**

@@ -79,7 +79,7 @@ describe('deploy/ (kubectl kustomize)', function () {
 
   for (const dir of OVERLAYS) {
     describe(dir, () => {
-      it('holds the namespace, the four CRDs, the RBAC and the metrics Service', () => {
+      it('holds the namespace, the five CRDs, the RBAC and the metrics Service', () => {
         const d = docs(dir);
         expect(must<Doc>(d, 'Namespace').metadata.name).to.equal('maaslab-system');
         expect(
@@ -87,6 +87,7 @@ describe('deploy/ (kubectl kustomize)', function () {
         ).to.have.members([
           'hypervisors.maaslab.dev',
           'maaslabs.maaslab.dev',
+          'maaslabsnapshots.maaslab.dev',
           'maasnodes.maaslab.dev',
           'virtnetworks.maaslab.dev',
         ]);

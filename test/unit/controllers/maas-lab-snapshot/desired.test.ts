@@ -1,8 +1,7 @@
 // Lab snapshots, the pure part: members and their order, golden names, consistency, the plan
 // of a restore (and its refusals), the waves a restore starts members in.
 import { expect } from 'chai';
-import type { MaasLab, MaasNode, SnapshotMember } from '../../../../src/api/v1alpha1/index.js';
-import { desiredChildren } from '../../../../src/controllers/maas-lab/desired.js';
+import type { MaasLab } from '../../../../src/api/v1alpha1/index.js';
 import {
   goldenVolumeName,
   goldenVolumes,
@@ -12,39 +11,11 @@ import {
   nodeIndex,
   restorePlan,
   startWaves,
-  type LabMember,
 } from '../../../../src/controllers/maas-lab-snapshot/desired.js';
 import { recipeHypervisor, recipeLab } from '../fixtures.js';
+import { captured, labNodes } from './support.js';
 
 const GiB = 1024 ** 3;
-
-/** The recipe lab's nodes as the API server returns them (with UIDs). */
-export function labNodes(lab: MaasLab): MaasNode[] {
-  return desiredChildren(lab).nodes.map((n) => ({
-    ...n,
-    metadata: { ...n.metadata, uid: `${n.metadata?.name ?? ''}-uid` },
-  }));
-}
-
-/** What a capture of `members` records, as the snapshot controller writes it. */
-export function captured(members: readonly LabMember[], snapshot = 'golden'): SnapshotMember[] {
-  return members.map((m) => ({
-    role: m.role,
-    index: m.index,
-    domain: m.domain,
-    consistency: 'Clean',
-    sizeBytes: 0,
-    volumes: m.volumes.map((v) => ({
-      disk: v.disk,
-      pool: v.pool,
-      source: v.name,
-      golden: goldenVolumeName(v.name, snapshot, 'abcdef0123'),
-      format: v.format,
-      capacityBytes: v.capacityBytes,
-      sizeBytes: 0,
-    })),
-  }));
-}
 
 describe('controllers/maas-lab-snapshot/desired', () => {
   const lab = recipeLab();

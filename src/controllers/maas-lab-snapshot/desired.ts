@@ -95,6 +95,13 @@ export function goldenVolumeName(
   return `${stem}.snap-${snapshotName}-${snapshotUid.slice(0, 8)}.qcow2`;
 }
 
+/**
+ * Golden volumes are read-only files: nothing but a restore (which reads them) and the
+ * snapshot's deletion (which removes them) has any business with them, and a guest pointed
+ * at one by mistake fails to open it rather than changing the snapshot.
+ */
+export const GOLDEN_VOLUME_MODE = '0444';
+
 /** The golden volumes a capture of `members` makes, in capture order. */
 export function goldenVolumes(
   members: readonly LabMember[],
@@ -107,6 +114,7 @@ export function goldenVolumes(
       name: goldenVolumeName(v.name, name, uid),
       format: 'qcow2' as const,
       capacityBytes: v.capacityBytes,
+      mode: GOLDEN_VOLUME_MODE,
       cloneFrom: { pool: v.pool, volume: v.name },
     })),
   );

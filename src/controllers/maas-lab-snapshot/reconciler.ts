@@ -50,7 +50,6 @@ import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import {
   captureHolder,
-  goldenVolumeName,
   goldenVolumes,
   humanBytes,
   labMembers,
@@ -212,20 +211,9 @@ export function createMaasLabSnapshotReconciler(
           for (const v of m.volumes) {
             // A shutdown mid-capture lands in the rollback below, not in half a snapshot.
             signal.throwIfAborted();
-            const golden = goldenVolumeName(
-              v.name,
-              snap.metadata?.name ?? '',
-              snap.metadata?.uid ?? '',
-            );
-            const made = await verbs.ensureVolumes([
-              {
-                pool: v.pool,
-                name: golden,
-                format: 'qcow2',
-                capacityBytes: v.capacityBytes,
-                cloneFrom: { pool: v.pool, volume: v.name },
-              },
-            ]);
+            const spec = goldenVolumes([{ ...m, volumes: [v] }], snap)[0]!;
+            const golden = spec.name;
+            const made = await verbs.ensureVolumes([spec]);
             const facts = made.volumes[0];
             volumes.push({
               disk: v.disk,

@@ -63,6 +63,11 @@ export interface VolumeDescription {
   readonly format: VolumeFormat;
   /** Space to preallocate; absent lets libvirt choose (sparse for qcow2). */
   readonly allocationBytes?: number;
+  /**
+   * The file mode libvirt gives the volume, octal (e.g. 0444 for a read-only golden copy);
+   * absent lets the pool choose.
+   */
+  readonly mode?: string;
 }
 
 /** The fields of a volume the controllers compare. Sizes in bytes. */
@@ -79,6 +84,8 @@ export interface ParsedVolume {
   readonly allocationBytes?: number;
   /** Image format, e.g. `qcow2`. */
   readonly format?: string;
+  /** The file mode, octal as libvirt writes it (e.g. 0444). */
+  readonly mode?: string;
 }
 
 /** Builds pool XML for virStoragePoolDefineXML. */
@@ -130,7 +137,10 @@ export function buildVolumeXml(desc: VolumeDescription): string {
         ? undefined
         : textElement(desc.allocationBytes, { unit: 'bytes' }),
     capacity: textElement(desc.capacityBytes, { unit: 'bytes' }),
-    target: { format: attrs({ type: desc.format }) },
+    target: {
+      format: attrs({ type: desc.format }),
+      permissions: desc.mode === undefined ? undefined : { mode: desc.mode },
+    },
   };
   return buildXml('volume', volume);
 }
@@ -151,5 +161,6 @@ export function parseVolumeXml(xml: string): ParsedVolume {
     capacityBytes,
     allocationBytes: sizeOf(root, 'allocation'),
     format: attr(child(target, 'format'), 'type'),
+    mode: childText(child(target, 'permissions'), 'mode'),
   });
 }

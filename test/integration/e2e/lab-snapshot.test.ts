@@ -13,12 +13,17 @@
 //      lab), names node2, and completes once the fault is gone: markers on node1 and node2
 //      are both gone;
 //   5. deleting the snapshot frees its golden volumes.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import type { MaasLab, MaasLabSnapshot, MaasNode } from '../../../src/api/v1alpha1/index.js';
+import type {
+  Hypervisor,
+  MaasLab,
+  MaasLabSnapshot,
+  MaasNode,
+} from '../../../src/api/v1alpha1/index.js';
 import {
   ContentType,
   type RestClient,
@@ -63,10 +68,13 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
   let operator: OperatorProcess;
   let logFile: string;
   let faultsFile: string;
+  /** The lab manifest as applied (hypervisor and namespace filled in). */
+  let labDoc: Doc;
 
-  const domainOf = (i: number): string => `${labNs.name}.recipe-node${i}`;
-  const volumeOf = (i: number): string => `${domainOf(i)}-root.qcow2`;
-  const volumePath = (i: number): string => join(lv.dir, 'pool', volumeOf(i));
+  const domainOf = (i: number, labName = 'recipe'): string => `${labNs.name}.${labName}-node${i}`;
+  const volumeOf = (i: number, labName = 'recipe'): string => `${domainOf(i, labName)}-root.qcow2`;
+  const volumePath = (i: number, labName = 'recipe'): string =>
+    join(lv.dir, 'pool', volumeOf(i, labName));
   const state = async (i: number): Promise<string> =>
     (await lv.virsh(['domstate', domainOf(i)])).trim();
   const poolVolumes = async (): Promise<string[]> => {
@@ -76,7 +84,7 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
       .map((l) => l.trim().split(/\s+/)[0] ?? '')
       .filter((n) => n.includes(labNs.name));
   };
-  const lab = (): Promise<MaasLab> => read.get<MaasLab>('MaasLab', 'recipe', labNs.name);
+  const lab = (name = 'recipe'): Promise<MaasLab> => read.get<MaasLab>('MaasLab', name, labNs.name);
   const snapshot = (name: string): Promise<MaasLabSnapshot> =>
     read.get<MaasLabSnapshot>('MaasLabSnapshot', name, labNs.name);
   const allRunning = async (): Promise<boolean> => {
@@ -90,7 +98,7 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
       body,
       contentType: ContentType.MergePatch,
     });
-  const createSnapshot = (name: string): Promise<unknown> =>
+  const createSnapshot = (name: string, mode = 'Offline'): Promise<unknown> =>
     admin.request({
       method: 'POST',
       ref: { apiVersion: GROUP_VERSION, kind: 'MaasLabSnapshot', namespace: labNs.name },
@@ -98,18 +106,22 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
         apiVersion: GROUP_VERSION,
         kind: 'MaasLabSnapshot',
         metadata: { name, namespace: labNs.name },
-        spec: { lab: 'recipe', mode: 'Offline', shutdownGracePeriodSeconds: 3 },
+        spec: {
+          lab: 'recipe',
+          mode,
+          ...(mode === 'Offline' && { shutdownGracePeriodSeconds: 3 }),
+        },
       },
     });
 
   /** Whether node i's disk holds the marker (read without a lock: the guest may run). */
-  async function hasMarker(i: number): Promise<boolean> {
+  async function hasMarker(i: number, labName = 'recipe'): Promise<boolean> {
     // qemu-io exits 1 and says so when the pattern does not match (run rejects then).
     try {
       await run('qemu-io', [
         ...['-f', 'qcow2', '-r', '-U'],
         ...['-c', `read -P ${MARKER.pattern} ${MARKER.offset} ${MARKER.length}`],
-        volumePath(i),
+        volumePath(i, labName),
       ]);
       return true;
     } catch (err) {
@@ -183,6 +195,7 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
         d.spec.hypervisor = hv;
         const nodes = d.spec.nodes as { template: { memory: string } };
         nodes.template.memory = '256Mi';
+        labDoc = structuredClone(d);
       }
     }
     await kubectlApply(cp.adminKubeconfig, docs, join(scratch, 'lab.yaml'));
@@ -229,7 +242,7 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
     const s = snap.status!;
     expect(s.phase).to.equal('Ready');
     expect(s.creationTime).to.be.a('string');
-    expect(s.members?.map((m) => m.domain)).to.deep.equal(NODES.map(domainOf));
+    expect(s.members?.map((m) => m.domain)).to.deep.equal(NODES.map((i) => domainOf(i)));
     // PXE guests ignore ACPI: they were powered off after the grace period.
     expect(s.members?.map((m) => m.consistency)).to.deep.equal([
       'CrashConsistent',
@@ -245,6 +258,17 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
     const vols = await poolVolumes();
     for (const g of goldens) expect(vols, g).to.include(g);
     expect(s.sizeBytes).to.be.a('number');
+    // Golden volumes are read-only files.
+    for (const g of goldens) {
+      expect((await stat(join(lv.dir, 'pool', g))).mode & 0o777, g).to.equal(0o444);
+    }
+    // The Hypervisor's allocated counts them.
+    await waitFor(
+      async () =>
+        (await read.get<Hypervisor>('Hypervisor', hv)).status?.allocated?.snapshotStorage !==
+        undefined,
+      { timeoutMs: 60_000, intervalMs: 250, description: 'Hypervisor allocated.snapshotStorage' },
+    );
     // The holds are gone and the nodes' own controllers started them again (runStrategy Always).
     await waitFor(allRunning, {
       timeoutMs: STEP_TIMEOUT_MS,
@@ -395,5 +419,104 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
     for (const g of goldens) expect(vols, g).not.to.include(g);
     expect(vols.filter((v) => v.includes('.snap-'))).to.deep.equal([]);
     for (const i of NODES) expect(vols).to.include(volumeOf(i));
+  });
+
+  it('6: Suspended: members are paused for the copy only, CrashConsistent, and never stop', async function () {
+    await writeMarker(1); // in this snapshot: test 7 finds it in the new lab
+    await waitFor(allRunning, {
+      timeoutMs: STEP_TIMEOUT_MS,
+      intervalMs: 500,
+      description: 'lab running',
+    });
+    const ids = await Promise.all(
+      NODES.map(async (i) => (await lv.virsh(['domid', domainOf(i)])).trim()),
+    );
+    const t0 = Date.now();
+    await createSnapshot('live', 'Suspended');
+    const snap = await waitFor(
+      async () => {
+        const s = await snapshot('live');
+        return s.status?.readyToUse === true ? s : undefined;
+      },
+      {
+        timeoutMs: STEP_TIMEOUT_MS,
+        intervalMs: 250,
+        description: `snapshot Ready (log: ${logFile})`,
+      },
+    );
+    console.log(
+      `      capture of 3 running nodes (Suspended): ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    expect(snap.status?.members?.map((m) => m.consistency)).to.deep.equal(
+      Array(3).fill('CrashConsistent'),
+    );
+    // Same domain IDs: paused and resumed, never powered off.
+    await waitFor(allRunning, {
+      timeoutMs: STEP_TIMEOUT_MS,
+      intervalMs: 500,
+      description: 'lab running',
+    });
+    const after = await Promise.all(
+      NODES.map(async (i) => (await lv.virsh(['domid', domainOf(i)])).trim()),
+    );
+    expect(after).to.deep.equal(ids);
+  });
+
+  it('7: with its lab gone, the snapshot is restored into a new lab of the same shape', async function () {
+    await admin.request({
+      method: 'DELETE',
+      ref: { apiVersion: GROUP_VERSION, kind: 'MaasLab', name: 'recipe', namespace: labNs.name },
+    });
+    await waitFor(
+      async () =>
+        (await lv.virsh(['list', '--all', '--name']))
+          .split('\n')
+          .every((l) => !l.includes(labNs.name)),
+      { timeoutMs: STEP_TIMEOUT_MS, intervalMs: 500, description: 'the old lab’s domains gone' },
+    );
+    const again = structuredClone(labDoc);
+    again.metadata.name = 'again';
+    again.spec.restoreFrom = { snapshot: 'live', token: 'from-live' };
+    await kubectlApply(controlPlane().adminKubeconfig, [again], join(scratch, 'again.yaml'));
+    const t0 = Date.now();
+    await waitFor(
+      async () => {
+        const r = (await lab('again')).status?.restore;
+        return r?.token === 'from-live' && r.phase === 'Completed';
+      },
+      {
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: 500,
+        description: `restore into the new lab (log: ${logFile})`,
+      },
+    );
+    console.log(`      new lab built and restored: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // node1's disk came from the snapshot: it has the marker written before the capture.
+    expect(await hasMarker(1, 'again'), 'again-node1 marker').to.equal(true);
+    expect(await hasMarker(2, 'again'), 'again-node2 marker').to.equal(false);
+    await waitFor(
+      async () =>
+        (await lab('again')).status?.conditions?.some(
+          (c) => c.type === 'Ready' && c.status === 'True',
+        ),
+      { timeoutMs: READY_TIMEOUT_MS, intervalMs: 500, description: 'new lab Ready' },
+    );
+    const goldens = (await snapshot('live')).status!.members!.flatMap((m) =>
+      m.volumes.map((v) => v.golden),
+    );
+    await admin.request({
+      method: 'DELETE',
+      ref: {
+        apiVersion: GROUP_VERSION,
+        kind: 'MaasLabSnapshot',
+        name: 'live',
+        namespace: labNs.name,
+      },
+    });
+    await waitFor(async () => (await poolVolumes()).every((v) => !goldens.includes(v)), {
+      timeoutMs: STEP_TIMEOUT_MS,
+      intervalMs: 250,
+      description: 'golden volumes of the lab-less snapshot freed',
+    });
   });
 });

@@ -78,6 +78,8 @@ interface FakeDomain {
   reason: number;
   id: number;
   hasManagedSave: boolean;
+  /** Saved while paused: libvirt restores such a domain paused. */
+  savedPaused?: boolean;
 }
 
 const ACTIVE: ReadonlySet<DomainStateName> = new Set([
@@ -593,8 +595,11 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       if (!d) throw noDomain(name);
       if (ACTIVE.has(d.state)) return { changed: false, restored: false };
       const restored = d.hasManagedSave;
+      const paused = restored && d.savedPaused === true;
       mutate('virDomainCreateWithFlags');
       startDomain(d);
+      if (paused) d.state = 'paused';
+      d.savedPaused = false;
       return { changed: true, restored };
     },
 
@@ -663,6 +668,7 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
         return { changed: false };
       }
       mutate('virDomainManagedSave');
+      d.savedPaused = d.state === 'paused';
       d.hasManagedSave = true;
       stopDomain(d, DomainEventStoppedDetailType.Saved);
       return { changed: true };

@@ -107,10 +107,11 @@ function labNodes(caches: SnapshotCaches, lab: Readonly<MaasLab>): Array<Readonl
  *  4. Hold every node and wait until each acknowledges (Holding).
  *  5. Stop: Offline asks each running guest to shut down (ACPI) and waits up to the grace
  *     period (Stopping), then powers off what is still running (CrashConsistent); Suspended
- *     pauses each running member.
+ *     pauses every running member, then saves their memory (managed save: QEMU exits and
+ *     releases the image locks that keep a copy from reading a running guest's disks).
  *  6. Capture: every volume of every member is copied into its golden volume; the first
  *     failure deletes every golden volume made and ends in Failed naming the member.
- *     Suspended members are resumed whatever happened.
+ *     Suspended members are started from their saved memory and resumed whatever happened.
  *  7. Write the status (Ready or Failed), then release the holds: the nodes' own controllers
  *     start what their runStrategy wants. A release that fails is retried by step 2.
  */
@@ -194,15 +195,22 @@ export function createMaasLabSnapshotReconciler(
         }
       }
     }
+    const owners = new Map(members.map((m) => [m.domain, m.owner]));
     const goldens = goldenVolumes(members, snap);
     // Leftovers of an interrupted attempt of this same snapshot: the UID in their names
     // makes them this snapshot's, and a half-made copy must not be taken for a whole one.
     await verbs.deleteVolumes(goldens);
     try {
       if (mode === 'Suspended') {
+        // Every member paused first: the lab's one instant.
         for (const m of members) {
           if ((await verbs.suspend(m.domain, m.owner)).changed) paused.push(m.domain);
         }
+        // A running QEMU holds a write lock on its images, and libvirt's copy (qemu-img
+        // convert) cannot read them past it: the paused guests' memory goes to libvirt's
+        // managed save image, which ends the QEMU process and its locks; they come back
+        // below, paused, exactly where they stopped.
+        for (const d of paused) await verbs.managedSave(d, owners.get(d)!);
       }
       const out: SnapshotMember[] = [];
       for (const m of members) {
@@ -241,8 +249,10 @@ export function createMaasLabSnapshotReconciler(
       }
       return { kind: 'done', members: out };
     } finally {
-      const owners = new Map(members.map((m) => [m.domain, m.owner]));
-      for (const d of paused) await verbs.resume(d, owners.get(d)!);
+      for (const d of paused) {
+        await verbs.startFromManagedSave(d, owners.get(d)!);
+        await verbs.resume(d, owners.get(d)!);
+      }
     }
   }
 

@@ -13,8 +13,10 @@ export class InjectedFaultError extends Error {
 
 /**
  * `verbs`, except that ensureVolumes rejects, before creating anything, when one of the
- * volumes it would create has a name `failingVolume()` matches. The pattern is asked per
- * call, so a test can set and clear it while the operator runs.
+ * volumes it would create (one that does not exist yet) has a name `failingVolume()` matches.
+ * A volume that exists is only looked at, so the fault never fails a pass that creates
+ * nothing. The pattern is asked per call, so a test can set and clear it while the operator
+ * runs.
  */
 export function withInjectedFaults(
   verbs: Hypervisor,

@@ -144,15 +144,16 @@ describe('controllers/maas-lab-snapshot/reconciler', () => {
     );
   });
 
-  it('Suspended: pauses every running member for the copy and resumes it', async () => {
+  it('Suspended: pauses every member, saves its memory for the copy, restores and resumes it', async () => {
     const w = await world('Suspended');
     await w.pass();
     w.hv.resetRecording();
     await w.pass();
     expect(w.hv.mutations).to.deep.equal([
       ...Array(3).fill('virDomainSuspend'),
+      ...Array(3).fill('virDomainManagedSave'),
       ...Array(3).fill('virStorageVolCreateXMLFrom'),
-      ...Array(3).fill('virDomainResume'),
+      ...Array(3).fill(['virDomainCreateWithFlags', 'virDomainResume']).flat(),
     ]);
     for (const d of domains) expect(await stateOf(w.hv, d)).to.equal('running');
     expect(w.snap().status?.members?.map((m) => m.consistency)).to.deep.equal(

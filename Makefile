@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
-        kube-testenv kubectl lint format demo bench bench-binding bench-recipe bench-scale bench-bmc coverage clean help
+        kube-testenv kubectl lint format demo bench bench-binding bench-recipe bench-scale bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -107,6 +107,7 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 	@$(MAKE) --no-print-directory bench-recipe
 	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-bmc
+	@$(MAKE) --no-print-directory bench-snapshot
 
 bench-binding: deps native ## the binding vs virsh on the test driver
 	tsx bench/binding-vs-virsh.ts
@@ -119,6 +120,9 @@ bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test dr
 
 bench-bmc: deps native ## Redfish and IPMI power status on 100 nodes of the test driver: latency, req/s, libvirt calls
 	tsx bench/bmc.ts
+
+bench-snapshot: deps native kube-testenv kubectl ## lab snapshot capture and restore, 3 and 20 nodes, on a private libvirtd (needs root)
+	tsx bench/lab-snapshot.ts
 
 coverage: deps native kubectl ## unit-test coverage with c8 (report in coverage/)
 	c8 --reporter=text-summary --reporter=html --include 'src/**' mocha --config .mocharc.unit.json

@@ -29,13 +29,14 @@ export function withInjectedFaults(
       if (key !== 'ensureVolumes') {
         return (...args: unknown[]): unknown => Reflect.apply(value, target, args);
       }
-      return (volumes: readonly VolumeSpec[]): unknown => {
+      return async (volumes: readonly VolumeSpec[]): Promise<unknown> => {
         const pattern = failingVolume();
-        const hit = pattern && volumes.find((v) => pattern.test(v.name));
-        if (hit) {
-          return Promise.reject(
-            new InjectedFaultError(`injected fault: creating volume ${hit.name}`),
-          );
+        for (const v of volumes) {
+          if (!pattern?.test(v.name)) continue;
+          const existing = await target.observeVolumes(v.pool, [v.name]);
+          if (existing.length === 0) {
+            throw new InjectedFaultError(`injected fault: creating volume ${v.name}`);
+          }
         }
         return Reflect.apply(value, target, [volumes]);
       };

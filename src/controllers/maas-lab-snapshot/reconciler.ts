@@ -315,6 +315,8 @@ export function createMaasLabSnapshotReconciler(
         result = await capture(snap, hypervisorFor(hv), members, signal);
       } catch (err) {
         const why = { reason: LibvirtErrorReason, message: `retrying: ${messageOf(err)}` };
+        // The libvirt error is the pass's error (the queue retries it); a failing report of
+        // it would only hide it.
         await write(
           snap,
           { ...base, phase: base.phase ?? 'Holding' },

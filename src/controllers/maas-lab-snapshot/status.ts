@@ -4,8 +4,6 @@ import {
   CaptureFailedReason,
   DeletingReason,
   HoldingReason,
-  LabBusyReason,
-  LabNotFoundReason,
   ProgressingReason,
   SnapshotReadyReason,
   StoppingReason,
@@ -47,9 +45,6 @@ export function snapshotVerdict(phase: SnapshotPhase, found: SnapshotFindings): 
   };
   return { kind: 'progressing', ...message[phase] };
 }
-
-/** The reasons a snapshot may wait on, re-exported for the reconciler's messages. */
-export const SnapshotWaitReasons = { LabBusyReason, LabNotFoundReason } as const;
 
 /**
  * The status after a pass: `next` (phase, members, sizes…) with conditions from the verdict,

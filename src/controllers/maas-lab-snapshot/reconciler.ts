@@ -295,6 +295,10 @@ export function createMaasLabSnapshotReconciler(
       const nodes = labNodes(caches, lab);
       const busy = heldByOthers(nodes, holder);
       if (busy.length > 0) {
+        // Two holders that started together may each hold part of the lab and wait for the
+        // other for ever: the one that finds the other gives back what it holds. Nothing is
+        // copied yet, so nothing is lost; the nodes' own controllers take over meanwhile.
+        await releaseAll(nodes, holder, annotate, signal);
         const message = `waiting: ${holderOf(busy[0]!) ?? ''} holds the lab`;
         await write(
           snap,

@@ -121,7 +121,16 @@ export const restore: Phase<LabPass> = async (pass) => {
     );
   }
   const busy = heldByOthers(nodes, holder);
-  if (busy.length > 0) return waitWith(`waiting: ${holderOf(busy[0]!) ?? ''} holds the lab`);
+  if (busy.length > 0) {
+    // As a capture does (see its reconciler): a restore that has not touched a volume yet
+    // gives back what it holds, so two holders that started together cannot wait for each
+    // other for ever. One that has (Restoring, Starting) keeps its holds: members must not
+    // run until every one is back.
+    const touched =
+      prev?.token === want.token && (prev.phase === 'Restoring' || prev.phase === 'Starting');
+    if (!touched) await releaseAll(nodes, holder, r.annotate, signal);
+    return waitWith(`waiting: ${holderOf(busy[0]!) ?? ''} holds the lab`);
+  }
   const plan = restorePlan(snapshot.status.members ?? [], labMembers(lab, nodes, hv));
   if (plan.kind === 'refused') return refuse(`MaasLabSnapshot ${want.snapshot}: ${plan.message}`);
   const total = plan.members.length;

@@ -194,6 +194,25 @@ describe('controllers/maas-lab-snapshot/reconciler', () => {
     });
   });
 
+  it('gives back its own holds when another holder has part of the lab (no deadlock)', async () => {
+    const w = await world('Offline');
+    // Two holders started together: this capture holds node1 and node2, a restore node3.
+    for (const [name, holder] of [
+      ['recipe-node1', 'MaasLabSnapshot/golden'],
+      ['recipe-node2', 'MaasLabSnapshot/golden'],
+      ['recipe-node3', 'MaasLab/recipe/restore/t'],
+    ] as const) {
+      const n = w.nodes.get(key(name))!;
+      w.nodes.put({ ...n, metadata: { ...n.metadata, annotations: { [HoldAnnotation]: holder } } });
+    }
+    w.hv.resetRecording();
+    expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+    expect(w.hv.mutations).to.deep.equal([]);
+    expect(
+      w.nodes.list().map((n) => n.metadata?.annotations?.[HoldAnnotation] ?? 'none'),
+    ).to.deep.equal(['none', 'none', 'MaasLab/recipe/restore/t']);
+  });
+
   it('deletion frees the golden volumes and drops the finalizer', async () => {
     const w = await world('Suspended');
     await w.pass();

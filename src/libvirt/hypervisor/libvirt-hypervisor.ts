@@ -180,8 +180,8 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#domains.reboot(name, owner, mode);
   }
 
-  managedSave(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.managedSave(name, owner);
+  managedSave(name: string, owner: OwnerRef, opts?: JobOptions): Promise<Change> {
+    return this.#domains.managedSave(name, owner, opts);
   }
 
   deleteDomain(name: string, owner: OwnerRef): Promise<Change> {

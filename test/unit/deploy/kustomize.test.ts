@@ -166,8 +166,8 @@ describe('deploy/ (kubectl kustomize)', function () {
         for (const p of policies) {
           expect(p.metadata?.namespace).to.equal('maaslab-system');
           // Selects the operator's pods, and only restricts ingress (egress stays open).
-          expect(podLabels).to.include(p.spec?.podSelector.matchLabels);
-          expect(p.spec?.podSelector.matchLabels).to.not.be.empty;
+          expect(podLabels).to.include(p.spec?.podSelector?.matchLabels);
+          expect(p.spec?.podSelector?.matchLabels).to.not.be.empty;
           expect(p.spec?.policyTypes).to.deep.equal(['Ingress']);
           expect(p.spec?.ingress).to.have.length(1);
           rules.set(p.metadata!.name!, p.spec!.ingress![0]);

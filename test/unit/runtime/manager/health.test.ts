@@ -58,7 +58,11 @@ describe('runtime/health', () => {
     const metrics = createRuntimeMetrics({ registry });
     metrics.controller('maasnode', 2);
     metrics.leaderElection.on('maaslab-hv-hv1');
-    const server = await startMetricsServer({ bindAddress: '127.0.0.1:0', registry, serving: { secure: false } });
+    const server = await startMetricsServer({
+      bindAddress: '127.0.0.1:0',
+      registry,
+      serving: { secure: false },
+    });
     servers.push(server);
     const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
     expect(res.status).to.equal(200);

@@ -275,6 +275,9 @@ export interface MetricsAuthStats {
   readonly tokenReviews: number;
   readonly accessReviews: number;
   readonly cacheHits: number;
+  /** Entries held now (never more than `maxCacheEntries` each). */
+  readonly cachedTokens: number;
+  readonly cachedAccess: number;
 }
 
 /** Decides each metrics request. */
@@ -415,6 +418,12 @@ export function createMetricsAuthorizer(opts: MetricsAuthOptions): MetricsAuthor
       }
       return { allowed: true, user: user.username };
     },
-    stats: () => ({ tokenReviews, accessReviews, cacheHits }),
+    stats: () => ({
+      tokenReviews,
+      accessReviews,
+      cacheHits,
+      cachedTokens: tokens.size,
+      cachedAccess: access.size,
+    }),
   };
 }

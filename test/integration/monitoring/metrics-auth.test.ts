@@ -159,11 +159,12 @@ describe('metrics: HTTPS, TokenReview and SubjectAccessReview against kube-apise
   });
 
   it('answers 431 to a huge header and 404 off /metrics, without asking anyone', async () => {
-    // Node's HTTP parser refuses headers over 16 KiB before our handler runs.
+    // Node's HTTP parser refuses headers over 16 KiB before our handler runs: it answers 431
+    // and closes, and a client still writing its header may see the reset before the answer.
     const huge = await httpsGet(op().metricsUrl, {
-      authorization: `Bearer ${'a'.repeat(100_000)}`,
-    });
-    expect(huge.status).to.equal(431);
+      authorization: `Bearer ${'a'.repeat(20_000)}`,
+    }).catch((err: NodeJS.ErrnoException) => err);
+    expect(huge instanceof Error ? huge.code : huge.status).to.be.oneOf([431, 'ECONNRESET']);
     expect((await httpsGet(op().metricsUrl.replace('/metrics', '/debug/pprof'))).status).to.equal(
       404,
     );

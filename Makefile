@@ -114,7 +114,7 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 bench-binding: deps native ## the binding vs virsh on the test driver
 	tsx bench/binding-vs-virsh.ts
 
-bench-recipe: deps native kube-testenv kubectl ## the recipe lab four ways on a private libvirtd (needs root)
+bench-recipe: deps native kube-testenv kubectl ## the recipe lab five ways on a private libvirtd (needs root)
 	tsx bench/recipe-lab.ts
 
 bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile

@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
-        kube-testenv kubectl plugin lint format demo bench bench-binding bench-recipe bench-scale bench-bmc coverage clean help
+        kube-testenv kubectl plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-bmc coverage clean help
 
 all: build native
 
@@ -68,6 +68,10 @@ crds-check: crds ## fail when committed crds/ differ from the generated ones
 
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh
+
+# Needs root (mmdebstrap, file owners in the layers); installs mmdebstrap and umoci itself.
+image: deps native ## the operator's OCI image from Debian packages and npm, no registry (build/image/, cached)
+	@hack/build-image.sh
 
 # Every kubectl the tests, the demo and the benchmarks run is this one (test/support/kubectl.ts),
 # never PATH's: the control plane's own release, from the same go.mod.

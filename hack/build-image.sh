@@ -20,9 +20,9 @@
 # hash of its inputs (`hack/build-image.sh inputs` lists them): the Debian release and
 # architecture, the package list and this script, libvirt-dev's version (the addon's ABI),
 # the Node version, package.json, the lockfile, binding.gyp, tsconfig*.json, src/ and
-# hack/{stage-image,ensure-node}.sh. A hit costs a hash and a copy. The rootfs layer has a cache of its
-# own (image/rootfs/<key>), so a change to the app does not rerun mmdebstrap. Debian's
-# security updates do not change the key: MAASLAB_IMAGE_REBUILD=1 rebuilds both.
+# hack/{stage-image,ensure-node}.sh. A hit costs a hash and a copy. The rootfs layer has a
+# cache of its own (image/rootfs/<key>), so a change to the app does not rerun mmdebstrap.
+# Debian's security updates do not change the key: MAASLAB_IMAGE_REBUILD=1 rebuilds both.
 #
 # Usage: hack/build-image.sh [build]   build or reuse the image, print its sizes
 #        hack/build-image.sh key       print the cache key

@@ -56,7 +56,9 @@ mmdebstrap_opts=(
 )
 # Run in the finished rootfs ($1): the Dockerfile's `groupadd`/`useradd --create-home`
 # (OpenSSH reads ~/.ssh from the passwd entry), WORKDIR's /app, and the leftovers of
-# dpkg and apt that no container reads.
+# dpkg and apt that no container reads. dpkg's path-include matches `*` across slashes, so
+# /usr/share/doc/*/copyright also lets in copyright files deeper down (ca-certificates'
+# examples/): all but /usr/share/doc/PACKAGE/copyright goes.
 # shellcheck disable=SC2016 # expanded by mmdebstrap's hook shell, not here
 customize_hook='set -e
 echo "maaslab:x:65532:65532::/home/maaslab:/usr/sbin/nologin" >>"$1/etc/passwd"
@@ -67,7 +69,8 @@ mkdir -m 755 "$1/home/maaslab" "$1/app"
 cp -a "$1/etc/skel/." "$1/home/maaslab/"
 chown -R 65532:65532 "$1/home/maaslab"
 rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/cache/debconf/*-old \
-  "$1"/var/lib/dpkg/*-old "$1"/var/log/* "$1"/usr/share/doc/*/changelog*'
+  "$1"/var/lib/dpkg/*-old "$1"/var/log/*
+find "$1/usr/share/doc" -mindepth 2 ! -name copyright -prune -exec rm -rf {} +'
 
 . /etc/os-release
 suite=${VERSION_CODENAME:?/etc/os-release has no VERSION_CODENAME}

@@ -65,7 +65,10 @@ export function instructions(text: string): Instruction[] {
 
 /** Replaces `${NAME}` and `$NAME` by the ARG defaults given. */
 function substitute(value: string, args: Readonly<Record<string, string>>): string {
-  return value.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, a?: string, b?: string) => args[a ?? b!] ?? whole);
+  return value.replace(
+    /\$\{(\w+)\}|\$(\w+)/g,
+    (whole, a?: string, b?: string) => args[a ?? b!] ?? whole,
+  );
 }
 
 /** The stages, in order, with the global ARGs (those before the first FROM) substituted in FROM. */
@@ -162,7 +165,8 @@ export function stageConfig(text: string, stage?: string): StageConfig {
         for (const [k, v] of keyValues(ins.args)) labels[k] = v;
         break;
       case 'EXPOSE':
-        for (const p of ins.args.trim().split(/\s+/)) exposedPorts.push(p.includes('/') ? p : `${p}/tcp`);
+        for (const p of ins.args.trim().split(/\s+/))
+          exposedPorts.push(p.includes('/') ? p : `${p}/tcp`);
         break;
       case 'ENTRYPOINT':
         entrypoint = command(ins.args);

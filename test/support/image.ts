@@ -16,7 +16,8 @@ export async function runtimeStage(): Promise<StageConfig> {
 /** The exec-form ENTRYPOINT, e.g. ["node", "/app/dist/src/cli/main.js"]. */
 export async function imageEntrypoint(): Promise<string[]> {
   const { entrypoint } = await runtimeStage();
-  if (!entrypoint || entrypoint[0] === '/bin/sh') throw new Error('Dockerfile has no exec-form ENTRYPOINT');
+  if (!entrypoint || entrypoint[0] === '/bin/sh')
+    throw new Error('Dockerfile has no exec-form ENTRYPOINT');
   return [...entrypoint];
 }
 
@@ -45,12 +46,16 @@ const fits = (list: readonly string[] | undefined, value: string): boolean =>
  * node_modules/ with exactly the lockfile's production packages for linux-x64. Empty when
  * the tree is right.
  */
-export async function appLayoutProblems(paths: readonly string[], srcFiles: readonly string[]): Promise<string[]> {
+export async function appLayoutProblems(
+  paths: readonly string[],
+  srcFiles: readonly string[],
+): Promise<string[]> {
   const have = new Set(paths);
   const problems: string[] = [];
   const top = new Set(paths.map((p) => p.split('/')[0]!));
   const wantTop = ['build', 'dist', 'node_modules', 'package-lock.json', 'package.json'];
-  if ([...top].sort().join() !== wantTop.join()) problems.push(`top level is ${[...top].sort().join(', ')}`);
+  if ([...top].sort().join() !== wantTop.join())
+    problems.push(`top level is ${[...top].sort().join(', ')}`);
   const build = paths.filter((p) => p.startsWith('build/'));
   if (build.sort().join() !== ['build/Release', 'build/Release/maaslab_libvirt.node'].join())
     problems.push(`build/ holds ${build.join(', ')}`);
@@ -70,9 +75,11 @@ export async function appLayoutProblems(paths: readonly string[], srcFiles: read
     .filter(([k, p]) => k.startsWith('node_modules/') && !p.dev)
     .filter(([, p]) => !p.optional || (fits(p.os, 'linux') && fits(p.cpu, 'x64')))
     .map(([k]) => k);
-  for (const k of production) if (!have.has(`${k}/package.json`)) problems.push(`missing package ${k}`);
+  for (const k of production)
+    if (!have.has(`${k}/package.json`)) problems.push(`missing package ${k}`);
   const wantPkgs = new Set(production);
-  const pkgRoot = /^(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/node_modules\/(?:@[^/]+\/)?[^/]+)*)\/package\.json$/;
+  const pkgRoot =
+    /^(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/node_modules\/(?:@[^/]+\/)?[^/]+)*)\/package\.json$/;
   for (const p of paths) {
     const k = pkgRoot.exec(p)?.[1];
     if (k !== undefined && !wantPkgs.has(k)) problems.push(`unexpected package ${k}`);

@@ -66,7 +66,9 @@ async function extract(archive: string, name: string): Promise<Buffer> {
 /** Runs `tar -xOf ARCHIVE BLOB | tar ARGS` and returns the second tar's output. */
 function throughLayer(archive: string, digest: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const outer = spawn('tar', ['-xOf', archive, member(digest)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const outer = spawn('tar', ['-xOf', archive, member(digest)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const inner = spawn('tar', ['-z', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     outer.stdout.pipe(inner.stdin);
     const chunks: Buffer[] = [];
@@ -121,7 +123,13 @@ export async function openOciArchive(archive: string): Promise<OciArchive> {
     layers: () =>
       Promise.all(
         manifest.layers.map(async (l) =>
-          (await throughLayer(archive, l.digest, ['-tv', '--numeric-owner', '--quoting-style=literal']))
+          (
+            await throughLayer(archive, l.digest, [
+              '-tv',
+              '--numeric-owner',
+              '--quoting-style=literal',
+            ])
+          )
             .split('\n')
             .map(parseListing)
             .filter((e): e is LayerEntry => e !== undefined && e.path !== ''),

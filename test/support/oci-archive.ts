@@ -115,6 +115,7 @@ export async function openOciArchive(archive: string): Promise<OciArchive> {
   if (!first) throw new Error(`${archive}: index.json lists no manifest`);
   const manifest = await json<OciArchive['manifest']>(member(first.digest));
   const config = await json<OciImageConfig>(member(manifest.config.digest));
+  const names = new Map<number, Promise<string[]>>();
   return {
     index,
     manifest,
@@ -138,9 +139,16 @@ export async function openOciArchive(archive: string): Promise<OciArchive> {
     fileOf: async (layer, path) => {
       const l = manifest.layers[layer];
       if (!l) throw new Error(`no layer ${layer}`);
-      // Layers made by mmdebstrap name their entries ./etc/...; ours, app/...
-      const listing = await throughLayer(archive, l.digest, ['-t', '--quoting-style=literal']);
-      const name = listing.split('\n').find((n) => normal(n) === normal(path));
+      // Layers made by mmdebstrap name their entries ./etc/...; ours, app/... The names are
+      // listed once per layer (a pass over the whole gzip stream), the file read in another.
+      let listing = names.get(layer);
+      if (!listing) {
+        listing = throughLayer(archive, l.digest, ['-t', '--quoting-style=literal']).then((t) =>
+          t.split('\n'),
+        );
+        names.set(layer, listing);
+      }
+      const name = (await listing).find((n) => normal(n) === normal(path));
       if (name === undefined) throw new Error(`${path} is not in layer ${layer}`);
       return throughLayer(archive, l.digest, ['-xO', '--quoting-style=literal', name]);
     },

@@ -239,6 +239,12 @@ describe('the OCI image of make image (hack/build-image.sh) against the Dockerfi
     });
     const pinned = await run(join(nodeDir.stdout.trim(), 'node'), ['--version']);
     expect(nodeVersion).to.equal(pinned.stdout.trim());
+    // Stripped (no DWARF, no static symbol table), with the dynamic symbols the addon
+    // resolved napi_* against just above.
+    const sections = await run('readelf', ['-S', '--wide', join(rootfs, 'usr/local/bin/node')]);
+    const names = [...sections.stdout.matchAll(/\]\s+(\.\S+)/g)].map((m) => m[1]);
+    expect(names).to.include('.dynsym');
+    expect(names.filter((n) => n === '.symtab' || n!.startsWith('.debug'))).to.deep.equal([]);
     const libvirt0 = (await installed()).get('libvirt0') ?? '';
     const version = /^(?:\d+:)?(\d+)\.(\d+)\.(\d+)/.exec(libvirt0);
     expect(version, `libvirt0 ${libvirt0}`).to.not.equal(null);

@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check \
-        kube-testenv kubectl lint format demo bench bench-binding bench-recipe bench-scale bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -55,6 +55,9 @@ native: system-packages $(NATIVE) ## build the libvirt N-API addon
 build: node_modules/.installed ## compile TypeScript to dist/
 	tsc -p tsconfig.build.json
 
+plugin: node_modules/.installed ## bundle the kubectl plugin into one file, dist/kubectl-maaslab
+	tsx hack/build-plugin.ts
+
 crds: node_modules/.installed ## regenerate crds/ from src/api, the RBAC under deploy/ from the controllers, deploy/argocd/argocd-cm-patch.yaml from its Lua
 	npm run --silent gen:crds
 	npm run --silent gen:rbac
@@ -65,6 +68,10 @@ crds-check: crds ## fail when committed crds/ differ from the generated ones
 
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh
+
+# Needs root (mmdebstrap, file owners in the layers); installs mmdebstrap and umoci itself.
+image: deps native ## the operator's OCI image from Debian packages and npm, no registry (build/image/, cached)
+	@hack/build-image.sh
 
 # Every kubectl the tests, the demo and the benchmarks run is this one (test/support/kubectl.ts),
 # never PATH's: the control plane's own release, from the same go.mod.
@@ -112,7 +119,7 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 bench-binding: deps native ## the binding vs virsh on the test driver
 	tsx bench/binding-vs-virsh.ts
 
-bench-recipe: deps native kube-testenv kubectl ## the recipe lab four ways on a private libvirtd (needs root)
+bench-recipe: deps native kube-testenv kubectl ## the recipe lab five ways on a private libvirtd (needs root)
 	tsx bench/recipe-lab.ts
 
 bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile

@@ -224,6 +224,7 @@ async function main(): Promise<void> {
     hooks: {
       actionTaken: async () => void hooked.actions++,
       bootChanged: async () => void hooked.boots++,
+      bootSpent: async () => void hooked.boots++,
     },
     log: noopLogger,
   });

@@ -19,6 +19,7 @@ packages=(
   python3-sushy curl                         # real Redfish clients (OpenStack sushy, as Ironic uses it) in the BMC tests
   ipmitool freeipmi-tools                    # real IPMI clients (ipmitool lanplus; MAAS's ipmipower, ipmi-chassis-config) for the IPMI BMC's tests
   cloud-init genisoimage xorriso             # the MAAS controller seed's tests: cloud-init schema, isoinfo, xorriso
+  mmdebstrap umoci                           # make image (hack/build-image.sh): the image's root fs from Debian, the OCI layout
 )
 
 missing=()

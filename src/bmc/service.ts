@@ -105,6 +105,12 @@ export interface BmcHooks {
    * record it (status.bmc.bootOverride) and apply it to the domain's definition.
    */
   bootChanged(key: string, boot: BootOverride, source: BmcActionSource): Promise<void>;
+  /**
+   * A Once override was consumed by the boot it applied to: record that none is in force
+   * (status.bmc.bootOverride). Not an action of its own: the power action that booted stays
+   * the last action.
+   */
+  bootSpent(key: string): Promise<void>;
 }
 
 export interface BmcServiceOptions {
@@ -200,12 +206,12 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
       // The client has its answer once libvirt acted, as a real BMC answers before the host
       // is up; the record in the node's status follows.
       record(t.key, () => opts.hooks.actionTaken(t.key, action, source));
-      if (spent) record(t.key, () => opts.hooks.bootChanged(t.key, NoBootOverride, source));
+      if (spent) record(t.key, () => opts.hooks.bootSpent(t.key));
     },
     async setBootOverride(id, boot, source) {
       const t = targetById(id);
       if (!t) throw new BmcSystemNotFoundError(id);
-      if (boot.target === 'Cd' && boot.enabled !== 'Disabled') {
+      if (boot.target === 'Cd' && boot.enabled !== 'Disabled' && !hasCdrom(t)) {
         throw new BmcActionConflictError('this node has no CD-ROM drive to boot from');
       }
       // The mode is recorded as asked; the firmware itself is spec.firmware's, as on metal
@@ -246,9 +252,14 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
     const present: Record<BootDeviceName, boolean> = {
       network: t.definition.interfaces.length > 0,
       disk: t.definition.disks.length > 0,
+      cdrom: hasCdrom(t),
     };
     const bootOrder = bootOrderWith(t.specBootOrder, boot).filter((d) => present[d]);
     await t.verbs.defineDomain({ ...t.definition, bootOrder });
+  }
+
+  function hasCdrom(t: BmcTarget): boolean {
+    return (t.definition.cdroms ?? []).length > 0;
   }
 
   /** Does `action` to the domain; true when the domain (re)booted. */

@@ -182,6 +182,12 @@ export async function runOperator(
     logger,
     metricsRegistry: registry,
     metricsBindAddress: options.metricsBindAddress,
+    metricsServing: options.metricsSecure
+      ? {
+          secure: true,
+          ...(options.metricsCertificate && { certificateFiles: options.metricsCertificate }),
+        }
+      : { secure: false },
     healthProbeBindAddress: options.healthProbeBindAddress,
   });
   const selection = options.hypervisors;
@@ -366,7 +372,9 @@ export async function runOperator(
     hooks.onStarted?.({ manager, ...manager.servers() });
     const servers = manager.servers();
     logger.info('Operator running', {
-      ...(servers.metrics && { metrics: `${servers.metrics.host}:${servers.metrics.port}` }),
+      ...(servers.metrics && {
+        metrics: `${options.metricsSecure ? 'https' : 'http'}://${servers.metrics.host}:${servers.metrics.port}/metrics`,
+      }),
       ...(servers.probe && { probe: `${servers.probe.host}:${servers.probe.port}` }),
     });
     await new Promise<void>((resolve) =>

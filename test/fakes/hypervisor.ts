@@ -660,8 +660,9 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       return { changed: true };
     },
 
-    async managedSave(name, owner) {
+    async managedSave(name, owner, opts = {}) {
       enter('managedSave', [name, owner]);
+      opts.signal?.throwIfAborted();
       const d = ownedDomain(name, owner);
       if (!d) throw noDomain(name);
       if (d.state !== 'running' && d.state !== 'blocked' && d.state !== 'paused') {

@@ -1,6 +1,7 @@
 // The operator as a user runs it: a child process of `src/cli/main.ts run`, with the RBAC of
 // deploy/base (generated into deploy/base/rbac/) as its only permissions. Used by the e2e tests.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -26,6 +27,26 @@ export async function freePort(): Promise<number> {
   const port = typeof address === 'object' && address ? address.port : 0;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** `count` consecutive UDP ports on 127.0.0.1 that are free now, in a random high range. */
+export async function freeUdpRange(count: number): Promise<{ first: number; last: number }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * 40_000);
+    const sockets = [];
+    let ok = true;
+    for (let port = first; port < first + count && ok; port++) {
+      const socket = createSocket('udp4');
+      ok = await new Promise<boolean>((resolve) => {
+        socket.once('error', () => resolve(false));
+        socket.bind(port, '127.0.0.1', () => resolve(true));
+      });
+      sockets.push(socket);
+    }
+    await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    if (ok) return { first, last: first + count - 1 };
+  }
+  throw new Error('no free UDP range');
 }
 
 /** The pinned `kubectl --kubeconfig K ...args` (see kubectl.ts), resolving to stdout. */
@@ -121,6 +142,12 @@ export interface OperatorProcessOptions {
   readonly nodeOptions?: readonly string[];
   /** Extra environment variables (e.g. UV_THREADPOOL_SIZE). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Serve /metrics as installed: HTTPS, a bearer token with `get /metrics` required (default
+   * false: `--metrics-secure=false`, plain HTTP on 127.0.0.1, which the tests that only read a
+   * counter use; the monitoring and metrics-auth tests scrape the secure server).
+   */
+  readonly secureMetrics?: boolean;
 }
 
 /** A running operator process. */
@@ -157,6 +184,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
     opts.namespace,
     '--metrics-bind-address',
     `127.0.0.1:${metricsPort}`,
+    ...(opts.secureMetrics ? [] : ['--metrics-secure=false']),
     '--health-probe-bind-address',
     `127.0.0.1:${probePort}`,
     '--log-format',
@@ -197,7 +225,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   );
   return {
     child,
-    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    metricsUrl: `${opts.secureMetrics ? 'https' : 'http'}://127.0.0.1:${metricsPort}/metrics`,
     probeUrl,
     exited,
     async stop(timeoutMs = 60_000) {

@@ -15,6 +15,7 @@ export * from './common.js';
 export * from './hypervisor.js';
 export * from './virt-network.js';
 export * from './maas-node.js';
+export * from './maas-node-conditions.js';
 export * from './maas-lab.js';
 export * from './maas-lab-snapshot.js';
 export * from './bmc.js';

@@ -31,6 +31,12 @@ import { networkProperties, networkRules } from './virt-network.js';
 /** The kind name. */
 export const MaasLabKind = 'MaasLab';
 
+/**
+ * The label every child of a lab (VirtNetwork, MaasNode) carries, naming its lab: the lab
+ * controller's lists and watches select on it, and so does `kubectl maaslab`.
+ */
+export const LabLabel = 'maaslab.dev/lab';
+
 /** Ready=False: some nodes are not Ready yet. */
 export const NodesNotReadyReason = 'NodesNotReady';
 /** Ready=False: some lab networks are not Ready yet. */

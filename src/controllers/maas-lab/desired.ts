@@ -12,6 +12,7 @@ import {
   type VirtNetwork,
   type VirtNetworkSpec,
   defaultRunStrategy,
+  LabLabel,
   MaasNodeSpecSchema,
   VirtNetworkSpecSchema,
 } from '../../api/v1alpha1/index.js';
@@ -19,8 +20,8 @@ import { withSchemaDefaults } from '../../api/v1alpha1/defaults.js';
 import { defaultMac } from '../maas-node/desired.js';
 import { CLEANUP_FINALIZER } from '../../runtime/index.js';
 
-/** The label every child carries, naming its lab; lists and watches select on it. */
-export const LabLabel = 'maaslab.dev/lab';
+/** The label every child carries (defined with the MaasLab API: the plugin selects on it too). */
+export { LabLabel };
 
 /** The field manager of every server-side apply the lab controller makes. */
 export const FieldManager = 'maaslab';

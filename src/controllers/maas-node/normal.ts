@@ -24,13 +24,8 @@ import { EventType, TerminalError } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
 import { ownership as classify } from '../common/ownership.js';
 import { next, type Phase, stop } from '../common/phases.js';
-import {
-  desiredDomain,
-  desiredVolumes,
-  diffDomain,
-  domainNameFor,
-  type NodeContext,
-} from './desired.js';
+import { desiredDomain, desiredVolumes, domainNameFor, type NodeContext } from './desired.js';
+import { diffDomain } from './domain-diff.js';
 import { bootOverrideFor, serveBmc } from './bmc.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';

@@ -33,6 +33,7 @@ import {
   type Result,
   toRfc3339Seconds,
 } from '../../runtime/index.js';
+import { NoBootOverride } from '../../bmc/boot.js';
 import type { BmcActionSource } from '../../bmc/backend.js';
 import type { BmcHooks, BmcService } from '../../bmc/service.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
@@ -295,6 +296,7 @@ function bmcHooks(manager: Manager, enqueue: (req: Request) => void): BmcHooks {
         bootOverride: boot,
         lastAction: lastAction(`Boot=${boot.target}/${boot.enabled}/${boot.mode}`, source),
       }),
+    bootSpent: (key) => patch(key, { bootOverride: NoBootOverride }),
   };
 }
 

@@ -23,10 +23,12 @@ import {
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
 import { NameConflictError } from './errors.js';
+import { followJob } from './jobs.js';
 import type {
   Change,
   DomainPowerState,
   DomainStateName,
+  JobOptions,
   ObservedDomain,
   OwnedDomainDescription,
   RebootMode,
@@ -299,7 +301,8 @@ export class DomainVerbs {
     return { changed: true };
   }
 
-  async managedSave(name: string, owner: OwnerRef): Promise<Change> {
+  async managedSave(name: string, owner: OwnerRef, opts: JobOptions = {}): Promise<Change> {
+    opts.signal?.throwIfAborted();
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) throw this.#missing(name);
@@ -308,7 +311,19 @@ export class DomainVerbs {
     if (state !== 'running' && state !== 'blocked' && state !== 'paused') {
       return { changed: false };
     }
-    await this.#calls.call(c, 'virDomainManagedSave', () => dom.managedSave());
+    const saving = this.#calls.call(c, 'virDomainManagedSave', () => dom.managedSave());
+    if (opts.signal === undefined && opts.onProgress === undefined) {
+      await saving;
+      return { changed: true };
+    }
+    await followJob(
+      saving,
+      {
+        info: () => this.#calls.call(c, 'virDomainGetJobInfo', () => dom.getJobInfo()),
+        abort: () => this.#calls.call(c, 'virDomainAbortJobFlags', () => dom.abortJob()),
+      },
+      opts,
+    );
     return { changed: true };
   }
 

@@ -188,8 +188,8 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#domains.resume(name, owner);
   }
 
-  managedSave(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.managedSave(name, owner);
+  managedSave(name: string, owner: OwnerRef, opts?: JobOptions): Promise<Change> {
+    return this.#domains.managedSave(name, owner, opts);
   }
 
   deleteDomain(name: string, owner: OwnerRef): Promise<Change> {

@@ -27,11 +27,14 @@ export type DomainType = 'qemu' | 'kvm';
 /** Guest firmware. UEFI uses libvirt's firmware autoselection (`<os firmware='efi'>`). */
 export type Firmware = 'bios' | 'uefi';
 
-/** Devices a node can boot from, in the order given by {@link DomainDescription.bootOrder}. */
-export type BootDevice = 'network' | 'disk';
+/**
+ * Devices a domain can boot from, in the order given by {@link DomainDescription.bootOrder}:
+ * the first NIC, the first disk, the first CD-ROM drive.
+ */
+export type BootDevice = 'network' | 'disk' | 'cdrom';
 
-/** Boot devices as read back; other tools may boot a domain from a CD-ROM or a floppy. */
-export type ParsedBootDevice = BootDevice | 'cdrom' | 'floppy';
+/** Boot devices as read back; other tools may boot a domain from a floppy. */
+export type ParsedBootDevice = BootDevice | 'floppy';
 
 /** Disk buses; each picks the guest device name prefix (`vd` for virtio, `sd` otherwise). */
 export type DiskBus = 'virtio' | 'sata' | 'scsi';
@@ -52,6 +55,17 @@ export interface DomainDisk {
   readonly format: DiskFormat;
   /** Bus the disk is attached to. */
   readonly bus: DiskBus;
+}
+
+/**
+ * A read-only CD-ROM drive: with a pool volume in it (a raw ISO image), or empty, as the
+ * optical drive of a server with no disc in the tray (its firmware skips it when booting).
+ */
+export interface DomainCdrom {
+  /** The disc: a raw ISO volume; absent leaves the tray empty. */
+  readonly source?: { readonly pool: string; readonly volume: string };
+  /** SCSI (virtio-scsi, on every architecture and both firmwares) or SATA. */
+  readonly bus: 'scsi' | 'sata';
 }
 
 /** A NIC on a libvirt virtual network. */
@@ -103,6 +117,8 @@ export interface DomainDescription {
   readonly bootOrder: readonly BootDevice[];
   /** Disks, in guest device order. */
   readonly disks: readonly DomainDisk[];
+  /** CD-ROM drives, after the disks; none when absent. */
+  readonly cdroms?: readonly DomainCdrom[];
   /** NICs, in guest device order. */
   readonly interfaces: readonly DomainInterface[];
   /** VNC console; absent means no graphics. */
@@ -224,9 +240,9 @@ export function diskTargetName(prefix: string, index: number): string {
 }
 
 /** Assigns boot orders: position in `bootOrder` + 1, on the first device of each kind. */
-function bootOrders(desc: DomainDescription): { disk?: number; network?: number } {
+function bootOrders(desc: DomainDescription): Partial<Record<BootDevice, number>> {
   const seen = new Set<BootDevice>();
-  const orders: { disk?: number; network?: number } = {};
+  const orders: Partial<Record<BootDevice, number>> = {};
   desc.bootOrder.forEach((device, i) => {
     if (seen.has(device)) throw new RangeError(`bootOrder: ${device} is listed twice`);
     seen.add(device);
@@ -236,15 +252,21 @@ function bootOrders(desc: DomainDescription): { disk?: number; network?: number 
     if (device === 'network' && desc.interfaces.length === 0) {
       throw new RangeError('bootOrder: network boot requested but the domain has no NICs');
     }
+    if (device === 'cdrom' && (desc.cdroms ?? []).length === 0) {
+      throw new RangeError('bootOrder: CD-ROM boot requested but the domain has no CD-ROM drive');
+    }
     orders[device] = i + 1;
   });
   return orders;
 }
 
-function diskElements(desc: DomainDescription, bootOrder: number | undefined): XmlElement[] {
+function diskElements(
+  desc: DomainDescription,
+  boot: Partial<Record<BootDevice, number>>,
+): XmlElement[] {
   // sata and scsi both use the sd prefix, so they share one counter to keep names unique.
   const next: Record<'vd' | 'sd', number> = { vd: 0, sd: 0 };
-  return desc.disks.map((disk, i) => {
+  const disks = desc.disks.map((disk, i): XmlElement => {
     const prefix = disk.bus === 'virtio' ? 'vd' : 'sd';
     const dev = diskTargetName(prefix, next[prefix]++);
     return {
@@ -252,9 +274,21 @@ function diskElements(desc: DomainDescription, bootOrder: number | undefined): X
       driver: attrs({ name: 'qemu', type: disk.format }),
       source: attrs({ pool: disk.pool, volume: disk.volume }),
       target: attrs({ dev, bus: disk.bus }),
-      boot: i === 0 && bootOrder !== undefined ? attrs({ order: bootOrder }) : undefined,
+      boot: i === 0 && boot.disk !== undefined ? attrs({ order: boot.disk }) : undefined,
     };
   });
+  const cdroms = (desc.cdroms ?? []).map((cdrom, i): XmlElement => ({
+    // An empty drive has no source: libvirt's "file" type with nothing in the tray.
+    ...attrs({ type: cdrom.source ? 'volume' : 'file', device: 'cdrom' }),
+    driver: attrs({ name: 'qemu', type: 'raw' }),
+    source: cdrom.source
+      ? attrs({ pool: cdrom.source.pool, volume: cdrom.source.volume })
+      : undefined,
+    target: attrs({ dev: diskTargetName('sd', next.sd++), bus: cdrom.bus }),
+    readonly: {},
+    boot: i === 0 && boot.cdrom !== undefined ? attrs({ order: boot.cdrom }) : undefined,
+  }));
+  return [...disks, ...cdroms];
 }
 
 function interfaceElements(desc: DomainDescription, bootOrder: number | undefined): XmlElement[] {
@@ -296,7 +330,7 @@ export function buildDomainXml(desc: DomainDescription): string {
   assertPositiveInteger(desc.vcpus, 'vcpus');
   const boot = bootOrders(desc);
   const x86 = desc.arch === 'x86_64';
-  const hasScsi = desc.disks.some((disk) => disk.bus === 'scsi');
+  const hasScsi = [...desc.disks, ...(desc.cdroms ?? [])].some((disk) => disk.bus === 'scsi');
   const domain: XmlElement = {
     ...attrs({ type: desc.type }),
     name: desc.name,
@@ -319,7 +353,7 @@ export function buildDomainXml(desc: DomainDescription): string {
     on_reboot: 'restart',
     on_crash: 'destroy',
     devices: {
-      disk: diskElements(desc, boot.disk),
+      disk: diskElements(desc, boot),
       controller: hasScsi ? [attrs({ type: 'scsi', index: 0, model: 'virtio-scsi' })] : undefined,
       interface: interfaceElements(desc, boot.network),
       serial: { ...attrs({ type: 'pty' }), target: attrs({ port: 0 }) },

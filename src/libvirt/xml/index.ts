@@ -9,6 +9,7 @@ export {
   type BootDevice,
   type DiskBus,
   type DiskFormat,
+  type DomainCdrom,
   type DomainDescription,
   type DomainDisk,
   type DomainInterface,

@@ -4,7 +4,6 @@
 // action the domain's real state is read from libvirt, and the node's status from the real
 // control plane: the BMC owns power (runStrategy defaults to Manual), each action is recorded,
 // a boot override is applied to the domain and, when Once, spent by the boot it applied to.
-import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -21,6 +20,7 @@ import {
 import { parseMetrics, sample } from '../../support/metrics-text.js';
 import {
   type OperatorProcess,
+  freeUdpRange,
   kubectlApply,
   kubectlRun,
   startOperator,
@@ -39,26 +39,6 @@ async function freeTcpPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
-}
-
-/** `count` consecutive UDP ports that are free now, in a random high range. */
-async function freeUdpRange(count: number): Promise<{ first: number; last: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 40_000);
-    const sockets = [];
-    let ok = true;
-    for (let port = first; port < first + count && ok; port++) {
-      const socket = createSocket('udp4');
-      ok = await new Promise<boolean>((resolve) => {
-        socket.once('error', () => resolve(false));
-        socket.bind(port, '127.0.0.1', () => resolve(true));
-      });
-      sockets.push(socket);
-    }
-    await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    if (ok) return { first, last: first + count - 1 };
-  }
-  throw new Error('no free UDP range');
 }
 
 describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and sushy', function () {
@@ -378,6 +358,10 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     const off = await sushy({ ...base, steps: [['reset', 'ForceOff'], ['power']] });
     expect(off.error, off.message).to.equal(undefined);
     await waitDomain('rf1', 'shut off');
+    // Cd: the node's empty CD-ROM drive goes first, continuously, until told otherwise.
+    const cd = await sushy({ ...base, steps: [['boot', 'Cd', 'Continuous', null]] });
+    expect(cd.error, cd.message).to.equal(undefined);
+    expect(await inactiveBootOrder('rf1')).to.deep.equal(['cdrom', 'disk', 'network']);
 
     const anonymous = await runTool('curl', [
       ...['-sk', '-o', '/dev/null', '-w', '%{http_code}'],
@@ -472,12 +456,24 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     // The same endpoints, and the new holder acts on them: power on through IPMI.
     expect((await node('mv-ipmi')).status?.bmc?.ipmi).to.deep.equal(ipmiBefore?.ipmi);
     expect((await node('mv-rf')).status?.bmc?.redfish).to.deep.equal(rfBefore?.redfish);
+    // Boot once from the (empty) CD-ROM drive: it goes first, QEMU starts with it, the boot
+    // spends the override and the spec's order returns.
+    const cd = await ipmitool('mv-ipmi', ['chassis', 'bootdev', 'cdrom']);
+    expect(cd.code, cd.stderr).to.equal(0);
+    expect(await inactiveBootOrder('mv-ipmi')).to.deep.equal(['cdrom', 'disk', 'network']);
     await ipmitool('mv-ipmi', ['chassis', 'power', 'on']);
     await waitDomain('mv-ipmi', 'running');
-    await waitNode(
+    const live = parseDomainXml(await e().lv.virsh(['dumpxml', domainOf('mv-ipmi')]));
+    expect(live.bootOrder[0]).to.equal('cdrom');
+    const booted = await waitNode(
       'mv-ipmi',
-      (n) => n.status?.bmc?.lastAction?.action === 'On' && n.status?.printableStatus === 'Running',
-      'the On recorded by the new holder, Running',
+      (n) =>
+        n.status?.bmc?.lastAction?.action === 'On' &&
+        n.status?.bmc?.bootOverride?.enabled === 'Disabled' &&
+        n.status?.printableStatus === 'Running',
+      'the On recorded by the new holder, the Cd override spent, Running',
     );
+    expect(booted.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
+    expect(await inactiveBootOrder('mv-ipmi')).to.deep.equal(['disk', 'network']);
   });
 });

@@ -48,16 +48,25 @@ describe('bmc/boot', () => {
     }
   });
 
-  it('leaves the order alone when disabled, None, Cd or absent', () => {
+  it('leaves the order alone when disabled, None or absent', () => {
     expect(bootOrderWith(order, undefined)).to.deep.equal(['disk', 'network']);
     expect(bootOrderWith(order, NoBootOverride)).to.deep.equal(['disk', 'network']);
     expect(
       bootOrderWith(order, { target: 'Pxe', enabled: 'Disabled', mode: 'Legacy' }),
     ).to.deep.equal(['disk', 'network']);
-    expect(bootOrderWith(order, { target: 'Cd', enabled: 'Once', mode: 'Legacy' })).to.deep.equal([
-      'disk',
-      'network',
-    ]);
+  });
+
+  it("puts the CD-ROM drive first for Cd, before the spec's devices", () => {
+    for (const enabled of ['Once', 'Continuous'] as const) {
+      expect(bootOrderWith(order, { target: 'Cd', enabled, mode: 'Legacy' })).to.deep.equal([
+        'cdrom',
+        'disk',
+        'network',
+      ]);
+    }
+    expect(bootOrderWith(order, { target: 'Cd', enabled: 'Disabled', mode: 'UEFI' })).to.deep.equal(
+      ['disk', 'network'],
+    );
   });
 
   it('adds the target when the spec order lacks it (the caller drops devices the node has not)', () => {

@@ -12,14 +12,18 @@ import { contractDomain } from '../../support/hypervisor-contract.js';
 const owner = { kind: 'MaasNode', namespace: 'lab', name: 'node-0', uid: 'uid-0' };
 const source = { protocol: 'redfish', remote: '127.0.0.1:1', user: 'maas' } as const;
 
-async function setup(): Promise<{
+async function setup(
+  withCdrom = false,
+  recorded: string[] = [],
+): Promise<{
   hv: FakeHypervisor;
   backend: BmcBackend;
   systemId: string;
   close: () => Promise<void>;
 }> {
   const hv = createFakeHypervisor();
-  const definition = contractDomain('lab-node-0', owner);
+  const base = contractDomain('lab-node-0', owner);
+  const definition = withCdrom ? { ...base, cdroms: [{ bus: 'scsi' as const }] } : base;
   await hv.defineDomain(definition);
   const systemId = (await hv.observeDomain('lab-node-0'))!.uuid;
   let backend: BmcBackend | undefined;
@@ -30,7 +34,12 @@ async function setup(): Promise<{
     },
     startIpmi: () => Promise.reject(new Error('no IPMI here')),
     tlsFor: () => Promise.reject(new Error('no TLS here')),
-    hooks: { actionTaken: async () => {}, bootChanged: async () => {} },
+    hooks: {
+      actionTaken: async (key, action) => void recorded.push(`${key} action ${action}`),
+      bootChanged: async (key, boot) =>
+        void recorded.push(`${key} boot ${boot.target}/${boot.enabled}`),
+      bootSpent: async (key) => void recorded.push(`${key} spent`),
+    },
     log: noopLogger,
   });
   const target: BmcTarget = {
@@ -49,7 +58,7 @@ async function setup(): Promise<{
     boot: NoBootOverride,
     verbs: hv,
     definition,
-    specBootOrder: [],
+    specBootOrder: ['disk', 'network'],
     domainName: 'lab-node-0',
     owner,
     vcpus: 1,
@@ -90,5 +99,51 @@ describe('bmc/service backend', () => {
     ]);
     expect((await hv.observeDomainState('lab-node-0'))?.state).to.equal('running');
     await close();
+  });
+
+  it('a Cd override puts the CD-ROM drive first in the definition; refused on a node without one', async () => {
+    const { hv, backend, systemId, close } = await setup(true);
+    await backend.setBootOverride(
+      systemId,
+      { target: 'Cd', enabled: 'Once', mode: 'Legacy' },
+      source,
+    );
+    expect((await hv.observeDomain('lab-node-0'))?.inactive?.bootOrder[0]).to.equal('cdrom');
+    await backend.setBootOverride(
+      systemId,
+      { target: 'None', enabled: 'Disabled', mode: 'Legacy' },
+      source,
+    );
+    expect((await hv.observeDomain('lab-node-0'))?.inactive?.bootOrder[0]).not.to.equal('cdrom');
+    await close();
+
+    const plain = await setup(false);
+    let refused: unknown;
+    await plain.backend
+      .setBootOverride(plain.systemId, { target: 'Cd', enabled: 'Once', mode: 'Legacy' }, source)
+      .catch((err: unknown) => (refused = err));
+    expect(String(refused)).to.contain('no CD-ROM drive');
+    await plain.close();
+  });
+
+  it('a Once override is spent by the boot it applied to, and the power action stays the last action', async () => {
+    const recorded: string[] = [];
+    const { hv, backend, systemId, close } = await setup(true, recorded);
+    await backend.setBootOverride(
+      systemId,
+      { target: 'Cd', enabled: 'Once', mode: 'Legacy' },
+      source,
+    );
+    await backend.power(systemId, 'On', source);
+    // close() waits for the status records still being written.
+    await close();
+    expect(recorded).to.deep.equal([
+      'lab/node-0 boot Cd/Once',
+      'lab/node-0 action On',
+      'lab/node-0 spent',
+    ]);
+    // The definition is back to the spec's order: the contract domain has neither disk nor NIC,
+    // so nothing is left of it once the CD-ROM drive is no longer first.
+    expect((await hv.observeDomain('lab-node-0'))?.inactive?.bootOrder).to.deep.equal([]);
   });
 });

@@ -85,7 +85,11 @@ describe('controllers/maas-node BMC phase (FakeHypervisor, BmcService with stand
         };
       },
       tlsFor: async () => ({ certPem: 'c', keyPem: 'k' }),
-      hooks: { actionTaken: async () => {}, bootChanged: async () => {} },
+      hooks: {
+        actionTaken: async () => {},
+        bootChanged: async () => {},
+        bootSpent: async () => {},
+      },
       log: noopLogger,
     });
   });

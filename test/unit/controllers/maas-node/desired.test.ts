@@ -6,7 +6,6 @@ import {
   defaultMac,
   desiredDomain,
   desiredVolumes,
-  diffDomain,
   domainNameFor,
   nodeOwner,
   powerAction,
@@ -16,6 +15,7 @@ import {
   type PowerAction,
   type PowerObservation,
 } from '../../../../src/controllers/maas-node/desired.js';
+import { diffDomain } from '../../../../src/controllers/maas-node/domain-diff.js';
 import {
   buildDomainXml,
   buildVolumeXml,
@@ -325,6 +325,63 @@ describe('controllers/maas-node/desired', () => {
         disks: [...stored.disks, { device: 'cdrom', sourceType: 'file', path: '/x.iso' }],
       };
       expect(diffDomain(base, withCdrom).changes[0]).to.match(/^disks: /);
+    });
+  });
+
+  describe('a node with a virtual BMC', () => {
+    const withBmc = node('bmc-1', {
+      disks: [{ name: 'root', size: '1Gi' }],
+      interfaces: [{ network: 'maas' }],
+      bootOrder: ['disk', 'network'],
+      bmc: { type: 'ipmi', credentialsSecretRef: { name: 'creds' } },
+    });
+
+    it('has one empty SCSI CD-ROM drive; a node without a BMC has none', () => {
+      expect(desiredDomain(withBmc, ctx).cdroms).to.deep.equal([{ bus: 'scsi' }]);
+      const plain = node('plain-1', { disks: [{ name: 'root', size: '1Gi' }] });
+      expect(desiredDomain(plain, ctx).cdroms).to.equal(undefined);
+      const none = node('none-1', { bmc: { type: 'none' } });
+      expect(desiredDomain(none, ctx).cdroms).to.equal(undefined);
+    });
+
+    it('boots the drive first under a Cd override, and the spec order otherwise', () => {
+      expect(desiredDomain(withBmc, ctx).bootOrder).to.deep.equal(['disk', 'network']);
+      const cd = {
+        ...ctx,
+        bootOverride: { target: 'Cd', enabled: 'Once', mode: 'Legacy' },
+      } as const;
+      expect(desiredDomain(withBmc, cd).bootOrder).to.deep.equal(['cdrom', 'disk', 'network']);
+    });
+
+    it('sees no drift in its own definition read back, with or without the override', () => {
+      for (const c of [
+        ctx,
+        { ...ctx, bootOverride: { target: 'Cd', enabled: 'Continuous', mode: 'UEFI' } } as const,
+      ]) {
+        const desired = desiredDomain(withBmc, c);
+        const stored = parseDomainXml(buildDomainXml(desired));
+        expect(diffDomain(desired, stored).changes).to.deep.equal([]);
+      }
+    });
+
+    it('an empty drive read back from a running domain (libvirt leaves its driver out) is no pending restart', () => {
+      const desired = desiredDomain(withBmc, ctx);
+      const xml = buildDomainXml(desired);
+      const live = xml.replace(/(<disk[^>]*device="cdrom"[^>]*>[\s\S]*?)<driver[^>]*\/>/, '$1');
+      expect(live).to.not.equal(xml);
+      const diff = diffDomain(desired, parseDomainXml(xml), parseDomainXml(live), {
+        liveBootOrder: false,
+      });
+      expect(diff.pendingRestart).to.deep.equal([]);
+    });
+
+    it('a disc put in the drive by hand is drift', () => {
+      const desired = desiredDomain(withBmc, ctx);
+      const withDisc = buildDomainXml({
+        ...desired,
+        cdroms: [{ bus: 'scsi', source: { pool: 'p', volume: 'x.iso' } }],
+      });
+      expect(diffDomain(desired, parseDomainXml(withDisc)).changes[0]).to.match(/^disks: /);
     });
   });
 

@@ -56,6 +56,16 @@ const documents: [name: string, schema: string, xml: () => string][] = [
       }),
   ],
   [
+    'a BMC node: an empty SCSI CD-ROM drive booted first, and an ISO volume on SATA',
+    'domain',
+    () =>
+      buildDomainXml({
+        ...node,
+        bootOrder: ['cdrom', 'network', 'disk'],
+        cdroms: [{ bus: 'scsi' }, { bus: 'sata', source: { pool: 'p', volume: 'seed.iso' } }],
+      }),
+  ],
+  [
     'an aarch64 virt node with a fixed VNC port',
     'domain',
     () =>

@@ -1,0 +1,111 @@
+// The plugin's only I/O: our own REST client (src/runtime/client: kubeconfig with contexts,
+// credentials, discovery) reading and patching MaasNodes, MaasLabs and VirtNetworks in one
+// namespace. Imported file by file, not through src/runtime/index.js, so that a plugin run
+// loads neither the libvirt binding nor the operator's logging and metrics.
+
+import {
+  GroupVersion,
+  LabLabel,
+  type MaasLab,
+  MaasLabKind,
+  type MaasNode,
+  MaasNodeKind,
+  type VirtNetwork,
+  VirtNetworkKind,
+} from '../api/v1alpha1/index.js';
+import { loadRestConfig } from '../runtime/client/kubeconfig.js';
+import {
+  ContentType,
+  type ObjectList,
+  type RestClient,
+  createRestClient,
+  isNotFound,
+} from '../runtime/client/rest.js';
+import { PluginError } from './errors.js';
+
+/** Where to connect: kubectl's flags. */
+export interface ConnectOptions {
+  /** `--kubeconfig`; else `$KUBECONFIG`, else `~/.kube/config`. */
+  readonly kubeconfig?: string;
+  /** `--context`; else the current context. */
+  readonly context?: string;
+  /** `-n`; else the context's namespace, else `default`. */
+  readonly namespace?: string;
+}
+
+/** What the verbs read and write, in one namespace. */
+export interface PluginApi {
+  /** The namespace every call works in. */
+  readonly namespace: string;
+  /** A MaasNode; a PluginError naming it when there is none. */
+  getNode(name: string): Promise<MaasNode>;
+  /** Merge-patches a MaasNode's spec; resolves to the node as stored after the patch. */
+  patchNode(name: string, patch: unknown): Promise<MaasNode>;
+  /** A MaasLab; a PluginError naming it when there is none. */
+  getLab(name: string): Promise<MaasLab>;
+  /** The VirtNetworks and MaasNodes that carry the lab's label. */
+  labChildren(lab: string): Promise<{ networks: VirtNetwork[]; nodes: MaasNode[] }>;
+}
+
+const resources: Readonly<Record<string, string>> = {
+  [MaasNodeKind]: 'maasnodes.maaslab.dev',
+  [MaasLabKind]: 'maaslabs.maaslab.dev',
+  [VirtNetworkKind]: 'virtnetworks.maaslab.dev',
+};
+
+/** Connects as kubectl would with the same flags (no request is sent yet). */
+export function connect(opts: ConnectOptions): PluginApi {
+  const config = loadRestConfig({
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context ? { context: opts.context } : {}),
+  });
+  const rest: RestClient = createRestClient(config);
+  const namespace = opts.namespace || config.namespace || 'default';
+  const ref = (kind: string, name?: string) => ({
+    apiVersion: GroupVersion,
+    kind,
+    namespace,
+    ...(name ? { name } : {}),
+  });
+
+  const get = async <T>(kind: string, name: string): Promise<T> => {
+    try {
+      return await rest.request<T>({ method: 'GET', ref: ref(kind, name) });
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new PluginError(
+          `${resources[kind]} "${name}" not found in namespace "${namespace}"`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    }
+  };
+  const list = async <T>(kind: string, labelSelector: string): Promise<T[]> =>
+    (await rest.request<ObjectList<T>>({ method: 'GET', ref: ref(kind), query: { labelSelector } }))
+      .items;
+
+  return {
+    namespace,
+    getNode: (name) => get<MaasNode>(MaasNodeKind, name),
+    getLab: (name) => get<MaasLab>(MaasLabKind, name),
+    patchNode: (name, patch) =>
+      rest.request<MaasNode>({
+        method: 'PATCH',
+        ref: ref(MaasNodeKind, name),
+        body: patch,
+        contentType: ContentType.MergePatch,
+        query: { fieldManager: 'kubectl-maaslab' },
+      }),
+    async labChildren(lab) {
+      const selector = `${LabLabel}=${lab}`;
+      const [networks, nodes] = await Promise.all([
+        list<VirtNetwork>(VirtNetworkKind, selector),
+        list<MaasNode>(MaasNodeKind, selector),
+      ]);
+      return { networks, nodes };
+    },
+  };
+}

@@ -169,7 +169,19 @@ export const restore: Phase<LabPass> = async (pass) => {
     }
     restored += 1;
   }
-  const message = 'every member is back; starting them, the controller first';
+  reportStarting(found, status, total, 'every member is back; starting them, the controller first');
+  // The holds go in the next pass, once this status is written: a pass that found the
+  // volumes done must never copy them again over disks already running.
+  return { requeueAfterMs: RESTORE_POLL_MS };
+};
+
+/** Every member is back on its snapshot's volumes: the restore is in its Starting phase. */
+function reportStarting(
+  found: LabPass['found'],
+  status: (s: Omit<RestoreStatus, 'snapshot' | 'token' | 'startTime'>) => RestoreStatus,
+  total: number,
+  message: string,
+): void {
   found.restore = status({
     phase: 'Starting',
     message,
@@ -177,10 +189,7 @@ export const restore: Phase<LabPass> = async (pass) => {
     membersTotal: total,
   });
   found.restoring = { reason: RestoringReason, message };
-  // The holds go in the next pass, once this status is written: a pass that found the
-  // volumes done must never copy them again over disks already running.
-  return { requeueAfterMs: RESTORE_POLL_MS };
-};
+}
 
 /** The Starting step: release the controller's hold, wait for it to run, then the nodes'. */
 async function releaseInWaves(
@@ -202,14 +211,12 @@ async function releaseInWaves(
     const verbs = r.hypervisorFor(scope.hypervisor!);
     const states = await Promise.all(wave.map((m) => verbs.observeDomainState(m.member.domain)));
     if (!states.every((s) => s?.state === 'running')) {
-      const message = 'waiting for the controller to run before the nodes start';
-      found.restore = status({
-        phase: 'Starting',
-        message,
-        membersRestored: total,
-        membersTotal: total,
-      });
-      found.restoring = { reason: RestoringReason, message };
+      reportStarting(
+        found,
+        status,
+        total,
+        'waiting for the controller to run before the nodes start',
+      );
       return { requeueAfterMs: RESTORE_POLL_MS };
     }
   }

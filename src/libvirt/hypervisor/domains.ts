@@ -34,6 +34,9 @@ import type {
   RebootMode,
 } from './types.js';
 
+/** Running, as far as a guest can be asked to do something: its vCPUs are not stopped. */
+const isRunning = (state: DomainStateName): boolean => state === 'running' || state === 'blocked';
+
 /** virDomainState as virsh names it. */
 export const STATE_NAMES: Readonly<Record<DomainState, DomainStateName>> = {
   [DomainState.Nostate]: 'nostate',
@@ -226,15 +229,30 @@ export class DomainVerbs {
     return { changed: true, restored };
   }
 
-  async shutdown(name: string, owner: OwnerRef): Promise<Change> {
+  shutdown(name: string, owner: OwnerRef): Promise<Change> {
+    // `shutdown` is a guest already on its way down; asking again changes nothing.
+    return this.#callWhen(name, owner, isRunning, 'virDomainShutdownFlags', (d) =>
+      d.shutdownFlags(),
+    );
+  }
+
+  /**
+   * One call on our domain `name` when its state allows it (`when`), else no change; an
+   * absent domain is NO_DOMAIN.
+   */
+  async #callWhen(
+    name: string,
+    owner: OwnerRef,
+    when: (state: DomainStateName) => boolean,
+    op: string,
+    act: (dom: Domain) => Promise<void>,
+  ): Promise<Change> {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) throw this.#missing(name);
     using dom = found;
-    const state = await this.#stateOf(c, dom);
-    // `shutdown` is a guest already on its way down; asking again changes nothing.
-    if (state !== 'running' && state !== 'blocked') return { changed: false };
-    await this.#calls.call(c, 'virDomainShutdownFlags', () => dom.shutdownFlags());
+    if (!when(await this.#stateOf(c, dom))) return { changed: false };
+    await this.#calls.call(c, op, () => act(dom));
     return { changed: true };
   }
 
@@ -280,25 +298,18 @@ export class DomainVerbs {
     return { changed: true };
   }
 
-  async suspend(name: string, owner: OwnerRef): Promise<Change> {
-    const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
-    if (!found) throw this.#missing(name);
-    using dom = found;
-    const state = await this.#stateOf(c, dom);
-    if (state !== 'running' && state !== 'blocked') return { changed: false };
-    await this.#calls.call(c, 'virDomainSuspend', () => dom.suspend());
-    return { changed: true };
+  suspend(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#callWhen(name, owner, isRunning, 'virDomainSuspend', (d) => d.suspend());
   }
 
-  async resume(name: string, owner: OwnerRef): Promise<Change> {
-    const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
-    if (!found) throw this.#missing(name);
-    using dom = found;
-    if ((await this.#stateOf(c, dom)) !== 'paused') return { changed: false };
-    await this.#calls.call(c, 'virDomainResume', () => dom.resume());
-    return { changed: true };
+  resume(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#callWhen(
+      name,
+      owner,
+      (s) => s === 'paused',
+      'virDomainResume',
+      (d) => d.resume(),
+    );
   }
 
   async managedSave(name: string, owner: OwnerRef, opts: JobOptions = {}): Promise<Change> {

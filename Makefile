@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl plugin lint format demo bench bench-binding bench-recipe bench-scale bench-bmc coverage clean help
+        kube-testenv kubectl plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -72,6 +72,10 @@ cloud-image: system-packages ## build the controller boot test's Debian cloud im
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh
 
+# Needs root (mmdebstrap, file owners in the layers); installs mmdebstrap and umoci itself.
+image: deps native ## the operator's OCI image from Debian packages and npm, no registry (build/image/, cached)
+	@hack/build-image.sh
+
 # Every kubectl the tests, the demo and the benchmarks run is this one (test/support/kubectl.ts),
 # never PATH's: the control plane's own release, from the same go.mod.
 kubectl: ## build bin/kubectl, the control plane's release with its kustomize (cached likewise)
@@ -113,11 +117,12 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 	@$(MAKE) --no-print-directory bench-recipe
 	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-bmc
+	@$(MAKE) --no-print-directory bench-snapshot
 
 bench-binding: deps native ## the binding vs virsh on the test driver
 	tsx bench/binding-vs-virsh.ts
 
-bench-recipe: deps native kube-testenv kubectl ## the recipe lab four ways on a private libvirtd (needs root)
+bench-recipe: deps native kube-testenv kubectl ## the recipe lab five ways on a private libvirtd (needs root)
 	tsx bench/recipe-lab.ts
 
 bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile
@@ -125,6 +130,9 @@ bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test dr
 
 bench-bmc: deps native ## Redfish and IPMI power status on 100 nodes of the test driver: latency, req/s, libvirt calls
 	tsx bench/bmc.ts
+
+bench-snapshot: deps native kube-testenv kubectl ## lab snapshot capture and restore, 3 and 20 nodes, on a private libvirtd (needs root)
+	tsx bench/lab-snapshot.ts
 
 coverage: deps native kubectl ## unit-test coverage with c8 (report in coverage/)
 	c8 --reporter=text-summary --reporter=html --include 'src/**' mocha --config .mocharc.unit.json

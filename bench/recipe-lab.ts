@@ -26,7 +26,13 @@ import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/
 import { applyCrds } from '../test/support/crds.js';
 import { imageEnv } from '../test/support/image.js';
 import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
-import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../test/support/libvirtd.js';
+import { Connection, DomainEventType } from '../src/libvirt/index.js';
+import {
+  kvmExpected,
+  type PrivateLibvirtd,
+  run,
+  startPrivateLibvirtd,
+} from '../test/support/libvirtd.js';
 import { createTestNamespace } from '../test/support/namespace.js';
 import {
   type OperatorProcess,
@@ -57,18 +63,27 @@ const LAB_TIMEOUT_MS = 300_000;
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
-type Way = 'A' | 'B' | 'C' | 'D';
-const WAYS: readonly Way[] = ['A', 'B', 'C', 'D'];
+type Way = 'A' | 'B' | 'C' | 'D' | 'E';
+const WAYS: readonly Way[] = ['A', 'B', 'C', 'D', 'E'];
 const TITLE: Record<Way, string> = {
   A: 'A: virt-install ×3 (the manual recipe)',
   B: 'B: raw sequential (one virsh process)',
   C: 'C: raw parallel (three virsh processes)',
   D: 'D: maaslab (kubectl apply → lab Ready, 3 nodes Running)',
+  E: "E: raw libvirt, the operator's work (network included, through the binding)",
 };
+/** E's own network: made and removed by every E run, as D's lab makes and removes its own. */
+const E_NETWORK = 'bench-e';
 
 interface Bench {
   readonly cp: ControlPlane;
   readonly lv: PrivateLibvirtd;
+  /** The domain type the host offers, as the operator chooses it: kvm where usable, else qemu. */
+  readonly virtType: 'kvm' | 'qemu';
+  /** E's connection, opened once (the operator, too, keeps its connection open). */
+  readonly conn: Connection;
+  /** E's waits for Started lifecycle events, by domain name. */
+  readonly started: Map<string, () => void>;
   readonly admin: RestClient;
   readonly operator: OperatorProcess;
   readonly labNs: string;
@@ -99,7 +114,7 @@ async function wayA(b: Bench): Promise<number> {
         '1024',
         '--arch=x86_64',
         '--virt-type',
-        'qemu',
+        b.virtType,
         `--network=network=${NETWORK},model=virtio,mac=${n.mac}`,
         `--disk=pool=${POOL},size=8,format=qcow2,bus=virtio`,
         '--boot',
@@ -135,6 +150,55 @@ async function wayC(b: Bench): Promise<number> {
   const t0 = performance.now();
   await Promise.all(NODES.map((_, i) => virshScript(b, rawCommands(b, i))));
   return performance.now() - t0;
+}
+
+/**
+ * The operator's work done by hand on the same libvirt API it uses, in-process (no virsh
+ * process, no Kubernetes): the network defined and started while the three volumes are created
+ * and the three domains defined, then the three domains started at once when the network is
+ * active. Done when libvirt's lifecycle events say all three Started: a watch, as D's.
+ */
+async function wayE(b: Bench): Promise<number> {
+  const xmls = await Promise.all(
+    b.domainXmlFiles.map(async (f) =>
+      (await readFile(f, 'utf8')).replaceAll(`network='${NETWORK}'`, `network='${E_NETWORK}'`),
+    ),
+  );
+  const started = NODES.map(
+    (n) => new Promise<void>((resolve) => void b.started.set(n.name, resolve)),
+  );
+  const t0 = performance.now();
+  const network = (async () => {
+    using net = await b.conn.networkDefineXMLFlags(
+      `<network><name>${E_NETWORK}</name><bridge name='mlbenche0' stp='on' delay='0'/>` +
+        `<ip address='10.78.1.1' prefix='24'/></network>`,
+    );
+    await net.create();
+  })();
+  const defined = NODES.map(async (n, i) => {
+    using pool = await b.conn.storagePoolLookupByName(POOL);
+    using vol = await pool.storageVolCreateXML(
+      `<volume><name>${n.name}.qcow2</name><capacity unit='G'>8</capacity>` +
+        `<target><format type='qcow2'/></target></volume>`,
+    );
+    void vol;
+    return b.conn.domainDefineXMLFlags(xmls[i]!);
+  });
+  await network;
+  await Promise.all(
+    defined.map(async (d) => {
+      using dom = await d;
+      await dom.createWithFlags();
+    }),
+  );
+  await Promise.all(started);
+  return performance.now() - t0;
+}
+
+/** Removes what E made: the three domains, their volumes and E's network. */
+async function cleanE(b: Bench): Promise<void> {
+  await cleanRaw(b);
+  await virshScript(b, [`net-destroy ${E_NETWORK}`, `net-undefine ${E_NETWORK}`]);
 }
 
 /** Removes what A, B or C made: the three domains and their volumes. */
@@ -361,7 +425,26 @@ async function setUp(scratch: string): Promise<Bench> {
       `<ip address='10.78.0.1' prefix='24'/></network>`,
   );
   await run('virsh', ['-q', '-c', lv.uri, `net-define ${netXml}; net-start ${NETWORK}`]);
-  return { cp, lv, admin, operator, labNs: labNs.name, scratch, domainXmlFiles: [] };
+  const conn = await Connection.open(lv.uri);
+  const started = new Map<string, () => void>();
+  await conn.domainEventRegisterLifecycle((e) => {
+    if (e.event !== DomainEventType.Started) return;
+    const name = e.domain.getName();
+    started.get(name)?.();
+    started.delete(name);
+  });
+  return {
+    cp,
+    lv,
+    virtType: (await kvmExpected()) ? 'kvm' : 'qemu',
+    conn,
+    started,
+    admin,
+    operator,
+    labNs: labNs.name,
+    scratch,
+    domainXmlFiles: [],
+  };
 }
 
 /** Saves virt-install's persistent XML of node1..3, without the UUID, for B and C. */
@@ -398,7 +481,7 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-recipe-'));
   const loadBefore = loadAverages();
   const b = await setUp(scratch);
-  const times: Record<Way, number[]> = { A: [], B: [], C: [], D: [] };
+  const times: Record<Way, number[]> = { A: [], B: [], C: [], D: [], E: [] };
   const roundLoad: string[] = [];
   const manifest = await labManifest(b);
   let lastD: LastD | undefined;
@@ -410,6 +493,7 @@ async function main(): Promise<void> {
     for (const [way, clean] of [
       [wayB, cleanRaw],
       [wayC, cleanRaw],
+      [wayE, cleanE],
     ] as const) {
       await way(b);
       await clean(b);
@@ -434,6 +518,9 @@ async function main(): Promise<void> {
             seconds: deltaBy(before, after, 'maaslab_libvirt_call_duration_seconds_sum', 'op'),
           };
           await cleanLab(b);
+        } else if (way === 'E') {
+          times.E.push(await wayE(b));
+          await cleanE(b);
         } else {
           times[way].push(await { A: wayA, B: wayB, C: wayC }[way](b));
           await cleanRaw(b);
@@ -444,13 +531,14 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await b.conn.close().catch(() => undefined);
     await b.operator.stop().catch(() => undefined);
     await b.lv.stop().catch(() => undefined);
     await b.cp.stop().catch(() => undefined);
     if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
     else say(`scratch kept in ${scratch}`);
   }
-  report(times, roundLoad, loadBefore, lastD);
+  report(times, roundLoad, loadBefore, lastD, b.virtType);
 }
 
 function report(
@@ -458,6 +546,7 @@ function report(
   roundLoad: readonly string[],
   loadBefore: string,
   lastD: LastD | undefined,
+  virtType: 'kvm' | 'qemu',
 ): void {
   const s = (x: number): string => (x / 1000).toFixed(2);
   const med = Object.fromEntries(WAYS.map((w) => [w, median(times[w])])) as Record<Way, number>;
@@ -472,6 +561,8 @@ function report(
     ['B', 'C'],
     ['D', 'B'],
     ['D', 'C'],
+    ['D', 'E'],
+    ['E', 'C'],
   ];
   // Per round too: the four ways of one round ran under the same load.
   const perRound = (x: Way, y: Way): [number, number] =>
@@ -480,6 +571,7 @@ function report(
     const [lo, hi] = perRound(x, y);
     return `| ${x} / ${y} | ${(med[x] / med[y]).toFixed(2)} | ${lo.toFixed(2)}–${hi.toFixed(2)} |`;
   });
+  const dOverE = med.D / med.E;
   const dOverC = med.D / med.C;
   const aOverD = med.A / med.D;
   const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
@@ -491,15 +583,19 @@ function report(
           .join(', ')
       : '—';
   const lines = [
-    '## 1. The recipe lab, four ways',
+    '## 1. The recipe lab, five ways',
     '',
     'Three nodes, 1 GiB, an 8 GiB qcow2 disk and a PXE NIC (MACs 52:54:00:7f:04:01..03) on an',
-    'isolated network without DHCP, on a private libvirtd with QEMU TCG (no KVM here).',
+    `isolated network without DHCP, on a private libvirtd with QEMU, accelerator **${virtType === 'kvm' ? 'KVM' : 'TCG (no usable /dev/kvm)'}** (domain type ${virtType}).`,
     '`make bench-recipe` (`tsx bench/recipe-lab.ts`). Each run starts from a clean state (the',
     "previous run's domains and volumes removed, for D through the operator's finalizers); the",
     'ways run in turn, A B C D A B C D …, after one uncounted warm-up run of each. B and C define',
     "virt-install's own domain XML. D includes creating the lab's isolated network (A–C use one",
     'made beforehand) and ends when a watch shows the lab Ready and all three nodes Running.',
+    "E is issue 16's same-work baseline: the operator's libvirt work by hand through the binding,",
+    'in one process: its own network defined and started while the volumes are created and the',
+    'domains defined, the domains started together once the network is active, done when',
+    "libvirt's lifecycle events have said Started three times.",
     '',
     ...machineLines({
       runs: `${RUNS} of each way`,
@@ -515,7 +611,9 @@ function report(
     '| --- | --- | --- |',
     ...ratioRows,
     '',
-    `Goals: D ≤ 1.15 × C — measured ${dOverC.toFixed(2)} × C, ${verdict(dOverC <= 1.15)}` +
+    `Goals: D ≤ 1.15 × E (issue 16) — measured ${dOverE.toFixed(2)} × E, ${verdict(dOverE <= 1.15)}` +
+      (dOverE > 1.15 ? ` by ${((dOverE / 1.15 - 1) * 100).toFixed(0)} %` : '') +
+      `; D ≤ 1.15 × C (issue 6) — measured ${dOverC.toFixed(2)} × C, ${verdict(dOverC <= 1.15)}` +
       (dOverC > 1.15 ? ` by ${((dOverC / 1.15 - 1) * 100).toFixed(0)} %` : '') +
       `; A / D ≥ 2.5 — measured ${aOverD.toFixed(2)}, ${verdict(aOverD >= 2.5)}` +
       (aOverD < 2.5 ? ` by ${((1 - aOverD / 2.5) * 100).toFixed(0)} %` : '') +

@@ -110,6 +110,8 @@ async function main(): Promise<void> {
         leaderElect: false,
         namespace: NAMESPACE,
         metricsBindAddress: '127.0.0.1:0',
+        // The demo's metrics are for the person at the keyboard: plain HTTP, on loopback only.
+        metricsSecure: false,
         healthProbeBindAddress: '127.0.0.1:0',
         maxConcurrentReconciles: 2,
         logLevel: 'info',

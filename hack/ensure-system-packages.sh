@@ -19,7 +19,8 @@ packages=(
   python3-sushy curl                         # real Redfish clients (OpenStack sushy, as Ironic uses it) in the BMC tests
   ipmitool freeipmi-tools                    # real IPMI clients (ipmitool lanplus; MAAS's ipmipower, ipmi-chassis-config) for the IPMI BMC's tests
   cloud-init genisoimage xorriso             # the MAAS controller seed's tests: cloud-init schema, isoinfo, xorriso
-  mmdebstrap grub-pc-bin e2fsprogs fdisk     # hack/build-cloud-image.sh (the controller boot test's image); debugfs, sfdisk read it back
+  mmdebstrap umoci                           # make image (hack/build-image.sh): the image's root fs from Debian, the OCI layout
+  grub-pc-bin e2fsprogs fdisk                # hack/build-cloud-image.sh (the controller boot test's image, with mmdebstrap); debugfs, sfdisk read it back
 )
 
 missing=()

@@ -6,6 +6,10 @@
  * and the two bindings complete the RBAC part of the kustomize base. Wildcards are refused:
  * the operator gets exactly what its controllers say they use.
  *
+ * Also the metrics ClusterRoles of Kubebuilder's scaffold: `maaslab-metrics-auth` (the operator
+ * asks the API server who a scraper is and whether it may `get /metrics`) with its binding, and
+ * `maaslab-metrics-reader`, which you bind to your Prometheus's service account.
+ *
  * Also writes `deploy/overlays/agent/rbac/`: the agent's extra ClusterRole (register its own
  * Hypervisor, `registrationRbac` in src/cli/registration.ts) and its binding.
  */
@@ -16,10 +20,12 @@ import type { V1PolicyRule } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { rbac as hypervisorRbac } from '../src/controllers/hypervisor/reconciler.js';
 import { rbac as maasLabRbac } from '../src/controllers/maas-lab/reconciler.js';
+import { rbac as maasLabSnapshotRbac } from '../src/controllers/maas-lab-snapshot/reconciler.js';
 import { rbac as maasNodeRbac } from '../src/controllers/maas-node/reconciler.js';
 import { rbac as maasMachineRbac } from '../src/controllers/maas/machine-controller.js';
 import { rbac as virtNetworkRbac } from '../src/controllers/virt-network/reconciler.js';
 import { registrationRbac } from '../src/cli/registration.js';
+import { metricsAuthRbac, metricsReaderRules } from '../src/runtime/index.js';
 
 /** The header of every generated file. */
 export const generatedHeader =
@@ -30,6 +36,8 @@ export const generatedHeader =
 export const RbacNames = {
   ClusterRole: 'maaslab-operator',
   AgentClusterRole: 'maaslab-agent-registration',
+  MetricsAuthClusterRole: 'maaslab-metrics-auth',
+  MetricsReaderClusterRole: 'maaslab-metrics-reader',
   LeaderElectionRole: 'maaslab-leader-election',
   ServiceAccount: 'maaslab-operator',
   Namespace: 'maaslab-system',
@@ -39,6 +47,7 @@ export const RbacNames = {
 export const controllerRules: readonly (readonly V1PolicyRule[])[] = [
   hypervisorRbac,
   maasLabRbac,
+  maasLabSnapshotRbac,
   maasNodeRbac,
   maasMachineRbac,
   virtNetworkRbac,
@@ -146,6 +155,26 @@ export function renderRbac(): Map<string, string> {
       }),
     ],
     ['role_binding.yaml', clusterRoleBinding(RbacNames.ClusterRole)],
+    [
+      'metrics-auth-role.yaml',
+      yaml({
+        apiVersion: RBAC,
+        kind: 'ClusterRole',
+        metadata: { name: RbacNames.MetricsAuthClusterRole },
+        rules: mergeRules([metricsAuthRbac]),
+      }),
+    ],
+    ['metrics-auth-role_binding.yaml', clusterRoleBinding(RbacNames.MetricsAuthClusterRole)],
+    [
+      'metrics-reader-role.yaml',
+      // Not bound here: who scrapes is the cluster's choice (README, Monitoring).
+      yaml({
+        apiVersion: RBAC,
+        kind: 'ClusterRole',
+        metadata: { name: RbacNames.MetricsReaderClusterRole },
+        rules: metricsReaderRules,
+      }),
+    ],
     [
       'leader-election-role.yaml',
       yaml({

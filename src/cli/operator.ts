@@ -11,6 +11,7 @@
 //   gaining it enqueues the shard's objects so the new owner reports at once.
 // Kept apart from main.ts so tests and `make demo` can run the operator in-process.
 
+import { readFileSync } from 'node:fs';
 import type { BmcService } from '../bmc/service.js';
 import { operatorBmcService } from './bmc.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -19,6 +20,7 @@ import {
   GroupVersionKinds,
   type Hypervisor,
   type MaasLab,
+  type MaasLabSnapshot,
   type MaasNode,
   type VirtNetwork,
 } from '../api/v1alpha1/index.js';
@@ -43,6 +45,11 @@ import {
   VirtNetworkControllerName,
 } from '../controllers/virt-network/reconciler.js';
 import { setup as setupMaasMachine } from '../controllers/maas/machine-controller.js';
+import { setup as setupMaasLabSnapshot } from '../controllers/maas-lab-snapshot/reconciler.js';
+import {
+  type Hypervisor as HypervisorVerbs,
+  withInjectedFaults,
+} from '../libvirt/hypervisor/index.js';
 import { createHypervisorRegistry } from '../controllers/common/hypervisor-registry.js';
 import { shardGuardedClient } from '../controllers/common/shard-guard.js';
 import { createConnectionPool } from '../libvirt/connection-pool.js';
@@ -175,6 +182,12 @@ export async function runOperator(
     logger,
     metricsRegistry: registry,
     metricsBindAddress: options.metricsBindAddress,
+    metricsServing: options.metricsSecure
+      ? {
+          secure: true,
+          ...(options.metricsCertificate && { certificateFiles: options.metricsCertificate }),
+        }
+      : { secure: false },
     healthProbeBindAddress: options.healthProbeBindAddress,
   });
   const selection = options.hypervisors;
@@ -191,10 +204,17 @@ export async function runOperator(
     onError: (uri, err) => logger.warn('libvirt connection', { uri, error: describeError(err) }),
   });
   const libvirtMetrics = createLibvirtMetrics(registry);
+  // TEST ONLY (src/libvirt/hypervisor/faults.ts): the e2e tests' fault injection.
+  const faultsFile = process.env.MAASLAB_TEST_FAULTS_FILE;
+  if (faultsFile !== undefined) logger.warn('TEST fault injection is on', { file: faultsFile });
   const hypervisors = createHypervisorRegistry({
     connections: pool,
     metrics: libvirtMetrics,
     onError: (err) => logger.warn('libvirt', { error: describeError(err) }),
+    ...(faultsFile !== undefined && {
+      wrap: (verbs: HypervisorVerbs) =>
+        withInjectedFaults(verbs, () => failingVolumePattern(faultsFile)),
+    }),
   });
 
   // Leases, when asked for; `serves` is what every reconciler checks first.
@@ -265,6 +285,7 @@ export async function runOperator(
     swallowedErrors,
     bmc: (bmcHooks) => (bmcService = makeBmc(bmcHooks)),
   });
+  const snapshotController = setupMaasLabSnapshot(scoped, { ...builder, hypervisors, serves });
   const labController = setupMaasLab(scoped, {
     ...builder,
     hypervisors,
@@ -282,12 +303,17 @@ export async function runOperator(
 
   const labs = manager.cache<MaasLab>(GroupVersionKinds.MaasLab);
   const nodes = manager.cache<MaasNode>(GroupVersionKinds.MaasNode);
+  const snapshots = manager.cache<MaasLabSnapshot>(GroupVersionKinds.MaasLabSnapshot);
   const networks = manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork);
   /** Wakes everything on `shard`, so a new lease holder reconciles (and reports) at once. */
   function enqueueShard(shard: string): void {
     hvController.enqueue({ name: shard });
     for (const l of labs.list())
       if (l.spec.hypervisor === shard) labController.enqueue(requestFor(l));
+    for (const s of snapshots.list()) {
+      const lab = labs.get({ namespace: s.metadata?.namespace, name: s.spec.lab });
+      if (lab?.spec.hypervisor === shard) snapshotController.enqueue(requestFor(s));
+    }
     for (const n of networks.list()) {
       if (n.spec.hypervisor === shard) netController.enqueue(requestFor(n));
     }
@@ -346,7 +372,9 @@ export async function runOperator(
     hooks.onStarted?.({ manager, ...manager.servers() });
     const servers = manager.servers();
     logger.info('Operator running', {
-      ...(servers.metrics && { metrics: `${servers.metrics.host}:${servers.metrics.port}` }),
+      ...(servers.metrics && {
+        metrics: `${options.metricsSecure ? 'https' : 'http'}://${servers.metrics.host}:${servers.metrics.port}/metrics`,
+      }),
       ...(servers.probe && { probe: `${servers.probe.host}:${servers.probe.port}` }),
     });
     await new Promise<void>((resolve) =>
@@ -354,4 +382,18 @@ export async function runOperator(
     );
   }
   await shutdown();
+}
+
+/**
+ * TEST ONLY: the regular expression in `file` (volumes whose names match fail to be
+ * created), or undefined when the file is missing or empty. Read on every call so that a test
+ * can set and clear it while the operator runs.
+ */
+function failingVolumePattern(file: string): RegExp | undefined {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    return text === '' ? undefined : new RegExp(text);
+  } catch {
+    return undefined;
+  }
 }

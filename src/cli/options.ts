@@ -3,7 +3,7 @@
 // it process.argv and the action that runs the operator.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { type LogFormat, parseBindAddress } from '../runtime/index.js';
+import { type LogFormat, isLoopbackHost, parseBindAddress } from '../runtime/index.js';
 import { DEFAULT_REGISTER_URI } from './registration.js';
 
 /** Which Hypervisor shards a process serves: every one, or a fixed list of names. */
@@ -22,6 +22,13 @@ export interface OperatorOptions {
   /** Namespace of the shard Leases (and of the leader-election Events). */
   readonly namespace: string;
   readonly metricsBindAddress: string;
+  /**
+   * HTTPS with TokenReview and SubjectAccessReview (default); false is plain HTTP without
+   * authentication, for development, and only on a loopback bind address.
+   */
+  readonly metricsSecure: boolean;
+  /** A mounted serving certificate for /metrics; without it a self-signed one is made. */
+  readonly metricsCertificate?: MetricsCertificateFlags;
   readonly healthProbeBindAddress: string;
   readonly maxConcurrentReconciles: number;
   readonly logLevel: LogLevel;
@@ -34,6 +41,13 @@ export interface OperatorOptions {
   readonly reconcileTimeoutMs: number;
   /** Agent mode: apply this process's own Hypervisor (kubelet-style registration). */
   readonly registerHypervisor?: HypervisorRegistration;
+}
+
+/** Where the metrics certificate is mounted (Kubebuilder's --metrics-cert-path/-name/-key). */
+export interface MetricsCertificateFlags {
+  readonly dir: string;
+  readonly certName: string;
+  readonly keyName: string;
 }
 
 /** The Hypervisor an agent registers: its node's name and the local libvirt URI. */
@@ -123,6 +137,22 @@ export function parseBindAddressFlag(value: string): string {
   return value;
 }
 
+/** Parses `true` or `false` (a flag given alone is true: commander passes no value then). */
+export function parseBoolean(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new InvalidArgumentError('want true or false');
+}
+
+/** Parses a file name inside the certificate folder: no path separators, not `.` or `..`. */
+export function parseFileName(value: string): string {
+  if (value === '' || value.includes('/') || value === '.' || value === '..') {
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a file name`);
+  }
+  return value;
+}
+
 /** Parses a positive integer. */
 export function parsePositiveInt(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
@@ -147,6 +177,10 @@ interface RawRunFlags {
   leaderElect: boolean;
   namespace?: string;
   metricsBindAddress: string;
+  metricsSecure: boolean;
+  metricsCertPath?: string;
+  metricsCertName: string;
+  metricsCertKey: string;
   healthProbeBindAddress: string;
   maxConcurrentReconciles: number;
   logLevel: LogLevel;
@@ -189,6 +223,31 @@ export function createProgram(
       'where /metrics listens ("0" disables)',
       parseBindAddressFlag,
       DEFAULT_METRICS_BIND_ADDRESS,
+    )
+    .addOption(
+      new Option(
+        '--metrics-secure [bool]',
+        'serve /metrics over HTTPS to callers RBAC allows (get /metrics); --metrics-secure=false is plain HTTP, loopback only',
+      )
+        .default(true)
+        .preset('true')
+        .argParser(parseBoolean),
+    )
+    .option(
+      '--metrics-cert-path <dir>',
+      'folder of the metrics serving certificate (default: a self-signed one made at start)',
+    )
+    .option(
+      '--metrics-cert-name <file>',
+      'certificate file in --metrics-cert-path',
+      parseFileName,
+      'tls.crt',
+    )
+    .option(
+      '--metrics-cert-key <file>',
+      'key file in --metrics-cert-path',
+      parseFileName,
+      'tls.key',
     )
     .option(
       '--health-probe-bind-address <addr>',
@@ -248,9 +307,32 @@ export function createProgram(
   return program;
 }
 
+/**
+ * Refuses metrics flags that contradict each other: plain HTTP anywhere but loopback (the
+ * point of serving HTTPS is lost the moment one replica is started with a development flag
+ * on a pod address), and a certificate for a server that does not use TLS.
+ */
+export function checkMetricsFlags(
+  bindAddress: string,
+  secure: boolean,
+  certPath: string | undefined,
+): void {
+  if (secure) return;
+  if (certPath !== undefined) {
+    throw new InvalidArgumentError('--metrics-cert-path needs --metrics-secure (HTTPS)');
+  }
+  const bind = parseBindAddress(bindAddress);
+  if (bind && !isLoopbackHost(bind.host)) {
+    throw new InvalidArgumentError(
+      `--metrics-secure=false serves /metrics without authentication: bind it to loopback (e.g. 127.0.0.1${bindAddress.slice(bindAddress.lastIndexOf(':'))}), not ${JSON.stringify(bindAddress)}`,
+    );
+  }
+}
+
 /** Applies the environment-dependent defaults. */
 function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
   const namespace = raw.namespace ?? (env.serviceAccountNamespace?.trim() || DEFAULT_NAMESPACE);
+  checkMetricsFlags(raw.metricsBindAddress, raw.metricsSecure, raw.metricsCertPath);
   return {
     ...(raw.kubeconfig !== undefined && { kubeconfig: raw.kubeconfig }),
     ...(raw.context !== undefined && { context: raw.context }),
@@ -258,6 +340,14 @@ function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
     leaderElect: raw.leaderElect,
     namespace,
     metricsBindAddress: raw.metricsBindAddress,
+    metricsSecure: raw.metricsSecure,
+    ...(raw.metricsCertPath !== undefined && {
+      metricsCertificate: {
+        dir: raw.metricsCertPath,
+        certName: raw.metricsCertName,
+        keyName: raw.metricsCertKey,
+      },
+    }),
     healthProbeBindAddress: raw.healthProbeBindAddress,
     maxConcurrentReconciles: raw.maxConcurrentReconciles,
     logLevel: raw.logLevel,

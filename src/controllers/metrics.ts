@@ -81,18 +81,25 @@ export function createHypervisorMetrics(registry: Registry): HypervisorMetrics {
 export const LabMetricName = {
   NodesReady: 'maaslab_lab_nodes_ready',
   NodesTotal: 'maaslab_lab_nodes_total',
+  SnapshotBytes: 'maaslab_lab_snapshot_bytes',
 } as const;
 
 /** The MaasLab controller's gauges, labelled `namespace` and `lab`. */
 export interface LabMetrics {
   /** The lab's Ready and desired node counts, as its status reports them. */
   nodes(namespace: string, lab: string, ready: number, total: number): void;
+  /** Bytes the lab's ready snapshots take on its hypervisor (status.snapshots.bytes). */
+  snapshotBytes(namespace: string, lab: string, bytes: number): void;
   /** The lab is gone (or served elsewhere): drop its series. */
   forget(namespace: string, lab: string): void;
 }
 
 /** Records nothing. */
-export const noopLabMetrics: LabMetrics = { nodes: () => undefined, forget: () => undefined };
+export const noopLabMetrics: LabMetrics = {
+  nodes: () => undefined,
+  snapshotBytes: () => undefined,
+  forget: () => undefined,
+};
 
 /** Registers `maaslab_lab_nodes_ready{namespace,lab}` and `maaslab_lab_nodes_total` on `registry`. */
 export function createLabMetrics(registry: Registry): LabMetrics {
@@ -109,14 +116,24 @@ export function createLabMetrics(registry: Registry): LabMetrics {
     labelNames,
     registers: [registry],
   });
+  const snapshotBytes = new Gauge({
+    name: LabMetricName.SnapshotBytes,
+    help: "Bytes the lab's ready MaasLabSnapshots take on its hypervisor (their golden volumes).",
+    labelNames,
+    registers: [registry],
+  });
   return {
     nodes(namespace, lab, r, t) {
       ready.set({ namespace, lab }, r);
       total.set({ namespace, lab }, t);
     },
+    snapshotBytes(namespace, lab, bytes) {
+      snapshotBytes.set({ namespace, lab }, bytes);
+    },
     forget(namespace, lab) {
       ready.remove({ namespace, lab });
       total.remove({ namespace, lab });
+      snapshotBytes.remove({ namespace, lab });
     },
   };
 }

@@ -64,6 +64,21 @@ export interface RawDomainInfo {
   nrVirtCpu: number;
   cpuTime: bigint;
 }
+/** virDomainJobInfo: times in ms, the rest in bytes (files as their own counts). */
+export interface RawDomainJobInfo {
+  type: number;
+  timeElapsed: number;
+  timeRemaining: number;
+  dataTotal: number;
+  dataProcessed: number;
+  dataRemaining: number;
+  memTotal: number;
+  memProcessed: number;
+  memRemaining: number;
+  fileTotal: number;
+  fileProcessed: number;
+  fileRemaining: number;
+}
 /** virNetworkDHCPLease */
 export interface RawDHCPLease {
   iface: string;
@@ -165,6 +180,8 @@ export interface RawBinding {
   domainGetXMLDesc(d: D, flags: number): P<string>;
   domainGetState(d: D, flags: number): P<{ state: number; reason: number }>;
   domainGetInfo(d: D): P<RawDomainInfo>;
+  domainGetJobInfo(d: D): P<RawDomainJobInfo>;
+  domainAbortJobFlags(d: D, flags: number): P<void>;
   domainObserve(d: D, xmlFlags: number): P<RawDomainObservation>;
   domainIsActive(d: D): P<boolean>;
   domainIsPersistent(d: D): P<boolean>;

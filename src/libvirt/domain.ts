@@ -1,10 +1,12 @@
 // virDomain and virDomainSnapshot. Method names are libvirt's C names without
 // `vir` and without the prefix of the first argument's type (see index.ts).
-import { raw, type DomainHandle, type SnapshotHandle } from './binding.js';
+import { raw, type DomainHandle, type RawDomainJobInfo, type SnapshotHandle } from './binding.js';
 import {
+  type DomainAbortJobFlags,
   type DomainCreateFlags,
   type DomainDestroyFlags,
   type DomainDeviceModifyFlags,
+  type DomainJobType,
   type DomainMetadataType,
   type DomainModificationImpact,
   type DomainRebootFlag,
@@ -20,6 +22,14 @@ import {
   type DomainXMLFlags,
 } from './constants.js';
 import { type Flags, flagsOf, LibvirtObject } from './object.js';
+
+/**
+ * virDomainJobInfo, with `type` typed: the domain's background job (a managed save, a dump, a
+ * migration). Times in milliseconds, data and memory in bytes.
+ */
+export interface DomainJobInfo extends Omit<RawDomainJobInfo, 'type'> {
+  type: DomainJobType;
+}
 
 /** virDomainInfo, with `state` typed. Memory is in KiB, cpuTime in nanoseconds. */
 export interface DomainInfo {
@@ -134,6 +144,24 @@ export class Domain extends LibvirtObject<DomainHandle> {
    */
   managedSave(flags?: Flags<DomainSaveRestoreFlags>): Promise<void> {
     return raw.domainManagedSave(this.handle, flagsOf(flags));
+  }
+
+  /**
+   * virDomainGetJobInfo: the background job running on the domain, if any (type None).
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetJobInfo
+   */
+  async getJobInfo(): Promise<DomainJobInfo> {
+    const info = await raw.domainGetJobInfo(this.handle);
+    return { ...info, type: info.type as DomainJobType };
+  }
+
+  /**
+   * virDomainAbortJobFlags: cancels the domain's background job (a managed save in progress
+   * fails with VIR_ERR_OPERATION_ABORTED and the domain keeps running).
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainAbortJobFlags
+   */
+  abortJob(flags?: Flags<DomainAbortJobFlags>): Promise<void> {
+    return raw.domainAbortJobFlags(this.handle, flagsOf(flags));
   }
 
   /**

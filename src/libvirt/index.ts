@@ -29,6 +29,7 @@ export {
   Domain,
   DomainSnapshot,
   type DomainInfo,
+  type DomainJobInfo,
   type DomainObservation,
   type DomainStateReason,
 } from './domain.js';

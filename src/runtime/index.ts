@@ -9,7 +9,8 @@
 //   leaderelection/  Lease records, the Lease store and the elector
 //   events/          Event building and the recorder
 //   metrics/         controller-runtime's and client-go's Prometheus series
-//   manager/         the manager and its probe and metrics servers
+//   manager/         the manager, its probe and metrics servers, and who may read /metrics
+//   certs/           serving certificates: self-signed, or mounted and reloaded
 // The leaves every folder uses stay at the top: clock.ts (time), log.ts (logging),
 // backoff.ts (backoff and rate limiters) and conditions.ts (status conditions, kstatus).
 
@@ -61,6 +62,7 @@ export {
 export type { LogFormat, LogMeta, Logger, LoggerOptions } from './log.js';
 export { LogKey, createLogger, describeError, noopLogger } from './log.js';
 export * from './cache/index.js';
+export * from './certs/index.js';
 export * from './client/index.js';
 export * from './controller/index.js';
 export * from './events/index.js';

@@ -78,6 +78,8 @@ interface FakeDomain {
   reason: number;
   id: number;
   hasManagedSave: boolean;
+  /** Saved while paused: libvirt restores such a domain paused. */
+  savedPaused?: boolean;
 }
 
 const ACTIVE: ReadonlySet<DomainStateName> = new Set([
@@ -593,8 +595,11 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       if (!d) throw noDomain(name);
       if (ACTIVE.has(d.state)) return { changed: false, restored: false };
       const restored = d.hasManagedSave;
+      const paused = restored && d.savedPaused === true;
       mutate('virDomainCreateWithFlags');
       startDomain(d);
+      if (paused) d.state = 'paused';
+      d.savedPaused = false;
       return { changed: true, restored };
     },
 
@@ -635,14 +640,36 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       return { changed: true };
     },
 
-    async managedSave(name, owner) {
+    async suspend(name, owner) {
+      enter('suspend', [name, owner]);
+      const d = ownedDomain(name, owner);
+      if (!d) throw noDomain(name);
+      if (d.state !== 'running' && d.state !== 'blocked') return { changed: false };
+      mutate('virDomainSuspend');
+      d.state = 'paused';
+      return { changed: true };
+    },
+
+    async resume(name, owner) {
+      enter('resume', [name, owner]);
+      const d = ownedDomain(name, owner);
+      if (!d) throw noDomain(name);
+      if (d.state !== 'paused') return { changed: false };
+      mutate('virDomainResume');
+      d.state = 'running';
+      return { changed: true };
+    },
+
+    async managedSave(name, owner, opts = {}) {
       enter('managedSave', [name, owner]);
+      opts.signal?.throwIfAborted();
       const d = ownedDomain(name, owner);
       if (!d) throw noDomain(name);
       if (d.state !== 'running' && d.state !== 'blocked' && d.state !== 'paused') {
         return { changed: false };
       }
       mutate('virDomainManagedSave');
+      d.savedPaused = d.state === 'paused';
       d.hasManagedSave = true;
       stopDomain(d, DomainEventStoppedDetailType.Saved);
       return { changed: true };

@@ -26,14 +26,14 @@ export async function applyKustomization(kubeconfig: string, dir: string): Promi
 
 /**
  * Deletes what the overlays add beyond the namespace, CRDs and base RBAC (which other tests
- * use too): workloads, the metrics Service, the ssh ConfigMap, the agent's role and the
- * admission policy. Never `kubectl delete -k`: it would delete the CRDs under every test.
+ * use too): workloads, the metrics Service, the NetworkPolicies, the ssh ConfigMap, the agent's
+ * role and the admission policy. Never `kubectl delete -k`: it would delete the CRDs under every test.
  */
 export async function deleteDeployExtras(kubeconfig: string): Promise<void> {
   const ns = ['-n', DEPLOY_NAMESPACE, '--ignore-not-found', '--wait=false'];
   await kubectlRun(kubeconfig, [
     'delete',
-    'deployment,daemonset,service,configmap',
+    'deployment,daemonset,service,configmap,networkpolicy',
     '-l',
     'app.kubernetes.io/part-of=maaslab',
     ...ns,

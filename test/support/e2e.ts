@@ -128,7 +128,7 @@ export interface E2eEnvironment {
  */
 export async function startE2eEnvironment(
   tag: string,
-  operatorOptions: Pick<OperatorProcessOptions, 'leaderElect' | 'args'> = {},
+  operatorOptions: Pick<OperatorProcessOptions, 'leaderElect' | 'args' | 'secureMetrics'> = {},
 ): Promise<E2eEnvironment> {
   const cp = controlPlane();
   const admin = createRestClient(cp.restConfig('admin'));

@@ -176,6 +176,14 @@ export interface PromAnswer {
   readonly data?: { readonly resultType: string; readonly result: readonly PromResult[] };
 }
 
+/** One active scrape target. */
+export interface PromTarget {
+  readonly scrapePool: string;
+  readonly scrapeUrl: string;
+  readonly health: 'up' | 'down' | 'unknown';
+  readonly lastError: string;
+}
+
 /** A Prometheus server of this test run. */
 export interface PrometheusServer {
   /** http://127.0.0.1:<port> */
@@ -186,6 +194,8 @@ export interface PrometheusServer {
   queryRange(expr: string, startS: number, endS: number, stepS: number): Promise<PromAnswer>;
   /** GET /api/v1/label/<label>/values?match[]=<match>. */
   labelValues(label: string, match: string): Promise<string[]>;
+  /** GET /api/v1/targets: the active targets, as Prometheus's status page shows them. */
+  targets(): Promise<PromTarget[]>;
   /** Stops the server and removes its data. */
   stop(): Promise<void>;
 }
@@ -198,6 +208,13 @@ export interface PrometheusOptions {
   readonly metricsUrl: string;
   /** Scrape and rule evaluation interval, e.g. "1s". */
   readonly interval: string;
+  /**
+   * For an `https:` target: the bearer token Prometheus sends, from a file as the
+   * ServiceMonitor's bearerTokenFile (TLS verification off, as its insecureSkipVerify).
+   */
+  readonly bearerToken?: string;
+  /** A second job scraping the same target with no token (it must be refused). */
+  readonly unauthenticatedJob?: string;
 }
 
 /**
@@ -210,14 +227,25 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     throw new Error(`refusing to scrape a non-loopback target ${opts.metricsUrl}`);
   }
   const dir = await mkdtemp(join(tmpdir(), 'maaslab-prometheus-'));
+  const https = target.protocol === 'https:';
+  const tokenFile = join(dir, 'token');
+  if (opts.bearerToken !== undefined) await writeFile(tokenFile, opts.bearerToken, { mode: 0o600 });
+  const job = (name: string, withToken: boolean) => ({
+    job_name: name,
+    metrics_path: target.pathname,
+    scheme: https ? 'https' : 'http',
+    static_configs: [{ targets: [target.host] }],
+    ...(https && { tls_config: { insecure_skip_verify: true } }),
+    ...(withToken &&
+      opts.bearerToken !== undefined && {
+        authorization: { type: 'Bearer', credentials_file: tokenFile },
+      }),
+  });
   const config = {
     global: { scrape_interval: opts.interval, evaluation_interval: opts.interval },
     scrape_configs: [
-      {
-        job_name: opts.job,
-        metrics_path: target.pathname,
-        static_configs: [{ targets: [target.host] }],
-      },
+      job(opts.job, true),
+      ...(opts.unauthenticatedJob ? [job(opts.unauthenticatedJob, false)] : []),
     ],
   };
   await writeFile(join(dir, 'prometheus.yml'), stringify(config));
@@ -282,6 +310,15 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       const body = (await res.json()) as { status: string; data?: string[] };
       if (body.status !== 'success') throw new Error(`label values of ${label}: ${body.status}`);
       return body.data ?? [];
+    },
+    async targets() {
+      const res = await fetch(`${url}/api/v1/targets?state=active`);
+      const body = (await res.json()) as {
+        status: string;
+        data?: { activeTargets?: PromTarget[] };
+      };
+      if (body.status !== 'success') throw new Error(`targets: ${body.status}`);
+      return body.data?.activeTargets ?? [];
     },
     stop,
   };

@@ -142,6 +142,12 @@ export interface OperatorProcessOptions {
   readonly nodeOptions?: readonly string[];
   /** Extra environment variables (e.g. UV_THREADPOOL_SIZE). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Serve /metrics as installed: HTTPS, a bearer token with `get /metrics` required (default
+   * false: `--metrics-secure=false`, plain HTTP on 127.0.0.1, which the tests that only read a
+   * counter use; the monitoring and metrics-auth tests scrape the secure server).
+   */
+  readonly secureMetrics?: boolean;
 }
 
 /** A running operator process. */
@@ -178,6 +184,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
     opts.namespace,
     '--metrics-bind-address',
     `127.0.0.1:${metricsPort}`,
+    ...(opts.secureMetrics ? [] : ['--metrics-secure=false']),
     '--health-probe-bind-address',
     `127.0.0.1:${probePort}`,
     '--log-format',
@@ -218,7 +225,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
   );
   return {
     child,
-    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    metricsUrl: `${opts.secureMetrics ? 'https' : 'http'}://127.0.0.1:${metricsPort}/metrics`,
     probeUrl,
     exited,
     async stop(timeoutMs = 60_000) {

@@ -109,7 +109,22 @@ export const HypervisorStatusSchema = Type.Object(
       }),
     ),
     capacity: Type.Optional(resources('What the host has.')),
-    allocated: Type.Optional(resources('What the MaasNodes on this host were given.')),
+    allocated: Type.Optional(
+      Type.Object(
+        {
+          ...resources('').properties,
+          snapshotStorage: Type.Optional(
+            QuantitySchema({
+              description:
+                'Space the golden volumes of the ready MaasLabSnapshots on this host take; absent when there are none.',
+            }),
+          ),
+        },
+        {
+          description: 'What the MaasNodes on this host were given, and what their snapshots take.',
+        },
+      ),
+    ),
     domains: Type.Optional(
       Type.Integer({
         description: 'How many libvirt domains maaslab manages on this host.',

@@ -6,6 +6,7 @@ import type { KindInfo } from './common.js';
 import { GroupVersion } from './group.js';
 import { HypervisorKind, HypervisorKindInfo } from './hypervisor.js';
 import { MaasLabKind, MaasLabKindInfo } from './maas-lab.js';
+import { MaasLabSnapshotKind, MaasLabSnapshotKindInfo } from './maas-lab-snapshot.js';
 import { MaasNodeKind, MaasNodeKindInfo } from './maas-node.js';
 import { VirtNetworkKind, VirtNetworkKindInfo } from './virt-network.js';
 
@@ -14,7 +15,9 @@ export * from './common.js';
 export * from './hypervisor.js';
 export * from './virt-network.js';
 export * from './maas-node.js';
+export * from './maas-node-conditions.js';
 export * from './maas-lab.js';
+export * from './maas-lab-snapshot.js';
 export * from './bmc.js';
 export * from './maas.js';
 
@@ -24,6 +27,7 @@ export const kinds: readonly KindInfo[] = [
   VirtNetworkKindInfo,
   MaasNodeKindInfo,
   MaasLabKindInfo,
+  MaasLabSnapshotKindInfo,
 ];
 
 /**
@@ -35,4 +39,5 @@ export const GroupVersionKinds = {
   VirtNetwork: { apiVersion: GroupVersion, kind: VirtNetworkKind },
   MaasNode: { apiVersion: GroupVersion, kind: MaasNodeKind },
   MaasLab: { apiVersion: GroupVersion, kind: MaasLabKind },
+  MaasLabSnapshot: { apiVersion: GroupVersion, kind: MaasLabSnapshotKind },
 } as const;

@@ -47,6 +47,32 @@ export const NetworksNotReadyReason = 'NetworksNotReady';
  */
 export const MacCollisionReason = 'MacCollision';
 
+/**
+ * Stalled=True: spec.restoreFrom names a snapshot that does not exist, failed, or is of a lab
+ * of another shape; the restore is not started and the lab is left as it is.
+ */
+export const RestoreRefusedReason = 'RestoreRefused';
+/** Reconciling=True: a restore from spec.restoreFrom is in progress; status.restore says where. */
+export const RestoringReason = 'Restoring';
+
+/**
+ * status.restore.phase: Pending (waiting for the snapshot or for another capture of the lab),
+ * Holding (the lab's MaasNodes are asked to stand still), Stopping (members powered off),
+ * Restoring (volumes returned to the snapshot), Starting (holds released, controller first),
+ * Completed, Refused (the snapshot cannot be restored into this lab; nothing was touched).
+ */
+export const RestorePhases = [
+  'Pending',
+  'Holding',
+  'Stopping',
+  'Restoring',
+  'Starting',
+  'Completed',
+  'Refused',
+] as const;
+/** A restore's phase. */
+export type RestorePhase = (typeof RestorePhases)[number];
+
 /** The largest node index whose MAC fits the two-hex-digit suffix of `macPrefix`. */
 export const MaxMacPrefixNodes = 255;
 /** The largest lab. */
@@ -134,6 +160,24 @@ export const MaasLabSpecSchema = Type.Object(
     ),
     nodes: LabNodesSchema,
     maas: Type.Optional(LabMaasSchema),
+    restoreFrom: Type.Optional(
+      Type.Object(
+        {
+          snapshot: ObjectName('The MaasLabSnapshot, in the same namespace, to return to.'),
+          token: Type.String({
+            description:
+              'Any string; a restore runs once per token. Set a new one to restore again (from the same snapshot or another).',
+            minLength: 1,
+            maxLength: 63,
+            pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
+          }),
+        },
+        {
+          description:
+            'Return every member of the lab to a MaasLabSnapshot: all stop, their disks go back to the snapshot, and they start again, the MAAS controller first.',
+        },
+      ),
+    ),
   },
   {
     description: 'The lab to build.',
@@ -191,6 +235,60 @@ export const MaasLabStatusSchema = Type.Object(
     networks: Type.Optional(readyCounts('The lab VirtNetworks.', false)),
     nodes: Type.Optional(readyCounts('The lab MaasNodes.', true)),
     maas: Type.Optional(LabMaasStatusSchema),
+    restore: Type.Optional(
+      Type.Object(
+        {
+          snapshot: Type.String({ description: 'The snapshot restored from.', maxLength: 253 }),
+          token: Type.String({
+            description: 'The spec.restoreFrom.token this is for.',
+            maxLength: 63,
+          }),
+          phase: StringEnum(RestorePhases, { description: 'Where the restore is.' }),
+          message: Type.Optional(
+            Type.String({ description: 'What it is doing or waiting for.', maxLength: 1024 }),
+          ),
+          failedMember: Type.Optional(
+            Type.String({
+              description: 'The member whose last step failed (retried).',
+              maxLength: 253,
+            }),
+          ),
+          membersRestored: Type.Optional(
+            Type.Integer({
+              description: 'Members whose volumes are back.',
+              format: 'int32',
+              minimum: 0,
+            }),
+          ),
+          membersTotal: Type.Optional(
+            Type.Integer({ description: 'Members of the snapshot.', format: 'int32', minimum: 0 }),
+          ),
+          startTime: Type.Optional(
+            Type.String({ description: 'When it started.', format: 'date-time' }),
+          ),
+          completionTime: Type.Optional(
+            Type.String({ description: 'When it completed.', format: 'date-time' }),
+          ),
+        },
+        { description: 'The last restore requested by spec.restoreFrom.' },
+      ),
+    ),
+    snapshots: Type.Optional(
+      Type.Object(
+        {
+          count: Type.Integer({
+            description: 'Ready MaasLabSnapshots of this lab.',
+            format: 'int32',
+            minimum: 0,
+          }),
+          bytes: Type.Integer({
+            description: 'Space their golden volumes take on the host.',
+            minimum: 0,
+          }),
+        },
+        { description: "The lab's snapshots' storage." },
+      ),
+    ),
   },
   { description: "What the lab's VirtNetworks and MaasNodes report." },
 );
@@ -264,6 +362,13 @@ export const MaasLabKindInfo: KindInfo = {
       type: 'string',
       jsonPath: '.status.conditions[?(@.type=="MaasReachable")].status',
       description: 'The status of the MaasReachable condition.',
+      priority: 1,
+    },
+    {
+      name: 'Restore',
+      type: 'string',
+      jsonPath: '.status.restore.phase',
+      description: 'The last restore: where it is.',
       priority: 1,
     },
     ReadyColumn,

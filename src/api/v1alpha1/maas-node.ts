@@ -27,24 +27,6 @@ import { NodeMaasStatusSchema } from './maas.js';
 /** The kind name. */
 export const MaasNodeKind = 'MaasNode';
 
-// Reasons for MaasNode conditions (the shared ones are in common.ts).
-
-/** Ready=False: an interface's VirtNetwork is missing or not Ready. */
-export const NetworkNotReadyReason = 'NetworkNotReady';
-/** Ready=False: the Hypervisor is unschedulable and the domain does not exist yet. */
-export const HypervisorUnschedulableReason = 'HypervisorUnschedulable';
-/** Stalled=True: `spec.cloneFrom` names a MaasNode that does not exist. */
-export const CloneSourceNotFoundReason = 'CloneSourceNotFound';
-/** Reconciling=True: `spec.cloneFrom` names a MaasNode that is not halted yet. */
-export const CloneSourceNotHaltedReason = 'CloneSourceNotHalted';
-/** RestartRequired=True: the domain runs with an older definition than the spec. */
-export const RestartPendingReason = 'RestartPending';
-/**
- * Ready=True: the domain is off, paused or saved as declared (runStrategy Halted, or left so
- * under Manual/Once by MAAS or a BMC); printableStatus says which.
- */
-export const HaltedReason = 'Halted';
-
 /** CPU architectures. */
 export const Architectures = ['x86_64', 'aarch64'] as const;
 /** Firmware kinds. */

@@ -63,6 +63,8 @@ const MUTATING_VERBS = [
   'destroy',
   'reboot',
   'managedSave',
+  'suspend',
+  'resume',
   'deleteDomain',
   'deleteVolumes',
 ] as const satisfies ReadonlyArray<keyof Hypervisor>;
@@ -95,6 +97,8 @@ export interface HypervisorRegistryOptions {
   readonly metrics?: LibvirtMetrics;
   /** Listener and event-registration errors nobody awaits. */
   readonly onError?: (err: unknown) => void;
+  /** TEST ONLY: wraps each verbs object (src/libvirt/hypervisor/faults.ts). */
+  readonly wrap?: (verbs: Hypervisor) => Hypervisor;
 }
 
 /** Creates the process's one registry of per-Hypervisor libvirt verbs. */
@@ -118,7 +122,8 @@ export function createHypervisorRegistry(opts: HypervisorRegistryOptions): Hyper
         ...(opts.metrics && { metrics: opts.metrics }),
         ...(opts.onError && { onError: opts.onError }),
       });
-      const view = fencedVerbs(name, verbs, () => fenced.has(name));
+      const fencedView = fencedVerbs(name, verbs, () => fenced.has(name));
+      const view = opts.wrap ? opts.wrap(fencedView) : fencedView;
       byName.set(name, { uri, verbs, view });
       for (const l of listeners) l(name, view);
       return view;

@@ -9,6 +9,7 @@ import {
   HypervisorUnreachableReason,
   LibvirtErrorReason,
   ReadyCondition,
+  type MaasLabSnapshot,
   type Hypervisor as HypervisorResource,
 } from '../../api/v1alpha1/index.js';
 import type { Connection } from '../../libvirt/connection.js';
@@ -44,6 +45,7 @@ import { observeHypervisor, type HostVerbs, type HypervisorScope } from './scope
 import {
   changesAllocation,
   hypervisorInfo,
+  snapshotBytesOn,
   hypervisorStatus,
   type HypervisorObservation,
 } from './status.js';
@@ -103,6 +105,8 @@ export interface HypervisorReconcilerOptions {
   readonly verbsFor: (resource: Readonly<HypervisorResource>) => HostVerbs;
   /** Drops a resource's verbs (it is gone or no longer served). */
   readonly forget?: (name: string) => void;
+  /** MaasLabSnapshots, for the snapshot storage in `allocated` (default: none counted). */
+  readonly snapshots?: CacheReader<MaasLabSnapshot>;
   /** Status writes. */
   readonly client: Pick<Client, 'patchStatus'>;
   /** Events about the Hypervisor. */
@@ -228,7 +232,11 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
       ...(pass.failure.error && { error: pass.failure.error }),
     };
     const succeeded = reachable && pass.failure.error === undefined;
-    const info = host ? hypervisorInfo(host, host.domains) : {};
+    const snapshotBytes = snapshotBytesOn(
+      opts.snapshots?.list() ?? [],
+      resource.metadata?.name ?? '',
+    );
+    const info = host ? hypervisorInfo(host, host.domains, snapshotBytes) : {};
     await client.patchStatus(
       resource,
       hypervisorStatus(resource, info, observation, succeeded, clock.now()),
@@ -348,15 +356,22 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
     ...builderOptions
   } = options;
   const cache = manager.cache<HypervisorResource>(GroupVersionKinds.Hypervisor);
+  const snapshots = manager.cache<MaasLabSnapshot>(GroupVersionKinds.MaasLabSnapshot);
   const controller = controllerBuilder(manager)
     // Its own status writes need no pass of their own: during a lab's build every write
     // would wake it again at once, bypassing the domain events' delay.
     .for(GroupVersionKinds.Hypervisor, { predicates: [statusOnlyUpdatesIgnored] })
+    // A snapshot made or freed changes `allocated.snapshotStorage`.
+    .watches(GroupVersionKinds.MaasLabSnapshot, (o) => {
+      const hv = (o as MaasLabSnapshot).status?.hypervisor;
+      return hv === undefined ? [] : [{ name: hv }];
+    })
     .withOptions({ rateLimiter: hypervisorRateLimiter(manager.clock), ...builderOptions })
     .named(HypervisorControllerName)
     .complete(
       createHypervisorReconciler({
         cache,
+        snapshots,
         verbsFor: registry.hypervisorFor,
         forget: registry.forget,
         client: manager.client,
@@ -391,5 +406,7 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
 export const rbac: readonly V1PolicyRule[] = [
   { apiGroups: [Group], resources: ['hypervisors'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [Group], resources: ['hypervisors/status'], verbs: ['patch'] },
+  // allocated.snapshotStorage.
+  { apiGroups: [Group], resources: ['maaslabsnapshots'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];

@@ -6,6 +6,7 @@ import {
   ReadyCondition,
   StoragePoolNotFoundReason,
   UnschedulableReason,
+  type MaasLabSnapshot,
   type Hypervisor as HypervisorResource,
   type HypervisorStatus,
 } from '../../api/v1alpha1/index.js';
@@ -53,6 +54,16 @@ export function formatLibvirtVersion(encoded: number): string {
   return `${major}.${minor}.${encoded % 1_000}`;
 }
 
+/** The bytes of the ready snapshots whose golden volumes are on `hypervisor`. */
+export function snapshotBytesOn(
+  snapshots: ReadonlyArray<Readonly<MaasLabSnapshot>>,
+  hypervisor: string,
+): number {
+  return snapshots
+    .filter((s) => s.status?.hypervisor === hypervisor && s.status.readyToUse === true)
+    .reduce((a, s) => a + (s.status?.sizeBytes ?? 0), 0);
+}
+
 /**
  * hostname, versions, capacity, allocated and domains. Allocation counts the domains whose
  * stamp says MaasNode (defined, running or not: what MaasNodes were given, not what runs),
@@ -61,6 +72,7 @@ export function formatLibvirtVersion(encoded: number): string {
 export function hypervisorInfo(
   host: HostFacts,
   domains: readonly DomainFacts[],
+  snapshotBytes = 0,
 ): Pick<
   HypervisorStatus,
   'hostname' | 'libvirtVersion' | 'hypervisorVersion' | 'capacity' | 'allocated' | 'domains'
@@ -73,7 +85,12 @@ export function hypervisorInfo(
     libvirtVersion: formatLibvirtVersion(host.libvirtVersion),
     hypervisorVersion: `${host.hypervisorType} ${formatLibvirtVersion(host.hypervisorVersion)}`,
     capacity: { cpus: host.cpus, memory: formatBinaryQuantity(host.memoryBytes) },
-    allocated: { cpus, memory: formatBinaryQuantity(memory) },
+    allocated: {
+      cpus,
+      memory: formatBinaryQuantity(memory),
+      // Snapshots hold disk space on the host as long as they exist (issue 15).
+      ...(snapshotBytes > 0 && { snapshotStorage: formatBinaryQuantity(snapshotBytes) }),
+    },
     domains: ours.length,
   };
 }

@@ -9,4 +9,7 @@ export const LabEventReason = {
   NodesDeleted: 'NodesDeleted',
   MacCollision: MacCollisionReason,
   NameConflict: NameConflictReason,
+  RestoreRefused: 'RestoreRefused',
+  RestoreFailed: 'RestoreFailed',
+  Restored: 'Restored',
 } as const;

@@ -32,6 +32,7 @@ import { reconcileController } from '../maas/controller-vm.js';
 import { labMaasProblem, maasEndpoint } from '../maas/desired.js';
 import { reconcileLabMaas } from '../maas/lab.js';
 import { LabEventReason } from './events.js';
+import { restore } from './restore.js';
 import type { LabPass } from './pass.js';
 
 /** Node applies in flight at once, per lab pass. */
@@ -299,6 +300,7 @@ const provisionController: Phase<LabPass> = async (pass) => {
 export const normalPhases: ReadonlyArray<Phase<LabPass>> = [
   requireHypervisor,
   refuseMisdeclaredMaas,
+  retried(restore),
   checkMacs,
   retried(applyNetworks),
   retried(deleteNodes),

@@ -6,6 +6,7 @@ import type { Why } from '../common/conditions.js';
 import type { ControllerDeps, ControllerFindings } from '../maas/controller-vm.js';
 import type { LabMaasDeps, LabMaasFindings } from '../maas/lab.js';
 import type { LabChildren, MacCollision } from './desired.js';
+import type { LabRestoreDeps, RestoreStatus } from './restore.js';
 import type { LabScope } from './scope.js';
 
 /** What the phases found that the report must show. */
@@ -23,6 +24,14 @@ export interface Findings {
   maas?: LabMaasFindings;
   /** What the controller phase found (a lab with spec.maas.controller that got that far). */
   controller?: ControllerFindings;
+  /** status.restore as the restore phase left it (absent: the last one stands). */
+  restore?: RestoreStatus;
+  /** A restore is in progress: Reconciling=True, reason Restoring. */
+  restoring?: Why;
+  /** spec.restoreFrom cannot be restored into this lab: Stalled, reason RestoreRefused. */
+  restoreRefused?: Why;
+  /** The lab's ready snapshots and their bytes (status.snapshots). */
+  snapshots?: { count: number; bytes: number };
 }
 
 /** What the phases use besides the pass itself; the same for every pass. */
@@ -33,6 +42,8 @@ export interface LabDeps {
   readonly maas?: LabMaasDeps;
   /** libvirt, Secrets and downloads for spec.maas.controller (absent: no controller is built). */
   readonly controller?: ControllerDeps;
+  /** Restores (spec.restoreFrom); absent: never restored (unit tests of other phases). */
+  readonly restore?: LabRestoreDeps;
 }
 
 /** One pass over one MaasLab. */

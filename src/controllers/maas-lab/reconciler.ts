@@ -36,7 +36,9 @@ import { type ControllerDeps, secretAccess } from '../maas/controller-vm.js';
 import { createImageDownloads } from '../maas/image-download.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { deletePhases } from './delete.js';
+import { annotator } from '../maas-lab-snapshot/reconciler.js';
 import { desiredChildren } from './desired.js';
+import type { LabRestoreDeps } from './restore.js';
 import { createLabMemory } from './memory.js';
 import { normalPhases } from './normal.js';
 import type { LabDeps, LabPass } from './pass.js';
@@ -78,6 +80,8 @@ export interface MaasLabReconcilerOptions {
   readonly maas?: MaasAccess;
   /** libvirt, Secrets and downloads for spec.maas.controller; without it no controller VM is built. */
   readonly controller?: ControllerDeps;
+  /** Restores (spec.restoreFrom) and snapshot accounting; without it neither happens. */
+  readonly restore?: Omit<LabRestoreDeps, 'now'>;
 }
 
 /**
@@ -117,6 +121,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
     client,
     ...(opts.maas && { maas: { access: opts.maas, memory: maasMemory, now: () => clock.now() } }),
     ...(opts.controller && { controller: opts.controller }),
+    ...(opts.restore && { restore: { ...opts.restore, now: () => clock.now() } }),
   };
 
   /** Step 4: one status patch, unless only progress changed lately; see above. */
@@ -129,6 +134,13 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
     const status = labReport(scope, desired, found, { now, succeeded });
     const { ready, total } = status.nodes;
     metrics.nodes(lab.metadata?.namespace ?? '', lab.metadata?.name ?? '', ready, total);
+    if (status.snapshots) {
+      metrics.snapshotBytes(
+        lab.metadata?.namespace ?? '',
+        lab.metadata?.name ?? '',
+        status.snapshots.bytes,
+      );
+    }
     const lastWrite = memory.lastStatusWrite(lab);
     const hold = progressHold(lab.status, status, lastWrite, now, PROGRESS_WRITE_INTERVAL_MS);
     // A progress write held back comes with the pass it asks for.
@@ -197,7 +209,8 @@ export interface MaasLabSetupOptions extends BuilderOptions {
   readonly swallowedErrors?: SwallowedErrorMetrics;
   /**
    * The libvirt verbs per Hypervisor (the registry the VirtNetwork and MaasNode controllers
-   * share). With it the controller builds spec.maas.controller VMs; without it, it does not.
+   * share): with it the controller builds spec.maas.controller VMs and acts on
+   * spec.restoreFrom; without it, neither.
    */
   readonly hypervisors?: HypervisorRegistry;
 }
@@ -228,6 +241,14 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
     ...(swallowedErrors && { swallowedErrors }),
     maas: maasAccess(manager.client),
     ...(controller && { controller }),
+    ...(hypervisors &&
+      caches.snapshots && {
+        restore: {
+          hypervisorFor: (hv) => hypervisors.hypervisorFor(hv),
+          annotate: annotator(manager),
+          snapshots: caches.snapshots,
+        },
+      }),
   });
   return watchLabs(manager, { caches, builderOptions, name: MaasLabControllerName }, reconciler);
 }
@@ -249,6 +270,8 @@ export const rbac: readonly V1PolicyRule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
   },
   { apiGroups: [Group], resources: ['hypervisors'], verbs: ['get', 'list', 'watch'] },
+  // spec.restoreFrom: the snapshot read, the nodes' hold annotation.
+  { apiGroups: [Group], resources: ['maaslabsnapshots'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   // The MAAS API key (spec.maas.external.apiKeySecretRef); a controller lab's admin and API
   // key Secrets, which the operator writes (server-side apply: create and patch).

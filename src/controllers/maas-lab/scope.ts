@@ -8,6 +8,7 @@ import {
   MaasLabKind,
   type Hypervisor,
   type MaasLab,
+  type MaasLabSnapshot,
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
@@ -30,6 +31,8 @@ export interface LabCaches {
   readonly nodes: CacheReader<MaasNode>;
   /** Hypervisors (cluster-scoped). */
   readonly hypervisors: CacheReader<Hypervisor>;
+  /** MaasLabSnapshots: what spec.restoreFrom names, and the lab's snapshot bytes. */
+  readonly snapshots?: CacheReader<MaasLabSnapshot>;
 }
 
 /** One pass's view of a lab. */

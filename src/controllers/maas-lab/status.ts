@@ -314,6 +314,10 @@ export type LabReportStatus = LabCounts & {
   readonly conditions: Condition[];
   /** The MAAS the lab uses, with spec.maas. */
   readonly maas?: MaasLabStatus['maas'];
+  /** The last restore (spec.restoreFrom). */
+  readonly restore?: MaasLabStatus['restore'];
+  /** The lab's ready snapshots and their bytes. */
+  readonly snapshots?: MaasLabStatus['snapshots'];
 };
 
 /** When the report is made, and whether the pass succeeded. */
@@ -347,7 +351,7 @@ export function labReport(
   const hasMaas = lab.spec.maas !== undefined;
   const stamp = { now: at.now, generation };
   const hasController = lab.spec.maas?.controller !== undefined;
-  const conditions = applyConditionPlan(
+  const withMaas = applyConditionPlan(
     applyConditionPlan(
       applyConditionPlan(lab.status?.conditions, result.conditions, stamp),
       hasController
@@ -358,6 +362,10 @@ export function labReport(
     labMaasPlan(hasMaas, found.maas?.outcome),
     stamp,
   );
+  const restoreVerdict = restoreVerdictOf(found);
+  const conditions = restoreVerdict
+    ? applyConditionPlan(withMaas, planFor(restoreVerdict), stamp)
+    : withMaas;
   const observedGeneration = at.succeeded ? generation : lab.status?.observedGeneration;
   const controller = hasController
     ? (found.controller?.status ?? lab.status?.maas?.controller)
@@ -368,12 +376,28 @@ export function labReport(
       ? undefined
       : { ...maasBase, ...(controller === undefined ? { controller: undefined } : { controller }) };
   if (maas !== undefined && maas.controller === undefined) delete maas.controller;
+  const restore = found.restore ?? lab.status?.restore;
+  const snapshots = found.snapshots ?? lab.status?.snapshots;
   return {
     ...(observedGeneration !== undefined && { observedGeneration }),
     conditions,
     ...result.status,
     ...(maas && { maas }),
+    ...(restore && { restore }),
+    ...(snapshots && { snapshots }),
   };
+}
+
+/**
+ * A restore overrides the children's verdict while it runs (the nodes are held on purpose,
+ * not broken) and when it is refused (a human must fix spec.restoreFrom); a stalled lab
+ * stays stalled.
+ */
+export function restoreVerdictOf(found: Findings): Verdict | undefined {
+  if (found.stalled) return undefined;
+  if (found.restoreRefused) return { kind: 'stalled', ...found.restoreRefused };
+  if (found.restoring) return { kind: 'progressing', ...found.restoring };
+  return undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   GroupVersionKinds,
   type Hypervisor,
   type MaasLab,
+  type MaasLabSnapshot,
   type MaasNode,
   type VirtNetwork,
 } from '../../api/v1alpha1/index.js';
@@ -33,6 +34,7 @@ export function labCaches(manager: Manager): LabCaches {
     networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
     nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
     hypervisors: manager.cache<Hypervisor>(GroupVersionKinds.Hypervisor),
+    snapshots: manager.cache<MaasLabSnapshot>(GroupVersionKinds.MaasLabSnapshot),
   };
 }
 
@@ -92,6 +94,19 @@ export function watchLabs(
             : labsOn(specOf(o).hypervisor),
         { predicates: [collisionInputsChanged] },
       )
+      // A snapshot that becomes ready (or goes) changes the lab's snapshot bytes, and may be
+      // the one spec.restoreFrom waits for.
+      .watches(GroupVersionKinds.MaasLabSnapshot, (o): Request[] => {
+        const s = o as MaasLabSnapshot;
+        const ns = o.metadata?.namespace;
+        return caches.labs
+          .list(ns)
+          .filter(
+            (l) =>
+              l.metadata?.name === s.spec.lab || l.spec.restoreFrom?.snapshot === o.metadata?.name,
+          )
+          .map((l) => requestFor(l));
+      })
       .watches(GroupVersionKinds.Hypervisor, (o) => labsOn(o.metadata?.name), {
         predicates: [hypervisorGateChanged],
       })

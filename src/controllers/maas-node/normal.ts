@@ -5,6 +5,9 @@ import {
   CloneSourceNotFoundReason,
   CloneSourceNotHaltedReason,
   hasBmc,
+  HeldReason,
+  heldMessage,
+  HoldAnnotation,
   HypervisorNotFoundReason,
   LibvirtErrorReason,
   NameConflictReason,
@@ -21,13 +24,8 @@ import { EventType, TerminalError } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
 import { ownership as classify } from '../common/ownership.js';
 import { next, type Phase, stop } from '../common/phases.js';
-import {
-  desiredDomain,
-  desiredVolumes,
-  diffDomain,
-  domainNameFor,
-  type NodeContext,
-} from './desired.js';
+import { desiredDomain, desiredVolumes, domainNameFor, type NodeContext } from './desired.js';
+import { diffDomain } from './domain-diff.js';
 import { bootOverrideFor, serveBmc } from './bmc.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
@@ -67,6 +65,19 @@ const waitForHypervisor: Phase<NodePass> = async ({ scope, found }) => {
     return stop();
   }
   return next;
+};
+
+/**
+ * A node held by a lab snapshot or restore (HoldAnnotation) is left alone: its holder powers
+ * the domain and replaces its volumes, and any action of ours (a start under Always, a volume
+ * re-created while the holder swaps it) would break the one consistent point. The report says
+ * Held with the holder's name, which is the holder's proof that no pass acts any more.
+ */
+const respectHold: Phase<NodePass> = async ({ scope, found }) => {
+  const holder = scope.node.metadata?.annotations?.[HoldAnnotation];
+  if (holder === undefined || holder === '') return next;
+  found.waiting = { reason: HeldReason, message: heldMessage(holder) };
+  return stop();
 };
 
 /**
@@ -254,6 +265,7 @@ function acting(phase: Phase<NodePass>): Phase<NodePass> {
 /** The phases of a pass over a node that is not being deleted, in order. */
 export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
   waitForHypervisor,
+  respectHold,
   waitForNetworksAndSource,
   observeLibvirt,
   checkOwnership,

@@ -98,7 +98,13 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
       memory.shutdownEnded(uid);
       break;
     case 'managedSave':
-      await verbs.managedSave(domainName, owner);
+      // The pass's signal (the reconcile timeout, the shard's loss, shutdown) cancels a save
+      // that runs long; the domain then keeps running and the next pass tries again.
+      await verbs.managedSave(domainName, owner, {
+        signal,
+        onProgress: ({ done, total }) =>
+          pass.log.debug('Saving memory', { domain: domainName, done, total }),
+      });
       break;
     case 'reboot':
       await verbs.reboot(domainName, owner);

@@ -1,6 +1,7 @@
 // MaasNode status: the printable status, the status fields read from libvirt, and the
 // conditions. Pure: everything comes in already observed (CAPI's *_controller_status.go split).
 import {
+  HeldReason,
   BmcReadyCondition,
   BmcServingReason,
   hasBmc,
@@ -379,9 +380,13 @@ function libvirtFields(
   node: Readonly<MaasNode>,
   found: Findings,
 ): Pick<MaasNodeStatus, 'uuid' | 'state' | 'interfaces' | 'disks' | 'vnc'> {
-  const looked = found.unreachable === undefined && found.stalled?.reason !== NameConflictReason;
+  const looked =
+    found.unreachable === undefined &&
+    found.stalled?.reason !== NameConflictReason &&
+    found.waiting?.reason !== HeldReason;
   if (!looked) {
-    // Unreachable (or not ours): the last known facts stay; we cannot see, not "gone".
+    // Unreachable (or not ours, or held: the holder acts and we do not look): the last
+    // known facts stay; we cannot see, not "gone".
     const previous = node.status ?? {};
     return {
       ...(previous.uuid !== undefined && { uuid: previous.uuid }),

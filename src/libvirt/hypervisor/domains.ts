@@ -23,14 +23,19 @@ import {
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
 import { NameConflictError } from './errors.js';
+import { followJob } from './jobs.js';
 import type {
   Change,
   DomainPowerState,
   DomainStateName,
+  JobOptions,
   ObservedDomain,
   OwnedDomainDescription,
   RebootMode,
 } from './types.js';
+
+/** Running, as far as a guest can be asked to do something: its vCPUs are not stopped. */
+const isRunning = (state: DomainStateName): boolean => state === 'running' || state === 'blocked';
 
 /** virDomainState as virsh names it. */
 export const STATE_NAMES: Readonly<Record<DomainState, DomainStateName>> = {
@@ -224,15 +229,30 @@ export class DomainVerbs {
     return { changed: true, restored };
   }
 
-  async shutdown(name: string, owner: OwnerRef): Promise<Change> {
+  shutdown(name: string, owner: OwnerRef): Promise<Change> {
+    // `shutdown` is a guest already on its way down; asking again changes nothing.
+    return this.#callWhen(name, owner, isRunning, 'virDomainShutdownFlags', (d) =>
+      d.shutdownFlags(),
+    );
+  }
+
+  /**
+   * One call on our domain `name` when its state allows it (`when`), else no change; an
+   * absent domain is NO_DOMAIN.
+   */
+  async #callWhen(
+    name: string,
+    owner: OwnerRef,
+    when: (state: DomainStateName) => boolean,
+    op: string,
+    act: (dom: Domain) => Promise<void>,
+  ): Promise<Change> {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) throw this.#missing(name);
     using dom = found;
-    const state = await this.#stateOf(c, dom);
-    // `shutdown` is a guest already on its way down; asking again changes nothing.
-    if (state !== 'running' && state !== 'blocked') return { changed: false };
-    await this.#calls.call(c, 'virDomainShutdownFlags', () => dom.shutdownFlags());
+    if (!when(await this.#stateOf(c, dom))) return { changed: false };
+    await this.#calls.call(c, op, () => act(dom));
     return { changed: true };
   }
 
@@ -278,7 +298,22 @@ export class DomainVerbs {
     return { changed: true };
   }
 
-  async managedSave(name: string, owner: OwnerRef): Promise<Change> {
+  suspend(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#callWhen(name, owner, isRunning, 'virDomainSuspend', (d) => d.suspend());
+  }
+
+  resume(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#callWhen(
+      name,
+      owner,
+      (s) => s === 'paused',
+      'virDomainResume',
+      (d) => d.resume(),
+    );
+  }
+
+  async managedSave(name: string, owner: OwnerRef, opts: JobOptions = {}): Promise<Change> {
+    opts.signal?.throwIfAborted();
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) throw this.#missing(name);
@@ -287,7 +322,19 @@ export class DomainVerbs {
     if (state !== 'running' && state !== 'blocked' && state !== 'paused') {
       return { changed: false };
     }
-    await this.#calls.call(c, 'virDomainManagedSave', () => dom.managedSave());
+    const saving = this.#calls.call(c, 'virDomainManagedSave', () => dom.managedSave());
+    if (opts.signal === undefined && opts.onProgress === undefined) {
+      await saving;
+      return { changed: true };
+    }
+    await followJob(
+      saving,
+      {
+        info: () => this.#calls.call(c, 'virDomainGetJobInfo', () => dom.getJobInfo()),
+        abort: () => this.#calls.call(c, 'virDomainAbortJobFlags', () => dom.abortJob()),
+      },
+      opts,
+    );
     return { changed: true };
   }
 

@@ -29,6 +29,7 @@ export {
   UploadSizeMismatchError,
 } from './errors.js';
 export type { Hypervisor } from './interface.js';
+export { InjectedFaultError, withInjectedFaults } from './faults.js';
 export { DEFAULT_DOMAIN_FACTS_TTL_MS } from './inventory.js';
 export {
   createLibvirtHypervisor,

@@ -161,10 +161,23 @@ export interface Hypervisor {
    */
   reboot(name: string, owner: OwnerRef, mode?: RebootMode): Promise<Change>;
   /**
-   * Saves a running (or paused) domain's memory to libvirt's managed image and stops it.
+   * Pauses a running domain (its vCPUs stop; memory and disks stay as they are); a no-op
+   * unless running. NO_DOMAIN (isNotFound) when absent.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSuspend
+   */
+  suspend(name: string, owner: OwnerRef): Promise<Change>;
+  /**
+   * Resumes a paused domain; a no-op unless paused. NO_DOMAIN (isNotFound) when absent.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainResume
+   */
+  resume(name: string, owner: OwnerRef): Promise<Change>;
+  /**
+   * Saves a running (or paused) domain's memory to libvirt's managed image and stops it,
+   * reporting the bytes written (virDomainGetJobInfo) and, on `signal`, cancelling the save
+   * (virDomainAbortJobFlags: the domain goes on running) and rejecting with the signal's reason.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainManagedSave
    */
-  managedSave(name: string, owner: OwnerRef): Promise<Change>;
+  managedSave(name: string, owner: OwnerRef, opts?: JobOptions): Promise<Change>;
   /**
    * Destroys if active, then undefines with the managed save image, snapshot metadata and
    * NVRAM; absent is a no-op; NameConflictError for someone else's.

@@ -180,8 +180,16 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#domains.reboot(name, owner, mode);
   }
 
-  managedSave(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.managedSave(name, owner);
+  suspend(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.suspend(name, owner);
+  }
+
+  resume(name: string, owner: OwnerRef): Promise<Change> {
+    return this.#domains.resume(name, owner);
+  }
+
+  managedSave(name: string, owner: OwnerRef, opts?: JobOptions): Promise<Change> {
+    return this.#domains.managedSave(name, owner, opts);
   }
 
   deleteDomain(name: string, owner: OwnerRef): Promise<Change> {

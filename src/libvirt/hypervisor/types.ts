@@ -204,11 +204,14 @@ export interface JobProgress {
   readonly total: number;
 }
 
-/** Progress reports and cancellation of a long libvirt job. */
+/** Progress reports and cancellation of a long libvirt job (a volume upload, a managed save). */
 export interface JobOptions {
-  /** Called after every chunk, with the bytes done so far. */
+  /** Called as the job advances (an upload: after every chunk), with the bytes done so far. */
   readonly onProgress?: (progress: JobProgress) => void;
-  /** Aborts the job: the stream is aborted and what was made is removed. */
+  /**
+   * Aborts the job: an upload's stream is aborted and the volume removed; a managed save is
+   * cancelled and the domain keeps running.
+   */
   readonly signal?: AbortSignal;
 }
 

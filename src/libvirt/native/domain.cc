@@ -41,6 +41,31 @@ Napi::Value DomainGetInfo(const Napi::CallbackInfo &info) {
       });
 }
 
+/// virDomainGetJobInfo: the domain's background job (a save, a dump, a migration), if any.
+/// Byte counts fit a double exactly up to 8 PiB, so they cross as numbers.
+Napi::Value DomainGetJobInfo(const Napi::CallbackInfo &info) {
+  auto d = Arg<virDomain>(info, 0);
+  auto ji = std::make_shared<virDomainJobInfo>();
+  return Call::Run(info.Env(), LaneArg<virDomain>(info, 0), [d, ji] { return virDomainGetJobInfo(d.get(), ji.get()) >= 0; },
+      [ji](Napi::Env env) {
+        Napi::Object o = Napi::Object::New(env);
+        auto num = [&](const char *k, unsigned long long v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+        o.Set("type", Napi::Number::New(env, ji->type));
+        num("timeElapsed", ji->timeElapsed);
+        num("timeRemaining", ji->timeRemaining);
+        num("dataTotal", ji->dataTotal);
+        num("dataProcessed", ji->dataProcessed);
+        num("dataRemaining", ji->dataRemaining);
+        num("memTotal", ji->memTotal);
+        num("memProcessed", ji->memProcessed);
+        num("memRemaining", ji->memRemaining);
+        num("fileTotal", ji->fileTotal);
+        num("fileProcessed", ji->fileProcessed);
+        num("fileRemaining", ji->fileRemaining);
+        return o;
+      });
+}
+
 /// What one look at a domain reads, filled on the worker thread.
 struct DomainSnapshotOfState {
   int state = 0;
@@ -191,6 +216,8 @@ void InitDomain(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "domainGetXMLDesc", StringFlagsOp<virDomain, virDomainGetXMLDesc>);
   Export(env, exports, "domainGetState", DomainGetState);
   Export(env, exports, "domainGetInfo", DomainGetInfo);
+  Export(env, exports, "domainGetJobInfo", DomainGetJobInfo);
+  Export(env, exports, "domainAbortJobFlags", FlagsOp<virDomain, virDomainAbortJobFlags>);
   Export(env, exports, "domainObserve", DomainObserve);
   Export(env, exports, "domainIsActive", BoolOp<virDomain, virDomainIsActive>);
   Export(env, exports, "domainIsPersistent", BoolOp<virDomain, virDomainIsPersistent>);

@@ -4,7 +4,6 @@
 export {
   buildDomainXml,
   diskTargetName,
-  parseDomainXml,
   type Arch,
   type BootDevice,
   type DiskBus,
@@ -23,6 +22,7 @@ export {
   type ParsedVnc,
   type VncGraphics,
 } from './domain.js';
+export { parseDomainXml } from './domain-parse.js';
 export {
   MAASLAB_XMLNS,
   MAASLAB_XMLNS_PREFIX,

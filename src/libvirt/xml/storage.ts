@@ -68,6 +68,11 @@ export interface VolumeDescription {
    * image shared by several disks), which must never be written to again.
    */
   readonly backingStore?: { readonly path: string; readonly format: VolumeFormat };
+  /**
+   * The file mode libvirt gives the volume, octal (e.g. 0444 for a read-only golden copy);
+   * absent lets the pool choose.
+   */
+  readonly mode?: string;
 }
 
 /** The fields of a volume the controllers compare. Sizes in bytes. */
@@ -84,6 +89,8 @@ export interface ParsedVolume {
   readonly allocationBytes?: number;
   /** Image format, e.g. `qcow2`. */
   readonly format?: string;
+  /** The file mode, octal as libvirt writes it (e.g. 0444). */
+  readonly mode?: string;
 }
 
 /** Builds pool XML for virStoragePoolDefineXML. */
@@ -135,7 +142,10 @@ export function buildVolumeXml(desc: VolumeDescription): string {
         ? undefined
         : textElement(desc.allocationBytes, { unit: 'bytes' }),
     capacity: textElement(desc.capacityBytes, { unit: 'bytes' }),
-    target: { format: attrs({ type: desc.format }) },
+    target: {
+      format: attrs({ type: desc.format }),
+      permissions: desc.mode === undefined ? undefined : { mode: desc.mode },
+    },
     backingStore: desc.backingStore
       ? { path: desc.backingStore.path, format: attrs({ type: desc.backingStore.format }) }
       : undefined,
@@ -159,5 +169,6 @@ export function parseVolumeXml(xml: string): ParsedVolume {
     capacityBytes,
     allocationBytes: sizeOf(root, 'allocation'),
     format: attr(child(target, 'format'), 'type'),
+    mode: childText(child(target, 'permissions'), 'mode'),
   });
 }

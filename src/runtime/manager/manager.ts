@@ -16,15 +16,18 @@ import { type Client, createClient } from '../client/client.js';
 import { type EventRecorder, createEventRecorder } from '../events/recorder.js';
 import {
   type HttpServer,
+  type MetricsServing,
   type ProbeServer,
   startMetricsServer,
   startProbeServer,
 } from './health.js';
+import { type CertificateFiles, loadServingCertificate } from '../certs/serving.js';
+import { createKubeAccessReviewer, createMetricsAuthorizer } from './metrics-auth.js';
 import { type Informer, createInformer } from '../cache/informer.js';
 import { type LeaseStore, createLeaseStore } from '../leaderelection/lease-store.js';
 import { createListWatch } from '../cache/list-watch.js';
 import type { RestConfig } from '../client/kubeconfig.js';
-import { type Logger, noopLogger } from '../log.js';
+import { type Logger, describeError, noopLogger } from '../log.js';
 import { type RuntimeMetrics, createRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { type Request, requestKey } from '../controller/reconcile.js';
 import { type RestClient, createRestClient, instrumentRestClient } from '../client/rest.js';
@@ -77,6 +80,11 @@ export interface ManagerOptions {
   readonly metrics?: RuntimeMetrics;
   /** Default `:8080`; `0` disables. */
   readonly metricsBindAddress?: string;
+  /**
+   * HTTPS with TokenReview/SubjectAccessReview authorization (the default), with the mounted
+   * certificate `files` or a self-signed one; or plain HTTP, on a loopback address only.
+   */
+  readonly metricsServing?: MetricsServingOptions;
   /** Default `:8081`; `0` disables. */
   readonly healthProbeBindAddress?: string;
   /** Leader-election identity (default `<hostname>_<uuid>`, like client-go). */
@@ -90,6 +98,11 @@ export interface ManagerOptions {
   /** Raw client override (tests). */
   readonly rest?: RestClient;
 }
+
+/** How the manager's metrics server serves (see {@link ManagerOptions.metricsServing}). */
+export type MetricsServingOptions =
+  | { readonly secure: true; readonly certificateFiles?: CertificateFiles }
+  | { readonly secure: false };
 
 /** The process-wide runtime. */
 export interface Manager {
@@ -167,6 +180,28 @@ export function createManager(opts: ManagerOptions): Manager {
   let started = false;
   const halt = new AbortController();
   let stopping: Promise<void> | undefined;
+
+  /** The certificate and authorizer of a secure metrics server (nothing when disabled). */
+  const metricsServing = async (): Promise<MetricsServing> => {
+    const want = opts.metricsServing ?? { secure: true };
+    if (!want.secure || opts.metricsBindAddress === '0') return { secure: false };
+    return {
+      secure: true,
+      certificate: await loadServingCertificate({
+        clock,
+        ...(want.certificateFiles && { files: want.certificateFiles }),
+        onError: (err) =>
+          logger.warn('Metrics serving certificate not reloaded', { error: describeError(err) }),
+      }),
+      // The operator's own credentials ask the API server: it needs create on tokenreviews
+      // and subjectaccessreviews (metricsAuthRbac), nothing more.
+      authorizer: createMetricsAuthorizer({
+        reviewer: createKubeAccessReviewer(rest),
+        clock,
+        logger,
+      }),
+    };
+  };
 
   const allSynced = (): boolean => [...informers.values()].every((i) => i.informer.hasSynced());
 
@@ -252,6 +287,7 @@ export function createManager(opts: ManagerOptions): Manager {
         bindAddress: opts.metricsBindAddress ?? ':8080',
         registry: metrics.registry,
         logger,
+        serving: await metricsServing(),
       });
       logger.info('Starting informers', { count: informers.size });
       for (const { informer } of informers.values()) informer.start();

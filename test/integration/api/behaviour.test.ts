@@ -390,6 +390,17 @@ describe('api: behaviour in the real API server', () => {
         'Status',
         'MAAS',
         'MAAS-Reachable',
+        'Restore',
+        'Ready',
+        'Age',
+      ]);
+      expect(await names('maaslabsnapshots', ns)).to.deep.equal([
+        'Name',
+        'Lab',
+        'Mode',
+        'Phase',
+        'ReadyToUse',
+        'Size',
         'Ready',
         'Age',
       ]);
@@ -409,7 +420,7 @@ describe('api: behaviour in the real API server', () => {
       },
       cns,
     );
-    for (const short of ['hv', 'vnet', 'mn', 'lab']) {
+    for (const short of ['hv', 'vnet', 'mn', 'lab', 'labsnap']) {
       const r = await kube.kubectl(['get', short, '-n', ns]);
       expect(r.code, `${short}: ${r.stderr}`).to.equal(0);
     }

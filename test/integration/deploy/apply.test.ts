@@ -39,7 +39,7 @@ describe('deploy/ on kube-apiserver', function () {
   });
 
   describe('deploy/base', () => {
-    it('is accepted: namespace, CRDs, RBAC, Deployment and Service', async () => {
+    it('is accepted: namespace, CRDs, RBAC, Deployment, Service and NetworkPolicies', async () => {
       const names = await applyKustomization(admin(), 'deploy/base');
       expect(names).to.include.members([
         'namespace/maaslab-system',
@@ -49,6 +49,12 @@ describe('deploy/ on kube-apiserver', function () {
         'role.rbac.authorization.k8s.io/maaslab-leader-election',
         'deployment.apps/maaslab-operator',
         'service/maaslab-operator-metrics',
+        'clusterrole.rbac.authorization.k8s.io/maaslab-metrics-auth',
+        'clusterrolebinding.rbac.authorization.k8s.io/maaslab-metrics-auth',
+        'clusterrole.rbac.authorization.k8s.io/maaslab-metrics-reader',
+        'networkpolicy.networking.k8s.io/maaslab-operator-allow-metrics-traffic',
+        'networkpolicy.networking.k8s.io/maaslab-operator-allow-probes',
+        'networkpolicy.networking.k8s.io/maaslab-operator-allow-bmc-traffic',
       ]);
       const dep = await getJson<{ spec: { replicas: number } }>([
         'deployment/maaslab-operator',
@@ -141,6 +147,33 @@ describe('deploy/ on kube-apiserver', function () {
       ];
       for (const a of denied)
         expect(await allowed(kc, DEPLOY_SA_USER, a), JSON.stringify(a)).to.equal(false);
+    });
+
+    it('lets the operator create TokenReviews and SubjectAccessReviews (metrics auth), and not read its own /metrics', async () => {
+      const kc = controlPlane().kubeConfig('admin');
+      for (const a of [
+        { verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' },
+        { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' },
+      ])
+        expect(await allowed(kc, DEPLOY_SA_USER, a), JSON.stringify(a)).to.equal(true);
+      for (const a of [
+        { verb: 'get', group: 'authentication.k8s.io', resource: 'tokenreviews' },
+        {
+          verb: 'create',
+          group: '',
+          resource: 'serviceaccounts',
+          subresource: 'token',
+          namespace: 'labs',
+        },
+      ])
+        expect(await allowed(kc, DEPLOY_SA_USER, a), JSON.stringify(a)).to.equal(false);
+      // metrics-reader is for the scraper; the operator's own account is not bound to it.
+      const canI = async (...args: string[]): Promise<string> =>
+        kubectlRun(admin(), ['auth', 'can-i', `--as=${DEPLOY_SA_USER}`, ...args]).then(
+          (out) => out.trim(),
+          (err: unknown) => String((err as { stdout?: string }).stdout ?? '').trim(),
+        );
+      expect(await canI('get', '/metrics')).to.equal('no');
     });
 
     it('answers `kubectl auth can-i` the same way', async () => {

@@ -21,6 +21,7 @@ import {
   startOperator,
 } from '../../support/operator.js';
 import { imageEntrypoint, imageEnv } from '../../support/image.js';
+import { httpsGet } from '../../support/metrics-auth.js';
 import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
@@ -62,7 +63,7 @@ describe('the image layout (hack/stage-image.sh + the Dockerfile ENTRYPOINT)', f
     }
   });
 
-  it('runs from the staged tree: ready, serves a Hypervisor through the addon, exits 0 on SIGTERM', async () => {
+  it('runs from the staged tree: ready, HTTPS metrics refusing anonymous callers, serves a Hypervisor through the addon, exits 0 on SIGTERM', async () => {
     const [, script] = await imageEntrypoint();
     const cp = controlPlane();
     ns = await createTestNamespace(cp.kubeConfig('admin'), 'image');
@@ -75,7 +76,14 @@ describe('the image layout (hack/stage-image.sh + the Dockerfile ENTRYPOINT)', f
       logFile: join(stage, 'operator.log'),
       // With the image's environment (its V8 and malloc settings).
       env: await imageEnv(),
+      // As the manifests run it: HTTPS metrics, certificate made by the staged dependencies.
+      secureMetrics: true,
     });
+    const anonymous = await httpsGet(operator.metricsUrl);
+    expect([anonymous.status, anonymous.certificate.subject?.CN]).to.deep.equal([
+      401,
+      'maaslab-operator-metrics',
+    ]);
     // The test driver's host reports CPUs: only the libvirt binding can have read them.
     await writeFile(
       join(stage, 'hv.yaml'),

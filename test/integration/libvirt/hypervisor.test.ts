@@ -18,6 +18,8 @@ import {
   type OwnedDomainDescription,
   type OwnedNetworkDescription,
 } from '../../../src/libvirt/index.js';
+import { DomainJobType, ErrorNumber } from '../../../src/libvirt/constants.js';
+import { isLibvirtError } from '../../../src/libvirt/errors.js';
 import type { OwnerMetadata } from '../../../src/libvirt/xml/index.js';
 import { kvmExpected, type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { waitFor } from '../../support/wait.js';
@@ -230,8 +232,41 @@ describe('Hypervisor on a private libvirtd (QEMU)', function () {
     expect(after?.id).to.not.equal(before);
   });
 
+  it("reads a running domain's job (none) and refuses to abort a job that does not exist", async () => {
+    const conn = await pool.get(lv.uri);
+    using dom = await conn.domainLookupByName(DOMAIN);
+    const info = await dom.getJobInfo();
+    expect(info.type).to.equal(DomainJobType.None);
+    expect(info.dataTotal).to.equal(0);
+    let refused: unknown;
+    await dom.abortJob().catch((e: unknown) => (refused = e));
+    expect(isLibvirtError(refused) && refused.code, String(refused)).to.equal(
+      ErrorNumber.OperationInvalid,
+    );
+  });
+
+  it('a managed save asked with an already aborted signal does not happen: the domain runs on', async () => {
+    const reason = new Error('the pass was cancelled');
+    let err: unknown;
+    await hv
+      .managedSave(DOMAIN, nodeOwner, { signal: AbortSignal.abort(reason) })
+      .catch((e: unknown) => (err = e));
+    expect(err).to.equal(reason);
+    const seen = await hv.observeDomain(DOMAIN);
+    expect(seen?.state).to.equal('running');
+    expect(seen?.hasManagedSave).to.equal(false);
+  });
+
   it('saves to the managed image and restores from it', async () => {
-    expect((await hv.managedSave(DOMAIN, nodeOwner)).changed).to.equal(true);
+    // Followed as the operator follows it (progress and a live signal); this guest's few
+    // touched pages may be written before the first progress read, so none is required.
+    const progress: number[] = [];
+    const saved0 = await hv.managedSave(DOMAIN, nodeOwner, {
+      signal: new AbortController().signal,
+      onProgress: ({ done }) => void progress.push(done),
+    });
+    expect(saved0.changed).to.equal(true);
+    expect(progress).to.deep.equal([...progress].sort((a, b) => a - b));
     const saved = await hv.observeDomain(DOMAIN);
     expect(saved?.state).to.equal('shutoff');
     expect(saved?.hasManagedSave).to.equal(true);

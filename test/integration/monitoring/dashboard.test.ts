@@ -1,6 +1,8 @@
 // End to end for deploy/monitoring and deploy/argocd: a real Prometheus (Debian's, on
 // 127.0.0.1) scrapes the operator child process every second while it builds the recipe lab
-// on a private libvirtd. Then every dashboard query must be accepted by Prometheus and the
+// on a private libvirtd — over HTTPS with a ServiceAccount token bound to
+// maaslab-metrics-reader, as the ServiceMonitor does (and a second job without a token is
+// refused). Then every dashboard query must be accepted by Prometheus and the
 // core panels must show the lab; the alert expressions must be quiet for the healthy lab;
 // and Argo CD's health Lua, run on the live objects, must agree with kstatus.
 import { readFile } from 'node:fs/promises';
@@ -28,10 +30,17 @@ import {
   variableValues,
 } from '../../support/monitoring.js';
 import { kubectlApply, kubectlRun } from '../../support/operator.js';
+import {
+  METRICS_READER_ROLE,
+  type TestServiceAccount,
+  createServiceAccountWithToken,
+} from '../../support/metrics-auth.js';
 import { waitFor } from '../../support/wait.js';
 
 const LAB = 'recipe';
 const JOB = 'maaslab-operator';
+/** The same target scraped without a token: it must stay down. */
+const ANONYMOUS_JOB = 'maaslab-operator-anonymous';
 /** Grafana's $__rate_interval for a 1 s scrape is 4 s; a wider window keeps rates non-empty. */
 const RATE_INTERVAL = '30s';
 const LONG = { timeoutMs: 480_000, intervalMs: 1000 } as const;
@@ -59,6 +68,7 @@ describe('e2e: monitoring (Prometheus + dashboard) and Argo CD health on the rec
 
   let env: E2eEnvironment | undefined;
   let prom: PrometheusServer | undefined;
+  let scraper: TestServiceAccount | undefined;
   let dashboard: Dashboard;
   let builtFromS: number;
   let readyAtS: number;
@@ -95,8 +105,21 @@ describe('e2e: monitoring (Prometheus + dashboard) and Argo CD health on the rec
   before(async function () {
     this.timeout(300_000);
     dashboard = await loadDashboard();
-    env = await startE2eEnvironment('mon', { leaderElect: true });
-    prom = await startPrometheus({ job: JOB, metricsUrl: env.operator.metricsUrl, interval: '1s' });
+    env = await startE2eEnvironment('mon', { leaderElect: true, secureMetrics: true });
+    // Prometheus's identity, as in a cluster: a ServiceAccount bound to maaslab-metrics-reader.
+    scraper = await createServiceAccountWithToken(
+      env.admin,
+      env.leaseNs.name,
+      'prometheus',
+      METRICS_READER_ROLE,
+    );
+    prom = await startPrometheus({
+      job: JOB,
+      metricsUrl: env.operator.metricsUrl,
+      interval: '1s',
+      bearerToken: scraper.token,
+      unauthenticatedJob: ANONYMOUS_JOB,
+    });
     // Prometheus applies new targets after a few seconds, and the lab may be built in less:
     // without a scrape before the build, its counters would be seen only at their end value.
     await waitFor(async () => (await instant(`up{job="${JOB}"}`))[0]?.value?.[1] === '1', {
@@ -109,7 +132,24 @@ describe('e2e: monitoring (Prometheus + dashboard) and Argo CD health on the rec
   after(async function () {
     this.timeout(180_000);
     await prom?.stop();
+    await scraper?.cleanup();
     await env?.stop();
+  });
+
+  it('scrapes over HTTPS with the reader token; without a token the scrape is refused (401)', async function () {
+    const targets = await waitFor(
+      async () => {
+        const t = await p().targets();
+        return t.length === 2 && t.every((x) => x.health !== 'unknown') ? t : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: 'both targets scraped once' },
+    );
+    const byJob = new Map(targets.map((t) => [t.scrapePool, t]));
+    expect(byJob.get(JOB)?.scrapeUrl).to.match(/^https:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(byJob.get(JOB)?.health).to.equal('up');
+    expect(byJob.get(ANONYMOUS_JOB)?.health).to.equal('down');
+    expect(byJob.get(ANONYMOUS_JOB)?.lastError).to.contain('401');
+    expect((await instant(`up{job="${ANONYMOUS_JOB}"}`))[0]?.value?.[1]).to.equal('0');
   });
 
   it('scrapes the operator while it builds the recipe lab', async function () {

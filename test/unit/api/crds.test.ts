@@ -137,8 +137,18 @@ describe('hack/gen-crds', () => {
     expect(columns).to.deep.equal({
       Hypervisor: ['URI', 'Ready', 'CPUs', 'Memory', 'Age'],
       VirtNetwork: ['Hypervisor', 'Mode', 'Address', 'Bridge', 'Ready', 'Age'],
+      MaasLabSnapshot: ['Lab', 'Mode', 'Phase', 'ReadyToUse', 'Size', 'Ready', 'Age'],
       MaasNode: ['Hypervisor', 'Status', 'MAC', 'VNC', 'MAAS', 'Ready', 'Age'],
-      MaasLab: ['Hypervisor', 'Nodes', 'Status', 'MAAS', 'MAAS-Reachable', 'Ready', 'Age'],
+      MaasLab: [
+        'Hypervisor',
+        'Nodes',
+        'Status',
+        'MAAS',
+        'MAAS-Reachable',
+        'Restore',
+        'Ready',
+        'Age',
+      ],
     });
   });
 

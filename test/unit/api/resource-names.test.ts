@@ -53,6 +53,7 @@ describe('api: kubectl names of the kinds', () => {
         '"vnet" names virtnetworks.maaslab.dev and is a category of things',
         'category "maaslab-all" of hypervisors.maaslab.dev is a category of things too',
         'category "maaslab-all" of maaslabs.maaslab.dev is a category of things too',
+        'category "maaslab-all" of maaslabsnapshots.maaslab.dev is a category of things too',
         'category "maaslab-all" of maasnodes.maaslab.dev is a category of things too',
         'category "maaslab-all" of virtnetworks.maaslab.dev is a category of things too',
       ]);

@@ -15,6 +15,7 @@ describe('cli/options', () => {
         leaderElect: false,
         namespace: DEFAULT_NAMESPACE,
         metricsBindAddress: ':8080',
+        metricsSecure: true,
         healthProbeBindAddress: ':8081',
         maxConcurrentReconciles: 10,
         logLevel: 'info',
@@ -48,6 +49,12 @@ describe('cli/options', () => {
       '--leader-elect',
       '--metrics-bind-address',
       '127.0.0.1:0',
+      '--metrics-cert-path',
+      '/etc/metrics-tls',
+      '--metrics-cert-name',
+      'cert.pem',
+      '--metrics-cert-key',
+      'key.pem',
       '--health-probe-bind-address',
       '0',
       '--max-concurrent-reconciles',
@@ -69,6 +76,8 @@ describe('cli/options', () => {
       hypervisors: { all: false, names: ['hv1', 'hv2'] },
       leaderElect: true,
       metricsBindAddress: '127.0.0.1:0',
+      metricsSecure: true,
+      metricsCertificate: { dir: '/etc/metrics-tls', certName: 'cert.pem', keyName: 'key.pem' },
       healthProbeBindAddress: '0',
       maxConcurrentReconciles: 4,
       logLevel: 'debug',
@@ -88,6 +97,23 @@ describe('cli/options', () => {
     ['--reconcile-timeout', '0s'],
     ['--hypervisors', 'all,hv1'],
     ['--unknown'],
+    // Plain HTTP is for loopback only: every interface, a pod address, the unspecified ones.
+    ['--metrics-secure=false'],
+    ['--metrics-secure=false', '--metrics-bind-address', ':8080'],
+    ['--metrics-secure=false', '--metrics-bind-address', '10.0.0.5:8080'],
+    ['--metrics-secure=false', '--metrics-bind-address', '0.0.0.0:8080'],
+    ['--metrics-secure=false', '--metrics-bind-address', '[::]:8080'],
+    ['--metrics-secure=false', '--metrics-bind-address', 'localhost.example.com:8080'],
+    ['--metrics-secure', 'maybe'],
+    [
+      '--metrics-secure=false',
+      '--metrics-bind-address',
+      '127.0.0.1:0',
+      '--metrics-cert-path',
+      '/x',
+    ],
+    ['--metrics-cert-name', '../etc/passwd'],
+    ['--metrics-cert-key', '..'],
   ]) {
     it(`rejects ${bad.join(' ')}`, async () => {
       let error: unknown;
@@ -95,6 +121,40 @@ describe('cli/options', () => {
       expect(error).to.be.instanceOf(Error);
     });
   }
+
+  describe('--metrics-secure', () => {
+    it('is on by default and alone, off with =false or a separate false, on loopback only', async () => {
+      expect((await parseRunArgs(['run'])).metricsSecure).to.equal(true);
+      expect((await parseRunArgs(['run', '--metrics-secure'])).metricsSecure).to.equal(true);
+      expect((await parseRunArgs(['run', '--metrics-secure=true'])).metricsSecure).to.equal(true);
+      for (const addr of ['127.0.0.1:8080', '127.9.9.9:1', '[::1]:8080', 'localhost:8080', '0']) {
+        const off = await parseRunArgs([
+          'run',
+          '--metrics-bind-address',
+          addr,
+          '--metrics-secure=false',
+        ]);
+        expect(off.metricsSecure, addr).to.equal(false);
+        expect(off.metricsBindAddress, addr).to.equal(addr);
+      }
+      const spaced = await parseRunArgs([
+        'run',
+        '--metrics-secure',
+        'false',
+        '--metrics-bind-address',
+        '127.0.0.1:9',
+      ]);
+      expect(spaced.metricsSecure).to.equal(false);
+    });
+
+    it('says why plain HTTP on every interface is refused', async () => {
+      let error: unknown;
+      await parseRunArgs(['run', '--metrics-secure=false']).catch((e: unknown) => (error = e));
+      expect((error as Error).message)
+        .to.contain('without authentication')
+        .and.contain('127.0.0.1:8080');
+    });
+  });
 
   describe('parseHypervisors', () => {
     it('reads all, and trims lists', () => {

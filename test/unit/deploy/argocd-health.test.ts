@@ -155,7 +155,7 @@ describe('deploy/argocd', () => {
     );
   });
 
-  it('the patch carries health.lua, unchanged, for exactly the four maaslab kinds', async () => {
+  it('the patch carries health.lua, unchanged, for exactly the five maaslab kinds', async () => {
     const lua = await readFile(join(repoRoot, HEALTH_LUA), 'utf8');
     const patch = parse(await readFile(join(repoRoot, ARGOCD_CM_PATCH), 'utf8')) as {
       kind: string;
@@ -168,6 +168,7 @@ describe('deploy/argocd', () => {
       [
         'resource.customizations.health.maaslab.dev_Hypervisor',
         'resource.customizations.health.maaslab.dev_MaasLab',
+        'resource.customizations.health.maaslab.dev_MaasLabSnapshot',
         'resource.customizations.health.maaslab.dev_MaasNode',
         'resource.customizations.health.maaslab.dev_VirtNetwork',
       ].sort(),

@@ -9,11 +9,13 @@ import type {
   V1Container,
   V1DaemonSet,
   V1Deployment,
+  V1NetworkPolicy,
   V1PodSpec,
   V1PolicyRule,
   V1Service,
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
+import { BmcDefaults } from '../../../src/api/v1alpha1/index.js';
 import { repoRoot } from '../../../hack/gen-rbac.js';
 import { kustomize } from '../../support/operator.js';
 
@@ -79,7 +81,7 @@ describe('deploy/ (kubectl kustomize)', function () {
 
   for (const dir of OVERLAYS) {
     describe(dir, () => {
-      it('holds the namespace, the four CRDs, the RBAC and the metrics Service', () => {
+      it('holds the namespace, the five CRDs, the RBAC and the metrics Service', () => {
         const d = docs(dir);
         expect(must<Doc>(d, 'Namespace').metadata.name).to.equal('maaslab-system');
         expect(
@@ -87,6 +89,7 @@ describe('deploy/ (kubectl kustomize)', function () {
         ).to.have.members([
           'hypervisors.maaslab.dev',
           'maaslabs.maaslab.dev',
+          'maaslabsnapshots.maaslab.dev',
           'maasnodes.maaslab.dev',
           'virtnetworks.maaslab.dev',
         ]);
@@ -106,17 +109,91 @@ describe('deploy/ (kubectl kustomize)', function () {
         }
       });
 
-      it('grants no wildcard in any rule', () => {
+      it('grants no wildcard in any rule, and no non-resource URL but get /metrics to readers', () => {
         const rules = rulesOf(docs(dir));
         expect(rules).to.not.be.empty;
         for (const r of rules) {
           const words = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs];
           expect(words, JSON.stringify(r)).not.to.include('*');
-          expect(r.nonResourceURLs ?? []).to.be.empty;
+          if (r.nonResourceURLs?.length) {
+            expect(r).to.deep.equal({ nonResourceURLs: ['/metrics'], verbs: ['get'] });
+          }
         }
       });
 
-      it("reads Secrets only by name (BMC credentials), creates them in its own namespace (BMC certificates) and, server-side apply, a MAAS controller lab's admin and API key Secrets, and writes outside maaslab.dev only for events, leases and those", () => {
+      it('lets the operator review tokens and access (metrics auth), and has a metrics-reader role nobody is bound to', () => {
+        const d = docs(dir);
+        const auth = must<V1ClusterRole>(d, 'ClusterRole', 'maaslab-metrics-auth');
+        expect(auth.rules).to.deep.equal([
+          { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+          {
+            apiGroups: ['authorization.k8s.io'],
+            resources: ['subjectaccessreviews'],
+            verbs: ['create'],
+          },
+        ]);
+        const binding = must<{ roleRef: { name: string }; subjects: unknown[] }>(
+          d,
+          'ClusterRoleBinding',
+          'maaslab-metrics-auth',
+        );
+        expect(binding.roleRef.name).to.equal('maaslab-metrics-auth');
+        expect(binding.subjects).to.deep.equal([
+          { kind: 'ServiceAccount', name: 'maaslab-operator', namespace: 'maaslab-system' },
+        ]);
+        const reader = must<V1ClusterRole>(d, 'ClusterRole', 'maaslab-metrics-reader');
+        expect(reader.rules).to.deep.equal([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+        const bound = d
+          .filter((x) => x.kind === 'ClusterRoleBinding' || x.kind === 'RoleBinding')
+          .map((x) => (x as unknown as { roleRef: { name: string } }).roleRef.name);
+        expect(bound).not.to.include('maaslab-metrics-reader');
+      });
+
+      it('lets into the operator pods only the metrics scrape (from metrics=enabled namespaces), the probes and the BMC ports', () => {
+        const d = docs(dir);
+        const policies = d.filter(
+          (x) => x.kind === 'NetworkPolicy',
+        ) as unknown as V1NetworkPolicy[];
+        expect(policies.map((p) => p.metadata?.name).sort()).to.deep.equal([
+          'maaslab-operator-allow-bmc-traffic',
+          'maaslab-operator-allow-metrics-traffic',
+          'maaslab-operator-allow-probes',
+        ]);
+        const workload = (find<V1Deployment>(d, 'Deployment') ??
+          must<V1DaemonSet>(d, 'DaemonSet')) as V1Deployment | V1DaemonSet;
+        const podLabels = workload.spec?.template.metadata?.labels ?? {};
+        const container = workload.spec!.template.spec!.containers[0]!;
+        const rules = new Map<string, unknown>();
+        for (const p of policies) {
+          expect(p.metadata?.namespace).to.equal('maaslab-system');
+          // Selects the operator's pods, and only restricts ingress (egress stays open).
+          expect(podLabels).to.include(p.spec?.podSelector?.matchLabels);
+          expect(p.spec?.podSelector?.matchLabels).to.not.be.empty;
+          expect(p.spec?.policyTypes).to.deep.equal(['Ingress']);
+          expect(p.spec?.ingress).to.have.length(1);
+          rules.set(p.metadata!.name!, p.spec!.ingress![0]);
+        }
+        expect(rules.get('maaslab-operator-allow-metrics-traffic')).to.deep.equal({
+          from: [{ namespaceSelector: { matchLabels: { metrics: 'enabled' } } }],
+          ports: [{ port: 'metrics', protocol: 'TCP' }],
+        });
+        expect(rules.get('maaslab-operator-allow-probes')).to.deep.equal({
+          ports: [{ port: 'probes', protocol: 'TCP' }],
+        });
+        // The named ports are the container's, and the probes use the one the policy opens.
+        expect(container.ports?.map((p) => p.name)).to.have.members(['metrics', 'probes']);
+        expect(container.livenessProbe?.httpGet?.port).to.equal('probes');
+        expect(container.readinessProbe?.httpGet?.port).to.equal('probes');
+        const [first, last] = BmcDefaults.ipmiPortRange.split('-').map(Number);
+        expect(rules.get('maaslab-operator-allow-bmc-traffic')).to.deep.equal({
+          ports: [
+            { port: BmcDefaults.redfishPort, protocol: 'TCP' },
+            { port: first, endPort: last, protocol: 'UDP' },
+          ],
+        });
+      });
+
+      it("reads Secrets only by name (BMC credentials), creates them in its own namespace (BMC certificates) and, server-side apply, a MAAS controller lab's admin and API key Secrets, and writes outside maaslab.dev only for events, leases, those and reviews", () => {
         for (const doc of docs(dir)) {
           if (doc.kind !== 'Role' && doc.kind !== 'ClusterRole') continue;
           for (const r of (doc as unknown as V1ClusterRole).rules ?? []) {
@@ -132,8 +209,16 @@ describe('deploy/ (kubectl kustomize)', function () {
             }
             const writes = r.verbs.some((v) => !['get', 'list', 'watch'].includes(v));
             if (writes && !(r.apiGroups ?? []).every((g) => g === 'maaslab.dev')) {
+              // Reviews are create-only and change nothing: the API server just answers.
+              const reviews = ['tokenreviews', 'subjectaccessreviews'];
               expect(r.resources).to.satisfy((rs: string[]) =>
-                rs.every((x) => x === 'events' || x === 'leases' || x === 'secrets'),
+                rs.every(
+                  (x) =>
+                    x === 'events' ||
+                    x === 'leases' ||
+                    x === 'secrets' ||
+                    (reviews.includes(x) && r.verbs.join() === 'create'),
+                ),
               );
             }
           }

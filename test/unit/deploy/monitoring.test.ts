@@ -105,8 +105,16 @@ describe('deploy/monitoring', () => {
           },
         },
       });
-      expect((sm?.spec?.endpoints as Array<{ port: string }>).map((e) => e.port)).to.deep.equal([
-        'metrics',
+      // HTTPS with Prometheus's service-account token, as Kubebuilder's scaffold scrapes.
+      expect(sm?.spec?.endpoints).to.deep.equal([
+        {
+          port: 'metrics',
+          path: '/metrics',
+          scheme: 'https',
+          interval: '30s',
+          bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+          tlsConfig: { insecureSkipVerify: true },
+        },
       ]);
 
       const cm = objs.find((o) => o.kind === 'ConfigMap');

@@ -47,6 +47,8 @@ describe('runtime/manager (real API server)', () => {
       namespace: ns.name,
       metricsRegistry: new Registry(),
       metricsBindAddress: '127.0.0.1:0',
+      // Plain HTTP on loopback; the secure server has its own test (runtime/manager/metrics-auth).
+      metricsServing: { secure: false },
       healthProbeBindAddress: '127.0.0.1:0',
     });
     manager = m;
@@ -100,6 +102,8 @@ describe('runtime/manager (real API server)', () => {
       namespace: ns.name,
       metricsRegistry: new Registry(),
       metricsBindAddress: '127.0.0.1:0',
+      // Plain HTTP on loopback; the secure server has its own test (runtime/manager/metrics-auth).
+      metricsServing: { secure: false },
       healthProbeBindAddress: '0',
     });
     manager = m;

@@ -7,6 +7,7 @@ import {
   hypervisorInfo,
   hypervisorReady,
   hypervisorStatus,
+  snapshotBytesOn,
   type HypervisorObservation,
 } from '../../../../src/controllers/hypervisor/status.js';
 
@@ -51,6 +52,34 @@ describe('controllers/hypervisor/status', () => {
       allocated: { cpus: 3, memory: '3Gi' },
       domains: 2,
     });
+  });
+
+  it('hypervisorInfo: allocated.snapshotStorage counts the ready snapshots on this host only', () => {
+    const host = {
+      hostname: 'h',
+      libvirtVersion: 9_000_000,
+      hypervisorType: 'QEMU',
+      hypervisorVersion: 7_002_000,
+      cpus: 2,
+      memoryBytes: 4 * GiB,
+    };
+    const snap = (hypervisor: string, sizeBytes: number, readyToUse: boolean) => ({
+      spec: { lab: 'recipe' },
+      status: { hypervisor, sizeBytes, readyToUse },
+    });
+    const snapshots = [
+      snap('hv1', GiB, true),
+      snap('hv1', GiB / 2, true),
+      snap('hv1', 5 * GiB, false), // failed or still capturing: nothing of it is kept
+      snap('hv2', 7 * GiB, true),
+    ];
+    expect(snapshotBytesOn(snapshots, 'hv1')).to.equal(1.5 * GiB);
+    expect(hypervisorInfo(host, [], snapshotBytesOn(snapshots, 'hv1')).allocated).to.deep.equal({
+      cpus: 0,
+      memory: '0',
+      snapshotStorage: '1536Mi',
+    });
+    expect(hypervisorInfo(host, [], 0).allocated).to.deep.equal({ cpus: 0, memory: '0' });
   });
 
   it('changesAllocation: only a definition or an undefinition moves allocated and domains', () => {

@@ -6,7 +6,6 @@ import {
   defaultMac,
   desiredDomain,
   desiredVolumes,
-  diffDomain,
   domainNameFor,
   nodeOwner,
   powerAction,
@@ -16,6 +15,7 @@ import {
   type PowerAction,
   type PowerObservation,
 } from '../../../../src/controllers/maas-node/desired.js';
+import { diffDomain } from '../../../../src/controllers/maas-node/domain-diff.js';
 import {
   buildDomainXml,
   buildVolumeXml,

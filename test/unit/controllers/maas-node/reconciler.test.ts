@@ -2,7 +2,13 @@
 // in-memory caches and a client that writes back into them. The real kube-apiserver and
 // libvirtd paths are in test/integration/controllers/maas-node.test.ts.
 import { expect } from 'chai';
-import type { MaasNode, VirtNetwork } from '../../../../src/api/v1alpha1/index.js';
+import {
+  HeldReason,
+  heldMessage,
+  HoldAnnotation,
+  type MaasNode,
+  type VirtNetwork,
+} from '../../../../src/api/v1alpha1/index.js';
 import {
   createMaasNodeReconciler,
   nodesForDomain,
@@ -106,6 +112,37 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     hv.resetRecording();
     await reconciler().reconcile(key('n1'), signal);
     expect(hv.mutations).to.deep.equal(['virDomainCreateWithFlags']);
+    expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Running');
+  });
+
+  it('a held node (maaslab.dev/hold) takes no action, keeps its last facts and says who holds it', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    await reconciler().reconcile(key('n1'), signal);
+    expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Running');
+    // The holder stops the domain and removes its volume; a pass of ours must not undo either.
+    const cur = nodes.get(key('n1'))!;
+    nodes.put({
+      ...cur,
+      metadata: { ...cur.metadata, annotations: { [HoldAnnotation]: 'MaasLabSnapshot/golden' } },
+    });
+    hv.external.destroy('maas.n1');
+    await hv.deleteVolumes([{ pool: 'default', name: 'maas.n1-root.qcow2' }]);
+    hv.resetRecording();
+    await reconciler().reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+    expect(hv.calls).to.deep.equal([]);
+    const held = nodes.get(key('n1'));
+    expect(cond(held, 'Reconciling')).to.include({
+      status: 'True',
+      reason: HeldReason,
+      message: heldMessage('MaasLabSnapshot/golden'),
+    });
+    expect(cond(held, 'Ready')).to.include({ status: 'False', reason: HeldReason });
+    expect(held?.status?.state).to.equal('running'); // the last look, not a guess
+    // Released: the node makes what is missing again and starts (runStrategy Always).
+    nodes.put({ ...held!, metadata: { ...held!.metadata, annotations: {} } });
+    await reconciler().reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal(['virStorageVolCreateXML', 'virDomainCreateWithFlags']);
     expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Running');
   });
 

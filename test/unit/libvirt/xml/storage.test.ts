@@ -60,6 +60,27 @@ const volumes: { name: string; desc: VolumeDescription; xml: string }[] = [
     ),
   },
   {
+    name: "a snapshot's read-only golden copy",
+    desc: {
+      name: 'n-root.snap-s-0123abcd.qcow2',
+      capacityBytes: 8 * GiB,
+      format: 'qcow2',
+      mode: '0444',
+    },
+    xml: lines(
+      '<volume>',
+      '  <name>n-root.snap-s-0123abcd.qcow2</name>',
+      '  <capacity unit="bytes">8589934592</capacity>',
+      '  <target>',
+      '    <format type="qcow2"/>',
+      '    <permissions>',
+      '      <mode>0444</mode>',
+      '    </permissions>',
+      '  </target>',
+      '</volume>',
+    ),
+  },
+  {
     name: 'preallocated raw volume',
     desc: { name: 'seed.raw', capacityBytes: 4 * 1024 * 1024, format: 'raw', allocationBytes: 0 },
     xml: lines(
@@ -181,6 +202,7 @@ describe('libvirt/xml storage', () => {
         capacityBytes: 8 * GiB,
         allocationBytes: 200704,
         format: 'qcow2',
+        mode: '0600',
       });
     });
 

@@ -144,6 +144,17 @@ const documents: [name: string, schema: string, xml: () => string][] = [
     () => buildVolumeXml({ name: 'maas-node-1.qcow2', capacityBytes: 8 * GiB, format: 'qcow2' }),
   ],
   [
+    "a snapshot's read-only golden copy",
+    'storagevol',
+    () =>
+      buildVolumeXml({
+        name: 'n-root.snap-s-0123abcd.qcow2',
+        capacityBytes: GiB,
+        format: 'qcow2',
+        mode: '0444',
+      }),
+  ],
+  [
     'a preallocated raw volume',
     'storagevol',
     () =>

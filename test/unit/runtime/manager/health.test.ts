@@ -2,11 +2,17 @@ import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import {
   type HttpServer,
+  isLoopbackHost,
   parseBindAddress,
   startMetricsServer,
   startProbeServer,
 } from '../../../../src/runtime/manager/health.js';
+import { createMetricsAuthorizer } from '../../../../src/runtime/manager/metrics-auth.js';
+import { loadServingCertificate } from '../../../../src/runtime/certs/serving.js';
+import { realClock } from '../../../../src/runtime/clock.js';
 import { createRuntimeMetrics } from '../../../../src/runtime/metrics/runtime-metrics.js';
+import { createFakeAccessReviewer } from '../../../fakes/access-reviewer.js';
+import { httpsGet } from '../../../support/metrics-auth.js';
 
 const get = async (s: HttpServer, path: string): Promise<{ status: number; body: string }> => {
   const res = await fetch(`http://127.0.0.1:${s.port}${path}`);
@@ -58,7 +64,11 @@ describe('runtime/health', () => {
     const metrics = createRuntimeMetrics({ registry });
     metrics.controller('maasnode', 2);
     metrics.leaderElection.on('maaslab-hv-hv1');
-    const server = await startMetricsServer({ bindAddress: '127.0.0.1:0', registry });
+    const server = await startMetricsServer({
+      bindAddress: '127.0.0.1:0',
+      registry,
+      serving: { secure: false },
+    });
     servers.push(server);
     const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
     expect(res.status).to.equal(200);
@@ -69,6 +79,82 @@ describe('runtime/health', () => {
     );
     expect(body).to.contain('leader_election_master_status{name="maaslab-hv-hv1"} 1');
     expect((await get(server, '/')).status).to.equal(404);
+  });
+
+  it('knows loopback bind hosts from the rest', () => {
+    for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '0:0:0:0:0:0:0:1']) {
+      expect(isLoopbackHost(h), h).to.equal(true);
+    }
+    for (const h of [
+      undefined,
+      '',
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '128.0.0.1',
+      'localhost.x',
+      'example.com',
+    ]) {
+      expect(isLoopbackHost(h), String(h)).to.equal(false);
+    }
+  });
+
+  it('refuses plain HTTP metrics on anything but loopback', async () => {
+    const registry = new Registry();
+    for (const bindAddress of [':0', '0.0.0.0:0', '[::]:0']) {
+      let error: unknown;
+      await startMetricsServer({ bindAddress, registry, serving: { secure: false } }).then(
+        (s) => servers.push(s),
+        (e: unknown) => (error = e),
+      );
+      expect((error as Error | undefined)?.message, bindAddress).to.contain(
+        'must listen on loopback',
+      );
+    }
+    // Disabled is fine either way.
+    servers.push(
+      await startMetricsServer({ bindAddress: '0', registry, serving: { secure: false } }),
+    );
+  });
+
+  it('serves /metrics over HTTPS to authorized callers only, and 404s elsewhere without a review', async () => {
+    const registry = new Registry();
+    createRuntimeMetrics({ registry }).controller('maasnode', 2);
+    const reviewer = createFakeAccessReviewer();
+    reviewer.users.set('reader', { username: 'prom' });
+    reviewer.users.set('other', { username: 'app' });
+    reviewer.allowed.add('prom get /metrics');
+    const server = await startMetricsServer({
+      bindAddress: '127.0.0.1:0',
+      registry,
+      serving: {
+        secure: true,
+        certificate: await loadServingCertificate({ clock: realClock }),
+        authorizer: createMetricsAuthorizer({ reviewer, clock: realClock }),
+      },
+    });
+    servers.push(server);
+    const url = `https://127.0.0.1:${server.port}`;
+    expect((await httpsGet(`${url}/other`)).status).to.equal(404);
+    expect(reviewer.asked).to.deep.equal([]);
+    const ok = await httpsGet(`${url}/metrics`, { authorization: 'Bearer reader' });
+    expect(ok.status).to.equal(200);
+    expect(ok.body).to.contain(
+      'controller_runtime_max_concurrent_reconciles{controller="maasnode"} 2',
+    );
+    expect(ok.certificate.subjectaltname).to.contain('IP Address:127.0.0.1');
+    const anonymous = await httpsGet(`${url}/metrics`);
+    expect([anonymous.status, anonymous.headers['www-authenticate'], anonymous.body]).to.deep.equal(
+      [401, 'Bearer', 'Unauthorized\n'],
+    );
+    const other = await httpsGet(`${url}/metrics`, { authorization: 'Bearer other' });
+    expect([other.status, other.body]).to.deep.equal([403, 'Authorization denied for user app\n']);
+    // A plain HTTP client gets nothing from the TLS port.
+    const plain = await fetch(`http://127.0.0.1:${server.port}/metrics`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect(plain).to.not.equal(200);
   });
 
   it('a disabled server (bind address 0) listens nowhere and closes cleanly', async () => {

@@ -72,6 +72,8 @@ describe('runtime/manager and builder', () => {
       rest,
       metricsRegistry: registry,
       metricsBindAddress: '127.0.0.1:0',
+      // Plain HTTP on loopback: this fake REST client cannot answer TokenReviews.
+      metricsServing: { secure: false },
       healthProbeBindAddress: '127.0.0.1:0',
       identity: 'test',
     }));

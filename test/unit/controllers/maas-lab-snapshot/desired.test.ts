@@ -1,0 +1,197 @@
+// Lab snapshots, the pure part: members and their order, golden names, consistency, the plan
+// of a restore (and its refusals), the waves a restore starts members in.
+import { expect } from 'chai';
+import type { MaasLab } from '../../../../src/api/v1alpha1/index.js';
+import {
+  goldenVolumeName,
+  goldenVolumes,
+  humanBytes,
+  labMembers,
+  memberConsistency,
+  nodeIndex,
+  restorePlan,
+  startWaves,
+} from '../../../../src/controllers/maas-lab-snapshot/desired.js';
+import { recipeHypervisor, recipeLab } from '../fixtures.js';
+import { captured, labNodes } from './support.js';
+
+const GiB = 1024 ** 3;
+
+describe('controllers/maas-lab-snapshot/desired', () => {
+  const lab = recipeLab();
+  const nodes = labNodes(lab);
+
+  it('numbers nodes by the index in their name, and nothing else', () => {
+    expect(nodeIndex(lab, 'recipe-node1')).to.equal(1);
+    expect(nodeIndex(lab, 'recipe-node12')).to.equal(12);
+    expect(nodeIndex(lab, 'recipe-node0')).to.equal(undefined);
+    expect(nodeIndex(lab, 'recipe-nodeX')).to.equal(undefined);
+    expect(nodeIndex(lab, 'other-node1')).to.equal(undefined);
+  });
+
+  it('lists the members by index, each with its domain, owner stamp and volumes', () => {
+    const members = labMembers(lab, [...nodes].reverse(), recipeHypervisor);
+    expect(members.map((m) => [m.role, m.index, m.domain])).to.deep.equal([
+      ['Node', 1, 'maas.recipe-node1'],
+      ['Node', 2, 'maas.recipe-node2'],
+      ['Node', 3, 'maas.recipe-node3'],
+    ]);
+    expect(members[0]!.owner).to.deep.equal({
+      kind: 'MaasNode',
+      namespace: 'maas',
+      name: 'recipe-node1',
+      uid: 'recipe-node1-uid',
+    });
+    expect(members[0]!.volumes).to.deep.equal([
+      {
+        name: 'maas.recipe-node1-root.qcow2',
+        pool: 'default',
+        format: 'qcow2',
+        capacityBytes: 8 * GiB,
+        disk: 'root',
+      },
+    ]);
+  });
+
+  it('puts a controller first', () => {
+    const [controller, ...rest] = nodes;
+    const members = labMembers(lab, rest, recipeHypervisor, controller);
+    expect(members.map((m) => `${m.role}/${m.index}`)).to.deep.equal([
+      'Controller/0',
+      'Node/2',
+      'Node/3',
+    ]);
+  });
+
+  it('names golden volumes after the member volume, the snapshot and its UID; always qcow2', () => {
+    expect(goldenVolumeName('maas.recipe-node1-root.qcow2', 'golden', 'abcdef0123-4')).to.equal(
+      'maas.recipe-node1-root.snap-golden-abcdef01.qcow2',
+    );
+    expect(goldenVolumeName('maas.n-root.raw', 's', '12345678')).to.equal(
+      'maas.n-root.snap-s-12345678.qcow2',
+    );
+    const snap = { metadata: { name: 'golden', uid: 'abcdef0123' }, spec: { lab: 'recipe' } };
+    const goldens = goldenVolumes(labMembers(lab, nodes, recipeHypervisor), snap);
+    expect(goldens.map((g) => [g.name, g.cloneFrom?.volume, g.format])).to.deep.equal([
+      [
+        'maas.recipe-node1-root.snap-golden-abcdef01.qcow2',
+        'maas.recipe-node1-root.qcow2',
+        'qcow2',
+      ],
+      [
+        'maas.recipe-node2-root.snap-golden-abcdef01.qcow2',
+        'maas.recipe-node2-root.qcow2',
+        'qcow2',
+      ],
+      [
+        'maas.recipe-node3-root.snap-golden-abcdef01.qcow2',
+        'maas.recipe-node3-root.qcow2',
+        'qcow2',
+      ],
+    ]);
+  });
+
+  it('says Clean for members that were off or shut down, CrashConsistent for paused or pulled', () => {
+    const table: Array<[Parameters<typeof memberConsistency>, string]> = [
+      [['Offline', 'shutoff', false], 'Clean'],
+      [['Offline', 'running', false], 'Clean'], // its guest shut down within the grace period
+      [['Offline', 'running', true], 'CrashConsistent'],
+      [['Suspended', 'running', false], 'CrashConsistent'],
+      [['Suspended', 'shutoff', false], 'Clean'],
+      [['Suspended', 'crashed', false], 'Clean'],
+      [['Suspended', undefined, false], 'Clean'],
+    ];
+    for (const [args, want] of table) {
+      expect(memberConsistency(...args), JSON.stringify(args)).to.equal(want);
+    }
+  });
+
+  describe('restorePlan', () => {
+    const members = labMembers(lab, nodes, recipeHypervisor);
+
+    it('maps each captured volume back onto the same node and disk, controller first', () => {
+      const plan = restorePlan(captured(members), members);
+      expect(plan.kind).to.equal('restore');
+      if (plan.kind !== 'restore') return;
+      expect(
+        plan.members.map((m) => [
+          m.member.domain,
+          m.volumes.map((v) => `${v.target.name} ← ${v.golden.volume}`),
+        ]),
+      ).to.deep.equal([
+        [
+          'maas.recipe-node1',
+          ['maas.recipe-node1-root.qcow2 ← maas.recipe-node1-root.snap-golden-abcdef01.qcow2'],
+        ],
+        [
+          'maas.recipe-node2',
+          ['maas.recipe-node2-root.qcow2 ← maas.recipe-node2-root.snap-golden-abcdef01.qcow2'],
+        ],
+        [
+          'maas.recipe-node3',
+          ['maas.recipe-node3-root.qcow2 ← maas.recipe-node3-root.snap-golden-abcdef01.qcow2'],
+        ],
+      ]);
+      expect(plan.members[0]!.volumes[0]!.target).to.deep.equal({
+        name: 'maas.recipe-node1-root.qcow2',
+        pool: 'default',
+        format: 'qcow2',
+        capacityBytes: 8 * GiB,
+      });
+    });
+
+    it('restores into another lab of the same shape (the captured lab may be gone)', () => {
+      const other: MaasLab = { ...lab, metadata: { ...lab.metadata, name: 'again', uid: 'u2' } };
+      const theirs = labMembers(other, labNodes(other), recipeHypervisor);
+      const plan = restorePlan(captured(members), theirs);
+      expect(plan.kind).to.equal('restore');
+      if (plan.kind !== 'restore') return;
+      expect(plan.members[1]!.member.domain).to.equal('maas.again-node2');
+      expect(plan.members[1]!.volumes[0]!.golden.volume).to.equal(
+        'maas.recipe-node2-root.snap-golden-abcdef01.qcow2',
+      );
+    });
+
+    it('refuses a lab of another shape before anything is touched', () => {
+      expect(restorePlan(captured(members), members.slice(0, 2))).to.deep.equal({
+        kind: 'refused',
+        message:
+          'the snapshot has 3 members and the lab 2: a restore needs a lab of the same shape',
+      });
+      const bigger = members.map((m) => ({
+        ...m,
+        volumes: m.volumes.map((v) => ({ ...v, capacityBytes: 16 * GiB })),
+      }));
+      const refused = restorePlan(captured(members), bigger);
+      expect(refused.kind).to.equal('refused');
+      if (refused.kind === 'refused') {
+        expect(refused.message).to.equal(
+          `maas.recipe-node1 has no disk root of ${8 * GiB} bytes in pool default (snapshot member maas.recipe-node1)`,
+        );
+      }
+      const extraDisk = members.map((m) => ({
+        ...m,
+        volumes: [...m.volumes, { ...m.volumes[0]!, disk: 'data', name: 'x.qcow2' }],
+      }));
+      expect(restorePlan(captured(members), extraDisk)).to.deep.equal({
+        kind: 'refused',
+        message: 'maas.recipe-node1 has disks the snapshot does not (member maas.recipe-node1)',
+      });
+    });
+  });
+
+  it('starts the controller alone, then every node', () => {
+    const m = (role: 'Controller' | 'Node', index: number) => ({ member: { role, index } });
+    expect(startWaves([m('Node', 2), m('Controller', 0), m('Node', 1)])).to.deep.equal([
+      [m('Controller', 0)],
+      [m('Node', 1), m('Node', 2)],
+    ]);
+    expect(startWaves([m('Node', 1)])).to.deep.equal([[m('Node', 1)]]);
+  });
+
+  it('prints sizes in binary units', () => {
+    expect(humanBytes(512)).to.equal('512');
+    expect(humanBytes(1536)).to.equal('1.5Ki');
+    expect(humanBytes(3 * GiB)).to.equal('3.0Gi');
+  });
+});

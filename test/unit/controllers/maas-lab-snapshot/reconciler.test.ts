@@ -1,0 +1,229 @@
+// The MaasLabSnapshot reconciler against in-memory caches, a node "controller" that
+// acknowledges holds the way the real one reports them, and the fake hypervisor: the order of
+// a capture (hold, stop, copy, release), all or nothing, Suspended's pause and resume, and
+// deletion freeing the golden volumes. The real thing runs in test/integration/e2e/lab-snapshot.test.ts.
+import { expect } from 'chai';
+import {
+  HeldReason,
+  heldMessage,
+  HoldAnnotation,
+  type MaasLab,
+  type MaasLabSnapshot,
+  type MaasNode,
+} from '../../../../src/api/v1alpha1/index.js';
+import { createMaasLabSnapshotReconciler } from '../../../../src/controllers/maas-lab-snapshot/reconciler.js';
+import { desiredDomain, desiredVolumes } from '../../../../src/controllers/maas-node/desired.js';
+import { withInjectedFaults } from '../../../../src/libvirt/hypervisor/index.js';
+import { CLEANUP_FINALIZER } from '../../../../src/runtime/controller/objects.js';
+import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
+import { createFakeClock } from '../../../fakes/clock.js';
+import { recipeHypervisor, recipeLab } from '../fixtures.js';
+import { fakeClient, key, signal, store } from '../reconciler-support.js';
+import { labNodes } from './support.js';
+
+const snapshotOf = (mode: 'Offline' | 'Suspended'): MaasLabSnapshot => ({
+  apiVersion: 'maaslab.dev/v1alpha1',
+  kind: 'MaasLabSnapshot',
+  metadata: { name: 'golden', namespace: 'maas', uid: 'abcdef0123', generation: 1 },
+  spec: { lab: 'recipe', mode, shutdownGracePeriodSeconds: 30 },
+});
+
+/** Everything one capture runs against. */
+async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
+  const lab: MaasLab = recipeLab();
+  const nodes = store<MaasNode>(...labNodes(lab));
+  const snapshots = store<MaasLabSnapshot>(snapshotOf(mode));
+  const hv: FakeHypervisor = createFakeHypervisor();
+  const ctx = { hypervisor: recipeHypervisor.spec, kvm: false };
+  for (const n of nodes.list()) {
+    await hv.ensureVolumes(desiredVolumes(n, ctx));
+    const domain = desiredDomain(n, ctx);
+    await hv.defineDomain(domain);
+    await hv.start(domain.name, domain.owner);
+  }
+  const clock = createFakeClock();
+  const annotations: string[] = [];
+  const reconciler = createMaasLabSnapshotReconciler({
+    caches: {
+      snapshots,
+      labs: store<MaasLab>(lab),
+      nodes,
+      hypervisors: store(recipeHypervisor),
+    },
+    client: fakeClient(snapshots),
+    // The node controller's side: it reports Held with the holder's name, or stops doing so.
+    annotate: async (node, k, value) => {
+      annotations.push(`${node.metadata?.name ?? ''} ${k}=${String(value)}`);
+      const cur = nodes.get(key(node.metadata?.name ?? ''))!;
+      const { [k]: _dropped, ...rest } = cur.metadata?.annotations ?? {};
+      const held =
+        value === null
+          ? []
+          : [
+              {
+                type: 'Reconciling',
+                status: 'True' as const,
+                reason: HeldReason,
+                message: heldMessage(value),
+                lastTransitionTime: '2026-01-01T00:00:00Z',
+              },
+            ];
+      nodes.put({
+        ...cur,
+        metadata: { ...cur.metadata, annotations: value === null ? rest : { ...rest, [k]: value } },
+        status: { ...cur.status, conditions: held },
+      });
+    },
+    hypervisorFor: () => (failing ? withInjectedFaults(hv, () => failing) : hv),
+    clock,
+  });
+  const pass = () => reconciler.reconcile(key('golden'), signal);
+  const snap = () => snapshots.get(key('golden'))!;
+  return { hv, nodes, snapshots, clock, annotations, pass, snap };
+}
+
+const domains = ['maas.recipe-node1', 'maas.recipe-node2', 'maas.recipe-node3'];
+const goldens = domains.map((d) => `default/${d}-root.snap-golden-abcdef01.qcow2`);
+const stateOf = async (hv: FakeHypervisor, d: string) => (await hv.observeDomainState(d))?.state;
+
+describe('controllers/maas-lab-snapshot/reconciler', () => {
+  it('Offline: holds, asks for ACPI shutdown, waits the grace period, powers off, copies, releases', async () => {
+    const w = await world('Offline');
+    // Pass 1: finalizer, holds put; the node controller acknowledges them at once here.
+    expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+    expect(w.snap().metadata?.finalizers).to.deep.equal([CLEANUP_FINALIZER]);
+    expect(w.snap().status?.phase).to.equal('Holding');
+    expect(w.annotations).to.deep.equal(
+      [1, 2, 3].map((i) => `recipe-node${i} ${HoldAnnotation}=MaasLabSnapshot/golden`),
+    );
+    // Pass 2: every node acknowledged; ACPI asked; the fake guests ignore it.
+    w.hv.resetRecording();
+    expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+    expect(w.snap().status?.phase).to.equal('Stopping');
+    expect(w.hv.mutations).to.deep.equal(Array(3).fill('virDomainShutdownFlags'));
+    // Within the grace period nothing more happens.
+    w.clock.advance(10_000);
+    w.hv.resetRecording();
+    await w.pass();
+    expect(w.hv.mutations).to.deep.equal([]);
+    // After it: powered off, copied, Ready, released.
+    w.clock.advance(21_000);
+    w.hv.resetRecording();
+    expect(await w.pass()).to.deep.equal({});
+    expect(w.hv.mutations).to.deep.equal([
+      ...Array(3).fill('virDomainDestroyFlags'),
+      ...Array(3).fill('virStorageVolCreateXMLFrom'),
+    ]);
+    const s = w.snap().status!;
+    expect(s).to.include({ phase: 'Ready', readyToUse: true, hypervisor: 'local' });
+    expect(s.members?.map((m) => [m.domain, m.consistency])).to.deep.equal(
+      domains.map((d) => [d, 'CrashConsistent']),
+    );
+    expect(s.conditions?.find((c) => c.type === 'Ready')).to.include({
+      status: 'True',
+      reason: 'SnapshotReady',
+    });
+    for (const g of goldens) expect(w.hv.volumes()).to.include(g);
+    for (const n of w.nodes.list())
+      expect(n.metadata?.annotations?.[HoldAnnotation]).to.equal(undefined);
+    // Done is done: another pass changes nothing.
+    w.hv.resetRecording();
+    await w.pass();
+    expect(w.hv.mutations).to.deep.equal([]);
+  });
+
+  it('Offline: members already off are Clean and nothing is stopped', async () => {
+    const w = await world('Offline');
+    for (const d of domains) w.hv.external.destroy(d);
+    await w.pass();
+    w.hv.resetRecording();
+    await w.pass();
+    expect(w.hv.mutations).to.deep.equal(Array(3).fill('virStorageVolCreateXMLFrom'));
+    expect(w.snap().status?.members?.map((m) => m.consistency)).to.deep.equal(
+      Array(3).fill('Clean'),
+    );
+  });
+
+  it('Suspended: pauses every member, saves its memory for the copy, restores and resumes it', async () => {
+    const w = await world('Suspended');
+    await w.pass();
+    w.hv.resetRecording();
+    await w.pass();
+    expect(w.hv.mutations).to.deep.equal([
+      ...Array(3).fill('virDomainSuspend'),
+      ...Array(3).fill('virDomainManagedSave'),
+      ...Array(3).fill('virStorageVolCreateXMLFrom'),
+      ...Array(3).fill(['virDomainCreateWithFlags', 'virDomainResume']).flat(),
+    ]);
+    for (const d of domains) expect(await stateOf(w.hv, d)).to.equal('running');
+    expect(w.snap().status?.members?.map((m) => m.consistency)).to.deep.equal(
+      Array(3).fill('CrashConsistent'),
+    );
+  });
+
+  it('all or nothing: a copy failing at node2 removes node1’s, names node2, resumes and releases', async () => {
+    const w = await world('Suspended', /recipe-node2-root\.snap-/);
+    await w.pass();
+    await w.pass();
+    const s = w.snap().status!;
+    expect(s).to.include({ phase: 'Failed', readyToUse: false, failedMember: 'maas.recipe-node2' });
+    expect(s.members).to.equal(undefined);
+    const stalled = s.conditions?.find((c) => c.type === 'Stalled');
+    expect(stalled?.reason).to.equal('CaptureFailed');
+    expect(stalled?.message).to.match(/^capturing maas\.recipe-node2 failed: injected fault/);
+    expect(w.hv.volumes().filter((v) => v.includes('.snap-'))).to.deep.equal([]);
+    for (const d of domains) expect(await stateOf(w.hv, d)).to.equal('running');
+    for (const n of w.nodes.list())
+      expect(n.metadata?.annotations?.[HoldAnnotation]).to.equal(undefined);
+  });
+
+  it('waits while another holder has the lab (LabBusy), touching nothing', async () => {
+    const w = await world('Offline');
+    const n1 = w.nodes.get(key('recipe-node1'))!;
+    w.nodes.put({
+      ...n1,
+      metadata: { ...n1.metadata, annotations: { [HoldAnnotation]: 'MaasLab/recipe/restore/t' } },
+    });
+    w.hv.resetRecording();
+    expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+    expect(w.hv.mutations).to.deep.equal([]);
+    expect(w.annotations).to.deep.equal([]);
+    expect(w.snap().status?.conditions?.find((c) => c.type === 'Reconciling')).to.include({
+      reason: 'LabBusy',
+      message: 'waiting: MaasLab/recipe/restore/t holds the lab',
+    });
+  });
+
+  it('gives back its own holds when another holder has part of the lab (no deadlock)', async () => {
+    const w = await world('Offline');
+    // Two holders started together: this capture holds node1 and node2, a restore node3.
+    for (const [name, holder] of [
+      ['recipe-node1', 'MaasLabSnapshot/golden'],
+      ['recipe-node2', 'MaasLabSnapshot/golden'],
+      ['recipe-node3', 'MaasLab/recipe/restore/t'],
+    ] as const) {
+      const n = w.nodes.get(key(name))!;
+      w.nodes.put({ ...n, metadata: { ...n.metadata, annotations: { [HoldAnnotation]: holder } } });
+    }
+    w.hv.resetRecording();
+    expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+    expect(w.hv.mutations).to.deep.equal([]);
+    expect(
+      w.nodes.list().map((n) => n.metadata?.annotations?.[HoldAnnotation] ?? 'none'),
+    ).to.deep.equal(['none', 'none', 'MaasLab/recipe/restore/t']);
+  });
+
+  it('deletion frees the golden volumes and drops the finalizer', async () => {
+    const w = await world('Suspended');
+    await w.pass();
+    await w.pass();
+    expect(w.hv.volumes().filter((v) => v.includes('.snap-'))).to.have.length(3);
+    const s = w.snap();
+    w.snapshots.put({ ...s, metadata: { ...s.metadata, deletionTimestamp: new Date() } });
+    await w.pass();
+    expect(w.hv.volumes().filter((v) => v.includes('.snap-'))).to.deep.equal([]);
+    expect(w.snap().metadata?.finalizers).to.deep.equal([]);
+    // The members' own volumes stay.
+    for (const d of domains) expect(w.hv.volumes()).to.include(`default/${d}-root.qcow2`);
+  });
+});

@@ -124,15 +124,18 @@ describe('deploy/ on kube-apiserver', function () {
       ).to.equal(false);
     });
 
-    it('reads Secrets only by name (BMC credentials), lists none, creates them only in its own namespace; denies Hypervisor creation and deletion, and what it never uses', async () => {
+    it("reads Secrets only by name (BMC credentials), lists none, creates and patches them (BMC certificates; a controller lab's admin and API key Secrets, by server-side apply) but never updates or deletes them; denies Hypervisor creation and deletion, and what it never uses", async () => {
       const kc = controlPlane().kubeConfig('admin');
       for (const a of [
         { verb: 'get', group: '', resource: 'secrets', namespace: 'labs' },
         { verb: 'create', group: '', resource: 'secrets', namespace: DEPLOY_NAMESPACE },
+        { verb: 'create', group: '', resource: 'secrets', namespace: 'labs' },
+        { verb: 'patch', group: '', resource: 'secrets', namespace: 'labs' },
       ])
         expect(await allowed(kc, DEPLOY_SA_USER, a), JSON.stringify(a)).to.equal(true);
       const denied = [
-        { verb: 'create', group: '', resource: 'secrets', namespace: 'labs' },
+        { verb: 'update', group: '', resource: 'secrets', namespace: 'labs' },
+        { verb: 'delete', group: '', resource: 'secrets', namespace: 'labs' },
         { verb: 'update', group: '', resource: 'secrets', namespace: DEPLOY_NAMESPACE },
         { verb: 'list', group: '', resource: 'secrets', namespace: 'kube-system' },
         { verb: 'list', group: '', resource: 'secrets' },

@@ -21,6 +21,7 @@ const specs: Readonly<Record<string, Record<string, unknown>>> = {
   VirtNetwork: { hypervisor: 'kubectl-hv' },
   MaasNode: { hypervisor: 'kubectl-hv' },
   MaasLab: { hypervisor: 'kubectl-hv', nodes: { count: 0 } },
+  MaasLabSnapshot: { lab: 'kubectl-lab' },
 };
 
 /** The words a user types for a kind, by what they are. */

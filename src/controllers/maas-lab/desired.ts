@@ -195,6 +195,25 @@ export interface MacClaim {
   readonly createdAt: string;
 }
 
+/** The name of a lab's MAAS controller VM (its domain is `<namespace>.<this>`). */
+export const controllerVmName = (lab: Readonly<MaasLab>): string =>
+  `${lab.metadata?.name ?? ''}-maas`;
+
+/**
+ * The MAC of the PXE NIC of a lab's MAAS controller (undefined without one), lower case.
+ * With a macPrefix the nodes take :01..:ff and :00 is free: the controller gets it, so the
+ * whole lab's PXE MACs share the prefix. Otherwise a derived MAC, as a stand-alone node gets.
+ */
+export function controllerPxeMac(lab: Readonly<MaasLab>): string | undefined {
+  if (lab.spec.maas?.controller === undefined) return undefined;
+  const prefix = lab.spec.nodes.macPrefix;
+  const mac =
+    prefix !== undefined
+      ? `${prefix}:00`
+      : defaultMac(lab.metadata?.namespace ?? '', controllerVmName(lab), 0);
+  return mac.toLowerCase();
+}
+
 /** A MAC claimed by more than one NIC on one hypervisor. */
 export interface MacCollision {
   /** The hypervisor. */
@@ -215,7 +234,7 @@ const timestamp = (t: unknown): string =>
 
 /**
  * MACs that more than one NIC would use on the same hypervisor, across labs (their desired
- * nodes) and stand-alone MaasNodes. Nodes that belong to one of `labs` (owner reference) are
+ * nodes and MAAS controller) and stand-alone MaasNodes. Nodes that belong to one of `labs` (owner reference) are
  * skipped, since their lab's desired state already covers them, current or not. Two NICs
  * with one MAC on a network break DHCP and PXE, which is why the lab reports Stalled.
  */
@@ -243,6 +262,10 @@ export function macCollisions(
       for (const mac of nodeMacs(node)) {
         claim(lab.spec.hypervisor, mac, { owner, node: node.metadata?.name ?? '', createdAt });
       }
+    }
+    const controllerMac = controllerPxeMac(lab);
+    if (controllerMac !== undefined) {
+      claim(lab.spec.hypervisor, controllerMac, { owner, node: controllerVmName(lab), createdAt });
     }
   }
   for (const node of standaloneNodes) {

@@ -22,6 +22,7 @@ import {
   childAction,
   collisionMessage,
   collisionsBlocking,
+  controllerPxeMac,
   macCollisions,
   macsOf,
   networksToDelete,
@@ -283,6 +284,10 @@ const lookAtMaas: Phase<LabPass> = async (pass) => {
 const provisionController: Phase<LabPass> = async (pass) => {
   const { deps, found, scope } = pass;
   if (deps.controller === undefined || scope.hypervisor === undefined) return next;
+  // Its PXE MAC is taken by an older lab or node: it yields, as a colliding node does
+  // (checkMacs has reported MacCollision).
+  const mac = controllerPxeMac(scope.lab);
+  if (pass.blocking.some((c) => c.mac === mac)) return next;
   const controller = await reconcileController(
     scope.lab,
     scope.hypervisor,

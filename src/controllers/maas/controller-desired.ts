@@ -19,7 +19,7 @@ import type { OwnerMetadata } from '../../libvirt/xml/index.js';
 import type { ControllerSeedInput } from '../../maas/controller/seed.js';
 import type { Why } from '../common/conditions.js';
 import { parseQuantity } from '../common/quantity.js';
-import { labNetworkName } from '../maas-lab/desired.js';
+import { controllerPxeMac, controllerVmName, labNetworkName } from '../maas-lab/desired.js';
 import { defaultMac } from '../maas-node/desired.js';
 import { libvirtNetworkName } from '../virt-network/desired.js';
 import {
@@ -170,7 +170,7 @@ export function controllerPlan(
     return undefined;
   }
   const { namespace = '', name = '' } = lab.metadata ?? {};
-  const vmName = `${name}-maas`;
+  const vmName = controllerVmName(lab);
   const domainName = `${namespace}.${vmName}`;
   const pool = hypervisor.storagePool ?? 'default';
   const image = controller.image;
@@ -186,13 +186,8 @@ export function controllerPlan(
       : { kind: 'volume', pool: image.pool ?? pool, volume: image.volume ?? '' };
   const { address: host, prefixLength } = pxe.ipv4;
   const address = controller.address ?? defaultControllerAddress(host, prefixLength);
-  // With a macPrefix the nodes take :01..:ff and :00 is free (maas-lab.ts): the controller
-  // gets it, so the whole lab's PXE MACs share the prefix. Otherwise a derived MAC, as a
-  // stand-alone node gets.
-  const macPrefix = lab.spec.nodes.macPrefix;
-  const pxeMac = (
-    macPrefix !== undefined ? `${macPrefix}:00` : defaultMac(namespace, vmName, 0)
-  ).toLowerCase();
+  // Defined: the lab has a controller (checked above). Part of the lab's MAC collision check.
+  const pxeMac = controllerPxeMac(lab) ?? '';
   const uplinkNet: LabNetwork | undefined =
     controller.uplink === undefined
       ? undefined

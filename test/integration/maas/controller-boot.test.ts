@@ -193,11 +193,18 @@ describe('MAAS controller VM: the operator downloads the cloud image, builds and
   const domState = async (): Promise<string> =>
     (await virsh(['domstate', plan?.domainName ?? ''])).trim();
   const explain = async (): Promise<string> => {
-    const state = await domState().catch((err: unknown) => `(domstate failed: ${String(err)})`);
+    // With the reason: a paused domain says why (an I/O error, say).
+    const state = await virsh(['domstate', '--reason', plan?.domainName ?? ''])
+      .then((s) => s.trim())
+      .catch((err: unknown) => `(domstate failed: ${String(err)})`);
     const tail = consoleLines(await readConsole())
       .slice(-60)
       .join('\n');
-    return `domain ${plan?.domainName}: ${state}; console log tail:\n${tail}`;
+    // QEMU's own log says why a domain paused (an I/O error, say) or stopped.
+    const qemuLog = await readFile(join(lv.dir, 'log', 'qemu', `${plan?.domainName}.log`), 'utf8')
+      .then((t) => t.split('\n').slice(-15).join('\n'))
+      .catch((err: unknown) => `(no QEMU log: ${String(err)})`);
+    return `domain ${plan?.domainName}: ${state}; console log tail:\n${tail}\nQEMU log tail:\n${qemuLog}`;
   };
 
   before(async function () {

@@ -3,6 +3,7 @@ import type { MaasLab } from '../../../../src/api/v1alpha1/index.js';
 import {
   LabLabel,
   collisionsBlocking,
+  controllerPxeMac,
   desiredChildren,
   labNodeName,
   macCollisions,
@@ -268,6 +269,28 @@ describe('controllers/maas-lab/desired', () => {
       ]);
       // The stray node is older: the lab yields.
       expect(collisionsBlocking(older, found)).to.have.length(1);
+    });
+
+    it("a lab's MAAS controller claims its PXE MAC: <macPrefix>:00, else a derived one", () => {
+      const withController = (l: MaasLab): MaasLab => ({
+        ...l,
+        spec: { ...l.spec, maas: { controller: { image: { volume: 'base.qcow2' } } } },
+      });
+      const a = withController(older);
+      expect(controllerPxeMac(a)).to.equal('52:54:00:7f:04:00');
+      expect(controllerPxeMac(older)).to.equal(undefined);
+      // A stand-alone node that took :00 first: the lab's controller yields, its nodes do not.
+      const stray = node('stray', { interfaces: [{ network: 'lan', mac: '52:54:00:7f:04:00' }] });
+      stray.metadata = { ...stray.metadata, creationTimestamp: new Date('2025-06-01T00:00:00Z') };
+      const found = macCollisions([a], [stray]);
+      expect(found.map((c) => [c.mac, c.claims.map((x) => x.node)])).to.deep.equal([
+        ['52:54:00:7f:04:00', ['stray', 'a-maas']],
+      ]);
+      expect(collisionsBlocking(a, found)).to.have.length(1);
+      // Without a prefix: the MAC a stand-alone node named <lab>-maas would get.
+      const bare = withController(lab('c', { macPrefix: undefined }, '2026-03-01T00:00:00Z'));
+      delete bare.spec.nodes.macPrefix;
+      expect(controllerPxeMac(bare)).to.equal(defaultMac('maas', 'c-maas', 0).toLowerCase());
     });
 
     it('stand-alone nodes without MACs use derived ones', () => {

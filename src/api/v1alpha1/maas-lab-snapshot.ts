@@ -171,6 +171,21 @@ export const MaasLabSnapshotStatusSchema = Type.Object(
     members: Type.Optional(
       Type.Array(SnapshotMemberSchema, { description: 'The members captured.', maxItems: 512 }),
     ),
+    membersCaptured: Type.Optional(
+      Type.Integer({
+        description:
+          'Members whose disks are copied so far: counts up while Capturing, equals membersTotal once Ready, and is 0 after a failed capture is rolled back.',
+        format: 'int32',
+        minimum: 0,
+      }),
+    ),
+    membersTotal: Type.Optional(
+      Type.Integer({
+        description: 'Members the capture copies: the controller VM, if any, and every node.',
+        format: 'int32',
+        minimum: 0,
+      }),
+    ),
     failedMember: Type.Optional(
       Type.String({ description: 'The domain whose capture failed.', maxLength: 253 }),
     ),

@@ -37,6 +37,16 @@ function fakeWorld(nodes: MaasNode[], lab?: MaasLab) {
       return lab;
     },
     labChildren: async () => ({ networks: [pxeNetwork], nodes }),
+    patchLab: async () => {
+      throw new Error('not in this world');
+    },
+    getSnapshot: async (name) => {
+      throw new PluginError(`no snapshot ${name}`);
+    },
+    labSnapshots: async () => [],
+    createSnapshot: async () => {
+      throw new Error('not in this world');
+    },
   };
   const deps: PluginDeps = {
     connect: (o) => (connections.push(o), api),

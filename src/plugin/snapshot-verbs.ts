@@ -127,7 +127,9 @@ export function addSnapshotVerbs(
         snapshotObject(client.namespace, lab, snapName, opts.mode),
       );
       const ref = `maaslabsnapshot.maaslab.dev/${snapName}`;
-      deps.stdout(`${ref} created (lab ${lab}, mode ${created.spec.mode ?? DefaultSnapshotMode})\n`);
+      deps.stdout(
+        `${ref} created (lab ${lab}, mode ${created.spec.mode ?? DefaultSnapshotMode})\n`,
+      );
       if (!opts.wait) return;
       const done = await waitWithProgress<MaasLabSnapshot>(
         deps,
@@ -147,7 +149,7 @@ export function addSnapshotVerbs(
     program
       .command('restore')
       .description(
-        "return every member of a lab to a MaasLabSnapshot (spec.restoreFrom with a new token); waits until it is done",
+        'return every member of a lab to a MaasLabSnapshot (spec.restoreFrom with a new token); waits until it is done',
       )
       .argument('<lab>', 'the MaasLab')
       .argument('<snapshot>', 'the MaasLabSnapshot'),
@@ -179,9 +181,7 @@ export function addSnapshotVerbs(
 
   program
     .command('snapshots')
-    .description(
-      "a lab's snapshots: mode, phase, ready, members, size, age and consistency",
-    )
+    .description("a lab's snapshots: mode, phase, ready, members, size, age and consistency")
     .argument('<lab>', 'the MaasLab')
     .addOption(
       new Option('-o, --output <format>', 'wide, json or yaml').choices(['wide', 'json', 'yaml']),

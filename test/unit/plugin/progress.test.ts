@@ -34,9 +34,9 @@ describe('plugin/progress', () => {
     expect(renderTtyProgress(view({ detail: 'copying the disks' }), 120)).to.equal(
       `maaslabsnapshot/s1  [########................]  1/3 members  Capturing  12s  copying the disks`,
     );
-    expect(renderTtyProgress(view({ phase: 'Holding', done: undefined, total: undefined }))).to.equal(
-      `maaslabsnapshot/s1  [${'.'.repeat(BarWidth)}]  Holding  12s`,
-    );
+    expect(
+      renderTtyProgress(view({ phase: 'Holding', done: undefined, total: undefined })),
+    ).to.equal(`maaslabsnapshot/s1  [${'.'.repeat(BarWidth)}]  Holding  12s`);
     const cut = renderTtyProgress(view({ detail: 'x'.repeat(200) }), 60);
     expect(cut).to.have.length(59);
     expect(cut.endsWith('…')).to.equal(true);
@@ -48,9 +48,9 @@ describe('plugin/progress', () => {
     expect(renderPlainProgress(view({ detail: 'copying the disks' }))).to.equal(
       'maaslabsnapshot/s1: Capturing, 1/3 members (12s): copying the disks',
     );
-    expect(renderPlainProgress(view({ phase: 'Pending', done: undefined, total: undefined }))).to.equal(
-      'maaslabsnapshot/s1: Pending (12s)',
-    );
+    expect(
+      renderPlainProgress(view({ phase: 'Pending', done: undefined, total: undefined })),
+    ).to.equal('maaslabsnapshot/s1: Pending (12s)');
   });
 
   it('on a terminal: every update redraws the one line in place; end closes it', () => {

@@ -22,7 +22,13 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
-import type { MaasLab, MaasLabSnapshot, MaasNode } from '../../../src/api/v1alpha1/index.js';
+import {
+  type MaasLab,
+  type MaasLabSnapshot,
+  type MaasNode,
+  RestorePhases,
+  SnapshotPhases,
+} from '../../../src/api/v1alpha1/index.js';
 import { ContentType } from '../../../src/runtime/client/rest.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import {
@@ -48,6 +54,12 @@ const progressLine = (label: string): RegExp =>
   new RegExp(
     `^${label.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: [A-Z][a-z]+(, \\d+/\\d+ members)? \\(\\d+s\\)(: .*)?$`,
   );
+
+/** Whether the phases of progress `lines` (`label: Phase, …`) appear in the order of `phases`. */
+const inOrder = (lines: readonly string[], phases: readonly string[]): boolean => {
+  const seen = lines.map((l) => phases.indexOf(/: ([A-Za-z]+)[, ]/.exec(l)?.[1] ?? ''));
+  return seen.every((p, i) => p >= 0 && (i === 0 || p >= (seen[i - 1] ?? 0)));
+};
 
 interface Run {
   readonly code: number;
@@ -236,6 +248,9 @@ describe('plugin: kubectl maaslab snapshot, snapshots and restore, against the o
     expect(r.stderr).to.not.include('\r').and.not.include('\x1b');
     for (const l of progress) expect(l).to.match(progressLine(`maaslabsnapshot/${golden}`));
     expect(progress.at(-1)).to.match(/: Ready, 2\/2 members \(\d+s\)$/);
+    // The first read finds the snapshot just created; the phases only move forward.
+    expect(progress.length, r.stderr).to.be.at.least(2);
+    expect(inOrder(progress, SnapshotPhases), r.stderr).to.equal(true);
     expect(new Set(progress.map((l) => l.replace(/ \(\d+s\)/, ''))).size).to.equal(progress.length);
 
     // What the operator made: a Ready snapshot counting its members, its golden volumes.
@@ -323,6 +338,10 @@ describe('plugin: kubectl maaslab snapshot, snapshots and restore, against the o
     const progress = r.stderr.split('\n').filter((x) => x !== '');
     for (const p of progress) expect(p).to.match(progressLine(`maaslab/${LAB} restore`));
     expect(progress.at(-1)).to.match(/: Completed, 2\/2 members \(\d+s\)/);
+    expect(progress[0]).to.match(
+      /: Pending \(\d+s\): waiting for the operator to start the restore$/,
+    );
+    expect(inOrder(progress, RestorePhases), r.stderr).to.equal(true);
 
     expect(await hasMarker(1)).to.equal(false);
     await waitFor(

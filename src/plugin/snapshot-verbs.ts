@@ -6,8 +6,8 @@
 
 import { type Command, Option } from 'commander';
 import {
+  DefaultSnapshotMode,
   type MaasLabSnapshot,
-  MaasLabSnapshotSpecSchema,
   type SnapshotMode,
   SnapshotModes,
 } from '../api/v1alpha1/index.js';
@@ -34,8 +34,6 @@ import {
 export const DefaultSnapshotTimeout = '10m';
 /** How often the wait reads the snapshot or the lab. */
 export const SnapshotPollMs = 1000;
-/** The mode the CRD gives a snapshot that names none. */
-export const DefaultSnapshotMode = String(MaasLabSnapshotSpecSchema.properties.mode.default);
 
 /** What a waiting verb needs besides the API. */
 interface WaitOptions {

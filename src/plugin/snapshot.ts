@@ -5,6 +5,7 @@
 
 import {
   type Condition,
+  DefaultSnapshotMode,
   GroupVersion,
   type MaasLab,
   type MaasLabSnapshot,
@@ -207,7 +208,7 @@ export function snapshotRow(snap: MaasLabSnapshot, now: Date): SnapshotRow {
     .find((c) => c !== undefined && (c.type === ReadyCondition || c.status === 'True'))?.message;
   return defined({
     name: snap.metadata?.name ?? '',
-    mode: snap.spec.mode ?? 'Offline',
+    mode: snap.spec.mode ?? DefaultSnapshotMode,
     phase: s?.phase,
     ready: s?.readyToUse === undefined ? undefined : String(s.readyToUse),
     members: total === undefined ? undefined : `${captured ?? 0}/${total}`,

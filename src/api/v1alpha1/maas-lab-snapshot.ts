@@ -33,6 +33,8 @@ export const MaasLabSnapshotKind = 'MaasLabSnapshot';
 export const SnapshotModes = ['Offline', 'Suspended'] as const;
 /** A capture mode. */
 export type SnapshotMode = (typeof SnapshotModes)[number];
+/** The mode of a snapshot whose spec names none (the CRD's default). */
+export const DefaultSnapshotMode: SnapshotMode = 'Offline';
 
 /**
  * Clean: the member was off, or shut down by its guest, when captured. CrashConsistent: it
@@ -90,7 +92,7 @@ export const MaasLabSnapshotSpecSchema = Type.Object(
       StringEnum(SnapshotModes, {
         description:
           'Offline shuts every member down first (clean disks); Suspended pauses them, captures and resumes them (crash-consistent). Immutable.',
-        default: 'Offline',
+        default: DefaultSnapshotMode,
       }),
     ),
     shutdownGracePeriodSeconds: Type.Optional(

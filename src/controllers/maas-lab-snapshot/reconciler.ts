@@ -7,6 +7,7 @@
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
   CaptureFailedReason,
+  DefaultSnapshotMode,
   Group,
   GroupVersion,
   GroupVersionKinds,
@@ -180,7 +181,7 @@ export function createMaasLabSnapshotReconciler(
     | { kind: 'done'; members: SnapshotMember[] }
     | { kind: 'failed'; member: string; message: string }
   > {
-    const mode = snap.spec.mode ?? 'Offline';
+    const mode = snap.spec.mode ?? DefaultSnapshotMode;
     const states = new Map<string, DomainStateName | undefined>();
     for (const m of members)
       states.set(m.domain, (await verbs.observeDomainState(m.domain))?.state);

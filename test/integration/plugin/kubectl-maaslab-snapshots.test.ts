@@ -15,13 +15,16 @@
 //      own token is Completed; the nodes run again;
 //   4. a second capture, named, through a pseudo-terminal: the progress line is redrawn in
 //      place;
-//   5. failures: an unknown lab or snapshot, exit 1 and one error line, nothing created or
+//   5. the single file `make plugin` bundles lists the same, and `snapshot --no-wait` returns
+//      at once while the operator captures;
+//   6. failures: an unknown lab or snapshot, exit 1 and one error line, nothing created or
 //      patched.
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
+import { buildPlugin } from '../../../hack/build-plugin.js';
 import {
   type MaasLab,
   type MaasLabSnapshot,
@@ -385,6 +388,33 @@ describe('plugin: kubectl maaslab snapshot, snapshots and restore, against the o
       .slice(1, -1)
       .map((x) => x.split(/ +/)[0]);
     expect(names).to.deep.equal([golden, name]);
+  });
+
+  it('the single file of `make plugin`: the same list; --no-wait returns at once, the capture goes on', async () => {
+    const bundleBin = join(e().scratch, 'bundle-bin');
+    await mkdir(bundleBin, { recursive: true });
+    await buildPlugin(join(bundleBin, 'kubectl-maaslab'));
+    const bundled = (args: readonly string[]): Promise<Run> =>
+      exec(kubectlPath(), ['maaslab', ...args, '-n', ns()], {
+        ...userEnv(),
+        PATH: [bundleBin, dirname(process.execPath), '/usr/bin', '/bin'].join(':'),
+      });
+    const list = await bundled(['snapshots', LAB, '-o', 'json']);
+    expect(list.code, list.stderr).to.equal(0);
+    expect(list.stdout).to.equal((await ok(['snapshots', LAB, '-o', 'json'])).stdout);
+
+    const r = await bundled(['snapshot', LAB, 'bundled', '--mode', 'Suspended', '--no-wait']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal(
+      'maaslabsnapshot.maaslab.dev/bundled created (lab recipe, mode Suspended)\n',
+    );
+    expect(r.stderr).to.equal('');
+    // The operator captures it all the same.
+    await waitFor(async () => (await snapshot('bundled')).status?.readyToUse || undefined, {
+      ...LONG,
+      description: `snapshot bundled ready to use (log: ${e().logFile})`,
+    });
+    expect((await snapshot('bundled')).status).to.include({ membersCaptured: 2, membersTotal: 2 });
   });
 
   it('an unknown lab or snapshot: exit 1, one error line, nothing created or patched', async () => {

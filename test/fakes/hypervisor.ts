@@ -134,6 +134,11 @@ export interface FakeHypervisor extends Hypervisor {
     start(name: string): void;
     /** The guest powered itself off. */
     guestPowerOff(name: string): void;
+    /**
+     * A volume written outside the operator (`virsh vol-create` + `vol-upload`), e.g. a base
+     * image whose upload stopped part-way: `bytes` are what it holds.
+     */
+    writeVolume(pool: string, name: string, bytes: Uint8Array, capacityBytes?: number): void;
   };
 }
 
@@ -151,6 +156,9 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
     ]),
   );
   const volumes = new Map<string, VolumeSpec>();
+  /** The SHA-256 of each volume's bytes (pool/name); absent: an empty volume. */
+  const contents = new Map<string, string>();
+  const EMPTY_SHA256 = createHash('sha256').digest('hex');
   const networks = new Map<string, FakeNetwork>();
   const domains = new Map<string, FakeDomain>();
   const domainListeners = new Set<(e: DomainEvent) => void>();
@@ -492,6 +500,7 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
         if (u.sha256 !== undefined && actual !== u.sha256) {
           throw new ChecksumMismatchError(u.name, u.sha256, actual);
         }
+        contents.set(key, actual);
       } catch (err) {
         volumes.delete(key);
         mutate('virStorageVolDelete');
@@ -499,6 +508,15 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       }
       const path = `${pools.get(u.pool)?.path ?? `/fake/${u.pool}`}/${u.name}`;
       return { name: u.name, path, capacityBytes: u.sizeBytes };
+    },
+    async hashVolume(pool: string, name: string, opts: JobOptions = {}) {
+      enter('hashVolume', [pool, name]);
+      const key = `${pool}/${name}`;
+      const volume = volumes.get(key);
+      if (volume === undefined) return undefined;
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.({ done: volume.capacityBytes, total: volume.capacityBytes });
+      return contents.get(key) ?? EMPTY_SHA256;
     },
     async ensureVolumes(specs: readonly VolumeSpec[]) {
       enter('ensureVolumes', [specs]);
@@ -693,6 +711,7 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       enter('deleteVolumes', [refs]);
       const deleted: string[] = [];
       for (const v of refs) {
+        contents.delete(`${v.pool}/${v.name}`);
         if (!volumes.delete(`${v.pool}/${v.name}`)) continue;
         mutate('virStorageVolDelete');
         deleted.push(v.name);
@@ -739,6 +758,11 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       guestPowerOff(name) {
         const d = domains.get(name);
         if (d && ACTIVE.has(d.state)) stopDomain(d, DomainEventStoppedDetailType.Shutdown);
+      },
+      writeVolume(pool, name, bytes, capacityBytes = bytes.byteLength) {
+        const key = `${pool}/${name}`;
+        volumes.set(key, { name, pool, capacityBytes, format: 'raw' });
+        contents.set(key, createHash('sha256').update(bytes).digest('hex'));
       },
     },
   };

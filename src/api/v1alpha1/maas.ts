@@ -63,6 +63,11 @@ export const MachineRejectedReason = 'MachineRejected';
 export const NodesNotEnlistedReason = 'NodesNotEnlisted';
 /** ControllerReady=False: the base image is being downloaded (status.maas.controller.image). */
 export const ImageDownloadingReason = 'ImageDownloading';
+/**
+ * ControllerReady=False: a base volume this process did not write is read back and hashed
+ * before a new overlay is made on it (one left half-written is removed and downloaded again).
+ */
+export const ImageVerifyingReason = 'ImageVerifying';
 /** ControllerReady=False: the image download failed (HTTP error, connection); retried with backoff. */
 export const ImageDownloadFailedReason = 'ImageDownloadFailed';
 /** Stalled=True: the downloaded image's SHA-256 is not spec.maas.controller.image.sha256; the volume was removed. */

@@ -128,8 +128,9 @@ const allReady = (t: Tally): boolean => t.ready === t.total;
 
 /**
  * First match wins. Terminating, then Unknown (never guess), then Failed (a human must act,
- * the lab itself or a child); Ready when every child is; Degraded when it was Ready before and
- * some child no longer is; Pending while no child exists yet; Provisioning otherwise.
+ * the lab itself or a child); Ready when every child is and MAAS (where the lab has one) is
+ * ready with every node enlisted, as the Ready condition says; Degraded when it was Ready
+ * before and something no longer is; Pending while no child exists yet; Provisioning otherwise.
  */
 const printableTable: ReadonlyArray<
   readonly [MaasLabPrintableStatus, (i: PrintableInput) => boolean]
@@ -140,7 +141,14 @@ const printableTable: ReadonlyArray<
     'Failed',
     (i) => i.o.stalled !== undefined || i.networks.failed.length + i.nodes.failed.length > 0,
   ],
-  ['Ready', (i) => allReady(i.networks) && allReady(i.nodes)],
+  [
+    'Ready',
+    (i) =>
+      allReady(i.networks) &&
+      allReady(i.nodes) &&
+      i.o.maasWaiting === undefined &&
+      i.o.notEnlisted === undefined,
+  ],
   ['Degraded', (i) => i.wasReady],
   ['Pending', (i) => i.networks.existing + i.nodes.existing === 0],
   ['Provisioning', () => true],

@@ -21,6 +21,7 @@ import {
   ImageChecksumMismatchReason,
   ImageDownloadFailedReason,
   ImageDownloadingReason,
+  ImageVerifyingReason,
   ImageVolumeNotFoundReason,
   MaasInstallingReason,
   MaasUnauthorizedReason,
@@ -210,6 +211,23 @@ export async function reconcileController(
       case 'done':
         // Finished after the look above: the next pass finds the volume.
         return waitingFor(ControllerProvisioningReason, 'image downloaded', 1);
+    }
+  }
+  // A base found on the host may be one an operator stopped writing part-way: hashed once per
+  // process before a new overlay goes on it. An existing overlay was made by a process that
+  // had checked its base, so a restarted operator does not read every base again.
+  if (plan.base.kind === 'download' && deps.downloads.peek(hvName, plan.base)?.state !== 'done') {
+    const [overlay] = await hv.observeVolumes(plan.pool, [plan.overlayVolume]);
+    const v = overlay === undefined ? deps.downloads.verify(hvName, hv, plan.base) : undefined;
+    if (v?.state === 'running') {
+      return waitingFor(
+        ImageVerifyingReason,
+        `checking base volume ${plan.base.volume}: ${v.done} of ${v.total || '?'} bytes hashed`,
+        DOWNLOAD_POLL_MS,
+      );
+    }
+    if (v?.state === 'failed') {
+      return waitingFor(ImageDownloadFailedReason, v.message, Math.max(v.retryAt - now(), 1000));
     }
   }
   if (plan.base.kind === 'download' && status.image?.bytesTotal !== undefined) {

@@ -42,6 +42,16 @@ export interface ImageDownloads {
    * upload), so whoever finds it must ask here whether it is still being written.
    */
   peek(key: string, spec: ImageDownloadSpec): DownloadState | undefined;
+  /**
+   * Whether the base volume of `spec`, found on `key`'s hypervisor, holds the whole image:
+   * `done` at once when this process wrote it or checked it before; else its bytes are read
+   * back and hashed in the background (`running`, with progress). A volume whose SHA-256 is
+   * not spec.sha256 was left half-written (an operator stopped mid-download: the volume
+   * exists from the first byte on, and libvirt cannot rename one into place when it is
+   * whole). It is deleted, and the state is `failed` with a retryAt of now, so that the next
+   * `ensure` downloads it again.
+   */
+  verify(key: string, hv: Hypervisor, spec: ImageDownloadSpec): DownloadState;
   /** Aborts every running download (shutdown); each removes its partial volume. */
   close(): void;
 }
@@ -97,8 +107,71 @@ export function createImageDownloads(opts: ImageDownloadOptions = {}): ImageDown
     job.state = { state: 'done', total };
   }
 
+  async function check(job: Job, hv: Hypervisor, spec: ImageDownloadSpec, signal: AbortSignal) {
+    const actual = await hv.hashVolume(spec.pool, spec.volume, {
+      signal,
+      onProgress: (p) => (job.state = { state: 'running', ...p }),
+    });
+    const wanted = spec.sha256.toLowerCase();
+    if (actual === wanted) {
+      job.state = { state: 'done', total: job.state.state === 'running' ? job.state.total : 0 };
+      return;
+    }
+    if (actual !== undefined) await hv.deleteVolumes([{ pool: spec.pool, name: spec.volume }]);
+    job.state = {
+      state: 'failed',
+      kind: 'error',
+      message:
+        actual === undefined
+          ? `base volume ${spec.volume} disappeared while it was checked`
+          : `base volume ${spec.volume} was incomplete (sha256 ${actual}, not ${wanted}): removed, to be downloaded again`,
+      retryAt: now(),
+    };
+  }
+
+  /** Runs `work` for `job` in the background, abortable by close(). */
+  function background(
+    key: string,
+    job: Job,
+    work: (signal: AbortSignal) => Promise<void>,
+    onError: (err: unknown) => void,
+  ): void {
+    const abort = new AbortController();
+    aborts.add(abort);
+    work(abort.signal)
+      .catch(onError)
+      .finally(() => {
+        aborts.delete(abort);
+        opts.onSettled?.(key);
+      });
+  }
+
   return {
     peek: (key, spec) => jobs.get(`${key}/${spec.pool}/${spec.volume}`)?.state,
+    verify(key, hv, spec) {
+      const id = `${key}/${spec.pool}/${spec.volume}`;
+      const existing = jobs.get(id);
+      if (existing !== undefined) {
+        const s = existing.state;
+        if (s.state !== 'failed' || now() < s.retryAt) return s;
+      }
+      const job: Job = { state: { state: 'running', done: 0, total: 0 }, failures: 0 };
+      jobs.set(id, job);
+      background(
+        key,
+        job,
+        (signal) => check(job, hv, spec, signal),
+        (err: unknown) => {
+          job.state = {
+            state: 'failed',
+            kind: 'error',
+            message: `checking base volume ${spec.volume}: ${err instanceof Error ? err.message : String(err)}`,
+            retryAt: now() + 10_000,
+          };
+        },
+      );
+      return job.state;
+    },
     ensure(key, hv, spec) {
       const id = `${key}/${spec.pool}/${spec.volume}`;
       const existing = jobs.get(id);
@@ -112,13 +185,14 @@ export function createImageDownloads(opts: ImageDownloadOptions = {}): ImageDown
         failures: existing?.failures ?? 0,
       };
       jobs.set(id, job);
-      const abort = new AbortController();
-      aborts.add(abort);
-      run(job, hv, spec, abort.signal)
-        .then(() => {
+      background(
+        key,
+        job,
+        async (signal) => {
+          await run(job, hv, spec, signal);
           job.failures = 0;
-        })
-        .catch((err: unknown) => {
+        },
+        (err: unknown) => {
           const checksum = err instanceof ChecksumMismatchError;
           job.failures++;
           const wait = checksum
@@ -130,11 +204,8 @@ export function createImageDownloads(opts: ImageDownloadOptions = {}): ImageDown
             message: err instanceof Error ? err.message : String(err),
             retryAt: now() + wait,
           };
-        })
-        .finally(() => {
-          aborts.delete(abort);
-          opts.onSettled?.(key);
-        });
+        },
+      );
       return job.state;
     },
     close() {

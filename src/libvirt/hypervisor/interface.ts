@@ -129,6 +129,14 @@ export interface Hypervisor {
     opts?: JobOptions,
   ): Promise<ParsedVolume>;
   /**
+   * The SHA-256 (lowercase hex) of a volume's bytes, read back from libvirt
+   * (virStorageVolDownload), with progress and cancellation; undefined when the volume or its
+   * pool does not exist. Read-only: how a base image found on the host, which may have been
+   * left half-written, is told apart from a whole one.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDownload
+   */
+  hashVolume(pool: string, name: string, opts?: JobOptions): Promise<string | undefined>;
+  /**
    * Starts a stopped domain; libvirt restores its managed save image if there is one. The
    * power verbs reject with NO_DOMAIN (isNotFound) when the domain is absent.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateWithFlags

@@ -153,6 +153,10 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#storage.uploadVolume(upload, source, opts);
   }
 
+  hashVolume(pool: string, name: string, opts?: JobOptions): Promise<string | undefined> {
+    return this.#storage.hashVolume(pool, name, opts);
+  }
+
   defineDomain(desc: OwnedDomainDescription): Promise<Change> {
     return this.#domains.defineDomain(desc);
   }

@@ -187,6 +187,36 @@ export class StorageVerbs {
     }
   }
 
+  async hashVolume(
+    poolName: string,
+    name: string,
+    opts: JobOptions = {},
+  ): Promise<string | undefined> {
+    const c = await this.#calls.conn();
+    const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(poolName),
+    );
+    if (!found) return undefined;
+    using pool = found;
+    const vol = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
+      pool.storageVolLookupByName(name),
+    );
+    if (!vol) return undefined;
+    using volume = vol;
+    const { capacityBytes } = await this.#volumeFacts(c, name, volume);
+    opts.signal?.throwIfAborted();
+    const hash = createHash('sha256');
+    let done = 0;
+    // Breaking out of the loop (an abort) aborts libvirt's side of the stream.
+    for await (const chunk of volume.downloadChunks()) {
+      opts.signal?.throwIfAborted();
+      hash.update(chunk);
+      done += chunk.byteLength;
+      opts.onProgress?.({ done, total: capacityBytes });
+    }
+    return hash.digest('hex');
+  }
+
   async deleteVolumes(
     volumes: readonly VolumeRef[],
   ): Promise<Change & { readonly deleted: readonly string[] }> {

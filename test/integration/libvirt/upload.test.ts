@@ -2,9 +2,10 @@
 // image reaches a hypervisor (issue 12): bytes fetched over HTTP (a server on loopback) are
 // streamed into a new pool volume on a private libvirtd (virStorageVolUpload), hashed on the
 // way. The volume is read back from libvirt (virStorageVolDownload) and compared; a wrong
-// SHA-256, a short body and an abort each leave no volume behind.
+// SHA-256, a short body and an abort each leave no volume behind. hashVolume reads a volume back
+// the same way and tells a whole base from one a stopped upload left half-written.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -94,6 +95,26 @@ describe('Hypervisor.uploadVolume on a private libvirtd: progress, checksum, can
         .update(await readFile(back))
         .digest('hex'),
     ).to.equal(IMAGE_SHA256);
+  });
+
+  it('hashVolume reads a volume back: the whole image, a half-written one, none at all', async () => {
+    const progress: JobProgress[] = [];
+    expect(await hv.hashVolume(POOL, 'base.img', { onProgress: (p) => progress.push(p) })).to.equal(
+      IMAGE_SHA256,
+    );
+    expect(progress.at(-1)).to.deep.equal({ done: IMAGE.length, total: IMAGE.length });
+    // What an upload stopped part-way leaves, made with virsh: the volume at its full capacity,
+    // only its first MiB written.
+    const part = join(lv.dir, 'part.img');
+    await writeFile(part, IMAGE.subarray(0, 1024 * 1024));
+    await lv.virsh(['vol-create-as', POOL, 'half.img', String(IMAGE.length), '--format', 'raw']);
+    await lv.virsh(['vol-upload', '--pool', POOL, 'half.img', part]);
+    const half = await hv.hashVolume(POOL, 'half.img');
+    expect(half).to.match(/^[0-9a-f]{64}$/);
+    expect(half).to.not.equal(IMAGE_SHA256);
+    await lv.virsh(['vol-delete', '--pool', POOL, 'half.img']);
+    expect(await hv.hashVolume(POOL, 'no-such.img')).to.equal(undefined);
+    expect(await hv.hashVolume('no-such-pool', 'base.img')).to.equal(undefined);
   });
 
   it('removes the volume when the SHA-256 does not match', async () => {

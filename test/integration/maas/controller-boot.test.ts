@@ -28,8 +28,8 @@
 // namespace.
 //
 // The phase runs in this process, not in the operator child process the e2e tests start:
-// the operator would then try http://10.77.0.2:5240 from the host's network namespace, where
-// that address is not routed to the lab (see the README's "not in yet").
+// this test is about the boot. The operator process reaching a controller at its own address
+// (through a network namespace the test creates) is e2e/maas-controller-path.test.ts's subject.
 //
 // QEMU runs with KVM where /dev/kvm is usable and TCG otherwise: the waits have deadlines
 // sized for TCG, no fixed sleeps, and the times are printed.

@@ -48,6 +48,17 @@ export interface MaasApiServerOptions {
   readonly architectures?: readonly string[];
   /** The server's clock for OAuth timestamps, in seconds. Default the real clock. */
   readonly nowSeconds?: () => number;
+  /**
+   * The rack's subnet (fabric 0, untagged VLAN), as a real rack controller discovers it from
+   * its interface on the PXE network. Default `10.10.0.0/24`.
+   */
+  readonly subnetCidr?: string;
+  /**
+   * Listen on this Unix socket instead of 127.0.0.1: for a test that puts the server behind
+   * an address inside a network namespace of its own (test/support/netns-endpoint.ts), so that
+   * the address is the only way to it. `url` is then `http://unix/MAAS`, a placeholder.
+   */
+  readonly socketPath?: string;
 }
 
 /** A running test server, with hooks for tests. */
@@ -131,11 +142,15 @@ function stringBool(value: string | undefined, fallback: boolean): boolean | und
   return undefined;
 }
 
-/** Start a test server on 127.0.0.1 and an ephemeral port. */
+/** Start a test server on 127.0.0.1 and an ephemeral port (or on `options.socketPath`). */
 export async function startMaasApiServer(
   options: MaasApiServerOptions = {},
 ): Promise<MaasApiServer> {
   const architectures = options.architectures ?? ['amd64/generic'];
+  const subnetCidr = options.subnetCidr ?? '10.10.0.0/24';
+  if (ipv4CidrBounds(subnetCidr) === undefined) {
+    throw new RangeError(`test server: subnetCidr ${subnetCidr} is not an IPv4 CIDR`);
+  }
   const nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const tokens: KnownToken[] = [];
   const nonces = new Set<string>();
@@ -153,7 +168,7 @@ export async function startMaasApiServer(
     },
   ];
   const subnets: SubnetState[] = [
-    { id: 1, name: '10.10.0.0/24', cidr: '10.10.0.0/24', gatewayIp: null, vlanId: 5001 },
+    { id: 1, name: subnetCidr, cidr: subnetCidr, gatewayIp: null, vlanId: 5001 },
   ];
   const ipRanges: IpRangeState[] = [];
   const log: RequestRecord[] = [];
@@ -604,8 +619,16 @@ export async function startMaasApiServer(
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' }).end(String(error));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const socketPath = options.socketPath;
+  await new Promise<void>((resolve) =>
+    socketPath === undefined
+      ? server.listen(0, '127.0.0.1', resolve)
+      : server.listen(socketPath, resolve),
+  );
+  const url =
+    socketPath === undefined
+      ? `http://127.0.0.1:${(server.address() as AddressInfo).port}/MAAS`
+      : 'http://unix/MAAS';
 
   const copy = <T>(value: T): T => structuredClone(value);
   const mustFind = (systemId: string) => {
@@ -615,7 +638,7 @@ export async function startMaasApiServer(
   };
 
   return {
-    url: `http://127.0.0.1:${port}/MAAS`,
+    url,
     rackController: copy(rack),
     subnetId: 1,
     createApiKey: createKey,

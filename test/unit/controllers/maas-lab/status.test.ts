@@ -95,6 +95,39 @@ describe('controllers/maas-lab/status', () => {
       '',
     ],
     [
+      'children ready, MAAS not answering yet',
+      () =>
+        scenario([reported(net!, 'ready')], ready(), {
+          maasWaiting: { reason: 'MaasUnreachable', message: 'm' },
+        }),
+      'Provisioning',
+      'Ready=False/MaasUnreachable',
+      'Reconciling',
+    ],
+    [
+      'children ready, a node not enlisted yet',
+      () =>
+        scenario([reported(net!, 'ready')], ready(), {
+          notEnlisted: { reason: 'NodesNotEnlisted', message: 'm' },
+        }),
+      'Provisioning',
+      'Ready=False/NodesNotEnlisted',
+      'Reconciling',
+    ],
+    [
+      'MAAS went away after Ready',
+      () =>
+        scenario(
+          [reported(net!, 'ready')],
+          ready(),
+          { maasWaiting: { reason: 'MaasUnreachable', message: 'm' } },
+          { printableStatus: 'Ready' },
+        ),
+      'Degraded',
+      'Ready=False/MaasUnreachable',
+      'Reconciling',
+    ],
+    [
       'a node fell out after Ready',
       () =>
         scenario(

@@ -10,6 +10,7 @@ import {
   ImageChecksumMismatchReason,
   ImageDownloadFailedReason,
   ImageDownloadingReason,
+  ImageVerifyingReason,
   ImageVolumeNotFoundReason,
   MaasInstallingReason,
   MaasUnauthorizedReason,
@@ -304,6 +305,67 @@ describe('controllers/maas controller phase', () => {
     expect(w.requests.filter((r) => r.url === IMAGE_URL)).to.have.length(1);
     expect(w.hv.volumes().filter((v) => v.includes('maaslab-base-'))).to.have.length(1);
     expect(w.hv.volumes()).to.include('labpool/maas.other-maas-disk.qcow2');
+  });
+
+  describe('a base volume found on the host, which this process did not write', () => {
+    const BASE = `labpool/${baseVolumeName(SHA)}`;
+    /** Passes until the image is neither being checked nor downloaded; the reasons seen. */
+    async function untilBaseSettled(w: World, l: MaasLab): Promise<string[]> {
+      const reasons: string[] = [];
+      for (let i = 0; i < 400; i++) {
+        const f = (await reconcileController(l, HV, nets, w.deps, signal))!;
+        reasons.push(f.condition.reason);
+        const waiting = [ImageDownloadingReason, ImageVerifyingReason, ImageDownloadFailedReason];
+        if (!waiting.includes(f.condition.reason)) return reasons;
+        await new Promise((r) => setImmediate(r));
+      }
+      throw new Error(`never settled: ${reasons.slice(-5).join(', ')}`);
+    }
+    const hashes = (w: World) => w.hv.calls.filter((c) => c.verb === 'hashVolume').length;
+
+    it('half-written (an operator stopped mid-download): hashed, removed, downloaded again', async () => {
+      const w = world();
+      w.hv.external.writeVolume(
+        'labpool',
+        baseVolumeName(SHA),
+        IMAGE.subarray(0, 5000),
+        IMAGE.length,
+      );
+      const reasons = await untilBaseSettled(w, lab());
+      expect(reasons[0]).to.equal(ImageVerifyingReason);
+      expect(reasons).to.include(ImageDownloadingReason);
+      expect(w.requests.filter((r) => r.url === IMAGE_URL)).to.have.length(1);
+      expect(w.hv.mutations).to.include('virStorageVolDelete');
+      // What is there now is the whole image, and the overlay is on it.
+      expect(await w.hv.hashVolume('labpool', baseVolumeName(SHA))).to.equal(SHA);
+      expect(w.hv.volumes()).to.include.members([BASE, 'labpool/maas.recipe-maas-disk.qcow2']);
+      // Written by this process: not hashed again for the next lab.
+      const before = hashes(w);
+      await untilBaseSettled(w, lab('other'));
+      expect(hashes(w)).to.equal(before);
+    });
+
+    it('whole: hashed once, used as it is, never downloaded', async () => {
+      const w = world();
+      w.hv.external.writeVolume('labpool', baseVolumeName(SHA), IMAGE);
+      const reasons = await untilBaseSettled(w, lab());
+      expect(reasons.filter((r) => r === ImageDownloadingReason)).to.deep.equal([]);
+      expect(w.requests.filter((r) => r.url === IMAGE_URL)).to.deep.equal([]);
+      expect(w.hv.volumes()).to.include('labpool/maas.recipe-maas-disk.qcow2');
+      await untilBaseSettled(w, lab('other'));
+      expect(hashes(w)).to.equal(1);
+    });
+
+    it("with the lab's overlay already on it (an operator restarted): not read again", async () => {
+      const w = world();
+      // A truncated base would be refused if it were checked: it is not, as its overlay shows
+      // that the process that made the overlay had checked it.
+      w.hv.external.writeVolume('labpool', baseVolumeName(SHA), IMAGE.subarray(0, 10));
+      w.hv.external.writeVolume('labpool', 'maas.recipe-maas-disk.qcow2', Buffer.alloc(0));
+      await untilBaseSettled(w, lab());
+      expect(hashes(w)).to.equal(0);
+      expect(w.requests.filter((r) => r.url === IMAGE_URL)).to.deep.equal([]);
+    });
   });
 
   it('an image volume that is not there is ImageVolumeNotFound', async () => {

@@ -1,6 +1,6 @@
 // The plugin's only I/O: our own REST client (src/runtime/client: kubeconfig with contexts,
-// credentials, discovery) reading and patching MaasNodes, MaasLabs and VirtNetworks in one
-// namespace. Imported file by file, not through src/runtime/index.js, so that a plugin run
+// credentials, discovery) reading and patching MaasNodes, MaasLabs and VirtNetworks, and
+// creating and reading MaasLabSnapshots, in one namespace. Imported file by file, not through src/runtime/index.js, so that a plugin run
 // loads neither the libvirt binding nor the operator's logging and metrics.
 
 import {
@@ -8,6 +8,8 @@ import {
   LabLabel,
   type MaasLab,
   MaasLabKind,
+  type MaasLabSnapshot,
+  MaasLabSnapshotKind,
   type MaasNode,
   MaasNodeKind,
   type VirtNetwork,
@@ -19,9 +21,13 @@ import {
   type ObjectList,
   type RestClient,
   createRestClient,
+  isConflict,
   isNotFound,
 } from '../runtime/client/rest.js';
 import { PluginError } from './errors.js';
+
+/** The field manager of every write the plugin makes. */
+export const FieldManager = 'kubectl-maaslab';
 
 /** Where to connect: kubectl's flags. */
 export interface ConnectOptions {
@@ -43,13 +49,22 @@ export interface PluginApi {
   patchNode(name: string, patch: unknown): Promise<MaasNode>;
   /** A MaasLab; a PluginError naming it when there is none. */
   getLab(name: string): Promise<MaasLab>;
+  /** Merge-patches a MaasLab; resolves to the lab as stored after the patch. */
+  patchLab(name: string, patch: unknown): Promise<MaasLab>;
   /** The VirtNetworks and MaasNodes that carry the lab's label. */
   labChildren(lab: string): Promise<{ networks: VirtNetwork[]; nodes: MaasNode[] }>;
+  /** A MaasLabSnapshot; a PluginError naming it when there is none. */
+  getSnapshot(name: string): Promise<MaasLabSnapshot>;
+  /** The MaasLabSnapshots whose spec.lab is `lab`. */
+  labSnapshots(lab: string): Promise<MaasLabSnapshot[]>;
+  /** Creates a MaasLabSnapshot; a PluginError when one of that name exists. */
+  createSnapshot(snapshot: MaasLabSnapshot): Promise<MaasLabSnapshot>;
 }
 
 const resources: Readonly<Record<string, string>> = {
   [MaasNodeKind]: 'maasnodes.maaslab.dev',
   [MaasLabKind]: 'maaslabs.maaslab.dev',
+  [MaasLabSnapshotKind]: 'maaslabsnapshots.maaslab.dev',
   [VirtNetworkKind]: 'virtnetworks.maaslab.dev',
 };
 
@@ -83,22 +98,52 @@ export function connect(opts: ConnectOptions): PluginApi {
       throw err;
     }
   };
-  const list = async <T>(kind: string, labelSelector: string): Promise<T[]> =>
-    (await rest.request<ObjectList<T>>({ method: 'GET', ref: ref(kind), query: { labelSelector } }))
-      .items;
+  const list = async <T>(kind: string, labelSelector?: string): Promise<T[]> =>
+    (
+      await rest.request<ObjectList<T>>({
+        method: 'GET',
+        ref: ref(kind),
+        query: labelSelector === undefined ? {} : { labelSelector },
+      })
+    ).items;
+  const mergePatch = <T>(kind: string, name: string, patch: unknown): Promise<T> =>
+    rest.request<T>({
+      method: 'PATCH',
+      ref: ref(kind, name),
+      body: patch,
+      contentType: ContentType.MergePatch,
+      query: { fieldManager: FieldManager },
+    });
 
   return {
     namespace,
     getNode: (name) => get<MaasNode>(MaasNodeKind, name),
     getLab: (name) => get<MaasLab>(MaasLabKind, name),
-    patchNode: (name, patch) =>
-      rest.request<MaasNode>({
-        method: 'PATCH',
-        ref: ref(MaasNodeKind, name),
-        body: patch,
-        contentType: ContentType.MergePatch,
-        query: { fieldManager: 'kubectl-maaslab' },
-      }),
+    patchNode: (name, patch) => mergePatch<MaasNode>(MaasNodeKind, name, patch),
+    patchLab: (name, patch) => mergePatch<MaasLab>(MaasLabKind, name, patch),
+    getSnapshot: (name) => get<MaasLabSnapshot>(MaasLabSnapshotKind, name),
+    // Snapshots carry no lab label and spec.lab is not a selectable field: filtered here.
+    labSnapshots: async (lab) =>
+      (await list<MaasLabSnapshot>(MaasLabSnapshotKind)).filter((s) => s.spec.lab === lab),
+    async createSnapshot(snapshot) {
+      const name = snapshot.metadata?.name ?? '';
+      try {
+        return await rest.request<MaasLabSnapshot>({
+          method: 'POST',
+          ref: ref(MaasLabSnapshotKind),
+          body: snapshot,
+          query: { fieldManager: FieldManager },
+        });
+      } catch (err) {
+        if (isConflict(err)) {
+          throw new PluginError(
+            `${resources[MaasLabSnapshotKind]} "${name}" already exists in namespace "${namespace}"`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+    },
     async labChildren(lab) {
       const selector = `${LabLabel}=${lab}`;
       const [networks, nodes] = await Promise.all([

@@ -12,5 +12,7 @@ const code = await run(process.argv.slice(2), {
   stderr: (s) => void process.stderr.write(s),
   now: () => new Date(),
   sleep: (ms) => sleep(ms),
+  stderrTty: process.stderr.isTTY === true,
+  ...(process.stderr.columns ? { stderrColumns: process.stderr.columns } : {}),
 });
 process.exitCode = code;

@@ -1,6 +1,7 @@
 // `kubectl maaslab`: the commander program and the verbs' thin actions. Each action reads
 // through a PluginApi, hands the objects to the pure modules beside this file (run-strategy,
-// power-params, lab-tree, completion) and writes their text. `run` returns the exit code:
+// power-params, lab-tree, snapshot, progress, completion) and writes their text; the snapshot
+// verbs are in snapshot-verbs.ts. `run` returns the exit code:
 // 0, or 1 after one `error: ...` line on stderr, as kubectl does.
 
 import { Command, CommanderError, Option } from 'commander';
@@ -17,6 +18,7 @@ import { buildLabTree, renderLabTree } from './lab-tree.js';
 import { formatStructured, type StructuredFormat } from './output.js';
 import { powerParamsOf, renderPowerParamsTable } from './power-params.js';
 import { type PowerVerb, describePlan, hasArrived, planPowerVerb } from './run-strategy.js';
+import { addSnapshotVerbs } from './snapshot-verbs.js';
 
 /** The executable kubectl finds on the PATH for `kubectl maaslab`. */
 export const PluginName = 'kubectl-maaslab';
@@ -31,6 +33,10 @@ export interface PluginDeps {
   now(): Date;
   /** Waits `ms` between polls of `--wait`. */
   sleep(ms: number): Promise<void>;
+  /** Whether stderr is a terminal: progress is redrawn in place there, else plain lines. */
+  readonly stderrTty?: boolean;
+  /** The terminal's width, when stderr is one. */
+  readonly stderrColumns?: number;
 }
 
 /** Default of `--timeout` for `--wait`. */
@@ -52,6 +58,9 @@ const hints: CompletionHints = {
   halt: { resource: 'maasnodes.maaslab.dev' },
   'power-params': { resource: 'maasnodes.maaslab.dev' },
   get: { resource: 'maaslabs.maaslab.dev' },
+  snapshot: { resource: 'maaslabs.maaslab.dev' },
+  restore: { resources: ['maaslabs.maaslab.dev', 'maaslabsnapshots.maaslab.dev'] },
+  snapshots: { resource: 'maaslabs.maaslab.dev' },
   completion: { words: ['bash', 'zsh'] },
 };
 
@@ -59,7 +68,7 @@ const hints: CompletionHints = {
 export function createPluginProgram(deps: PluginDeps): Command {
   const program = new Command(PluginName)
     .description(
-      'Power, inspect and wire up maaslab nodes and labs (maaslab.dev/v1alpha1), in the kubectl idiom.',
+      'Power, inspect, snapshot and restore maaslab nodes and labs (maaslab.dev/v1alpha1), in the kubectl idiom.',
     )
     .usage('[flags] <command>')
     .option('-n, --namespace <namespace>', "the namespace (default: the context's, else default)")
@@ -194,6 +203,8 @@ export function createPluginProgram(deps: PluginDeps): Command {
         deps.stdout(renderLabTree(tree, opts.output === 'wide'));
       }
     });
+
+  addSnapshotVerbs(program, deps, api);
 
   program
     .command('completion')

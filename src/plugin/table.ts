@@ -21,3 +21,28 @@ export function renderTable(
     .map((line) => `${line}\n`)
     .join('');
 }
+
+/**
+ * A duration as kubectl's AGE column prints it (apimachinery's HumanDuration): `45s`,
+ * `2m30s`, `15m`, `3h20m`, `20h`, `3d4h`, `120d`, `2y30d`, `9y`.
+ */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < -1) return '<invalid>';
+  if (seconds < 0) return '0s';
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  const pair = (a: number, ua: string, b: number, ub: string): string =>
+    b === 0 ? `${a}${ua}` : `${a}${ua}${b}${ub}`;
+  if (minutes < 10) return pair(minutes, 'm', seconds % 60, 's');
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 8) return pair(hours, 'h', minutes % 60, 'm');
+  if (hours < 48) return `${hours}h`;
+  const days = Math.floor(hours / 24);
+  if (hours < 24 * 8) return pair(days, 'd', hours % 24, 'h');
+  if (hours < 24 * 365 * 2) return `${days}d`;
+  const years = Math.floor(days / 365);
+  if (hours < 24 * 365 * 8) return pair(years, 'y', days % 365, 'd');
+  return `${years}y`;
+}

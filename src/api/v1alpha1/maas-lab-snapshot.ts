@@ -33,6 +33,8 @@ export const MaasLabSnapshotKind = 'MaasLabSnapshot';
 export const SnapshotModes = ['Offline', 'Suspended'] as const;
 /** A capture mode. */
 export type SnapshotMode = (typeof SnapshotModes)[number];
+/** The mode of a snapshot whose spec names none (the CRD's default). */
+export const DefaultSnapshotMode: SnapshotMode = 'Offline';
 
 /**
  * Clean: the member was off, or shut down by its guest, when captured. CrashConsistent: it
@@ -90,7 +92,7 @@ export const MaasLabSnapshotSpecSchema = Type.Object(
       StringEnum(SnapshotModes, {
         description:
           'Offline shuts every member down first (clean disks); Suspended pauses them, captures and resumes them (crash-consistent). Immutable.',
-        default: 'Offline',
+        default: DefaultSnapshotMode,
       }),
     ),
     shutdownGracePeriodSeconds: Type.Optional(
@@ -170,6 +172,21 @@ export const MaasLabSnapshotStatusSchema = Type.Object(
     ),
     members: Type.Optional(
       Type.Array(SnapshotMemberSchema, { description: 'The members captured.', maxItems: 512 }),
+    ),
+    membersCaptured: Type.Optional(
+      Type.Integer({
+        description:
+          'Members whose disks are copied so far: counts up while Capturing, equals membersTotal once Ready, and is 0 after a failed capture is rolled back.',
+        format: 'int32',
+        minimum: 0,
+      }),
+    ),
+    membersTotal: Type.Optional(
+      Type.Integer({
+        description: 'Members the capture copies: the controller VM, if any, and every node.',
+        format: 'int32',
+        minimum: 0,
+      }),
     ),
     failedMember: Type.Optional(
       Type.String({ description: 'The domain whose capture failed.', maxLength: 253 }),

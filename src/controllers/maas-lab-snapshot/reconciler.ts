@@ -7,6 +7,7 @@
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import {
   CaptureFailedReason,
+  DefaultSnapshotMode,
   Group,
   GroupVersion,
   GroupVersionKinds,
@@ -20,7 +21,6 @@ import {
   type Hypervisor as HypervisorResource,
   type MaasLab,
   type MaasLabSnapshot,
-  type MaasLabSnapshotStatus,
   type MaasNode,
   type SnapshotMember,
 } from '../../api/v1alpha1/index.js';
@@ -57,7 +57,13 @@ import {
   type LabMember,
 } from './desired.js';
 import { type Annotate, heldByOthers, holdAll, holderOf, releaseAll } from './hold.js';
-import { type SnapshotFindings, snapshotStatus } from './status.js';
+import {
+  type SnapshotFindings,
+  type SnapshotNext,
+  capturingStatus,
+  snapshotStatus,
+  withCaptureProgress,
+} from './status.js';
 
 /** The controller's name: the `controller` label on its metrics and logs. */
 export const MaasLabSnapshotControllerName = 'maaslabsnapshot';
@@ -109,8 +115,10 @@ function labNodes(caches: SnapshotCaches, lab: Readonly<MaasLab>): Array<Readonl
  *     period (Stopping), then powers off what is still running (CrashConsistent); Suspended
  *     pauses every running member, then saves their memory (managed save: QEMU exits and
  *     releases the image locks that keep a copy from reading a running guest's disks).
- *  6. Capture: every volume of every member is copied into its golden volume; the first
- *     failure deletes every golden volume made and ends in Failed naming the member.
+ *  6. Capture: every volume of every member is copied into its golden volume; the status
+ *     says Capturing and counts the members copied as each one is done (membersCaptured of
+ *     membersTotal); the first failure deletes every golden volume made and ends in Failed
+ *     naming the member.
  *     Suspended members are started from their saved memory and resumed whatever happened.
  *  7. Write the status (Ready or Failed), then release the holds: the nodes' own controllers
  *     start what their runStrategy wants. A release that fails is retried by step 2.
@@ -121,13 +129,19 @@ export function createMaasLabSnapshotReconciler(
   const { caches, client, annotate, hypervisorFor, clock } = opts;
   const serves = opts.serves ?? (() => true);
 
+  /** Writes the status; resolves to the object as written, the base of the next write. */
   async function write(
     snap: Readonly<MaasLabSnapshot>,
-    next: Omit<MaasLabSnapshotStatus, 'conditions' | 'observedGeneration'>,
+    next: SnapshotNext,
     found: SnapshotFindings,
     signal: AbortSignal,
-  ): Promise<void> {
-    await client.patchStatus(snap, snapshotStatus(snap, next, found, clock.now()), signal);
+  ): Promise<Readonly<MaasLabSnapshot>> {
+    const written = await client.patchStatus(
+      snap,
+      snapshotStatus(snap, next, found, clock.now()),
+      signal,
+    );
+    return written.object;
   }
 
   /** Step 1's cleanup. */
@@ -152,18 +166,22 @@ export function createMaasLabSnapshotReconciler(
     return {};
   }
 
-  /** Steps 5 and 6: stop, copy, and resume; the members' status or the failure. */
+  /**
+   * Steps 5 and 6: stop, copy, and resume; the members' status or the failure. `captured`
+   * is told how many members are copied: 0 before the first copy, then after each member.
+   */
   async function capture(
     snap: Readonly<MaasLabSnapshot>,
     verbs: Hypervisor,
     members: readonly LabMember[],
+    captured: (count: number) => Promise<void>,
     signal: AbortSignal,
   ): Promise<
-    | { kind: 'waiting'; next: Omit<MaasLabSnapshotStatus, 'conditions' | 'observedGeneration'> }
+    | { kind: 'waiting'; next: SnapshotNext }
     | { kind: 'done'; members: SnapshotMember[] }
     | { kind: 'failed'; member: string; message: string }
   > {
-    const mode = snap.spec.mode ?? 'Offline';
+    const mode = snap.spec.mode ?? DefaultSnapshotMode;
     const states = new Map<string, DomainStateName | undefined>();
     for (const m of members)
       states.set(m.domain, (await verbs.observeDomainState(m.domain))?.state);
@@ -213,6 +231,7 @@ export function createMaasLabSnapshotReconciler(
         for (const d of paused) await verbs.managedSave(d, owners.get(d)!);
       }
       const out: SnapshotMember[] = [];
+      await captured(0);
       for (const m of members) {
         try {
           const volumes = [];
@@ -246,6 +265,9 @@ export function createMaasLabSnapshotReconciler(
           await verbs.deleteVolumes(goldens);
           return { kind: 'failed', member: m.domain, message: messageOf(err) };
         }
+        // Outside the member's try: a status write that fails is the pass's error, retried
+        // (the next attempt deletes this one's copies first), not a failed capture.
+        await captured(out.length);
       }
       return { kind: 'done', members: out };
     } finally {
@@ -314,15 +336,22 @@ export function createMaasLabSnapshotReconciler(
         return { requeueAfterMs: CAPTURE_POLL_MS };
       }
       const members = labMembers(lab, nodes, hv);
+      const total = members.length;
+      // Each write is locked to the resourceVersion of the one before: the progress writes
+      // of step 6 move it on.
+      let current = snap;
+      const captured = async (count: number): Promise<void> => {
+        current = await write(current, capturingStatus(base, count, total), {}, signal);
+      };
       let result;
       try {
-        result = await capture(snap, hypervisorFor(hv), members, signal);
+        result = await capture(snap, hypervisorFor(hv), members, captured, signal);
       } catch (err) {
         const why = { reason: LibvirtErrorReason, message: `retrying: ${messageOf(err)}` };
         // The libvirt error is the pass's error (the queue retries it); a failing report of
         // it would only hide it.
         await write(
-          snap,
+          current,
           { ...base, phase: base.phase ?? 'Holding' },
           { error: why },
           signal,
@@ -332,8 +361,8 @@ export function createMaasLabSnapshotReconciler(
       if (result.kind === 'waiting') {
         const message = `waiting up to ${snap.spec.shutdownGracePeriodSeconds ?? ShutdownGraceBounds.default} s for the guests to shut down`;
         await write(
-          snap,
-          { ...base, ...result.next },
+          current,
+          withCaptureProgress({ ...base, ...result.next }, 0, total),
           { waiting: { reason: StoppingReason, message } },
           signal,
         );
@@ -343,24 +372,32 @@ export function createMaasLabSnapshotReconciler(
         const message = `capturing ${result.member} failed: ${result.message}; every golden volume made was removed`;
         const { members: _dropped, sizeBytes: _s, size: _z, ...rest } = base;
         await write(
-          snap,
-          { ...rest, phase: 'Failed', readyToUse: false, failedMember: result.member },
+          current,
+          withCaptureProgress(
+            { ...rest, phase: 'Failed', readyToUse: false, failedMember: result.member },
+            0,
+            total,
+          ),
           { stalled: { reason: CaptureFailedReason, message } },
           signal,
         );
       } else {
         const sizeBytes = result.members.reduce((a, m) => a + m.sizeBytes, 0);
         await write(
-          snap,
-          {
-            ...base,
-            phase: 'Ready',
-            readyToUse: true,
-            creationTime: toRfc3339Seconds(clock.now()),
-            members: result.members,
-            sizeBytes,
-            size: humanBytes(sizeBytes),
-          },
+          current,
+          withCaptureProgress(
+            {
+              ...base,
+              phase: 'Ready',
+              readyToUse: true,
+              creationTime: toRfc3339Seconds(clock.now()),
+              members: result.members,
+              sizeBytes,
+              size: humanBytes(sizeBytes),
+            },
+            total,
+            total,
+          ),
           {},
           signal,
         );

@@ -69,3 +69,24 @@ export function snapshotStatus(
     ),
   };
 }
+
+/** The fields of a status a pass hands to {@link snapshotStatus}. */
+export type SnapshotNext = Omit<MaasLabSnapshotStatus, 'conditions' | 'observedGeneration'>;
+
+/**
+ * `next` with the capture's progress: `captured` of `total` members copied. The phase is
+ * Capturing while members remain, and what `next` says otherwise (Stopping before the copy,
+ * Ready or Failed after it).
+ */
+export function withCaptureProgress(
+  next: SnapshotNext,
+  captured: number,
+  total: number,
+): SnapshotNext {
+  return { ...next, membersCaptured: captured, membersTotal: total };
+}
+
+/** The status while copying: phase Capturing, `captured` of `total` members done. */
+export function capturingStatus(base: SnapshotNext, captured: number, total: number): SnapshotNext {
+  return withCaptureProgress({ ...base, phase: 'Capturing' }, captured, total);
+}

@@ -37,6 +37,16 @@ function fakeWorld(nodes: MaasNode[], lab?: MaasLab) {
       return lab;
     },
     labChildren: async () => ({ networks: [pxeNetwork], nodes }),
+    patchLab: async () => {
+      throw new Error('not in this world');
+    },
+    getSnapshot: async (name) => {
+      throw new PluginError(`no snapshot ${name}`);
+    },
+    labSnapshots: async () => [],
+    createSnapshot: async () => {
+      throw new Error('not in this world');
+    },
   };
   const deps: PluginDeps = {
     connect: (o) => (connections.push(o), api),
@@ -137,10 +147,18 @@ describe('plugin/program', () => {
   it('--help works for the program and every verb, exit 0', async () => {
     for (const args of [
       ['--help'],
-      ...['start', 'stop', 'restart', 'halt', 'power-params', 'get', 'completion'].map((v) => [
-        v,
-        '--help',
-      ]),
+      ...[
+        'start',
+        'stop',
+        'restart',
+        'halt',
+        'power-params',
+        'get',
+        'snapshot',
+        'restore',
+        'snapshots',
+        'completion',
+      ].map((v) => [v, '--help']),
     ]) {
       const w = fakeWorld([]);
       expect(await run(args, w.deps), args.join(' ')).to.equal(0);
@@ -186,6 +204,9 @@ describe('plugin/completion', () => {
       'halt',
       'power-params',
       'get',
+      'snapshot',
+      'restore',
+      'snapshots',
       'completion',
     ]);
     for (const v of verbs) expect(bash).to.contain(`    ${v})`);
@@ -196,6 +217,8 @@ describe('plugin/completion', () => {
       '--save',
       '--lab',
       '--output',
+      '--mode',
+      '--no-wait',
       '-n',
       '--namespace',
       '--context',

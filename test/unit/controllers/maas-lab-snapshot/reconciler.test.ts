@@ -9,6 +9,7 @@ import {
   HoldAnnotation,
   type MaasLab,
   type MaasLabSnapshot,
+  type MaasLabSnapshotStatus,
   type MaasNode,
 } from '../../../../src/api/v1alpha1/index.js';
 import { createMaasLabSnapshotReconciler } from '../../../../src/controllers/maas-lab-snapshot/reconciler.js';
@@ -43,6 +44,9 @@ async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
   }
   const clock = createFakeClock();
   const annotations: string[] = [];
+  /** Every status written, in order. */
+  const written: MaasLabSnapshotStatus[] = [];
+  const client = fakeClient(snapshots);
   const reconciler = createMaasLabSnapshotReconciler({
     caches: {
       snapshots,
@@ -50,7 +54,13 @@ async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
       nodes,
       hypervisors: store(recipeHypervisor),
     },
-    client: fakeClient(snapshots),
+    client: {
+      ...client,
+      patchStatus: (obj, status, sig) => {
+        written.push(structuredClone(status as MaasLabSnapshotStatus));
+        return client.patchStatus(obj, status, sig);
+      },
+    },
     // The node controller's side: it reports Held with the holder's name, or stops doing so.
     annotate: async (node, k, value) => {
       annotations.push(`${node.metadata?.name ?? ''} ${k}=${String(value)}`);
@@ -79,7 +89,7 @@ async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
   });
   const pass = () => reconciler.reconcile(key('golden'), signal);
   const snap = () => snapshots.get(key('golden'))!;
-  return { hv, nodes, snapshots, clock, annotations, pass, snap };
+  return { hv, nodes, snapshots, clock, annotations, pass, snap, written };
 }
 
 const domains = ['maas.recipe-node1', 'maas.recipe-node2', 'maas.recipe-node3'];
@@ -130,6 +140,45 @@ describe('controllers/maas-lab-snapshot/reconciler', () => {
     w.hv.resetRecording();
     await w.pass();
     expect(w.hv.mutations).to.deep.equal([]);
+  });
+
+  it('counts the members as each is copied: Capturing 0/3 … 3/3, then Ready 3/3', async () => {
+    const w = await world('Offline');
+    await w.pass();
+    await w.pass();
+    w.clock.advance(31_000);
+    expect(await w.pass()).to.deep.equal({});
+    const progress = w.written.map((s) => [s.phase, s.membersCaptured, s.membersTotal]);
+    expect(progress).to.deep.equal([
+      ['Holding', undefined, undefined],
+      ['Stopping', 0, 3],
+      ['Capturing', 0, 3],
+      ['Capturing', 1, 3],
+      ['Capturing', 2, 3],
+      ['Capturing', 3, 3],
+      ['Ready', 3, 3],
+    ]);
+    // While copying the snapshot says so; once done, it is Ready and says what it made.
+    const capturing = w.written[3]!;
+    expect(capturing.conditions?.find((c) => c.type === 'Reconciling')).to.include({
+      status: 'True',
+      message: 'copying the disks',
+    });
+    expect(capturing.members).to.equal(undefined);
+    expect(w.snap().status).to.include({ membersCaptured: 3, membersTotal: 3, readyToUse: true });
+  });
+
+  it('a failed capture counts back to 0 captured: its copies are gone', async () => {
+    const w = await world('Suspended', /recipe-node2-root\.snap-/);
+    await w.pass();
+    await w.pass();
+    expect(w.written.map((s) => [s.phase, s.membersCaptured, s.membersTotal])).to.deep.equal([
+      ['Holding', undefined, undefined],
+      ['Capturing', 0, 3],
+      ['Capturing', 1, 3],
+      ['Failed', 0, 3],
+    ]);
+    expect(w.snap().status?.failedMember).to.equal('maas.recipe-node2');
   });
 
   it('Offline: members already off are Clean and nothing is stopped', async () => {

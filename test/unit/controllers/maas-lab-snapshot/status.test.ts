@@ -13,13 +13,34 @@ import {
   holdAcknowledged,
 } from '../../../../src/controllers/maas-lab-snapshot/hold.js';
 import {
+  capturingStatus,
   snapshotStatus,
+  withCaptureProgress,
   snapshotVerdict,
   type SnapshotFindings,
 } from '../../../../src/controllers/maas-lab-snapshot/status.js';
 import { node } from '../fixtures.js';
 
 describe('controllers/maas-lab-snapshot/status', () => {
+  it('counts the capture: Capturing with captured/total, or the phase given with the count', () => {
+    const base = { phase: 'Stopping' as const, hypervisor: 'hv1', stopRequestedAt: 't' };
+    expect(capturingStatus(base, 2, 3)).to.deep.equal({
+      phase: 'Capturing',
+      hypervisor: 'hv1',
+      stopRequestedAt: 't',
+      membersCaptured: 2,
+      membersTotal: 3,
+    });
+    expect(withCaptureProgress({ phase: 'Failed', failedMember: 'd2' }, 0, 3)).to.deep.equal({
+      phase: 'Failed',
+      failedMember: 'd2',
+      membersCaptured: 0,
+      membersTotal: 3,
+    });
+    // Pure: the input is left as it was.
+    expect(base).to.deep.equal({ phase: 'Stopping', hypervisor: 'hv1', stopRequestedAt: 't' });
+  });
+
   it('gives each phase and finding one verdict, first match wins', () => {
     const why = (reason: string) => ({ reason, message: 'm' });
     const table: Array<[SnapshotPhase, SnapshotFindings, string]> = [

@@ -81,6 +81,63 @@ async function probeKvm(): Promise<boolean> {
   return usable;
 }
 
+/** What {@link kvmBootsLinux} saw. */
+export interface KvmLinuxProbe {
+  readonly boots: boolean;
+  /** Why not, in a sentence, for the test's output. */
+  readonly why: string;
+}
+
+/**
+ * Whether KVM on this machine runs a Linux kernel, not just starts QEMU: `image` (a bootable
+ * disk whose kernel logs to ttyS0) is booted with `-accel kvm`, throwaway writes, no network,
+ * until the kernel's first line reaches the serial port or `timeoutMs` passes. Some nested
+ * hosts of our kind pass {@link hostHasKvm} and still stop every Linux guest right after the
+ * boot loader (QEMU: "KVM internal error. Suberror: 1 … emulation failure"); a test that
+ * boots Linux asks this first and runs under TCG there, saying so.
+ */
+export async function kvmBootsLinux(image: string, timeoutMs = 30_000): Promise<KvmLinuxProbe> {
+  if (!(await hostHasKvm())) return { boots: false, why: 'no usable /dev/kvm' };
+  const dir = await mkdtemp(join(tmpdir(), 'maaslab-kvm-probe-'));
+  const serial = join(dir, 'serial.log');
+  let stderr = '';
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      ...['-accel', 'kvm', '-cpu', 'host', '-m', '512', '-nodefaults', '-display', 'none'],
+      ...['-drive', `file=${image},if=virtio,snapshot=on,format=qcow2`],
+      ...['-serial', `file:${serial}`, '-monitor', 'none', '-nic', 'none'],
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  qemu.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => {
+    qemu.once('exit', () => resolve());
+    qemu.once('error', () => resolve());
+  });
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + timeoutMs;
+  let booted = false;
+  while (!gone && Date.now() < deadline) {
+    const text = await readFile(serial, 'utf8').catch(() => '');
+    if (/Linux version/.test(text)) {
+      booted = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!gone) qemu.kill('SIGKILL');
+  await exited;
+  await rm(dir, { recursive: true, force: true });
+  if (booted) return { boots: true, why: 'the kernel booted under KVM' };
+  const error = stderr.split('\n').find((l) => /error|failure/i.test(l));
+  return {
+    boots: false,
+    why: `no kernel output under KVM within ${timeoutMs / 1000} s${error ? ` (QEMU: ${error.trim()})` : ''}`,
+  };
+}
+
 /**
  * Whether a private libvirtd started with `noKvm` (default: the environment's
  * MAASLAB_LIBVIRTD_NO_KVM) offers the `kvm` domain type.

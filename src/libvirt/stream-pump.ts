@@ -34,7 +34,9 @@ export class StreamPump extends Duplex {
   constructor(stream: Stream, onClose?: () => Promise<void>) {
     super({ allowHalfOpen: false });
     this.#onClose = onClose;
-    this.#pump = raw.streamPumpStart(stream.handle, (event, payload) => this.#event(event, payload));
+    this.#pump = raw.streamPumpStart(stream.handle, (event, payload) =>
+      this.#event(event, payload),
+    );
     // Nothing is read until Node asks (the first _read resumes).
     raw.streamPumpSetPaused(this.#pump, true);
   }

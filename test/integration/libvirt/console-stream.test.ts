@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Connection,
   type Domain,
+  DomainCreateFlags,
   ErrorNumber,
   isLibvirtError,
   openDomainConsole,
@@ -66,14 +67,13 @@ describe('libvirt: console streams and graphics descriptors (private libvirtd, T
         vnc: { listen: '127.0.0.1' },
         serialBios: true,
       }),
-      0,
     );
   });
 
   after(async function () {
     this.timeout(60_000);
-    await domain?.destroyFlags(0).catch(() => undefined);
-    await domain?.undefineFlags(0).catch(() => undefined);
+    await domain?.destroyFlags().catch(() => undefined);
+    await domain?.undefineFlags().catch(() => undefined);
     await conn?.close().catch(() => undefined);
     await lv?.stop();
   });
@@ -96,7 +96,7 @@ describe('libvirt: console streams and graphics descriptors (private libvirtd, T
 
   it('shows SeaBIOS on the serial console from power-on; input is accepted; close aborts', async () => {
     // Paused start, console attached, then resume: the BIOS banner cannot be missed.
-    await domain.createWithFlags(1 /* VIR_DOMAIN_START_PAUSED */);
+    await domain.createWithFlags(DomainCreateFlags.StartPaused);
     const pump = await openDomainConsole({ uri: lv.uri, domain: NAME, force: true });
     const lanes = raw.laneThreads();
     await domain.resume();
@@ -139,14 +139,14 @@ describe('libvirt: console streams and graphics descriptors (private libvirtd, T
       pump.once('error', (e) => resolve(`error: ${e.message}`));
       pump.once('close', () => resolve('close'));
     });
-    await domain.destroyFlags(0);
+    await domain.destroyFlags();
     const how = await Promise.race([ended, sleep(30_000).then(() => 'timeout')]);
     expect(how).to.not.equal('timeout');
     pump.destroy();
   });
 
   it('virDomainOpenGraphicsFD: a socket to the VNC server, which greets with RFB 003.008', async () => {
-    if (!(await domain.isActive())) await domain.createWithFlags(0);
+    if (!(await domain.isActive())) await domain.createWithFlags();
     const fd = await openDomainGraphicsFD(lv.uri, NAME, 0);
     expect(fd).to.be.a('number').and.to.be.at.least(0);
     const socket = new Socket({ fd, readable: true, writable: true });
@@ -156,6 +156,6 @@ describe('libvirt: console streams and graphics descriptors (private libvirtd, T
     });
     expect(greeting).to.equal('RFB 003.008\n');
     socket.destroy();
-    await domain.destroyFlags(0);
+    await domain.destroyFlags();
   });
 });

@@ -93,6 +93,8 @@ export async function startConsoleServer(opts: ConsoleServerOptions): Promise<Co
     maxHeaderSize: CONSOLE_MAX_HEADER_SIZE,
     headersTimeout: opts.headersTimeoutMs ?? CONSOLE_HEADERS_TIMEOUT_MS,
     requestTimeout: (opts.headersTimeoutMs ?? CONSOLE_HEADERS_TIMEOUT_MS) + 5_000,
+    // Node checks those deadlines this often (default 30 s): a slow client is cut on time.
+    connectionsCheckingInterval: 1_000,
   });
   const stopWatching = opts.certificate.watch((next) =>
     server.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: 'TLSv1.2' }),

@@ -12,9 +12,13 @@ import {
   libvirtConsoleAttacher,
   startConsoleServer,
 } from '../console/index.js';
-import { loadServingCertificate } from '../runtime/certs/index.js';
-import { createRestClient } from '../runtime/client/rest.js';
-import type { Logger, Manager, RestConfig } from '../runtime/index.js';
+import {
+  createRestClient,
+  type Logger,
+  loadServingCertificate,
+  type Manager,
+  type RestConfig,
+} from '../runtime/index.js';
 
 /** What the endpoint needs from the running operator. */
 export interface OperatorConsoleOptions {

@@ -13,6 +13,7 @@ import {
   type VirtNetwork,
   VirtNetworkKind,
 } from '../api/v1alpha1/index.js';
+import { createCredentials } from '../runtime/client/credentials.js';
 import { loadRestConfig } from '../runtime/client/kubeconfig.js';
 import {
   ContentType,
@@ -21,6 +22,7 @@ import {
   createRestClient,
   isNotFound,
 } from '../runtime/client/rest.js';
+import { podFromHolder, shardLeaseName } from './endpoint.js';
 import { PluginError } from './errors.js';
 
 /** Where to connect: kubectl's flags. */
@@ -45,6 +47,24 @@ export interface PluginApi {
   getLab(name: string): Promise<MaasLab>;
   /** The VirtNetworks and MaasNodes that carry the lab's label. */
   labChildren(lab: string): Promise<{ networks: VirtNetwork[]; nodes: MaasNode[] }>;
+  /**
+   * The kubeconfig's credential as an Authorization header, when it is a bearer token
+   * (token, token file or exec plugin): what the console endpoint's TokenReview checks.
+   */
+  bearerAuthorization(): Promise<string | undefined>;
+  /**
+   * The operator pod serving Hypervisor `hv`: its shard Lease's holder in `namespace`, else a
+   * running pod labelled `selector`; undefined when there is none.
+   */
+  operatorPod(hv: string, namespace: string, selector: string): Promise<string | undefined>;
+}
+
+interface LeaseLike {
+  readonly spec?: { readonly holderIdentity?: string };
+}
+interface PodLike {
+  readonly metadata?: { readonly name?: string; readonly deletionTimestamp?: string };
+  readonly status?: { readonly phase?: string };
 }
 
 const resources: Readonly<Record<string, string>> = {
@@ -99,6 +119,34 @@ export function connect(opts: ConnectOptions): PluginApi {
         contentType: ContentType.MergePatch,
         query: { fieldManager: 'kubectl-maaslab' },
       }),
+    async bearerAuthorization() {
+      const c = await createCredentials(config).current();
+      return c.authorization?.toLowerCase().startsWith('bearer ') ? c.authorization : undefined;
+    },
+    async operatorPod(hv, operatorNamespace, selector) {
+      try {
+        const lease = await rest.request<LeaseLike>({
+          method: 'GET',
+          ref: {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            namespace: operatorNamespace,
+            name: shardLeaseName(hv),
+          },
+        });
+        const pod = podFromHolder(lease.spec?.holderIdentity);
+        if (pod) return pod;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      const pods = await rest.request<ObjectList<PodLike>>({
+        method: 'GET',
+        ref: { apiVersion: 'v1', kind: 'Pod', namespace: operatorNamespace },
+        query: { labelSelector: selector },
+      });
+      return pods.items.find((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)
+        ?.metadata?.name;
+    },
     async labChildren(lab) {
       const selector = `${LabLabel}=${lab}`;
       const [networks, nodes] = await Promise.all([

@@ -12,6 +12,7 @@ import {
   completionSpec,
   zshCompletion,
 } from './completion.js';
+import { type StreamDeps, addConsoleVerbs } from './console-verbs.js';
 import { PluginError } from './errors.js';
 import { buildLabTree, renderLabTree } from './lab-tree.js';
 import { formatStructured, type StructuredFormat } from './output.js';
@@ -31,6 +32,8 @@ export interface PluginDeps {
   now(): Date;
   /** Waits `ms` between polls of `--wait`. */
   sleep(ms: number): Promise<void>;
+  /** Terminal, sockets and kubectl for `console` and `vnc` (created on first use). */
+  streams?(): StreamDeps;
 }
 
 /** Default of `--timeout` for `--wait`. */
@@ -52,6 +55,8 @@ const hints: CompletionHints = {
   halt: { resource: 'maasnodes.maaslab.dev' },
   'power-params': { resource: 'maasnodes.maaslab.dev' },
   get: { resource: 'maaslabs.maaslab.dev' },
+  console: { resource: 'maasnodes.maaslab.dev' },
+  vnc: { resource: 'maasnodes.maaslab.dev' },
   completion: { words: ['bash', 'zsh'] },
 };
 
@@ -75,14 +80,15 @@ export function createPluginProgram(deps: PluginDeps): Command {
     })
     .showHelpAfterError(false);
 
-  const api = (cmd: Command): PluginApi => {
+  const connectOptions = (cmd: Command): ConnectOptions => {
     const o = cmd.optsWithGlobals<ConnectOptions>();
-    return deps.connect({
+    return {
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
       ...(o.context ? { context: o.context } : {}),
       ...(o.namespace ? { namespace: o.namespace } : {}),
-    });
+    };
   };
+  const api = (cmd: Command): PluginApi => deps.connect(connectOptions(cmd));
 
   for (const verb of ['start', 'stop', 'restart', 'halt'] as const) {
     const cmd = program
@@ -194,6 +200,11 @@ export function createPluginProgram(deps: PluginDeps): Command {
         deps.stdout(renderLabTree(tree, opts.output === 'wide'));
       }
     });
+
+  addConsoleVerbs(program, api, connectOptions, deps.stderr, () => {
+    if (!deps.streams) throw new PluginError('console and vnc need a terminal and sockets');
+    return deps.streams();
+  });
 
   program
     .command('completion')

@@ -37,6 +37,8 @@ function fakeWorld(nodes: MaasNode[], lab?: MaasLab) {
       return lab;
     },
     labChildren: async () => ({ networks: [pxeNetwork], nodes }),
+    bearerAuthorization: async () => 'Bearer t0k3n',
+    operatorPod: async () => undefined,
   };
   const deps: PluginDeps = {
     connect: (o) => (connections.push(o), api),
@@ -186,6 +188,8 @@ describe('plugin/completion', () => {
       'halt',
       'power-params',
       'get',
+      'console',
+      'vnc',
       'completion',
     ]);
     for (const v of verbs) expect(bash).to.contain(`    ${v})`);

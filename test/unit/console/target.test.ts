@@ -42,7 +42,11 @@ describe('console/target', () => {
     }
     expect(statusOf({ ...node('n1') })).to.equal(409);
     const deleting = withStatus('Running', {
-      metadata: { name: 'n1', namespace: 'maas', deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
+      metadata: {
+        name: 'n1',
+        namespace: 'maas',
+        deletionTimestamp: new Date('2026-01-01T00:00:00Z'),
+      },
     });
     expect(statusOf(deleting)).to.equal(409);
     const noUri = { metadata: { name: 'local' }, spec: {} } as Hypervisor;

@@ -85,6 +85,9 @@ export function attachTerminal(
       .on('error', onRemoteError);
     input.on('data', onInput).on('end', onInputEnd);
     signal?.addEventListener('abort', onAbort, { once: true });
+    // The endpoint's socket comes paused (after its response head): a 'data' listener alone
+    // does not start a stream that was paused explicitly.
+    stream.resume();
     input.resume();
   });
 }

@@ -222,6 +222,7 @@ describe('plugin: console and vnc', () => {
       output.on('data', (d: Buffer) => (shown += d.toString()));
       let sent = '';
       theirs.on('data', (d: Buffer) => (sent += d.toString()));
+      mine.pause(); // as openNodeStream hands it over
       const session = attachTerminal(mine, input, output);
       theirs.write('login: ');
       while (shown === '') await new Promise((r) => setTimeout(r, 5));

@@ -243,11 +243,18 @@ describe('plugin: kubectl maaslab console and vnc, through the operator, against
     }
     expect(out).to.include('SeaBIOS');
     expect(out).to.match(/iPXE/);
-    child.stdin.write('echo ${platform}\r');
-    await waitFor(() => /pcbios/.test(out) || undefined, {
-      timeoutMs: 60_000,
+    // iPXE reads keys through SeaBIOS's serial console one at a time, on a slow TCG guest:
+    // type as a person would, after the prompt settled.
+    await new Promise((r) => setTimeout(r, 3000));
+    const prompted = out.length;
+    for (const ch of 'echo ${platform}\r') {
+      child.stdin.write(ch);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await waitFor(() => /pcbios/.test(out.slice(prompted)) || undefined, {
+      timeoutMs: 90_000,
       intervalMs: 200,
-      description: `iPXE's answer (console so far: ${JSON.stringify(out.slice(-400))})`,
+      description: `iPXE's answer (after the prompt: ${JSON.stringify(out.slice(prompted - 20))})`,
     });
     child.stdin.end();
     expect(await exited, err).to.equal(0);

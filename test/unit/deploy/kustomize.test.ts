@@ -149,6 +149,34 @@ describe('deploy/ (kubectl kustomize)', function () {
         expect(bound).not.to.include('maaslab-metrics-reader');
       });
 
+      it('serves consoles on the pod loopback only, with unbound console roles for users', () => {
+        const d = docs(dir);
+        const workload = (find<V1Deployment>(d, 'Deployment') ??
+          must<V1DaemonSet>(d, 'DaemonSet')) as V1Deployment | V1DaemonSet;
+        const args = workload.spec?.template.spec?.containers[0]?.args ?? [];
+        expect(args).to.include('--console-bind-address=127.0.0.1:8082');
+        const user = must<V1ClusterRole>(d, 'ClusterRole', 'maaslab-console-user');
+        expect(user.rules).to.deep.include({
+          apiGroups: ['maaslab.dev'],
+          resources: ['maasnodes/console', 'maasnodes/vnc'],
+          verbs: ['get'],
+        });
+        const pf = must<V1ClusterRole>(d, 'Role', 'maaslab-console-portforward');
+        expect(pf.metadata?.namespace).to.equal('maaslab-system');
+        expect(pf.rules).to.deep.include({
+          apiGroups: [''],
+          resources: ['pods/portforward'],
+          verbs: ['create', 'get'],
+        });
+        const bound = d
+          .filter((x) => x.kind === 'ClusterRoleBinding' || x.kind === 'RoleBinding')
+          .map((x) => (x as unknown as { roleRef: { name: string } }).roleRef.name);
+        expect(bound).not.to.include.members([
+          'maaslab-console-user',
+          'maaslab-console-portforward',
+        ]);
+      });
+
       it('lets into the operator pods only the metrics scrape (from metrics=enabled namespaces), the probes and the BMC ports', () => {
         const d = docs(dir);
         const policies = d.filter(

@@ -245,18 +245,28 @@ describe('plugin: kubectl maaslab console and vnc, through the operator, against
       }
       return from + out.slice(from).search(pattern);
     };
-    // QEMU takes a reset asynchronously: only output after the new boot's banner counts, and
-    // Ctrl-B is sent only then (before, it could open the shell of the boot being reset).
-    const mark = out.length;
-    await e().lv.virsh(['reset', `${ns()}.${NODE}`]);
-    const booted = await until(/SeaBIOS/, mark, 120_000);
-    const ctrlB = setInterval(() => child.stdin.write('\x02'), 300);
-    let prompt: number;
-    try {
-      prompt = await until(/iPXE>/, booted, 240_000);
-    } finally {
-      clearInterval(ctrlB);
+    // QEMU takes a reset asynchronously: only output after the new boot's banner counts.
+    // Ctrl-B goes only to iPXE's boot prompt ("for the iPXE command line"): at the option ROM's
+    // earlier "Press Ctrl-B to configure iPXE" it opens the ROM's settings shell instead, whose
+    // exit resets the machine. The prompt lasts about two guest seconds; a miss resets again.
+    let booted = 0;
+    let prompt = -1;
+    for (let attempt = 1; attempt <= 3 && prompt < 0; attempt++) {
+      const mark = out.length;
+      await e().lv.virsh(['reset', `${ns()}.${NODE}`]);
+      booted = await until(/SeaBIOS/, mark, 120_000);
+      const asked = await until(/Press Ctrl-B for the iPXE command line/, booted, 180_000);
+      const ctrlB = setInterval(() => child.stdin.write('\x02'), 100);
+      try {
+        prompt = await until(/iPXE>/, asked, 15_000);
+      } catch {
+        prompt = -1;
+      } finally {
+        clearInterval(ctrlB);
+      }
     }
+    if (prompt < 0)
+      throw new Error(`no iPXE shell after 3 resets (see ${e().scratch}/console.out)`);
     expect(out.slice(booted, prompt)).to.match(/iPXE \d/);
     // iPXE reads keys through SeaBIOS's serial console on a slow TCG guest: let the prompt
     // settle (stray Ctrl-Bs only move the cursor), then type as a person would.

@@ -3,7 +3,9 @@
 // (virDomainOpenConsole on a non-blocking stream pumped by libvirt's event loop) shows the
 // BIOS banner; a second session with --force takes it over; closing aborts without hanging;
 // the domain stopping ends the stream; and virDomainOpenGraphicsFD hands over a socket to the
-// VNC server that answers with the RFB greeting. None of it ties up a lane thread while idle.
+// VNC server that answers with the RFB greeting. Through the console endpoint (the real
+// server and the plugin's client, authorization faked), Ctrl-B opens iPXE's shell and a
+// typed `echo ${platform}` gets iPXE's answer. None of it ties up a lane thread while idle.
 import { expect } from 'chai';
 import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +20,12 @@ import {
   type StreamPump,
 } from '../../../src/libvirt/index.js';
 import { raw } from '../../../src/libvirt/binding.js';
+import { PassThrough } from 'node:stream';
+import type { Hypervisor, MaasNode } from '../../../src/api/v1alpha1/index.js';
+import { libvirtConsoleAttacher, startConsoleServer } from '../../../src/console/index.js';
+import { openNodeStream } from '../../../src/plugin/stream-client.js';
+import { attachTerminal } from '../../../src/plugin/terminal.js';
+import { generateSelfSignedCertificate } from '../../../src/runtime/index.js';
 import { buildDomainXml } from '../../../src/libvirt/xml/index.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { waitFor } from '../../support/wait.js';
@@ -143,6 +151,81 @@ describe('libvirt: console streams and graphics descriptors (private libvirtd, T
     const how = await Promise.race([ended, sleep(30_000).then(() => 'timeout')]);
     expect(how).to.not.equal('timeout');
     pump.destroy();
+  });
+
+  it('through the console endpoint: Ctrl-B opens the iPXE shell, `echo ${platform}` answers pcbios', async () => {
+    // A second domain with a NIC (QEMU's user networking, inside the daemon's namespace; iPXE
+    // never gets as far as configuring it), behind the real server and the plugin's client.
+    const IPXE = 'console-ipxe';
+    const ipxe = await conn.domainDefineXMLFlags(
+      `<domain type='qemu'><name>${IPXE}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>` +
+        `<os><type arch='x86_64' machine='pc'>hvm</type><bios useserial='yes'/></os>` +
+        `<devices><interface type='user'><model type='virtio'/><boot order='1'/></interface>` +
+        `<serial type='pty'><target port='0'/></serial>` +
+        `<console type='pty'><target type='serial' port='0'/></console></devices></domain>`,
+    );
+    const pair = await generateSelfSignedCertificate({
+      commonName: 't',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      validDays: 1,
+    });
+    const server = await startConsoleServer({
+      bindAddress: '127.0.0.1:0',
+      certificate: { current: () => pair, watch: () => () => undefined },
+      authorize: async () => ({ allowed: true, user: 'test' }),
+      lookup: () => ({
+        node: {
+          metadata: { name: 'n', namespace: 'ns' },
+          spec: { hypervisor: 'h', domainName: IPXE },
+          status: { printableStatus: 'Running' },
+        } as MaasNode,
+        hypervisor: { metadata: { name: 'h' }, spec: { uri: lv.uri } } as Hypervisor,
+        serves: true,
+      }),
+      attach: libvirtConsoleAttacher,
+    });
+    try {
+      await ipxe.createWithFlags(DomainCreateFlags.StartPaused);
+      const socket = await openNodeStream(
+        { host: '127.0.0.1', port: server.port, insecureSkipTlsVerify: true },
+        { namespace: 'ns', name: 'n', kind: 'console', authorization: 'Bearer x' },
+      );
+      const input = new PassThrough();
+      const output = new PassThrough();
+      let out = '';
+      output.on('data', (d: Buffer) => (out += d.toString('latin1')));
+      const session = attachTerminal(socket, input, output);
+      await ipxe.resume();
+      const ctrlB = setInterval(() => input.write(Buffer.from([0x02])), 300);
+      try {
+        await waitFor(() => /iPXE>/.test(out) || undefined, {
+          timeoutMs: 180_000,
+          intervalMs: 200,
+          description: 'the iPXE shell',
+        });
+      } finally {
+        clearInterval(ctrlB);
+      }
+      expect(out).to.match(/SeaBIOS/);
+      await sleep(2000);
+      const typed = out.length;
+      for (const ch of 'echo ${platform}\r') {
+        input.write(ch);
+        await sleep(200);
+      }
+      await waitFor(() => /pcbios/.test(out.slice(typed)) || undefined, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        description: "iPXE's answer",
+      });
+      input.end();
+      expect(await session).to.equal('input-ended');
+    } finally {
+      await server.close();
+      await ipxe.destroyFlags().catch(() => undefined);
+      await ipxe.undefineFlags().catch(() => undefined);
+    }
   });
 
   it('virDomainOpenGraphicsFD: a socket to the VNC server, which greets with RFB 003.008', async () => {

@@ -260,7 +260,13 @@ describe('deploy/ (kubectl kustomize)', function () {
       const dep = must<V1Deployment>(docs('deploy/base'), 'Deployment', 'maaslab-operator');
       expect(dep.spec?.replicas).to.equal(2);
       const c = expectHardenedOperatorPod(dep.spec!.template.spec!);
-      expect(c.args).to.deep.equal(['run', '--hypervisors', 'all', '--leader-elect']);
+      expect(c.args).to.deep.equal([
+        'run',
+        '--hypervisors',
+        'all',
+        '--leader-elect',
+        '--console-bind-address=127.0.0.1:8082',
+      ]);
       expect(dep.spec?.template.metadata?.labels).to.include({
         'app.kubernetes.io/name': 'maaslab-operator',
         'app.kubernetes.io/component': 'operator',
@@ -335,6 +341,7 @@ describe('deploy/ (kubectl kustomize)', function () {
         '--hypervisors',
         '$(NODE_NAME)',
         '--leader-elect',
+        '--console-bind-address=127.0.0.1:8082',
         '--register-hypervisor',
       ]);
       const nodeName = c.env?.find((e) => e.name === 'NODE_NAME');

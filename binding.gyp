@@ -11,7 +11,8 @@
         "src/libvirt/native/network.cc",
         "src/libvirt/native/storage.cc",
         "src/libvirt/native/events.cc",
-        "src/libvirt/native/lane.cc"
+        "src/libvirt/native/lane.cc",
+        "src/libvirt/native/stream-pump.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -110,6 +110,7 @@ async function main(): Promise<void> {
         leaderElect: false,
         namespace: NAMESPACE,
         metricsBindAddress: '127.0.0.1:0',
+        consoleBindAddress: '',
         // The demo's metrics are for the person at the keyboard: plain HTTP, on loopback only.
         metricsSecure: false,
         healthProbeBindAddress: '127.0.0.1:0',

@@ -26,6 +26,7 @@ import { rbac as maasMachineRbac } from '../src/controllers/maas/machine-control
 import { rbac as virtNetworkRbac } from '../src/controllers/virt-network/reconciler.js';
 import { registrationRbac } from '../src/cli/registration.js';
 import { metricsAuthRbac, metricsReaderRules } from '../src/runtime/index.js';
+import { consoleUserRules } from '../src/console/access.js';
 
 /** The header of every generated file. */
 export const generatedHeader =
@@ -38,6 +39,8 @@ export const RbacNames = {
   AgentClusterRole: 'maaslab-agent-registration',
   MetricsAuthClusterRole: 'maaslab-metrics-auth',
   MetricsReaderClusterRole: 'maaslab-metrics-reader',
+  ConsoleUserClusterRole: 'maaslab-console-user',
+  ConsolePortForwardRole: 'maaslab-console-portforward',
   LeaderElectionRole: 'maaslab-leader-election',
   ServiceAccount: 'maaslab-operator',
   Namespace: 'maaslab-system',
@@ -67,6 +70,16 @@ export const leaderElectionRules: readonly V1PolicyRule[] = [
   },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/**
+ * What `kubectl maaslab console`/`vnc` needs in the operator's namespace to reach the
+ * endpoint: read the shard Lease to find the pod that serves the node, and port-forward to it.
+ */
+export const consolePortForwardRules: readonly V1PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+  { apiGroups: [''], resources: ['pods/portforward'], verbs: ['create', 'get'] },
 ];
 
 /**
@@ -173,6 +186,25 @@ export function renderRbac(): Map<string, string> {
         kind: 'ClusterRole',
         metadata: { name: RbacNames.MetricsReaderClusterRole },
         rules: metricsReaderRules,
+      }),
+    ],
+    [
+      'console-user-role.yaml',
+      // Not bound here, as maaslab-metrics-reader: bind it to who may attach (README, Consoles).
+      yaml({
+        apiVersion: RBAC,
+        kind: 'ClusterRole',
+        metadata: { name: RbacNames.ConsoleUserClusterRole },
+        rules: mergeRules([consoleUserRules]),
+      }),
+    ],
+    [
+      'console-portforward-role.yaml',
+      yaml({
+        apiVersion: RBAC,
+        kind: 'Role',
+        metadata: { name: RbacNames.ConsolePortForwardRole, namespace: RbacNames.Namespace },
+        rules: mergeRules([consolePortForwardRules]),
       }),
     ],
     [

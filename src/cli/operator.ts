@@ -14,6 +14,8 @@
 import { readFileSync } from 'node:fs';
 import type { BmcService } from '../bmc/service.js';
 import { operatorBmcService } from './bmc.js';
+import type { ConsoleServer } from '../console/server.js';
+import { startOperatorConsole } from './console.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import {
@@ -88,6 +90,8 @@ export interface StartedOperator {
   readonly manager: Manager;
   readonly probe?: HttpServer;
   readonly metrics?: HttpServer;
+  /** The console endpoint, when `--console-bind-address` is set. */
+  readonly console?: ConsoleServer;
 }
 
 /** The kinds watched per shard when the process serves a fixed list of hypervisors. */
@@ -354,7 +358,9 @@ export async function runOperator(
     manager.addReadyCheck(REGISTRATION_READY_CHECK, () => registration.registered());
   }
 
+  let consoleServer: ConsoleServer | undefined;
   const shutdown = async (): Promise<void> => {
+    await consoleServer?.close();
     await manager.stop();
     await bmcService?.close();
     await hypervisors.close();
@@ -368,14 +374,33 @@ export async function runOperator(
     if (signal.aborted) return;
     throw err;
   }
+  if (!signal.aborted && options.consoleBindAddress !== '') {
+    try {
+      consoleServer = await startOperatorConsole({
+        bindAddress: options.consoleBindAddress,
+        manager,
+        restConfig,
+        serves,
+        logger,
+      });
+    } catch (err) {
+      await shutdown();
+      throw new Error(`console endpoint on ${options.consoleBindAddress}`, { cause: err });
+    }
+  }
   if (!signal.aborted) {
-    hooks.onStarted?.({ manager, ...manager.servers() });
+    hooks.onStarted?.({
+      manager,
+      ...manager.servers(),
+      ...(consoleServer && { console: consoleServer }),
+    });
     const servers = manager.servers();
     logger.info('Operator running', {
       ...(servers.metrics && {
         metrics: `${options.metricsSecure ? 'https' : 'http'}://${servers.metrics.host}:${servers.metrics.port}/metrics`,
       }),
       ...(servers.probe && { probe: `${servers.probe.host}:${servers.probe.port}` }),
+      ...(consoleServer && { console: `https://${consoleServer.host}:${consoleServer.port}` }),
     });
     await new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),

@@ -30,6 +30,11 @@ export interface OperatorOptions {
   /** A mounted serving certificate for /metrics; without it a self-signed one is made. */
   readonly metricsCertificate?: MetricsCertificateFlags;
   readonly healthProbeBindAddress: string;
+  /**
+   * Where the console endpoint (`kubectl maaslab console` and `vnc`) listens over HTTPS;
+   * empty (the default) disables it.
+   */
+  readonly consoleBindAddress: string;
   readonly maxConcurrentReconciles: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
@@ -137,6 +142,26 @@ export function parseBindAddressFlag(value: string): string {
   return value;
 }
 
+/**
+ * Validates the console bind address: empty disables the endpoint; otherwise `host:port`
+ * with an explicit host (it is never meant to listen on every interface by accident).
+ */
+export function parseConsoleBindAddress(value: string): string {
+  if (value === '') return value;
+  let bind;
+  try {
+    bind = parseBindAddress(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  if (!bind?.host) {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)}: give a host, e.g. 127.0.0.1:8082 (empty disables the endpoint)`,
+    );
+  }
+  return value;
+}
+
 /** Parses `true` or `false` (a flag given alone is true: commander passes no value then). */
 export function parseBoolean(value: string): boolean {
   const v = value.trim().toLowerCase();
@@ -182,6 +207,7 @@ interface RawRunFlags {
   metricsCertName: string;
   metricsCertKey: string;
   healthProbeBindAddress: string;
+  consoleBindAddress: string;
   maxConcurrentReconciles: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -254,6 +280,12 @@ export function createProgram(
       'where /healthz and /readyz listen ("0" disables)',
       parseBindAddressFlag,
       DEFAULT_HEALTH_PROBE_BIND_ADDRESS,
+    )
+    .option(
+      '--console-bind-address <addr>',
+      'where the console endpoint for kubectl maaslab console/vnc listens over HTTPS (empty disables; the manifests use 127.0.0.1:8082, reached by kubectl port-forward)',
+      parseConsoleBindAddress,
+      '',
     )
     .option(
       '--max-concurrent-reconciles <n>',
@@ -349,6 +381,7 @@ function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
       },
     }),
     healthProbeBindAddress: raw.healthProbeBindAddress,
+    consoleBindAddress: raw.consoleBindAddress,
     maxConcurrentReconciles: raw.maxConcurrentReconciles,
     logLevel: raw.logLevel,
     logFormat: raw.logFormat,

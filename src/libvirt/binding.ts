@@ -29,6 +29,8 @@ export type PoolHandle = Handle<'pool'>;
 export type VolumeHandle = Handle<'volume'>;
 /** virStreamPtr */
 export type StreamHandle = Handle<'stream'>;
+/** A stream registered with libvirt's event loop (native/stream-pump.cc). */
+export type PumpHandle = Handle<'pump'>;
 /** A libvirt callback registration (domain/network events or the close callback). */
 export interface EventRegistration {
   readonly id: number;
@@ -282,6 +284,14 @@ export interface RawBinding {
   streamRecv(s: St, size: number): P<Buffer | null>;
   streamFinish(s: St): P<void>;
   streamAbort(s: St): P<void>;
+  /** Non-blocking streams pumped by libvirt's event loop (native/stream-pump.cc). */
+  streamPumpStart(s: St, cb: (event: number, payload?: Buffer | Error) => void): PumpHandle;
+  /** Queues a copy of `data`; returns the bytes queued and not yet sent. */
+  streamPumpWrite(p: PumpHandle, data: Uint8Array): number;
+  streamPumpSetPaused(p: PumpHandle, paused: boolean): void;
+  streamPumpClose(p: PumpHandle): P<void>;
+  domainOpenConsole(d: D, devName: string | null, s: St, flags: number): P<void>;
+  domainOpenGraphicsFD(d: D, idx: number, flags: number): P<number>;
 
   domainEventRegisterLifecycle(
     c: C,

@@ -1,8 +1,11 @@
 // virDomain and virDomainSnapshot. Method names are libvirt's C names without
 // `vir` and without the prefix of the first argument's type (see index.ts).
 import { raw, type DomainHandle, type RawDomainJobInfo, type SnapshotHandle } from './binding.js';
+import type { Stream } from './stream.js';
 import {
   type DomainAbortJobFlags,
+  type DomainConsoleFlags,
+  type DomainOpenGraphicsFlags,
   type DomainCreateFlags,
   type DomainDestroyFlags,
   type DomainDeviceModifyFlags,
@@ -178,6 +181,28 @@ export class Domain extends LibvirtObject<DomainHandle> {
    */
   managedSaveRemove(): Promise<void> {
     return raw.domainManagedSaveRemove(this.handle, 0);
+  }
+
+  /**
+   * virDomainOpenConsole: attaches `stream` (made with StreamFlags.Nonblock, then pumped by
+   * openStreamPump) to the console `devName`, or the first console when null.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainOpenConsole
+   */
+  openConsole(
+    devName: string | null,
+    stream: Stream,
+    flags?: Flags<DomainConsoleFlags>,
+  ): Promise<void> {
+    return raw.domainOpenConsole(this.handle, devName, stream.handle, flagsOf(flags));
+  }
+
+  /**
+   * virDomainOpenGraphicsFD: a socket connected to graphics device `idx` (VNC); the caller
+   * owns the descriptor. Needs a connection that can pass descriptors (a UNIX socket).
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainOpenGraphicsFD
+   */
+  openGraphicsFD(idx: number, flags?: Flags<DomainOpenGraphicsFlags>): Promise<number> {
+    return raw.domainOpenGraphicsFD(this.handle, idx, flagsOf(flags));
   }
 
   /**

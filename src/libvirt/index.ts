@@ -96,6 +96,13 @@ export { flagsOf, LibvirtObject, type Flags } from './object.js';
 export { StoragePool, type StoragePoolInfo } from './storage-pool.js';
 export { StorageVolume, type StorageVolumeInfo, type TransferRange } from './storage-volume.js';
 export { Stream, STREAM_CHUNK_SIZE } from './stream.js';
+export {
+  openDomainConsole,
+  openDomainGraphicsFD,
+  PUMP_HIGH_WATER,
+  StreamPump,
+  type ConsoleTarget,
+} from './stream-pump.js';
 
 /** Our XML namespace for ownership metadata in domain `<metadata>`. */
 export const MAASLAB_XMLNS = 'https://maaslab.dev/xmlns/v1alpha1';

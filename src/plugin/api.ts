@@ -15,6 +15,7 @@ import {
   type VirtNetwork,
   VirtNetworkKind,
 } from '../api/v1alpha1/index.js';
+import { createCredentials } from '../runtime/client/credentials.js';
 import { loadRestConfig } from '../runtime/client/kubeconfig.js';
 import {
   ContentType,
@@ -24,6 +25,7 @@ import {
   isConflict,
   isNotFound,
 } from '../runtime/client/rest.js';
+import { podFromHolder, shardLeaseName } from './endpoint.js';
 import { PluginError } from './errors.js';
 
 /** The field manager of every write the plugin makes. */
@@ -59,6 +61,24 @@ export interface PluginApi {
   labSnapshots(lab: string): Promise<MaasLabSnapshot[]>;
   /** Creates a MaasLabSnapshot; a PluginError when one of that name exists. */
   createSnapshot(snapshot: MaasLabSnapshot): Promise<MaasLabSnapshot>;
+  /**
+   * The kubeconfig's credential as an Authorization header, when it is a bearer token
+   * (token, token file or exec plugin): what the console endpoint's TokenReview checks.
+   */
+  bearerAuthorization(): Promise<string | undefined>;
+  /**
+   * The operator pod serving Hypervisor `hv`: its shard Lease's holder in `namespace`, else a
+   * running pod labelled `selector`; undefined when there is none.
+   */
+  operatorPod(hv: string, namespace: string, selector: string): Promise<string | undefined>;
+}
+
+interface LeaseLike {
+  readonly spec?: { readonly holderIdentity?: string };
+}
+interface PodLike {
+  readonly metadata?: { readonly name?: string; readonly deletionTimestamp?: string };
+  readonly status?: { readonly phase?: string };
 }
 
 const resources: Readonly<Record<string, string>> = {
@@ -143,6 +163,34 @@ export function connect(opts: ConnectOptions): PluginApi {
         }
         throw err;
       }
+    },
+    async bearerAuthorization() {
+      const c = await createCredentials(config).current();
+      return c.authorization?.toLowerCase().startsWith('bearer ') ? c.authorization : undefined;
+    },
+    async operatorPod(hv, operatorNamespace, selector) {
+      try {
+        const lease = await rest.request<LeaseLike>({
+          method: 'GET',
+          ref: {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            namespace: operatorNamespace,
+            name: shardLeaseName(hv),
+          },
+        });
+        const pod = podFromHolder(lease.spec?.holderIdentity);
+        if (pod) return pod;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      const pods = await rest.request<ObjectList<PodLike>>({
+        method: 'GET',
+        ref: { apiVersion: 'v1', kind: 'Pod', namespace: operatorNamespace },
+        query: { labelSelector: selector },
+      });
+      return pods.items.find((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)
+        ?.metadata?.name;
     },
     async labChildren(lab) {
       const selector = `${LabLabel}=${lab}`;

@@ -13,6 +13,7 @@ import {
   completionSpec,
   zshCompletion,
 } from './completion.js';
+import { type StreamDeps, addConsoleVerbs } from './console-verbs.js';
 import { PluginError } from './errors.js';
 import { buildLabTree, renderLabTree } from './lab-tree.js';
 import { formatStructured, type StructuredFormat } from './output.js';
@@ -37,6 +38,8 @@ export interface PluginDeps {
   readonly stderrTty?: boolean;
   /** The terminal's width, when stderr is one. */
   readonly stderrColumns?: number;
+  /** Terminal, sockets and kubectl for `console` and `vnc` (created on first use). */
+  streams?(): StreamDeps;
 }
 
 /** Default of `--timeout` for `--wait`. */
@@ -61,6 +64,8 @@ const hints: CompletionHints = {
   snapshot: { resource: 'maaslabs.maaslab.dev' },
   restore: { resources: ['maaslabs.maaslab.dev', 'maaslabsnapshots.maaslab.dev'] },
   snapshots: { resource: 'maaslabs.maaslab.dev' },
+  console: { resource: 'maasnodes.maaslab.dev' },
+  vnc: { resource: 'maasnodes.maaslab.dev' },
   completion: { words: ['bash', 'zsh'] },
 };
 
@@ -84,14 +89,15 @@ export function createPluginProgram(deps: PluginDeps): Command {
     })
     .showHelpAfterError(false);
 
-  const api = (cmd: Command): PluginApi => {
+  const connectOptions = (cmd: Command): ConnectOptions => {
     const o = cmd.optsWithGlobals<ConnectOptions>();
-    return deps.connect({
+    return {
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
       ...(o.context ? { context: o.context } : {}),
       ...(o.namespace ? { namespace: o.namespace } : {}),
-    });
+    };
   };
+  const api = (cmd: Command): PluginApi => deps.connect(connectOptions(cmd));
 
   for (const verb of ['start', 'stop', 'restart', 'halt'] as const) {
     const cmd = program
@@ -205,6 +211,10 @@ export function createPluginProgram(deps: PluginDeps): Command {
     });
 
   addSnapshotVerbs(program, deps, api);
+  addConsoleVerbs(program, api, connectOptions, deps.stderr, () => {
+    if (!deps.streams) throw new PluginError('console and vnc need a terminal and sockets');
+    return deps.streams();
+  });
 
   program
     .command('completion')

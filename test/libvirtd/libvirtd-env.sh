@@ -141,6 +141,9 @@ inner() {
   # machines with systemd-machined) and any host /run/libvirt.
   mount -t tmpfs -o mode=0755,size=16m maaslab-run /run
   mkdir -p /run/libvirt
+  # /var/lock is /run/lock on Debian: libvirt locks a console's pty there (LCK.._pts_N) when
+  # virDomainOpenConsole attaches one, so the fresh /run needs it back, private to the daemon.
+  mkdir -p -m 1777 /run/lock
   for pair in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt \
     cache:/var/cache/libvirt log:/var/log/libvirt; do
     src="$dir/${pair%%:*}"

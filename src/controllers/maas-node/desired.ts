@@ -195,19 +195,23 @@ export function desiredDomain(node: MaasNode, ctx: NodeContext): OwnedDomain {
     cdrom: cdroms.length > 0,
   };
   const vnc = spec.vnc ?? {};
+  const arch = spec.arch ?? DEFAULTS.arch;
+  const firmware = spec.firmware ?? DEFAULTS.firmware;
   return {
     name: domainNameFor(node),
     type: ctx.kvm ? 'kvm' : 'qemu',
     memoryBytes: memoryBytes(spec.memory ?? DEFAULTS.memory),
     vcpus: spec.vcpus ?? DEFAULTS.vcpus,
-    arch: spec.arch ?? DEFAULTS.arch,
-    firmware: spec.firmware ?? DEFAULTS.firmware,
+    arch,
+    firmware,
     bootOrder: bootOrderWith(spec.bootOrder ?? DEFAULTS.bootOrder, ctx.bootOverride).filter(
       (device) => present[device],
     ),
     disks,
     ...(cdroms.length > 0 && { cdroms }),
     interfaces,
+    // `kubectl maaslab console` from power-on: SeaBIOS and iPXE on the serial port too.
+    ...(arch === 'x86_64' && firmware === 'bios' && { serialBios: true }),
     ...((vnc.enabled ?? DEFAULTS.vncEnabled) && {
       vnc: { listen: vnc.listen ?? DEFAULTS.vncListen },
     }),

@@ -64,6 +64,9 @@ function domainDifferences(
     compare('machine', desired.machine, observed.machine);
   }
   compare('firmware', desired.firmware, observed.firmware);
+  // Redefining applies it; a running domain picks it up at its next boot, which is soon
+  // enough for BIOS output: no restart is asked for (no RestartRequired for it alone).
+  if (!live) compare('bios.useserial', desired.serialBios ?? false, observed.serialBios ?? false);
   if (compareBootOrder) {
     compare('bootOrder', desired.bootOrder.join(','), observed.bootOrder.join(','));
   }

@@ -216,6 +216,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDomain(env, exports);
   InitNetwork(env, exports);
   InitStorage(env, exports);
+  InitStreamPump(env, exports);
   return exports;
 }
 

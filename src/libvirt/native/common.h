@@ -203,6 +203,7 @@ void InitDomain(Napi::Env env, Napi::Object exports);
 void InitNetwork(Napi::Env env, Napi::Object exports);
 void InitStorage(Napi::Env env, Napi::Object exports);
 void InitEvents(Napi::Env env, Napi::Object exports);
+void InitStreamPump(Napi::Env env, Napi::Object exports);
 
 /// Per-environment state (worker threads get their own).
 struct InstanceData {

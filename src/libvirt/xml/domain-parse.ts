@@ -142,6 +142,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     machine: attr(osType, 'machine'),
     firmware: parseFirmware(os),
     bootOrder: parseBootOrder(os, disks, interfaces),
+    serialBios: attr(child(os, 'bios'), 'useserial') === 'yes' ? true : undefined,
     disks,
     interfaces,
     vnc: parseVnc(devices),

@@ -116,6 +116,12 @@ export interface DomainDescription {
    * read after the fact, without a console client attached at the right moment.
    */
   readonly serialLogFile?: string;
+  /**
+   * SeaBIOS prints to the serial console too (`<os><bios useserial='yes'/>`), so a console
+   * attached from power-on shows the BIOS and iPXE, not only what the OS prints later. x86
+   * with BIOS firmware only (UEFI's own console already reaches the serial port).
+   */
+  readonly serialBios?: boolean;
   /** Ownership stamp written into `<metadata>`. */
   readonly owner?: OwnerMetadata;
 }
@@ -198,6 +204,8 @@ export interface ParsedDomain {
   readonly firmware: Firmware;
   /** Boot order, from per-device `<boot order>` or else from `<os><boot dev>`. */
   readonly bootOrder: readonly ParsedBootDevice[];
+  /** `<os><bios useserial='yes'/>`: the BIOS writes to the serial console (absent: no). */
+  readonly serialBios?: true;
   /** Disks, CD-ROMs and other disk devices. */
   readonly disks: readonly ParsedDisk[];
   /** NICs. */
@@ -323,6 +331,9 @@ export function buildDomainXml(desc: DomainDescription): string {
   assertPositiveInteger(desc.vcpus, 'vcpus');
   const boot = bootOrders(desc);
   const x86 = desc.arch === 'x86_64';
+  if (desc.serialBios && (!x86 || desc.firmware !== 'bios')) {
+    throw new RangeError('serialBios: only x86 guests with BIOS firmware have a SeaBIOS');
+  }
   const hasScsi = [...desc.disks, ...(desc.cdroms ?? [])].some((disk) => disk.bus === 'scsi');
   const domain: XmlElement = {
     ...attrs({ type: desc.type }),
@@ -337,6 +348,7 @@ export function buildDomainXml(desc: DomainDescription): string {
     os: {
       ...attrs({ firmware: desc.firmware === 'uefi' ? 'efi' : undefined }),
       type: textElement('hvm', { arch: desc.arch, machine: desc.machine }),
+      bios: desc.serialBios ? attrs({ useserial: 'yes' }) : undefined,
     },
     // ACPI lets virDomainShutdown ask the guest to power off; arm64 guests get ACPI only
     // through UEFI, so there it follows the firmware.

@@ -52,6 +52,8 @@ describe('deploy/ on kube-apiserver', function () {
         'clusterrole.rbac.authorization.k8s.io/maaslab-metrics-auth',
         'clusterrolebinding.rbac.authorization.k8s.io/maaslab-metrics-auth',
         'clusterrole.rbac.authorization.k8s.io/maaslab-metrics-reader',
+        'clusterrole.rbac.authorization.k8s.io/maaslab-console-user',
+        'role.rbac.authorization.k8s.io/maaslab-console-portforward',
         'networkpolicy.networking.k8s.io/maaslab-operator-allow-metrics-traffic',
         'networkpolicy.networking.k8s.io/maaslab-operator-allow-probes',
         'networkpolicy.networking.k8s.io/maaslab-operator-allow-bmc-traffic',

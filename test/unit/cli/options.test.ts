@@ -17,6 +17,7 @@ describe('cli/options', () => {
         metricsBindAddress: ':8080',
         metricsSecure: true,
         healthProbeBindAddress: ':8081',
+        consoleBindAddress: '',
         maxConcurrentReconciles: 10,
         logLevel: 'info',
         logFormat: 'json',
@@ -24,6 +25,24 @@ describe('cli/options', () => {
         libvirtConnectTimeoutMs: 20_000,
         reconcileTimeoutMs: 300_000,
       });
+    });
+
+    it('--console-bind-address: host:port, or empty to disable; a bare port or garbage is refused', async () => {
+      expect(
+        (await parseRunArgs(['run', '--console-bind-address', '127.0.0.1:8082']))
+          .consoleBindAddress,
+      ).to.equal('127.0.0.1:8082');
+      expect(
+        (await parseRunArgs(['run', '--console-bind-address', '[::1]:0'])).consoleBindAddress,
+      ).to.equal('[::1]:0');
+      expect((await parseRunArgs(['run', '--console-bind-address='])).consoleBindAddress).to.equal(
+        '',
+      );
+      for (const bad of [':8082', '8082', 'localhost', 'a:b', '127.0.0.1:99999', '0']) {
+        let err: unknown;
+        await parseRunArgs(['run', '--console-bind-address', bad]).catch((e: unknown) => (err = e));
+        expect(err, bad).to.be.instanceOf(Error);
+      }
     });
 
     it('take the namespace from the service account file, trimmed', async () => {

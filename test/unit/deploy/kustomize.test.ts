@@ -149,6 +149,34 @@ describe('deploy/ (kubectl kustomize)', function () {
         expect(bound).not.to.include('maaslab-metrics-reader');
       });
 
+      it('serves consoles on the pod loopback only, with unbound console roles for users', () => {
+        const d = docs(dir);
+        const workload = (find<V1Deployment>(d, 'Deployment') ??
+          must<V1DaemonSet>(d, 'DaemonSet')) as V1Deployment | V1DaemonSet;
+        const args = workload.spec?.template.spec?.containers[0]?.args ?? [];
+        expect(args).to.include('--console-bind-address=127.0.0.1:8082');
+        const user = must<V1ClusterRole>(d, 'ClusterRole', 'maaslab-console-user');
+        expect(user.rules).to.deep.include({
+          apiGroups: ['maaslab.dev'],
+          resources: ['maasnodes/console', 'maasnodes/vnc'],
+          verbs: ['get'],
+        });
+        const pf = must<V1ClusterRole>(d, 'Role', 'maaslab-console-portforward');
+        expect(pf.metadata?.namespace).to.equal('maaslab-system');
+        expect(pf.rules).to.deep.include({
+          apiGroups: [''],
+          resources: ['pods/portforward'],
+          verbs: ['create', 'get'],
+        });
+        const bound = d
+          .filter((x) => x.kind === 'ClusterRoleBinding' || x.kind === 'RoleBinding')
+          .map((x) => (x as unknown as { roleRef: { name: string } }).roleRef.name);
+        expect(bound).not.to.include.members([
+          'maaslab-console-user',
+          'maaslab-console-portforward',
+        ]);
+      });
+
       it('lets into the operator pods only the metrics scrape (from metrics=enabled namespaces), the probes and the BMC ports', () => {
         const d = docs(dir);
         const policies = d.filter(
@@ -196,6 +224,9 @@ describe('deploy/ (kubectl kustomize)', function () {
       it("reads Secrets only by name (BMC credentials), creates them in its own namespace (BMC certificates) and, server-side apply, a MAAS controller lab's admin and API key Secrets, and writes outside maaslab.dev only for events, leases, those and reviews", () => {
         for (const doc of docs(dir)) {
           if (doc.kind !== 'Role' && doc.kind !== 'ClusterRole') continue;
+          // The console roles are for users (unbound here), checked on their own below.
+          if ((doc as unknown as V1ClusterRole).metadata?.name?.startsWith('maaslab-console-'))
+            continue;
           for (const r of (doc as unknown as V1ClusterRole).rules ?? []) {
             if ((r.resources ?? []).includes('secrets')) {
               expect(r.resources, JSON.stringify(r)).to.deep.equal(['secrets']);
@@ -232,7 +263,13 @@ describe('deploy/ (kubectl kustomize)', function () {
       const dep = must<V1Deployment>(docs('deploy/base'), 'Deployment', 'maaslab-operator');
       expect(dep.spec?.replicas).to.equal(2);
       const c = expectHardenedOperatorPod(dep.spec!.template.spec!);
-      expect(c.args).to.deep.equal(['run', '--hypervisors', 'all', '--leader-elect']);
+      expect(c.args).to.deep.equal([
+        'run',
+        '--hypervisors',
+        'all',
+        '--leader-elect',
+        '--console-bind-address=127.0.0.1:8082',
+      ]);
       expect(dep.spec?.template.metadata?.labels).to.include({
         'app.kubernetes.io/name': 'maaslab-operator',
         'app.kubernetes.io/component': 'operator',
@@ -307,6 +344,7 @@ describe('deploy/ (kubectl kustomize)', function () {
         '--hypervisors',
         '$(NODE_NAME)',
         '--leader-elect',
+        '--console-bind-address=127.0.0.1:8082',
         '--register-hypervisor',
       ]);
       const nodeName = c.env?.find((e) => e.name === 'NODE_NAME');

@@ -47,6 +47,8 @@ function fakeWorld(nodes: MaasNode[], lab?: MaasLab) {
     createSnapshot: async () => {
       throw new Error('not in this world');
     },
+    bearerAuthorization: async () => 'Bearer t0k3n',
+    operatorPod: async () => undefined,
   };
   const deps: PluginDeps = {
     connect: (o) => (connections.push(o), api),
@@ -207,6 +209,8 @@ describe('plugin/completion', () => {
       'snapshot',
       'restore',
       'snapshots',
+      'console',
+      'vnc',
       'completion',
     ]);
     for (const v of verbs) expect(bash).to.contain(`    ${v})`);

@@ -46,6 +46,8 @@ function world(opts: { tty?: boolean; snapshots?: MaasLabSnapshot[] } = {}) {
       return structuredClone(lab);
     },
     labChildren: async () => ({ networks: [], nodes: [] }),
+    bearerAuthorization: async () => undefined,
+    operatorPod: async () => undefined,
     async getSnapshot(name) {
       const s = snapshots.get(name);
       if (!s) {

@@ -319,6 +319,27 @@ describe('controllers/maas-node/desired', () => {
       expect(diffDomain(base, stored, liveOld).restartRequired).to.equal(false);
     });
 
+    it('an x86 BIOS node gets the BIOS on its serial console; older domains are redefined, never restarted for it', () => {
+      expect(base.serialBios).to.equal(true);
+      expect(buildDomainXml(base)).to.include('<bios useserial="yes"/>');
+      expect(
+        desiredDomain(
+          { ...recipeNodes()[0]!, spec: { ...recipeNodes()[0]!.spec, firmware: 'uefi' } },
+          ctx,
+        ).serialBios,
+      ).to.equal(undefined);
+      // A domain defined before the change: no <bios> element, running with it.
+      const before = parseDomainXml(buildDomainXml({ ...base, serialBios: undefined }));
+      expect(before.serialBios).to.equal(undefined);
+      const d = diffDomain(base, before, { ...before, id: 3 });
+      expect(d).to.deep.include({ redefine: true, restartRequired: false });
+      expect(d.changes).to.deep.equal(['bios.useserial: false → true']);
+      expect(d.pendingRestart).to.deep.equal([]);
+      // Once redefined, nothing is left to do while it runs on with the old live definition.
+      const after = diffDomain(base, stored, { ...before, id: 3 });
+      expect(after).to.deep.include({ redefine: false, restartRequired: false });
+    });
+
     it('a cdrom added by hand is drift in our disks', () => {
       const withCdrom: ParsedDomain = {
         ...stored,

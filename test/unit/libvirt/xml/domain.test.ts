@@ -587,6 +587,18 @@ describe('libvirt/xml domain', () => {
     });
   });
 
+  describe('serial BIOS', () => {
+    it("writes <bios useserial='yes'/> in <os> and reads it back", () => {
+      const xml = buildDomainXml({ ...recipeNode, serialBios: true });
+      expect(xml).to.include(
+        '<type arch="x86_64">hvm</type>\n    <bios useserial="yes"/>\n  </os>',
+      );
+      expect(parseDomainXml(xml).serialBios).to.equal(true);
+      expect(parseDomainXml(buildDomainXml(recipeNode)).serialBios).to.equal(undefined);
+      expect(buildDomainXml(recipeNode)).to.not.include('<bios');
+    });
+  });
+
   describe('buildDomainXml validation', () => {
     const cases: [string, Partial<DomainDescription>, RegExp][] = [
       ['memory not in whole KiB', { memoryBytes: GiB + 1 }, /whole number of KiB/],
@@ -603,6 +615,8 @@ describe('libvirt/xml domain', () => {
       ['disk boot without disk', { disks: [] }, /no disks/],
       ['CD-ROM boot without a drive', { bootOrder: ['cdrom', 'disk'] }, /no CD-ROM drive/],
       ['bad VNC port', { vnc: { listen: '127.0.0.1', port: 70000 } }, /port/],
+      ['serial BIOS with UEFI', { serialBios: true, firmware: 'uefi' }, /SeaBIOS/],
+      ['serial BIOS on arm64', { serialBios: true, arch: 'aarch64' }, /SeaBIOS/],
     ];
     for (const [name, patch, error] of cases) {
       it(`rejects ${name}`, () => {

@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -72,6 +72,10 @@ cloud-image: system-packages ## build the controller boot test's Debian cloud im
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh
 
+kube-node: ## build bin/kube-node (kubelet, kube-scheduler, kube-proxy) and bin/pause, the control plane's release (cached likewise)
+	@hack/build-kube-testenv.sh kube-node
+	@hack/build-kube-testenv.sh pause
+
 # Needs root (mmdebstrap, file owners in the layers); installs mmdebstrap and umoci itself.
 image: deps native ## the operator's OCI image from Debian packages and npm, no registry (build/image/, cached)
 	@hack/build-image.sh
@@ -110,6 +114,14 @@ test: deps native kube-testenv kubectl cloud-image lint ## the whole suite, as C
 # SIGINT, which the demo takes as "leave now, skip the teardown".
 demo: deps native kube-testenv kubectl ## the main job: the recipe lab on a private libvirtd, live
 	node --import tsx hack/demo.ts
+
+# node itself, not tsx's CLI, for the same reason as demo.
+cluster: deps kube-testenv kubectl kube-node ## a real single-node cluster (kubelet, containerd, CNI) left running; Ctrl-C tears it down
+	node --import tsx hack/cluster.ts
+
+test-cluster: deps native kube-testenv kubectl kube-node image ## the operator's image as a pod on a real kubelet (not part of make test)
+	@mkdir -p $(RESULTS)
+	MAASLAB_RESULTS=$(RESULTS)/cluster.json mocha --config .mocharc.integration.json --ignore '' --timeout 900000 'test/integration/cluster/**/*.test.ts'
 
 # Benchmarks run one after the other: each needs the machine to itself.
 bench: deps native kube-testenv kubectl build ## all benchmarks, results in bench/RESULTS.md (not part of make test)

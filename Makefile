@@ -121,7 +121,8 @@ cluster: deps kube-testenv kubectl kube-node ## a real single-node cluster (kube
 
 test-cluster: deps native kube-testenv kubectl kube-node image ## the operator's image as a pod on a real kubelet (not part of make test)
 	@mkdir -p $(RESULTS)
-	MAASLAB_RESULTS=$(RESULTS)/cluster.json mocha --config .mocharc.integration.json --ignore '' --timeout 900000 'test/integration/cluster/**/*.test.ts'
+	MAASLAB_RESULTS=$(RESULTS)/cluster.json mocha --node-option import=tsx --require test/integration/setup.ts \
+	  --reporter test/support/reporter.cjs --timeout 900000 'test/integration/cluster/**/*.test.ts'
 
 # Benchmarks run one after the other: each needs the machine to itself.
 bench: deps native kube-testenv kubectl build ## all benchmarks, results in bench/RESULTS.md (not part of make test)

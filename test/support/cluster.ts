@@ -38,7 +38,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, type V1EndpointSlice } from '@kubernetes/client-node';
 import { type ControlPlane, repoRoot, startControlPlane } from './controlplane.js';
 import { waitFor } from './wait.js';
 
@@ -371,6 +371,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await delay(500);
     }
     mark('nodeReady', t);
+    await publishApiServer(cp, apiPort);
     mark('total', began);
     say(`node ${nodeName} Ready after ${timings.total} ms`);
 
@@ -395,6 +396,35 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       process.stderr.write(`cluster: teardown after a failed start: ${String(teardown)}\n`);
     });
     throw err;
+  }
+}
+
+/**
+ * Points the `kubernetes` Service (10.0.0.1:443) at NODE_IP:<apiserver port>, where the
+ * node's forwarder listens, so that pods reach the apiserver the way in-cluster clients do.
+ * kube-testenv runs the apiserver with --endpoint-reconciler-type=none (its loopback address
+ * cannot be an endpoint), so nothing else writes this EndpointSlice.
+ */
+async function publishApiServer(cp: ControlPlane, apiPort: number): Promise<void> {
+  const discovery = cp.kubeConfig().makeApiClient(DiscoveryV1Api);
+  const body: V1EndpointSlice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: 'kubernetes',
+      namespace: 'default',
+      labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'test-cluster.maaslab.dev' },
+    },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [NODE_IP], conditions: { ready: true } }],
+    ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }],
+  };
+  try {
+    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body });
+  } catch (err) {
+    // Already there (another cluster on the same control plane): made to point here.
+    if ((err as { code?: number }).code !== 409) throw err;
+    await discovery.replaceNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default', body });
   }
 }
 

@@ -1,0 +1,202 @@
+// The operator's image as pods on a real kubelet: the cluster of test/support/cluster.ts
+// (kubelet, kube-proxy, kube-scheduler and every controller from the control plane's own
+// Kubernetes release; containerd, runc and the CNI bridge from Debian), added to the shared
+// control plane, with the image of `make image` imported into containerd. No registry: every
+// pod runs with imagePullPolicy Never.
+//
+// Not part of `make test` (see .mocharc.integration.json's ignore): `make test-cluster` runs it.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { parseAllDocuments, stringify } from 'yaml';
+import { type Cluster, startCluster } from '../../support/cluster.js';
+import { controlPlane, repoRoot } from '../../support/controlplane.js';
+import { kubectlPath } from '../../support/kubectl.js';
+import { waitFor } from '../../support/wait.js';
+
+const run = promisify(execFile);
+const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
+const namespace = 'cluster-test';
+/** deploy/'s pod security settings, as the agent DaemonSet and the central Deployment set them. */
+const podSecurity = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+const containerSecurity = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+/** A server in the image's node that reports who it runs as and whether / is writable. */
+const probeServer = `
+const fs = require('node:fs');
+require('node:http').createServer((req, res) => {
+  let rootfs = 'writable';
+  try { fs.writeFileSync('/probe', 'x'); } catch (err) { rootfs = err.code; }
+  res.end(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), rootfs, node: process.version }));
+}).listen(8081);`;
+
+describe('a real single-node cluster: the operator image as pods (kubelet, containerd, CNI)', function () {
+  let cluster: Cluster | undefined;
+  let image = '';
+  const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
+  /** curl inside the node's network namespace, where the pod and service addresses route. */
+  const curlInNode = async (url: string): Promise<string> =>
+    (await run('nsenter', [`--net=/run/netns/${cluster!.netns}`, '--', 'curl', '-sS', '--max-time', '5', url])).stdout;
+
+  before(async function () {
+    this.timeout(900_000);
+    if (process.getuid?.() !== 0) this.skip();
+    let t = Date.now();
+    cluster = await startCluster({ controlPlane: controlPlane(), nodeLabels: { 'maaslab.dev/hypervisor': 'true' } });
+    console.log(`      cluster: Node Ready in ${Date.now() - t} ms (${JSON.stringify(cluster.timings)})`);
+    t = Date.now();
+    // Cached by its inputs: a second run costs a hash and a copy.
+    await run(join(repoRoot, 'hack', 'build-image.sh'), [], { maxBuffer: 16 << 20 });
+    console.log(`      image: make image in ${Date.now() - t} ms`);
+    t = Date.now();
+    const names = await cluster.importImage(archive);
+    console.log(`      image: imported ${names.join(', ')} in ${Date.now() - t} ms`);
+    image = names.find((n) => n.includes('maaslab-operator')) ?? '';
+    expect(image, `ctr images import named ${JSON.stringify(names)}`).to.match(/^ghcr\.io\/maaslab\/maaslab-operator:/);
+    await core().createNamespace({ body: { metadata: { name: namespace } } });
+  });
+
+  after(async function () {
+    this.timeout(180_000);
+    await core()
+      .deleteNamespace({ name: namespace })
+      .catch(() => undefined);
+    await run(kubectlPath(), ['--kubeconfig', controlPlane().adminKubeconfig, 'delete', '--ignore-not-found', '--wait=false', 'namespace', 'maaslab-system']).catch(() => undefined);
+    await cluster?.stop();
+  });
+
+  it('runs a Pod of the image with imagePullPolicy Never, as 65532 on a read-only root file system', async function () {
+    this.timeout(300_000);
+    const pod: V1Pod = {
+      metadata: { name: 'image-probe', namespace, labels: { app: 'image-probe' } },
+      spec: {
+        securityContext: podSecurity,
+        containers: [
+          {
+            name: 'probe',
+            image,
+            imagePullPolicy: 'Never',
+            command: ['node', '-e', probeServer],
+            ports: [{ name: 'http', containerPort: 8081 }],
+            readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1 },
+            securityContext: containerSecurity,
+          },
+        ],
+      },
+    };
+    const t = Date.now();
+    await core().createNamespacedPod({ namespace, body: pod });
+    const ready = await waitFor(
+      async () => {
+        const p = await core().readNamespacedPod({ name: 'image-probe', namespace });
+        return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p;
+      },
+      {
+        timeoutMs: 240_000,
+        intervalMs: 250,
+        description: 'Pod image-probe Ready',
+        explain: async () => JSON.stringify((await core().readNamespacedPod({ name: 'image-probe', namespace })).status, null, 2),
+      },
+    );
+    console.log(`      pod: created to Ready in ${Date.now() - t} ms`);
+    expect(ready.status?.phase).to.equal('Running');
+    expect(ready.spec?.nodeName).to.equal(cluster!.nodeName);
+    const seen = JSON.parse(await curlInNode(`http://${ready.status!.podIP!}:8081/`)) as Record<string, unknown>;
+    expect(seen).to.include({ uid: 65532, gid: 65532, rootfs: 'EROFS' });
+  });
+
+  it('reaches that Pod through a Service ClusterIP (kube-proxy, iptables)', async function () {
+    this.timeout(120_000);
+    const svc = await core().createNamespacedService({
+      namespace,
+      body: {
+        metadata: { name: 'image-probe' },
+        spec: { selector: { app: 'image-probe' }, ports: [{ port: 80, targetPort: 'http' }] },
+      },
+    });
+    const body = await waitFor(() => curlInNode(`http://${svc.spec!.clusterIP!}/`), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      description: `Service ${svc.spec!.clusterIP!}:80 answering`,
+    });
+    expect(JSON.parse(body)).to.include({ uid: 65532 });
+  });
+
+  it("runs deploy/base's Deployment (replicas 1) with its pod security settings until Available", async function () {
+    this.timeout(400_000);
+    // kube-testenv disables the ServiceAccount admission plugin; the token volume that
+    // plugin would add is added here, so the operator finds its in-cluster credentials.
+    const { stdout } = await run(kubectlPath(), ['kustomize', join(repoRoot, 'deploy', 'base')], { maxBuffer: 16 << 20 });
+    const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Record<string, any>);
+    const deployment = docs.find((d) => d.kind === 'Deployment')!;
+    deployment.spec.replicas = 1;
+    const spec = deployment.spec.template.spec;
+    spec.containers[0].image = image;
+    spec.containers[0].imagePullPolicy = 'Never';
+    spec.volumes = [...(spec.volumes ?? []), serviceAccountVolume];
+    spec.containers[0].volumeMounts = [
+      ...(spec.containers[0].volumeMounts ?? []),
+      { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+    ];
+    const manifest = docs.map((d) => stringify(d)).join('---\n');
+    const t = Date.now();
+    await applyViaStdin(manifest);
+    const apps = controlPlane().kubeConfig().makeApiClient(AppsV1Api);
+    await waitFor(
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: deployment.metadata.name, namespace: 'maaslab-system' });
+        return d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') && (d.status.readyReplicas ?? 0) >= 1;
+      },
+      {
+        timeoutMs: 300_000,
+        intervalMs: 500,
+        description: 'Deployment maaslab-operator Available',
+        explain: async () => {
+          const pods = await core().listNamespacedPod({ namespace: 'maaslab-system' });
+          return JSON.stringify(pods.items.map((p) => ({ name: p.metadata?.name, status: p.status })), null, 2);
+        },
+      },
+    );
+    console.log(`      deployment: applied to Available in ${Date.now() - t} ms`);
+    const pods = await core().listNamespacedPod({ namespace: 'maaslab-system' });
+    const pod = pods.items[0]!;
+    expect(pod.spec?.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(pod.spec?.containers[0]?.securityContext).to.include({ readOnlyRootFilesystem: true });
+    expect(pod.status?.containerStatuses?.[0]).to.include({ ready: true, restartCount: 0 });
+  });
+});
+
+/** What the ServiceAccount admission plugin mounts: a bound token, the CA and the namespace. */
+const serviceAccountVolume = {
+  name: 'kube-api-access',
+  projected: {
+    defaultMode: 0o444,
+    sources: [
+      { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+    ],
+  },
+};
+
+/** kubectl apply --server-side of a manifest on stdin. */
+async function applyViaStdin(manifest: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(
+      kubectlPath(),
+      ['--kubeconfig', controlPlane().adminKubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', '-'],
+      (err, _stdout, stderr) => (err ? reject(new Error(`kubectl apply: ${stderr}`, { cause: err })) : resolve()),
+    );
+    child.stdin!.end(manifest);
+  });
+}

@@ -83,6 +83,8 @@ export interface Cluster {
   readonly nodeName: string;
   /** The node's network namespace. */
   readonly netns: string;
+  /** The kubelet's cgroup root (in each v1 hierarchy, or under the v2 root). */
+  readonly cgroupRoot: string;
   /** The admin kubeconfig (the control plane's). */
   readonly kubeconfig: string;
   /** Containerd's socket, for `ctr --address`. */
@@ -152,6 +154,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   let ownControlPlane: ControlPlane | undefined;
   let netnsMade = false;
   let cgroupsMade = false;
+  let nodeRegistered = false;
   let stopping: Promise<void> | undefined;
 
   /** Spawns a component in its own process group, its output to logs/NAME.log. */
@@ -207,6 +210,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       for (const name of ['kubelet', 'kube-proxy', 'kube-scheduler', 'kube-controller-manager']) {
         const p = byName(name);
         if (p) await attempt(() => stopGroup(p));
+      }
+      // On a control plane that stays, the Node and the kubernetes Service's endpoints go too.
+      if (!ownControlPlane && options.controlPlane && nodeRegistered) {
+        const cp = options.controlPlane;
+        await attempt(() => cp.kubeConfig().makeApiClient(CoreV1Api).deleteNode({ name: nodeName }));
+        await attempt(() => cp.kubeConfig().makeApiClient(DiscoveryV1Api).deleteNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default' }));
       }
       const containerd = byName('containerd');
       if (containerd && containerd.child.exitCode === null) {
@@ -335,6 +344,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await mkdir(join(kubeletDir, 'pod-logs'), { recursive: true });
     await writeFile(join(kubeletDir, 'config.yaml'), JSON.stringify(kubeletConfig(containerdSocket, cgroupRoot, join(kubeletDir, 'pod-logs'), join(pki, 'ca.crt')), null, 2));
     const labels = Object.entries(options.nodeLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+    nodeRegistered = true;
     const kubelet = startInNode('kubelet', kubeNode, [
       'kubelet',
       `--config=${join(kubeletDir, 'config.yaml')}`,
@@ -380,6 +390,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       dir,
       nodeName,
       netns,
+      cgroupRoot,
       kubeconfig: cp.adminKubeconfig,
       containerdSocket,
       pauseImage: pause.name,
@@ -579,7 +590,7 @@ async function killMountNamespace(holder: Proc): Promise<void> {
 }
 
 /** The node's cgroup in each v1 hierarchy (or the v2 root): the kubelet wants it to exist. */
-async function cgroupDirs(cgroupRoot: string): Promise<string[]> {
+export async function cgroupDirs(cgroupRoot: string): Promise<string[]> {
   const v2 = await access('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false);
   if (v2) return [join('/sys/fs/cgroup', cgroupRoot)];
   const present: string[] = [];

@@ -6,12 +6,14 @@
 //
 // Not part of `make test` (see .mocharc.integration.json's ignore): `make test-cluster` runs it.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
-import { type Cluster, startCluster } from '../../support/cluster.js';
+import { type Cluster, cgroupDirs, startCluster } from '../../support/cluster.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { kubectlPath } from '../../support/kubectl.js';
 import { waitFor } from '../../support/wait.js';
@@ -38,7 +40,8 @@ require('node:http').createServer((req, res) => {
   let rootfs = 'writable';
   try { fs.writeFileSync('/probe', 'x'); } catch (err) { rootfs = err.code; }
   res.end(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), rootfs, node: process.version }));
-}).listen(8081);`;
+}).listen(8081);
+process.on('SIGTERM', () => process.exit(0)); // PID 1 has no default action for it`;
 
 describe('a real single-node cluster: the operator image as pods (kubelet, containerd, CNI)', function () {
   let cluster: Cluster | undefined;
@@ -68,11 +71,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
 
   after(async function () {
     this.timeout(180_000);
-    await core()
-      .deleteNamespace({ name: namespace })
-      .catch(() => undefined);
-    await run(kubectlPath(), ['--kubeconfig', controlPlane().adminKubeconfig, 'delete', '--ignore-not-found', '--wait=false', 'namespace', 'maaslab-system']).catch(() => undefined);
-    await cluster?.stop();
+    await cluster?.stop(); // a no-op after the last test
   });
 
   it('runs a Pod of the image with imagePullPolicy Never, as 65532 on a read-only root file system', async function () {
@@ -134,6 +133,9 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
 
   it("runs deploy/base's Deployment (replicas 1) with its pod security settings until Available", async function () {
     this.timeout(400_000);
+    // Available means /readyz passed, which the operator's manager fails until its informers
+    // synced: it reached the apiserver in-cluster, through the kubernetes Service (kube-proxy)
+    // with its service account's token.
     // kube-testenv disables the ServiceAccount admission plugin; the token volume that
     // plugin would add is added here, so the operator finds its in-cluster credentials.
     const { stdout } = await run(kubectlPath(), ['kustomize', join(repoRoot, 'deploy', 'base')], { maxBuffer: 16 << 20 });
@@ -173,6 +175,39 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     expect(pod.spec?.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
     expect(pod.spec?.containers[0]?.securityContext).to.include({ readOnlyRootFilesystem: true });
     expect(pod.status?.containerStatuses?.[0]).to.include({ ready: true, restartCount: 0 });
+  });
+
+  it('deletes the pods through the kubelet, then tears down leaving no process, mount, cgroup or namespace', async function () {
+    this.timeout(300_000);
+    const t = Date.now();
+    await run(kubectlPath(), ['--kubeconfig', controlPlane().adminKubeconfig, 'delete', 'namespace', namespace, 'maaslab-system', '--wait=false']);
+    await waitFor(
+      async () => {
+        const pods = await core().listPodForAllNamespaces();
+        return pods.items.every((p) => p.spec?.nodeName !== cluster!.nodeName);
+      },
+      { timeoutMs: 180_000, intervalMs: 500, description: "the node's pods deleted by the kubelet" },
+    );
+    console.log(`      pods: deleted (graceful, by the kubelet) in ${Date.now() - t} ms`);
+    const { dir, netns, cgroupRoot } = cluster!;
+    const cgroups = await cgroupDirs(cgroupRoot);
+    const stopped = Date.now();
+    await cluster!.stop();
+    console.log(`      cluster: torn down in ${Date.now() - stopped} ms`);
+    expect((await run('ip', ['netns', 'list'])).stdout).not.to.include(netns);
+    for (const d of cgroups) expect(existsSync(d), d).to.equal(false);
+    expect(existsSync(dir), dir).to.equal(false);
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.to.include(dir);
+    const left: string[] = [];
+    for (const pid of await readdir('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(dir)) left.push(`${pid}: ${cmdline.replaceAll('\0', ' ')}`);
+    }
+    expect(left, 'processes still running with the state directory in their arguments').to.deep.equal([]);
+    // The control plane is the shared one: it stays, without the Node and the endpoints.
+    const nodes = await core().listNode();
+    expect(nodes.items.map((n) => n.metadata?.name)).not.to.include(cluster!.nodeName);
   });
 });
 

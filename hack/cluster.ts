@@ -13,7 +13,9 @@ const cluster = await startCluster({ log, keepDir: process.env.MAASLAB_CLUSTER_K
 for (const archive of (process.env.MAASLAB_CLUSTER_IMAGES ?? '').split(',').filter(Boolean)) {
   log(`imported ${(await cluster.importImage(archive)).join(', ')} from ${archive}`);
 }
-const steps = Object.entries(cluster.timings).map(([step, ms]) => `${step} ${(ms / 1000).toFixed(1)} s`);
+const steps = Object.entries(cluster.timings).map(
+  ([step, ms]) => `${step} ${(ms / 1000).toFixed(1)} s`,
+);
 process.stdout.write(`
 Node ${cluster.nodeName} is Ready (${steps.join(', ')}).
 

@@ -30,7 +30,18 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
-import { access, constants, mkdir, mkdtemp, readFile, readdir, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
+import {
+  access,
+  constants,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  rmdir,
+  writeFile,
+} from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +62,21 @@ export const POD_CIDR = '10.244.0.0/24';
 /** Containerd's CRI namespace, where the kubelet finds its images. */
 const K8S_NAMESPACE = 'k8s.io';
 /** The v1 hierarchies the kubelet's cgroupfs driver writes (cgroup v2 has one, at the root). */
-const CGROUP_V1 = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'hugetlb', 'net_cls', 'net_prio', 'perf_event'];
+const CGROUP_V1 = [
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'memory',
+  'devices',
+  'freezer',
+  'blkio',
+  'pids',
+  'systemd',
+  'hugetlb',
+  'net_cls',
+  'net_prio',
+  'perf_event',
+];
 /** Sysctls the kubelet insists on (its setupKernelTunables), faked inside the node's mount namespace. */
 const KUBELET_SYSCTLS: Readonly<Record<string, string>> = {
   '/proc/sys/vm/overcommit_memory': '1',
@@ -137,7 +162,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     });
   }
   await access('/usr/lib/cni/bridge', constants.X_OK).catch((err: unknown) => {
-    throw new Error("Debian's containernetworking-plugins is missing: run 'make system-packages'", { cause: err });
+    throw new Error("Debian's containernetworking-plugins is missing: run 'make system-packages'", {
+      cause: err,
+    });
   });
 
   const tag = randomBytes(2).toString('hex');
@@ -171,20 +198,36 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   /** The same, inside the node's network and mount namespaces. */
   const startInNode = (name: string, cmd: string, args: readonly string[]): Proc => {
     if (!holder?.child.pid) throw new Error('the node mount namespace is not there');
-    return start(name, 'nsenter', [`--mount=/proc/${holder.child.pid}/ns/mnt`, `--net=/run/netns/${netns}`, '--', cmd, ...args]);
+    return start(name, 'nsenter', [
+      `--mount=/proc/${holder.child.pid}/ns/mnt`,
+      `--net=/run/netns/${netns}`,
+      '--',
+      cmd,
+      ...args,
+    ]);
   };
   const failed = async (proc: Proc, what: string): Promise<Error> =>
     new Error(`${proc.name} ${what}; the end of ${proc.log}:\n${await tail(proc.log, 30)}`);
   /** Resolves when `check` passes; rejects when `proc` exits first or time runs out. */
-  const until = async (proc: Proc, description: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> => {
+  const until = async (
+    proc: Proc,
+    description: string,
+    check: () => Promise<boolean>,
+    timeoutMs = 120_000,
+  ): Promise<void> => {
     await waitFor(
       async () => {
-        if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw await failed(proc, 'exited');
+        if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+          throw await failed(proc, 'exited');
         return check();
       },
       { timeoutMs, intervalMs: 250, description, explain: async () => tail(proc.log, 30) },
     ).catch(async (err: unknown) => {
-      if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw await failed(proc, `exited (${proc.child.signalCode ?? proc.child.exitCode}) before: ${description}`);
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+        throw await failed(
+          proc,
+          `exited (${proc.child.signalCode ?? proc.child.exitCode}) before: ${description}`,
+        );
       throw err;
     });
   };
@@ -214,8 +257,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       // On a control plane that stays, the Node and the kubernetes Service's endpoints go too.
       if (!ownControlPlane && options.controlPlane && nodeRegistered) {
         const cp = options.controlPlane;
-        await attempt(() => cp.kubeConfig().makeApiClient(CoreV1Api).deleteNode({ name: nodeName }));
-        await attempt(() => cp.kubeConfig().makeApiClient(DiscoveryV1Api).deleteNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default' }));
+        await attempt(() =>
+          cp.kubeConfig().makeApiClient(CoreV1Api).deleteNode({ name: nodeName }),
+        );
+        await attempt(() =>
+          cp
+            .kubeConfig()
+            .makeApiClient(DiscoveryV1Api)
+            .deleteNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default' }),
+        );
       }
       const containerd = byName('containerd');
       if (containerd && containerd.child.exitCode === null) {
@@ -235,12 +285,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       if (ownControlPlane) await attempt(() => ownControlPlane!.stop());
       process.removeListener('exit', killAllSync);
       if (!options.keepDir) await attempt(() => rm(dir, { recursive: true, force: true }));
-      if (errors.length > 0) throw new AggregateError(errors, `cluster teardown: ${errors.map(String).join('; ')}`);
+      if (errors.length > 0)
+        throw new AggregateError(errors, `cluster teardown: ${errors.map(String).join('; ')}`);
     })());
 
   const containerdSocket = join(dir, 'containerd', 'containerd.sock');
   const ctrArgs = (args: readonly string[]): Promise<string> =>
-    exec('ctr', ['--address', containerdSocket, '--namespace', K8S_NAMESPACE, ...args], { maxBuffer: 16 << 20 }).then((r) => r.stdout);
+    exec('ctr', ['--address', containerdSocket, '--namespace', K8S_NAMESPACE, ...args], {
+      maxBuffer: 16 << 20,
+    }).then((r) => r.stdout);
 
   try {
     let t = Date.now();
@@ -259,7 +312,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     t = Date.now();
     await exec('ip', ['netns', 'add', netns]);
     netnsMade = true;
-    const inNetns = (args: readonly string[]): Promise<unknown> => exec('ip', ['-n', netns, ...args]);
+    const inNetns = (args: readonly string[]): Promise<unknown> =>
+      exec('ip', ['-n', netns, ...args]);
     await inNetns(['link', 'set', 'lo', 'up']);
     // A veth pair with both ends inside: this kernel has no dummy driver.
     await inNetns(['link', 'add', 'node0', 'type', 'veth', 'peer', 'name', 'node0-peer']);
@@ -267,7 +321,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await inNetns(['addr', 'add', `${NODE_IP}/32`, 'dev', 'node0']);
     await inNetns(['link', 'set', 'node0', 'up']);
     await inNetns(['route', 'add', 'default', 'dev', 'node0']);
-    await exec('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.bridge.bridge-nf-call-iptables=1']);
+    await exec('ip', [
+      'netns',
+      'exec',
+      netns,
+      'sysctl',
+      '-qw',
+      'net.ipv4.ip_forward=1',
+      'net.bridge.bridge-nf-call-iptables=1',
+    ]);
 
     // The mount namespace: held by a sleep, with the kubelet's sysctls covered.
     const sysctlDir = join(dir, 'sysctl');
@@ -279,11 +341,27 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       binds.push(`mount --bind ${file} ${path}`);
     }
     const holderLog = join(logs, 'mount-namespace.log');
-    const holderChild = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `set -e; ${binds.join('; ')}; echo ready; exec sleep infinity`], {
-      detached: true,
-      stdio: ['ignore', 'pipe', openSync(holderLog, 'a')],
-    });
-    holder = { name: 'mount-namespace', child: holderChild, exited: once(holderChild, 'exit').catch(() => undefined), log: holderLog };
+    const holderChild = spawn(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `set -e; ${binds.join('; ')}; echo ready; exec sleep infinity`,
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', openSync(holderLog, 'a')],
+      },
+    );
+    holder = {
+      name: 'mount-namespace',
+      child: holderChild,
+      exited: once(holderChild, 'exit').catch(() => undefined),
+      log: holderLog,
+    };
     await Promise.race([
       once(createInterface({ input: holderChild.stdout! }), 'line'),
       holder.exited.then(async () => {
@@ -304,9 +382,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       upstream.on('error', close).on('close', close);
       client.pipe(upstream).pipe(client);
     });
-    await new Promise<void>((resolve, reject) => apiProxy!.once('error', reject).listen(apiSocket, resolve));
-    const forwarder = startInNode('apiserver-forwarder', process.execPath, [FORWARDER, '0.0.0.0', String(apiPort), apiSocket]);
-    await until(forwarder, 'the apiserver forwarder listening', async () => (await readFile(forwarder.log, 'utf8')).includes('listening'), 30_000);
+    await new Promise<void>((resolve, reject) =>
+      apiProxy!.once('error', reject).listen(apiSocket, resolve),
+    );
+    const forwarder = startInNode('apiserver-forwarder', process.execPath, [
+      FORWARDER,
+      '0.0.0.0',
+      String(apiPort),
+      apiSocket,
+    ]);
+    await until(
+      forwarder,
+      'the apiserver forwarder listening',
+      async () => (await readFile(forwarder.log, 'utf8')).includes('listening'),
+      30_000,
+    );
 
     // The rest of the controllers, beside kube-testenv's own two.
     const kcm = start('kube-controller-manager', kubeTestenv, [
@@ -321,7 +411,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       `--cluster-signing-cert-file=${join(pki, 'ca.crt')}`,
       `--cluster-signing-key-file=${join(pki, 'ca.key')}`,
     ]);
-    const scheduler = start('kube-scheduler', kubeNode, ['scheduler', `--kubeconfig=${cp.adminKubeconfig}`, '--leader-elect=false', '--secure-port=0']);
+    const scheduler = start('kube-scheduler', kubeNode, [
+      'scheduler',
+      `--kubeconfig=${cp.adminKubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+    ]);
 
     // containerd, with its state, socket and pod network namespaces under dir.
     t = Date.now();
@@ -329,10 +424,27 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const cniDir = join(dir, 'cni');
     await mkdir(ctrDir);
     await mkdir(join(cniDir, 'net.d'), { recursive: true });
-    await writeFile(join(cniDir, 'net.d', '10-maaslab.conflist'), JSON.stringify(cniConfig(join(cniDir, 'ipam')), null, 2));
-    await writeFile(join(ctrDir, 'config.toml'), containerdConfig(ctrDir, containerdSocket, join(cniDir, 'net.d'), pause.name));
-    const containerd = startInNode('containerd', 'containerd', ['--config', join(ctrDir, 'config.toml')]);
-    await until(containerd, 'containerd answering', async () => (await ctrArgs(['version']).then(() => true, () => false)));
+    await writeFile(
+      join(cniDir, 'net.d', '10-maaslab.conflist'),
+      JSON.stringify(cniConfig(join(cniDir, 'ipam')), null, 2),
+    );
+    await writeFile(
+      join(ctrDir, 'config.toml'),
+      containerdConfig(ctrDir, containerdSocket, join(cniDir, 'net.d'), pause.name),
+    );
+    const containerd = startInNode('containerd', 'containerd', [
+      '--config',
+      join(ctrDir, 'config.toml'),
+    ]);
+    await until(
+      containerd,
+      'containerd answering',
+      async () =>
+        await ctrArgs(['version']).then(
+          () => true,
+          () => false,
+        ),
+    );
     await ctrArgs(['images', 'import', pause.archive]);
     mark('containerd', t);
 
@@ -342,7 +454,19 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     cgroupsMade = true;
     const kubeletDir = join(dir, 'kubelet');
     await mkdir(join(kubeletDir, 'pod-logs'), { recursive: true });
-    await writeFile(join(kubeletDir, 'config.yaml'), JSON.stringify(kubeletConfig(containerdSocket, cgroupRoot, join(kubeletDir, 'pod-logs'), join(pki, 'ca.crt')), null, 2));
+    await writeFile(
+      join(kubeletDir, 'config.yaml'),
+      JSON.stringify(
+        kubeletConfig(
+          containerdSocket,
+          cgroupRoot,
+          join(kubeletDir, 'pod-logs'),
+          join(pki, 'ca.crt'),
+        ),
+        null,
+        2,
+      ),
+    );
     const labels = Object.entries(options.nodeLabels ?? {}).map(([k, v]) => `${k}=${v}`);
     nodeRegistered = true;
     const kubelet = startInNode('kubelet', kubeNode, [
@@ -356,7 +480,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       '--v=2',
     ]);
     const proxyConfig = join(dir, 'kube-proxy.yaml');
-    await writeFile(proxyConfig, JSON.stringify(kubeProxyConfig(cp.adminKubeconfig, nodeName), null, 2));
+    await writeFile(
+      proxyConfig,
+      JSON.stringify(kubeProxyConfig(cp.adminKubeconfig, nodeName), null, 2),
+    );
     const proxy = startInNode('kube-proxy', kubeNode, ['proxy', `--config=${proxyConfig}`]);
 
     const core = cp.kubeConfig().makeApiClient(CoreV1Api);
@@ -365,18 +492,23 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     let last = 'no answer yet';
     for (;;) {
       for (const p of watched) {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) throw await failed(p, 'exited');
+        if (p.child.exitCode !== null || p.child.signalCode !== null)
+          throw await failed(p, 'exited');
       }
       try {
         const node = await core.readNode({ name: nodeName });
         const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
         if (ready?.status === 'True') break;
-        last = ready ? `Ready=${ready.status} ${ready.reason ?? ''}: ${ready.message ?? ''}` : 'no Ready condition';
+        last = ready
+          ? `Ready=${ready.status} ${ready.reason ?? ''}: ${ready.message ?? ''}`
+          : 'no Ready condition';
       } catch (err) {
         last = String(err).split('\n')[0]!;
       }
       if (Date.now() > readyBy) {
-        throw new Error(`Node ${nodeName} not Ready after ${options.readyTimeoutMs ?? 300_000} ms (${last}); the end of ${kubelet.log}:\n${await tail(kubelet.log, 30)}`);
+        throw new Error(
+          `Node ${nodeName} not Ready after ${options.readyTimeoutMs ?? 300_000} ms (${last}); the end of ${kubelet.log}:\n${await tail(kubelet.log, 30)}`,
+        );
       }
       await delay(500);
     }
@@ -424,7 +556,10 @@ async function publishApiServer(cp: ControlPlane, apiPort: number): Promise<void
     metadata: {
       name: 'kubernetes',
       namespace: 'default',
-      labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'test-cluster.maaslab.dev' },
+      labels: {
+        'kubernetes.io/service-name': 'kubernetes',
+        'endpointslice.kubernetes.io/managed-by': 'test-cluster.maaslab.dev',
+      },
     },
     addressType: 'IPv4',
     endpoints: [{ addresses: [NODE_IP], conditions: { ready: true } }],
@@ -435,7 +570,11 @@ async function publishApiServer(cp: ControlPlane, apiPort: number): Promise<void
   } catch (err) {
     // Already there (another cluster on the same control plane): made to point here.
     if ((err as { code?: number }).code !== 409) throw err;
-    await discovery.replaceNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default', body });
+    await discovery.replaceNamespacedEndpointSlice({
+      name: 'kubernetes',
+      namespace: 'default',
+      body,
+    });
   }
 }
 
@@ -445,12 +584,18 @@ async function buildPauseImage(): Promise<{ archive: string; name: string }> {
     env: { ...process.env, PATH: `/usr/local/go/bin:${process.env.PATH ?? ''}` },
   });
   const [archive, name] = stdout.trim().split('\n');
-  if (!archive || !name) throw new Error(`hack/build-pause-image.sh printed ${JSON.stringify(stdout)}`);
+  if (!archive || !name)
+    throw new Error(`hack/build-pause-image.sh printed ${JSON.stringify(stdout)}`);
   return { archive, name };
 }
 
 /** containerd 1.6's config (version 2): private root, state and socket, the CRI plugin on Debian's CNI plugins. */
-function containerdConfig(dir: string, socket: string, cniConfDir: string, sandboxImage: string): string {
+function containerdConfig(
+  dir: string,
+  socket: string,
+  cniConfDir: string,
+  sandboxImage: string,
+): string {
   return `version = 2
 root = "${join(dir, 'root')}"
 state = "${join(dir, 'state')}"
@@ -496,7 +641,12 @@ function cniConfig(ipamDir: string): object {
         isGateway: true,
         ipMasq: true,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: POD_CIDR }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir: ipamDir,
+        },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
@@ -504,7 +654,12 @@ function cniConfig(ipamDir: string): object {
 }
 
 /** The kubelet: cgroupfs on this host's cgroups (v1 here), no swap check, nothing on a host interface. */
-function kubeletConfig(socket: string, cgroupRoot: string, podLogsDir: string, clientCA: string): object {
+function kubeletConfig(
+  socket: string,
+  cgroupRoot: string,
+  podLogsDir: string,
+  clientCA: string,
+): object {
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
@@ -519,11 +674,20 @@ function kubeletConfig(socket: string, cgroupRoot: string, podLogsDir: string, c
     readOnlyPort: 0,
     healthzBindAddress: '127.0.0.1',
     healthzPort: 10248,
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: clientCA } },
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: false },
+      x509: { clientCAFile: clientCA },
+    },
     authorization: { mode: 'AlwaysAllow' },
     podLogsDir,
     // A shared, busy disk must not evict the pods or collect the imported images.
-    evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
+    evictionHard: {
+      'memory.available': '1Mi',
+      'nodefs.available': '1%',
+      'imagefs.available': '1%',
+      'nodefs.inodesFree': '1%',
+    },
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
     serializeImagePulls: false,
@@ -556,9 +720,17 @@ function kubeProxyConfig(kubeconfig: string, nodeName: string): object {
 /** Every running task and container of the kubelet's namespace, killed and removed. */
 async function removeContainers(ctr: (args: readonly string[]) => Promise<string>): Promise<void> {
   const tasks = (await ctr(['tasks', 'list', '--quiet'])).split('\n').filter(Boolean);
-  for (const id of tasks) await ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]).catch(() => undefined);
+  for (const id of tasks)
+    await ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]).catch(() => undefined);
   for (const id of tasks) {
-    await waitFor(async () => (await ctr(['tasks', 'delete', id]).then(() => true, (e: unknown) => /not found/.test(String(e)))), { timeoutMs: 20_000, intervalMs: 200, description: `task ${id} deleted` }).catch(() => undefined);
+    await waitFor(
+      async () =>
+        await ctr(['tasks', 'delete', id]).then(
+          () => true,
+          (e: unknown) => /not found/.test(String(e)),
+        ),
+      { timeoutMs: 20_000, intervalMs: 200, description: `task ${id} deleted` },
+    ).catch(() => undefined);
   }
   const containers = (await ctr(['containers', 'list', '--quiet'])).split('\n').filter(Boolean);
   for (const id of containers) await ctr(['containers', 'delete', id]).catch(() => undefined);
@@ -591,11 +763,20 @@ async function killMountNamespace(holder: Proc): Promise<void> {
 
 /** The node's cgroup in each v1 hierarchy (or the v2 root): the kubelet wants it to exist. */
 export async function cgroupDirs(cgroupRoot: string): Promise<string[]> {
-  const v2 = await access('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false);
+  const v2 = await access('/sys/fs/cgroup/cgroup.controllers').then(
+    () => true,
+    () => false,
+  );
   if (v2) return [join('/sys/fs/cgroup', cgroupRoot)];
   const present: string[] = [];
   for (const h of CGROUP_V1) {
-    if (await access(join('/sys/fs/cgroup', h, 'tasks')).then(() => true, () => false)) present.push(join('/sys/fs/cgroup', h, cgroupRoot));
+    if (
+      await access(join('/sys/fs/cgroup', h, 'tasks')).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(join('/sys/fs/cgroup', h, cgroupRoot));
   }
   return present;
 }
@@ -605,7 +786,8 @@ async function makeCgroups(cgroupRoot: string): Promise<void> {
     await mkdir(d, { recursive: true });
     // A new v1 cpuset has no CPUs or memory nodes until given its parent's.
     if (d.startsWith('/sys/fs/cgroup/cpuset/')) {
-      for (const f of ['cpuset.cpus', 'cpuset.mems']) await writeFile(join(d, f), await readFile(join('/sys/fs/cgroup/cpuset', f), 'utf8'));
+      for (const f of ['cpuset.cpus', 'cpuset.mems'])
+        await writeFile(join(d, f), await readFile(join('/sys/fs/cgroup/cpuset', f), 'utf8'));
     }
   }
 }
@@ -615,7 +797,14 @@ async function removeCgroups(cgroupRoot: string): Promise<void> {
   const removeTree = async (d: string): Promise<void> => {
     const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
     for (const e of entries) if (e.isDirectory()) await removeTree(join(d, e.name));
-    await waitFor(async () => rmdir(d).then(() => true, (err: NodeJS.ErrnoException) => err.code === 'ENOENT'), { timeoutMs: 10_000, intervalMs: 100, description: `cgroup ${d} removed` });
+    await waitFor(
+      async () =>
+        rmdir(d).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+        ),
+      { timeoutMs: 10_000, intervalMs: 100, description: `cgroup ${d} removed` },
+    );
   };
   for (const d of await cgroupDirs(cgroupRoot)) await removeTree(d);
 }
@@ -643,5 +832,8 @@ async function stopGroup(p: Proc): Promise<void> {
 
 async function tail(path: string, lines: number): Promise<string> {
   const text = await readFile(path, 'utf8').catch((err: unknown) => `(${String(err)})`);
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }

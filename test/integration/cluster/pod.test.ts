@@ -10,7 +10,13 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type V1Deployment,
+  type V1Pod,
+  type V1Volume,
+} from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
 import { type Cluster, cgroupDirs, startCluster } from '../../support/cluster.js';
@@ -49,14 +55,29 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
   const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
   /** curl inside the node's network namespace, where the pod and service addresses route. */
   const curlInNode = async (url: string): Promise<string> =>
-    (await run('nsenter', [`--net=/run/netns/${cluster!.netns}`, '--', 'curl', '-sS', '--max-time', '5', url])).stdout;
+    (
+      await run('nsenter', [
+        `--net=/run/netns/${cluster!.netns}`,
+        '--',
+        'curl',
+        '-sS',
+        '--max-time',
+        '5',
+        url,
+      ])
+    ).stdout;
 
   before(async function () {
     this.timeout(900_000);
     if (process.getuid?.() !== 0) this.skip();
     let t = Date.now();
-    cluster = await startCluster({ controlPlane: controlPlane(), nodeLabels: { 'maaslab.dev/hypervisor': 'true' } });
-    console.log(`      cluster: Node Ready in ${Date.now() - t} ms (${JSON.stringify(cluster.timings)})`);
+    cluster = await startCluster({
+      controlPlane: controlPlane(),
+      nodeLabels: { 'maaslab.dev/hypervisor': 'true' },
+    });
+    console.log(
+      `      cluster: Node Ready in ${Date.now() - t} ms (${JSON.stringify(cluster.timings)})`,
+    );
     t = Date.now();
     // Cached by its inputs: a second run costs a hash and a copy.
     await run(join(repoRoot, 'hack', 'build-image.sh'), [], { maxBuffer: 16 << 20 });
@@ -65,7 +86,9 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     const names = await cluster.importImage(archive);
     console.log(`      image: imported ${names.join(', ')} in ${Date.now() - t} ms`);
     image = names.find((n) => n.includes('maaslab-operator')) ?? '';
-    expect(image, `ctr images import named ${JSON.stringify(names)}`).to.match(/^ghcr\.io\/maaslab\/maaslab-operator:/);
+    expect(image, `ctr images import named ${JSON.stringify(names)}`).to.match(
+      /^ghcr\.io\/maaslab\/maaslab-operator:/,
+    );
     await core().createNamespace({ body: { metadata: { name: namespace } } });
   });
 
@@ -104,13 +127,21 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
         timeoutMs: 240_000,
         intervalMs: 250,
         description: 'Pod image-probe Ready',
-        explain: async () => JSON.stringify((await core().readNamespacedPod({ name: 'image-probe', namespace })).status, null, 2),
+        explain: async () =>
+          JSON.stringify(
+            (await core().readNamespacedPod({ name: 'image-probe', namespace })).status,
+            null,
+            2,
+          ),
       },
     );
     console.log(`      pod: created to Ready in ${Date.now() - t} ms`);
     expect(ready.status?.phase).to.equal('Running');
     expect(ready.spec?.nodeName).to.equal(cluster!.nodeName);
-    const seen = JSON.parse(await curlInNode(`http://${ready.status!.podIP!}:8081/`)) as Record<string, unknown>;
+    const seen = JSON.parse(await curlInNode(`http://${ready.status!.podIP!}:8081/`)) as Record<
+      string,
+      unknown
+    >;
     expect(seen).to.include({ uid: 65532, gid: 65532, rootfs: 'EROFS' });
   });
 
@@ -138,17 +169,24 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     // with its service account's token.
     // kube-testenv disables the ServiceAccount admission plugin; the token volume that
     // plugin would add is added here, so the operator finds its in-cluster credentials.
-    const { stdout } = await run(kubectlPath(), ['kustomize', join(repoRoot, 'deploy', 'base')], { maxBuffer: 16 << 20 });
-    const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Record<string, any>);
-    const deployment = docs.find((d) => d.kind === 'Deployment')!;
-    deployment.spec.replicas = 1;
-    const spec = deployment.spec.template.spec;
-    spec.containers[0].image = image;
-    spec.containers[0].imagePullPolicy = 'Never';
+    const { stdout } = await run(kubectlPath(), ['kustomize', join(repoRoot, 'deploy', 'base')], {
+      maxBuffer: 16 << 20,
+    });
+    const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind?: string });
+    const deployment = docs.find((d) => d.kind === 'Deployment') as V1Deployment;
+    deployment.spec!.replicas = 1;
+    const spec = deployment.spec!.template.spec!;
+    const container = spec.containers[0]!;
+    container.image = image;
+    container.imagePullPolicy = 'Never';
     spec.volumes = [...(spec.volumes ?? []), serviceAccountVolume];
-    spec.containers[0].volumeMounts = [
-      ...(spec.containers[0].volumeMounts ?? []),
-      { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+    container.volumeMounts = [
+      ...(container.volumeMounts ?? []),
+      {
+        name: 'kube-api-access',
+        mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+        readOnly: true,
+      },
     ];
     const manifest = docs.map((d) => stringify(d)).join('---\n');
     const t = Date.now();
@@ -156,8 +194,14 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     const apps = controlPlane().kubeConfig().makeApiClient(AppsV1Api);
     await waitFor(
       async () => {
-        const d = await apps.readNamespacedDeployment({ name: deployment.metadata.name, namespace: 'maaslab-system' });
-        return d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') && (d.status.readyReplicas ?? 0) >= 1;
+        const d = await apps.readNamespacedDeployment({
+          name: deployment.metadata!.name!,
+          namespace: 'maaslab-system',
+        });
+        return (
+          d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') &&
+          (d.status.readyReplicas ?? 0) >= 1
+        );
       },
       {
         timeoutMs: 300_000,
@@ -165,7 +209,11 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
         description: 'Deployment maaslab-operator Available',
         explain: async () => {
           const pods = await core().listNamespacedPod({ namespace: 'maaslab-system' });
-          return JSON.stringify(pods.items.map((p) => ({ name: p.metadata?.name, status: p.status })), null, 2);
+          return JSON.stringify(
+            pods.items.map((p) => ({ name: p.metadata?.name, status: p.status })),
+            null,
+            2,
+          );
         },
       },
     );
@@ -180,13 +228,25 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
   it('deletes the pods through the kubelet, then tears down leaving no process, mount, cgroup or namespace', async function () {
     this.timeout(300_000);
     const t = Date.now();
-    await run(kubectlPath(), ['--kubeconfig', controlPlane().adminKubeconfig, 'delete', 'namespace', namespace, 'maaslab-system', '--wait=false']);
+    await run(kubectlPath(), [
+      '--kubeconfig',
+      controlPlane().adminKubeconfig,
+      'delete',
+      'namespace',
+      namespace,
+      'maaslab-system',
+      '--wait=false',
+    ]);
     await waitFor(
       async () => {
         const pods = await core().listPodForAllNamespaces();
         return pods.items.every((p) => p.spec?.nodeName !== cluster!.nodeName);
       },
-      { timeoutMs: 180_000, intervalMs: 500, description: "the node's pods deleted by the kubelet" },
+      {
+        timeoutMs: 180_000,
+        intervalMs: 500,
+        description: "the node's pods deleted by the kubelet",
+      },
     );
     console.log(`      pods: deleted (graceful, by the kubelet) in ${Date.now() - t} ms`);
     const { dir, netns, cgroupRoot } = cluster!;
@@ -204,7 +264,10 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
       if (cmdline.includes(dir)) left.push(`${pid}: ${cmdline.replaceAll('\0', ' ')}`);
     }
-    expect(left, 'processes still running with the state directory in their arguments').to.deep.equal([]);
+    expect(
+      left,
+      'processes still running with the state directory in their arguments',
+    ).to.deep.equal([]);
     // The control plane is the shared one: it stays, without the Node and the endpoints.
     const nodes = await core().listNode();
     expect(nodes.items.map((n) => n.metadata?.name)).not.to.include(cluster!.nodeName);
@@ -212,14 +275,20 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
 });
 
 /** What the ServiceAccount admission plugin mounts: a bound token, the CA and the namespace. */
-const serviceAccountVolume = {
+const serviceAccountVolume: V1Volume = {
   name: 'kube-api-access',
   projected: {
     defaultMode: 0o444,
     sources: [
       { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
       { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      {
+        downwardAPI: {
+          items: [
+            { path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+          ],
+        },
+      },
     ],
   },
 };
@@ -229,8 +298,17 @@ async function applyViaStdin(manifest: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const child = execFile(
       kubectlPath(),
-      ['--kubeconfig', controlPlane().adminKubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', '-'],
-      (err, _stdout, stderr) => (err ? reject(new Error(`kubectl apply: ${stderr}`, { cause: err })) : resolve()),
+      [
+        '--kubeconfig',
+        controlPlane().adminKubeconfig,
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '-f',
+        '-',
+      ],
+      (err, _stdout, stderr) =>
+        err ? reject(new Error(`kubectl apply: ${stderr}`, { cause: err })) : resolve(),
     );
     child.stdin!.end(manifest);
   });

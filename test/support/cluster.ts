@@ -8,9 +8,11 @@
 //                                           kube-scheduler                  (bin/kube-node)
 //   ┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄
 //   the node: network namespace maaslab-node-XXXX (made here) and a private mount namespace
-//     node0 (veth) 10.245.0.1, default route     kubelet, kube-proxy (iptables) (bin/kube-node)
+//     node0 10.245.N.1/30, default route          kubelet, kube-proxy (iptables) (bin/kube-node)
 //     cni0 (bridge) 10.244.0.1/24, the pods      containerd + runc (Debian), cgroupfs driver
 //     0.0.0.0:<apiserver port> ──▶ Unix socket ──▶ this process ──▶ 127.0.0.1:<apiserver port>
+//   host end of node0's veth pair: 10.245.N.2/30 (N random), so that the apiserver reaches the
+//   kubelet at its InternalIP (logs, exec, port-forward); nothing listens on it.
 //
 // Nothing listens on a host interface but loopback; the pod network is Debian's
 // containernetworking-plugins bridge inside the node's namespace. The sandbox ("pause")
@@ -56,8 +58,7 @@ import { waitFor } from './wait.js';
 const exec = promisify(execFile);
 const FORWARDER = fileURLToPath(new URL('./netns-forwarder.mjs', import.meta.url));
 
-/** The node's own addresses: private to its network namespace, so fixed. */
-export const NODE_IP = '10.245.0.1';
+/** The pods' addresses: private to the node's network namespace, so fixed. */
 export const POD_CIDR = '10.244.0.0/24';
 /** Containerd's CRI namespace, where the kubelet finds its images. */
 const K8S_NAMESPACE = 'k8s.io';
@@ -108,6 +109,8 @@ export interface Cluster {
   readonly nodeName: string;
   /** The node's network namespace. */
   readonly netns: string;
+  /** The Node's InternalIP: in its namespace, routed to from the host through a veth pair. */
+  readonly nodeIP: string;
   /** The kubelet's cgroup root (in each v1 hierarchy, or under the v2 root). */
   readonly cgroupRoot: string;
   /** The admin kubeconfig (the control plane's). */
@@ -171,6 +174,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const netns = `maaslab-node-${tag}`;
   const nodeName = options.nodeName ?? netns;
   const cgroupRoot = `/maaslab-node-${tag}`;
+  // A /30 of 10.245.0.0/16 per cluster, so that two on one machine do not collide.
+  const octet = randomBytes(1)[0]! % 64;
+  const nodeIP = `10.245.${octet * 4}.1`;
+  const hostSideIP = `10.245.${octet * 4}.2`;
+  const hostVeth = `mlnode${tag}`;
   const dir = await mkdtemp(join(tmpdir(), 'maaslab-cluster-'));
   const logs = join(dir, 'logs');
   await mkdir(logs);
@@ -315,12 +323,26 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const inNetns = (args: readonly string[]): Promise<unknown> =>
       exec('ip', ['-n', netns, ...args]);
     await inNetns(['link', 'set', 'lo', 'up']);
-    // A veth pair with both ends inside: this kernel has no dummy driver.
-    await inNetns(['link', 'add', 'node0', 'type', 'veth', 'peer', 'name', 'node0-peer']);
-    await inNetns(['link', 'set', 'node0-peer', 'up']);
-    await inNetns(['addr', 'add', `${NODE_IP}/32`, 'dev', 'node0']);
+    // A veth pair to the host (deleting the namespace deletes both ends and the host's
+    // route): the apiserver reaches the kubelet at nodeIP. The host does not forward, so
+    // the node reaches nothing beyond it.
+    await exec('ip', [
+      'link',
+      'add',
+      hostVeth,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'node0',
+      'netns',
+      netns,
+    ]);
+    await exec('ip', ['addr', 'add', `${hostSideIP}/30`, 'dev', hostVeth]);
+    await exec('ip', ['link', 'set', hostVeth, 'up']);
+    await inNetns(['addr', 'add', `${nodeIP}/30`, 'dev', 'node0']);
     await inNetns(['link', 'set', 'node0', 'up']);
-    await inNetns(['route', 'add', 'default', 'dev', 'node0']);
+    await inNetns(['route', 'add', 'default', 'via', hostSideIP, 'dev', 'node0']);
     await exec('ip', [
       'netns',
       'exec',
@@ -370,7 +392,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     ]);
     mark('namespaces', t);
 
-    // The apiserver, reachable from the node at 127.0.0.1 (and NODE_IP) on its own port.
+    // The apiserver, reachable from the node at 127.0.0.1 (and nodeIP) on its own port.
     const apiSocket = join(dir, 'apiserver.sock');
     apiProxy = createServer((client) => {
       const upstream = createConnection(apiPort, '127.0.0.1');
@@ -462,6 +484,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           cgroupRoot,
           join(kubeletDir, 'pod-logs'),
           join(pki, 'ca.crt'),
+          nodeIP,
         ),
         null,
         2,
@@ -475,14 +498,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       `--kubeconfig=${cp.adminKubeconfig}`,
       `--root-dir=${join(kubeletDir, 'root')}`,
       `--hostname-override=${nodeName}`,
-      `--node-ip=${NODE_IP}`,
+      `--node-ip=${nodeIP}`,
       ...(labels.length > 0 ? [`--node-labels=${labels.join(',')}`] : []),
       '--v=2',
     ]);
     const proxyConfig = join(dir, 'kube-proxy.yaml');
     await writeFile(
       proxyConfig,
-      JSON.stringify(kubeProxyConfig(cp.adminKubeconfig, nodeName), null, 2),
+      JSON.stringify(kubeProxyConfig(cp.adminKubeconfig, nodeName, nodeIP), null, 2),
     );
     const proxy = startInNode('kube-proxy', kubeNode, ['proxy', `--config=${proxyConfig}`]);
 
@@ -513,7 +536,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await delay(500);
     }
     mark('nodeReady', t);
-    await publishApiServer(cp, apiPort);
+    await publishApiServer(cp, nodeIP, apiPort);
     mark('total', began);
     say(`node ${nodeName} Ready after ${timings.total} ms`);
 
@@ -522,6 +545,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       dir,
       nodeName,
       netns,
+      nodeIP,
       cgroupRoot,
       kubeconfig: cp.adminKubeconfig,
       containerdSocket,
@@ -543,12 +567,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 }
 
 /**
- * Points the `kubernetes` Service (10.0.0.1:443) at NODE_IP:<apiserver port>, where the
+ * Points the `kubernetes` Service (10.0.0.1:443) at nodeIP:<apiserver port>, where the
  * node's forwarder listens, so that pods reach the apiserver the way in-cluster clients do.
  * kube-testenv runs the apiserver with --endpoint-reconciler-type=none (its loopback address
  * cannot be an endpoint), so nothing else writes this EndpointSlice.
  */
-async function publishApiServer(cp: ControlPlane, apiPort: number): Promise<void> {
+async function publishApiServer(cp: ControlPlane, nodeIP: string, apiPort: number): Promise<void> {
   const discovery = cp.kubeConfig().makeApiClient(DiscoveryV1Api);
   const body: V1EndpointSlice = {
     apiVersion: 'discovery.k8s.io/v1',
@@ -562,7 +586,7 @@ async function publishApiServer(cp: ControlPlane, apiPort: number): Promise<void
       },
     },
     addressType: 'IPv4',
-    endpoints: [{ addresses: [NODE_IP], conditions: { ready: true } }],
+    endpoints: [{ addresses: [nodeIP], conditions: { ready: true } }],
     ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }],
   };
   try {
@@ -659,6 +683,7 @@ function kubeletConfig(
   cgroupRoot: string,
   podLogsDir: string,
   clientCA: string,
+  nodeIP: string,
 ): object {
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -669,11 +694,12 @@ function kubeletConfig(
     failSwapOn: false,
     // Kubernetes 1.34 still runs on cgroup v1 (in maintenance mode); say so explicitly.
     failCgroupV1: false,
-    address: NODE_IP,
+    address: nodeIP,
     port: 10250,
     readOnlyPort: 0,
     healthzBindAddress: '127.0.0.1',
     healthzPort: 10248,
+    // Only client certificates of the control plane's CA: the apiserver's (logs, exec).
     authentication: {
       anonymous: { enabled: false },
       webhook: { enabled: false },
@@ -702,7 +728,7 @@ function kubeletConfig(
 }
 
 /** kube-proxy in iptables mode; the conntrack sysctls are machine-wide, so it leaves them. */
-function kubeProxyConfig(kubeconfig: string, nodeName: string): object {
+function kubeProxyConfig(kubeconfig: string, nodeName: string, nodeIP: string): object {
   return {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
     kind: 'KubeProxyConfiguration',
@@ -710,7 +736,7 @@ function kubeProxyConfig(kubeconfig: string, nodeName: string): object {
     mode: 'iptables',
     clusterCIDR: POD_CIDR,
     hostnameOverride: nodeName,
-    bindAddress: NODE_IP,
+    bindAddress: nodeIP,
     healthzBindAddress: '127.0.0.1:10256',
     metricsBindAddress: '127.0.0.1:10249',
     conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },

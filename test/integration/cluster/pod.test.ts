@@ -46,7 +46,7 @@ require('node:http').createServer((req, res) => {
   let rootfs = 'writable';
   try { fs.writeFileSync('/probe', 'x'); } catch (err) { rootfs = err.code; }
   res.end(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), rootfs, node: process.version }));
-}).listen(8081);
+}).listen(8081, () => console.log('probe listening as', process.getuid()));
 process.on('SIGTERM', () => process.exit(0)); // PID 1 has no default action for it`;
 
 describe('a real single-node cluster: the operator image as pods (kubelet, containerd, CNI)', function () {
@@ -160,6 +160,20 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
       description: `Service ${svc.spec!.clusterIP!}:80 answering`,
     });
     expect(JSON.parse(body)).to.include({ uid: 65532 });
+  });
+
+  it('serves kubectl logs and exec through the kubelet (apiserver to kubelet at its InternalIP)', async function () {
+    this.timeout(120_000);
+    const kubectl = (...args: string[]): Promise<string> =>
+      run(kubectlPath(), [
+        '--kubeconfig',
+        controlPlane().adminKubeconfig,
+        '-n',
+        namespace,
+        ...args,
+      ]).then((r) => r.stdout);
+    expect(await kubectl('logs', 'image-probe')).to.include('probe listening as 65532');
+    expect((await kubectl('exec', 'image-probe', '--', 'id', '-u')).trim()).to.equal('65532');
   });
 
   it("runs deploy/base's Deployment (replicas 1) with its pod security settings until Available", async function () {

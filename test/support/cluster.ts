@@ -174,8 +174,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const netns = `maaslab-node-${tag}`;
   const nodeName = options.nodeName ?? netns;
   const cgroupRoot = `/maaslab-node-${tag}`;
-  // A /30 of 10.245.0.0/16 per cluster, so that two on one machine do not collide.
-  const octet = randomBytes(1)[0]! % 64;
+  // A /30 of 10.245.0.0/16 per cluster, one that no interface of the host has yet, so that
+  // two clusters on one machine do not collide.
+  const inUse = (await exec('ip', ['-o', '-4', 'addr', 'show'])).stdout;
+  let octet = randomBytes(1)[0]! % 64;
+  while (inUse.includes(`10.245.${octet * 4}.`)) octet = (octet + 1) % 64;
   const nodeIP = `10.245.${octet * 4}.1`;
   const hostSideIP = `10.245.${octet * 4}.2`;
   const hostVeth = `mlnode${tag}`;

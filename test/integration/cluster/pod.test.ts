@@ -269,6 +269,13 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     await cluster!.stop();
     console.log(`      cluster: torn down in ${Date.now() - stopped} ms`);
     expect((await run('ip', ['netns', 'list'])).stdout).not.to.include(netns);
+    // The host's end of the node's veth pair, and with it the route to the node.
+    expect((await run('ip', ['-o', 'link', 'show'])).stdout).not.to.include(
+      `mlnode${netns.slice(-4)}`,
+    );
+    expect((await run('ip', ['route', 'show'])).stdout).not.to.include(
+      `${cluster!.nodeIP.slice(0, -1)}0/30`,
+    );
     for (const d of cgroups) expect(existsSync(d), d).to.equal(false);
     expect(existsSync(dir), dir).to.equal(false);
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.to.include(dir);

@@ -93,6 +93,8 @@ export interface ClusterOptions {
   nodeName?: string;
   /** Labels the kubelet registers the Node with. */
   nodeLabels?: Readonly<Record<string, string>>;
+  /** Taints the kubelet registers the Node with (`key=value:Effect`), e.g. to keep other tests' pods off. */
+  nodeTaints?: readonly string[];
   /** How long to wait for the Node to be Ready (default 5 min: a loaded machine is slow). */
   readyTimeoutMs?: number;
   /** Keep the state directory (logs, configs) after stop(); default: removed. */
@@ -503,6 +505,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       `--hostname-override=${nodeName}`,
       `--node-ip=${nodeIP}`,
       ...(labels.length > 0 ? [`--node-labels=${labels.join(',')}`] : []),
+      ...(options.nodeTaints?.length
+        ? [`--register-with-taints=${options.nodeTaints.join(',')}`]
+        : []),
       '--v=2',
     ]);
     const proxyConfig = join(dir, 'kube-proxy.yaml');

@@ -4,7 +4,10 @@
 // control plane, with the image of `make image` imported into containerd. No registry: every
 // pod runs with imagePullPolicy Never.
 //
-// Not part of `make test` (see .mocharc.integration.json's ignore): `make test-cluster` runs it.
+// The node is tainted, and only this file's pods tolerate it, so that objects other tests of
+// the shared control plane leave behind are never scheduled on it; deploy/base goes into a
+// namespace of its own with its cluster-wide RBAC renamed, and all of it is deleted at the end.
+// `make test-cluster` runs this file alone.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
@@ -27,6 +30,13 @@ import { waitFor } from '../../support/wait.js';
 const run = promisify(execFile);
 const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
 const namespace = 'cluster-test';
+/** Where deploy/base goes instead of maaslab-system, and the suffix of its cluster-wide names. */
+const operatorNamespace = 'cluster-test-operator';
+const clusterScopedSuffix = '-cluster-test';
+const taint = { key: 'maaslab.dev/test-cluster', value: 'true', effect: 'NoSchedule' };
+const tolerations = [
+  { key: taint.key, operator: 'Equal', value: taint.value, effect: taint.effect },
+];
 /** deploy/'s pod security settings, as the agent DaemonSet and the central Deployment set them. */
 const podSecurity = {
   runAsNonRoot: true,
@@ -48,6 +58,16 @@ require('node:http').createServer((req, res) => {
   res.end(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), rootfs, node: process.version }));
 }).listen(8081, () => console.log('probe listening as', process.getuid()));
 process.on('SIGTERM', () => process.exit(0)); // PID 1 has no default action for it`;
+
+/** A manifest of deploy/base, as far as this file edits it. */
+interface Manifest {
+  kind?: string;
+  metadata: { name: string; namespace?: string };
+  roleRef?: { kind: string; name: string };
+}
+
+/** deploy/base's ClusterRoles and ClusterRoleBindings, renamed, that the Deployment test applied. */
+let clusterScoped: Manifest[] = [];
 
 describe('a real single-node cluster: the operator image as pods (kubelet, containerd, CNI)', function () {
   let cluster: Cluster | undefined;
@@ -74,6 +94,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     cluster = await startCluster({
       controlPlane: controlPlane(),
       nodeLabels: { 'maaslab.dev/hypervisor': 'true' },
+      nodeTaints: [`${taint.key}=${taint.value}:${taint.effect}`],
     });
     console.log(
       `      cluster: Node Ready in ${Date.now() - t} ms (${JSON.stringify(cluster.timings)})`,
@@ -94,7 +115,11 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
 
   after(async function () {
     this.timeout(180_000);
-    await cluster?.stop(); // a no-op after the last test
+    // No-ops after the last test; after a failure, what it would have removed.
+    await deleteTestObjects().catch((err: unknown) =>
+      console.error(`      cleanup: ${String(err)}`),
+    );
+    await cluster?.stop();
   });
 
   it('runs a Pod of the image with imagePullPolicy Never, as 65532 on a read-only root file system', async function () {
@@ -102,6 +127,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     const pod: V1Pod = {
       metadata: { name: 'image-probe', namespace, labels: { app: 'image-probe' } },
       spec: {
+        tolerations,
         securityContext: podSecurity,
         containers: [
           {
@@ -186,10 +212,20 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     const { stdout } = await run(kubectlPath(), ['kustomize', join(repoRoot, 'deploy', 'base')], {
       maxBuffer: 16 << 20,
     });
-    const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind?: string });
+    // Its own namespace and cluster-wide names; the CRDs are the ones setup.ts applied.
+    const docs = parseAllDocuments(stdout.replaceAll('maaslab-system', operatorNamespace))
+      .map((d) => d.toJS() as Manifest)
+      .filter((d) => d.kind !== 'CustomResourceDefinition');
+    for (const d of docs) {
+      if (d.kind === 'ClusterRole' || d.kind === 'ClusterRoleBinding')
+        d.metadata.name += clusterScopedSuffix;
+      if (d.roleRef?.kind === 'ClusterRole') d.roleRef.name += clusterScopedSuffix;
+    }
+    clusterScoped = docs.filter((d) => d.kind === 'ClusterRole' || d.kind === 'ClusterRoleBinding');
     const deployment = docs.find((d) => d.kind === 'Deployment') as V1Deployment;
     deployment.spec!.replicas = 1;
     const spec = deployment.spec!.template.spec!;
+    spec.tolerations = [...(spec.tolerations ?? []), ...tolerations];
     const container = spec.containers[0]!;
     container.image = image;
     container.imagePullPolicy = 'Never';
@@ -210,7 +246,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
       async () => {
         const d = await apps.readNamespacedDeployment({
           name: deployment.metadata!.name!,
-          namespace: 'maaslab-system',
+          namespace: operatorNamespace,
         });
         return (
           d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') &&
@@ -222,7 +258,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
         intervalMs: 500,
         description: 'Deployment maaslab-operator Available',
         explain: async () => {
-          const pods = await core().listNamespacedPod({ namespace: 'maaslab-system' });
+          const pods = await core().listNamespacedPod({ namespace: operatorNamespace });
           return JSON.stringify(
             pods.items.map((p) => ({ name: p.metadata?.name, status: p.status })),
             null,
@@ -232,7 +268,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
       },
     );
     console.log(`      deployment: applied to Available in ${Date.now() - t} ms`);
-    const pods = await core().listNamespacedPod({ namespace: 'maaslab-system' });
+    const pods = await core().listNamespacedPod({ namespace: operatorNamespace });
     const pod = pods.items[0]!;
     expect(pod.spec?.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
     expect(pod.spec?.containers[0]?.securityContext).to.include({ readOnlyRootFilesystem: true });
@@ -242,15 +278,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
   it('deletes the pods through the kubelet, then tears down leaving no process, mount, cgroup or namespace', async function () {
     this.timeout(300_000);
     const t = Date.now();
-    await run(kubectlPath(), [
-      '--kubeconfig',
-      controlPlane().adminKubeconfig,
-      'delete',
-      'namespace',
-      namespace,
-      'maaslab-system',
-      '--wait=false',
-    ]);
+    await deleteTestObjects();
     await waitFor(
       async () => {
         const pods = await core().listPodForAllNamespaces();
@@ -294,6 +322,21 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
     expect(nodes.items.map((n) => n.metadata?.name)).not.to.include(cluster!.nodeName);
   });
 });
+
+/** The test's namespaces (their pods are deleted by the kubelet) and deploy/base's renamed cluster-wide RBAC. */
+async function deleteTestObjects(): Promise<void> {
+  const kubectl = (...args: string[]): Promise<unknown> =>
+    run(kubectlPath(), [
+      '--kubeconfig',
+      controlPlane().adminKubeconfig,
+      'delete',
+      '--ignore-not-found',
+      ...args,
+    ]);
+  await kubectl('namespace', namespace, operatorNamespace, '--wait=false');
+  for (const d of clusterScoped) await kubectl(d.kind!.toLowerCase(), d.metadata.name);
+  clusterScoped = [];
+}
 
 /** What the ServiceAccount admission plugin mounts: a bound token, the CA and the namespace. */
 const serviceAccountVolume: V1Volume = {

@@ -98,11 +98,11 @@ test-unit: deps native kubectl ## unit tests: pure code and the libvirt test dri
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
 
-test-integration: deps native kube-testenv kubectl cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU
+test-integration: deps native kube-testenv kubectl kube-node cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
 
-test: deps native kube-testenv kubectl cloud-image lint ## the whole suite, as CI runs it
+test: deps native kube-testenv kubectl kube-node cloud-image lint ## the whole suite, as CI runs it
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) --no-print-directory crds-check
 	@status=0; \
@@ -119,7 +119,7 @@ demo: deps native kube-testenv kubectl ## the main job: the recipe lab on a priv
 cluster: deps kube-testenv kubectl kube-node ## a real single-node cluster (kubelet, containerd, CNI) left running; Ctrl-C tears it down
 	node --import tsx hack/cluster.ts
 
-test-cluster: deps native kube-testenv kubectl kube-node image ## the operator's image as a pod on a real kubelet (not part of make test)
+test-cluster: deps native kube-testenv kubectl kube-node ## only test/integration/cluster/: the operator's image as pods on a real kubelet
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/cluster.json mocha --node-option import=tsx --require test/integration/setup.ts \
 	  --reporter test/support/reporter.cjs --timeout 900000 'test/integration/cluster/**/*.test.ts'

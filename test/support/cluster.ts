@@ -28,7 +28,7 @@
 // Teardown stops only what was started here, by process group, then the containers'
 // shims (the processes left in that mount namespace), removes the node's cgroups and
 // deletes the network namespace.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
@@ -245,9 +245,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     });
   };
 
+  // A test runner that exits without stop(): no process or network namespace outlives it.
   const killAllSync = (): void => {
     for (const p of [...procs].reverse()) signalGroup(p, 'SIGKILL');
     if (holder) signalGroup(holder, 'SIGKILL');
+    if (netnsMade) spawnSync('ip', ['netns', 'delete', netns]);
   };
   process.once('exit', killAllSync);
 
@@ -271,13 +273,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       if (!ownControlPlane && options.controlPlane && nodeRegistered) {
         const cp = options.controlPlane;
         await attempt(() =>
-          cp.kubeConfig().makeApiClient(CoreV1Api).deleteNode({ name: nodeName }),
+          cp
+            .kubeConfig()
+            .makeApiClient(CoreV1Api)
+            .deleteNode({ name: nodeName })
+            .catch(unlessNotFound),
         );
         await attempt(() =>
           cp
             .kubeConfig()
             .makeApiClient(DiscoveryV1Api)
-            .deleteNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default' }),
+            .deleteNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default' })
+            .catch(unlessNotFound),
         );
       }
       const containerd = byName('containerd');
@@ -841,6 +848,11 @@ async function removeCgroups(cgroupRoot: string): Promise<void> {
     );
   };
   for (const d of await cgroupDirs(cgroupRoot)) await removeTree(d);
+}
+
+/** Rethrows anything but the API's 404. */
+function unlessNotFound(err: unknown): void {
+  if ((err as { code?: number }).code !== 404) throw err;
 }
 
 function signalGroup(p: Proc, signal: NodeJS.Signals): void {

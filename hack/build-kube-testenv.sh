@@ -3,8 +3,11 @@
 #
 #   hack/build-kube-testenv.sh [kube-testenv]   bin/kube-testenv (the package test/controlplane)
 #   hack/build-kube-testenv.sh kubectl          bin/kubectl (the package test/controlplane/cmd/kubectl)
+#   hack/build-kube-testenv.sh kube-node        bin/kube-node: kubelet, kube-scheduler, kube-proxy
+#   hack/build-kube-testenv.sh pause            bin/pause: the pod sandbox's process (static)
 #
-# Both come from the same go.mod, so kubectl is always the control plane's own release.
+# All come from the same go.mod, so kubectl and the node are always the control plane's
+# own release.
 # A cold build compiles all of kube-apiserver, kube-controller-manager and etcd (or all
 # of kubectl and kustomize), which takes many minutes on two cores, so each binary is
 # cached under
@@ -21,8 +24,10 @@ src=$root/test/controlplane
 case $name in
 kube-testenv) pkg=. sources=(. -path ./cmd -prune -o) ;;
 kubectl) pkg=./cmd/kubectl sources=(./cmd/kubectl) ;;
+kube-node) pkg=./cmd/kube-node sources=(./cmd/kube-node) ;;
+pause) pkg=./cmd/pause sources=(./cmd/pause) ;;
 *)
-	echo "build-kube-testenv: unknown binary '$name' (kube-testenv or kubectl)" >&2
+	echo "build-kube-testenv: unknown binary '$name' (kube-testenv, kubectl, kube-node or pause)" >&2
 	exit 2
 	;;
 esac
@@ -86,6 +91,8 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/$name-build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # -p 2: the link step alone needs a few GiB; more parallel compiles only add memory.
+# The pause binary runs alone in an otherwise empty image: no libc to link against.
+[[ $name == pause ]] && export CGO_ENABLED=0
 go build -p 2 -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/$name" "$pkg"
 
 mkdir -p "$cache_root/$hash"

@@ -20,6 +20,7 @@ packages=(
   ipmitool freeipmi-tools                    # real IPMI clients (ipmitool lanplus; MAAS's ipmipower, ipmi-chassis-config) for the IPMI BMC's tests
   cloud-init genisoimage xorriso             # the MAAS controller seed's tests: cloud-init schema, isoinfo, xorriso
   mmdebstrap umoci                           # make image (hack/build-image.sh): the image's root fs from Debian, the OCI layout
+  containerd runc containernetworking-plugins # make cluster (test/support/cluster.ts): the node's runtime and pod network
   grub-pc-bin e2fsprogs fdisk                # hack/build-cloud-image.sh (the controller boot test's image, with mmdebstrap); debugfs, sfdisk read it back
 )
 
@@ -50,7 +51,7 @@ policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
   cat >"$policy" <<'SH'
 #!/bin/sh
-for a in "$@"; do case "$a" in prometheus | prometheus.service) exit 101 ;; esac; done
+for a in "$@"; do case "$a" in prometheus | prometheus.service | containerd | containerd.service) exit 101 ;; esac; done
 exit 0
 SH
   chmod 755 "$policy"

@@ -27,6 +27,9 @@ type pki struct {
 	serverCert string
 	serverKey  string
 	saKey      string
+	// The apiserver's client certificate and key for kubelets.
+	kubeletClientCert string
+	kubeletClientKey  string
 }
 
 // writePKI creates a throwaway CA, a serving certificate for 127.0.0.1 and localhost,
@@ -79,6 +82,25 @@ func writePKI(dir string) (*pki, error) {
 		return nil, err
 	}
 
+	// The apiserver's client certificate towards kubelets (logs, exec, port-forward on a
+	// node of test/support/cluster.ts); the kubelet trusts ca.crt for client certificates.
+	kubeletClientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	kubeletClientTmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	kubeletClientDER, err := x509.CreateCertificate(rand.Reader, kubeletClientTmpl, ca, &kubeletClientKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+
 	// The apiserver accepts RSA and ECDSA service-account keys; RSA is what every
 	// other installer uses, so tokens look the same as on a real cluster.
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -93,6 +115,9 @@ func writePKI(dir string) (*pki, error) {
 		serverCert: filepath.Join(dir, "apiserver.crt"),
 		serverKey:  filepath.Join(dir, "apiserver.key"),
 		saKey:      filepath.Join(dir, "service-account.key"),
+
+		kubeletClientCert: filepath.Join(dir, "kubelet-client.crt"),
+		kubeletClientKey:  filepath.Join(dir, "kubelet-client.key"),
 	}
 	if err := os.WriteFile(p.caCert, p.caPEM, 0o600); err != nil {
 		return nil, err
@@ -106,6 +131,12 @@ func writePKI(dir string) (*pki, error) {
 		return nil, err
 	}
 	if err := writeECKey(p.serverKey, srvKey); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(p.kubeletClientCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: kubeletClientDER}), 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeECKey(p.kubeletClientKey, kubeletClientKey); err != nil {
 		return nil, err
 	}
 	saDER := x509.MarshalPKCS1PrivateKey(saKey)

@@ -185,6 +185,11 @@ func (cp *controlPlane) start(ctx context.Context) error {
 		"--service-account-signing-key-file=" + keys.saKey,
 		"--service-account-issuer=" + server,
 		"--authorization-mode=RBAC",
+		// For a kubelet that test/support/cluster.ts adds: it is reached at its InternalIP
+		// (its host name resolves nowhere) with a client certificate it trusts.
+		"--kubelet-client-certificate=" + keys.kubeletClientCert,
+		"--kubelet-client-key=" + keys.kubeletClientKey,
+		"--kubelet-preferred-address-types=InternalIP",
 		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
 		// The "kubernetes" Service endpoint cannot be a loopback address; without this the

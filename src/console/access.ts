@@ -15,10 +15,9 @@ import {
   type AccessVerdict,
   type TokenVerdict,
   type UserInfo,
-  accessVerdictFrom,
   bearerToken,
-  tokenReviewFor,
-  tokenVerdictFrom,
+  postAccessReview,
+  postTokenReview,
 } from '../runtime/manager/metrics-auth.js';
 import { type ConsoleKind, type ConsoleTargetRef, consoleSubresource } from './request.js';
 
@@ -87,24 +86,9 @@ export interface ConsoleReviewer {
 /** Reviews through the API server with the operator's credentials (metricsAuthRbac). */
 export function createKubeConsoleReviewer(rest: RestClient): ConsoleReviewer {
   return {
-    async reviewToken(token, signal) {
-      const answer = await rest.request<unknown>({
-        method: 'POST',
-        ref: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview' },
-        body: tokenReviewFor(token),
-        signal,
-      });
-      return tokenVerdictFrom(answer);
-    },
-    async reviewAccess(user, attrs, signal) {
-      const answer = await rest.request<unknown>({
-        method: 'POST',
-        ref: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview' },
-        body: resourceAccessReviewFor(user, attrs),
-        signal,
-      });
-      return accessVerdictFrom(answer);
-    },
+    reviewToken: (token, signal) => postTokenReview(rest, token, signal),
+    reviewAccess: (user, attrs, signal) =>
+      postAccessReview(rest, resourceAccessReviewFor(user, attrs), signal),
   };
 }
 

@@ -171,27 +171,42 @@ export interface AccessReviewer {
   ): Promise<AccessVerdict>;
 }
 
+/** A TokenReview of `token` through the API server, with the caller's (the operator's) credentials. */
+export async function postTokenReview(
+  rest: RestClient,
+  token: string,
+  signal: AbortSignal,
+): Promise<TokenVerdict> {
+  const answer = await rest.request<unknown>({
+    method: 'POST',
+    ref: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview' },
+    body: tokenReviewFor(token),
+    signal,
+  });
+  return tokenVerdictFrom(answer);
+}
+
+/** A SubjectAccessReview (`review`, its body) through the API server. */
+export async function postAccessReview(
+  rest: RestClient,
+  review: object,
+  signal: AbortSignal,
+): Promise<AccessVerdict> {
+  const answer = await rest.request<unknown>({
+    method: 'POST',
+    ref: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview' },
+    body: review,
+    signal,
+  });
+  return accessVerdictFrom(answer);
+}
+
 /** Reviews through the API server with the operator's own credentials. */
 export function createKubeAccessReviewer(rest: RestClient): AccessReviewer {
   return {
-    async reviewToken(token, signal) {
-      const answer = await rest.request<unknown>({
-        method: 'POST',
-        ref: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview' },
-        body: tokenReviewFor(token),
-        signal,
-      });
-      return tokenVerdictFrom(answer);
-    },
-    async reviewAccess(user, request, signal) {
-      const answer = await rest.request<unknown>({
-        method: 'POST',
-        ref: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview' },
-        body: subjectAccessReviewFor(user, request),
-        signal,
-      });
-      return accessVerdictFrom(answer);
-    },
+    reviewToken: (token, signal) => postTokenReview(rest, token, signal),
+    reviewAccess: (user, request, signal) =>
+      postAccessReview(rest, subjectAccessReviewFor(user, request), signal),
   };
 }
 

@@ -96,7 +96,18 @@ export interface KvmLinuxProbe {
  * boot loader (QEMU: "KVM internal error. Suberror: 1 … emulation failure"); a test that
  * boots Linux asks this first and runs under TCG there, saying so.
  */
-export async function kvmBootsLinux(image: string, timeoutMs = 30_000): Promise<KvmLinuxProbe> {
+export function kvmBootsLinux(image: string, timeoutMs = 30_000): Promise<KvmLinuxProbe> {
+  let probe = linuxProbes.get(image);
+  if (probe === undefined) {
+    probe = probeKvmLinux(image, timeoutMs);
+    linuxProbes.set(image, probe);
+  }
+  return probe;
+}
+/** One probe per image and process: the answer does not change while a run lasts. */
+const linuxProbes = new Map<string, Promise<KvmLinuxProbe>>();
+
+async function probeKvmLinux(image: string, timeoutMs: number): Promise<KvmLinuxProbe> {
   if (!(await hostHasKvm())) return { boots: false, why: 'no usable /dev/kvm' };
   const dir = await mkdtemp(join(tmpdir(), 'maaslab-kvm-probe-'));
   const serial = join(dir, 'serial.log');

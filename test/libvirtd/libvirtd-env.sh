@@ -31,7 +31,7 @@
 # Environment: MAASLAB_LIBVIRTD_TIMEOUT (seconds to wait for the socket, default 30);
 #   MAASLAB_LIBVIRTD_NO_QEMU=1 hides the QEMU emulators from this daemon (bind-mounts
 #   /dev/null over them in its mount namespace), to test what happens where QEMU cannot run;
-#   MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm the same way (QEMU's KVM probe then fails and
+#   MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm (the daemon's /dev is a copy without it, so
 #   libvirt offers only the `qemu` (TCG) domain type), so a KVM host tests the TCG path too;
 #   MAASLAB_CACHE (default ~/.cache/maaslab): QEMU capability files are shared between runs
 #   through MAASLAB_CACHE/libvirtd-qemu-caps, which saves ~3.5 s of probing per fresh DIR.
@@ -134,6 +134,39 @@ set_process_name = 1
 EOF
 }
 
+# hide_kvm: a host without KVM, for this daemon and its QEMUs only. /dev/kvm must be absent,
+# not merely useless: libvirt stats it and, as root, finds a stand-in (say /dev/null bound over
+# it) "usable", so every capability lookup finds its cached no-KVM probe stale and re-probes
+# QEMU (~2 s a call, measured). So /dev becomes a fresh tmpfs holding the host's entries except
+# kvm: device nodes made anew (a bound /dev/ptmx would not find its pts sibling, and QEMU could
+# open no pty), folders (pts, shm, net, ...) bound from a private view of the old /dev.
+hide_kvm() {
+  local old=/run/maaslab-host-dev entry name kind major minor mode
+  mkdir -p "$old"
+  mount --rbind /dev "$old"
+  mount -t tmpfs -o mode=0755,size=1m maaslab-dev /dev
+  for entry in "$old"/* "$old"/.[!.]*; do
+    [[ -e $entry || -L $entry ]] || continue
+    name=${entry##*/}
+    [[ $name == kvm ]] && continue
+    if [[ -L $entry ]]; then
+      cp -P "$entry" "/dev/$name"
+    elif [[ -d $entry ]]; then
+      mkdir "/dev/$name"
+      mount --rbind "$entry" "/dev/$name"
+    elif [[ -c $entry || -b $entry ]]; then
+      # (No process substitution here: it needs /dev/fd, which may not be back yet.)
+      read -r major minor mode <<<"$(stat -c '%t %T %a' "$entry")"
+      kind=c
+      [[ -b $entry ]] && kind=b
+      mknod -m "$mode" "/dev/$name" "$kind" "$((16#$major))" "$((16#$minor))"
+    else
+      touch "/dev/$name"
+      mount --bind "$entry" "/dev/$name"
+    fi
+  done
+}
+
 # inner DIR: runs as root inside the namespaces; mounts the private folders and becomes libvirtd.
 inner() {
   local dir="$1" src dst
@@ -159,8 +192,7 @@ inner() {
     done
   fi
   if [[ ${MAASLAB_LIBVIRTD_NO_KVM:-} == 1 && -e /dev/kvm ]]; then
-    # A host without KVM, for this daemon and its QEMUs only: /dev/kvm answers no KVM ioctl.
-    mount --bind /dev/null /dev/kvm
+    hide_kvm
   fi
   exec libvirtd -f "$dir/etc/libvirtd.conf" -p "$dir/libvirtd.pid"
 }

@@ -301,7 +301,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       }
       apiProxy?.close();
       if (cgroupsMade) await attempt(() => removeCgroups(cgroupRoot));
-      if (netnsMade) await attempt(() => exec('ip', ['netns', 'delete', netns]));
+      if (netnsMade) {
+        // The host's end of the veth pair first, synchronously: deleting the namespace takes
+        // both ends too, but the kernel frees a namespace asynchronously, so the link (and the
+        // host's route with it) can outlive `ip netns delete` for a while on a busy host.
+        await attempt(() => exec('ip', ['link', 'delete', hostVeth]).catch(unlessNoDevice));
+        await attempt(() => exec('ip', ['netns', 'delete', netns]));
+      }
       if (ownControlPlane) await attempt(() => ownControlPlane!.stop());
       process.removeListener('exit', killAllSync);
       if (!options.keepDir) await attempt(() => rm(dir, { recursive: true, force: true }));
@@ -853,6 +859,12 @@ async function removeCgroups(cgroupRoot: string): Promise<void> {
 /** Rethrows anything but the API's 404. */
 function unlessNotFound(err: unknown): void {
   if ((err as { code?: number }).code !== 404) throw err;
+}
+
+/** Rethrows anything but iproute2's answer for a link that is gone already. */
+function unlessNoDevice(err: unknown): void {
+  const stderr = (err as { stderr?: string }).stderr ?? '';
+  if (!/Cannot find device|does not exist/.test(stderr)) throw err;
 }
 
 function signalGroup(p: Proc, signal: NodeJS.Signals): void {

@@ -1,6 +1,6 @@
 // Builds an object from the properties whose value is known, leaving the rest out: the
-// readable form of a literal full of `...(x !== undefined && { x })` spreads. A key that is
-// absent and a key that holds `undefined` differ to deep-equal, to `in` and to
+// readable form of a literal full of conditional spreads (`x !== undefined && { x }`). A key
+// that is absent and a key that holds `undefined` differ to deep-equal, to `in` and to
 // Object.keys, and with exactOptionalPropertyTypes only the first fits an optional field.
 
 /** The keys of `T` whose value type admits `undefined`. */

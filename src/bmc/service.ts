@@ -21,6 +21,7 @@ import {
 } from './backend.js';
 import { type BootDeviceName, bootOrderWith, isActiveOverride, NoBootOverride } from './boot.js';
 import { parsePortRange, pickIpmiPort } from './ports.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** A running Redfish service. */
 export interface RedfishListener {
@@ -344,7 +345,7 @@ export function createBmcService(opts: BmcServiceOptions): BmcService {
         opts.startRedfish({
           host: t.listen.address,
           port: t.listen.redfishPort,
-          ...(tls && { tls }),
+          ...definedProps({ tls }),
           systems: () => redfishSystems(hypervisor),
           backend,
           throttle: redfishThrottle,

@@ -74,6 +74,7 @@ import {
 import type { OperatorOptions } from './options.js';
 import { REGISTRATION_READY_CHECK, createRegistration } from './registration.js';
 import { createManagerShardLeases } from './shard-leases.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** Extra hooks for in-process callers (tests, `make demo`). */
 export interface RunOperatorHooks {
@@ -189,7 +190,7 @@ export async function runOperator(
     metricsServing: options.metricsSecure
       ? {
           secure: true,
-          ...(options.metricsCertificate && { certificateFiles: options.metricsCertificate }),
+          ...definedProps({ certificateFiles: options.metricsCertificate }),
         }
       : { secure: false },
     healthProbeBindAddress: options.healthProbeBindAddress,
@@ -392,7 +393,7 @@ export async function runOperator(
     hooks.onStarted?.({
       manager,
       ...manager.servers(),
-      ...(consoleServer && { console: consoleServer }),
+      ...definedProps({ console: consoleServer }),
     });
     const servers = manager.servers();
     logger.info('Operator running', {

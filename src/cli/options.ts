@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type LogFormat, isLoopbackHost, parseBindAddress } from '../runtime/index.js';
 import { DEFAULT_REGISTER_URI } from './registration.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** Which Hypervisor shards a process serves: every one, or a fixed list of names. */
 export type HypervisorSelection =
@@ -366,8 +367,7 @@ function toOptions(raw: RawRunFlags, env: OptionEnvironment): OperatorOptions {
   const namespace = raw.namespace ?? (env.serviceAccountNamespace?.trim() || DEFAULT_NAMESPACE);
   checkMetricsFlags(raw.metricsBindAddress, raw.metricsSecure, raw.metricsCertPath);
   return {
-    ...(raw.kubeconfig !== undefined && { kubeconfig: raw.kubeconfig }),
-    ...(raw.context !== undefined && { context: raw.context }),
+    ...definedProps({ kubeconfig: raw.kubeconfig, context: raw.context }),
     hypervisors: raw.hypervisors,
     leaderElect: raw.leaderElect,
     namespace,

@@ -20,6 +20,7 @@ import {
   postTokenReview,
 } from '../runtime/manager/metrics-auth.js';
 import { type ConsoleKind, type ConsoleTargetRef, consoleSubresource } from './request.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** The API group of the resource the reviews ask about. */
 export const CONSOLE_API_GROUP = 'maaslab.dev';
@@ -64,13 +65,13 @@ export const resourceAccessReviewFor = (
 ): object => ({
   apiVersion: 'authorization.k8s.io/v1',
   kind: 'SubjectAccessReview',
-  spec: {
+  spec: definedProps({
     user: user.username,
-    ...(user.uid !== undefined && { uid: user.uid }),
-    ...(user.groups !== undefined && { groups: [...user.groups] }),
-    ...(user.extra !== undefined && { extra: user.extra }),
+    uid: user.uid,
+    groups: user.groups && [...user.groups],
+    extra: user.extra,
     resourceAttributes: { ...attrs },
-  },
+  }),
 });
 
 /** The two reviews, the network half of the decision. */

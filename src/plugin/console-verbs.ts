@@ -22,6 +22,7 @@ import { PluginError } from './errors.js';
 import type { StreamEndpoint, StreamRequest } from './stream-client.js';
 import { type TerminalInput, attachTerminal } from './terminal.js';
 import { type VncListener, findViewer, listenVnc, runViewer } from './vnc.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** The outside world of `console` and `vnc` (process streams, kubectl, sockets). */
 export interface StreamDeps {
@@ -90,12 +91,12 @@ export function addConsoleVerbs(
       const { host, port } = parseEndpointUrl(url);
       const ca = flags.certificateAuthority ? io.readFile(flags.certificateAuthority) : undefined;
       return {
-        endpoint: {
+        endpoint: definedProps({
           host,
           port,
           insecureSkipTlsVerify: flags.insecureSkipTlsVerify === true,
-          ...(ca !== undefined && { ca }),
-        },
+          ca,
+        }),
         req,
         close: () => undefined,
       };

@@ -11,6 +11,7 @@ import {
   type VirtNetwork,
 } from '../api/v1alpha1/index.js';
 import { renderTable } from './table.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** A node in the tree. */
 export interface TreeNode {
@@ -71,13 +72,9 @@ const readyOf = (conditions: readonly Condition[] | undefined): string | undefin
 const byName = <T extends { readonly name: string }>(a: T, b: T): number =>
   a.name.localeCompare(b.name, 'en', { numeric: true });
 
-/** Drops undefined values, so JSON and YAML show only what is known. */
-const defined = <T extends object>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-
 function treeNode(n: MaasNode): TreeNode {
   const s = n.status;
-  return defined({
+  return definedProps({
     kind: 'MaasNode' as const,
     name: n.metadata?.name ?? '',
     status: s?.printableStatus,
@@ -105,7 +102,7 @@ export function buildLabTree(
   const netNames = new Set(networks.map((n) => n.metadata?.name ?? ''));
   const treeNodes = nodes.map(treeNode).sort(byName);
   const under = (net: string): TreeNode[] => treeNodes.filter((n) => n.networks[0] === net);
-  return defined({
+  return definedProps({
     kind: 'MaasLab' as const,
     name: lab.metadata?.name ?? '',
     namespace: lab.metadata?.namespace,
@@ -116,7 +113,7 @@ export function buildLabTree(
     nodesReady: lab.status?.nodes?.summary,
     networks: networks
       .map((v) =>
-        defined({
+        definedProps({
           kind: 'VirtNetwork' as const,
           name: v.metadata?.name ?? '',
           status:

@@ -16,6 +16,7 @@ import {
   StalledCondition,
 } from '../api/v1alpha1/index.js';
 import { humanDuration, renderTable } from './table.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** Where a capture or a restore is, for the progress line. */
 export interface Progress {
@@ -85,10 +86,6 @@ const conditionOf = (
   type: string,
 ): Condition | undefined => conditions?.find((c) => c.type === type);
 
-/** Drops undefined values, so a Progress has only what is known. */
-const defined = <T extends object>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-
 /**
  * Where the capture of `snap` is: done once Ready and readyToUse, failed once Failed (the
  * message names the member), else waiting. A Stalled condition before Failed (the lab or
@@ -105,7 +102,7 @@ export function snapshotWaitState(snap: MaasLabSnapshot): WaitState {
       : reconciling?.status === 'True'
         ? reconciling.message
         : undefined;
-  const progress: Progress = defined({
+  const progress: Progress = definedProps({
     phase: s?.phase ?? 'Pending',
     done: s?.membersCaptured,
     total: s?.membersTotal,
@@ -142,7 +139,7 @@ export function restoreWaitState(lab: MaasLab, token: string): WaitState {
   const detail = [r.message, r.failedMember ? `failed member: ${r.failedMember}` : undefined]
     .filter((x) => !!x)
     .join('; ');
-  const progress: Progress = defined({
+  const progress: Progress = definedProps({
     phase: r.phase,
     done: r.membersRestored,
     total: r.membersTotal,
@@ -206,7 +203,7 @@ export function snapshotRow(snap: MaasLabSnapshot, now: Date): SnapshotRow {
   const message = [StalledCondition, ReconcilingCondition, ReadyCondition]
     .map((t) => conditionOf(s?.conditions, t))
     .find((c) => c !== undefined && (c.type === ReadyCondition || c.status === 'True'))?.message;
-  return defined({
+  return definedProps({
     name: snap.metadata?.name ?? '',
     mode: snap.spec.mode ?? DefaultSnapshotMode,
     phase: s?.phase,

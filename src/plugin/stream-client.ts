@@ -5,6 +5,7 @@
 
 import { connect, type TLSSocket } from 'node:tls';
 import { PluginError } from './errors.js';
+import { definedProps } from '../util/defined-props.js';
 
 /** Where the operator's console endpoint is, and how to trust it. */
 export interface StreamEndpoint {
@@ -65,13 +66,15 @@ export async function openNodeStream(
   req: StreamRequest,
   signal?: AbortSignal,
 ): Promise<TLSSocket> {
-  const socket = connect({
-    host: endpoint.host,
-    port: endpoint.port,
-    ...(endpoint.ca !== undefined && { ca: endpoint.ca }),
-    rejectUnauthorized: !endpoint.insecureSkipTlsVerify,
-    ALPNProtocols: ['http/1.1'],
-  });
+  const socket = connect(
+    definedProps({
+      host: endpoint.host,
+      port: endpoint.port,
+      ca: endpoint.ca,
+      rejectUnauthorized: !endpoint.insecureSkipTlsVerify,
+      ALPNProtocols: ['http/1.1'],
+    }),
+  );
   const where = `${endpoint.host}:${endpoint.port}`;
   const onAbort = (): void => void socket.destroy(new PluginError('interrupted'));
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -12,6 +12,7 @@ import {
   type LibvirtHypervisor,
 } from '../../libvirt/hypervisor/index.js';
 import type { LibvirtMetrics } from '../../libvirt/metrics.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /**
  * The full libvirt verbs of each Hypervisor resource, over the process's connection pool.
@@ -115,13 +116,15 @@ export function createHypervisorRegistry(opts: HypervisorRegistryOptions): Hyper
       const known = byName.get(name);
       if (known?.uri === uri) return known.view;
       if (known) void close(known.verbs);
-      const verbs = createLibvirtHypervisor({
-        uri,
-        name,
-        connections: opts.connections,
-        ...(opts.metrics && { metrics: opts.metrics }),
-        ...(opts.onError && { onError: opts.onError }),
-      });
+      const verbs = createLibvirtHypervisor(
+        definedProps({
+          uri,
+          name,
+          connections: opts.connections,
+          metrics: opts.metrics,
+          onError: opts.onError,
+        }),
+      );
       const fencedView = fencedVerbs(name, verbs, () => fenced.has(name));
       const view = opts.wrap ? opts.wrap(fencedView) : fencedView;
       byName.set(name, { uri, verbs, view });

@@ -49,6 +49,7 @@ import {
   hypervisorStatus,
   type HypervisorObservation,
 } from './status.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** An error's message, for condition messages (logs get the whole chain). */
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -177,10 +178,9 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
     const { spec } = scope.resource;
     const pool = spec.storagePool ?? DEFAULT_STORAGE_POOL;
     try {
-      const change = await scope.verbs.ensurePool({
-        name: pool,
-        ...(spec.storagePoolPath !== undefined && { path: spec.storagePoolPath }),
-      });
+      const change = await scope.verbs.ensurePool(
+        definedProps({ name: pool, path: spec.storagePoolPath }),
+      );
       if (change.changed) {
         events.record({
           regarding: scope.resource,
@@ -222,15 +222,15 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
     const spec = resource.spec;
     const reachable = pass.unreachable === undefined;
     const host = reachable ? pass.scope.host : undefined;
-    const observation: HypervisorObservation = {
+    const observation: HypervisorObservation = definedProps({
       storagePool: spec.storagePool ?? DEFAULT_STORAGE_POOL,
       storagePoolPathSet: spec.storagePoolPath !== undefined,
       unschedulable: spec.unschedulable ?? false,
       reachable,
-      ...(pass.unreachable !== undefined && { unreachableMessage: pass.unreachable }),
+      unreachableMessage: pass.unreachable,
       storagePoolPresent: pass.poolPresent,
-      ...(pass.failure.error && { error: pass.failure.error }),
-    };
+      error: pass.failure.error,
+    });
     const succeeded = reachable && pass.failure.error === undefined;
     const snapshotBytes = snapshotBytesOn(
       opts.snapshots?.list() ?? [],
@@ -377,9 +377,7 @@ export function setup(manager: Manager, options: HypervisorSetupOptions): Contro
         client: manager.client,
         events: manager.events,
         clock: manager.clock,
-        ...(metrics && { metrics }),
-        ...(serves && { serves }),
-        ...(refreshMs !== undefined && { refreshMs }),
+        ...definedProps({ metrics, serves, refreshMs }),
       }),
     );
   const enqueueUri = (uri: string): void => {

@@ -20,6 +20,7 @@ import {
   type Why,
 } from '../common/conditions.js';
 import { formatBinaryQuantity } from '../common/quantity.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** What virNodeGetInfo and friends reported. */
 export interface HostFacts {
@@ -193,7 +194,7 @@ export function hypervisorStatus(
   return {
     ...resource.status,
     ...info,
-    ...(observedGeneration !== undefined && { observedGeneration }),
+    ...definedProps({ observedGeneration }),
     conditions,
   };
 }

@@ -64,6 +64,7 @@ import {
   snapshotStatus,
   withCaptureProgress,
 } from './status.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** The controller's name: the `controller` label on its metrics and logs. */
 export const MaasLabSnapshotControllerName = 'maaslabsnapshot';
@@ -448,7 +449,7 @@ export function setup(manager: Manager, options: MaasLabSnapshotSetupOptions): C
     annotate: annotator(manager),
     hypervisorFor: (hv) => hypervisors.hypervisorFor(hv),
     clock: manager.clock,
-    ...(serves && { serves }),
+    ...definedProps({ serves }),
   });
   const snapshotsOfLab = (namespace: string | undefined, lab: string | undefined): Request[] =>
     caches.snapshots

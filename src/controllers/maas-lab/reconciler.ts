@@ -45,6 +45,7 @@ import type { LabDeps, LabPass } from './pass.js';
 import { observeLab, type LabCaches } from './scope.js';
 import { labReport, progressHold } from './status.js';
 import { labCaches, watchLabs } from './watches.js';
+import { definedProps } from '../../util/defined-props.js';
 
 export { childAction, collisionMessage, covers } from './desired.js';
 export { LabEventReason } from './events.js';
@@ -117,12 +118,12 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
   const swallowed = opts.swallowedErrors ?? noopSwallowedErrorMetrics;
   const memory = createLabMemory();
   const maasMemory = createLabMaasMemory();
-  const deps: LabDeps = {
+  const deps: LabDeps = definedProps({
     client,
-    ...(opts.maas && { maas: { access: opts.maas, memory: maasMemory, now: () => clock.now() } }),
-    ...(opts.controller && { controller: opts.controller }),
-    ...(opts.restore && { restore: { ...opts.restore, now: () => clock.now() } }),
-  };
+    maas: opts.maas && { access: opts.maas, memory: maasMemory, now: () => clock.now() },
+    controller: opts.controller,
+    restore: opts.restore && { ...opts.restore, now: () => clock.now() },
+  });
 
   /** Step 4: one status patch, unless only progress changed lately; see above. */
   async function report(pass: LabPass, failed: PassFailure): Promise<Result> {
@@ -236,11 +237,8 @@ export function setup(manager: Manager, options: MaasLabSetupOptions = {}): Cont
     client: manager.client,
     events: manager.events,
     clock: manager.clock,
-    ...(serves && { serves }),
-    ...(metrics && { metrics }),
-    ...(swallowedErrors && { swallowedErrors }),
     maas: maasAccess(manager.client),
-    ...(controller && { controller }),
+    ...definedProps({ serves, metrics, swallowedErrors, controller }),
     ...(hypervisors &&
       caches.snapshots && {
         restore: {

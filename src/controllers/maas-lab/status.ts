@@ -35,6 +35,7 @@ import {
 import type { LabChildren } from './desired.js';
 import type { Findings } from './pass.js';
 import type { LabScope } from './scope.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** What one pass learned about the lab besides its children. */
 export interface LabObservation {
@@ -304,14 +305,14 @@ export function labObservation(scope: LabScope, found: Findings): LabObservation
       : undefined;
   const maasWaiting = hasMaas ? (controllerWaiting ?? labMaasWaiting(maasConditions)) : undefined;
   const notEnlisted = hasMaas ? nodesNotEnlisted([...scope.nodes.values()]) : undefined;
-  return {
-    ...(maasWaiting && { maasWaiting }),
-    ...(notEnlisted && { notEnlisted }),
+  return definedProps({
+    maasWaiting,
+    notEnlisted,
     deleting: isDeleting(scope.lab),
     hypervisorReachable: hypervisorReachableOf(scope.hypervisor),
-    ...(found.stalled && { stalled: found.stalled }),
-    ...(found.error && { error: found.error }),
-  };
+    stalled: found.stalled,
+    error: found.error,
+  });
 }
 
 /** The status a lab's report writes. */
@@ -384,15 +385,15 @@ export function labReport(
       ? undefined
       : { ...maasBase, ...(controller === undefined ? { controller: undefined } : { controller }) };
   if (maas !== undefined && maas.controller === undefined) delete maas.controller;
-  const restore = found.restore ?? lab.status?.restore;
-  const snapshots = found.snapshots ?? lab.status?.snapshots;
   return {
-    ...(observedGeneration !== undefined && { observedGeneration }),
+    ...definedProps({ observedGeneration }),
     conditions,
     ...result.status,
-    ...(maas && { maas }),
-    ...(restore && { restore }),
-    ...(snapshots && { snapshots }),
+    ...definedProps({
+      maas,
+      restore: found.restore ?? lab.status?.restore,
+      snapshots: found.snapshots ?? lab.status?.snapshots,
+    }),
   };
 }
 

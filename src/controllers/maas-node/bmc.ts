@@ -17,6 +17,7 @@ import { BmcListenError, BmcPortsExhaustedError, type BmcListenConfig } from '..
 import { next, type Phase } from '../common/phases.js';
 import { parseQuantity } from '../common/quantity.js';
 import type { NodeDeps, NodePass } from './pass.js';
+import { definedProps } from '../../util/defined-props.js';
 
 const keyOf = (node: Readonly<MaasNode>): string =>
   `${node.metadata?.namespace ?? ''}/${node.metadata?.name ?? ''}`;
@@ -98,7 +99,7 @@ export const serveBmc: Phase<NodePass> = async (pass) => {
       hypervisor: node.spec.hypervisor,
       listen,
       credentials: { username, password },
-      ...(previousIpmiPort !== undefined && { previousIpmiPort }),
+      ...definedProps({ previousIpmiPort }),
       boot: node.status?.bmc?.bootOverride ?? NoBootOverride,
       verbs,
       definition: pass.host.desired,
@@ -109,7 +110,7 @@ export const serveBmc: Phase<NodePass> = async (pass) => {
       memoryMiB: Math.round(parseQuantity(node.spec.memory ?? '1Gi') / 2 ** 20),
     });
     const boot = deps.bmc.bootOverrideOf(key);
-    found.bmc = { serving, user: username, ...(boot && { boot }) };
+    found.bmc = definedProps({ serving, user: username, boot });
   } catch (err) {
     if (err instanceof BmcPortsExhaustedError) {
       found.bmc = { reason: BmcPortsExhaustedReason, message: err.message };

@@ -12,17 +12,17 @@ import { DEFAULTS, desiredVolumes, type DesiredVolume } from './desired.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
 import type { NodeScope } from './scope.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** The volumes of a node, also when a clone's source is gone (then from its status). */
 export function volumesOf(scope: NodeScope): DesiredVolume[] {
   const { node, hypervisor } = scope;
   const spec = hypervisor?.spec ?? { uri: '' };
   if (node.spec.cloneFrom === undefined || scope.cloneSource !== undefined) {
-    return desiredVolumes(node, {
-      hypervisor: spec,
-      kvm: false,
-      ...(scope.cloneSource && { cloneSource: scope.cloneSource }),
-    });
+    return desiredVolumes(
+      node,
+      definedProps({ hypervisor: spec, kvm: false, cloneSource: scope.cloneSource }),
+    );
   }
   const pool = spec.storagePool ?? DEFAULTS.storagePool;
   return (node.status?.disks ?? []).flatMap((d) =>

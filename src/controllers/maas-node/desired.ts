@@ -27,6 +27,7 @@ import { bootOrderWith } from '../../bmc/boot.js';
 import { fnv1a32 } from '../common/hash.js';
 import { parseQuantity } from '../common/quantity.js';
 import { libvirtNetworkName } from '../virt-network/desired.js';
+import { definedProps } from '../../util/defined-props.js';
 
 // The CRD's defaults, for objects built in tests and objects read before defaulting: read from
 // the schema the CRD is generated from (a node and a hypervisor with every default filled in),
@@ -149,17 +150,18 @@ export function desiredVolumes(node: MaasNode, ctx: NodeContext): DesiredVolume[
   return disks.map((disk) => {
     const format = disk.format ?? DEFAULTS.format;
     const pool = disk.pool ?? defaultPool;
-    return {
+    return definedProps({
       name: volumeNameFor(domainName, disk.name, format),
       pool,
       capacityBytes: parseQuantity(disk.size),
       format,
       diskName: disk.name,
       deletionPolicy: disk.deletionPolicy ?? DEFAULTS.deletionPolicy,
-      ...(source && {
-        cloneFrom: { pool, volume: volumeNameFor(domainNameFor(source), disk.name, format) },
-      }),
-    };
+      cloneFrom: source && {
+        pool,
+        volume: volumeNameFor(domainNameFor(source), disk.name, format),
+      },
+    });
   });
 }
 

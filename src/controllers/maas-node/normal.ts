@@ -31,6 +31,7 @@ import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
 import { nextPower, power } from './power.js';
 import { observeLibvirtDomain } from './scope.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** How often a clone looks again at a source that is not halted yet. */
 export const CLONE_SOURCE_RECHECK_MS = 10_000;
@@ -127,12 +128,12 @@ const observeLibvirt: Phase<NodePass> = async (pass) => {
     return stop({ requeueAfterMs: UNREACHABLE_RECHECK_MS });
   }
   const bootOverride = bootOverrideFor(node, deps);
-  const ctx: NodeContext = {
+  const ctx: NodeContext = definedProps({
     hypervisor: hypervisor.spec,
     kvm,
-    ...(cloneSource && { cloneSource }),
-    ...(bootOverride && { bootOverride }),
-  };
+    cloneSource,
+    bootOverride,
+  });
   pass.host = { verbs, desired: desiredDomain(node, ctx), domain: view.domain };
   found.volumes = desiredVolumes(node, ctx);
   return next;
@@ -289,7 +290,7 @@ export function justDefined(desired: OwnedDomainDescription): ObservedDomain {
     name: inactive.name,
     uuid: inactive.uuid ?? '',
     id: -1,
-    ...(inactive.owner && { owner: inactive.owner }),
+    ...definedProps({ owner: inactive.owner }),
     state: 'shutoff',
     reason: 0,
     hasManagedSave: false,

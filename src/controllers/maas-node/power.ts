@@ -17,6 +17,7 @@ import {
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
 import { STARTED_ONCE_ANNOTATION } from './scope.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** What each power action is called in events. */
 const powerEvent: Readonly<Record<Exclude<PowerAction, 'none'>, [reason: string, note: string]>> = {
@@ -54,15 +55,15 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
   if (isOff) memory.shutdownEnded(uid);
   const requestedAt = memory.shutdownRequestedAt(uid);
   const startedOnce = node.metadata?.annotations?.[STARTED_ONCE_ANNOTATION] !== undefined;
-  const observed: PowerObservation = {
+  const observed: PowerObservation = definedProps({
     state: domain.state,
     hasManagedSave: domain.hasManagedSave,
     startedOnce,
     restartTokenChanged: !created && (token ?? '') !== (found.lastRestartToken ?? ''),
-    ...(requestedAt !== undefined && { shutdownRequestedAt: requestedAt }),
+    shutdownRequestedAt: requestedAt,
     now: clock.now(),
-    ...(deps.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: deps.shutdownTimeoutMs }),
-  };
+    shutdownTimeoutMs: deps.shutdownTimeoutMs,
+  });
   const action = powerAction(runStrategy, haltMode, observed);
   // A boot from off is a fresh start, so the token in force is the current one; Halted
   // records it too (powerAction never reboots a halted node).
@@ -136,16 +137,16 @@ export function nextPower(pass: NodePass, after: ObservedDomain): PowerAction {
   const wants = powerAction(
     node.spec.runStrategy ?? defaultRunStrategy(node.spec.bmc),
     node.spec.haltMode ?? DEFAULTS.haltMode,
-    {
+    definedProps({
       state: after.state,
       hasManagedSave: after.hasManagedSave,
       // Decided this pass; only the power state matters for "wants".
       startedOnce: true,
       restartTokenChanged: false,
-      ...(requestedAt !== undefined && { shutdownRequestedAt: requestedAt }),
+      shutdownRequestedAt: requestedAt,
       now: clock.now(),
-      ...(shutdownTimeoutMs !== undefined && { shutdownTimeoutMs }),
-    },
+      shutdownTimeoutMs,
+    }),
   );
   return wants === 'none' && requestedAt !== undefined ? 'shutdown' : wants;
 }

@@ -48,6 +48,7 @@ import { type Findings, type NodeDeps, type NodePass, passEvents } from './pass.
 import { observeNodeScope, type NodeCaches, type NodeScope } from './scope.js';
 import { nodeStatus } from './status.js';
 import { nodeCaches, watchNodes } from './watches.js';
+import { definedProps } from '../../util/defined-props.js';
 
 export { NodeEventReason } from './events.js';
 export { CLONE_SOURCE_RECHECK_MS, UNREACHABLE_RECHECK_MS, justDefined } from './normal.js';
@@ -118,16 +119,16 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
   const { caches, client, events, clock } = opts;
   const serves = opts.serves ?? (() => true);
   const swallowed = opts.swallowedErrors ?? noopSwallowedErrorMetrics;
-  const deps: NodeDeps = {
+  const deps: NodeDeps = definedProps({
     hypervisorFor: opts.hypervisorFor,
     annotate: opts.annotate,
     clock,
     memory: createNodeMemory(),
     resyncMs: opts.resyncMs ?? DEFAULT_NODE_RESYNC_MS,
-    ...(opts.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: opts.shutdownTimeoutMs }),
-    ...(opts.bmc && { bmc: opts.bmc }),
-    ...(opts.readSecret && { readSecret: opts.readSecret }),
-  };
+    shutdownTimeoutMs: opts.shutdownTimeoutMs,
+    bmc: opts.bmc,
+    readSecret: opts.readSecret,
+  });
 
   /** Step 4: one status patch, only when something changed; see the doc comment above. */
   async function report(pass: NodePass, failed: PassFailure): Promise<void> {
@@ -174,7 +175,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
         volumes: [],
         pendingRestart: [],
         next: 'none',
-        ...(token !== undefined && { lastRestartToken: token }),
+        ...definedProps({ lastRestartToken: token }),
       };
       try {
         return await run({
@@ -248,10 +249,7 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     },
     events: manager.events,
     clock: manager.clock,
-    ...(serves && { serves }),
-    ...(resyncMs !== undefined && { resyncMs }),
-    ...(shutdownTimeoutMs !== undefined && { shutdownTimeoutMs }),
-    ...(swallowedErrors && { swallowedErrors }),
+    ...definedProps({ serves, resyncMs, shutdownTimeoutMs, swallowedErrors }),
     ...(bmc && { bmc, readSecret: secretReader(manager) }),
   });
   built.controller = watchNodes(

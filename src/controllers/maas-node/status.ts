@@ -32,6 +32,7 @@ import {
 } from '../common/conditions.js';
 import type { BmcEndpoints } from '../../bmc/service.js';
 import { formatBinaryQuantity } from '../common/quantity.js';
+import { definedProps } from '../../util/defined-props.js';
 import { defaultMac, type DesiredVolume } from './desired.js';
 import type { Findings } from './pass.js';
 import type { NodeScope } from './scope.js';
@@ -151,22 +152,21 @@ export function bmcFields(
   const known = node.status?.bmc;
   if (!hasBmc(node.spec.bmc)) return virsh ? { power: virsh } : {};
   const serving = found.bmc?.serving ? found.bmc : undefined;
-  const endpoints = serving?.serving ?? {
-    ...(known?.redfish && { redfish: known.redfish }),
-    ...(known?.ipmi && { ipmi: known.ipmi }),
-  };
-  const bootOverride = serving?.boot ?? known?.bootOverride;
+  const endpoints =
+    serving?.serving ?? definedProps({ redfish: known?.redfish, ipmi: known?.ipmi });
   const bmc = {
     ...endpoints,
-    ...(bootOverride && { bootOverride }),
-    ...(known?.lastAction && { lastAction: known.lastAction }),
+    ...definedProps({
+      bootOverride: serving?.boot ?? known?.bootOverride,
+      lastAction: known?.lastAction,
+    }),
   };
   const power = serving
     ? bmcPower(serving.serving, serving.user)
     : known
       ? node.status?.power
       : virsh;
-  return { ...(Object.keys(bmc).length > 0 && { bmc }), ...(power && { power }) };
+  return definedProps({ bmc: Object.keys(bmc).length > 0 ? bmc : undefined, power });
 }
 
 /** MAAS's power parameters for a BMC (MAAS's redfish and ipmi drivers). */
@@ -221,12 +221,12 @@ export function interfacesStatus(
   return (node.spec.interfaces ?? []).map((nic, i) => {
     const mac = desiredMacs[i];
     const seen = parsed?.interfaces.find((p) => p.mac !== undefined && p.mac === mac);
-    return {
-      ...(nic.name !== undefined && { name: nic.name }),
+    return definedProps({
+      name: nic.name,
       network: nic.network,
-      ...(seen?.mac !== undefined && { mac: seen.mac }),
-      ...(seen?.bridge !== undefined && { bridge: seen.bridge }),
-    };
+      mac: seen?.mac,
+      bridge: seen?.bridge,
+    });
   });
 }
 
@@ -240,12 +240,12 @@ export function disksStatus(
 ): NonNullable<MaasNodeStatus['disks']> {
   return volumes.map((v) => {
     const seen = observed.get(v.name);
-    return {
+    return definedProps({
       name: v.diskName,
       volume: v.name,
-      ...(seen?.path !== undefined && { path: seen.path }),
-      ...(seen !== undefined && { capacity: formatBinaryQuantity(seen.capacityBytes) }),
-    };
+      path: seen?.path,
+      capacity: seen && formatBinaryQuantity(seen.capacityBytes),
+    });
   });
 }
 
@@ -307,22 +307,22 @@ export function nodeConditions(o: NodeObservation): ConditionPlan {
 /** The observation the status table and conditions read, from what the pass found. */
 export function nodeObservation(scope: NodeScope, found: Findings): NodeObservation {
   const d = found.domain;
-  return {
+  return definedProps({
     deleting: scope.deleting,
     hypervisorReachable: found.unreachable === undefined,
-    ...(found.stalled && { stalled: found.stalled }),
-    ...(found.error && { error: found.error }),
+    stalled: found.stalled,
+    error: found.error,
     networksReady: scope.networksNotReady.length === 0,
     networksNotReady: scope.networksNotReady,
     volumesReady: found.volumesReady,
     domainDefined: d !== undefined,
-    ...(d && { state: d.state }),
+    state: d?.state,
     hasManagedSave: d?.hasManagedSave ?? false,
     wantsRunning: found.next === 'start' || found.next === 'restore',
     wantsStopped:
       found.next === 'shutdown' || found.next === 'destroy' || found.next === 'managedSave',
     pendingRestart: found.pendingRestart,
-  };
+  });
 }
 
 /**
@@ -364,13 +364,16 @@ export function volumeMap(
     }
     const disk = (domain?.live ?? domain?.inactive)?.disks.find((d) => d.volume === v.name);
     if (!disk) continue;
-    map.set(v.name, {
-      name: v.name,
-      ...(disk.path !== undefined && { path: disk.path }),
-      // ensureVolumes never resizes: an existing volume keeps its size, which matches the
-      // spec unless someone resized it by hand.
-      capacityBytes: v.capacityBytes,
-    });
+    map.set(
+      v.name,
+      definedProps({
+        name: v.name,
+        path: disk.path,
+        // ensureVolumes never resizes: an existing volume keeps its size, which matches the
+        // spec unless someone resized it by hand.
+        capacityBytes: v.capacityBytes,
+      }),
+    );
   }
   return map;
 }
@@ -387,27 +390,18 @@ function libvirtFields(
   if (!looked) {
     // Unreachable (or not ours, or held: the holder acts and we do not look): the last
     // known facts stay; we cannot see, not "gone".
-    const previous = node.status ?? {};
-    return {
-      ...(previous.uuid !== undefined && { uuid: previous.uuid }),
-      ...(previous.state !== undefined && { state: previous.state }),
-      ...(previous.interfaces !== undefined && { interfaces: previous.interfaces }),
-      ...(previous.disks !== undefined && { disks: previous.disks }),
-      ...(previous.vnc !== undefined && { vnc: previous.vnc }),
-    };
+    const { uuid, state, interfaces, disks, vnc } = node.status ?? {};
+    return definedProps({ uuid, state, interfaces, disks, vnc });
   }
   const domain = found.domain;
-  const vnc = vncFor(domain?.live, node.spec.vnc?.listen ?? DEFAULT_VNC_LISTEN);
-  return {
+  return definedProps({
     // A domain defined this pass has a UUID only libvirt knows yet.
-    ...(domain && {
-      ...(domain.uuid !== '' && { uuid: domain.uuid }),
-      state: domain.state,
-    }),
+    uuid: domain?.uuid === '' ? undefined : domain?.uuid,
+    state: domain?.state,
     interfaces: interfacesStatus(node, desiredMacs(node), domain?.live ?? domain?.inactive),
     disks: disksStatus(found.volumes, volumeMap(found.volumes, domain, found.observedVolumes)),
-    ...(vnc && { vnc }),
-  };
+    vnc: vncFor(domain?.live, node.spec.vnc?.listen ?? DEFAULT_VNC_LISTEN),
+  });
 }
 
 /** When the report is made, and whether the pass succeeded. */
@@ -438,17 +432,17 @@ export function nodeStatus(scope: NodeScope, found: Findings, at: ReportContext)
     { now: at.now, generation },
   );
   const observedGeneration = at.succeeded ? generation : node.status?.observedGeneration;
-  return {
-    ...(observedGeneration !== undefined && { observedGeneration }),
+  return definedProps({
+    observedGeneration,
     conditions,
     printableStatus: printableStatus(o),
     hypervisor: node.spec.hypervisor,
     domainName,
     ...libvirtFields(node, found),
     ...bmcFields(node, found, hypervisor ? powerFor(hypervisor.spec.uri, domainName) : undefined),
-    ...(found.lastRestartToken !== undefined && { lastRestartToken: found.lastRestartToken }),
+    lastRestartToken: found.lastRestartToken,
     // Written by the maas-machine controller (with the Enlisted condition, which
     // applyConditionPlan keeps): carried over, or this merge patch would delete it.
-    ...(node.status?.maas && { maas: node.status.maas }),
-  };
+    maas: node.status?.maas,
+  });
 }

@@ -28,6 +28,7 @@ import {
   defaultControllerAddress,
   pxeNetworkOf,
 } from './desired.js';
+import { definedProps } from '../../util/defined-props.js';
 
 export { MAAS_PORT, defaultControllerAddress } from './desired.js';
 
@@ -216,7 +217,7 @@ export function controllerPlan(
       uplink: {
         network: libvirtName(uplinkNet.name),
         mac: defaultMac(namespace, vmName, 1),
-        ...(uplinkNet.ipv4 && { dns: uplinkNet.ipv4.address }),
+        ...definedProps({ dns: uplinkNet.ipv4?.address }),
       },
     }),
     maasUrl: `http://${address}:${MAAS_PORT}/MAAS`,

@@ -53,6 +53,7 @@ import {
   type ControllerPlan,
 } from './controller-desired.js';
 import type { ImageDownloads } from './image-download.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** While a download runs, the lab is looked at again this often (its progress is status). */
 export const DOWNLOAD_POLL_MS = 2_000;
@@ -158,7 +159,7 @@ export async function reconcileController(
   const waitingFor = (reason: string, message: string, requeueAfterMs: number, stalled?: Why) => ({
     condition: notReady(reason, message),
     status,
-    ...(stalled && { stalled }),
+    ...definedProps({ stalled }),
     apiKeyReady: false,
     requeueAfterMs,
   });
@@ -307,10 +308,11 @@ export async function reconcileController(
     return { condition: running, status, apiKeyReady: true, requeueAfterMs: 0 };
   }
   try {
-    const key = await authenticateMaas(plan.maasUrl, admin, {
-      signal,
-      ...(deps.fetch && { fetch: deps.fetch }),
-    });
+    const key = await authenticateMaas(
+      plan.maasUrl,
+      admin,
+      definedProps({ signal, fetch: deps.fetch }),
+    );
     await deps.secrets.write(lab, keyRef.name, { [DefaultApiKeySecretKey]: key }, signal);
     return { condition: running, status, apiKeyReady: true, requeueAfterMs: 0 };
   } catch (err) {

@@ -43,6 +43,7 @@ import { maasEndpoint } from './desired.js';
 import { connect, enlist, release, type Endpoint } from './enlist.js';
 import { UNAUTHORIZED_MS } from './lab.js';
 import { enlistedCondition, nodeMaasStatus, type EnlistOutcome } from './status.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** The finalizer that keeps a node until its MAAS machine is deleted. */
 export const MaasMachineFinalizer = 'maaslab.dev/maas-machine';
@@ -217,7 +218,7 @@ export function setup(
     client: manager.client,
     access: maasAccess(manager.client),
     clock: manager.clock,
-    ...(serves && { serves }),
+    ...definedProps({ serves }),
   });
   const nodesOfLab = (lab: Readonly<{ metadata?: { namespace?: string; uid?: string } }>) =>
     caches.nodes

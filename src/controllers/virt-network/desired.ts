@@ -13,6 +13,7 @@ import type {
 // Types only: the diff is the Hypervisor's applyNetworkChange input; nothing of the layer runs.
 import type { NetworkChange } from '../../libvirt/hypervisor/index.js';
 import { ownership as classify, type Ownership } from '../common/ownership.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** libvirt's default forward mode, and the CRD's. */
 const DEFAULT_MODE = 'nat';
@@ -68,37 +69,30 @@ export function desiredNetwork(vnet: VirtNetwork): NetworkDescription {
   const spec = vnet.spec;
   const mode = spec.mode ?? DEFAULT_MODE;
   const bridgeName = spec.bridge?.name;
+  // libvirt takes no STP setting for an existing host bridge (mode bridge).
+  const stp = mode === 'bridge' ? undefined : (spec.bridge?.stp ?? DEFAULT_STP);
   const ipv4 = spec.ipv4;
-  return {
+  const dhcp = ipv4?.dhcp;
+  return definedProps({
     name: libvirtNetworkName(owner.namespace ?? '', owner.name),
     mode,
-    // libvirt takes no STP setting for an existing host bridge (mode bridge).
-    ...(bridgeName !== undefined && {
-      bridge:
-        mode === 'bridge'
-          ? { name: bridgeName }
-          : { name: bridgeName, stp: spec.bridge?.stp ?? DEFAULT_STP },
-    }),
-    ...(ipv4 !== undefined && {
-      ipv4: {
-        address: ipv4.address,
-        prefix: ipv4.prefixLength,
-        ...(ipv4.dhcp !== undefined && {
-          dhcp: {
-            ranges: (ipv4.dhcp.ranges ?? []).map((r) => ({ start: r.start, end: r.end })),
-            hosts: (ipv4.dhcp.hosts ?? []).map((h) => ({
-              mac: h.mac.toLowerCase(),
-              ip: h.ip,
-              ...(h.hostname !== undefined && { name: h.hostname }),
-            })),
-          },
-        }),
-      },
-    }),
-    ...(spec.domain !== undefined && { domain: spec.domain }),
-    ...(spec.mtu !== undefined && { mtu: spec.mtu }),
+    bridge: bridgeName === undefined ? undefined : definedProps({ name: bridgeName, stp }),
+    ipv4: ipv4 && {
+      address: ipv4.address,
+      prefix: ipv4.prefixLength,
+      ...definedProps({
+        dhcp: dhcp && {
+          ranges: (dhcp.ranges ?? []).map((r) => ({ start: r.start, end: r.end })),
+          hosts: (dhcp.hosts ?? []).map((h) =>
+            definedProps({ mac: h.mac.toLowerCase(), ip: h.ip, name: h.hostname }),
+          ),
+        },
+      }),
+    },
+    domain: spec.domain,
+    mtu: spec.mtu,
     owner,
-  };
+  });
 }
 
 const show = (value: unknown): string => (value === undefined ? 'unset' : JSON.stringify(value));
@@ -154,7 +148,7 @@ export function diffNetwork(desired: NetworkDescription, observed: ParsedNetwork
   for (const h of observed.ipv4?.dhcp?.hosts ?? []) {
     // Entries without mac or ip were turned into a redefinition above.
     if (h.mac !== undefined && h.ip !== undefined) {
-      held.set(h.mac, { mac: h.mac, ip: h.ip, ...(h.name !== undefined && { name: h.name }) });
+      held.set(h.mac, definedProps({ mac: h.mac, ip: h.ip, name: h.name }));
     }
   }
   const wantedMacs = new Set(wanted.map((h) => h.mac.toLowerCase()));

@@ -35,6 +35,7 @@ import type { NetworkDeps, NetworkPass } from './pass.js';
 import { observeNetworkScope, type NetworkCaches, type NetworkScope } from './scope.js';
 import { networkStatus } from './status.js';
 import { networkCaches, watchNetworks } from './watches.js';
+import { definedProps } from '../../util/defined-props.js';
 
 export { IN_USE_RECHECK_MS } from './delete.js';
 export { NetworkEventReason } from './events.js';
@@ -196,10 +197,7 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
     client: manager.client,
     events: manager.events,
     clock: manager.clock,
-    ...(serves && { serves }),
-    ...(resyncMs !== undefined && { resyncMs }),
-    ...(bridgeRecheckMs !== undefined && { bridgeRecheckMs }),
-    ...(swallowedErrors && { swallowedErrors }),
+    ...definedProps({ serves, resyncMs, bridgeRecheckMs, swallowedErrors }),
   });
   return watchNetworks(
     manager,

@@ -18,6 +18,7 @@ import {
   type Why,
 } from '../common/conditions.js';
 import type { Ownership } from '../common/ownership.js';
+import { definedProps } from '../../util/defined-props.js';
 import { desiredNetwork, diffNetwork, wantAutostart } from './desired.js';
 import type { Findings } from './pass.js';
 import type { NetworkScope } from './scope.js';
@@ -34,12 +35,12 @@ export function networkInfo(
   parsed: ParsedNetwork | undefined,
   active: boolean,
 ): NetworkInfo {
-  return {
+  return definedProps({
     libvirtName,
-    ...(parsed?.uuid !== undefined && { uuid: parsed.uuid }),
-    ...(parsed?.bridge?.name !== undefined && { bridge: parsed.bridge.name }),
+    uuid: parsed?.uuid,
+    bridge: parsed?.bridge?.name,
     active: parsed !== undefined && active,
-  };
+  });
 }
 
 /** What one pass learned about the network, for the conditions. */
@@ -117,13 +118,8 @@ function networkVerdict(o: NetworkObservation): Verdict {
 
 /** The last known network fields: kept while we cannot look (the network did not change). */
 export function lastNetworkInfo(scope: NetworkScope): NetworkInfo {
-  const s = scope.vnet.status ?? {};
-  return {
-    libvirtName: scope.libvirtName,
-    ...(s.uuid !== undefined && { uuid: s.uuid }),
-    ...(s.bridge !== undefined && { bridge: s.bridge }),
-    ...(s.active !== undefined && { active: s.active }),
-  };
+  const { uuid, bridge, active } = scope.vnet.status ?? {};
+  return definedProps({ libvirtName: scope.libvirtName, uuid, bridge, active });
 }
 
 /** What the scope and the pass's findings say, for networkConditions. */
@@ -141,21 +137,21 @@ export function networkObservation(scope: NetworkScope, found: Findings): Networ
     };
   }
   const { network, missingBridge, error } = found;
-  return {
+  return definedProps({
     deleting: false,
     usedBy,
     hypervisorFound: true,
     hypervisorReachable: found.unreachable === undefined,
     ownership: found.ownership,
     bridgeMissing: missingBridge !== undefined,
-    ...(missingBridge !== undefined && { bridgeName: missingBridge }),
+    bridgeName: missingBridge,
     converged:
       network !== undefined &&
       network.active &&
       network.autostart === wantAutostart(vnet) &&
       diffNetwork(desiredNetwork(vnet), network.parsed).kind === 'none',
-    ...(error && { error }),
-  };
+    error,
+  });
 }
 
 /**
@@ -203,9 +199,5 @@ export function networkStatus(
     generation,
   });
   const observedGeneration = at.succeeded ? generation : vnet.status?.observedGeneration;
-  return {
-    ...(observedGeneration !== undefined && { observedGeneration }),
-    conditions,
-    ...networkFields(scope, found),
-  };
+  return definedProps({ observedGeneration, conditions, ...networkFields(scope, found) });
 }

@@ -33,6 +33,7 @@ import type {
   OwnedDomainDescription,
   RebootMode,
 } from './types.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** Running, as far as a guest can be asked to do something: its vCPUs are not stopped. */
 const isRunning = (state: DomainStateName): boolean => state === 'running' || state === 'blocked';
@@ -101,18 +102,18 @@ export class DomainVerbs {
         ACTIVE_STATES.has(stateName) && seen.liveXml !== null
           ? parseDomainXml(seen.liveXml)
           : undefined;
-      return {
+      return definedProps({
         name: dom.getName(),
         uuid: dom.getUUIDString(),
         id: dom.getID(),
-        ...(inactive.owner && { owner: inactive.owner }),
+        owner: inactive.owner,
         state: stateName,
         reason,
         hasManagedSave,
         persistent,
         inactive,
-        ...(live && { live }),
-      };
+        live,
+      });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

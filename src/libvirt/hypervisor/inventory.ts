@@ -10,6 +10,7 @@ import type { LibvirtCalls } from './calls.js';
 import { STATE_NAMES, type DomainVerbs } from './domains.js';
 import type { HypervisorEvents } from './events.js';
 import type { DomainSummary, HostInfo } from './types.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** hostInfo's default trust in a domain's facts without an event. */
 export const DEFAULT_DOMAIN_FACTS_TTL_MS = 10 * 60_000;
@@ -121,13 +122,13 @@ export class Inventory {
   async #domainSummary(c: Connection, dom: Domain): Promise<DomainSummary> {
     const info = await this.#calls.call(c, 'virDomainGetInfo', () => dom.getInfo());
     const owner = await this.#domains.domainOwner(c, dom);
-    return {
+    return definedProps({
       name: dom.getName(),
-      ...(owner && { owner }),
+      owner,
       vcpus: info.nrVirtCpu,
       memoryBytes: info.maxMem * 1024,
       state: STATE_NAMES[info.state],
-    };
+    });
   }
 
   /** The inventory cache of connection `c`; a new connection starts with an empty one. */

@@ -34,6 +34,7 @@ import type {
   OwnedNetworkDescription,
   ReplugResult,
 } from './types.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** The network fields a redefinition changes, normalised the way libvirt stores them. */
 function networkShape(n: ParsedNetwork): string {
@@ -70,17 +71,16 @@ export class NetworkVerbs {
       : undefined;
     const parsed = parseNetworkXml(await this.#inactiveNetworkXml(c, net, liveXml));
     const live = liveXml === undefined ? undefined : parseNetworkXml(liveXml);
-    const bridge = live?.bridge?.name ?? parsed.bridge?.name;
-    return {
+    return definedProps({
       name: net.getName(),
       uuid: net.getUUIDString(),
       active,
       autostart,
-      ...(parsed.owner && { owner: parsed.owner }),
-      ...(bridge !== undefined && { bridge }),
+      owner: parsed.owner,
+      bridge: live?.bridge?.name ?? parsed.bridge?.name,
       parsed,
-      ...(live && { live }),
-    };
+      live,
+    });
   }
 
   /**
@@ -272,7 +272,7 @@ export class NetworkVerbs {
     const xml = buildNetworkXml({
       ...desc,
       uuid: observed.uuid,
-      ...(keepBridge && { bridge: keepBridge }),
+      ...definedProps({ bridge: keepBridge }),
     });
     const want = networkShape(parseNetworkXml(xml));
     const redefine = networkShape(observed.parsed) !== want;

@@ -11,6 +11,7 @@ import {
   type XmlElement,
   type XmlNode,
 } from './codec.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** Our XML namespace. libvirt keeps foreign metadata only when it sits in a namespace. */
 export const MAASLAB_XMLNS = 'https://maaslab.dev/xmlns/v1alpha1';
@@ -78,15 +79,13 @@ function ownerFromNode(node: XmlNode): OwnerMetadata | undefined {
   // An element in our namespace without its identity cannot prove ownership: treat as unowned,
   // which makes the operator leave the object alone rather than adopt or delete it.
   if (!kind || !name || !uid) return undefined;
-  const namespace = attr(node, 'namespace');
-  const specHash = attr(node, 'specHash');
-  return {
+  return definedProps({
     kind,
-    ...(namespace !== undefined && { namespace }),
+    namespace: attr(node, 'namespace'),
     name,
     uid,
-    ...(specHash !== undefined && { specHash }),
-  };
+    specHash: attr(node, 'specHash'),
+  });
 }
 
 /** The namespace URI an element name resolves to, looking at the element, then its ancestors. */

@@ -22,6 +22,7 @@
 
 import { BlockList, isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { definedProps } from '../../util/defined-props.js';
 
 /** The environment variables the decision reads. */
 export type ProxyEnvironment = Readonly<Record<string, string | undefined>>;
@@ -174,12 +175,12 @@ export function parseNoProxy(value: string): (host: string, port: string) => boo
 export function proxyConfigFromEnvironment(env: ProxyEnvironment): ProxyConfig {
   const httpProxy = parseProxyUrl(anyOf(env, 'HTTP_PROXY', 'http_proxy'));
   const httpsProxy = parseProxyUrl(anyOf(env, 'HTTPS_PROXY', 'https_proxy'));
-  return {
-    ...(httpProxy && { httpProxy }),
-    ...(httpsProxy && { httpsProxy }),
+  return definedProps({
+    httpProxy,
+    httpsProxy,
     bypass: parseNoProxy(anyOf(env, 'NO_PROXY', 'no_proxy')),
     cgi: (env.REQUEST_METHOD ?? '') !== '',
-  };
+  });
 }
 
 /** The default port of a scheme, as Go's canonicalAddr fills it in. */

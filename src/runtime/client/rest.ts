@@ -38,6 +38,7 @@ import {
   apiExceptionFrom,
   isNotFound,
 } from './errors.js';
+import { definedProps } from '../../util/defined-props.js';
 
 export {
   ApiException,
@@ -238,10 +239,7 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
     'watchIdleMarginMs',
     opts.watchIdleMarginMs ?? DEFAULT_WATCH_IDLE_MARGIN_MS,
   );
-  const transport = createTransport(config, {
-    ...(proxy && { proxy }),
-    connectTimeoutMs: timeoutMs,
-  });
+  const transport = createTransport(config, definedProps({ proxy, connectTimeoutMs: timeoutMs }));
   /** Discovery per apiVersion; in flight or done, shared by concurrent callers. */
   const discovery = new Map<string, Promise<readonly ApiResource[]>>();
 

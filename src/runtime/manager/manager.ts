@@ -31,6 +31,7 @@ import { type Logger, describeError, noopLogger } from '../log.js';
 import { type RuntimeMetrics, createRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { type Request, requestKey } from '../controller/reconcile.js';
 import { type RestClient, createRestClient, instrumentRestClient } from '../client/rest.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /** A kind of object: `{ apiVersion: 'maaslab.dev/v1alpha1', kind: 'MaasNode' }`. */
 export interface Kind {
@@ -189,7 +190,7 @@ export function createManager(opts: ManagerOptions): Manager {
       secure: true,
       certificate: await loadServingCertificate({
         clock,
-        ...(want.certificateFiles && { files: want.certificateFiles }),
+        ...definedProps({ files: want.certificateFiles }),
         onError: (err) =>
           logger.warn('Metrics serving certificate not reloaded', { error: describeError(err) }),
       }),

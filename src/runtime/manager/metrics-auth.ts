@@ -18,6 +18,7 @@ import type { V1PolicyRule } from '@kubernetes/client-node';
 import type { Clock } from '../clock.js';
 import type { RestClient } from '../client/rest.js';
 import { type Logger, describeError, noopLogger } from '../log.js';
+import { definedProps } from '../../util/defined-props.js';
 
 /**
  * What the operator itself needs to check callers (Kubebuilder's metrics-auth-role); the
@@ -103,19 +104,22 @@ export const tokenReviewFor = (token: string): object => ({
 export const subjectAccessReviewFor = (user: UserInfo, request: NonResourceRequest): object => ({
   apiVersion: 'authorization.k8s.io/v1',
   kind: 'SubjectAccessReview',
-  spec: {
+  spec: definedProps({
     user: user.username,
-    ...(user.uid !== undefined && { uid: user.uid }),
-    ...(user.groups !== undefined && { groups: [...user.groups] }),
-    ...(user.extra !== undefined && { extra: user.extra }),
+    uid: user.uid,
+    groups: user.groups && [...user.groups],
+    extra: user.extra,
     nonResourceAttributes: { path: request.path, verb: request.verb },
-  },
+  }),
 });
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] | undefined =>
   Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : undefined;
+/** `v` when it is a string other than '', else undefined (an empty field says nothing). */
+const nonEmptyString = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : undefined;
 
 /**
  * Reads a TokenReview answer; anything but `authenticated: true` with a user name is
@@ -136,29 +140,19 @@ export function tokenVerdictFrom(answer: unknown): TokenVerdict {
       : undefined;
     return {
       authenticated: true,
-      user: {
-        username: user.username,
-        ...(typeof user.uid === 'string' && user.uid !== '' && { uid: user.uid }),
-        ...(groups && { groups }),
-        ...(extra && { extra }),
-      },
+      user: definedProps({ username: user.username, uid: nonEmptyString(user.uid), groups, extra }),
     };
   }
-  return {
-    authenticated: false,
-    ...(typeof status.error === 'string' && status.error !== '' && { reason: status.error }),
-  };
+  return { authenticated: false, ...definedProps({ reason: nonEmptyString(status.error) }) };
 }
 
 /** Reads a SubjectAccessReview answer; allowed only when `allowed` is true and not `denied`. */
 export function accessVerdictFrom(answer: unknown): AccessVerdict {
   const status = isRecord(answer) && isRecord(answer.status) ? answer.status : {};
-  const reason =
-    typeof status.reason === 'string' && status.reason !== '' ? status.reason : undefined;
-  return {
+  return definedProps({
     allowed: status.allowed === true && status.denied !== true,
-    ...(reason !== undefined && { reason }),
-  };
+    reason: nonEmptyString(status.reason),
+  });
 }
 
 /** The API server's two reviews: the network half of the filter. */

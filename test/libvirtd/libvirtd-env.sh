@@ -33,6 +33,10 @@
 #   /dev/null over them in its mount namespace), to test what happens where QEMU cannot run;
 #   MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm (the daemon's /dev is a copy without it, so
 #   libvirt offers only the `qemu` (TCG) domain type), so a KVM host tests the TCG path too;
+#   MAASLAB_LIBVIRTD_SOCK_GROUP=GID gives the read-write socket to that group, as a distribution's
+#   libvirtd does with its `libvirt` group (unix_sock_group, unix_sock_rw_perms 0660, and the
+#   socket folder 0755 like /run/libvirt), so that a process of another user in that group (the
+#   agent's pod, through a hostPath volume) can connect; unset, the sockets are root's only;
 #   MAASLAB_CACHE (default ~/.cache/maaslab): QEMU capability files are shared between runs
 #   through MAASLAB_CACHE/libvirtd-qemu-caps, which saves ~3.5 s of probing per fresh DIR.
 #   libvirtd checks each file against the QEMU binary and itself, and re-probes when stale.
@@ -99,13 +103,22 @@ write_configs() {
   local dir="$1"
   mkdir -p "$dir"/{etc,run,lib,cache,log,sock}
   mkdir -p "$dir"/etc/{qemu/networks/autostart,storage/autostart,nwfilter}
-  chmod 0700 "$dir/sock"
+  # The socket's group: root's only, or a group's (see MAASLAB_LIBVIRTD_SOCK_GROUP above).
+  # libvirt reads a leading "+" as a numeric GID, never a name to look up.
+  local group=root rw_perms=0700 group_gid=${MAASLAB_LIBVIRTD_SOCK_GROUP:-}
+  if [[ -n $group_gid ]]; then
+    group="+$group_gid"
+    rw_perms=0660
+    chmod 0755 "$dir/sock"
+  else
+    chmod 0700 "$dir/sock"
+  fi
   cat >"$dir/etc/libvirtd.conf" <<EOF
 # Written by test/libvirtd/libvirtd-env.sh; the daemon reads it through -f.
 unix_sock_dir = "$dir/sock"
-unix_sock_group = "root"
+unix_sock_group = "$group"
 unix_sock_ro_perms = "0700"
-unix_sock_rw_perms = "0700"
+unix_sock_rw_perms = "$rw_perms"
 unix_sock_admin_perms = "0700"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
@@ -244,6 +257,8 @@ cmd_start() {
   dir=$(abs_dir "$1")
   ns=$(netns_name "$dir")
   [[ $EUID -eq 0 ]] || die "must run as root (it creates network and mount namespaces)"
+  [[ ${MAASLAB_LIBVIRTD_SOCK_GROUP:-} =~ ^[0-9]*$ ]] ||
+    die "MAASLAB_LIBVIRTD_SOCK_GROUP must be a numeric GID, not '$MAASLAB_LIBVIRTD_SOCK_GROUP'"
   pid=$(daemon_pid "$dir")
   if [[ -n "$pid" ]] && netns_exists "$ns"; then
     uri_for "$dir"

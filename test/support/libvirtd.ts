@@ -26,6 +26,12 @@ export interface PrivateLibvirtdOptions {
    * the TCG path too. Defaults to the environment's MAASLAB_LIBVIRTD_NO_KVM.
    */
   readonly noKvm?: boolean;
+  /**
+   * Give the read-write socket to this group, mode 0660, in a folder of mode 0755
+   * (MAASLAB_LIBVIRTD_SOCK_GROUP), as Debian's libvirtd gives it to group `libvirt`, so that a
+   * process of another user in the group can connect. Default: root's only (0700).
+   */
+  readonly socketGroup?: number;
 }
 
 /** Whether MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm from every private libvirtd of this run. */
@@ -248,6 +254,8 @@ export async function startPrivateLibvirtd(
     MAASLAB_LIBVIRTD_TIMEOUT: String(Math.ceil(timeoutMs / 1000)),
   };
   if (opts.noKvm !== undefined) env.MAASLAB_LIBVIRTD_NO_KVM = opts.noKvm ? '1' : '0';
+  if (opts.socketGroup !== undefined) env.MAASLAB_LIBVIRTD_SOCK_GROUP = String(opts.socketGroup);
+  else delete env.MAASLAB_LIBVIRTD_SOCK_GROUP;
   const script = (cmd: string): Promise<RunResult> =>
     run(LIBVIRTD_ENV_SCRIPT, [cmd, dir], { timeoutMs: timeoutMs + 30_000, env });
 

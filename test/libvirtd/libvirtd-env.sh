@@ -37,6 +37,11 @@
 #   libvirtd does with its `libvirt` group (unix_sock_group, unix_sock_rw_perms 0660, and the
 #   socket folder 0755 like /run/libvirt), so that a process of another user in that group (the
 #   agent's pod, through a hostPath volume) can connect; unset, the sockets are root's only;
+#   MAASLAB_LIBVIRTD_HOST_USER=UID:GID gives this daemon's view of /etc/passwd and /etc/group
+#   (copies bound over them in its mount namespace) a user and a group of those numbers, as a
+#   host has them after `useradd`: libvirtd names every client of its socket (it looks up the
+#   peer's uid and primary gid and refuses the connection with "Failed to find user record"
+#   when either has no name), so a pod's user must exist on the host; the host keeps its files;
 #   MAASLAB_CACHE (default ~/.cache/maaslab): QEMU capability files are shared between runs
 #   through MAASLAB_CACHE/libvirtd-qemu-caps, which saves ~3.5 s of probing per fresh DIR.
 #   libvirtd checks each file against the QEMU binary and itself, and re-probes when stale.
@@ -180,6 +185,23 @@ hide_kvm() {
   done
 }
 
+# add_host_user DIR UID GID: in this mount namespace only, /etc/passwd and /etc/group become
+# copies that also name UID and GID (user and group `maaslab-agent`), unless they already do.
+add_host_user() {
+  local dir="$1" uid="$2" gid="$3" users="$1/users"
+  mkdir -p "$users"
+  cp /etc/passwd "$users/passwd"
+  cp /etc/group "$users/group"
+  if ! getent passwd "$uid" >/dev/null; then
+    echo "maaslab-agent:x:$uid:$gid:maaslab agent:/nonexistent:/usr/sbin/nologin" >>"$users/passwd"
+  fi
+  if ! getent group "$gid" >/dev/null; then
+    echo "maaslab-agent:x:$gid:" >>"$users/group"
+  fi
+  mount --bind "$users/passwd" /etc/passwd
+  mount --bind "$users/group" /etc/group
+}
+
 # inner DIR: runs as root inside the namespaces; mounts the private folders and becomes libvirtd.
 inner() {
   local dir="$1" src dst
@@ -206,6 +228,9 @@ inner() {
   fi
   if [[ ${MAASLAB_LIBVIRTD_NO_KVM:-} == 1 && -e /dev/kvm ]]; then
     hide_kvm
+  fi
+  if [[ -n ${MAASLAB_LIBVIRTD_HOST_USER:-} ]]; then
+    add_host_user "$dir" "${MAASLAB_LIBVIRTD_HOST_USER%%:*}" "${MAASLAB_LIBVIRTD_HOST_USER##*:}"
   fi
   exec libvirtd -f "$dir/etc/libvirtd.conf" -p "$dir/libvirtd.pid"
 }
@@ -257,6 +282,8 @@ cmd_start() {
   dir=$(abs_dir "$1")
   ns=$(netns_name "$dir")
   [[ $EUID -eq 0 ]] || die "must run as root (it creates network and mount namespaces)"
+  [[ ${MAASLAB_LIBVIRTD_HOST_USER:-} =~ ^([0-9]+:[0-9]+)?$ ]] ||
+    die "MAASLAB_LIBVIRTD_HOST_USER must be UID:GID, not '$MAASLAB_LIBVIRTD_HOST_USER'"
   [[ ${MAASLAB_LIBVIRTD_SOCK_GROUP:-} =~ ^[0-9]*$ ]] ||
     die "MAASLAB_LIBVIRTD_SOCK_GROUP must be a numeric GID, not '$MAASLAB_LIBVIRTD_SOCK_GROUP'"
   pid=$(daemon_pid "$dir")

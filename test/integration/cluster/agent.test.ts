@@ -6,7 +6,8 @@
 // the socket through that group only; it registers its Hypervisor, and a MaasLab applied with
 // kubectl gets its domains running on that libvirtd. Then the probes: with libvirtd gone the pod
 // stays Running, unrestarted, and is not Ready (/readyz's libvirt-reachable check) until it is
-// back; and in a group that is not the socket's, it is never Ready and says why.
+// back; and in a group that is not the socket's, or as a user the host has no record of
+// (libvirtd names every client), it runs but is never Ready, and its log says why.
 //
 // The test's kustomization patches only what a user's overlay would (the image, the socket's
 // group, where the socket is on the host) plus what kube-testenv lacks: its apiserver runs
@@ -56,7 +57,13 @@ interface Status {
  * (never pulled), the socket's group as the README tells a user to set it, the socket folder
  * of the private libvirtd, and the token volume kube-testenv's apiserver does not add.
  */
-function testKustomization(base: string, image: string, socketDir: string, gid: number): string {
+function testKustomization(
+  base: string,
+  image: string,
+  socketDir: string,
+  gid: number,
+  runAsUser?: number,
+): string {
   const [name, tag] = [
     image.slice(0, image.lastIndexOf(':')),
     image.slice(image.lastIndexOf(':') + 1),
@@ -125,7 +132,21 @@ function testKustomization(base: string, image: string, socketDir: string, gid: 
     kind: 'Kustomization',
     resources: [base],
     images: [{ name: 'ghcr.io/maaslab/maaslab-operator', newName: name, newTag: tag }],
-    patches: [{ patch: stringify(groupPatch) }, { patch: stringify(hostPatch) }],
+    patches: [
+      { patch: stringify(groupPatch) },
+      { patch: stringify(hostPatch) },
+      // Only for the negative case: a user the host has no record of.
+      ...(runAsUser === undefined
+        ? []
+        : [
+            {
+              patch: stringify({
+                ...groupPatch,
+                spec: { template: { spec: { securityContext: { runAsUser } } } },
+              }),
+            },
+          ]),
+    ],
   });
 }
 
@@ -185,7 +206,7 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
   const readyz = (pod: V1Pod): Promise<string> =>
     curlInNode(`http://${pod.status!.podIP!}:8081/readyz`);
   /** Applies the test's overlay with the socket group `gid`, as a user applies theirs. */
-  const applyOverlay = async (gid: number): Promise<void> => {
+  const applyOverlay = async (gid: number, runAsUser?: number): Promise<void> => {
     const dir = join(scratch, 'overlay');
     await run('mkdir', ['-p', dir]);
     await writeFile(
@@ -195,6 +216,7 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
         image,
         join(lv!.dir, 'sock'),
         gid,
+        runAsUser,
       ),
     );
     await kubectl('apply', '--server-side', '--force-conflicts', '-k', dir);
@@ -491,26 +513,31 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
     );
   });
 
-  it('in a group that is not the socket’s, the pod is never Ready and says why (Permission denied)', async function () {
-    this.timeout(400_000);
-    await applyOverlay(WRONG_GID);
-    const wrong = await waitFor(
+  /**
+   * Applies the overlay so that the pod cannot use the socket, and expects the new pod to run,
+   * never be Ready, and log why; then applies the good overlay and waits for Ready again.
+   */
+  async function expectNeverReadyThenRight(
+    apply: () => Promise<void>,
+    isTheBadPod: (p: V1Pod) => boolean,
+    why: RegExp,
+  ): Promise<void> {
+    await apply();
+    const bad = await waitFor(
       async () => {
         const p = await thePod();
         return (
-          p.spec?.securityContext?.supplementalGroups?.[0] === WRONG_GID &&
-          p.status?.containerStatuses?.[0]?.state?.running !== undefined &&
-          p
+          isTheBadPod(p) && p.status?.containerStatuses?.[0]?.state?.running !== undefined && p
         );
       },
       {
         timeoutMs: 180_000,
         intervalMs: 500,
-        description: 'the wrong-group pod running',
+        description: 'the bad pod running',
         explain: podsExplained,
       },
     );
-    const name = wrong.metadata!.name!;
+    const name = bad.metadata!.name!;
     const logged = await waitFor(
       async () => {
         const logs = await kubectl('logs', '-n', DEPLOY_NAMESPACE, name);
@@ -522,27 +549,48 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
         description: "the agent's log saying libvirt is not reachable",
       },
     );
-    expect(logged).to.match(/Permission denied/);
-    const body = await readyz(wrong).catch((err: unknown) => String(err));
-    expect(body).to.include('[-]libvirt-reachable failed');
-    expect(isReady(await thePod())).to.equal(false);
+    expect(logged).to.match(why);
+    expect(await readyz(bad)).to.include('[-]libvirt-reachable failed');
+    const now = await thePod();
+    expect(now.metadata?.uid).to.equal(bad.metadata?.uid);
+    expect(isReady(now)).to.equal(false);
+    expect(now.status?.containerStatuses?.[0]?.restartCount).to.equal(0);
 
-    // Put right, as the README says: the pod of the socket's group is Ready.
+    // Put right, as the README says: the pod is Ready.
     const t = Date.now();
     await applyOverlay(SOCKET_GID);
     await waitFor(
       async () => {
         const p = await thePod();
-        return p.spec?.securityContext?.supplementalGroups?.[0] === SOCKET_GID && isReady(p);
+        return p.metadata?.uid !== bad.metadata?.uid && isReady(p);
       },
       {
         timeoutMs: 240_000,
         intervalMs: 250,
-        description: 'the socket-group pod Ready',
+        description: 'the put-right pod Ready',
         explain: podsExplained,
       },
     );
-    console.log(`      agent: group put right to pod Ready in ${Date.now() - t} ms`);
+    console.log(`      agent: put right to pod Ready in ${Date.now() - t} ms`);
+  }
+
+  it('in a group that is not the socket’s, the pod is never Ready and says why (Permission denied)', async function () {
+    this.timeout(500_000);
+    await expectNeverReadyThenRight(
+      () => applyOverlay(WRONG_GID),
+      (p) => p.spec?.securityContext?.supplementalGroups?.[0] === WRONG_GID,
+      /Failed to connect socket to '[^']*\/libvirt-sock': Permission denied/,
+    );
+  });
+
+  it('as a user the host has no record of, the pod is never Ready and says why (libvirtd cannot name it)', async function () {
+    this.timeout(500_000);
+    const stranger = AGENT_UID - 1;
+    await expectNeverReadyThenRight(
+      () => applyOverlay(SOCKET_GID, stranger),
+      (p) => p.spec?.securityContext?.runAsUser === stranger,
+      new RegExp(`Failed to find user record for uid '${stranger}'`),
+    );
   });
 
   it('deletes the lab (domains gone from libvirtd), the overlay and its pod', async function () {

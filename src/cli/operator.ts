@@ -72,7 +72,12 @@ import {
   type WatchScope,
 } from '../runtime/index.js';
 import type { OperatorOptions } from './options.js';
-import { REGISTRATION_READY_CHECK, createRegistration } from './registration.js';
+import {
+  LIBVIRT_READY_CHECK,
+  REGISTRATION_READY_CHECK,
+  createRegistration,
+  libvirtReadyCheck,
+} from './registration.js';
 import { createManagerShardLeases } from './shard-leases.js';
 import { definedProps } from '../util/defined-props.js';
 
@@ -347,7 +352,8 @@ export async function runOperator(
     }
   }
 
-  // Agent mode: register this node's Hypervisor once the caches synced; not ready before.
+  // Agent mode: register this node's Hypervisor once the caches synced; not ready before, nor
+  // while the host's libvirtd cannot be reached.
   if (options.registerHypervisor) {
     const registration = createRegistration({
       ...options.registerHypervisor,
@@ -357,6 +363,10 @@ export async function runOperator(
     });
     manager.add(registration);
     manager.addReadyCheck(REGISTRATION_READY_CHECK, () => registration.registered());
+    manager.addReadyCheck(
+      LIBVIRT_READY_CHECK,
+      libvirtReadyCheck(pool, options.registerHypervisor.uri, logger),
+    );
   }
 
   let consoleServer: ConsoleServer | undefined;

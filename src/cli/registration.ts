@@ -3,11 +3,17 @@
 // and /readyz fails until that worked. Retries forever with a capped backoff, as kubelet
 // does: RBAC or the admission policy may arrive after the DaemonSet (GitOps ordering).
 //
+// Agent mode also has a libvirt readiness check (`libvirt-reachable`): the pod is Ready only
+// while its connection to the host's libvirtd is up, so a host whose libvirtd stopped (or whose
+// socket the pod may not open) shows as not Ready, while /healthz stays ok and kubelet does not
+// restart a process that could do nothing better after a restart.
+//
 // Only `spec.uri` is applied, under field manager `maaslab-agent`: whatever else an admin
 // sets on the object (storagePool, unschedulable) belongs to their manager and is kept.
 
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import { type Hypervisor, Group, GroupVersion, HypervisorKind } from '../api/v1alpha1/index.js';
+import type { ConnectionPool } from '../libvirt/connection-pool.js';
 import {
   type Backoff,
   type Client,
@@ -24,6 +30,9 @@ export const REGISTRATION_FIELD_MANAGER = 'maaslab-agent';
 
 /** The /readyz check that passes once the Hypervisor is registered. */
 export const REGISTRATION_READY_CHECK = 'hypervisor-registered';
+
+/** The /readyz check that passes while the agent's libvirt connection is up. */
+export const LIBVIRT_READY_CHECK = 'libvirt-reachable';
 
 /** The URI of the local libvirt daemon, through the socket the agent DaemonSet mounts. */
 export const DEFAULT_REGISTER_URI = 'qemu:///system';
@@ -115,5 +124,43 @@ export function createRegistration(opts: RegistrationOptions): Registration {
     },
     registered: () => registered,
     done,
+  };
+}
+
+/**
+ * Agent mode's readiness on libvirt: true while `pool` has a working connection to `uri`.
+ * Otherwise it asks the pool for one and answers false at once, without waiting for the open
+ * (kubelet gives a probe one second; an open may take the pool's open timeout): the pool
+ * reconnects in the background with its backoff, and the check passes once it is up again.
+ * Each change between reachable and not is logged once, with libvirt's error (say "Permission
+ * denied" when the pod is not in the socket's group, "No such file or directory" when libvirtd
+ * is not running).
+ */
+export function libvirtReadyCheck(
+  pool: Pick<ConnectionPool<unknown>, 'isUp' | 'get'>,
+  uri: string,
+  logger: Logger,
+): () => boolean {
+  let reported: string | undefined;
+  const report = (state: string, log: () => void): void => {
+    if (state === reported) return;
+    reported = state;
+    log();
+  };
+  return () => {
+    if (pool.isUp(uri)) {
+      report('up', () => logger.info('libvirt reachable: ready', { uri }));
+      return true;
+    }
+    pool.get(uri).then(
+      () => report('up', () => logger.info('libvirt reachable: ready', { uri })),
+      (err: unknown) => {
+        const error = describeError(err);
+        report(JSON.stringify(error), () =>
+          logger.warn('libvirt not reachable: not ready', { uri, error }),
+        );
+      },
+    );
+    return false;
   };
 }

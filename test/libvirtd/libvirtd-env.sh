@@ -33,6 +33,15 @@
 #   /dev/null over them in its mount namespace), to test what happens where QEMU cannot run;
 #   MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm (the daemon's /dev is a copy without it, so
 #   libvirt offers only the `qemu` (TCG) domain type), so a KVM host tests the TCG path too;
+#   MAASLAB_LIBVIRTD_SOCK_GROUP=GID gives the read-write socket to that group, as a distribution's
+#   libvirtd does with its `libvirt` group (unix_sock_group, unix_sock_rw_perms 0660, and the
+#   socket folder 0755 like /run/libvirt), so that a process of another user in that group (the
+#   agent's pod, through a hostPath volume) can connect; unset, the sockets are root's only;
+#   MAASLAB_LIBVIRTD_HOST_USER=UID:GID gives this daemon's view of /etc/passwd and /etc/group
+#   (copies bound over them in its mount namespace) a user and a group of those numbers, as a
+#   host has them after `useradd`: libvirtd names every client of its socket (it looks up the
+#   peer's uid and primary gid and refuses the connection with "Failed to find user record"
+#   when either has no name), so a pod's user must exist on the host; the host keeps its files;
 #   MAASLAB_CACHE (default ~/.cache/maaslab): QEMU capability files are shared between runs
 #   through MAASLAB_CACHE/libvirtd-qemu-caps, which saves ~3.5 s of probing per fresh DIR.
 #   libvirtd checks each file against the QEMU binary and itself, and re-probes when stale.
@@ -99,13 +108,22 @@ write_configs() {
   local dir="$1"
   mkdir -p "$dir"/{etc,run,lib,cache,log,sock}
   mkdir -p "$dir"/etc/{qemu/networks/autostart,storage/autostart,nwfilter}
-  chmod 0700 "$dir/sock"
+  # The socket's group: root's only, or a group's (see MAASLAB_LIBVIRTD_SOCK_GROUP above).
+  # libvirt reads a leading "+" as a numeric GID, never a name to look up.
+  local group=root rw_perms=0700 group_gid=${MAASLAB_LIBVIRTD_SOCK_GROUP:-}
+  if [[ -n $group_gid ]]; then
+    group="+$group_gid"
+    rw_perms=0660
+    chmod 0755 "$dir/sock"
+  else
+    chmod 0700 "$dir/sock"
+  fi
   cat >"$dir/etc/libvirtd.conf" <<EOF
 # Written by test/libvirtd/libvirtd-env.sh; the daemon reads it through -f.
 unix_sock_dir = "$dir/sock"
-unix_sock_group = "root"
+unix_sock_group = "$group"
 unix_sock_ro_perms = "0700"
-unix_sock_rw_perms = "0700"
+unix_sock_rw_perms = "$rw_perms"
 unix_sock_admin_perms = "0700"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
@@ -167,6 +185,23 @@ hide_kvm() {
   done
 }
 
+# add_host_user DIR UID GID: in this mount namespace only, /etc/passwd and /etc/group become
+# copies that also name UID and GID (user and group `maaslab-agent`), unless they already do.
+add_host_user() {
+  local dir="$1" uid="$2" gid="$3" users="$1/users"
+  mkdir -p "$users"
+  cp /etc/passwd "$users/passwd"
+  cp /etc/group "$users/group"
+  if ! getent passwd "$uid" >/dev/null; then
+    echo "maaslab-agent:x:$uid:$gid:maaslab agent:/nonexistent:/usr/sbin/nologin" >>"$users/passwd"
+  fi
+  if ! getent group "$gid" >/dev/null; then
+    echo "maaslab-agent:x:$gid:" >>"$users/group"
+  fi
+  mount --bind "$users/passwd" /etc/passwd
+  mount --bind "$users/group" /etc/group
+}
+
 # inner DIR: runs as root inside the namespaces; mounts the private folders and becomes libvirtd.
 inner() {
   local dir="$1" src dst
@@ -193,6 +228,9 @@ inner() {
   fi
   if [[ ${MAASLAB_LIBVIRTD_NO_KVM:-} == 1 && -e /dev/kvm ]]; then
     hide_kvm
+  fi
+  if [[ -n ${MAASLAB_LIBVIRTD_HOST_USER:-} ]]; then
+    add_host_user "$dir" "${MAASLAB_LIBVIRTD_HOST_USER%%:*}" "${MAASLAB_LIBVIRTD_HOST_USER##*:}"
   fi
   exec libvirtd -f "$dir/etc/libvirtd.conf" -p "$dir/libvirtd.pid"
 }
@@ -244,6 +282,10 @@ cmd_start() {
   dir=$(abs_dir "$1")
   ns=$(netns_name "$dir")
   [[ $EUID -eq 0 ]] || die "must run as root (it creates network and mount namespaces)"
+  [[ ${MAASLAB_LIBVIRTD_HOST_USER:-} =~ ^([0-9]+:[0-9]+)?$ ]] ||
+    die "MAASLAB_LIBVIRTD_HOST_USER must be UID:GID, not '$MAASLAB_LIBVIRTD_HOST_USER'"
+  [[ ${MAASLAB_LIBVIRTD_SOCK_GROUP:-} =~ ^[0-9]*$ ]] ||
+    die "MAASLAB_LIBVIRTD_SOCK_GROUP must be a numeric GID, not '$MAASLAB_LIBVIRTD_SOCK_GROUP'"
   pid=$(daemon_pid "$dir")
   if [[ -n "$pid" ]] && netns_exists "$ns"; then
     uri_for "$dir"

@@ -26,6 +26,18 @@ export interface PrivateLibvirtdOptions {
    * the TCG path too. Defaults to the environment's MAASLAB_LIBVIRTD_NO_KVM.
    */
   readonly noKvm?: boolean;
+  /**
+   * Give the read-write socket to this group, mode 0660, in a folder of mode 0755
+   * (MAASLAB_LIBVIRTD_SOCK_GROUP), as Debian's libvirtd gives it to group `libvirt`, so that a
+   * process of another user in the group can connect. Default: root's only (0700).
+   */
+  readonly socketGroup?: number;
+  /**
+   * A user and a group the daemon's host has (MAASLAB_LIBVIRTD_HOST_USER), in its view of
+   * /etc/passwd and /etc/group only: libvirtd refuses a client whose uid or primary gid has no
+   * name on its host ("Failed to find user record"), as a pod's user has none unless added.
+   */
+  readonly hostUser?: { readonly uid: number; readonly gid: number };
 }
 
 /** Whether MAASLAB_LIBVIRTD_NO_KVM=1 hides /dev/kvm from every private libvirtd of this run. */
@@ -248,6 +260,11 @@ export async function startPrivateLibvirtd(
     MAASLAB_LIBVIRTD_TIMEOUT: String(Math.ceil(timeoutMs / 1000)),
   };
   if (opts.noKvm !== undefined) env.MAASLAB_LIBVIRTD_NO_KVM = opts.noKvm ? '1' : '0';
+  if (opts.socketGroup !== undefined) env.MAASLAB_LIBVIRTD_SOCK_GROUP = String(opts.socketGroup);
+  else delete env.MAASLAB_LIBVIRTD_SOCK_GROUP;
+  if (opts.hostUser !== undefined)
+    env.MAASLAB_LIBVIRTD_HOST_USER = `${opts.hostUser.uid}:${opts.hostUser.gid}`;
+  else delete env.MAASLAB_LIBVIRTD_HOST_USER;
   const script = (cmd: string): Promise<RunResult> =>
     run(LIBVIRTD_ENV_SCRIPT, [cmd, dir], { timeoutMs: timeoutMs + 30_000, env });
 

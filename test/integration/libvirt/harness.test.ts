@@ -292,3 +292,50 @@ describe('private libvirtd harness with /dev/kvm hidden (noKvm, MAASLAB_LIBVIRTD
     expect(kvm.rdev, '/dev/kvm on the host is still the KVM device').to.not.equal(devNull.rdev);
   });
 });
+
+describe('private libvirtd harness with a socket group and a host user (socketGroup, hostUser)', function () {
+  this.timeout(180_000);
+  const GID = 4713;
+  const USER = { uid: 65533, gid: 65533 };
+  let lv: PrivateLibvirtd;
+  let hostPasswd = '';
+
+  before(async () => {
+    hostPasswd = await readFile('/etc/passwd', 'utf8');
+    lv = await startPrivateLibvirtd({ socketGroup: GID, hostUser: USER });
+  });
+
+  after(async () => {
+    await lv?.stop();
+  });
+
+  it("gives the read-write socket to the group, 0660, in a 0755 folder, as a distribution's libvirtd does", async () => {
+    const sock = await stat(join(lv.dir, 'sock', 'libvirt-sock'));
+    expect(sock.isSocket()).to.equal(true);
+    expect({ uid: sock.uid, gid: sock.gid, mode: sock.mode & 0o777 }).to.deep.equal({
+      uid: 0,
+      gid: GID,
+      mode: 0o660,
+    });
+    expect((await stat(join(lv.dir, 'sock'))).mode & 0o777).to.equal(0o755);
+    // The read-only and admin sockets stay root's.
+    expect((await stat(join(lv.dir, 'sock', 'libvirt-sock-ro'))).mode & 0o777).to.equal(0o700);
+  });
+
+  it("names the user and group in the daemon's view of /etc/passwd and /etc/group only", async () => {
+    const pid = (await readFile(join(lv.dir, 'libvirtd.pid'), 'utf8')).trim();
+    const inDaemon = async (db: string, id: number): Promise<string> =>
+      (await run('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', 'getent', db, String(id)]))
+        .stdout;
+    expect(await inDaemon('passwd', USER.uid)).to.match(
+      new RegExp(`^[^:]+:x:${USER.uid}:${USER.gid}:`),
+    );
+    expect(await inDaemon('group', USER.gid)).to.match(new RegExp(`^[^:]+:x:${USER.gid}:`));
+    expect(await readFile('/etc/passwd', 'utf8'), "the machine's /etc/passwd").to.equal(hostPasswd);
+    const onHost = await run('getent', ['passwd', String(USER.uid)]).then(
+      (r) => r.stdout,
+      () => '',
+    );
+    expect(onHost, `uid ${USER.uid} on the host`).to.equal('');
+  });
+});

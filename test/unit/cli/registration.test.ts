@@ -5,8 +5,10 @@ import { noopLogger } from '../../../src/runtime/log.js';
 import {
   REGISTRATION_FIELD_MANAGER,
   createRegistration,
+  libvirtReadyCheck,
   registrationObject,
 } from '../../../src/cli/registration.js';
+import type { Logger } from '../../../src/runtime/log.js';
 import { createFakeClock } from '../../fakes/clock.js';
 
 /** A Client whose apply fails `failures` times, then succeeds; records every call. */
@@ -116,5 +118,67 @@ describe('cli/registration', () => {
     });
     await reg.stop();
     expect(reg.registered()).to.equal(false);
+  });
+});
+
+/** A logger that keeps what it is told, as `level message`. */
+function recordingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const keep =
+    (level: string) =>
+    (message: string): void =>
+      void lines.push(`${level} ${message}`);
+  const logger = {
+    ...noopLogger,
+    info: keep('info'),
+    warn: keep('warn'),
+    error: keep('error'),
+  } as Logger;
+  return { logger, lines };
+}
+
+describe('cli/registration: libvirtReadyCheck', () => {
+  /** A pool whose one URI is up or not; get() opens when `opens`, else rejects with `error`. */
+  const fakePool = () => {
+    const state = { up: false, opens: false, error: new Error('Permission denied'), gets: 0 };
+    return {
+      state,
+      isUp: (uri: string) => uri === 'qemu:///system' && state.up,
+      get: (): Promise<unknown> => {
+        state.gets++;
+        if (!state.opens) return Promise.reject(state.error);
+        state.up = true;
+        return Promise.resolve({});
+      },
+    };
+  };
+
+  it('fails at once while the connection is down, asks the pool to reconnect, passes once up', async () => {
+    const pool = fakePool();
+    const { logger, lines } = recordingLogger();
+    const check = libvirtReadyCheck(pool, 'qemu:///system', logger);
+    expect(check()).to.equal(false);
+    expect(pool.state.gets).to.equal(1);
+    await settle();
+    expect(check()).to.equal(false);
+    await settle();
+    // One line per change, with libvirt's reason, not one per probe.
+    expect(lines).to.deep.equal(['warn libvirt not reachable: not ready']);
+    pool.state.opens = true;
+    expect(check()).to.equal(false); // the open was only asked for
+    await settle();
+    expect(check()).to.equal(true);
+    expect(pool.state.gets).to.equal(3);
+    expect(lines).to.deep.equal([
+      'warn libvirt not reachable: not ready',
+      'info libvirt reachable: ready',
+    ]);
+    pool.state.up = false;
+    pool.state.opens = false;
+    pool.state.error = new Error('No such file or directory');
+    expect(check()).to.equal(false);
+    await settle();
+    expect(lines).to.have.length(3);
+    expect(lines[2]).to.equal('warn libvirt not reachable: not ready');
   });
 });

@@ -336,8 +336,13 @@ describe('deploy/ (kubectl kustomize)', function () {
       const d = docs('deploy/overlays/agent');
       expect(find(d, 'Deployment')).to.equal(undefined);
       const ds = must<V1DaemonSet>(d, 'DaemonSet', 'maaslab-agent');
+      // Beside its ServiceAccount, whatever namespace kubectl's context names.
+      expect(ds.metadata?.namespace).to.equal('maaslab-system');
+      expect(ds.metadata?.labels).to.include({ 'app.kubernetes.io/part-of': 'maaslab' });
       const pod = ds.spec!.template.spec!;
       expect(pod.nodeSelector).to.deep.equal({ 'maaslab.dev/hypervisor': 'true' });
+      // The socket's group: the documented default, Debian 12's `libvirt` on our hosts.
+      expect(pod.securityContext?.supplementalGroups).to.deep.equal([107]);
       const c = expectHardenedOperatorPod(pod);
       expect(c.args).to.deep.equal([
         'run',

@@ -1,0 +1,604 @@
+// Agent mode on a real kubelet: `kubectl apply --server-side -k` of deploy/overlays/agent, as a
+// user applies it, on the single-node cluster of test/support/cluster.ts whose node is labelled
+// (and tainted) maaslab.dev/hypervisor=true, with the host's libvirt socket being a private
+// libvirtd's (test/libvirtd/libvirtd-env.sh) that gives its socket to a group, 0660, as Debian's
+// gives it to `libvirt`. The agent's pod runs as 65532 on a read-only root file system and reaches
+// the socket through that group only; it registers its Hypervisor, and a MaasLab applied with
+// kubectl gets its domains running on that libvirtd. Then the probes: with libvirtd gone the pod
+// stays Running, unrestarted, and is not Ready (/readyz's libvirt-reachable check) until it is
+// back; and in a group that is not the socket's, or as a user the host has no record of
+// (libvirtd names every client), it runs but is never Ready, and its log says why.
+//
+// The test's kustomization patches only what a user's overlay would (the image, the socket's
+// group, where the socket is on the host) plus what kube-testenv lacks: its apiserver runs
+// without the ServiceAccount admission plugin, so the token volume that plugin adds to every
+// pod is added here (test/integration/cluster/pod.test.ts does the same for deploy/base).
+// The overlay goes into maaslab-system, as the deploy/ tests apply it, and is deleted at the end
+// with their helper; the CRDs and base RBAC stay for the other tests.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { stringify } from 'yaml';
+import { type Cluster, startCluster } from '../../support/cluster.js';
+import { controlPlane, repoRoot } from '../../support/controlplane.js';
+import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
+import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
+import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import { kubectlApply, kubectlRun } from '../../support/operator.js';
+import { waitFor } from '../../support/wait.js';
+
+const run = promisify(execFile);
+const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
+/** The socket's group: no group of this machine, so that only the patch can grant it. */
+const SOCKET_GID = 4711;
+/** A group that is not the socket's, for the negative case. */
+const WRONG_GID = 4712;
+/** The agent's uid and gid, deploy/'s runAsUser and runAsGroup. */
+const AGENT_UID = 65532;
+const LAB = 'agent';
+const POD_SELECTOR = 'app.kubernetes.io/name=maaslab-operator,app.kubernetes.io/component=operator';
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+interface Status {
+  status?: { conditions?: Condition[]; printableStatus?: string };
+}
+
+/**
+ * The test's overlay: deploy/overlays/agent, the image imported into the node's containerd
+ * (never pulled), the socket's group as the README tells a user to set it, the socket folder
+ * of the private libvirtd, and the token volume kube-testenv's apiserver does not add.
+ */
+function testKustomization(
+  base: string,
+  image: string,
+  socketDir: string,
+  gid: number,
+  runAsUser?: number,
+): string {
+  const [name, tag] = [
+    image.slice(0, image.lastIndexOf(':')),
+    image.slice(image.lastIndexOf(':') + 1),
+  ];
+  // The README's patch, verbatim but for the number.
+  const groupPatch = {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'maaslab-agent', namespace: 'maaslab-system' },
+    spec: { template: { spec: { securityContext: { supplementalGroups: [gid] } } } },
+  };
+  const hostPatch = {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'maaslab-agent', namespace: 'maaslab-system' },
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            {
+              name: 'operator',
+              imagePullPolicy: 'Never',
+              volumeMounts: [
+                {
+                  name: 'kube-api-access',
+                  mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+                  readOnly: true,
+                },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'libvirt-run', hostPath: { path: socketDir, type: 'Directory' } },
+            {
+              name: 'kube-api-access',
+              projected: {
+                defaultMode: 0o444,
+                sources: [
+                  { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+                  {
+                    configMap: {
+                      name: 'kube-root-ca.crt',
+                      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+                    },
+                  },
+                  {
+                    downwardAPI: {
+                      items: [
+                        {
+                          path: 'namespace',
+                          fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' },
+                        },
+                      ],
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+  return stringify({
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [base],
+    images: [{ name: 'ghcr.io/maaslab/maaslab-operator', newName: name, newTag: tag }],
+    patches: [
+      { patch: stringify(groupPatch) },
+      { patch: stringify(hostPatch) },
+      // Only for the negative case: a user the host has no record of.
+      ...(runAsUser === undefined
+        ? []
+        : [
+            {
+              patch: stringify({
+                ...groupPatch,
+                spec: { template: { spec: { securityContext: { runAsUser } } } },
+              }),
+            },
+          ]),
+    ],
+  });
+}
+
+describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node (the host libvirtd socket through its group)', function () {
+  let cluster: Cluster | undefined;
+  let lv: PrivateLibvirtd | undefined;
+  let labNs: TestNamespace | undefined;
+  let scratch = '';
+  let image = '';
+  let hvName = '';
+  /** The agent pod that was Ready before libvirtd went away. */
+  let readyPod: V1Pod | undefined;
+  const admin = (): string => controlPlane().adminKubeconfig;
+  const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
+  const kubectl = (...args: string[]): Promise<string> => kubectlRun(admin(), args);
+  const agentPods = async (): Promise<V1Pod[]> =>
+    (await core().listNamespacedPod({ namespace: DEPLOY_NAMESPACE, labelSelector: POD_SELECTOR }))
+      .items;
+  const isReady = (p: V1Pod): boolean =>
+    p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  /** The one agent pod of the node, not terminating; throws while there is none or two. */
+  const thePod = async (): Promise<V1Pod> => {
+    const pods = (await agentPods()).filter((p) => !p.metadata?.deletionTimestamp);
+    if (pods.length !== 1) throw new Error(`${pods.length} agent pods`);
+    return pods[0]!;
+  };
+  /** The agent pods' status, and each one's /readyz and log tail: why a wait gave up. */
+  const podsExplained = async (): Promise<string> => {
+    const out: string[] = [];
+    for (const p of await agentPods()) {
+      const name = p.metadata?.name ?? '?';
+      const readyzBody = p.status?.podIP ? await readyz(p).catch((e: unknown) => String(e)) : '';
+      const logs = await kubectl('logs', '-n', DEPLOY_NAMESPACE, name, '--tail=30').catch(
+        (e: unknown) => String(e),
+      );
+      out.push(
+        `pod ${name}: ${JSON.stringify({ phase: p.status?.phase, conditions: p.status?.conditions })}`,
+        `/readyz:\n${readyzBody}`,
+        `log:\n${logs}`,
+      );
+    }
+    return out.join('\n');
+  };
+  /** curl inside the node's network namespace, where the pod addresses route. */
+  const curlInNode = async (url: string): Promise<string> =>
+    (
+      await run('nsenter', [
+        `--net=/run/netns/${cluster!.netns}`,
+        '--',
+        'curl',
+        '-sS',
+        '--max-time',
+        '5',
+        url,
+      ])
+    ).stdout;
+  const readyz = (pod: V1Pod): Promise<string> =>
+    curlInNode(`http://${pod.status!.podIP!}:8081/readyz`);
+  /** Applies the test's overlay with the socket group `gid`, as a user applies theirs. */
+  const applyOverlay = async (gid: number, runAsUser?: number): Promise<void> => {
+    const dir = join(scratch, 'overlay');
+    await run('mkdir', ['-p', dir]);
+    await writeFile(
+      join(dir, 'kustomization.yaml'),
+      testKustomization(
+        relative(dir, join(repoRoot, 'deploy', 'overlays', 'agent')),
+        image,
+        join(lv!.dir, 'sock'),
+        gid,
+        runAsUser,
+      ),
+    );
+    await kubectl('apply', '--server-side', '--force-conflicts', '-k', dir);
+  };
+  const hypervisorReady = async (): Promise<Condition | undefined> => {
+    const hv = JSON.parse(await kubectl('get', 'hypervisor', hvName, '-o', 'json')) as Status;
+    return hv.status?.conditions?.find((c) => c.type === 'Ready');
+  };
+
+  before(async function () {
+    this.timeout(900_000);
+    if (process.getuid?.() !== 0) this.skip();
+    scratch = await mkdtemp(join(tmpdir(), 'maaslab-agent-test-'));
+    let t = Date.now();
+    // The host as the README prepares it: a user and group 65532, which libvirtd must be able
+    // to name, and the socket in a group of its own.
+    lv = await startPrivateLibvirtd({
+      socketGroup: SOCKET_GID,
+      hostUser: { uid: AGENT_UID, gid: AGENT_UID },
+    });
+    console.log(`      libvirtd: answering in ${Date.now() - t} ms (socket group ${SOCKET_GID})`);
+    t = Date.now();
+    // Tainted as hypervisor hosts often are: the DaemonSet tolerates it as shipped, and pods
+    // that other tests of the shared control plane leave behind stay off the node.
+    cluster = await startCluster({
+      controlPlane: controlPlane(),
+      nodeLabels: { 'maaslab.dev/hypervisor': 'true' },
+      nodeTaints: ['maaslab.dev/hypervisor=true:NoSchedule'],
+    });
+    hvName = cluster.nodeName;
+    console.log(`      cluster: Node Ready in ${Date.now() - t} ms`);
+    t = Date.now();
+    await run(join(repoRoot, 'hack', 'build-image.sh'), [], { maxBuffer: 16 << 20 });
+    const names = await cluster.importImage(archive);
+    image = names.find((n) => n.includes('maaslab-operator')) ?? '';
+    expect(image, `ctr images import named ${JSON.stringify(names)}`).to.match(
+      /^ghcr\.io\/maaslab\/maaslab-operator:/,
+    );
+    console.log(`      image: built (cached) and imported in ${Date.now() - t} ms`);
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    // No-ops after the last test; after a failure, what it would have removed.
+    const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      await fn().catch((err: unknown) => console.error(`      cleanup (${what}): ${String(err)}`));
+    };
+    if (labNs) await step('lab', () => deleteLab());
+    await step('overlay', () => deleteOverlay());
+    await step('cluster', async () => cluster?.stop());
+    await step('libvirtd', async () => lv?.stop());
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** The lab's namespace and everything in it, waiting for the agent to finalize the nodes. */
+  async function deleteLab(): Promise<void> {
+    if (!labNs) return;
+    const ns = labNs.name;
+    await kubectl('delete', 'maaslab', LAB, '-n', ns, '--ignore-not-found', '--timeout=180s');
+    // The lab's MaasNodes and VirtNetworks go by garbage collection, each through the agent's
+    // finalizer (its domain, its network): the agent must outlive them.
+    await waitFor(
+      async () => (await kubectl('get', 'maasnodes,virtnetworks', '-n', ns, '-o', 'name')) === '',
+      {
+        timeoutMs: 180_000,
+        intervalMs: 500,
+        description: `the lab's nodes and networks in ${ns} gone`,
+      },
+    );
+    await labNs.delete();
+    labNs = undefined;
+  }
+
+  /** The overlay's extras (the DaemonSet with them), its pods gone, and the Hypervisor. */
+  async function deleteOverlay(): Promise<void> {
+    if (!cluster) return;
+    await deleteDeployExtras(admin());
+    await waitFor(async () => (await agentPods()).length === 0, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      description: 'the agent pods deleted by the kubelet',
+    });
+    await kubectl('delete', 'hypervisor', hvName, '--ignore-not-found');
+    // The agent's shard Lease (--leader-elect), which nobody renews any more.
+    await kubectl(
+      'delete',
+      'lease',
+      `maaslab-hv-${hvName}`,
+      '-n',
+      DEPLOY_NAMESPACE,
+      '--ignore-not-found',
+    );
+  }
+
+  it('runs the DaemonSet pod Running and Ready, as 65532 in the socket group on a read-only root file system', async function () {
+    this.timeout(300_000);
+    const t = Date.now();
+    await applyOverlay(SOCKET_GID);
+    const pod = await waitFor(
+      async () => {
+        const p = await thePod();
+        return isReady(p) && p;
+      },
+      {
+        timeoutMs: 240_000,
+        intervalMs: 250,
+        description: 'the agent pod Ready',
+        explain: podsExplained,
+      },
+    );
+    console.log(`      agent: applied to pod Ready in ${Date.now() - t} ms`);
+    expect(pod.status?.phase).to.equal('Running');
+    expect(pod.spec?.nodeName).to.equal(cluster!.nodeName);
+    expect(pod.spec?.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(pod.spec?.securityContext?.supplementalGroups).to.deep.equal([SOCKET_GID]);
+    expect(pod.spec?.containers[0]?.securityContext).to.include({ readOnlyRootFilesystem: true });
+    expect(pod.status?.containerStatuses?.[0]).to.include({ ready: true, restartCount: 0 });
+    const name = pod.metadata!.name!;
+    const exec = (...cmd: string[]): Promise<string> =>
+      kubectl('exec', '-n', DEPLOY_NAMESPACE, name, '--', ...cmd);
+    // What the process really runs as, not what the spec asks for.
+    const ids = (await exec('id')).trim();
+    expect(ids).to.match(/^uid=65532\b/);
+    expect(ids).to.match(new RegExp(`groups=.*\\b${SOCKET_GID}\\b`));
+    const write = await exec('sh', '-c', 'touch /probe 2>&1; echo rc=$?');
+    expect(write).to.match(/Read-only file system/);
+    expect(write).to.match(/rc=1/);
+    // The host's socket, as libvirt's client finds it for qemu:///system.
+    expect(await exec('ls', '-ln', '/run/libvirt/libvirt-sock')).to.match(
+      new RegExp(`^srw-rw---- +1 +0 +${SOCKET_GID} `),
+    );
+    const body = await readyz(pod);
+    expect(body).to.include('[+]libvirt-reachable ok');
+    expect(body).to.include('[+]hypervisor-registered ok');
+    readyPod = pod;
+  });
+
+  it("registers its node's Hypervisor (qemu:///system, field manager maaslab-agent), which the agent reports Ready", async function () {
+    this.timeout(120_000);
+    const hv = JSON.parse(
+      await kubectl('get', 'hypervisor', hvName, '-o', 'json', '--show-managed-fields'),
+    ) as { spec: { uri: string }; metadata: { managedFields?: { manager: string }[] } };
+    expect(hv.spec.uri).to.equal('qemu:///system');
+    expect(hv.metadata.managedFields?.map((f) => f.manager)).to.include('maaslab-agent');
+    // The storage pool is the admin's to set (README, "Agent mode"): a folder of the private
+    // libvirtd's, which the agent defines there.
+    await kubectl(
+      'patch',
+      'hypervisor',
+      hvName,
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { storagePool: 'agent', storagePoolPath: join(lv!.dir, 'pool') } }),
+    );
+    const ready = await waitFor(
+      async () => {
+        const c = await hypervisorReady();
+        return c?.status === 'True' && c;
+      },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+        description: `Hypervisor ${hvName} Ready`,
+        explain: async () => kubectl('get', 'hypervisor', hvName, '-o', 'yaml'),
+      },
+    );
+    expect(ready.status).to.equal('True');
+    expect((await lv!.virsh(['pool-list', '--name'])).split('\n').map((l) => l.trim())).to.include(
+      'agent',
+    );
+  });
+
+  it('makes a MaasLab applied with kubectl Ready, its domains running on the private libvirtd', async function () {
+    this.timeout(400_000);
+    labNs = await createTestNamespace(controlPlane().kubeConfig(), 'agent-lab');
+    const ns = labNs.name;
+    const lab = {
+      apiVersion: 'maaslab.dev/v1alpha1',
+      kind: 'MaasLab',
+      metadata: { name: LAB, namespace: ns },
+      spec: {
+        hypervisor: hvName,
+        networks: [
+          { name: 'maas', mode: 'isolated', ipv4: { address: '10.86.0.1', prefixLength: 24 } },
+        ],
+        nodes: {
+          count: 2,
+          macPrefix: '52:54:00:7f:0a',
+          template: {
+            memory: '128Mi',
+            disks: [{ name: 'root', size: '64Mi' }],
+            interfaces: [{ network: 'maas' }],
+            vnc: { enabled: false },
+          },
+        },
+      },
+    };
+    const t = Date.now();
+    await kubectlApply(admin(), [lab], join(scratch, 'lab.yaml'));
+    await kubectl('wait', '-n', ns, 'maaslab', LAB, '--for=condition=Ready', '--timeout=300s');
+    console.log(`      lab: applied to Ready in ${Date.now() - t} ms`);
+    const running = (await lv!.virsh(['list', '--name', '--state-running']))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    expect(running.sort()).to.deep.equal([`${ns}.${LAB}-node1`, `${ns}.${LAB}-node2`]);
+    expect((await lv!.virsh(['net-list', '--name'])).trim()).to.include(`${LAB}-maas`);
+  });
+
+  it('stays Running and live while libvirtd is down, not Ready (/readyz libvirt-reachable), and Ready again once it is back', async function () {
+    this.timeout(400_000);
+    const first = await thePod();
+    expect(first.metadata?.uid).to.equal(readyPod?.metadata?.uid);
+    const restarts = first.status?.containerStatuses?.[0]?.restartCount ?? -1;
+    const killed = Date.now();
+    await lv!.kill();
+    // The check itself, then kubelet's verdict (readinessProbe: every 10 s, 3 failures).
+    await waitFor(async () => (await readyz(first)).includes('[-]libvirt-reachable failed'), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      description: '/readyz failing',
+    });
+    console.log(`      probe: /readyz failing ${Date.now() - killed} ms after libvirtd was killed`);
+    const notReady = await waitFor(
+      async () => {
+        const p = await thePod();
+        return !isReady(p) && p;
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        description: 'the agent pod not Ready',
+        explain: podsExplained,
+      },
+    );
+    console.log(`      probe: not Ready ${Date.now() - killed} ms after libvirtd was killed`);
+    const body = await curlInNode(`http://${notReady.status!.podIP!}:8081/readyz`).catch(
+      (err: unknown) => String(err),
+    );
+    expect(body).to.include('[-]libvirt-reachable failed');
+    expect(body).to.include('[+]hypervisor-registered ok');
+    expect(await curlInNode(`http://${notReady.status!.podIP!}:8081/healthz`)).to.include(
+      'check passed',
+    );
+    // Down longer than the liveness probe's period (20 s) plus its initial delay, so kubelet
+    // has asked /healthz while libvirt was gone.
+    await waitFor(() => Date.now() - killed > 30_000, { timeoutMs: 60_000, intervalMs: 500 });
+    const during = await thePod();
+    expect(during.metadata?.uid).to.equal(first.metadata?.uid);
+    expect(during.status?.phase).to.equal('Running');
+    expect(during.status?.containerStatuses?.[0]?.state?.running).to.not.equal(undefined);
+    expect(during.status?.containerStatuses?.[0]?.restartCount).to.equal(restarts);
+    expect(isReady(during)).to.equal(false);
+    const down = await waitFor(
+      async () => {
+        const c = await hypervisorReady();
+        return c?.status === 'False' && c;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: 'Hypervisor Ready=False' },
+    );
+    expect(down.reason).to.equal('HypervisorUnreachable');
+    const logs = await kubectl('logs', '-n', DEPLOY_NAMESPACE, first.metadata!.name!);
+    expect(logs).to.match(/libvirt not reachable: not ready/);
+
+    const back = Date.now();
+    await lv!.restart();
+    await waitFor(async () => (await readyz(first)).includes('[+]libvirt-reachable ok'), {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      description: '/readyz passing again',
+    });
+    console.log(
+      `      probe: /readyz passing ${Date.now() - back} ms after libvirtd was restarted`,
+    );
+    const again = await waitFor(
+      async () => {
+        const p = await thePod();
+        return isReady(p) && p;
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        description: 'the agent pod Ready again',
+        explain: podsExplained,
+      },
+    );
+    console.log(`      probe: Ready again ${Date.now() - back} ms after libvirtd was restarted`);
+    expect(again.metadata?.uid).to.equal(first.metadata?.uid);
+    expect(again.status?.containerStatuses?.[0]?.restartCount).to.equal(restarts);
+    expect(await readyz(again)).to.include('[+]libvirt-reachable ok');
+    expect(await kubectl('logs', '-n', DEPLOY_NAMESPACE, first.metadata!.name!)).to.match(
+      /libvirt reachable: ready/,
+    );
+  });
+
+  /**
+   * Applies the overlay so that the pod cannot use the socket, and expects the new pod to run,
+   * never be Ready, and log why; then applies the good overlay and waits for Ready again.
+   */
+  async function expectNeverReadyThenRight(
+    apply: () => Promise<void>,
+    isTheBadPod: (p: V1Pod) => boolean,
+    why: RegExp,
+  ): Promise<void> {
+    await apply();
+    const bad = await waitFor(
+      async () => {
+        const p = await thePod();
+        return (
+          isTheBadPod(p) && p.status?.containerStatuses?.[0]?.state?.running !== undefined && p
+        );
+      },
+      {
+        timeoutMs: 180_000,
+        intervalMs: 500,
+        description: 'the bad pod running',
+        explain: podsExplained,
+      },
+    );
+    const name = bad.metadata!.name!;
+    const logged = await waitFor(
+      async () => {
+        const logs = await kubectl('logs', '-n', DEPLOY_NAMESPACE, name);
+        return /libvirt not reachable: not ready/.test(logs) && logs;
+      },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 1000,
+        description: "the agent's log saying libvirt is not reachable",
+      },
+    );
+    expect(logged).to.match(why);
+    expect(await readyz(bad)).to.include('[-]libvirt-reachable failed');
+    const now = await thePod();
+    expect(now.metadata?.uid).to.equal(bad.metadata?.uid);
+    expect(isReady(now)).to.equal(false);
+    expect(now.status?.containerStatuses?.[0]?.restartCount).to.equal(0);
+
+    // Put right, as the README says: the pod is Ready.
+    const t = Date.now();
+    await applyOverlay(SOCKET_GID);
+    await waitFor(
+      async () => {
+        const p = await thePod();
+        return p.metadata?.uid !== bad.metadata?.uid && isReady(p);
+      },
+      {
+        timeoutMs: 240_000,
+        intervalMs: 250,
+        description: 'the put-right pod Ready',
+        explain: podsExplained,
+      },
+    );
+    console.log(`      agent: put right to pod Ready in ${Date.now() - t} ms`);
+  }
+
+  it('in a group that is not the socket’s, the pod is never Ready and says why (Permission denied)', async function () {
+    this.timeout(500_000);
+    await expectNeverReadyThenRight(
+      () => applyOverlay(WRONG_GID),
+      (p) => p.spec?.securityContext?.supplementalGroups?.[0] === WRONG_GID,
+      /Failed to connect socket to '[^']*\/libvirt-sock': Permission denied/,
+    );
+  });
+
+  it('as a user the host has no record of, the pod is never Ready and says why (libvirtd cannot name it)', async function () {
+    this.timeout(500_000);
+    const stranger = AGENT_UID - 1;
+    await expectNeverReadyThenRight(
+      () => applyOverlay(SOCKET_GID, stranger),
+      (p) => p.spec?.securityContext?.runAsUser === stranger,
+      new RegExp(`Failed to find user record for uid '${stranger}'`),
+    );
+  });
+
+  it('deletes the lab (domains gone from libvirtd), the overlay and its pod', async function () {
+    this.timeout(400_000);
+    const ns = labNs!.name;
+    await deleteLab();
+    expect((await lv!.virsh(['list', '--all', '--name'])).trim()).to.not.include(ns);
+    await deleteOverlay();
+    expect(await agentPods()).to.deep.equal([]);
+  });
+});

@@ -84,6 +84,18 @@ function labOf(node: Readonly<MaasNode>, labs: CacheReader<MaasLab>): MaasLab | 
   return lab?.metadata?.uid === ref.uid ? lab : undefined;
 }
 
+/**
+ * Whether MAAS has anything to do with `node`: its lab names a MAAS, or the node still carries
+ * our finalizer (a machine to delete, even once the lab dropped its MAAS or is gone). Nodes of
+ * labs without MAAS are never queued, so a fleet without MAAS costs this controller nothing; a
+ * lab that gains a MAAS later queues its nodes through the MaasLab watch.
+ */
+export function concernsMaas(node: Readonly<MaasNode>, labs: CacheReader<MaasLab>): boolean {
+  if (hasFinalizer(node, MaasMachineFinalizer)) return true;
+  const lab = labOf(node, labs);
+  return lab !== undefined && maasEndpoint(lab) !== undefined;
+}
+
 export function createMaasMachineReconciler(opts: MaasMachineReconcilerOptions): Reconciler {
   const { caches, client, access, clock } = opts;
   const serves = opts.serves ?? (() => true);
@@ -188,9 +200,14 @@ const enlistmentInputs = (o: Readonly<MaasNode>): string =>
     o.status?.power,
   ]);
 
-const nodeInputsChanged: Predicate = {
-  update: (old, obj) => enlistmentInputs(old as MaasNode) !== enlistmentInputs(obj as MaasNode),
-};
+/** Only nodes MAAS concerns, and of those only changes enlistment reads. */
+const nodeEvents = (labs: CacheReader<MaasLab>): Predicate => ({
+  create: (obj) => concernsMaas(obj as MaasNode, labs),
+  update: (old, obj) =>
+    concernsMaas(obj as MaasNode, labs) &&
+    enlistmentInputs(old as MaasNode) !== enlistmentInputs(obj as MaasNode),
+  delete: (obj) => concernsMaas(obj as MaasNode, labs),
+});
 
 const reachableOf = (o: Readonly<MaasLab>): string | undefined =>
   o.status?.conditions?.find((c) => c.type === MaasReachableCondition)?.status;
@@ -226,7 +243,7 @@ export function setup(
       .filter((n) => controllerOf(n)?.uid === lab.metadata?.uid)
       .map((n) => requestFor(n));
   return controllerBuilder(manager)
-    .for(GroupVersionKinds.MaasNode, { predicates: [nodeInputsChanged] })
+    .for(GroupVersionKinds.MaasNode, { predicates: [nodeEvents(caches.labs)] })
     .watches(GroupVersionKinds.MaasLab, (o) => nodesOfLab(o), { predicates: [labMaasChanged] })
     .watches(
       GroupVersionKinds.Hypervisor,

@@ -12,6 +12,8 @@ import {
   prefixMac,
 } from '../../../../src/controllers/maas-lab/desired.js';
 import { defaultMac } from '../../../../src/controllers/maas-node/desired.js';
+import { withSchemaDefaults } from '../../../../src/api/v1alpha1/defaults.js';
+import { MaasNodeSpecSchema } from '../../../../src/api/v1alpha1/index.js';
 import { node, recipeLab } from '../fixtures.js';
 
 /** A lab like the recipe's, renamed, with other counts or prefixes. */
@@ -161,6 +163,45 @@ describe('controllers/maas-lab/desired', () => {
       '52:54:00:7f:04:01',
       defaultMac('maas', 'x-node1', 1),
     ]);
+  });
+
+  it('defaults the template once, yet every node is what defaulting it alone gives, and none shares an object with another', () => {
+    const bmc = { type: 'redfish' as const, credentialsSecretRef: { name: 'creds' } };
+    const variants: Array<MaasLab['spec']['nodes']['template']> = [
+      undefined,
+      recipeLab().spec.nodes.template,
+      { bmc, interfaces: [{ network: 'maas' }, { network: 'maas', model: 'e1000' }] },
+      { firmware: 'uefi', disks: [{ name: 'root', size: '8Gi' }], interfaces: [] },
+    ];
+    for (const template of variants) {
+      for (const macPrefix of [undefined, '52:54:00:7f:04']) {
+        const l = lab('v', { count: 3 }, '2026-01-01T00:00:00Z');
+        l.spec.nodes = { count: 3, ...(template && { template }), ...(macPrefix && { macPrefix }) };
+        const nodes = desiredChildren(l).nodes;
+        const { interfaces = [], ...rest } = template ?? {};
+        nodes.forEach((n, i) => {
+          const name = labNodeName(l, i + 1);
+          const alone = withSchemaDefaults(MaasNodeSpecSchema, {
+            ...rest,
+            hypervisor: l.spec.hypervisor,
+            interfaces: interfaces.map((nic, k) => ({
+              ...nic,
+              network: `v-${nic.network}`,
+              mac:
+                k === 0 && macPrefix !== undefined
+                  ? prefixMac(macPrefix, i + 1)
+                  : defaultMac('maas', name, k),
+            })),
+            runStrategy: rest.runStrategy ?? (rest.bmc ? 'Manual' : 'Always'),
+          });
+          // Key order too: server-side apply sends what JSON.stringify makes of it.
+          expect(JSON.stringify(n.spec), name).to.equal(JSON.stringify(alone));
+        });
+        const [a, b] = nodes;
+        if (a?.spec.disks && b?.spec.disks) expect(a.spec.disks).not.to.equal(b.spec.disks);
+        expect(a?.spec.interfaces).not.to.equal(b?.spec.interfaces);
+      }
+    }
   });
 
   it('count 0 and no networks give nothing', () => {

@@ -11,14 +11,15 @@
 // 4. A CPU profile (`node --cpu-prof`) of the whole operator run, its top costs by self time.
 //
 // The operator runs compiled (dist/, `make build`), as a deployment does, as a child process
-// with the generated RBAC only. test:///default keeps ONE driver state per process: all
-// connections see every object. Each Hypervisor gets its own URI (`test:///default?hv=N`, the
-// query is ignored by the driver) so each has its own connection and event registration, as
-// real hypervisors do; names are namespaced, so the labs do not collide. The price is that every
-// domain event reaches all 10 registrations (10× what 10 real hosts would deliver).
+// with the generated RBAC only. Each Hypervisor is its own libvirt test driver with its own
+// state: a URI naming a driver file (`test:///<scratch>/hv-N.xml`, one storage pool, nothing
+// else) opens a private instance, where test:///default would share ONE state per process, so
+// every inventory would read all 1000 domains and every domain event would reach all 10
+// registrations (10x what 10 real hosts deliver). The operator opens one connection per URI,
+// so each Hypervisor sees its own domains, as real hosts do.
 //
 //   tsx bench/scale.ts [hypervisors] [nodes per lab]     (make bench-scale; default 10 100)
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -238,6 +239,27 @@ async function startFleet(scratch: string): Promise<Fleet> {
   }
 }
 
+/**
+ * Hypervisor `i`'s libvirt test driver file, written on first use: a host with one storage
+ * pool (the driver's own default-pool, 100 GiB) and nothing else, so its state is its own.
+ */
+function testDriverFile(scratch: string, i: number): string {
+  const path = join(scratch, `hv-${i}.xml`);
+  writeFileSync(
+    path,
+    `<node>
+  <cpu><nodes>1</nodes><sockets>1</sockets><cores>16</cores><threads>2</threads><mhz>2400</mhz></cpu>
+  <memory>268435456</memory>
+  <pool type='dir'>
+    <name>default-pool</name>
+    <target><path>/default-pool</path></target>
+  </pool>
+</node>
+`,
+  );
+  return path;
+}
+
 /** Starts the operator, applies the Hypervisors and waits until they are Ready and quiet. */
 async function startFleetOperator(
   fleet: Fleet,
@@ -263,7 +285,7 @@ async function startFleetOperator(
       apiVersion: GROUP_VERSION,
       kind: 'Hypervisor',
       metadata: { name: `hv-${i}` },
-      spec: { uri: `test:///default?hv=${i}`, storagePool: 'default-pool' },
+      spec: { uri: `test://${testDriverFile(scratch, i)}`, storagePool: 'default-pool' },
     })),
     join(scratch, 'hypervisors.yaml'),
   );
@@ -470,7 +492,7 @@ function report(f: Figures): void {
   const lines = [
     '## 2. Scale on the libvirt test driver',
     '',
-    `${HYPERVISORS} Hypervisors on \`test:///default\` (one URI each, \`?hv=N\`), ${HYPERVISORS} labs of`,
+    `${HYPERVISORS} Hypervisors, each its own libvirt test driver (\`test:///<scratch>/hv-N.xml\`: one pool, its own state), ${HYPERVISORS} labs of`,
     `${NODES_PER_LAB} nodes: ${TOTAL_NODES} MaasNodes (128 MiB, one 64 MiB qcow2 disk, one NIC on the`,
     "lab's isolated network). `make bench-scale` (`tsx bench/scale.ts`); the operator runs",
     'compiled from dist/ as a child process with the generated RBAC and',
@@ -512,7 +534,7 @@ function report(f: Figures): void {
     `- all API requests: ${list(apiResync)}`,
     `- operator CPU: ${(f.p3.cpuSeconds - f.p2.cpuSeconds).toFixed(2)} s for the window, **${resyncCpuMs.toFixed(2)} ms per resynced node**; ` +
       `this includes the Hypervisor controller's once-a-minute inventory (${inventoryReads} domain listings in the window, ` +
-      `each reading only the domains of the shared test driver changed since the last) and the bench's scrapes every 5 s`,
+      `each reading only the domains of its own host changed since the last) and the bench's scrapes every 5 s`,
     '',
     '### Reconcile latency during the build',
     '',

@@ -895,3 +895,17 @@ async function tail(path: string, lines: number): Promise<string> {
     .slice(-lines - 1)
     .join('\n');
 }
+
+/** curl inside the node's network namespace, where the pod and Service addresses route. */
+export async function curlInNode(cluster: Pick<Cluster, 'netns'>, url: string): Promise<string> {
+  const { stdout } = await exec('nsenter', [
+    `--net=/run/netns/${cluster.netns}`,
+    '--',
+    'curl',
+    '-sS',
+    '--max-time',
+    '5',
+    url,
+  ]);
+  return stdout;
+}

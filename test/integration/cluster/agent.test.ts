@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
-import { type Cluster, startCluster } from '../../support/cluster.js';
+import { type Cluster, curlInNode as curlInCluster, startCluster } from '../../support/cluster.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
@@ -190,19 +190,7 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
     }
     return out.join('\n');
   };
-  /** curl inside the node's network namespace, where the pod addresses route. */
-  const curlInNode = async (url: string): Promise<string> =>
-    (
-      await run('nsenter', [
-        `--net=/run/netns/${cluster!.netns}`,
-        '--',
-        'curl',
-        '-sS',
-        '--max-time',
-        '5',
-        url,
-      ])
-    ).stdout;
+  const curlInNode = (url: string): Promise<string> => curlInCluster(cluster!, url);
   const readyz = (pod: V1Pod): Promise<string> =>
     curlInNode(`http://${pod.status!.podIP!}:8081/readyz`);
   /** Applies the test's overlay with the socket group `gid`, as a user applies theirs. */

@@ -22,7 +22,12 @@ import {
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
-import { type Cluster, cgroupDirs, startCluster } from '../../support/cluster.js';
+import {
+  type Cluster,
+  cgroupDirs,
+  curlInNode as curlInCluster,
+  startCluster,
+} from '../../support/cluster.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { kubectlPath } from '../../support/kubectl.js';
 import { waitFor } from '../../support/wait.js';
@@ -73,19 +78,7 @@ describe('a real single-node cluster: the operator image as pods (kubelet, conta
   let cluster: Cluster | undefined;
   let image = '';
   const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
-  /** curl inside the node's network namespace, where the pod and service addresses route. */
-  const curlInNode = async (url: string): Promise<string> =>
-    (
-      await run('nsenter', [
-        `--net=/run/netns/${cluster!.netns}`,
-        '--',
-        'curl',
-        '-sS',
-        '--max-time',
-        '5',
-        url,
-      ])
-    ).stdout;
+  const curlInNode = (url: string): Promise<string> => curlInCluster(cluster!, url);
 
   before(async function () {
     this.timeout(900_000);

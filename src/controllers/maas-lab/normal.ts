@@ -29,7 +29,8 @@ import {
   nodesToDelete,
 } from './desired.js';
 import { controllerProblem } from '../maas/controller-desired.js';
-import { reconcileController } from '../maas/controller-vm.js';
+import { controllerHoldOf } from '../maas-lab-snapshot/hold.js';
+import { heldController, reconcileController } from '../maas/controller-vm.js';
 import { labMaasProblem, maasEndpoint } from '../maas/desired.js';
 import { reconcileLabMaas } from '../maas/lab.js';
 import { LabEventReason } from './events.js';
@@ -284,6 +285,13 @@ const lookAtMaas: Phase<LabPass> = async (pass) => {
 const provisionController: Phase<LabPass> = async (pass) => {
   const { deps, found, scope } = pass;
   if (deps.controller === undefined || scope.hypervisor === undefined) return next;
+  // A capture or this lab's restore holds the controller VM: nothing is done to it, and
+  // ControllerReady says so (the capture's proof that no pass acts on it any more).
+  const holder = controllerHoldOf(scope.lab, pass.restoreHoldsController);
+  if (holder !== undefined) {
+    found.controller = heldController(scope.lab, holder);
+    return next;
+  }
   // Its PXE MAC is taken by an older lab or node: it yields, as a colliding node does
   // (checkMacs has reported MacCollision).
   const mac = controllerPxeMac(scope.lab);

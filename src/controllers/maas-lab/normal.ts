@@ -282,7 +282,7 @@ const lookAtMaas: Phase<LabPass> = async (pass) => {
  * key (controller-vm.ts). After the nodes: they do not wait for it, MAAS enlists them later.
  * Its faults are findings; a checksum mismatch stalls the lab.
  */
-const provisionController: Phase<LabPass> = async (pass) => {
+export const provisionController: Phase<LabPass> = async (pass) => {
   const { deps, found, scope } = pass;
   if (deps.controller === undefined || scope.hypervisor === undefined) return next;
   // A capture or this lab's restore holds the controller VM: nothing is done to it, and

@@ -30,7 +30,11 @@ import {
 } from './desired.js';
 import { controllerProblem } from '../maas/controller-desired.js';
 import { controllerHoldOf } from '../maas-lab-snapshot/hold.js';
-import { heldController, reconcileController } from '../maas/controller-vm.js';
+import {
+  CONTROLLER_FINALIZER,
+  heldController,
+  reconcileController,
+} from '../maas/controller-vm.js';
 import { labMaasProblem, maasEndpoint } from '../maas/desired.js';
 import { reconcileLabMaas } from '../maas/lab.js';
 import { LabEventReason } from './events.js';
@@ -289,6 +293,15 @@ export const provisionController: Phase<LabPass> = async (pass) => {
   // ControllerReady says so (the capture's proof that no pass acts on it any more).
   const holder = controllerHoldOf(scope.lab, pass.restoreHoldsController);
   if (holder !== undefined) {
+    // The finalizer still: a restore into a new lab makes the overlay before this phase ever
+    // ran, and deleting the lab must remove it.
+    if (!scope.lab.metadata?.finalizers?.includes(CONTROLLER_FINALIZER)) {
+      await deps.controller.finalizers.ensureFinalizer(
+        scope.lab,
+        CONTROLLER_FINALIZER,
+        pass.signal,
+      );
+    }
     found.controller = heldController(scope.lab, holder);
     return next;
   }

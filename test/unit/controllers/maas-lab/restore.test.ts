@@ -36,6 +36,7 @@ async function world(
   const hv = createFakeHypervisor();
   const ctx = { hypervisor: recipeHypervisor.spec, kvm: false };
   const secrets = new Map<string, Record<string, string>>();
+  const finalizers: string[] = [];
   /** The real controller phase's deps: a base volume on the host, the API key stored. */
   const controllerDeps: ControllerDeps = {
     hypervisorFor: () => hv,
@@ -46,7 +47,10 @@ async function world(
     },
     downloads: createImageDownloads(),
     finalizers: {
-      ensureFinalizer: async (obj: unknown) => ({ changed: true, object: obj }),
+      ensureFinalizer: async (obj: unknown, f: string) => {
+        finalizers.push(`+${f}`);
+        return { changed: true, object: obj };
+      },
       dropFinalizer: async (obj: unknown) => ({ changed: true, object: obj }),
     } as unknown as ControllerDeps['finalizers'],
   };
@@ -193,6 +197,7 @@ async function world(
     events,
     lab: () => lab,
     setLab: (l: MaasLab) => void (lab = l),
+    finalizers,
     controllerPass,
     clearFault: () => (failing = undefined),
   };
@@ -327,6 +332,7 @@ describe('controllers/maas-lab/restore', () => {
       });
       w.hv.external.destroy(controller);
       w.hv.resetRecording();
+      w.finalizers.length = 0;
       const r = await w.pass();
       expect(r.found.restore).to.include({
         phase: 'Pending',
@@ -339,6 +345,8 @@ describe('controllers/maas-lab/restore', () => {
       });
       expect(w.hv.mutations).to.deep.equal([]);
       expect(await state(w.hv, controller)).to.equal('shutoff');
+      // Only the finalizer, which is no action on the VM (the lab here has none yet).
+      expect(w.finalizers).to.deep.equal(['+maaslab.dev/maas-controller']);
       for (const n of w.nodes.list())
         expect(n.metadata?.annotations?.[HoldAnnotation]).to.equal(undefined);
     });

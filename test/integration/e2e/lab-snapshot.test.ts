@@ -775,9 +775,12 @@ describe('e2e: lab snapshots of a lab with its own MAAS controller VM, operator 
       ...['-c', `write -P ${MARKER.pattern} ${MARKER.offset} ${MARKER.length}`],
       overlayPath(),
     ]);
-    // Held means held: a few seconds on, the lab has not started it again.
+    // Held means held: a pass of the lab's after the power-off (woken here by an annotation
+    // of the test's) leaves the VM off, where an unheld pass would start it again.
+    await patch('MaasLab', LAB, { metadata: { annotations: { 'test.maaslab.dev/poke': '1' } } });
     await new Promise((r) => setTimeout(r, 3000));
     expect(await state(controllerDomain()), 'held controller').to.equal('shut off');
+    expect(conditionOf(await lab(), 'ControllerReady')?.reason).to.equal('Held');
     await patch('MaasLab', LAB, { metadata: { annotations: { 'maaslab.dev/hold': null } } });
     expect(await hasMarker(overlayPath()), 'marker in the overlay').to.equal(true);
     await waitFor(async () => (await state(controllerDomain())) === 'running', {

@@ -25,7 +25,9 @@ export const HaltedReason = 'Halted';
  * runs), and reports Reconciling=True with reason Held and message `held by <value>; ...`,
  * which is how the holder learns that no pass of the node's is acting any more. A
  * MaasLabSnapshot capture (value `MaasLabSnapshot/<name>`) and a lab restore (value
- * `MaasLab/<lab>/restore/<token>`) set it and remove it when done.
+ * `MaasLab/<lab>/restore/<token>`) set it and remove it when done. On a MaasLab it holds the
+ * lab's MAAS controller VM the same way (a capture sets it there): the MaasLab controller
+ * leaves that VM alone and reports ControllerReady=False, reason Held, with the same message.
  */
 export const HoldAnnotation = 'maaslab.dev/hold';
 /** Reconciling=True: the node is held (HoldAnnotation); nothing is done to its domain. */

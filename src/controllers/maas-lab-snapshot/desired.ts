@@ -14,6 +14,7 @@ import {
 } from '../../api/v1alpha1/index.js';
 import type { DomainStateName, VolumeSpec } from '../../libvirt/hypervisor/index.js';
 import type { OwnerRef } from '../../libvirt/xml/index.js';
+import { controllerOwner, controllerPlan } from '../maas/controller-desired.js';
 import { desiredVolumes, domainNameFor, nodeOwner } from '../maas-node/desired.js';
 
 /** One domain of a lab with the volumes that hold its disks. */
@@ -22,8 +23,11 @@ export interface LabMember {
   readonly role: SnapshotMemberRole;
   /** Node i of the lab (1-based); 0 for the controller. */
   readonly index: number;
-  /** The MaasNode behind it (held while captured or restored). */
-  readonly node: Readonly<MaasNode>;
+  /**
+   * The MaasNode behind a node member (held while captured or restored); absent for the
+   * controller VM, which the MaasLab controller makes and its lab's hold covers.
+   */
+  readonly node?: Readonly<MaasNode>;
   /** Its libvirt domain. */
   readonly domain: string;
   /** The stamp its domain carries: the only domain the verbs will act on. */
@@ -40,23 +44,50 @@ export function nodeIndex(lab: Readonly<MaasLab>, nodeName: string): number | un
   return /^[1-9]\d*$/.test(rest) ? Number(rest) : undefined;
 }
 
+/** The disk name of the controller VM's one writable disk (its qcow2 overlay). */
+export const CONTROLLER_DISK = 'disk';
+
 /**
- * The lab's members in start order: a controller first (a MAAS controller VM, once labs have
- * one, is a node carrying the role; none does yet), then nodes by index. Nodes the lab does
- * not name by index (none today) are left out rather than guessed at.
+ * The lab's MAAS controller VM as a member, or undefined for a lab without one (or one whose
+ * controller is misdeclared: it is never built then). Its one writable disk is the qcow2
+ * overlay; the shared read-only base it is backed by is not the lab's and is not captured
+ * (the copy reads through it: see goldenVolumes), nor is the seed ISO (read-only, made once).
+ */
+export function controllerMember(
+  lab: Readonly<MaasLab>,
+  hypervisor: Readonly<Hypervisor>,
+): LabMember | undefined {
+  const plan = controllerPlan(lab, hypervisor.spec);
+  if (plan === undefined) return undefined;
+  return {
+    role: 'Controller',
+    index: 0,
+    domain: plan.domainName,
+    owner: controllerOwner(lab),
+    volumes: [
+      {
+        name: plan.overlayVolume,
+        pool: plan.pool,
+        format: 'qcow2',
+        capacityBytes: plan.diskBytes,
+        disk: CONTROLLER_DISK,
+      },
+    ],
+  };
+}
+
+/**
+ * The lab's members in start order: its MAAS controller VM first (spec.maas.controller),
+ * then nodes by index. Nodes the lab does not name by index (none today) are left out rather
+ * than guessed at.
  */
 export function labMembers(
   lab: Readonly<MaasLab>,
   nodes: ReadonlyArray<Readonly<MaasNode>>,
   hypervisor: Readonly<Hypervisor>,
-  controller?: Readonly<MaasNode>,
 ): LabMember[] {
-  const member = (
-    node: Readonly<MaasNode>,
-    role: SnapshotMemberRole,
-    index: number,
-  ): LabMember => ({
-    role,
+  const member = (node: Readonly<MaasNode>, index: number): LabMember => ({
+    role: 'Node',
     index,
     node,
     domain: domainNameFor(node),
@@ -73,11 +104,15 @@ export function labMembers(
     .map((n) => ({ n, i: nodeIndex(lab, n.metadata?.name ?? '') }))
     .filter((x): x is { n: Readonly<MaasNode>; i: number } => x.i !== undefined)
     .sort((a, b) => a.i - b.i);
-  return [
-    ...(controller ? [member(controller, 'Controller', 0)] : []),
-    ...indexed.map(({ n, i }) => member(n, 'Node', i)),
-  ];
+  const controller = controllerMember(lab, hypervisor);
+  return [...(controller ? [controller] : []), ...indexed.map(({ n, i }) => member(n, i))];
 }
+
+/** The MaasNodes behind `members` (the controller VM has none). */
+export const memberNodes = (
+  members: ReadonlyArray<{ readonly member: Pick<LabMember, 'node'> }>,
+): Array<Readonly<MaasNode>> =>
+  members.flatMap((m) => (m.member.node === undefined ? [] : [m.member.node]));
 
 /**
  * The golden volume of `volume` in `snapshot`: the member volume's stem, the snapshot's name

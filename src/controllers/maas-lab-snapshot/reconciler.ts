@@ -56,7 +56,16 @@ import {
   memberConsistency,
   type LabMember,
 } from './desired.js';
-import { type Annotate, heldByOthers, holdAll, holderOf, releaseAll } from './hold.js';
+import {
+  type Annotate,
+  heldByOthers,
+  holdAll,
+  holderOf,
+  holdLab,
+  labBusyWith,
+  releaseAll,
+  releaseLab,
+} from './hold.js';
 import {
   type SnapshotFindings,
   type SnapshotNext,
@@ -110,8 +119,9 @@ function labNodes(caches: SnapshotCaches, lab: Readonly<MaasLab>): Array<Readonl
  *     have made: an interrupted capture may have left some), drop the finalizer.
  *  2. Finalizer first. A snapshot Ready or Failed is done: only holds it left are released.
  *  3. The lab and its Hypervisor must exist (Stalled LabNotFound / HypervisorNotFound). Nodes
- *     another capture or restore holds: wait (LabBusy).
- *  4. Hold every node and wait until each acknowledges (Holding).
+ *     or a lab another capture or restore holds: wait (LabBusy).
+ *  4. Hold every node, and the lab's controller VM (the annotation on the lab), and wait
+ *     until each acknowledges (Holding).
  *  5. Stop: Offline asks each running guest to shut down (ACPI) and waits up to the grace
  *     period (Stopping), then powers off what is still running (CrashConsistent); Suspended
  *     pauses every running member, then saves their memory (managed save: QEMU exits and
@@ -153,7 +163,10 @@ export function createMaasLabSnapshotReconciler(
     const hvName = snap.status?.hypervisor ?? lab?.spec.hypervisor;
     const hv = hvName === undefined ? undefined : caches.hypervisors.get({ name: hvName });
     const holder = captureHolder(snap.metadata?.name ?? '');
-    if (lab) await releaseAll(labNodes(caches, lab), holder, annotate, signal);
+    if (lab) {
+      await releaseAll(labNodes(caches, lab), holder, annotate, signal);
+      await releaseLab(lab, holder, annotate, signal);
+    }
     if (hv) {
       const listed = (snap.status?.members ?? []).flatMap((m) =>
         m.volumes.map((v) => ({ pool: v.pool, name: v.golden })),
@@ -289,7 +302,10 @@ export function createMaasLabSnapshotReconciler(
       const lab = caches.labs.get({ namespace: snap.metadata?.namespace, name: snap.spec.lab });
       const phase = snap.status?.phase ?? 'Pending';
       if (phase === 'Ready' || phase === 'Failed') {
-        if (lab) await releaseAll(labNodes(caches, lab), holder, annotate, signal);
+        if (lab) {
+          await releaseAll(labNodes(caches, lab), holder, annotate, signal);
+          await releaseLab(lab, holder, annotate, signal);
+        }
         return {};
       }
       const status = snap.status ?? {};
@@ -317,12 +333,14 @@ export function createMaasLabSnapshotReconciler(
       }
       const nodes = labNodes(caches, lab);
       const busy = heldByOthers(nodes, holder);
-      if (busy.length > 0) {
+      const other = labBusyWith(lab, holder) ?? (busy[0] && holderOf(busy[0]));
+      if (other !== undefined) {
         // Two holders that started together may each hold part of the lab and wait for the
         // other for ever: the one that finds the other gives back what it holds. Nothing is
         // copied yet, so nothing is lost; the nodes' own controllers take over meanwhile.
         await releaseAll(nodes, holder, annotate, signal);
-        const message = `waiting: ${holderOf(busy[0]!) ?? ''} holds the lab`;
+        await releaseLab(lab, holder, annotate, signal);
+        const message = `waiting: ${other} holds the lab`;
         await write(
           snap,
           { ...status, phase: 'Pending' },
@@ -332,7 +350,9 @@ export function createMaasLabSnapshotReconciler(
         return { requeueAfterMs: CAPTURE_POLL_MS };
       }
       const base = { ...status, hypervisor: hv.metadata?.name ?? '' };
-      if (!(await holdAll(nodes, holder, annotate, signal))) {
+      // Nodes and, when the lab has one, its controller VM (the annotation on the lab).
+      const nodesHeld = await holdAll(nodes, holder, annotate, signal);
+      if (!((await holdLab(lab, holder, annotate, signal)) && nodesHeld)) {
         await write(snap, { ...base, phase: 'Holding' }, {}, signal);
         return { requeueAfterMs: CAPTURE_POLL_MS };
       }
@@ -405,6 +425,7 @@ export function createMaasLabSnapshotReconciler(
       }
       // Holds go last, after the status says the capture is over (step 7).
       await releaseAll(nodes, holder, annotate, signal);
+      await releaseLab(lab, holder, annotate, signal);
       return {};
     },
   };
@@ -418,7 +439,7 @@ export interface MaasLabSnapshotSetupOptions extends BuilderOptions {
   readonly serves?: (hypervisor: string) => boolean;
 }
 
-/** A merge patch of one annotation of a MaasNode (null removes it). */
+/** A merge patch of one annotation of a MaasNode or MaasLab (null removes it). */
 export function annotator(manager: Manager): Annotate {
   return async (node, key, value, signal) => {
     await manager.rest.request({
@@ -471,6 +492,7 @@ export const rbac: readonly V1PolicyRule[] = [
   { apiGroups: [Group], resources: ['maaslabsnapshots'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: [Group], resources: ['maaslabsnapshots/status'], verbs: ['patch'] },
   { apiGroups: [Group], resources: ['maaslabs', 'hypervisors'], verbs: ['get', 'list', 'watch'] },
-  // The hold annotation.
+  // The hold annotation, on nodes and on a lab (its controller VM).
   { apiGroups: [Group], resources: ['maasnodes'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: [Group], resources: ['maaslabs'], verbs: ['patch'] },
 ];

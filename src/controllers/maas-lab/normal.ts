@@ -29,7 +29,12 @@ import {
   nodesToDelete,
 } from './desired.js';
 import { controllerProblem } from '../maas/controller-desired.js';
-import { reconcileController } from '../maas/controller-vm.js';
+import { controllerHoldOf } from '../maas-lab-snapshot/hold.js';
+import {
+  CONTROLLER_FINALIZER,
+  heldController,
+  reconcileController,
+} from '../maas/controller-vm.js';
 import { labMaasProblem, maasEndpoint } from '../maas/desired.js';
 import { reconcileLabMaas } from '../maas/lab.js';
 import { LabEventReason } from './events.js';
@@ -281,9 +286,25 @@ const lookAtMaas: Phase<LabPass> = async (pass) => {
  * key (controller-vm.ts). After the nodes: they do not wait for it, MAAS enlists them later.
  * Its faults are findings; a checksum mismatch stalls the lab.
  */
-const provisionController: Phase<LabPass> = async (pass) => {
+export const provisionController: Phase<LabPass> = async (pass) => {
   const { deps, found, scope } = pass;
   if (deps.controller === undefined || scope.hypervisor === undefined) return next;
+  // A capture or this lab's restore holds the controller VM: nothing is done to it, and
+  // ControllerReady says so (the capture's proof that no pass acts on it any more).
+  const holder = controllerHoldOf(scope.lab, pass.restoreHoldsController);
+  if (holder !== undefined) {
+    // The finalizer still: a restore into a new lab makes the overlay before this phase ever
+    // ran, and deleting the lab must remove it.
+    if (!scope.lab.metadata?.finalizers?.includes(CONTROLLER_FINALIZER)) {
+      await deps.controller.finalizers.ensureFinalizer(
+        scope.lab,
+        CONTROLLER_FINALIZER,
+        pass.signal,
+      );
+    }
+    found.controller = heldController(scope.lab, holder);
+    return next;
+  }
   // Its PXE MAC is taken by an older lab or node: it yields, as a colliding node does
   // (checkMacs has reported MacCollision).
   const mac = controllerPxeMac(scope.lab);

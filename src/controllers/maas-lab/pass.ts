@@ -66,4 +66,9 @@ export interface LabPass {
   blocking: readonly MacCollision[];
   /** Children of the lab's names that it does not control (`Kind name`), never touched. */
   readonly conflicts: string[];
+  /**
+   * The holder of this lab's restore while it holds the controller VM (from holding the
+   * members until it releases the controller's wave): the controller phase stands still.
+   */
+  restoreHoldsController?: string;
 }

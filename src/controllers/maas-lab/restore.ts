@@ -2,8 +2,9 @@
 // MaasLabSnapshot. One token, one restore, in steps a pass at a time (status.restore.phase):
 // hold every node (the MaasNode controller stands still and says so), power every member off,
 // re-create each member volume as a copy of its golden volume, then release the holds — the
-// controller's first, the nodes' once it runs — and the nodes' own controllers start them as
-// their runStrategy says. A failure while volumes are replaced is retried with the holds
+// controller VM's first (this controller's own controller phase, which stands still while
+// the restore holds it, starts it), the nodes' once it runs — and the nodes' own controllers
+// start them as their runStrategy says. A failure while volumes are replaced is retried with the holds
 // kept: no member runs until every member is back, so the lab is never mixed.
 import {
   type Hypervisor as HypervisorResource,
@@ -17,6 +18,7 @@ import { type CacheReader, EventType, toRfc3339Seconds } from '../../runtime/ind
 import { next, type Phase } from '../common/phases.js';
 import {
   labMembers,
+  memberNodes,
   type RestoreMember,
   restorePlan,
   restoreHolder,
@@ -27,6 +29,7 @@ import {
   heldByOthers,
   holdAll,
   holderOf,
+  labBusyWith,
   releaseAll,
 } from '../maas-lab-snapshot/hold.js';
 import { LabEventReason } from './events.js';
@@ -121,15 +124,18 @@ export const restore: Phase<LabPass> = async (pass) => {
     );
   }
   const busy = heldByOthers(nodes, holder);
-  if (busy.length > 0) {
+  // A capture holding the lab's controller VM (its annotation on the lab) holds the lab too.
+  const other = labBusyWith(lab, holder) ?? (busy[0] && holderOf(busy[0]));
+  if (other !== undefined) {
     // As a capture does (see its reconciler): a restore that has not touched a volume yet
     // gives back what it holds, so two holders that started together cannot wait for each
     // other for ever. One that has (Restoring, Starting) keeps its holds: members must not
     // run until every one is back.
     const touched =
       prev?.token === want.token && (prev.phase === 'Restoring' || prev.phase === 'Starting');
-    if (!touched) await releaseAll(nodes, holder, r.annotate, signal);
-    return waitWith(`waiting: ${holderOf(busy[0]!) ?? ''} holds the lab`);
+    if (touched) pass.restoreHoldsController = holder;
+    else await releaseAll(nodes, holder, r.annotate, signal);
+    return waitWith(`waiting: ${other} holds the lab`);
   }
   const plan = restorePlan(snapshot.status.members ?? [], labMembers(lab, nodes, hv));
   if (plan.kind === 'refused') return refuse(`MaasLabSnapshot ${want.snapshot}: ${plan.message}`);
@@ -138,6 +144,9 @@ export const restore: Phase<LabPass> = async (pass) => {
   if (prev?.token === want.token && prev.phase === 'Starting') {
     return releaseInWaves(pass, r, plan.members, holder, status, total);
   }
+  // The controller VM is this controller's own: its phase stands still from here until the
+  // controller's wave is released (controllerHoldOf); no annotation, no acknowledgement.
+  pass.restoreHoldsController = holder;
   if (!(await holdAll(nodes, holder, r.annotate, signal))) {
     const message = "waiting for the lab's nodes to stand still";
     found.restore = status({ phase: 'Holding', message, membersTotal: total });
@@ -203,8 +212,9 @@ async function releaseInWaves(
   const { found, signal, scope } = pass;
   const waves = startWaves(members);
   for (const [i, wave] of waves.entries()) {
-    const nodes = wave.map((m) => m.member.node);
-    await releaseAll(nodes, holder, r.annotate, signal);
+    // A controller VM's wave is released by not holding it: this pass's controller phase
+    // starts it (it comes after this one).
+    await releaseAll(memberNodes(wave), holder, r.annotate, signal);
     const isLast = i === waves.length - 1;
     if (isLast) break;
     // The controller must run before the nodes boot from it.

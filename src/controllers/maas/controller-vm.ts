@@ -18,6 +18,8 @@ import {
   ControllerProvisioningReason,
   ControllerReadyCondition,
   ControllerRunningReason,
+  HeldReason,
+  heldMessage,
   ImageChecksumMismatchReason,
   ImageDownloadFailedReason,
   ImageDownloadingReason,
@@ -336,6 +338,22 @@ export async function reconcileController(
       requeueAfterMs: INSTALL_POLL_MS,
     };
   }
+}
+
+/**
+ * The findings for a controller VM a capture or restore holds (`holder`): ControllerReady
+ * False, reason Held, with the hold's message, which is the holder's acknowledgement; the
+ * last status stands, and MAAS is not asked (its VM is stopped on purpose).
+ */
+export function heldController(lab: Readonly<MaasLab>, holder: string): ControllerFindings {
+  const why = { reason: HeldReason, message: heldMessage(holder) };
+  return {
+    condition: notReady(why.reason, why.message),
+    status: lab.status?.maas?.controller ?? {},
+    apiKeyReady: false,
+    maasWaiting: why,
+    requeueAfterMs: 0,
+  };
 }
 
 /** The short name of the PXE network (the node template's first interface). */

@@ -13,6 +13,12 @@
 //      lab), names node2, and completes once the fault is gone: markers on node1 and node2
 //      are both gone;
 //   5. deleting the snapshot frees its golden volumes.
+// And on a lab with its own MAAS controller VM (spec.maas.controller, booted from a blank
+// volume, MAAS played by the MAAS API test server at the controller's address inside a
+// network namespace, as in maas-controller-path.test.ts): the controller is a member, first,
+// with its qcow2 overlay; a marker written into the overlay after the capture is gone after a
+// restore, and the controller runs again before the node.
+import { randomInt } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +36,16 @@ import {
   createRestClient,
 } from '../../../src/runtime/client/rest.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
-import { GROUP_VERSION, type MaaslabReader, maaslabReader } from '../../support/e2e.js';
+import {
+  GROUP_VERSION,
+  type E2eEnvironment,
+  type MaaslabReader,
+  conditionOf,
+  maaslabReader,
+  startE2eEnvironment,
+} from '../../support/e2e.js';
+import { startMaasApiServer, type MaasApiServer } from '../../support/maas-api-server/server.js';
+import { type NetnsEndpoint, exposeInNetns } from '../../support/netns-endpoint.js';
 import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
 import {
@@ -517,5 +532,318 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
       intervalMs: 250,
       description: 'golden volumes of the lab-less snapshot freed',
     });
+  });
+});
+
+describe('e2e: lab snapshots of a lab with its own MAAS controller VM, operator as a child process', function () {
+  this.timeout(900_000);
+
+  const LAB = 'snapc';
+  const BASE_VOLUME = 'snapc-blank-base.qcow2';
+  const LONG = { timeoutMs: 240_000, intervalMs: 500 } as const;
+  const HOLDER = 'test/lab-snapshot-controller-marker';
+  const third = randomInt(256);
+  const subnet = `10.252.${third}`;
+  const controllerAddress = `${subnet}.2`;
+  let env: E2eEnvironment | undefined;
+  let maas: MaasApiServer | undefined;
+  let endpoint: NetnsEndpoint | undefined;
+  let socketDir: string | undefined;
+  let ns: string;
+
+  const lab = (): Promise<MaasLab> => env!.read.get<MaasLab>('MaasLab', LAB, ns);
+  const snapshot = (name: string): Promise<MaasLabSnapshot> =>
+    env!.read.get<MaasLabSnapshot>('MaasLabSnapshot', name, ns);
+  const virsh = async (args: string[]): Promise<string> =>
+    (await run('virsh', ['-c', env!.lv.uri, ...args])).stdout;
+  const controllerDomain = (): string => `${ns}.${LAB}-maas`;
+  const nodeDomain = (): string => `${ns}.${LAB}-node1`;
+  const overlayPath = (): string => join(env!.lv.dir, 'pool', `${controllerDomain()}-disk.qcow2`);
+  const state = async (domain: string): Promise<string> =>
+    (await virsh(['domstate', domain])).trim();
+  const patch = (kind: string, name: string, body: unknown): Promise<unknown> =>
+    env!.admin.request({
+      method: 'PATCH',
+      ref: { apiVersion: GROUP_VERSION, kind, name, namespace: ns },
+      body,
+      contentType: ContentType.MergePatch,
+    });
+  const explain = async (): Promise<string> => {
+    const l = await lab().catch(() => undefined);
+    const snaps = await env!.read.list<MaasLabSnapshot>('MaasLabSnapshot', ns).catch(() => []);
+    const { stdout } = await run('tail', ['-n', '40', env!.logFile]).catch(() => ({
+      stdout: '',
+    }));
+    const states = await Promise.all(
+      [controllerDomain(), nodeDomain()].map((d) => state(d).catch((e: unknown) => String(e))),
+    );
+    return `domains: ${states.join(', ')}\nlab status: ${JSON.stringify(l?.status)}\nsnapshots: ${JSON.stringify(snaps.map((x) => x.status))}\noperator log tail:\n${stdout}`;
+  };
+  async function hasMarker(path: string): Promise<boolean> {
+    try {
+      await run('qemu-io', [
+        ...['-f', 'qcow2', '-r', '-U'],
+        ...['-c', `read -P ${MARKER.pattern} ${MARKER.offset} ${MARKER.length}`],
+        path,
+      ]);
+      return true;
+    } catch (err) {
+      if (String(err).includes('Pattern verification failed')) return false;
+      throw err;
+    }
+  }
+
+  before(async function () {
+    this.timeout(600_000);
+    socketDir = await mkdtemp(join(tmpdir(), 'maaslab-snapc-'));
+    // What answers at the controller's address: the MAAS API test server, in a network
+    // namespace of this test's (the operator asks for the API key there; no admin exists, so
+    // it is refused, which is all this test needs).
+    maas = await startMaasApiServer({
+      socketPath: join(socketDir, 'maas.sock'),
+      subnetCidr: `${subnet}.0/24`,
+    });
+    endpoint = await exposeInNetns(controllerAddress, 5240, join(socketDir, 'maas.sock'));
+    env = await startE2eEnvironment('snapc');
+    ns = env.labNs.name;
+    const kubeconfig = controlPlane().adminKubeconfig;
+    await kubectlApply(
+      kubeconfig,
+      [
+        {
+          apiVersion: GROUP_VERSION,
+          kind: 'Hypervisor',
+          metadata: { name: env.hv },
+          spec: {
+            uri: env.lv.uri,
+            storagePool: env.pool,
+            storagePoolPath: join(env.lv.dir, 'pool'),
+          },
+        },
+      ],
+      join(env.scratch, 'hypervisor.yaml'),
+    );
+    await waitFor(
+      async () =>
+        await virsh(['pool-info', env!.pool]).then(
+          () => true,
+          () => false,
+        ),
+      { ...LONG, description: `pool ${env.pool} (log: ${env.logFile})` },
+    );
+    await virsh(['vol-create-as', env.pool, BASE_VOLUME, '64M', '--format', 'qcow2']);
+    await kubectlApply(
+      kubeconfig,
+      [
+        {
+          apiVersion: GROUP_VERSION,
+          kind: 'MaasLab',
+          metadata: { name: LAB, namespace: ns },
+          spec: {
+            hypervisor: env.hv,
+            networks: [
+              { name: 'pxe', mode: 'isolated', ipv4: { address: `${subnet}.1`, prefixLength: 24 } },
+            ],
+            nodes: {
+              count: 1,
+              template: {
+                memory: '128Mi',
+                disks: [{ name: 'root', size: '64Mi' }],
+                interfaces: [{ network: 'pxe' }],
+                vnc: { enabled: false },
+                // Running, so the restore's start order shows (a MAAS lab's default is
+                // Manual: MAAS drives power).
+                runStrategy: 'Always',
+              },
+            },
+            maas: {
+              controller: {
+                image: { volume: BASE_VOLUME },
+                vcpus: 1,
+                memory: '1Gi',
+                diskSize: '4Gi',
+              },
+            },
+          },
+        },
+      ],
+      join(env.scratch, 'lab.yaml'),
+    );
+    await waitFor(
+      async () =>
+        conditionOf(await lab(), 'ControllerReady')?.status === 'True' &&
+        (await state(controllerDomain())) === 'running' &&
+        (await state(nodeDomain())) === 'running',
+      { ...LONG, description: 'controller and node running', explain },
+    );
+  });
+
+  after(async function () {
+    this.timeout(180_000);
+    await env?.stop();
+    await endpoint?.remove();
+    await maas?.close();
+    if (socketDir) await rm(socketDir, { recursive: true, force: true });
+  });
+
+  it('8: captures the controller VM first, with its overlay, and the controller runs again', async function () {
+    const t0 = Date.now();
+    await env!.admin.request({
+      method: 'POST',
+      ref: { apiVersion: GROUP_VERSION, kind: 'MaasLabSnapshot', namespace: ns },
+      body: {
+        apiVersion: GROUP_VERSION,
+        kind: 'MaasLabSnapshot',
+        metadata: { name: 'withctl', namespace: ns },
+        spec: { lab: LAB, mode: 'Offline', shutdownGracePeriodSeconds: 3 },
+      },
+    });
+    // While the capture holds it, the lab says so in ControllerReady (its acknowledgement).
+    const heldSeen = waitFor(
+      async () => {
+        const c = conditionOf(await lab(), 'ControllerReady');
+        return (
+          c?.reason === 'Held' && (c.message ?? '').startsWith('held by MaasLabSnapshot/withctl;')
+        );
+      },
+      { ...LONG, intervalMs: 100, description: 'ControllerReady Held by the capture', explain },
+    );
+    const snap = await waitFor(
+      async () => {
+        const x = await snapshot('withctl');
+        if (x.status?.phase === 'Failed') throw new Error(JSON.stringify(x.status));
+        return x.status?.readyToUse === true ? x : undefined;
+      },
+      { ...LONG, intervalMs: 250, description: 'snapshot Ready', explain },
+    );
+    console.log(
+      `      capture of a controller and a node (3 s grace): ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    await heldSeen;
+    const members = snap.status!.members!;
+    expect(members.map((m) => [m.role, m.index, m.domain])).to.deep.equal([
+      ['Controller', 0, controllerDomain()],
+      ['Node', 1, nodeDomain()],
+    ]);
+    const [controller] = members;
+    expect(controller!.volumes.map((v) => [v.disk, v.source, v.format])).to.deep.equal([
+      ['disk', `${controllerDomain()}-disk.qcow2`, 'qcow2'],
+    ]);
+    expect(controller!.consistency).to.equal('CrashConsistent'); // no OS: powered off
+    const golden = controller!.volumes[0]!.golden;
+    await virsh(['pool-refresh', env!.pool]);
+    expect(await virsh(['vol-list', env!.pool])).to.include(golden);
+    // The golden copy stands alone: it needs neither the overlay nor the shared base.
+    const info = JSON.parse(
+      (
+        await run('qemu-img', [
+          ...['info', '-U', '--output=json'],
+          join(env!.lv.dir, 'pool', golden),
+        ])
+      ).stdout,
+    ) as { format: string; 'virtual-size': number; 'backing-filename'?: string };
+    console.log(
+      `      controller golden volume: ${info.format}, backing ${info['backing-filename'] ?? 'none'}`,
+    );
+    expect(info.format).to.equal('qcow2');
+    expect(info['virtual-size']).to.equal(4 * 1024 ** 3);
+    // Released: the lab's controller phase starts it again, the node's controller the node.
+    await waitFor(
+      async () =>
+        (await lab()).metadata?.annotations?.['maaslab.dev/hold'] === undefined &&
+        conditionOf(await lab(), 'ControllerReady')?.status === 'True' &&
+        (await state(controllerDomain())) === 'running' &&
+        (await state(nodeDomain())) === 'running',
+      { ...LONG, description: 'controller and node running again', explain },
+    );
+  });
+
+  it('9: a marker written into the controller overlay after the capture is gone after a restore; controller first', async function () {
+    // The user's change: the test holds the controller VM the way a capture does, the lab
+    // acknowledges, the VM is powered off and its overlay written with qemu-io.
+    await patch('MaasLab', LAB, { metadata: { annotations: { 'maaslab.dev/hold': HOLDER } } });
+    await waitFor(
+      async () => {
+        const c = conditionOf(await lab(), 'ControllerReady');
+        return c?.reason === 'Held' && (c.message ?? '').startsWith(`held by ${HOLDER};`);
+      },
+      { ...LONG, intervalMs: 250, description: 'controller held by the test', explain },
+    );
+    await virsh(['destroy', controllerDomain()]).catch(() => undefined);
+    await run('qemu-io', [
+      ...['-f', 'qcow2'],
+      ...['-c', `write -P ${MARKER.pattern} ${MARKER.offset} ${MARKER.length}`],
+      overlayPath(),
+    ]);
+    // Held means held: a pass of the lab's after the power-off (woken here by an annotation
+    // of the test's) leaves the VM off, where an unheld pass would start it again.
+    await patch('MaasLab', LAB, { metadata: { annotations: { 'test.maaslab.dev/poke': '1' } } });
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await state(controllerDomain()), 'held controller').to.equal('shut off');
+    expect(conditionOf(await lab(), 'ControllerReady')?.reason).to.equal('Held');
+    await patch('MaasLab', LAB, { metadata: { annotations: { 'maaslab.dev/hold': null } } });
+    expect(await hasMarker(overlayPath()), 'marker in the overlay').to.equal(true);
+    await waitFor(async () => (await state(controllerDomain())) === 'running', {
+      ...LONG,
+      description: 'controller running after the release',
+      explain,
+    });
+
+    const t0 = Date.now();
+    await patch('MaasLab', LAB, {
+      spec: { restoreFrom: { snapshot: 'withctl', token: 'ctl-1' } },
+    });
+    // Starting the controller's wave: the controller is started while the node still waits.
+    let controllerFirst = false;
+    await waitFor(
+      async () => {
+        const l = await lab();
+        const r = l.status?.restore;
+        if (
+          r?.phase === 'Starting' &&
+          (await state(controllerDomain())) === 'running' &&
+          (await state(nodeDomain())) !== 'running'
+        ) {
+          controllerFirst = true;
+        }
+        return r?.token === 'ctl-1' && r.phase === 'Completed';
+      },
+      { ...LONG, intervalMs: 100, description: 'restore Completed', explain },
+    );
+    console.log(
+      `      restore of a controller and a node: ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    const r = (await lab()).status?.restore;
+    expect(r).to.include({ snapshot: 'withctl', membersRestored: 2, membersTotal: 2 });
+    expect(await hasMarker(overlayPath()), 'marker after the restore').to.equal(false);
+    expect(controllerFirst, 'the controller ran while the node still waited').to.equal(true);
+    await waitFor(
+      async () =>
+        conditionOf(await lab(), 'ControllerReady')?.status === 'True' &&
+        (await state(controllerDomain())) === 'running' &&
+        (await state(nodeDomain())) === 'running',
+      { ...LONG, description: 'controller and node running after the restore', explain },
+    );
+  });
+
+  it('10: deleting the snapshot frees the controller golden volume too', async function () {
+    const goldens = (await snapshot('withctl')).status!.members!.flatMap((m) =>
+      m.volumes.map((v) => v.golden),
+    );
+    await env!.admin.request({
+      method: 'DELETE',
+      ref: { apiVersion: GROUP_VERSION, kind: 'MaasLabSnapshot', name: 'withctl', namespace: ns },
+    });
+    await waitFor(
+      async () => {
+        await virsh(['pool-refresh', env!.pool]);
+        const vols = await virsh(['vol-list', env!.pool]);
+        return goldens.every((g) => !vols.includes(g));
+      },
+      { ...LONG, description: 'golden volumes freed', explain },
+    );
+    const vols = await virsh(['vol-list', env!.pool]);
+    expect(vols).to.include(`${controllerDomain()}-disk.qcow2`);
+    expect(vols).to.include(BASE_VOLUME);
   });
 });

@@ -8,12 +8,13 @@ import {
   humanBytes,
   labMembers,
   memberConsistency,
+  memberNodes,
   nodeIndex,
   restorePlan,
   startWaves,
 } from '../../../../src/controllers/maas-lab-snapshot/desired.js';
 import { recipeHypervisor, recipeLab } from '../fixtures.js';
-import { captured, labNodes } from './support.js';
+import { captured, labNodes, withController } from './support.js';
 
 const GiB = 1024 ** 3;
 
@@ -53,14 +54,60 @@ describe('controllers/maas-lab-snapshot/desired', () => {
     ]);
   });
 
-  it('puts a controller first', () => {
-    const [controller, ...rest] = nodes;
-    const members = labMembers(lab, rest, recipeHypervisor, controller);
-    expect(members.map((m) => `${m.role}/${m.index}`)).to.deep.equal([
-      'Controller/0',
-      'Node/2',
-      'Node/3',
+  it("puts the lab's MAAS controller VM first, with its overlay and the lab's stamp", () => {
+    const members = labMembers(withController(lab), [...nodes].reverse(), recipeHypervisor);
+    expect(members.map((m) => `${m.role}/${m.index}/${m.domain}`)).to.deep.equal([
+      'Controller/0/maas.recipe-maas',
+      'Node/1/maas.recipe-node1',
+      'Node/2/maas.recipe-node2',
+      'Node/3/maas.recipe-node3',
     ]);
+    const [controller] = members;
+    expect(controller!.node).to.equal(undefined);
+    expect(controller!.owner).to.deep.equal({
+      kind: 'MaasLab',
+      namespace: 'maas',
+      name: 'recipe',
+      uid: 'lab-uid',
+    });
+    // The overlay only: not the shared read-only base behind it, nor the seed ISO.
+    expect(controller!.volumes).to.deep.equal([
+      {
+        name: 'maas.recipe-maas-disk.qcow2',
+        pool: 'default',
+        format: 'qcow2',
+        capacityBytes: 4 * GiB,
+        disk: 'disk',
+      },
+    ]);
+    expect(memberNodes(members.map((member) => ({ member })))).to.deep.equal(
+      [...nodes].sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1)),
+    );
+  });
+
+  it('has no controller member for a lab without one, or with a misdeclared one', () => {
+    expect(labMembers(lab, nodes, recipeHypervisor).map((m) => m.role)).not.to.include(
+      'Controller',
+    );
+    const bad = withController(lab);
+    bad.spec.maas!.controller!.address = '192.0.2.9'; // outside the PXE subnet
+    expect(labMembers(bad, nodes, recipeHypervisor).map((m) => m.role)).not.to.include(
+      'Controller',
+    );
+  });
+
+  it("captures the controller's overlay into a golden volume, first", () => {
+    const snap = { metadata: { name: 'golden', uid: 'abcdef0123' }, spec: { lab: 'recipe' } };
+    const goldens = goldenVolumes(labMembers(withController(lab), nodes, recipeHypervisor), snap);
+    expect(goldens[0]).to.deep.include({
+      name: 'maas.recipe-maas-disk.snap-golden-abcdef01.qcow2',
+      pool: 'default',
+      format: 'qcow2',
+      capacityBytes: 4 * GiB,
+      mode: '0444',
+      cloneFrom: { pool: 'default', volume: 'maas.recipe-maas-disk.qcow2' },
+    });
+    expect(goldens).to.have.length(4);
   });
 
   it('names golden volumes after the member volume, the snapshot and its UID; always qcow2', () => {
@@ -150,6 +197,52 @@ describe('controllers/maas-lab-snapshot/desired', () => {
       expect(plan.members[1]!.volumes[0]!.golden.volume).to.equal(
         'maas.recipe-node2-root.snap-golden-abcdef01.qcow2',
       );
+    });
+
+    it("puts the controller's overlay back first, into a lab of the same shape", () => {
+      const mine = labMembers(withController(lab), nodes, recipeHypervisor);
+      const other = withController({
+        ...lab,
+        metadata: { ...lab.metadata, name: 'again', uid: 'u2' },
+      });
+      const plan = restorePlan(
+        captured(mine).reverse(),
+        labMembers(other, labNodes(other), recipeHypervisor),
+      );
+      expect(plan.kind).to.equal('restore');
+      if (plan.kind !== 'restore') return;
+      expect(plan.members.map((m) => `${m.member.role}/${m.member.domain}`)).to.deep.equal([
+        'Controller/maas.again-maas',
+        'Node/maas.again-node1',
+        'Node/maas.again-node2',
+        'Node/maas.again-node3',
+      ]);
+      expect(plan.members[0]!.volumes).to.deep.equal([
+        {
+          target: {
+            name: 'maas.again-maas-disk.qcow2',
+            pool: 'default',
+            format: 'qcow2',
+            capacityBytes: 4 * GiB,
+          },
+          golden: { pool: 'default', volume: 'maas.recipe-maas-disk.snap-golden-abcdef01.qcow2' },
+        },
+      ]);
+      expect(startWaves(plan.members).map((w) => w.map((m) => m.member.role))).to.deep.equal([
+        ['Controller'],
+        ['Node', 'Node', 'Node'],
+      ]);
+    });
+
+    it('refuses a snapshot with a controller for a lab without one, and the other way round', () => {
+      const mine = labMembers(withController(lab), nodes, recipeHypervisor);
+      expect(restorePlan(captured(mine), members)).to.deep.include({ kind: 'refused' });
+      expect(restorePlan(captured(members), mine)).to.deep.include({ kind: 'refused' });
+      const bigger = withController(lab);
+      bigger.spec.maas!.controller!.diskSize = '8Gi';
+      const refused = restorePlan(captured(mine), labMembers(bigger, nodes, recipeHypervisor));
+      expect(refused.kind).to.equal('refused');
+      if (refused.kind === 'refused') expect(refused.message).to.include('maas.recipe-maas');
     });
 
     it('refuses a lab of another shape before anything is touched', () => {

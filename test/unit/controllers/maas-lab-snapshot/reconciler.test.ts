@@ -20,7 +20,12 @@ import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hyperv
 import { createFakeClock } from '../../../fakes/clock.js';
 import { recipeHypervisor, recipeLab } from '../fixtures.js';
 import { fakeClient, key, signal, store } from '../reconciler-support.js';
-import { labNodes } from './support.js';
+import {
+  controllerDomain,
+  controllerOwner,
+  controllerPlan,
+} from '../../../../src/controllers/maas/controller-desired.js';
+import { labNodes, withController } from './support.js';
 
 const snapshotOf = (mode: 'Offline' | 'Suspended'): MaasLabSnapshot => ({
   apiVersion: 'maaslab.dev/v1alpha1',
@@ -29,13 +34,34 @@ const snapshotOf = (mode: 'Offline' | 'Suspended'): MaasLabSnapshot => ({
   spec: { lab: 'recipe', mode, shutdownGracePeriodSeconds: 30 },
 });
 
+/** What a world has beyond the recipe lab's nodes. */
+interface WorldOptions {
+  /** The lab has its own MAAS controller VM (defined, running, its overlay made). */
+  readonly controller?: boolean;
+  /** The MaasLab controller acknowledges a hold on the lab (default true). */
+  readonly labAcks?: boolean;
+}
+
 /** Everything one capture runs against. */
-async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
-  const lab: MaasLab = recipeLab();
+async function world(mode: 'Offline' | 'Suspended', failing?: RegExp, opts: WorldOptions = {}) {
+  const lab: MaasLab = opts.controller ? withController(recipeLab()) : recipeLab();
+  const labs = store<MaasLab>(lab);
   const nodes = store<MaasNode>(...labNodes(lab));
   const snapshots = store<MaasLabSnapshot>(snapshotOf(mode));
   const hv: FakeHypervisor = createFakeHypervisor();
   const ctx = { hypervisor: recipeHypervisor.spec, kvm: false };
+  if (opts.controller) {
+    const plan = controllerPlan(lab, recipeHypervisor.spec)!;
+    await hv.ensureVolumes([
+      { pool: plan.pool, name: plan.overlayVolume, format: 'qcow2', capacityBytes: plan.diskBytes },
+    ]);
+    const domain = controllerDomain(plan, controllerOwner(lab), {
+      kvm: false,
+      consoleLogPath: '/pool/maas.recipe-maas.console.log',
+    });
+    await hv.defineDomain(domain);
+    await hv.start(domain.name, domain.owner);
+  }
   for (const n of nodes.list()) {
     await hv.ensureVolumes(desiredVolumes(n, ctx));
     const domain = desiredDomain(n, ctx);
@@ -50,7 +76,7 @@ async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
   const reconciler = createMaasLabSnapshotReconciler({
     caches: {
       snapshots,
-      labs: store<MaasLab>(lab),
+      labs,
       nodes,
       hypervisors: store(recipeHypervisor),
     },
@@ -64,6 +90,34 @@ async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
     // The node controller's side: it reports Held with the holder's name, or stops doing so.
     annotate: async (node, k, value) => {
       annotations.push(`${node.metadata?.name ?? ''} ${k}=${String(value)}`);
+      if (node.kind === 'MaasLab') {
+        // The MaasLab controller's side: ControllerReady False, Held, with the holder's name.
+        const l = labs.get(key(node.metadata?.name ?? ''))!;
+        const { [k]: _gone, ...others } = l.metadata?.annotations ?? {};
+        const ack = value !== null && opts.labAcks !== false;
+        labs.put({
+          ...l,
+          metadata: {
+            ...l.metadata,
+            annotations: value === null ? others : { ...others, [k]: value },
+          },
+          status: {
+            ...l.status,
+            conditions: ack
+              ? [
+                  {
+                    type: 'ControllerReady',
+                    status: 'False' as const,
+                    reason: HeldReason,
+                    message: heldMessage(value),
+                    lastTransitionTime: '2026-01-01T00:00:00Z',
+                  },
+                ]
+              : [],
+          },
+        });
+        return;
+      }
       const cur = nodes.get(key(node.metadata?.name ?? ''))!;
       const { [k]: _dropped, ...rest } = cur.metadata?.annotations ?? {};
       const held =
@@ -89,7 +143,7 @@ async function world(mode: 'Offline' | 'Suspended', failing?: RegExp) {
   });
   const pass = () => reconciler.reconcile(key('golden'), signal);
   const snap = () => snapshots.get(key('golden'))!;
-  return { hv, nodes, snapshots, clock, annotations, pass, snap, written };
+  return { hv, labs, nodes, snapshots, clock, annotations, pass, snap, written };
 }
 
 const domains = ['maas.recipe-node1', 'maas.recipe-node2', 'maas.recipe-node3'];
@@ -274,5 +328,113 @@ describe('controllers/maas-lab-snapshot/reconciler', () => {
     expect(w.snap().metadata?.finalizers).to.deep.equal([]);
     // The members' own volumes stay.
     for (const d of domains) expect(w.hv.volumes()).to.include(`default/${d}-root.qcow2`);
+  });
+
+  describe('a lab with its own MAAS controller VM', () => {
+    const controller = 'maas.recipe-maas';
+
+    it('holds it through the lab, waits for the acknowledgement, captures its overlay first, releases it', async () => {
+      const w = await world('Offline', undefined, { controller: true, labAcks: false });
+      // Pass 1: the nodes and the lab are held; the lab has not acknowledged: Holding.
+      expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+      expect(w.annotations).to.deep.equal([
+        ...[1, 2, 3].map((i) => `recipe-node${i} ${HoldAnnotation}=MaasLabSnapshot/golden`),
+        `recipe ${HoldAnnotation}=MaasLabSnapshot/golden`,
+      ]);
+      w.hv.resetRecording();
+      expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+      expect(w.snap().status?.phase).to.equal('Holding');
+      expect(w.hv.mutations, 'nothing stopped before the lab says Held').to.deep.equal([]);
+      // The MaasLab controller acknowledges.
+      const l = w.labs.get(key('recipe'))!;
+      w.labs.put({
+        ...l,
+        status: {
+          conditions: [
+            {
+              type: 'ControllerReady',
+              status: 'False',
+              reason: HeldReason,
+              message: heldMessage('MaasLabSnapshot/golden'),
+              lastTransitionTime: '2026-01-01T00:00:00Z',
+            },
+          ],
+        },
+      });
+      await w.pass(); // ACPI asked of all four
+      w.clock.advance(31_000);
+      w.hv.resetRecording();
+      expect(await w.pass()).to.deep.equal({});
+      expect(w.hv.mutations).to.deep.equal([
+        ...Array(4).fill('virDomainDestroyFlags'),
+        ...Array(4).fill('virStorageVolCreateXMLFrom'),
+      ]);
+      const s = w.snap().status!;
+      expect(s).to.include({ phase: 'Ready', membersCaptured: 4, membersTotal: 4 });
+      expect(s.members?.[0]).to.deep.include({
+        role: 'Controller',
+        index: 0,
+        domain: controller,
+        consistency: 'CrashConsistent',
+      });
+      expect(s.members?.[0]?.volumes.map((v) => [v.disk, v.source, v.golden])).to.deep.equal([
+        ['disk', `${controller}-disk.qcow2`, `${controller}-disk.snap-golden-abcdef01.qcow2`],
+      ]);
+      expect(w.hv.volumes()).to.include(`default/${controller}-disk.snap-golden-abcdef01.qcow2`);
+      // Released, the lab too.
+      expect(w.labs.get(key('recipe'))!.metadata?.annotations?.[HoldAnnotation]).to.equal(
+        undefined,
+      );
+      expect(w.annotations.at(-1)).to.equal(`recipe ${HoldAnnotation}=null`);
+    });
+
+    it('waits while another capture holds the lab, and while the lab restores', async () => {
+      const w = await world('Offline', undefined, { controller: true });
+      const l = w.labs.get(key('recipe'))!;
+      w.labs.put({
+        ...l,
+        metadata: { ...l.metadata, annotations: { [HoldAnnotation]: 'MaasLabSnapshot/other' } },
+      });
+      w.hv.resetRecording();
+      expect(await w.pass()).to.deep.equal({ requeueAfterMs: 1000 });
+      expect(w.hv.mutations).to.deep.equal([]);
+      expect(w.snap().status?.conditions?.find((c) => c.type === 'Reconciling')).to.include({
+        reason: 'LabBusy',
+        message: 'waiting: MaasLabSnapshot/other holds the lab',
+      });
+      w.labs.put({
+        ...l,
+        spec: { ...l.spec, restoreFrom: { snapshot: 'old', token: 't' } },
+        status: { restore: { snapshot: 'old', token: 't', phase: 'Restoring' } },
+      });
+      await w.pass();
+      expect(w.snap().status?.conditions?.find((c) => c.type === 'Reconciling')).to.include({
+        reason: 'LabBusy',
+        message: 'waiting: MaasLab/recipe/restore/t holds the lab',
+      });
+      expect(w.hv.mutations).to.deep.equal([]);
+      for (const n of w.nodes.list())
+        expect(n.metadata?.annotations?.[HoldAnnotation]).to.equal(undefined);
+    });
+
+    it('deletion releases a hold it left on the lab and frees the controller golden volume', async () => {
+      const w = await world('Suspended', undefined, { controller: true });
+      await w.pass();
+      await w.pass();
+      expect(w.hv.volumes().filter((v) => v.includes('.snap-'))).to.have.length(4);
+      const l = w.labs.get(key('recipe'))!;
+      w.labs.put({
+        ...l,
+        metadata: { ...l.metadata, annotations: { [HoldAnnotation]: 'MaasLabSnapshot/golden' } },
+      });
+      const s = w.snap();
+      w.snapshots.put({ ...s, metadata: { ...s.metadata, deletionTimestamp: new Date() } });
+      await w.pass();
+      expect(w.hv.volumes().filter((v) => v.includes('.snap-'))).to.deep.equal([]);
+      expect(w.labs.get(key('recipe'))!.metadata?.annotations?.[HoldAnnotation]).to.equal(
+        undefined,
+      );
+      expect(w.hv.volumes()).to.include(`default/${controller}-disk.qcow2`);
+    });
   });
 });

@@ -34,3 +34,14 @@ export function captured(members: readonly LabMember[], snapshot = 'golden'): Sn
     })),
   }));
 }
+
+/** `lab` with its own MAAS controller VM, booted from a volume already on the host. */
+export function withController(lab: MaasLab): MaasLab {
+  return {
+    ...lab,
+    spec: {
+      ...lab.spec,
+      maas: { controller: { image: { volume: 'base.qcow2' }, diskSize: '4Gi' } },
+    },
+  };
+}

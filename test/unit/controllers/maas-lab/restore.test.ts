@@ -21,20 +21,88 @@ import { noopLogger } from '../../../../src/runtime/index.js';
 import { createFakeHypervisor } from '../../../fakes/hypervisor.js';
 import { recipeHypervisor, recipeLab } from '../fixtures.js';
 import { key, signal, store } from '../reconciler-support.js';
-import { captured, labNodes } from '../maas-lab-snapshot/support.js';
+import { captured, labNodes, withController } from '../maas-lab-snapshot/support.js';
+import type { ControllerDeps } from '../../../../src/controllers/maas/controller-vm.js';
+import { createImageDownloads } from '../../../../src/controllers/maas/image-download.js';
+import { provisionController } from '../../../../src/controllers/maas-lab/normal.js';
 
 const domains = ['maas.recipe-node1', 'maas.recipe-node2', 'maas.recipe-node3'];
 
-async function world(opts: { failing?: RegExp; snapshotPhase?: 'Ready' | 'Failed' } = {}) {
-  const lab0 = recipeLab();
+async function world(
+  opts: { failing?: RegExp; snapshotPhase?: 'Ready' | 'Failed'; controller?: boolean } = {},
+) {
+  const lab0 = opts.controller ? withController(recipeLab()) : recipeLab();
   const nodes = store<MaasNode>(...labNodes(lab0));
   const hv = createFakeHypervisor();
   const ctx = { hypervisor: recipeHypervisor.spec, kvm: false };
+  const secrets = new Map<string, Record<string, string>>();
+  const finalizers: string[] = [];
+  /** The real controller phase's deps: a base volume on the host, the API key stored. */
+  const controllerDeps: ControllerDeps = {
+    hypervisorFor: () => hv,
+    secrets: {
+      read: async (ns, name) => secrets.get(`${ns}/${name}`),
+      write: async (owner, name, data) =>
+        void secrets.set(`${owner.metadata?.namespace ?? ''}/${name}`, { ...data }),
+    },
+    downloads: createImageDownloads(),
+    finalizers: {
+      ensureFinalizer: async (obj: unknown, f: string) => {
+        finalizers.push(`+${f}`);
+        return { changed: true, object: obj };
+      },
+      dropFinalizer: async (obj: unknown) => ({ changed: true, object: obj }),
+    } as unknown as ControllerDeps['finalizers'],
+  };
+  if (opts.controller) {
+    secrets.set('maas/recipe-maas-api-key', { 'api-key': 'a:b:c' });
+    await hv.ensureVolumes([
+      { pool: 'default', name: 'base.qcow2', format: 'qcow2', capacityBytes: 1 << 20 },
+    ]);
+  }
+  // The lab's networks, Ready (the controller starts only then).
+  const networks = new Map(
+    desiredChildren(lab0).networks.map((n) => [
+      n.metadata?.name ?? '',
+      {
+        ...n,
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True' as const,
+              reason: 'Ready',
+              message: '',
+              lastTransitionTime: '2026-01-01T00:00:00Z',
+            },
+          ],
+        },
+      },
+    ]),
+  );
   for (const n of nodes.list()) {
     await hv.ensureVolumes(desiredVolumes(n, ctx));
     const d = desiredDomain(n, ctx);
     await hv.defineDomain(d);
     await hv.start(d.name, d.owner);
+  }
+  // The lab as it was: its controller built and running (by the real phase).
+  const controllerPass = async (lab: MaasLab, restoreHoldsController?: string) => {
+    const found: Findings = {};
+    const p = {
+      scope: { lab, hypervisor: recipeHypervisor, networks },
+      signal,
+      found,
+      deps: { controller: controllerDeps },
+      blocking: [],
+      ...(restoreHoldsController !== undefined && { restoreHoldsController }),
+    } as unknown as LabPass;
+    await provisionController(p);
+    return found;
+  };
+  if (opts.controller) {
+    const f = await controllerPass(lab0);
+    expect(f.controller?.condition).to.include({ status: 'True', reason: 'Running' });
   }
   const members = labMembers(lab0, nodes.list(), recipeHypervisor);
   const snap: MaasLabSnapshot = {
@@ -91,6 +159,7 @@ async function world(opts: { failing?: RegExp; snapshotPhase?: 'Ready' | 'Failed
         lab,
         hypervisor: recipeHypervisor,
         nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', n])),
+        networks,
       },
       desired: desiredChildren(lab),
       signal,
@@ -99,6 +168,7 @@ async function world(opts: { failing?: RegExp; snapshotPhase?: 'Ready' | 'Failed
       record: (_t: string, reason: string) => void events.push(reason),
       deps: {
         client: {} as LabPass['deps']['client'],
+        controller: controllerDeps,
         restore: {
           hypervisorFor: () => withInjectedFaults(hv, () => failing),
           annotate,
@@ -112,13 +182,25 @@ async function world(opts: { failing?: RegExp; snapshotPhase?: 'Ready' | 'Failed
     let result: unknown;
     try {
       result = await restore(p);
+      // The controller phase comes later in the same pass (normalPhases).
+      if (opts.controller) await provisionController(p);
     } catch (err) {
       result = err;
     }
     if (found.restore) lab = { ...lab, status: { ...lab.status, restore: found.restore } };
     return { result, found };
   };
-  return { hv, nodes, pass, events, lab: () => lab, clearFault: () => (failing = undefined) };
+  return {
+    hv,
+    nodes,
+    pass,
+    events,
+    lab: () => lab,
+    setLab: (l: MaasLab) => void (lab = l),
+    finalizers,
+    controllerPass,
+    clearFault: () => (failing = undefined),
+  };
 }
 
 describe('controllers/maas-lab/restore', () => {
@@ -194,5 +276,79 @@ describe('controllers/maas-lab/restore', () => {
     const why = { reason: 'R', message: 'm' };
     expect(restoreVerdictOf({ stalled: why, restoring: why })).to.equal(undefined);
     expect(restoreVerdictOf({})).to.equal(undefined);
+  });
+
+  describe('a lab with its own MAAS controller VM', () => {
+    const controller = 'maas.recipe-maas';
+    const state = async (
+      hv: { observeDomainState(d: string): Promise<{ state: string } | undefined> },
+      d: string,
+    ) => (await hv.observeDomainState(d))?.state;
+
+    it('puts its overlay back first, keeps its own controller phase still, starts it first, then the nodes', async () => {
+      const w = await world({ controller: true });
+      // Pass 1: nodes held; the controller phase stands still (Held by the restore).
+      let r = await w.pass();
+      expect(r.found.restore).to.include({ phase: 'Holding', membersTotal: 4 });
+      expect(r.found.controller?.condition).to.deep.include({
+        status: 'False',
+        reason: HeldReason,
+        message: heldMessage('MaasLab/recipe/restore/t1'),
+      });
+      // Pass 2: everything off, the controller's overlay back first, still held.
+      w.hv.resetRecording();
+      r = await w.pass();
+      expect(w.hv.mutations).to.deep.equal([
+        ...Array(4).fill('virDomainDestroyFlags'),
+        ...Array(4).fill(['virStorageVolDelete', 'virStorageVolCreateXMLFrom']).flat(),
+      ]);
+      expect(r.found.restore).to.include({ phase: 'Starting', membersRestored: 4 });
+      expect(r.found.controller?.condition.reason).to.equal(HeldReason);
+      expect(await state(w.hv, controller)).to.equal('shutoff');
+      // Pass 3: the controller's wave: its phase starts it; the nodes stay held meanwhile.
+      r = await w.pass();
+      expect(r.found.restore).to.include({
+        phase: 'Starting',
+        message: 'waiting for the controller to run before the nodes start',
+      });
+      expect(r.found.controller?.condition).to.deep.include({ status: 'True', reason: 'Running' });
+      expect(await state(w.hv, controller)).to.equal('running');
+      for (const n of w.nodes.list())
+        expect(n.metadata?.annotations?.[HoldAnnotation]).to.equal('MaasLab/recipe/restore/t1');
+      // Pass 4: it runs: the nodes are released; Completed.
+      r = await w.pass();
+      expect(r.found.restore).to.include({ phase: 'Completed', membersRestored: 4 });
+      for (const n of w.nodes.list())
+        expect(n.metadata?.annotations?.[HoldAnnotation]).to.equal(undefined);
+      expect(w.hv.volumes()).to.include(`default/${controller}-disk.qcow2`);
+    });
+
+    it('waits while a capture holds the lab, and its controller phase leaves the VM alone', async () => {
+      const w = await world({ controller: true });
+      const l = w.lab();
+      w.setLab({
+        ...l,
+        metadata: { ...l.metadata, annotations: { [HoldAnnotation]: 'MaasLabSnapshot/s' } },
+      });
+      w.hv.external.destroy(controller);
+      w.hv.resetRecording();
+      w.finalizers.length = 0;
+      const r = await w.pass();
+      expect(r.found.restore).to.include({
+        phase: 'Pending',
+        message: 'waiting: MaasLabSnapshot/s holds the lab',
+      });
+      expect(r.found.controller?.condition).to.deep.include({
+        status: 'False',
+        reason: HeldReason,
+        message: heldMessage('MaasLabSnapshot/s'),
+      });
+      expect(w.hv.mutations).to.deep.equal([]);
+      expect(await state(w.hv, controller)).to.equal('shutoff');
+      // Only the finalizer, which is no action on the VM (the lab here has none yet).
+      expect(w.finalizers).to.deep.equal(['+maaslab.dev/maas-controller']);
+      for (const n of w.nodes.list())
+        expect(n.metadata?.annotations?.[HoldAnnotation]).to.equal(undefined);
+    });
   });
 });

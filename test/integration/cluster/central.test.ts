@@ -17,7 +17,7 @@
 // do). The node is tainted so that pods other tests of the shared control plane leave behind
 // stay off it. Everything goes into maaslab-system, as the deploy/ tests apply it, and is
 // deleted at the end with their helper; the CRDs and base RBAC stay for the other tests.
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -27,6 +27,7 @@ import {
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  DiscoveryV1Api,
   type V1Lease,
   type V1Pod,
   Watch,
@@ -56,6 +57,10 @@ const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
 const taint = { key: 'maaslab.dev/test-cluster', value: 'true', effect: 'NoSchedule' };
 const POD_SELECTOR = 'app.kubernetes.io/name=maaslab-operator,app.kubernetes.io/component=operator';
 const DEPLOYMENT = 'maaslab-operator';
+/** The metrics Service of deploy/base. */
+const METRICS_SERVICE = 'maaslab-operator-metrics';
+/** Prometheus's web port, in the node's network namespace (nothing else of the node uses it). */
+const PROMETHEUS_PORT = 9090;
 /** The shard Lease prefix (src/cli/shard-leases.ts). */
 const LEASE_PREFIX = 'maaslab-hv-';
 /**
@@ -167,6 +172,8 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
   let hypervisors: string[] = [];
   /** Lease name → the pod holding it, once every Hypervisor was Ready. */
   let holders = new Map<string, string>();
+  /** The test's Prometheus (nsenter execs it: this is its PID). */
+  let prometheus: ChildProcess | undefined;
   const admin = (): string => controlPlane().adminKubeconfig;
   const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
   const coordination = (): CoordinationV1Api =>
@@ -272,6 +279,13 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
     const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
       await fn().catch((err: unknown) => console.error(`      cleanup (${what}): ${String(err)}`));
     };
+    await step('prometheus', async () => {
+      if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
+        const exited = new Promise((resolve) => prometheus!.once('exit', resolve));
+        prometheus.kill('SIGTERM');
+        await exited;
+      }
+    });
     await step('overlay', () => deleteAll());
     await step('scraper', async () => {
       await scraper?.cleanup();
@@ -566,6 +580,141 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
         explain: podsExplained,
       },
     );
+  });
+
+  it("is scraped through the metrics Service's endpoints by a real Prometheus (HTTPS, the reader's token)", async function () {
+    this.timeout(300_000);
+    // What the ServiceMonitor (deploy/monitoring/servicemonitor.yaml) makes Prometheus scrape:
+    // every endpoint of the Service's port `metrics`, over HTTPS with the token, job from the
+    // Service's app.kubernetes.io/name. Debian's Prometheus is built without Kubernetes
+    // service discovery, so the test reads the Service's EndpointSlices (as that discovery
+    // would) and hands them over as file_sd targets with the labels it would set. Prometheus
+    // runs in the node's network namespace, where the pod addresses route.
+    const service = await core().readNamespacedService({
+      name: METRICS_SERVICE,
+      namespace: DEPLOY_NAMESPACE,
+    });
+    const slices = await controlPlane()
+      .kubeConfig()
+      .makeApiClient(DiscoveryV1Api)
+      .listNamespacedEndpointSlice({
+        namespace: DEPLOY_NAMESPACE,
+        labelSelector: `kubernetes.io/service-name=${METRICS_SERVICE}`,
+      });
+    const endpoints = slices.items.flatMap((slice) => {
+      const port = slice.ports?.find((p) => p.name === 'metrics')?.port;
+      return (slice.endpoints ?? [])
+        .filter((e) => e.conditions?.ready === true && port !== undefined)
+        .map((e) => ({
+          targets: [`${e.addresses[0]!}:${port!}`],
+          labels: {
+            job: service.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
+            namespace: DEPLOY_NAMESPACE,
+            service: METRICS_SERVICE,
+            pod: e.targetRef?.name ?? '',
+          },
+        }));
+    });
+    const pods = await livePods();
+    // The Service selects exactly the Deployment's two pods, at port 8080.
+    expect(endpoints.map((e) => e.targets[0]).sort()).to.deep.equal(
+      pods.map((p) => `${p.status!.podIP!}:8080`).sort(),
+    );
+    const dir = join(scratch, 'prometheus');
+    await mkdir(dir);
+    await writeFile(join(dir, 'token'), scraper!.token, { mode: 0o600 });
+    await writeFile(join(dir, 'endpoints.json'), JSON.stringify(endpoints));
+    const config = {
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      scrape_configs: [
+        {
+          job_name: `serviceMonitor/${DEPLOY_NAMESPACE}/maaslab-operator/0`,
+          file_sd_configs: [{ files: [join(dir, 'endpoints.json')] }],
+          scheme: 'https',
+          metrics_path: '/metrics',
+          authorization: { credentials_file: join(dir, 'token') },
+          tls_config: { insecure_skip_verify: true },
+        },
+      ],
+    };
+    await writeFile(join(dir, 'prometheus.yml'), stringify(config));
+    const t = Date.now();
+    prometheus = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${cluster!.netns}`,
+        '--',
+        'prometheus',
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${PROMETHEUS_PORT}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let promLog = '';
+    prometheus.stderr?.on('data', (d: Buffer) => (promLog = (promLog + d.toString()).slice(-4000)));
+    /** Prometheus's HTTP API, from inside the node's network namespace. */
+    const promApi = async <T>(path: string): Promise<T> => {
+      const { stdout } = await run('nsenter', [
+        `--net=/run/netns/${cluster!.netns}`,
+        '--',
+        'curl',
+        '-sSf',
+        '--max-time',
+        '5',
+        `http://127.0.0.1:${PROMETHEUS_PORT}${path}`,
+      ]);
+      return (JSON.parse(stdout) as { data: T }).data;
+    };
+    interface Target {
+      labels: Record<string, string>;
+      scrapeUrl: string;
+      health: string;
+      lastError: string;
+    }
+    const want = pods.map((p) => `https://${p.status!.podIP!}:8080/metrics`).sort();
+    const targets = await waitFor(
+      async () => {
+        if (prometheus?.exitCode !== null) throw new Error(`prometheus exited: ${promLog}`);
+        const { activeTargets } = await promApi<{ activeTargets: Target[] }>(
+          '/api/v1/targets?state=active',
+        );
+        const urls = activeTargets.map((a) => a.scrapeUrl).sort();
+        return (
+          JSON.stringify(urls) === JSON.stringify(want) &&
+          activeTargets.every((a) => a.health === 'up') &&
+          activeTargets
+        );
+      },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+        description: 'both pods scraped up through the Service endpoints',
+        explain: async () =>
+          `${JSON.stringify(await promApi('/api/v1/targets?state=active').catch(String))}\n${promLog}`,
+      },
+    );
+    console.log(`      prometheus: started to both endpoints scraped (up) in ${Date.now() - t} ms`);
+    for (const target of targets) {
+      expect(target.labels).to.include({
+        job: 'maaslab-operator',
+        service: 'maaslab-operator-metrics',
+      });
+      expect(pods.map((p) => p.metadata!.name)).to.include(target.labels.pod);
+    }
+    // What the alerts read: every shard led by exactly one replica, summed over the scrapes.
+    const shards = hypervisors.map(leaseName).join('|');
+    const leaders = await waitFor(
+      async () => {
+        const r = await promApi<{ result: { value: [number, string] }[] }>(
+          `/api/v1/query?${new URLSearchParams({ query: `sum(leader_election_master_status{job="maaslab-operator",name=~"${shards}"})` }).toString()}`,
+        );
+        return r.result[0]?.value[1] === String(hypervisors.length) && r.result[0].value[1];
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: 'each shard led once, per Prometheus' },
+    );
+    expect(leaders).to.equal('3');
   });
 
   it('deletes the Hypervisors, the overlay, its pods and the shard Leases', async function () {

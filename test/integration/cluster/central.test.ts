@@ -594,31 +594,46 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
       name: METRICS_SERVICE,
       namespace: DEPLOY_NAMESPACE,
     });
-    const slices = await controlPlane()
-      .kubeConfig()
-      .makeApiClient(DiscoveryV1Api)
-      .listNamespacedEndpointSlice({
-        namespace: DEPLOY_NAMESPACE,
-        labelSelector: `kubernetes.io/service-name=${METRICS_SERVICE}`,
-      });
-    const endpoints = slices.items.flatMap((slice) => {
-      const port = slice.ports?.find((p) => p.name === 'metrics')?.port;
-      return (slice.endpoints ?? [])
-        .filter((e) => e.conditions?.ready === true && port !== undefined)
-        .map((e) => ({
-          targets: [`${e.addresses[0]!}:${port!}`],
-          labels: {
-            job: service.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
-            namespace: DEPLOY_NAMESPACE,
-            service: METRICS_SERVICE,
-            pod: e.targetRef?.name ?? '',
-          },
-        }));
-    });
     const pods = await livePods();
-    // The Service selects exactly the Deployment's two pods, at port 8080.
-    expect(endpoints.map((e) => e.targets[0]).sort()).to.deep.equal(
-      pods.map((p) => `${p.status!.podIP!}:8080`).sort(),
+    const want = pods.map((p) => `${p.status!.podIP!}:8080`).sort();
+    /** The Service's ready endpoints of port `metrics`, with the labels discovery would set. */
+    const readEndpoints = async () => {
+      const slices = await controlPlane()
+        .kubeConfig()
+        .makeApiClient(DiscoveryV1Api)
+        .listNamespacedEndpointSlice({
+          namespace: DEPLOY_NAMESPACE,
+          labelSelector: `kubernetes.io/service-name=${METRICS_SERVICE}`,
+        });
+      return slices.items.flatMap((slice) => {
+        const port = slice.ports?.find((p) => p.name === 'metrics')?.port;
+        return (slice.endpoints ?? [])
+          .filter((e) => e.conditions?.ready === true && port !== undefined)
+          .map((e) => ({
+            targets: [`${e.addresses[0]!}:${port!}`],
+            labels: {
+              job: service.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
+              namespace: DEPLOY_NAMESPACE,
+              service: METRICS_SERVICE,
+              pod: e.targetRef?.name ?? '',
+            },
+          }));
+      });
+    };
+    // The Service selects exactly the Deployment's two pods, at port 8080 (the EndpointSlice
+    // controller follows the replacement pod's readiness a moment after the kubelet).
+    const endpoints = await waitFor(
+      async () => {
+        const es = await readEndpoints();
+        const got = es.map((e) => e.targets[0]).sort();
+        return JSON.stringify(got) === JSON.stringify(want) && es;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        description: `the Service's ready endpoints ${want.join(', ')}`,
+        explain: async () => JSON.stringify(await readEndpoints()),
+      },
     );
     const dir = join(scratch, 'prometheus');
     await mkdir(dir);
@@ -673,7 +688,7 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
       health: string;
       lastError: string;
     }
-    const want = pods.map((p) => `https://${p.status!.podIP!}:8080/metrics`).sort();
+    const wantUrls = want.map((t) => `https://${t}/metrics`);
     const targets = await waitFor(
       async () => {
         if (prometheus?.exitCode !== null) throw new Error(`prometheus exited: ${promLog}`);
@@ -682,7 +697,7 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
         );
         const urls = activeTargets.map((a) => a.scrapeUrl).sort();
         return (
-          JSON.stringify(urls) === JSON.stringify(want) &&
+          JSON.stringify(urls) === JSON.stringify(wantUrls) &&
           activeTargets.every((a) => a.health === 'up') &&
           activeTargets
         );

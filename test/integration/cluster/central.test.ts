@@ -1,0 +1,741 @@
+// Central mode on a real kubelet: `kubectl apply --server-side -k` of deploy/overlays/central, as
+// a user applies it (Secret maaslab-ssh first, made with ssh-keygen as the README says), on the
+// single-node cluster of test/support/cluster.ts. The Deployment's two replicas run and split
+// three Hypervisors by Lease (maaslab-hv-<name>). The Hypervisors use libvirt's test driver
+// (`test:///default`: in each pod's own process, no socket, no network, no ssh), so what is
+// measured is the operator's sharding, not a host. Then the pod holding the most shards is
+// deleted with its default grace period, and the test measures how long its shards take to be
+// held and reconciled by another pod (the other replica, or the Deployment's replacement, which
+// competes at once when it starts while the other retries every 2–4.4 s: either may win): "reconciled" is the new holder's own
+// maaslab_hypervisor_up{hypervisor} in its /metrics (only a pass of the shard's holder sets
+// it), read over HTTPS with a token of a ServiceAccount bound to maaslab-metrics-reader.
+//
+// The test's kustomization patches only what a user's overlay would (the image, imported into
+// the node's containerd and never pulled; a toleration of the node's taint) plus what
+// kube-testenv lacks: its apiserver runs without the ServiceAccount admission plugin, so the
+// token volume that plugin adds to every pod is added here (as pod.test.ts and agent.test.ts
+// do). The node is tainted so that pods other tests of the shared control plane leave behind
+// stay off it. Everything goes into maaslab-system, as the deploy/ tests apply it, and is
+// deleted at the end with their helper; the CRDs and base RBAC stay for the other tests.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  ApiException,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  type V1Lease,
+  type V1Pod,
+  Watch,
+} from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { stringify } from 'yaml';
+import {
+  DEFAULT_LEASE_TIMING,
+  LEASE_RETRY_JITTER,
+} from '../../../src/runtime/leaderelection/lease-record.js';
+import { createRestClient } from '../../../src/runtime/index.js';
+import { type Cluster, startCluster } from '../../support/cluster.js';
+import { controlPlane, repoRoot } from '../../support/controlplane.js';
+import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
+import {
+  METRICS_READER_ROLE,
+  type TestServiceAccount,
+  createServiceAccountWithToken,
+} from '../../support/metrics-auth.js';
+import { parseMetrics, sample } from '../../support/metrics-text.js';
+import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import { kubectlApply, kubectlRun } from '../../support/operator.js';
+import { waitFor } from '../../support/wait.js';
+
+const run = promisify(execFile);
+const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
+const taint = { key: 'maaslab.dev/test-cluster', value: 'true', effect: 'NoSchedule' };
+const POD_SELECTOR = 'app.kubernetes.io/name=maaslab-operator,app.kubernetes.io/component=operator';
+const DEPLOYMENT = 'maaslab-operator';
+/** The metrics Service of deploy/base. */
+const METRICS_SERVICE = 'maaslab-operator-metrics';
+/** Prometheus's web port, in the node's network namespace (nothing else of the node uses it). */
+const PROMETHEUS_PORT = 9090;
+/** The shard Lease prefix (src/cli/shard-leases.ts). */
+const LEASE_PREFIX = 'maaslab-hv-';
+/**
+ * The manifest passes no lease flags, so the replicas use the defaults the README states for
+ * `--leader-elect`: 15 s lease, 10 s renew deadline, 2 s retry, candidates retrying every
+ * 2 s × (1 + 1.2·jitter), at most 4.4 s.
+ */
+const { leaseDurationMs, retryPeriodMs } = DEFAULT_LEASE_TIMING;
+const candidateRetryMaxMs = retryPeriodMs * (1 + LEASE_RETRY_JITTER);
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+}
+interface HypervisorStatus {
+  status?: { conditions?: Condition[] };
+}
+
+/** One Lease as a watch delivered it, stamped with our time of arrival. */
+interface LeaseSeen {
+  readonly at: number;
+  readonly name: string;
+  readonly holder: string;
+  readonly durationSeconds: number | undefined;
+}
+
+/** The pod name in a holder identity (`<hostname>_<uuid>`; a pod's hostname is its name). */
+const podOf = (holder: string): string => holder.slice(0, holder.lastIndexOf('_'));
+
+/**
+ * The test's overlay: deploy/overlays/central with the image imported into the node's
+ * containerd (never pulled), a toleration of the node's taint, and the token volume
+ * kube-testenv's apiserver does not add.
+ */
+function testKustomization(base: string, image: string): string {
+  const [name, tag] = [
+    image.slice(0, image.lastIndexOf(':')),
+    image.slice(image.lastIndexOf(':') + 1),
+  ];
+  const patch = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: DEPLOYMENT, namespace: DEPLOY_NAMESPACE },
+    spec: {
+      template: {
+        spec: {
+          tolerations: [{ ...taint, operator: 'Equal' }],
+          containers: [
+            {
+              name: 'operator',
+              imagePullPolicy: 'Never',
+              volumeMounts: [
+                {
+                  name: 'kube-api-access',
+                  mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+                  readOnly: true,
+                },
+              ],
+            },
+          ],
+          volumes: [
+            {
+              name: 'kube-api-access',
+              projected: {
+                defaultMode: 0o444,
+                sources: [
+                  { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+                  {
+                    configMap: {
+                      name: 'kube-root-ca.crt',
+                      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+                    },
+                  },
+                  {
+                    downwardAPI: {
+                      items: [
+                        {
+                          path: 'namespace',
+                          fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' },
+                        },
+                      ],
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+  return stringify({
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [base],
+    images: [{ name: 'ghcr.io/maaslab/maaslab-operator', newName: name, newTag: tag }],
+    patches: [{ patch: stringify(patch) }],
+  });
+}
+
+describe('a real single-node cluster: deploy/overlays/central, two replicas splitting the Hypervisors by Lease', function () {
+  let cluster: Cluster | undefined;
+  let scratch = '';
+  let image = '';
+  let scraperNs: TestNamespace | undefined;
+  let scraper: TestServiceAccount | undefined;
+  /** Hypervisor names, unique to the run: Hypervisors are cluster-scoped. */
+  let hypervisors: string[] = [];
+  /** Lease name → the pod holding it, once every Hypervisor was Ready. */
+  let holders = new Map<string, string>();
+  /** The test's Prometheus (nsenter execs it: this is its PID). */
+  let prometheus: ChildProcess | undefined;
+  const admin = (): string => controlPlane().adminKubeconfig;
+  const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
+  const coordination = (): CoordinationV1Api =>
+    controlPlane().kubeConfig().makeApiClient(CoordinationV1Api);
+  const kubectl = (...args: string[]): Promise<string> => kubectlRun(admin(), args);
+  const isReady = (p: V1Pod): boolean =>
+    p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  /** The operator's pods that are not terminating. */
+  const livePods = async (): Promise<V1Pod[]> =>
+    (
+      await core().listNamespacedPod({ namespace: DEPLOY_NAMESPACE, labelSelector: POD_SELECTOR })
+    ).items.filter((p) => !p.metadata?.deletionTimestamp);
+  const leaseName = (hv: string): string => `${LEASE_PREFIX}${hv}`;
+  /** Lease name → holder identity ('' when free), for the test's Hypervisors. */
+  const leaseHolders = async (): Promise<Map<string, string>> => {
+    const leases = await coordination().listNamespacedLease({ namespace: DEPLOY_NAMESPACE });
+    const want = new Set(hypervisors.map(leaseName));
+    return new Map(
+      leases.items
+        .filter((l) => want.has(l.metadata?.name ?? ''))
+        .map((l) => [l.metadata!.name!, l.spec?.holderIdentity ?? '']),
+    );
+  };
+  /** A pod's /metrics over HTTPS with the reader's token, from inside the node's network namespace. */
+  const podMetrics = async (pod: V1Pod): Promise<Map<string, number>> => {
+    const { stdout } = await run(
+      'nsenter',
+      [
+        `--net=/run/netns/${cluster!.netns}`,
+        '--',
+        'curl',
+        '-sSfk',
+        '--max-time',
+        '5',
+        // The header from a file: the token stays out of the process list.
+        '-H',
+        `@${join(scratch, 'authorization')}`,
+        `https://${pod.status!.podIP!}:8080/metrics`,
+      ],
+      { maxBuffer: 16 << 20 },
+    );
+    return parseMetrics(stdout);
+  };
+  const hypervisorUp = (m: Map<string, number>, hv: string): number =>
+    sample(m, 'maaslab_hypervisor_up', { hypervisor: hv });
+  /** The pods' status and each one's log tail: why a wait gave up. */
+  const podsExplained = async (): Promise<string> => {
+    const pods = await core().listNamespacedPod({
+      namespace: DEPLOY_NAMESPACE,
+      labelSelector: POD_SELECTOR,
+    });
+    const out: string[] = [];
+    for (const p of pods.items) {
+      const name = p.metadata?.name ?? '?';
+      const logs = await kubectl('logs', '-n', DEPLOY_NAMESPACE, name, '--tail=20').catch(
+        (e: unknown) => String(e),
+      );
+      out.push(
+        `pod ${name}: ${JSON.stringify({ phase: p.status?.phase, conditions: p.status?.conditions, containers: p.status?.containerStatuses })}`,
+        `log:\n${logs}`,
+      );
+    }
+    out.push(`leases: ${JSON.stringify([...(await leaseHolders())])}`);
+    return out.join('\n');
+  };
+
+  before(async function () {
+    this.timeout(900_000);
+    if (process.getuid?.() !== 0) this.skip();
+    scratch = await mkdtemp(join(tmpdir(), 'maaslab-central-test-'));
+    let t = Date.now();
+    cluster = await startCluster({
+      controlPlane: controlPlane(),
+      nodeTaints: [`${taint.key}=${taint.value}:${taint.effect}`],
+    });
+    console.log(`      cluster: Node Ready in ${Date.now() - t} ms`);
+    t = Date.now();
+    await run(join(repoRoot, 'hack', 'build-image.sh'), [], { maxBuffer: 16 << 20 });
+    const names = await cluster.importImage(archive);
+    image = names.find((n) => n.includes('maaslab-operator')) ?? '';
+    expect(image, `ctr images import named ${JSON.stringify(names)}`).to.match(
+      /^ghcr\.io\/maaslab\/maaslab-operator:/,
+    );
+    console.log(`      image: built (cached) and imported in ${Date.now() - t} ms`);
+    // A scraper as a cluster's Prometheus is one: a ServiceAccount bound to the reader role.
+    scraperNs = await createTestNamespace(controlPlane().kubeConfig(), 'central-scraper');
+    scraper = await createServiceAccountWithToken(
+      createRestClient(controlPlane().restConfig('admin')),
+      scraperNs.name,
+      'scraper',
+      METRICS_READER_ROLE,
+    );
+    await writeFile(join(scratch, 'authorization'), `Authorization: Bearer ${scraper.token}\n`, {
+      mode: 0o600,
+    });
+    const tag = scraperNs.name.slice(-5);
+    hypervisors = ['a', 'b', 'c'].map((s) => `central-${tag}-${s}`);
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    // No-ops after the last test; after a failure, what it would have removed.
+    const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      await fn().catch((err: unknown) => console.error(`      cleanup (${what}): ${String(err)}`));
+    };
+    await step('prometheus', async () => {
+      if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
+        const exited = new Promise((resolve) => prometheus!.once('exit', resolve));
+        prometheus.kill('SIGTERM');
+        await exited;
+      }
+    });
+    await step('overlay', () => deleteAll());
+    await step('scraper', async () => {
+      await scraper?.cleanup();
+      await scraperNs?.delete();
+    });
+    await step('cluster', async () => cluster?.stop());
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** The Hypervisors, the overlay's extras (the Deployment with them), its pods, its Leases. */
+  async function deleteAll(): Promise<void> {
+    if (!cluster) return;
+    if (hypervisors.length > 0)
+      await kubectl('delete', 'hypervisor', ...hypervisors, '--ignore-not-found');
+    await deleteDeployExtras(admin());
+    // The overlay's generated ssh config carries no part-of label; its name has a hash suffix.
+    const configMaps = (await kubectl('get', 'configmap', '-n', DEPLOY_NAMESPACE, '-o', 'name'))
+      .split('\n')
+      .filter((n) => n.startsWith('configmap/maaslab-ssh-config-'));
+    if (configMaps.length > 0)
+      await kubectl('delete', '-n', DEPLOY_NAMESPACE, '--ignore-not-found', ...configMaps);
+    await waitFor(
+      async () =>
+        (
+          await core().listNamespacedPod({
+            namespace: DEPLOY_NAMESPACE,
+            labelSelector: POD_SELECTOR,
+          })
+        ).items.length === 0,
+      {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        description: 'the operator pods deleted by the kubelet',
+      },
+    );
+    // Shard Leases that nobody renews any more.
+    if (hypervisors.length > 0)
+      await kubectl(
+        'delete',
+        'lease',
+        '-n',
+        DEPLOY_NAMESPACE,
+        '--ignore-not-found',
+        ...hypervisors.map(leaseName),
+      );
+  }
+
+  it("runs the Deployment's two replicas Running and Ready (Secret maaslab-ssh made as the README says)", async function () {
+    this.timeout(400_000);
+    // The README's steps: a key, known_hosts, the namespace and the Secret, then the overlay.
+    // The test's Hypervisors use no ssh, so known_hosts names no host.
+    await run('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-C',
+      'maaslab',
+      '-f',
+      join(scratch, 'id_ed25519'),
+    ]);
+    await writeFile(join(scratch, 'known_hosts'), '');
+    await core()
+      .createNamespace({ body: { metadata: { name: DEPLOY_NAMESPACE } } })
+      .catch((err: unknown) => {
+        if (!(err instanceof ApiException && err.code === 409)) throw err;
+      });
+    await kubectl(
+      '-n',
+      DEPLOY_NAMESPACE,
+      'create',
+      'secret',
+      'generic',
+      'maaslab-ssh',
+      `--from-file=id_ed25519=${join(scratch, 'id_ed25519')}`,
+      `--from-file=known_hosts=${join(scratch, 'known_hosts')}`,
+    );
+    const dir = join(scratch, 'overlay');
+    await mkdir(dir);
+    await writeFile(
+      join(dir, 'kustomization.yaml'),
+      testKustomization(relative(dir, join(repoRoot, 'deploy', 'overlays', 'central')), image),
+    );
+    const t = Date.now();
+    await kubectl('apply', '--server-side', '--force-conflicts', '-k', dir);
+    const pods = await waitFor(
+      async () => {
+        const ps = await livePods();
+        return ps.length === 2 && ps.every(isReady) && ps;
+      },
+      {
+        timeoutMs: 300_000,
+        intervalMs: 250,
+        description: 'both operator pods Ready',
+        explain: podsExplained,
+      },
+    );
+    console.log(`      central: applied to both pods Ready in ${Date.now() - t} ms`);
+    const deployment = await controlPlane()
+      .kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: DEPLOYMENT, namespace: DEPLOY_NAMESPACE });
+    expect(deployment.spec?.replicas).to.equal(2);
+    for (const p of pods) {
+      expect(p.status?.phase).to.equal('Running');
+      expect(p.spec?.nodeName).to.equal(cluster!.nodeName);
+      expect(p.spec?.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
+      expect(p.spec?.containers[0]?.securityContext).to.include({ readOnlyRootFilesystem: true });
+      expect(p.spec?.containers[0]?.args).to.include('--leader-elect');
+      expect(p.status?.containerStatuses?.[0]).to.include({ ready: true, restartCount: 0 });
+    }
+    // The Secret and the ssh config where OpenSSH looks for them (~ of 65532 in the image).
+    const exec = (...cmd: string[]): Promise<string> =>
+      kubectl('exec', '-n', DEPLOY_NAMESPACE, pods[0]!.metadata!.name!, '--', ...cmd);
+    expect(await exec('cat', '/home/maaslab/.ssh/config')).to.include('StrictHostKeyChecking yes');
+    const key = await exec('head', '-1', '/home/maaslab/.ssh/id_ed25519');
+    expect(key.trim()).to.equal(
+      (await readFile(join(scratch, 'id_ed25519'), 'utf8')).split('\n')[0],
+    );
+  });
+
+  it('makes three test:///default Hypervisors Ready, each Lease maaslab-hv-<name> held by one of the pods, which alone reports it in /metrics', async function () {
+    this.timeout(300_000);
+    const t = Date.now();
+    await kubectlApply(
+      admin(),
+      hypervisors.map((name) => ({
+        apiVersion: 'maaslab.dev/v1alpha1',
+        kind: 'Hypervisor',
+        metadata: { name },
+        // The test driver's own pool; nothing is created on any host.
+        spec: { uri: 'test:///default', storagePool: 'default-pool' },
+      })),
+      join(scratch, 'hypervisors.yaml'),
+    );
+    for (const hv of hypervisors) {
+      await waitFor(
+        async () => {
+          const o = JSON.parse(
+            await kubectl('get', 'hypervisor', hv, '-o', 'json'),
+          ) as HypervisorStatus;
+          return o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 250,
+          description: `Hypervisor ${hv} Ready`,
+          explain: async () =>
+            `${await kubectl('get', 'hypervisor', hv, '-o', 'yaml')}\n${await podsExplained()}`,
+        },
+      );
+    }
+    console.log(`      hypervisors: applied to all three Ready in ${Date.now() - t} ms`);
+    const pods = await livePods();
+    const byName = new Map(pods.map((p) => [p.metadata!.name!, p]));
+    expect(byName.size).to.equal(2);
+    const leases = await leaseHolders();
+    expect([...leases.keys()].sort()).to.deep.equal(hypervisors.map(leaseName).sort());
+    holders = new Map([...leases].map(([l, h]) => [l, podOf(h)]));
+    for (const [lease, pod] of holders)
+      expect(byName.has(pod), `${lease} held by ${leases.get(lease)}`).to.equal(true);
+    const metrics = new Map<string, Map<string, number>>();
+    for (const [name, p] of byName) metrics.set(name, await podMetrics(p));
+    for (const hv of hypervisors) {
+      const holder = holders.get(leaseName(hv))!;
+      for (const [name, m] of metrics) {
+        // The shard's holder reports it up; the other replica has no series for it at all.
+        if (name === holder) expect(hypervisorUp(m, hv), `${name} ${hv}`).to.equal(1);
+        else expect(hypervisorUp(m, hv), `${name} ${hv}`).to.be.NaN;
+      }
+      expect(
+        sample(metrics.get(holder)!, 'leader_election_master_status', { name: leaseName(hv) }),
+      ).to.equal(1);
+    }
+    const count = (pod: string): number => [...holders.values()].filter((h) => h === pod).length;
+    console.log(
+      `      leases: ${[...byName.keys()].map((p) => `${p} holds ${count(p)}`).join(', ')}`,
+    );
+  });
+
+  it("moves the deleted lease holder's shards to another replica (the other pod or its replacement): released on SIGTERM, held and reconciled there well within the 15 s lease", async function () {
+    this.timeout(300_000);
+    const pods = await livePods();
+    const count = (pod: string): number => [...holders.values()].filter((h) => h === pod).length;
+    const [victim = '', survivor = ''] = pods
+      .map((p) => p.metadata!.name!)
+      .sort((a, b) => count(b) - count(a));
+    expect(victim).to.not.equal('');
+    const moving = [...holders].filter(([, pod]) => pod === victim).map(([lease]) => lease);
+    expect(moving.length, 'leases held by the pod deleted').to.be.greaterThan(0);
+    const staying = [...holders].filter(([, pod]) => pod === survivor).map(([lease]) => lease);
+
+    // Every change of the Leases, in order, from before the delete.
+    const seen: LeaseSeen[] = [];
+    const list = await coordination().listNamespacedLease({ namespace: DEPLOY_NAMESPACE });
+    const watch = await new Watch(controlPlane().kubeConfig()).watch(
+      `/apis/coordination.k8s.io/v1/namespaces/${DEPLOY_NAMESPACE}/leases`,
+      { resourceVersion: list.metadata?.resourceVersion },
+      (_type: string, lease: V1Lease) =>
+        seen.push({
+          at: Date.now(),
+          name: lease.metadata?.name ?? '',
+          holder: lease.spec?.holderIdentity ?? '',
+          durationSeconds: lease.spec?.leaseDurationSeconds,
+        }),
+      () => undefined,
+    );
+    try {
+      const deleted = Date.now();
+      await core().deleteNamespacedPod({ name: victim, namespace: DEPLOY_NAMESPACE });
+      /** The first arrival after the delete of `lease` held by a pod other than the victim. */
+      const takenOver = (lease: string): LeaseSeen | undefined =>
+        seen.find((s) => s.name === lease && s.holder !== '' && podOf(s.holder) !== victim);
+      const reconciled = new Map<string, number>();
+      await waitFor(
+        async () => {
+          const current = await leaseHolders();
+          const live = new Map((await livePods()).map((p) => [p.metadata!.name!, p]));
+          for (const lease of moving) {
+            if (reconciled.has(lease)) continue;
+            const pod = live.get(podOf(current.get(lease) ?? ''));
+            if (!pod || pod.metadata!.name === victim || !pod.status?.podIP) continue;
+            const hv = lease.slice(LEASE_PREFIX.length);
+            if (hypervisorUp(await podMetrics(pod), hv) === 1) reconciled.set(lease, Date.now());
+          }
+          return reconciled.size === moving.length;
+        },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 100,
+          description: `${moving.join(', ')} held and reconciled by another pod`,
+          explain: podsExplained,
+        },
+      );
+      const handover = Math.max(...moving.map((l) => takenOver(l)!.at)) - deleted;
+      const total = Math.max(...reconciled.values()) - deleted;
+      const newHolders = new Map(moving.map((l) => [l, podOf(takenOver(l)!.holder)]));
+      console.log(
+        `      failover: ${moving.length} shard(s) of ${victim} held by ${[...new Set(newHolders.values())].join(', ')} ${handover} ms after the delete, reconciled there (maaslab_hypervisor_up=1 in its /metrics) at ${total} ms`,
+      );
+      // Released on SIGTERM (client-go's ReleaseOnCancel): the victim wrote "no holder, 1 s"
+      // before anyone took over. Without it a candidate waits out the 15 s lease from the
+      // victim's last renewal, which it made at most retryPeriod before it stopped.
+      for (const lease of moving) {
+        const i = seen.indexOf(takenOver(lease)!);
+        const released = seen.slice(0, i).filter((s) => s.name === lease && s.holder === '');
+        expect(released.length, `${lease} released before its takeover`).to.be.greaterThan(0);
+        expect(released[0]!.durationSeconds).to.equal(1);
+      }
+      expect(handover, 'handover after release').to.be.below(leaseDurationMs - retryPeriodMs);
+      expect(total, 'held and reconciled after the delete').to.be.below(leaseDurationMs);
+      console.log(
+        `      failover: bounds ${leaseDurationMs - retryPeriodMs} ms (takeover without a release cannot be sooner) and ${leaseDurationMs} ms (the lease); a candidate retries within ${candidateRetryMaxMs} ms`,
+      );
+      // The survivor's own shards never moved.
+      const now = await leaseHolders();
+      for (const lease of staying) expect(podOf(now.get(lease) ?? '')).to.equal(survivor);
+      for (const hv of hypervisors) {
+        const o = JSON.parse(
+          await kubectl('get', 'hypervisor', hv, '-o', 'json'),
+        ) as HypervisorStatus;
+        expect(o.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
+      }
+      // The victim exited on SIGTERM by itself, well before kubelet's SIGKILL at the grace period.
+      await waitFor(
+        async () =>
+          core()
+            .readNamespacedPod({ name: victim, namespace: DEPLOY_NAMESPACE })
+            .then(
+              () => false,
+              (err: unknown) => err instanceof ApiException && err.code === 404,
+            ),
+        { timeoutMs: 90_000, intervalMs: 250, description: `pod ${victim} gone` },
+      );
+      const gone = Date.now() - deleted;
+      console.log(`      failover: pod ${victim} gone ${gone} ms after the delete`);
+      expect(gone).to.be.below(60_000);
+    } finally {
+      watch.abort();
+    }
+    // The Deployment's replacement: two Ready replicas again.
+    await waitFor(
+      async () => {
+        const ps = await livePods();
+        return ps.length === 2 && ps.every(isReady);
+      },
+      {
+        timeoutMs: 180_000,
+        intervalMs: 250,
+        description: 'two operator pods Ready again',
+        explain: podsExplained,
+      },
+    );
+  });
+
+  it("is scraped through the metrics Service's endpoints by a real Prometheus (HTTPS, the reader's token)", async function () {
+    this.timeout(300_000);
+    // What the ServiceMonitor (deploy/monitoring/servicemonitor.yaml) makes Prometheus scrape:
+    // every endpoint of the Service's port `metrics`, over HTTPS with the token, job from the
+    // Service's app.kubernetes.io/name. Debian's Prometheus is built without Kubernetes
+    // service discovery, so the test reads the Service's EndpointSlices (as that discovery
+    // would) and hands them over as file_sd targets with the labels it would set. Prometheus
+    // runs in the node's network namespace, where the pod addresses route.
+    const service = await core().readNamespacedService({
+      name: METRICS_SERVICE,
+      namespace: DEPLOY_NAMESPACE,
+    });
+    const pods = await livePods();
+    const want = pods.map((p) => `${p.status!.podIP!}:8080`).sort();
+    /** The Service's ready endpoints of port `metrics`, with the labels discovery would set. */
+    const readEndpoints = async () => {
+      const slices = await controlPlane()
+        .kubeConfig()
+        .makeApiClient(DiscoveryV1Api)
+        .listNamespacedEndpointSlice({
+          namespace: DEPLOY_NAMESPACE,
+          labelSelector: `kubernetes.io/service-name=${METRICS_SERVICE}`,
+        });
+      return slices.items.flatMap((slice) => {
+        const port = slice.ports?.find((p) => p.name === 'metrics')?.port;
+        return (slice.endpoints ?? [])
+          .filter((e) => e.conditions?.ready === true && port !== undefined)
+          .map((e) => ({
+            targets: [`${e.addresses[0]!}:${port!}`],
+            labels: {
+              job: service.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
+              namespace: DEPLOY_NAMESPACE,
+              service: METRICS_SERVICE,
+              pod: e.targetRef?.name ?? '',
+            },
+          }));
+      });
+    };
+    // The Service selects exactly the Deployment's two pods, at port 8080 (the EndpointSlice
+    // controller follows the replacement pod's readiness a moment after the kubelet).
+    const endpoints = await waitFor(
+      async () => {
+        const es = await readEndpoints();
+        const got = es.map((e) => e.targets[0]).sort();
+        return JSON.stringify(got) === JSON.stringify(want) && es;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        description: `the Service's ready endpoints ${want.join(', ')}`,
+        explain: async () => JSON.stringify(await readEndpoints()),
+      },
+    );
+    const dir = join(scratch, 'prometheus');
+    await mkdir(dir);
+    await writeFile(join(dir, 'token'), scraper!.token, { mode: 0o600 });
+    await writeFile(join(dir, 'endpoints.json'), JSON.stringify(endpoints));
+    const config = {
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      scrape_configs: [
+        {
+          job_name: `serviceMonitor/${DEPLOY_NAMESPACE}/maaslab-operator/0`,
+          file_sd_configs: [{ files: [join(dir, 'endpoints.json')] }],
+          scheme: 'https',
+          metrics_path: '/metrics',
+          authorization: { credentials_file: join(dir, 'token') },
+          tls_config: { insecure_skip_verify: true },
+        },
+      ],
+    };
+    await writeFile(join(dir, 'prometheus.yml'), stringify(config));
+    const t = Date.now();
+    prometheus = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${cluster!.netns}`,
+        '--',
+        'prometheus',
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${PROMETHEUS_PORT}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let promLog = '';
+    prometheus.stderr?.on('data', (d: Buffer) => (promLog = (promLog + d.toString()).slice(-4000)));
+    /** Prometheus's HTTP API, from inside the node's network namespace. */
+    const promApi = async <T>(path: string): Promise<T> => {
+      const { stdout } = await run('nsenter', [
+        `--net=/run/netns/${cluster!.netns}`,
+        '--',
+        'curl',
+        '-sSf',
+        '--max-time',
+        '5',
+        `http://127.0.0.1:${PROMETHEUS_PORT}${path}`,
+      ]);
+      return (JSON.parse(stdout) as { data: T }).data;
+    };
+    interface Target {
+      labels: Record<string, string>;
+      scrapeUrl: string;
+      health: string;
+      lastError: string;
+    }
+    const wantUrls = want.map((t) => `https://${t}/metrics`);
+    const targets = await waitFor(
+      async () => {
+        if (prometheus?.exitCode !== null) throw new Error(`prometheus exited: ${promLog}`);
+        const { activeTargets } = await promApi<{ activeTargets: Target[] }>(
+          '/api/v1/targets?state=active',
+        );
+        const urls = activeTargets.map((a) => a.scrapeUrl).sort();
+        return (
+          JSON.stringify(urls) === JSON.stringify(wantUrls) &&
+          activeTargets.every((a) => a.health === 'up') &&
+          activeTargets
+        );
+      },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+        description: 'both pods scraped up through the Service endpoints',
+        explain: async () =>
+          `${JSON.stringify(await promApi('/api/v1/targets?state=active').catch(String))}\n${promLog}`,
+      },
+    );
+    console.log(`      prometheus: started to both endpoints scraped (up) in ${Date.now() - t} ms`);
+    for (const target of targets) {
+      expect(target.labels).to.include({
+        job: 'maaslab-operator',
+        service: 'maaslab-operator-metrics',
+      });
+      expect(pods.map((p) => p.metadata!.name)).to.include(target.labels.pod);
+    }
+    // What the alerts read: every shard led by exactly one replica, summed over the scrapes.
+    const shards = hypervisors.map(leaseName).join('|');
+    const leaders = await waitFor(
+      async () => {
+        const r = await promApi<{ result: { value: [number, string] }[] }>(
+          `/api/v1/query?${new URLSearchParams({ query: `sum(leader_election_master_status{job="maaslab-operator",name=~"${shards}"})` }).toString()}`,
+        );
+        return r.result[0]?.value[1] === String(hypervisors.length) && r.result[0].value[1];
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: 'each shard led once, per Prometheus' },
+    );
+    expect(leaders).to.equal('3');
+  });
+
+  it('deletes the Hypervisors, the overlay, its pods and the shard Leases', async function () {
+    this.timeout(300_000);
+    await deleteAll();
+    hypervisors = [];
+    expect(await livePods()).to.deep.equal([]);
+  });
+});

@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl kube-node cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -129,6 +129,7 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 	@$(MAKE) --no-print-directory bench-binding
 	@$(MAKE) --no-print-directory bench-recipe
 	@$(MAKE) --no-print-directory bench-scale
+	@$(MAKE) --no-print-directory bench-compare
 	@$(MAKE) --no-print-directory bench-bmc
 	@$(MAKE) --no-print-directory bench-snapshot
 
@@ -140,6 +141,12 @@ bench-recipe: deps native kube-testenv kubectl ## the recipe lab five ways on a 
 
 bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile
 	tsx bench/scale.ts
+
+# The baseline of bench-compare: the last commit before the reconcilers took the phase shape
+# (issue 11), whose figures bench/RESULTS.md quoted. BASE=<commit> compares with another.
+BASE ?= 0680918
+bench-compare: deps native kube-testenv kubectl build ## bench-scale's build, BASE's operator vs this one, alternating in one run
+	tsx bench/scale-compare.ts "$$(hack/bench-base.sh $(BASE) | tail -1)"
 
 bench-bmc: deps native ## Redfish and IPMI power status on 100 nodes of the test driver: latency, req/s, libvirt calls
 	tsx bench/bmc.ts

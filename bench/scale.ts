@@ -62,6 +62,18 @@ const READY_TIMEOUT_MS = 600_000;
  * resyncs before all are Ready), short enough to wait for. The default is 10 min.
  */
 const RESYNC = process.env.BENCH_RESYNC ?? '150s';
+/**
+ * The checkout whose dist/ runs as the operator: this one, or (BENCH_OPERATOR_ROOT) another
+ * build, such as an older commit's for bench/scale-compare.ts. The control plane, CRDs, RBAC
+ * and labs are this checkout's either way, so both operators face the same work.
+ */
+const OPERATOR_ROOT = process.env.BENCH_OPERATOR_ROOT ?? repoRoot;
+/**
+ * BENCH_FIGURES_JSON=<file>: measure the build alone (no resync window, no profiled run),
+ * write its figures there as JSON and leave bench/RESULTS.md alone: one sample of
+ * bench/scale-compare.ts.
+ */
+const FIGURES_JSON = process.env.BENCH_FIGURES_JSON;
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
 const CLOCK_TICKS = 100;
 
@@ -270,13 +282,17 @@ async function startFleetOperator(
     kubeconfig: fleet.cp.operatorKubeconfig,
     namespace: fleet.leaseNs,
     logFile: join(scratch, `operator-${Date.now()}.log`),
-    script: join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+    script: join(OPERATOR_ROOT, 'dist', 'src', 'cli', 'main.js'),
     // BENCH_NODE_OPTIONS: extra V8/Node flags for the operator alone, to compare settings.
     nodeOptions: [
       ...(process.env.BENCH_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? []),
       ...nodeOptions,
     ],
     args: ['--log-level', 'warn', '--resync-period', RESYNC],
+    predatesSecureMetrics: !readFileSync(
+      join(OPERATOR_ROOT, 'dist', 'src', 'cli', 'options.js'),
+      'utf8',
+    ).includes('--metrics-secure'),
     env: await operatorEnv(),
   });
   await kubectlApply(
@@ -355,6 +371,13 @@ async function main(): Promise<void> {
     const cp1 = treeCpuSeconds(fleet.cp.pid);
     const m1 = await scrape(operator);
     const load1 = loadAverages();
+    if (FIGURES_JSON) {
+      writeFileSync(
+        FIGURES_JSON,
+        JSON.stringify(buildFigures(buildSeconds, m0, m1, p0, p1, load1)),
+      );
+      return;
+    }
 
     // 2. Steady state: every node's next periodic pass (the resync period, RESYNC after its
     // last pass) against a world that needs nothing done. The libvirt test driver keeps its
@@ -413,6 +436,37 @@ async function main(): Promise<void> {
     if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
     else say(`scratch kept in ${scratch}`);
   }
+}
+
+/** One build's figures, per node where the goals are per node (bench/scale-compare.ts). */
+export interface BuildFigures {
+  readonly buildSeconds: number;
+  readonly peakRssMb: number;
+  readonly cpuMsPerNode: number;
+  readonly apiRequestsPerNode: number;
+  readonly libvirtCallsPerNode: number;
+  /** The 1-minute load average at all Ready. */
+  readonly load: string;
+}
+
+function buildFigures(
+  buildSeconds: number,
+  m0: readonly Sample[],
+  m1: readonly Sample[],
+  p0: ReturnType<typeof procStats>,
+  p1: ReturnType<typeof procStats>,
+  load: string,
+): BuildFigures {
+  const perNode = (name: string, label: string): number =>
+    [...deltaBy(m0, m1, name, label).values()].reduce((a, b) => a + b, 0) / TOTAL_NODES;
+  return {
+    buildSeconds,
+    peakRssMb: p1.peakRssMb,
+    cpuMsPerNode: ((p1.cpuSeconds - p0.cpuSeconds) * 1000) / TOTAL_NODES,
+    apiRequestsPerNode: perNode('rest_client_requests_total', 'method'),
+    libvirtCallsPerNode: perNode('maaslab_libvirt_calls_total', 'op'),
+    load,
+  };
 }
 
 interface Figures {

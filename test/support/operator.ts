@@ -148,6 +148,11 @@ export interface OperatorProcessOptions {
    * counter use; the monitoring and metrics-auth tests scrape the secure server).
    */
   readonly secureMetrics?: boolean;
+  /**
+   * A build from before `--metrics-secure` (plain HTTP was then its only /metrics): the flag
+   * is not passed. For the older baselines of bench/scale-compare.ts.
+   */
+  readonly predatesSecureMetrics?: boolean;
 }
 
 /** A running operator process. */
@@ -184,7 +189,7 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
     opts.namespace,
     '--metrics-bind-address',
     `127.0.0.1:${metricsPort}`,
-    ...(opts.secureMetrics ? [] : ['--metrics-secure=false']),
+    ...(opts.secureMetrics || opts.predatesSecureMetrics ? [] : ['--metrics-secure=false']),
     '--health-probe-bind-address',
     `127.0.0.1:${probePort}`,
     '--log-format',

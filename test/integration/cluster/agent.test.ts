@@ -7,7 +7,10 @@
 // kubectl gets its domains running on that libvirtd. Then the probes: with libvirtd gone the pod
 // stays Running, unrestarted, and is not Ready (/readyz's libvirt-reachable check) until it is
 // back; and in a group that is not the socket's, or as a user the host has no record of
-// (libvirtd names every client), it runs but is never Ready, and its log says why.
+// (libvirtd names every client), it runs but is never Ready, and its log says why. Then an
+// upgrade: a new version of the image (test/support/oci-derive.ts), imported and applied as a
+// user's overlay would change its tag; the old pod drains on SIGTERM and exits 0 well within its
+// grace period, the new one takes the Hypervisor's Lease, and no domain restarts or doubles.
 //
 // The test's kustomization patches only what a user's overlay would (the image, the socket's
 // group, where the socket is on the host) plus what kube-testenv lacks: its apiserver runs
@@ -20,7 +23,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  type V1ContainerStateTerminated,
+  type V1Pod,
+  Watch,
+} from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
 import { type Cluster, curlInNode as curlInCluster, startCluster } from '../../support/cluster.js';
@@ -28,6 +36,7 @@ import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import { deriveImage } from '../../support/oci-derive.js';
 import { kubectlApply, kubectlRun } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -499,6 +508,113 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
     expect(await kubectl('logs', '-n', DEPLOY_NAMESPACE, first.metadata!.name!)).to.match(
       /libvirt reachable: ready/,
     );
+  });
+
+  it("upgrades by rolling out a new image: the old pod drains on SIGTERM and exits 0 within its grace period, the lab's domains keep running (same ids), none is added", async function () {
+    this.timeout(400_000);
+    const old = await thePod();
+    const ns = labNs!.name;
+    /** Every domain of the private libvirtd by UUID: name, state and id (a new id = a restart). */
+    const domains = async (): Promise<Map<string, string>> => {
+      const out = new Map<string, string>();
+      const uuids = (await lv!.virsh(['list', '--all', '--uuid']))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+      for (const uuid of uuids) {
+        const info = await lv!.virsh(['dominfo', uuid]);
+        const field = (key: string): string =>
+          new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+        out.set(uuid, `${field('Name')} ${field('State')} id=${field('Id')}`);
+      }
+      return out;
+    };
+    const before = await domains();
+    expect([...before.values()].filter((d) => d.includes(' running id='))).to.have.length(2);
+
+    const derived = await deriveImage(archive, join(scratch, 'upgrade.oci.tar'), 'upgrade');
+    expect(await cluster!.importImage(derived.archive)).to.include(derived.name);
+
+    // The old pod's last status, as the kubelet reports it before the pod object goes.
+    let oldTerminated: V1ContainerStateTerminated | undefined;
+    let oldDeletedAt: Date | undefined;
+    const list = await core().listNamespacedPod({
+      namespace: DEPLOY_NAMESPACE,
+      labelSelector: POD_SELECTOR,
+    });
+    const watch = await new Watch(controlPlane().kubeConfig()).watch(
+      `/api/v1/namespaces/${DEPLOY_NAMESPACE}/pods`,
+      { resourceVersion: list.metadata?.resourceVersion, labelSelector: POD_SELECTOR },
+      (_type: string, pod: V1Pod) => {
+        if (pod.metadata?.uid !== old.metadata?.uid) return;
+        oldDeletedAt ??= pod.metadata?.deletionTimestamp;
+        oldTerminated = pod.status?.containerStatuses?.[0]?.state?.terminated ?? oldTerminated;
+      },
+      () => undefined,
+    );
+    const t = Date.now();
+    let fresh: V1Pod;
+    try {
+      image = derived.name;
+      await applyOverlay(SOCKET_GID);
+      fresh = await waitFor(
+        async () => {
+          const p = await thePod();
+          return p.metadata?.uid !== old.metadata?.uid && isReady(p) && p;
+        },
+        {
+          timeoutMs: 240_000,
+          intervalMs: 250,
+          description: 'the upgraded pod Ready',
+          explain: podsExplained,
+        },
+      );
+      console.log(`      upgrade: applied to the new pod Ready in ${Date.now() - t} ms`);
+      await waitFor(() => oldTerminated !== undefined, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        description: "the old pod's terminated state",
+      });
+    } finally {
+      watch.abort();
+    }
+    // Drained on SIGTERM by itself: exit 0, before the kubelet's SIGKILL at the grace period.
+    const grace = old.spec?.terminationGracePeriodSeconds ?? 30;
+    const drain =
+      new Date(oldTerminated!.finishedAt ?? 0).getTime() - (oldDeletedAt?.getTime() ?? 0);
+    console.log(
+      `      upgrade: old pod exited ${oldTerminated!.exitCode} (${oldTerminated!.reason}) ${drain} ms after its deletion (grace period ${grace} s; whole seconds, as the kubelet stamps them)`,
+    );
+    expect(oldTerminated!.exitCode).to.equal(0);
+    expect(oldDeletedAt, "the old pod's deletionTimestamp").to.not.equal(undefined);
+    expect(drain).to.be.below(grace * 1000);
+
+    expect(fresh.spec?.containers[0]?.image).to.equal(derived.name);
+    expect(
+      await kubectl(
+        'exec',
+        '-n',
+        DEPLOY_NAMESPACE,
+        fresh.metadata!.name!,
+        '--',
+        'cat',
+        derived.markerPath,
+      ),
+    ).to.equal(derived.marker);
+    // The new pod holds the Hypervisor's shard and reports the lab as it was.
+    const lease = JSON.parse(
+      await kubectl('get', 'lease', `maaslab-hv-${hvName}`, '-n', DEPLOY_NAMESPACE, '-o', 'json'),
+    ) as { spec?: { holderIdentity?: string } };
+    expect(lease.spec?.holderIdentity ?? '').to.include(fresh.metadata!.name!);
+    await kubectl('wait', '-n', ns, 'maaslab', LAB, '--for=condition=Ready', '--timeout=120s');
+    await waitFor(async () => (await hypervisorReady())?.status === 'True', {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      description: 'Hypervisor Ready under the new pod',
+    });
+    // No domain restarted (same UUIDs, same ids, still running), none added or removed.
+    expect(await domains()).to.deep.equal(before);
+    readyPod = fresh;
   });
 
   /**

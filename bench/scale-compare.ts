@@ -71,6 +71,9 @@ async function main(): Promise<void> {
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+  // bench/scale.ts's sizes, which its children read from the same environment.
+  const nodes =
+    Number(process.env.BENCH_HYPERVISORS ?? 10) * Number(process.env.BENCH_NODES_PER_LAB ?? 100);
   const fmt = (x: number, digits: number): string => x.toFixed(digits);
   const rows = METRICS.map(({ key, label, digits }) => {
     const values = (which: 'base' | 'head'): number[] => runs[which].map((f) => Number(f[key]));
@@ -90,12 +93,12 @@ async function main(): Promise<void> {
     '## 2b. Scale, before and after in one run',
     '',
     "`make bench-compare BASE=<commit>` (`tsx bench/scale-compare.ts`): section 2's build (apply",
-    'all labs → all Ready, 1000 nodes), measured with two operators in alternating order, each',
+    `all labs → all Ready, ${nodes} nodes), measured with two operators in alternating order, each`,
     'sample on a fresh control plane with a fresh operator; the control plane, CRDs, RBAC and',
     "labs are head's for both. Medians (min–max); the ratio is head / base (below 1: head is",
     'better).',
     '',
-    `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pairs`,
+    `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
     ...machineLines({
       'load average (1, 5, 15 min)': `${loadBefore} before; ${loadAverages()} after`,
     }),

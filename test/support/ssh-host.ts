@@ -95,7 +95,8 @@ export async function startSshHost(lv: PrivateLibvirtd, dir: string): Promise<Ss
   const outer = `mlssh${tag}o`;
   const inner = `mlssh${tag}i`;
   const third = randomInt(256);
-  const fourth = randomInt(64) * 4;
+  // A /29: the host side, sshd's address and a second one, none the broadcast address.
+  const fourth = randomInt(32) * 8;
   const hostSide = `10.251.${third}.${fourth + 1}`;
   const address = `10.251.${third}.${fourth + 2}`;
   const otherAddress = `10.251.${third}.${fourth + 3}`;
@@ -127,7 +128,6 @@ export async function startSshHost(lv: PrivateLibvirtd, dir: string): Promise<Ss
     ].join('\n'),
   );
   await chmod(dir, 0o700);
-  await run('/usr/sbin/sshd', ['-t', '-f', config]);
 
   const logFile = join(dir, 'sshd.log');
   let child: ChildProcess | undefined;
@@ -155,12 +155,11 @@ export async function startSshHost(lv: PrivateLibvirtd, dir: string): Promise<Ss
       'netns',
       lv.netns,
     ]);
-    await run('ip', ['addr', 'add', `${hostSide}/30`, 'dev', outer]);
+    await run('ip', ['addr', 'add', `${hostSide}/29`, 'dev', outer]);
     await run('ip', ['link', 'set', outer, 'up']);
-    await lv.netnsExec(['ip', 'addr', 'add', `${address}/30`, 'dev', inner]);
+    await lv.netnsExec(['ip', 'addr', 'add', `${address}/29`, 'dev', inner]);
     await lv.netnsExec(['ip', 'addr', 'add', `${otherAddress}/32`, 'dev', inner]);
     await lv.netnsExec(['ip', 'link', 'set', inner, 'up']);
-    await run('ip', ['route', 'add', `${otherAddress}/32`, 'via', address, 'dev', outer]);
 
     // ip netns exec, unshare and sh each exec the next: the child's PID is sshd's.
     const script = [
@@ -168,6 +167,7 @@ export async function startSshHost(lv: PrivateLibvirtd, dir: string): Promise<Ss
       'mount -t tmpfs -o mode=0755,size=1m maaslab-sshd-run /run',
       'mkdir -p /run/sshd /run/libvirt',
       'mount --bind "$0" /run/libvirt',
+      '/usr/sbin/sshd -t -f "$1"',
       'exec /usr/sbin/sshd -D -e -f "$1"',
     ].join('\n');
     const log = createWriteStream(logFile, { flags: 'a' });

@@ -182,7 +182,7 @@ describe('e2e: central mode over qemu+ssh with a real sshd', function () {
     );
     const reportedMs = performance.now() - t0;
     const ready = conditionOf(refused, 'Ready');
-    expect(ready?.reason).to.equal(HostKeyVerificationFailedReason);
+    expect(ready?.reason, ready?.message).to.equal(HostKeyVerificationFailedReason);
     expect(ready?.message).to.match(/host key verification failed/i);
     expect(ready?.message).to.include(`Host key for ${host().otherAddress} has changed`);
     expect(conditionOf(refused, 'Stalled')?.status).to.equal('True');

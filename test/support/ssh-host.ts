@@ -3,9 +3,9 @@
 // a host key of the test's own, inside the private libvirtd's network namespace, listening only
 // on addresses there, which this namespace reaches through a veth pair created here:
 //
-//   operator ──ssh──▶ route ADDRESS/32 via veth ──▶ [libvirtd's netns: sshd on ADDRESS:22]
-//                                                      └─ session: virt-ssh-helper qemu:///system
-//                                                           └─ /run/libvirt/libvirt-sock
+//   operator ──ssh──▶ veth (a /29) ──▶ [libvirtd's netns: sshd on ADDRESS:22]
+//                                         └─ session: virt-ssh-helper qemu:///system
+//                                              └─ /run/libvirt/libvirt-sock (the private one)
 //
 // libvirt 9.0's ssh transport (proxy=auto) runs `virt-ssh-helper qemu:///system` on the remote
 // side when it is installed (nc -U <socket> otherwise), and virt-ssh-helper ignores the URI's

@@ -271,8 +271,8 @@ export function onlyProgressChanged(previous: unknown, next: unknown): boolean {
 
 /**
  * The lab's hypervisor counts as reachable unless its controller says otherwise (Ready not
- * True with reason HypervisorUnreachable or HostKeyVerificationFailed). A Hypervisor not yet reconciled is not assumed
- * down: the children wait on it themselves.
+ * True with reason HypervisorUnreachable or HostKeyVerificationFailed). A Hypervisor not yet
+ * reconciled is not assumed down: the children wait on it themselves.
  */
 export function hypervisorReachableOf(hv: Readonly<Hypervisor> | undefined): boolean {
   const ready = hv?.status?.conditions?.find((c) => c.type === ReadyCondition);

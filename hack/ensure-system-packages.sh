@@ -13,6 +13,7 @@ packages=(
   virtinst                                   # virt-install, the manual recipe's way (bench/)
   libxml2-utils                              # xmllint, which virt-xml-validate runs (unit tests)
   openssh-client                             # ssh -G / ssh-keygen: deploy/ tests of the qemu+ssh setup
+  openssh-server                             # a real sshd (own config, own port, in a test netns) for qemu+ssh e2e
   prometheus                                 # promtool and a real server for deploy/monitoring's tests
   lua5.1 lua-cjson                           # runs deploy/argocd/health.lua the way Argo CD does (Lua 5.1)
   openssl                                    # a throw-away TLS certificate in the REST unit tests
@@ -42,16 +43,16 @@ fi
 echo "ensure-system-packages: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 
-# Debian's prometheus postinst enables and starts its own service, which listens on
-# 0.0.0.0:9090. The tests only want the binaries (they start their own server on
-# 127.0.0.1), so that service alone is kept from starting during this install (a
-# policy-rc.d, which invoke-rc.d and deb-systemd-invoke both obey; an existing one is left
-# as it is) and its unit is disabled afterwards.
+# Debian's prometheus and openssh-server postinsts enable and start their own services, which
+# listen on 0.0.0.0:9090 and 0.0.0.0:22. The tests only want the binaries (they start their own
+# servers, on 127.0.0.1 or inside a network namespace of their own), so those services are kept
+# from starting during this install (a policy-rc.d, which invoke-rc.d and deb-systemd-invoke
+# both obey; an existing one is left as it is) and their units are disabled afterwards.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
   cat >"$policy" <<'SH'
 #!/bin/sh
-for a in "$@"; do case "$a" in prometheus | prometheus.service | containerd | containerd.service) exit 101 ;; esac; done
+for a in "$@"; do case "$a" in prometheus | prometheus.service | containerd | containerd.service | ssh | ssh.service | ssh.socket | sshd | sshd.service) exit 101 ;; esac; done
 exit 0
 SH
   chmod 755 "$policy"
@@ -60,13 +61,21 @@ fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends ${missing[*]} >&2
-if [[ " ${missing[*]} " == *" prometheus "* ]]; then
-  # Not at boot either, whichever init system this host uses.
+# disable_service NAME UNIT...: not at boot either, whichever init system this host uses.
+disable_service() {
+  local name="$1"
+  shift
   if [ -d /run/systemd/system ]; then
-    systemctl disable --now prometheus.service >&2 || true
+    systemctl disable --now "$@" >&2 || true
   else
-    /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-    systemctl disable prometheus.service >/dev/null 2>&1 || true # works offline too
+    "/etc/init.d/$name" stop >/dev/null 2>&1 || true
+    systemctl disable "$@" >/dev/null 2>&1 || true # works offline too
   fi
-  update-rc.d prometheus disable >/dev/null 2>&1 || true
+  update-rc.d "$name" disable >/dev/null 2>&1 || true
+}
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+  disable_service prometheus prometheus.service
+fi
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+  disable_service ssh ssh.service ssh.socket
 fi

@@ -101,3 +101,49 @@ export function isUnreachableError(e: unknown): e is LibvirtError {
     (e.domain === ErrorDomain.Rpc || e.domain === ErrorDomain.Remote)
   );
 }
+
+/**
+ * What ssh said when it refused the host's key, for a qemu+ssh connection that failed on it;
+ * undefined for any other failure.
+ *
+ * The one place we read message text (house rule 6's exception, and why): libvirt's ssh
+ * transport runs the `ssh` binary and, when ssh exits, reports SYSTEM_ERROR from the RPC layer
+ * ("Cannot recv data: <ssh's stderr>: Connection reset by peer"), the same code and domain as
+ * any dropped socket. ssh's stderr is the only thing that tells a rejected host key apart, so
+ * only its own final line counts: `Host key verification failed.` as a whole line of that
+ * stderr, in an RPC/Remote SYSTEM_ERROR, anywhere on the `cause` chain (a
+ * HypervisorUnreachableError wraps it). The text around it (a host name, a banner) never
+ * matches by itself. The result is ssh's explanation line when it printed one ("Host key for H
+ * has changed…", "No … host key is known for H…"), else its final line, trimmed and bounded.
+ */
+export function sshHostKeyRejection(e: unknown): string | undefined {
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 8; depth++) {
+    if (
+      cur instanceof LibvirtError &&
+      cur.code === ErrorNumber.SystemError &&
+      (cur.domain === ErrorDomain.Rpc || cur.domain === ErrorDomain.Remote)
+    ) {
+      return hostKeyLine(cur.message);
+    }
+    cur = cur.cause;
+  }
+  return undefined;
+}
+
+/** ssh's last words on a refused host key: the final line of its stderr. */
+const HOST_KEY_FAILED = 'Host key verification failed.';
+/** The lines of ssh's that say why (changed key, unknown key), as OpenSSH words them. */
+const HOST_KEY_WHY = /^(?:Host key for \S+ has changed|No \S+ host key is known for \S+)\b/;
+/** Condition messages stay short: ssh's line is cut here. */
+const MAX_LINE = 200;
+
+function hostKeyLine(message: string): string | undefined {
+  // libvirt: "Cannot recv data: " + ssh's stderr + ": " + strerror(errno).
+  const prefix = /^Cannot (?:recv|send) data: /.exec(message);
+  if (!prefix) return undefined;
+  const stderr = message.slice(prefix[0].length).replace(/: [^:\r\n]*$/, '');
+  const lines = stderr.split(/\r?\n/).map((l) => l.trim());
+  if (lines.at(-1) !== HOST_KEY_FAILED) return undefined;
+  const why = lines.find((l) => HOST_KEY_WHY.test(l));
+  return (why ?? HOST_KEY_FAILED).slice(0, MAX_LINE);
+}

@@ -40,6 +40,7 @@ export {
   isUnreachableError,
   LibvirtError,
   NOT_FOUND_CODES,
+  sshHostKeyRejection,
 } from './errors.js';
 export {
   BridgeNotFoundError,

@@ -128,7 +128,10 @@ export interface E2eEnvironment {
  */
 export async function startE2eEnvironment(
   tag: string,
-  operatorOptions: Pick<OperatorProcessOptions, 'leaderElect' | 'args' | 'secureMetrics'> = {},
+  operatorOptions: Pick<
+    OperatorProcessOptions,
+    'leaderElect' | 'args' | 'secureMetrics' | 'wrap' | 'env'
+  > = {},
 ): Promise<E2eEnvironment> {
   const cp = controlPlane();
   const admin = createRestClient(cp.restConfig('admin'));

@@ -143,6 +143,11 @@ export interface OperatorProcessOptions {
   /** Extra environment variables (e.g. UV_THREADPOOL_SIZE). */
   readonly env?: Readonly<Record<string, string>>;
   /**
+   * A command the node process is started through, which must end by exec'ing its arguments
+   * (so signals still reach the operator), e.g. `unshare --mount … sh -c '…; exec "$@"'`.
+   */
+  readonly wrap?: readonly string[];
+  /**
    * Serve /metrics as installed: HTTPS, a bearer token with `get /metrics` required (default
    * false: `--metrics-secure=false`, plain HTTP on 127.0.0.1, which the tests that only read a
    * counter use; the monitoring and metrics-auth tests scrape the secure server).
@@ -198,7 +203,11 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
     ...(opts.args ?? []),
   ];
   const log = createWriteStream(opts.logFile, { flags: 'a' });
-  const child = spawn(process.execPath, args, {
+  const [file, ...argv] = [...(opts.wrap ?? []), process.execPath, ...args] as [
+    string,
+    ...string[],
+  ];
+  const child = spawn(file, argv, {
     cwd: opts.script ? dirname(opts.script) : repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -246,6 +246,15 @@ export const ProgressingReason = 'Progressing';
 /** Ready=False/Unknown: libvirt on the hypervisor cannot be reached. */
 export const HypervisorUnreachableReason = 'HypervisorUnreachable';
 /**
+ * Ready=False, Stalled=True on a Hypervisor: libvirt cannot be reached because ssh (a
+ * qemu+ssh URI) refused the host's key, which is not the one known_hosts (Secret maaslab-ssh)
+ * holds. Retrying cannot fix it; a human must check the host and the Secret.
+ */
+export const HostKeyVerificationFailedReason = 'HostKeyVerificationFailed';
+/** Whether a Hypervisor's Ready reason says libvirt cannot be reached, whatever the cause. */
+export const isUnreachableReason = (reason: string | undefined): boolean =>
+  reason === HypervisorUnreachableReason || reason === HostKeyVerificationFailedReason;
+/**
  * Ready=False: the Hypervisor is reachable but not Ready itself (its storage pool is missing,
  * or it has not been reconciled yet); dependants wait for it.
  */

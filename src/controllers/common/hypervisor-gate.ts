@@ -3,6 +3,7 @@
 import {
   HypervisorNotReadyReason,
   HypervisorUnreachableReason,
+  isUnreachableReason,
   ReadyCondition,
   type Hypervisor as HypervisorResource,
 } from '../../api/v1alpha1/index.js';
@@ -27,7 +28,7 @@ export function hypervisorGate(hv: Readonly<HypervisorResource> | undefined): Hy
   const ready = hv.status?.conditions?.find((c) => c.type === ReadyCondition);
   if (ready?.status === 'True') return { kind: 'ready' };
   const name = hv.metadata?.name ?? '';
-  if (ready?.reason === HypervisorUnreachableReason) {
+  if (ready !== undefined && isUnreachableReason(ready.reason)) {
     return {
       kind: 'unreachable',
       reason: HypervisorUnreachableReason,

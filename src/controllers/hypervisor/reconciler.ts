@@ -7,6 +7,7 @@ import {
   GroupVersionKinds,
   Group,
   HypervisorUnreachableReason,
+  isUnreachableReason,
   LibvirtErrorReason,
   ReadyCondition,
   type MaasLabSnapshot,
@@ -170,7 +171,7 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
 
   const wasUnreachable = (r: Readonly<HypervisorResource>): boolean | undefined => {
     const ready = r.status?.conditions?.find((c) => c.type === ReadyCondition);
-    return ready === undefined ? undefined : ready.reason === HypervisorUnreachableReason;
+    return ready === undefined ? undefined : isUnreachableReason(ready.reason);
   };
 
   /** Step 3. Returns whether the pool is there; libvirt failures become `error`. */
@@ -228,6 +229,7 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
       unschedulable: spec.unschedulable ?? false,
       reachable,
       unreachableMessage: pass.unreachable,
+      hostKeyRejected: pass.unreachable === undefined ? undefined : pass.scope.hostKeyRejected,
       storagePoolPresent: pass.poolPresent,
       error: pass.failure.error,
     });

@@ -6,6 +6,7 @@ import {
   HypervisorUnreachableError,
   type HostInfo,
   type Hypervisor,
+  sshHostKeyRejection,
 } from '../../libvirt/hypervisor/index.js';
 import type { CacheReader, Request } from '../../runtime/index.js';
 
@@ -22,6 +23,8 @@ export interface HypervisorScope {
   readonly host?: HostInfo;
   /** Why libvirt cannot be reached (its error), when it cannot. */
   readonly unreachable?: string;
+  /** ssh's words, when it cannot because ssh refused the host's key (qemu+ssh). */
+  readonly hostKeyRejected?: string;
 }
 
 /**
@@ -42,6 +45,12 @@ export async function observeHypervisor(
     return { resource, verbs, host: await verbs.hostInfo() };
   } catch (err) {
     if (!(err instanceof HypervisorUnreachableError)) throw err;
-    return { resource, verbs, unreachable: err.message };
+    const hostKeyRejected = sshHostKeyRejection(err);
+    return {
+      resource,
+      verbs,
+      unreachable: err.message,
+      ...(hostKeyRejected !== undefined && { hostKeyRejected }),
+    };
   }
 }

@@ -1,6 +1,7 @@
 // Hypervisor status: capacity from the host, allocation from the domains maaslab owns, and
 // the Ready condition. Pure: the reconciler hands in what libvirt reported.
 import {
+  HostKeyVerificationFailedReason,
   HypervisorUnreachableReason,
   MaasNodeKind,
   ReadyCondition,
@@ -111,6 +112,8 @@ export interface HypervisorObservation {
   readonly reachable: boolean;
   /** Why not, when unreachable: libvirt's error message. */
   readonly unreachableMessage?: string;
+  /** When unreachable because ssh refused the host's key: ssh's words (sshHostKeyRejection). */
+  readonly hostKeyRejected?: string;
   /** The storage pool exists (or was just created from storagePoolPath). */
   readonly storagePoolPresent: boolean;
   /** spec.storagePoolPath is set, so a missing pool is ours to create. */
@@ -126,13 +129,24 @@ export interface HypervisorObservation {
 /**
  * Ready and its companions. Unreachable is Ready=False (not Unknown: the Hypervisor's own
  * readiness *is* reachability, and we know it failed) with Reconciling=True while we
- * reconnect; a missing pool with no path to create it needs a human (Stalled).
+ * reconnect; a missing pool with no path to create it, or a host key ssh refuses, needs a
+ * human (Stalled).
  */
 export function hypervisorConditions(o: HypervisorObservation): ConditionPlan {
   return planFor(hypervisorVerdict(o));
 }
 
 function hypervisorVerdict(o: HypervisorObservation): Verdict {
+  if (!o.reachable && o.hostKeyRejected !== undefined) {
+    // Not a host that is down: one that answers with a key we were told not to trust.
+    return {
+      kind: 'stalled',
+      reason: HostKeyVerificationFailedReason,
+      message:
+        `ssh host key verification failed: ${o.hostKeyRejected} The host's key is not the ` +
+        'one known_hosts holds (Secret maaslab-ssh); check the host, then the Secret. Retrying.',
+    };
+  }
   if (!o.reachable) {
     return {
       kind: 'progressing',

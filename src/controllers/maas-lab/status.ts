@@ -7,6 +7,7 @@ import {
   MaasNotReadyReason,
   DeletingReason,
   HypervisorUnreachableReason,
+  isUnreachableReason,
   type Hypervisor,
   NetworksNotReadyReason,
   NodesNotReadyReason,
@@ -270,16 +271,12 @@ export function onlyProgressChanged(previous: unknown, next: unknown): boolean {
 
 /**
  * The lab's hypervisor counts as reachable unless its controller says otherwise (Ready not
- * True with reason HypervisorUnreachable). A Hypervisor not yet reconciled is not assumed
- * down: the children wait on it themselves.
+ * True with reason HypervisorUnreachable or HostKeyVerificationFailed). A Hypervisor not yet
+ * reconciled is not assumed down: the children wait on it themselves.
  */
 export function hypervisorReachableOf(hv: Readonly<Hypervisor> | undefined): boolean {
   const ready = hv?.status?.conditions?.find((c) => c.type === ReadyCondition);
-  return !(
-    ready !== undefined &&
-    ready.status !== 'True' &&
-    ready.reason === HypervisorUnreachableReason
-  );
+  return !(ready !== undefined && ready.status !== 'True' && isUnreachableReason(ready.reason));
 }
 
 /** What the scope and the pass's findings say, for labStatus. */

@@ -19,7 +19,7 @@
 //     domains.ts           domain verbs        networks.ts  network verbs
 //     storage.ts           storage verbs       inventory.ts hostInfo and its caches
 //     events.ts            lifecycle event subscriptions
-export { HypervisorUnreachableError, isUnreachableError } from '../errors.js';
+export { HypervisorUnreachableError, isUnreachableError, sshHostKeyRejection } from '../errors.js';
 export { OBSERVE_DOMAIN_OP } from './domains.js';
 export {
   BridgeNotFoundError,

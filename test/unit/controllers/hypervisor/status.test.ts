@@ -122,6 +122,16 @@ describe('controllers/hypervisor/status', () => {
         'False/StoragePoolNotFound',
         'Stalled',
       ],
+      [
+        'ssh refused the host key',
+        {
+          reachable: false,
+          unreachableMessage: 'Cannot recv data: Host key verification failed.: EOF',
+          hostKeyRejected: 'Host key verification failed.',
+        },
+        'False/HostKeyVerificationFailed',
+        'Stalled',
+      ],
     ];
     for (const [name, patch, ready, extra] of cases) {
       it(`${name}: Ready=${ready}${extra ? `, ${extra}` : ''}`, () => {

@@ -18,11 +18,13 @@ import {
   MAASLAB_XMLNS,
   parseDomainXml,
   parseOwnerMetadata,
+  parsePoolXml,
+  type DomainNvram,
   type OwnerMetadata,
   type OwnerRef,
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
-import { NameConflictError } from './errors.js';
+import { NameConflictError, PoolNotFoundError } from './errors.js';
 import { followJob } from './jobs.js';
 import type {
   Change,
@@ -160,6 +162,24 @@ export class DomainVerbs {
     }
   }
 
+  /**
+   * Where a volume's file is, existing or not: its pool's directory (`<target><path>`) and
+   * its name. A pool without a directory (not a dir pool) cannot hold an NVRAM file.
+   */
+  async #volumePath(c: Connection, ref: DomainNvram): Promise<string> {
+    const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(ref.pool),
+    );
+    if (!found) throw new PoolNotFoundError(ref.pool);
+    using pool = found;
+    const xml = await this.#calls.call(c, 'virStoragePoolGetXMLDesc', () => pool.getXMLDesc());
+    const { path } = parsePoolXml(xml);
+    if (path === undefined || !path.startsWith('/')) {
+      throw new RangeError(`storage pool ${ref.pool} has no directory to keep NVRAM in`);
+    }
+    return `${path.replace(/\/+$/, '')}/${ref.volume}`;
+  }
+
   async #stateOf(c: Connection, dom: Domain): Promise<DomainStateName> {
     const { state } = await this.#calls.call(c, 'virDomainGetState', () => dom.getState());
     return STATE_NAMES[state];
@@ -184,7 +204,8 @@ export class DomainVerbs {
       // without <uuid> gets a fresh one: carry the existing UUID over.
       uuid ??= dom.getUUIDString();
     }
-    const xml = buildDomainXml(uuid === undefined ? desc : { ...desc, uuid });
+    const nvramPath = desc.nvram && (await this.#volumePath(c, desc.nvram));
+    const xml = buildDomainXml(uuid === undefined ? desc : { ...desc, uuid }, { nvramPath });
     const dom = await this.#calls.call(c, 'virDomainDefineXMLFlags', () =>
       c.domainDefineXMLFlags(xml),
     );

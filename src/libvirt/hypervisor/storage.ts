@@ -2,7 +2,7 @@
 // exists of them, and deletion of the ones the owner recorded.
 import { createHash } from 'node:crypto';
 import type { Connection } from '../connection.js';
-import { isNotFound } from '../errors.js';
+import { HypervisorUnreachableError, isNotFound } from '../errors.js';
 import type { StoragePool } from '../storage-pool.js';
 import type { StorageVolume } from '../storage-volume.js';
 import { buildPoolXml, buildVolumeXml, type ParsedVolume } from '../xml/index.js';
@@ -98,9 +98,15 @@ export class StorageVerbs {
       return this.#calls.call(c, 'virStorageVolCreateXML', () => pool.storageVolCreateXML(xml));
     }
     const sp = await poolOf(source.pool);
-    using src = await this.#calls.call(c, 'virStorageVolLookupByName', () =>
-      sp.storageVolLookupByName(source.volume),
-    );
+    const seen =
+      source.madeOutside === true
+        ? await this.#lookupVolume(c, sp, source.volume, true)
+        : undefined;
+    using src =
+      seen ??
+      (await this.#calls.call(c, 'virStorageVolLookupByName', () =>
+        sp.storageVolLookupByName(source.volume),
+      ));
     return this.#calls.call(c, 'virStorageVolCreateXMLFrom', () =>
       pool.storageVolCreateXMLFrom(xml, src),
     );
@@ -217,6 +223,30 @@ export class StorageVerbs {
     return hash.digest('hex');
   }
 
+  /**
+   * A volume of `pool`, or undefined. With `madeOutside`, a miss refreshes the pool and looks
+   * again: libvirt's domain code (the NVRAM copy) writes files the pool has not listed yet. A
+   * refresh libvirt refuses (a volume of the pool is being built) leaves it a miss.
+   */
+  async #lookupVolume(
+    c: Connection,
+    pool: StoragePool,
+    name: string,
+    madeOutside: boolean,
+  ): Promise<StorageVolume | undefined> {
+    const look = () =>
+      this.#calls.lookup(c, 'virStorageVolLookupByName', () => pool.storageVolLookupByName(name));
+    const found = await look();
+    if (found || !madeOutside) return found;
+    try {
+      await this.#calls.call(c, 'virStoragePoolRefresh', () => pool.refresh());
+    } catch (err) {
+      if (err instanceof HypervisorUnreachableError) throw err;
+      return undefined;
+    }
+    return look();
+  }
+
   async deleteVolumes(
     volumes: readonly VolumeRef[],
   ): Promise<Change & { readonly deleted: readonly string[] }> {
@@ -228,9 +258,7 @@ export class StorageVerbs {
       );
       if (!pool) continue;
       using p = pool;
-      const vol = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
-        p.storageVolLookupByName(v.name),
-      );
+      const vol = await this.#lookupVolume(c, p, v.name, v.madeOutside === true);
       if (!vol) continue;
       using volume = vol;
       try {

@@ -25,6 +25,7 @@ import {
   type SnapshotMember,
 } from '../../api/v1alpha1/index.js';
 import type { DomainStateName, Hypervisor } from '../../libvirt/hypervisor/index.js';
+import { isNotFound } from '../../libvirt/index.js';
 import {
   type CacheReader,
   CLEANUP_FINALIZER,
@@ -254,7 +255,15 @@ export function createMaasLabSnapshotReconciler(
             signal.throwIfAborted();
             const spec = goldenVolumes([{ ...m, volumes: [v] }], snap)[0]!;
             const golden = spec.name;
-            const made = await verbs.ensureVolumes([spec]);
+            let made;
+            try {
+              made = await verbs.ensureVolumes([spec]);
+            } catch (err) {
+              // A UEFI node that never started has no NVRAM yet: nothing to capture, and a
+              // restore deletes the member's, so that it starts from the template again.
+              if (v.madeOutside && isNotFound(err)) continue;
+              throw err;
+            }
             const facts = made.volumes[0];
             volumes.push({
               disk: v.disk,
@@ -262,7 +271,8 @@ export function createMaasLabSnapshotReconciler(
               source: v.name,
               golden,
               format: v.format,
-              capacityBytes: v.capacityBytes,
+              // An NVRAM's is its template's (0 in the member: "as it is").
+              capacityBytes: v.capacityBytes || (facts?.capacityBytes ?? 0),
               sizeBytes: facts?.allocationBytes ?? 0,
             });
           }

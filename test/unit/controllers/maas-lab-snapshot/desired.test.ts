@@ -163,7 +163,7 @@ describe('controllers/maas-lab-snapshot/desired', () => {
       expect(
         plan.members.map((m) => [
           m.member.domain,
-          m.volumes.map((v) => `${v.target.name} ← ${v.golden.volume}`),
+          m.volumes.map((v) => `${v.target.name} ← ${v.golden?.volume}`),
         ]),
       ).to.deep.equal([
         [
@@ -194,7 +194,7 @@ describe('controllers/maas-lab-snapshot/desired', () => {
       expect(plan.kind).to.equal('restore');
       if (plan.kind !== 'restore') return;
       expect(plan.members[1]!.member.domain).to.equal('maas.again-node2');
-      expect(plan.members[1]!.volumes[0]!.golden.volume).to.equal(
+      expect(plan.members[1]!.volumes[0]!.golden?.volume).to.equal(
         'maas.recipe-node2-root.snap-golden-abcdef01.qcow2',
       );
     });

@@ -13,7 +13,7 @@ import {
   type SnapshotMode,
 } from '../../api/v1alpha1/index.js';
 import type { DomainStateName, VolumeSpec } from '../../libvirt/hypervisor/index.js';
-import type { OwnerRef } from '../../libvirt/xml/index.js';
+import type { OwnerRef, ParsedVolume } from '../../libvirt/xml/index.js';
 import { controllerOwner, controllerPlan } from '../maas/controller-desired.js';
 import { desiredVolumes, domainNameFor, nodeOwner, nvramVolume } from '../maas-node/desired.js';
 
@@ -189,6 +189,24 @@ export function goldenVolumes(
   );
 }
 
+/** A member volume as its snapshot's status lists it, once copied into `golden`. */
+export function capturedVolume(
+  v: MemberVolume,
+  golden: string,
+  facts: Pick<ParsedVolume, 'capacityBytes' | 'allocationBytes'> | undefined,
+): SnapshotMember['volumes'][number] {
+  return {
+    disk: v.disk,
+    pool: v.pool,
+    source: v.name,
+    golden,
+    format: v.format,
+    // An NVRAM's capacity is its firmware template's (0 in the member: "as it is").
+    capacityBytes: v.madeOutside ? (facts?.capacityBytes ?? 0) : v.capacityBytes,
+    sizeBytes: facts?.allocationBytes ?? 0,
+  };
+}
+
 /**
  * What a member's disks are worth, from how it was stopped: off before the capture, or shut
  * down by its guest, is Clean; paused mid-run (Suspended), or powered off after ignoring the
@@ -270,7 +288,8 @@ export function restorePlan(
       volumes.push({ target: spec, golden: { pool: cv.pool, volume: cv.golden } });
     }
     for (const { disk, ...spec } of m.volumes) {
-      if (spec.madeOutside && !c.volumes.some((cv) => cv.disk === disk)) volumes.push({ target: spec });
+      if (spec.madeOutside && !c.volumes.some((cv) => cv.disk === disk))
+        volumes.push({ target: spec });
     }
     if (volumes.length !== m.volumes.length) {
       return {

@@ -51,6 +51,7 @@ import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import {
   captureHolder,
+  capturedVolume,
   goldenVolumes,
   humanBytes,
   labMembers,
@@ -255,26 +256,13 @@ export function createMaasLabSnapshotReconciler(
             signal.throwIfAborted();
             const spec = goldenVolumes([{ ...m, volumes: [v] }], snap)[0]!;
             const golden = spec.name;
-            let made;
-            try {
-              made = await verbs.ensureVolumes([spec]);
-            } catch (err) {
-              // A UEFI node that never started has no NVRAM yet: nothing to capture, and a
-              // restore deletes the member's, so that it starts from the template again.
-              if (v.madeOutside && isNotFound(err)) continue;
+            const made = await verbs.ensureVolumes([spec]).catch((err: unknown) => {
+              // A UEFI node that never started has no NVRAM yet: nothing to capture (a
+              // restore deletes the member's, and it starts from the template again).
+              if (v.madeOutside && isNotFound(err)) return undefined;
               throw err;
-            }
-            const facts = made.volumes[0];
-            volumes.push({
-              disk: v.disk,
-              pool: v.pool,
-              source: v.name,
-              golden,
-              format: v.format,
-              // An NVRAM's is its template's (0 in the member: "as it is").
-              capacityBytes: v.capacityBytes || (facts?.capacityBytes ?? 0),
-              sizeBytes: facts?.allocationBytes ?? 0,
             });
+            if (made) volumes.push(capturedVolume(v, golden, made.volumes[0]));
           }
           out.push({
             role: m.role,

@@ -183,7 +183,8 @@ describe('controllers/maas-node/desired', () => {
         ['52:54:00:aa:bb:cc', 'maas.a', 'e1000'],
         [defaultMac('maas', 'full', 1), 'maas.b', 'rtl8139'],
       ]);
-      expect(() => buildDomainXml(d)).not.to.throw();
+      expect(d.nvram).to.deep.equal({ pool: 'default', volume: 'full-vm-VARS.fd' });
+      expect(() => buildDomainXml(d, { nvramPath: '/pool/full-vm-VARS.fd' })).not.to.throw();
     });
 
     it('rounds decimal memory up to whole KiB, as libvirt would', () => {

@@ -37,6 +37,9 @@ import type {
 } from './types.js';
 import { definedProps } from '../../util/defined-props.js';
 
+/** Pool types whose volumes are files in the pool's directory. */
+const FILE_POOLS: ReadonlySet<string> = new Set(['dir', 'fs', 'netfs']);
+
 /** Running, as far as a guest can be asked to do something: its vCPUs are not stopped. */
 const isRunning = (state: DomainStateName): boolean => state === 'running' || state === 'blocked';
 
@@ -164,7 +167,7 @@ export class DomainVerbs {
 
   /**
    * Where a volume's file is, existing or not: its pool's directory (`<target><path>`) and
-   * its name. A pool without a directory (not a dir pool) cannot hold an NVRAM file.
+   * its name. Only a pool of files in a directory (dir, fs, netfs) can hold an NVRAM file.
    */
   async #volumePath(c: Connection, ref: DomainNvram): Promise<string> {
     const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
@@ -173,8 +176,8 @@ export class DomainVerbs {
     if (!found) throw new PoolNotFoundError(ref.pool);
     using pool = found;
     const xml = await this.#calls.call(c, 'virStoragePoolGetXMLDesc', () => pool.getXMLDesc());
-    const { path } = parsePoolXml(xml);
-    if (path === undefined || !path.startsWith('/')) {
+    const { type, path } = parsePoolXml(xml);
+    if (!FILE_POOLS.has(type) || path === undefined || !path.startsWith('/')) {
       throw new RangeError(`storage pool ${ref.pool} has no directory to keep NVRAM in`);
     }
     return `${path.replace(/\/+$/, '')}/${ref.volume}`;

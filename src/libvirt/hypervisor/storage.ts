@@ -2,7 +2,7 @@
 // exists of them, and deletion of the ones the owner recorded.
 import { createHash } from 'node:crypto';
 import type { Connection } from '../connection.js';
-import { HypervisorUnreachableError, isNotFound } from '../errors.js';
+import { isNotFound } from '../errors.js';
 import type { StoragePool } from '../storage-pool.js';
 import type { StorageVolume } from '../storage-volume.js';
 import { buildPoolXml, buildVolumeXml, type ParsedVolume } from '../xml/index.js';
@@ -226,7 +226,9 @@ export class StorageVerbs {
   /**
    * A volume of `pool`, or undefined. With `madeOutside`, a miss refreshes the pool and looks
    * again: libvirt's domain code (the NVRAM copy) writes files the pool has not listed yet. A
-   * refresh libvirt refuses (a volume of the pool is being built) leaves it a miss.
+   * refresh libvirt refuses (a volume of the pool is being built: "asynchronous jobs
+   * running") is the caller's error, retried: taken for a miss, a capture would leave the
+   * NVRAM out and a restore would find the file in the way of its copy.
    */
   async #lookupVolume(
     c: Connection,
@@ -238,12 +240,7 @@ export class StorageVerbs {
       this.#calls.lookup(c, 'virStorageVolLookupByName', () => pool.storageVolLookupByName(name));
     const found = await look();
     if (found || !madeOutside) return found;
-    try {
-      await this.#calls.call(c, 'virStoragePoolRefresh', () => pool.refresh());
-    } catch (err) {
-      if (err instanceof HypervisorUnreachableError) throw err;
-      return undefined;
-    }
+    await this.#calls.call(c, 'virStoragePoolRefresh', () => pool.refresh());
     return look();
   }
 

@@ -7,8 +7,8 @@
 //      into it (the file differs from the template: the firmware ran);
 //   2. halted (runStrategy Halted, haltMode Destroy), captured: the NVRAM is a member volume
 //      next to the disk, with a read-only qcow2 golden copy holding exactly its bytes;
-//   3. a marker written into the NVRAM file after the capture is gone after a restore, and
-//      the NVRAM holds the captured bytes again;
+//   3. a marker written into the NVRAM file after the capture is gone after a restore, the
+//      NVRAM holds the captured bytes again, and the node starts on it;
 //   4. deleting the snapshot frees both golden volumes; deleting the lab removes the node's
 //      disk and its NVRAM.
 import { createHash } from 'node:crypto';
@@ -259,7 +259,7 @@ describe('e2e: a UEFI node in lab snapshots (its NVRAM captured and restored), o
     expect(await poolVolumes()).to.include(vars.golden);
   });
 
-  it('3: a marker written into the NVRAM after the capture is gone after a restore', async function () {
+  it('3: a marker written into the NVRAM after the capture is gone after a restore; the node starts on it', async function () {
     await run('qemu-io', [
       ...['-f', 'raw'],
       ...['-c', `write -P ${MARKER.pattern} ${MARKER.offset} ${MARKER.length}`],
@@ -287,6 +287,14 @@ describe('e2e: a UEFI node in lab snapshots (its NVRAM captured and restored), o
     expect(await state()).to.equal('shut off');
     expect(await hasMarker(), 'marker after the restore').to.equal(false);
     expect(await sha256(nvramPath()), 'NVRAM as captured').to.equal(capturedSha);
+    // The restored file is the one the domain boots with: it starts on it again.
+    await patch('MaasLab', 'uefi', { spec: { nodes: { template: { runStrategy: 'Always' } } } });
+    await waitFor(async () => (await state()) === 'running', {
+      timeoutMs: STEP_TIMEOUT_MS,
+      intervalMs: 250,
+      description: `${domain()} running on the restored NVRAM`,
+    });
+    expect(await lv.virsh(['dumpxml', domain()])).to.include(`>${nvramPath()}</nvram>`);
   });
 
   it('4: deleting the snapshot frees its golden volumes; deleting the lab removes disk and NVRAM', async function () {

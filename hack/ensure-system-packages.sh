@@ -9,6 +9,7 @@ packages=(
   libvirt-daemon-system libvirt-clients      # the private libvirtd and virsh used by the tests
   libvirt-daemon-driver-qemu
   qemu-system-x86 qemu-utils                 # real domains (TCG: no KVM here)
+  ovmf                                       # UEFI firmware (OVMF code + vars templates, /usr/share/qemu/firmware descriptors) for UEFI MaasNodes
   dnsmasq-base iproute2 iptables util-linux  # libvirt networks and the test network namespace
   virtinst                                   # virt-install, the manual recipe's way (bench/)
   libxml2-utils                              # xmllint, which virt-xml-validate runs (unit tests)

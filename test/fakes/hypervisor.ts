@@ -536,10 +536,16 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
             );
           }
           mutate('virStorageVolCreateXMLFrom');
+          // As libvirt: a copy is at least as large as its source (capacity 0: the source's).
+          const source = volumes.get(`${v.cloneFrom.pool}/${v.cloneFrom.volume}`)!;
+          volumes.set(key, {
+            ...v,
+            capacityBytes: Math.max(v.capacityBytes, source.capacityBytes),
+          });
         } else {
           mutate('virStorageVolCreateXML');
+          volumes.set(key, v);
         }
-        volumes.set(key, v);
         created.push(v.name);
       }
       const seen = specs.map((v) => {
@@ -567,7 +573,17 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
     async defineDomain(desc) {
       enter('defineDomain', [desc]);
       // What libvirt would store: the description through the one XML layer, read back.
-      const wanted = { ...parseDomainXml(buildDomainXml(desc)), owner: desc.owner };
+      // NVRAM is named by path: its pool's directory, as the real one resolves it.
+      let nvramPath: string | undefined;
+      if (desc.nvram) {
+        const p = pools.get(desc.nvram.pool);
+        if (!p) throw new PoolNotFoundError(desc.nvram.pool);
+        nvramPath = `${p.path ?? `/fake/${desc.nvram.pool}`}/${desc.nvram.volume}`;
+      }
+      const wanted = {
+        ...parseDomainXml(buildDomainXml(desc, { nvramPath })),
+        owner: desc.owner,
+      };
       const d = ownedDomain(wanted.name, wanted.owner);
       if (d) {
         if (

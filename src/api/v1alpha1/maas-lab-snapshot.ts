@@ -117,7 +117,10 @@ export const MaasLabSnapshotSpecSchema = Type.Object(
 /** One captured disk. */
 export const SnapshotVolumeSchema = Type.Object(
   {
-    disk: Type.String({ description: "The MaasNode disk's name.", maxLength: 63 }),
+    disk: Type.String({
+      description: "The MaasNode disk's name; UEFI-VARS for a UEFI node's NVRAM.",
+      maxLength: 63,
+    }),
     pool: Type.String({ description: 'The storage pool of both volumes.', maxLength: 253 }),
     source: Type.String({ description: 'The member volume captured.', maxLength: 253 }),
     golden: Type.String({ description: 'The read-only copy in the pool.', maxLength: 253 }),
@@ -128,7 +131,7 @@ export const SnapshotVolumeSchema = Type.Object(
       minimum: 0,
     }),
   },
-  { description: 'A captured disk.' },
+  { description: 'A captured disk, or the NVRAM of a UEFI node.' },
 );
 
 /** One captured member. */

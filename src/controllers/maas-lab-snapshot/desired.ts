@@ -13,9 +13,9 @@ import {
   type SnapshotMode,
 } from '../../api/v1alpha1/index.js';
 import type { DomainStateName, VolumeSpec } from '../../libvirt/hypervisor/index.js';
-import type { OwnerRef } from '../../libvirt/xml/index.js';
+import type { OwnerRef, ParsedVolume } from '../../libvirt/xml/index.js';
 import { controllerOwner, controllerPlan } from '../maas/controller-desired.js';
-import { desiredVolumes, domainNameFor, nodeOwner } from '../maas-node/desired.js';
+import { desiredVolumes, domainNameFor, nodeOwner, nvramVolume } from '../maas-node/desired.js';
 
 /** One domain of a lab with the volumes that hold its disks. */
 export interface LabMember {
@@ -32,8 +32,48 @@ export interface LabMember {
   readonly domain: string;
   /** The stamp its domain carries: the only domain the verbs will act on. */
   readonly owner: OwnerRef;
-  /** Its volumes, in disk order, with the disk each backs. */
-  readonly volumes: ReadonlyArray<VolumeSpec & { readonly disk: string }>;
+  /** Its volumes, in disk order, with the disk each backs; a UEFI node's NVRAM last. */
+  readonly volumes: readonly MemberVolume[];
+}
+
+/**
+ * One volume of a member and the disk it backs ({@link NVRAM_DISK} for a UEFI node's NVRAM).
+ * `madeOutside`: libvirt makes it at the domain's first start (the NVRAM): it may not exist
+ * yet, its pool may not list it before a refresh, and its capacity is 0 ("as it is").
+ */
+export type MemberVolume = VolumeSpec & {
+  readonly disk: string;
+  readonly madeOutside?: boolean;
+};
+
+/** A node's member volumes: its disks' volumes in disk order, then its NVRAM (UEFI). */
+export function memberVolumes(
+  node: Readonly<MaasNode>,
+  hypervisor: Readonly<Hypervisor>,
+): MemberVolume[] {
+  const disks = desiredVolumes(node, { hypervisor: hypervisor.spec, kvm: false });
+  const nvram = nvramVolume(node, { hypervisor: hypervisor.spec });
+  return [
+    ...disks.map((v) => ({
+      name: v.name,
+      pool: v.pool,
+      format: v.format,
+      capacityBytes: v.capacityBytes,
+      disk: v.diskName,
+    })),
+    ...(nvram
+      ? [
+          {
+            name: nvram.name,
+            pool: nvram.pool,
+            format: nvram.format,
+            capacityBytes: nvram.capacityBytes,
+            disk: nvram.diskName,
+            madeOutside: true,
+          },
+        ]
+      : []),
+  ];
 }
 
 /** The number at the end of `<lab>-<namePrefix><i>`; undefined for any other name. */
@@ -92,13 +132,7 @@ export function labMembers(
     node,
     domain: domainNameFor(node),
     owner: nodeOwner(node),
-    volumes: desiredVolumes(node, { hypervisor: hypervisor.spec, kvm: false }).map((v) => ({
-      name: v.name,
-      pool: v.pool,
-      format: v.format,
-      capacityBytes: v.capacityBytes,
-      disk: v.diskName,
-    })),
+    volumes: memberVolumes(node, hypervisor),
   });
   const indexed = nodes
     .map((n) => ({ n, i: nodeIndex(lab, n.metadata?.name ?? '') }))
@@ -126,7 +160,7 @@ export function goldenVolumeName(
   snapshotName: string,
   snapshotUid: string,
 ): string {
-  const stem = volume.replace(/\.(qcow2|raw)$/, '');
+  const stem = volume.replace(/\.(qcow2|raw|fd)$/, '');
   return `${stem}.snap-${snapshotName}-${snapshotUid.slice(0, 8)}.qcow2`;
 }
 
@@ -150,9 +184,27 @@ export function goldenVolumes(
       format: 'qcow2' as const,
       capacityBytes: v.capacityBytes,
       mode: GOLDEN_VOLUME_MODE,
-      cloneFrom: { pool: v.pool, volume: v.name },
+      cloneFrom: { pool: v.pool, volume: v.name, ...(v.madeOutside && { madeOutside: true }) },
     })),
   );
+}
+
+/** A member volume as its snapshot's status lists it, once copied into `golden`. */
+export function capturedVolume(
+  v: MemberVolume,
+  golden: string,
+  facts: Pick<ParsedVolume, 'capacityBytes' | 'allocationBytes'> | undefined,
+): SnapshotMember['volumes'][number] {
+  return {
+    disk: v.disk,
+    pool: v.pool,
+    source: v.name,
+    golden,
+    format: v.format,
+    // An NVRAM's capacity is its firmware template's (0 in the member: "as it is").
+    capacityBytes: v.madeOutside ? (facts?.capacityBytes ?? 0) : v.capacityBytes,
+    sizeBytes: facts?.allocationBytes ?? 0,
+  };
 }
 
 /**
@@ -171,12 +223,16 @@ export function memberConsistency(
   return mode === 'Suspended' && wasRunning ? 'CrashConsistent' : 'Clean';
 }
 
-/** One volume a restore puts back: `target` re-created as a copy of `golden`. */
+/**
+ * One volume a restore puts back: `target` re-created as a copy of `golden`; without a golden
+ * (a NVRAM the snapshot has none of: the member had never started), only deleted, so that
+ * libvirt makes it from the firmware's template again at the next start, as it was then.
+ */
 export interface RestoreVolume {
   /** The member volume, as the node's spec makes it. */
-  readonly target: VolumeSpec;
+  readonly target: VolumeSpec & { readonly madeOutside?: boolean };
   /** The golden volume it is copied from. */
-  readonly golden: { readonly pool: string; readonly volume: string };
+  readonly golden?: { readonly pool: string; readonly volume: string };
 }
 
 /** One member of a restore: a lab member and what goes back into its volumes. */
@@ -220,7 +276,9 @@ export function restorePlan(
     const volumes: RestoreVolume[] = [];
     for (const cv of c.volumes) {
       const target = m.volumes.find((v) => v.disk === cv.disk);
-      if (!target || target.capacityBytes !== cv.capacityBytes || target.pool !== cv.pool) {
+      // An NVRAM's size is its firmware template's, which the lab does not state.
+      const sized = target?.madeOutside === true || target?.capacityBytes === cv.capacityBytes;
+      if (!target || !sized || target.pool !== cv.pool) {
         return {
           kind: 'refused',
           message: `${m.domain} has no disk ${cv.disk} of ${cv.capacityBytes} bytes in pool ${cv.pool} (snapshot member ${c.domain})`,
@@ -228,6 +286,10 @@ export function restorePlan(
       }
       const { disk: _disk, ...spec } = target;
       volumes.push({ target: spec, golden: { pool: cv.pool, volume: cv.golden } });
+    }
+    for (const { disk, ...spec } of m.volumes) {
+      if (spec.madeOutside && !c.volumes.some((cv) => cv.disk === disk))
+        volumes.push({ target: spec });
     }
     if (volumes.length !== m.volumes.length) {
       return {

@@ -25,6 +25,7 @@ import {
   type SnapshotMember,
 } from '../../api/v1alpha1/index.js';
 import type { DomainStateName, Hypervisor } from '../../libvirt/hypervisor/index.js';
+import { isNotFound } from '../../libvirt/index.js';
 import {
   type CacheReader,
   CLEANUP_FINALIZER,
@@ -50,6 +51,7 @@ import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import {
   captureHolder,
+  capturedVolume,
   goldenVolumes,
   humanBytes,
   labMembers,
@@ -254,17 +256,13 @@ export function createMaasLabSnapshotReconciler(
             signal.throwIfAborted();
             const spec = goldenVolumes([{ ...m, volumes: [v] }], snap)[0]!;
             const golden = spec.name;
-            const made = await verbs.ensureVolumes([spec]);
-            const facts = made.volumes[0];
-            volumes.push({
-              disk: v.disk,
-              pool: v.pool,
-              source: v.name,
-              golden,
-              format: v.format,
-              capacityBytes: v.capacityBytes,
-              sizeBytes: facts?.allocationBytes ?? 0,
+            const made = await verbs.ensureVolumes([spec]).catch((err: unknown) => {
+              // A UEFI node that never started has no NVRAM yet: nothing to capture (a
+              // restore deletes the member's, and it starts from the template again).
+              if (v.madeOutside && isNotFound(err)) return undefined;
+              throw err;
             });
+            if (made) volumes.push(capturedVolume(v, golden, made.volumes[0]));
           }
           out.push({
             role: m.role,

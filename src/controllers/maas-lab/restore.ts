@@ -160,8 +160,11 @@ export const restore: Phase<LabPass> = async (pass) => {
   for (const m of plan.members) {
     try {
       for (const v of m.volumes) {
-        await verbs.deleteVolumes([{ pool: v.target.pool, name: v.target.name }]);
-        await verbs.ensureVolumes([{ ...v.target, cloneFrom: v.golden }]);
+        const { madeOutside, ...target } = v.target;
+        await verbs.deleteVolumes([
+          { pool: target.pool, name: target.name, ...(madeOutside && { madeOutside }) },
+        ]);
+        if (v.golden) await verbs.ensureVolumes([{ ...target, cloneFrom: v.golden }]);
       }
     } catch (err) {
       const message = `restoring ${m.member.domain} failed: ${messageOf(err)}; retrying with every member held and off`;

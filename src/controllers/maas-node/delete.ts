@@ -8,7 +8,7 @@ import { HypervisorUnreachableError, NameConflictError } from '../../libvirt/hyp
 import { EventType } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
 import { next, type Phase } from '../common/phases.js';
-import { DEFAULTS, desiredVolumes, type DesiredVolume } from './desired.js';
+import { DEFAULTS, desiredVolumes, nvramVolume, type DesiredVolume } from './desired.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
 import type { NodeScope } from './scope.js';
@@ -67,9 +67,16 @@ const deleteFromHost: Phase<NodePass> = async (pass) => {
     if (err instanceof HypervisorUnreachableError) found.unreachable = err.message;
     throw (found.failure = err);
   }
-  const doomed = found.volumes
-    .filter((v) => v.deletionPolicy === 'Delete')
-    .map((v) => ({ pool: v.pool, name: v.name }));
+  // A UEFI node's NVRAM goes with it: undefining removed the file the domain named, and this
+  // removes one left by a domain undefined elsewhere (only ever after our own domain, or
+  // none, was found under the node's name).
+  const nvram = nvramVolume(scope.node, { hypervisor: hypervisor.spec });
+  const doomed = [
+    ...found.volumes
+      .filter((v) => v.deletionPolicy === 'Delete')
+      .map((v) => ({ pool: v.pool, name: v.name })),
+    ...(nvram ? [{ pool: nvram.pool, name: nvram.name, madeOutside: true }] : []),
+  ];
   try {
     const result = await verbs.deleteVolumes(doomed);
     if (result.changed) {

@@ -94,6 +94,20 @@ export function volumeNameFor(domainName: string, diskName: string, format = 'qc
   return `${domainName}-${diskName}.${format}`;
 }
 
+/**
+ * The NVRAM volume of a UEFI node: `<domainName>-VARS.fd`, raw, in the Hypervisor's storage
+ * pool. Disk volumes end in `.qcow2` or `.raw`, so no disk's volume can have this name.
+ */
+export function nvramVolumeName(domainName: string): string {
+  return `${domainName}-VARS.fd`;
+}
+
+/**
+ * The disk name the NVRAM volume goes by in a snapshot's member volumes. Not a DNS label (spec
+ * disk names are), so no disk of the node can have it.
+ */
+export const NVRAM_DISK = 'UEFI-VARS';
+
 /** The owner stamp a MaasNode's domain carries. Throws when metadata lacks identity. */
 export function nodeOwner(node: MaasNode): OwnerRef {
   const { namespace, name, uid } = node.metadata ?? {};
@@ -129,6 +143,32 @@ export interface DesiredVolume extends VolumeDescription {
   /** For a clone: the volume to copy (virStorageVolCreateXMLFrom) instead of an empty one. */
   readonly cloneFrom?: { readonly pool: string; readonly volume: string };
 }
+
+/**
+ * A UEFI node's NVRAM volume (see {@link nvramVolumeName}); undefined for BIOS. libvirt makes
+ * the file from the firmware's vars template at the domain's first start, so this is never
+ * created through the storage API, only copied (snapshots) and deleted with the node; its
+ * size is the template's (capacity 0 here: "as it is"). The pool learns of the file on a
+ * refresh, hence `madeOutside`.
+ */
+export function nvramVolume(
+  node: MaasNode,
+  ctx: Pick<NodeContext, 'hypervisor'>,
+): NvramVolume | undefined {
+  if ((node.spec.firmware ?? DEFAULTS.firmware) !== 'uefi') return undefined;
+  return {
+    name: nvramVolumeName(domainNameFor(node)),
+    pool: ctx.hypervisor.storagePool ?? DEFAULTS.storagePool,
+    capacityBytes: 0,
+    format: 'raw' as const,
+    diskName: NVRAM_DISK,
+    deletionPolicy: 'Delete' as const,
+    madeOutside: true,
+  };
+}
+
+/** A node's NVRAM volume: a volume libvirt's domain code makes, outside the storage API. */
+export type NvramVolume = DesiredVolume & { readonly madeOutside: true };
 
 /** Memory in bytes, rounded up to whole KiB as libvirt would (it stores memory in KiB). */
 function memoryBytes(quantity: string | number): number {
@@ -199,6 +239,7 @@ export function desiredDomain(node: MaasNode, ctx: NodeContext): OwnedDomain {
   const vnc = spec.vnc ?? {};
   const arch = spec.arch ?? DEFAULTS.arch;
   const firmware = spec.firmware ?? DEFAULTS.firmware;
+  const nvram = nvramVolume(node, ctx);
   return {
     name: domainNameFor(node),
     type: ctx.kvm ? 'kvm' : 'qemu',
@@ -206,6 +247,7 @@ export function desiredDomain(node: MaasNode, ctx: NodeContext): OwnedDomain {
     vcpus: spec.vcpus ?? DEFAULTS.vcpus,
     arch,
     firmware,
+    ...(nvram && { nvram: { pool: nvram.pool, volume: nvram.name } }),
     bootOrder: bootOrderWith(spec.bootOrder ?? DEFAULTS.bootOrder, ctx.bootOverride).filter(
       (device) => present[device],
     ),

@@ -64,6 +64,12 @@ function domainDifferences(
     compare('machine', desired.machine, observed.machine);
   }
   compare('firmware', desired.firmware, observed.firmware);
+  // Only a desired NVRAM volume is compared (BIOS nodes have none, so nothing changes for
+  // them), and by file name: the path is its pool's directory, which only the host knows.
+  if (desired.nvram) {
+    const file = observed.nvram?.slice(observed.nvram.lastIndexOf('/') + 1);
+    compare('nvram', desired.nvram.volume, file);
+  }
   // Redefining applies it; a running domain picks it up at its next boot, which is soon
   // enough for BIOS output: no restart is asked for (no RestartRequired for it alone).
   if (!live) compare('bios.useserial', desired.serialBios ?? false, observed.serialBios ?? false);

@@ -285,7 +285,12 @@ export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
 export function justDefined(desired: OwnedDomainDescription): ObservedDomain {
   // What libvirt stores for it, read back through the one XML layer: the same shape a look
   // at the domain would give, without asking libvirt.
-  const inactive = parseDomainXml(buildDomainXml(desired));
+  // The NVRAM's directory is the host's to resolve; the diff reads only the file name.
+  const { nvram } = desired;
+  const inactive = {
+    ...parseDomainXml(buildDomainXml({ ...desired, nvram: undefined })),
+    ...(nvram && { nvram: nvram.volume }),
+  };
   return {
     name: inactive.name,
     uuid: inactive.uuid ?? '',

@@ -18,11 +18,13 @@ import {
   MAASLAB_XMLNS,
   parseDomainXml,
   parseOwnerMetadata,
+  parsePoolXml,
+  type DomainNvram,
   type OwnerMetadata,
   type OwnerRef,
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
-import { NameConflictError } from './errors.js';
+import { NameConflictError, PoolNotFoundError } from './errors.js';
 import { followJob } from './jobs.js';
 import type {
   Change,
@@ -34,6 +36,9 @@ import type {
   RebootMode,
 } from './types.js';
 import { definedProps } from '../../util/defined-props.js';
+
+/** Pool types whose volumes are files in the pool's directory. */
+const FILE_POOLS: ReadonlySet<string> = new Set(['dir', 'fs', 'netfs']);
 
 /** Running, as far as a guest can be asked to do something: its vCPUs are not stopped. */
 const isRunning = (state: DomainStateName): boolean => state === 'running' || state === 'blocked';
@@ -160,6 +165,24 @@ export class DomainVerbs {
     }
   }
 
+  /**
+   * Where a volume's file is, existing or not: its pool's directory (`<target><path>`) and
+   * its name. Only a pool of files in a directory (dir, fs, netfs) can hold an NVRAM file.
+   */
+  async #volumePath(c: Connection, ref: DomainNvram): Promise<string> {
+    const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(ref.pool),
+    );
+    if (!found) throw new PoolNotFoundError(ref.pool);
+    using pool = found;
+    const xml = await this.#calls.call(c, 'virStoragePoolGetXMLDesc', () => pool.getXMLDesc());
+    const { type, path } = parsePoolXml(xml);
+    if (!FILE_POOLS.has(type) || path === undefined || !path.startsWith('/')) {
+      throw new RangeError(`storage pool ${ref.pool} has no directory to keep NVRAM in`);
+    }
+    return `${path.replace(/\/+$/, '')}/${ref.volume}`;
+  }
+
   async #stateOf(c: Connection, dom: Domain): Promise<DomainStateName> {
     const { state } = await this.#calls.call(c, 'virDomainGetState', () => dom.getState());
     return STATE_NAMES[state];
@@ -184,7 +207,8 @@ export class DomainVerbs {
       // without <uuid> gets a fresh one: carry the existing UUID over.
       uuid ??= dom.getUUIDString();
     }
-    const xml = buildDomainXml(uuid === undefined ? desc : { ...desc, uuid });
+    const nvramPath = desc.nvram && (await this.#volumePath(c, desc.nvram));
+    const xml = buildDomainXml(uuid === undefined ? desc : { ...desc, uuid }, { nvramPath });
     const dom = await this.#calls.call(c, 'virDomainDefineXMLFlags', () =>
       c.domainDefineXMLFlags(xml),
     );

@@ -98,9 +98,15 @@ export class StorageVerbs {
       return this.#calls.call(c, 'virStorageVolCreateXML', () => pool.storageVolCreateXML(xml));
     }
     const sp = await poolOf(source.pool);
-    using src = await this.#calls.call(c, 'virStorageVolLookupByName', () =>
-      sp.storageVolLookupByName(source.volume),
-    );
+    const seen =
+      source.madeOutside === true
+        ? await this.#lookupVolume(c, sp, source.volume, true)
+        : undefined;
+    using src =
+      seen ??
+      (await this.#calls.call(c, 'virStorageVolLookupByName', () =>
+        sp.storageVolLookupByName(source.volume),
+      ));
     return this.#calls.call(c, 'virStorageVolCreateXMLFrom', () =>
       pool.storageVolCreateXMLFrom(xml, src),
     );
@@ -217,6 +223,27 @@ export class StorageVerbs {
     return hash.digest('hex');
   }
 
+  /**
+   * A volume of `pool`, or undefined. With `madeOutside`, a miss refreshes the pool and looks
+   * again: libvirt's domain code (the NVRAM copy) writes files the pool has not listed yet. A
+   * refresh libvirt refuses (a volume of the pool is being built: "asynchronous jobs
+   * running") is the caller's error, retried: taken for a miss, a capture would leave the
+   * NVRAM out and a restore would find the file in the way of its copy.
+   */
+  async #lookupVolume(
+    c: Connection,
+    pool: StoragePool,
+    name: string,
+    madeOutside: boolean,
+  ): Promise<StorageVolume | undefined> {
+    const look = () =>
+      this.#calls.lookup(c, 'virStorageVolLookupByName', () => pool.storageVolLookupByName(name));
+    const found = await look();
+    if (found || !madeOutside) return found;
+    await this.#calls.call(c, 'virStoragePoolRefresh', () => pool.refresh());
+    return look();
+  }
+
   async deleteVolumes(
     volumes: readonly VolumeRef[],
   ): Promise<Change & { readonly deleted: readonly string[] }> {
@@ -228,9 +255,7 @@ export class StorageVerbs {
       );
       if (!pool) continue;
       using p = pool;
-      const vol = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
-        p.storageVolLookupByName(v.name),
-      );
+      const vol = await this.#lookupVolume(c, p, v.name, v.madeOutside === true);
       if (!vol) continue;
       using volume = vol;
       try {

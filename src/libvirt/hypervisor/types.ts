@@ -174,8 +174,15 @@ export interface ObservedDomain {
 export interface VolumeSpec extends VolumeDescription {
   /** Storage pool. */
   readonly pool: string;
-  /** Copy this volume (virStorageVolCreateXMLFrom) instead of creating an empty one. */
-  readonly cloneFrom?: { readonly pool: string; readonly volume: string };
+  /**
+   * Copy this volume (virStorageVolCreateXMLFrom) instead of creating an empty one. A capacity
+   * of 0 takes the source's. `madeOutside`: see {@link VolumeRef.madeOutside}.
+   */
+  readonly cloneFrom?: {
+    readonly pool: string;
+    readonly volume: string;
+    readonly madeOutside?: boolean;
+  };
 }
 
 /** What ensureVolumes did and found. */
@@ -221,6 +228,12 @@ export interface VolumeRef {
   readonly pool: string;
   /** Volume name. */
   readonly name: string;
+  /**
+   * The file may have been made beside the storage API (a UEFI domain's NVRAM, which libvirt
+   * copies from the firmware's template at the first start): the pool only lists it after a
+   * refresh, so a miss refreshes the pool (virStoragePoolRefresh) and looks again.
+   */
+  readonly madeOutside?: boolean;
 }
 
 /**

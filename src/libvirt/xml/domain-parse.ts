@@ -141,6 +141,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     arch: attr(osType, 'arch'),
     machine: attr(osType, 'machine'),
     firmware: parseFirmware(os),
+    nvram: childText(os, 'nvram'),
     bootOrder: parseBootOrder(os, disks, interfaces),
     serialBios: attr(child(os, 'bios'), 'useserial') === 'yes' ? true : undefined,
     disks,

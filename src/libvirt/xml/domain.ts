@@ -55,6 +55,20 @@ export interface DomainCdrom {
   readonly bus: 'scsi' | 'sata';
 }
 
+/**
+ * A UEFI domain's NVRAM (its variable store) as a file in a storage pool's directory, so that
+ * it is a volume the storage API can copy and delete like a disk. libvirt 9.0 names NVRAM by
+ * path only (`<os><nvram>`, no volume form), so defining the domain resolves the pool's
+ * directory; the file itself is made by libvirt from the firmware's vars template at the
+ * first start (never by us: an empty or foreign file there is what the guest would boot).
+ */
+export interface DomainNvram {
+  /** The storage pool whose directory holds the file (a dir pool). */
+  readonly pool: string;
+  /** The volume (file) name in it. */
+  readonly volume: string;
+}
+
 /** A NIC on a libvirt virtual network. */
 export interface DomainInterface {
   /** MAC address, `xx:xx:xx:xx:xx:xx`; written in lower case as libvirt does. */
@@ -97,6 +111,11 @@ export interface DomainDescription {
   readonly machine?: string;
   /** Guest firmware. */
   readonly firmware: Firmware;
+  /**
+   * UEFI only: where the NVRAM lives. Absent leaves it to libvirt, which keeps it at
+   * /var/lib/libvirt/qemu/nvram/<name>_VARS.fd, outside any pool.
+   */
+  readonly nvram?: DomainNvram;
   /**
    * Boot order: `network` boots the first NIC, `disk` the first disk. Written as per-device
    * `<boot order='N'/>`, which libvirt does not allow to be mixed with `<os><boot dev>`.
@@ -202,6 +221,8 @@ export interface ParsedDomain {
   readonly machine?: string;
   /** Firmware kind. */
   readonly firmware: Firmware;
+  /** The NVRAM file's path (`<os><nvram>`), when the definition names one. */
+  readonly nvram?: string;
   /** Boot order, from per-device `<boot order>` or else from `<os><boot dev>`. */
   readonly bootOrder: readonly ParsedBootDevice[];
   /** `<os><bios useserial='yes'/>`: the BIOS writes to the serial console (absent: no). */
@@ -320,11 +341,18 @@ function vncElement(vnc: VncGraphics): XmlElement {
   };
 }
 
+/** What buildDomainXml needs from the host beyond the description. */
+export interface DomainHostFacts {
+  /** The path of {@link DomainDescription.nvram}: its pool's directory and the volume name. */
+  readonly nvramPath?: string;
+}
+
 /**
  * Builds domain XML for virDomainDefineXML. Throws a RangeError for descriptions libvirt would
- * reject or silently change (memory not in whole KiB, bad MAC, boot from a missing device…).
+ * reject or silently change (memory not in whole KiB, bad MAC, boot from a missing device,
+ * NVRAM for BIOS or without its path…).
  */
-export function buildDomainXml(desc: DomainDescription): string {
+export function buildDomainXml(desc: DomainDescription, host: DomainHostFacts = {}): string {
   const memoryKiB = bytesToKiB(desc.memoryBytes, 'memoryBytes');
   const currentKiB = bytesToKiB(desc.currentMemoryBytes ?? desc.memoryBytes, 'currentMemoryBytes');
   if (currentKiB > memoryKiB) throw new RangeError('currentMemoryBytes exceeds memoryBytes');
@@ -333,6 +361,12 @@ export function buildDomainXml(desc: DomainDescription): string {
   const x86 = desc.arch === 'x86_64';
   if (desc.serialBios && (!x86 || desc.firmware !== 'bios')) {
     throw new RangeError('serialBios: only x86 guests with BIOS firmware have a SeaBIOS');
+  }
+  if (desc.nvram && desc.firmware !== 'uefi') {
+    throw new RangeError('nvram: only UEFI firmware has an NVRAM');
+  }
+  if (desc.nvram && host.nvramPath === undefined) {
+    throw new RangeError(`nvram: the path of ${desc.nvram.pool}/${desc.nvram.volume} is needed`);
   }
   const hasScsi = [...desc.disks, ...(desc.cdroms ?? [])].some((disk) => disk.bus === 'scsi');
   const domain: XmlElement = {
@@ -348,6 +382,9 @@ export function buildDomainXml(desc: DomainDescription): string {
     os: {
       ...attrs({ firmware: desc.firmware === 'uefi' ? 'efi' : undefined }),
       type: textElement('hvm', { arch: desc.arch, machine: desc.machine }),
+      // With firmware autoselection libvirt picks the loader and fills in the template; the
+      // file is made from it at the first start when it does not exist.
+      nvram: desc.nvram ? host.nvramPath : undefined,
       bios: desc.serialBios ? attrs({ useserial: 'yes' }) : undefined,
     },
     // ACPI lets virDomainShutdown ask the guest to power off; arm64 guests get ACPI only

@@ -18,12 +18,14 @@ import {
   isUnreachableError,
   LibvirtError,
   OBSERVE_DOMAIN_OP,
+  PoolNotFoundError,
   type LibvirtHypervisor,
   type LibvirtMetrics,
   type ConnectionPool,
 } from '../../../src/libvirt/index.js';
-import { buildNetworkXml, MAASLAB_XMLNS } from '../../../src/libvirt/xml/index.js';
+import { buildNetworkXml, MAASLAB_XMLNS, parseDomainXml } from '../../../src/libvirt/xml/index.js';
 import {
+  contractDomain,
   contractDomainXml,
   hypervisorContract,
   isMutatingOp,
@@ -247,5 +249,48 @@ describe('Hypervisor over libvirt (test:///default)', () => {
     expect(isUnreachableError(e(ErrorNumber.SystemError, ErrorDomain.Qemu))).to.equal(false);
     expect(isUnreachableError(e(ErrorNumber.NoDomain, ErrorDomain.Rpc))).to.equal(false);
     expect(isUnreachableError(new Error('Cannot recv data'))).to.equal(false);
+  });
+});
+
+describe('Hypervisor over libvirt (test:///default): UEFI NVRAM in a pool', () => {
+  let pool: ConnectionPool<Connection>;
+  let admin: Connection;
+  let hv: LibvirtHypervisor;
+  const owner = { kind: 'MaasNode', namespace: 'lab', name: 'uefi', uid: 'uid-uefi' };
+
+  before(async () => {
+    pool = createConnectionPool();
+    admin = await Connection.open(TEST_URI);
+    hv = createLibvirtHypervisor({ uri: TEST_URI, connections: pool });
+  });
+
+  after(async () => {
+    await hv.close();
+    await pool.close();
+    await admin.close();
+  });
+
+  it("defineDomain names the NVRAM file in its pool's directory, and refuses a pool it cannot find", async () => {
+    const name = `uefi-${process.pid}`;
+    const desc = {
+      ...contractDomain(name, owner),
+      firmware: 'uefi' as const,
+      nvram: { pool: 'default-pool', volume: `${name}-VARS.fd` },
+    };
+    expect((await hv.defineDomain(desc)).changed).to.equal(true);
+    using dom = await admin.domainLookupByName(name);
+    const xml = await dom.getXMLDesc();
+    expect(xml).to.include(`<nvram>/default-pool/${name}-VARS.fd</nvram>`);
+    expect(parseDomainXml(xml)).to.include({
+      firmware: 'uefi',
+      nvram: `/default-pool/${name}-VARS.fd`,
+    });
+    try {
+      await hv.defineDomain({ ...desc, nvram: { pool: 'no-such-pool', volume: 'x-VARS.fd' } });
+      throw new Error('expected PoolNotFoundError');
+    } catch (err) {
+      expect(err).to.be.instanceOf(PoolNotFoundError);
+    }
+    expect((await hv.deleteDomain(name, owner)).changed).to.equal(true);
   });
 });

@@ -1,17 +1,21 @@
 // Lab snapshots, the pure part: members and their order, golden names, consistency, the plan
 // of a restore (and its refusals), the waves a restore starts members in.
 import { expect } from 'chai';
-import type { MaasLab } from '../../../../src/api/v1alpha1/index.js';
+import type { MaasLab, MaasLabSnapshot } from '../../../../src/api/v1alpha1/index.js';
+import { NVRAM_DISK } from '../../../../src/controllers/maas-node/desired.js';
 import {
+  capturedVolume,
   goldenVolumeName,
   goldenVolumes,
   humanBytes,
   labMembers,
   memberConsistency,
   memberNodes,
+  memberVolumes,
   nodeIndex,
   restorePlan,
   startWaves,
+  type MemberVolume,
 } from '../../../../src/controllers/maas-lab-snapshot/desired.js';
 import { recipeHypervisor, recipeLab } from '../fixtures.js';
 import { captured, labNodes, withController } from './support.js';
@@ -163,7 +167,7 @@ describe('controllers/maas-lab-snapshot/desired', () => {
       expect(
         plan.members.map((m) => [
           m.member.domain,
-          m.volumes.map((v) => `${v.target.name} ← ${v.golden.volume}`),
+          m.volumes.map((v) => `${v.target.name} ← ${v.golden?.volume}`),
         ]),
       ).to.deep.equal([
         [
@@ -194,7 +198,7 @@ describe('controllers/maas-lab-snapshot/desired', () => {
       expect(plan.kind).to.equal('restore');
       if (plan.kind !== 'restore') return;
       expect(plan.members[1]!.member.domain).to.equal('maas.again-node2');
-      expect(plan.members[1]!.volumes[0]!.golden.volume).to.equal(
+      expect(plan.members[1]!.volumes[0]!.golden?.volume).to.equal(
         'maas.recipe-node2-root.snap-golden-abcdef01.qcow2',
       );
     });
@@ -270,6 +274,117 @@ describe('controllers/maas-lab-snapshot/desired', () => {
         kind: 'refused',
         message: 'maas.recipe-node1 has disks the snapshot does not (member maas.recipe-node1)',
       });
+    });
+  });
+
+  describe('a UEFI node', () => {
+    // The recipe lab with UEFI nodes: each has its NVRAM volume as a member volume too.
+    const uefiNodes = nodes.map((n) => ({ ...n, spec: { ...n.spec, firmware: 'uefi' as const } }));
+    const members = labMembers(lab, uefiNodes, recipeHypervisor);
+    const nvram: MemberVolume = {
+      name: 'maas.recipe-node1-VARS.fd',
+      pool: 'default',
+      format: 'raw',
+      capacityBytes: 0,
+      disk: NVRAM_DISK,
+      madeOutside: true,
+    };
+
+    it('has its NVRAM after its disks, a volume libvirt makes (capacity: as it is)', () => {
+      expect(members[0]!.volumes.map((v) => v.disk)).to.deep.equal(['root', NVRAM_DISK]);
+      expect(members[0]!.volumes[1]).to.deep.equal(nvram);
+      expect(memberVolumes(nodes[0]!, recipeHypervisor).map((v) => v.disk)).to.deep.equal(['root']);
+    });
+
+    it('captures it into a qcow2 golden volume, looking for the file past the pool list', () => {
+      const snap = { metadata: { name: 'golden', uid: 'abcdef0123' } } as MaasLabSnapshot;
+      const goldens = goldenVolumes(members.slice(0, 1), snap);
+      expect(goldens.map((g) => g.name)).to.deep.equal([
+        'maas.recipe-node1-root.snap-golden-abcdef01.qcow2',
+        'maas.recipe-node1-VARS.snap-golden-abcdef01.qcow2',
+      ]);
+      expect(goldens[1]).to.deep.include({ capacityBytes: 0, mode: '0444', format: 'qcow2' });
+      expect(goldens[1]!.cloneFrom).to.deep.equal({
+        pool: 'default',
+        volume: 'maas.recipe-node1-VARS.fd',
+        madeOutside: true,
+      });
+      expect(goldens[0]!.cloneFrom).to.deep.equal({
+        pool: 'default',
+        volume: 'maas.recipe-node1-root.qcow2',
+      });
+    });
+
+    it("records the NVRAM's real size in the status, and a disk's as its spec says", () => {
+      const facts = { capacityBytes: 540672, allocationBytes: 200704 };
+      expect(capturedVolume(nvram, 'g', facts)).to.deep.equal({
+        disk: NVRAM_DISK,
+        pool: 'default',
+        source: 'maas.recipe-node1-VARS.fd',
+        golden: 'g',
+        format: 'raw',
+        capacityBytes: 540672,
+        sizeBytes: 200704,
+      });
+      const disk = members[0]!.volumes[0]!;
+      expect(capturedVolume(disk, 'g', { capacityBytes: 1, allocationBytes: 2 })).to.include({
+        capacityBytes: 8 * GiB,
+        sizeBytes: 2,
+      });
+    });
+
+    it('restores the NVRAM with the disks, whatever size its template had', () => {
+      const snapshot = captured(members).map((m) => ({
+        ...m,
+        volumes: m.volumes.map((v) =>
+          v.disk === NVRAM_DISK ? { ...v, capacityBytes: 540672 } : v,
+        ),
+      }));
+      const plan = restorePlan(snapshot, members);
+      expect(plan.kind).to.equal('restore');
+      if (plan.kind !== 'restore') return;
+      expect(plan.members[0]!.volumes).to.deep.equal([
+        {
+          target: {
+            name: 'maas.recipe-node1-root.qcow2',
+            pool: 'default',
+            format: 'qcow2',
+            capacityBytes: 8 * GiB,
+          },
+          golden: { pool: 'default', volume: 'maas.recipe-node1-root.snap-golden-abcdef01.qcow2' },
+        },
+        {
+          target: {
+            name: 'maas.recipe-node1-VARS.fd',
+            pool: 'default',
+            format: 'raw',
+            capacityBytes: 0,
+            madeOutside: true,
+          },
+          golden: { pool: 'default', volume: 'maas.recipe-node1-VARS.snap-golden-abcdef01.qcow2' },
+        },
+      ]);
+    });
+
+    it('deletes the NVRAM of a node the snapshot has none of (never started, or captured as BIOS-era)', () => {
+      const snapshot = captured(members).map((m) => ({
+        ...m,
+        volumes: m.volumes.filter((v) => v.disk !== NVRAM_DISK),
+      }));
+      const plan = restorePlan(snapshot, members);
+      expect(plan.kind).to.equal('restore');
+      if (plan.kind !== 'restore') return;
+      expect(plan.members[0]!.volumes.map((v) => [v.target.name, v.golden?.volume])).to.deep.equal([
+        ['maas.recipe-node1-root.qcow2', 'maas.recipe-node1-root.snap-golden-abcdef01.qcow2'],
+        ['maas.recipe-node1-VARS.fd', undefined],
+      ]);
+    });
+
+    it('refuses a snapshot with NVRAM for a lab whose nodes are BIOS now', () => {
+      const plan = restorePlan(captured(members), labMembers(lab, nodes, recipeHypervisor));
+      expect(plan.kind).to.equal('refused');
+      if (plan.kind !== 'refused') return;
+      expect(plan.message).to.match(/has no disk UEFI-VARS/);
     });
   });
 

@@ -13,7 +13,11 @@ import {
   type MaasNode,
 } from '../../../../src/api/v1alpha1/index.js';
 import { createMaasLabSnapshotReconciler } from '../../../../src/controllers/maas-lab-snapshot/reconciler.js';
-import { desiredDomain, desiredVolumes } from '../../../../src/controllers/maas-node/desired.js';
+import {
+  desiredDomain,
+  desiredVolumes,
+  nvramVolumeName,
+} from '../../../../src/controllers/maas-node/desired.js';
 import { withInjectedFaults } from '../../../../src/libvirt/hypervisor/index.js';
 import { CLEANUP_FINALIZER } from '../../../../src/runtime/controller/objects.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
@@ -40,13 +44,18 @@ interface WorldOptions {
   readonly controller?: boolean;
   /** The MaasLab controller acknowledges a hold on the lab (default true). */
   readonly labAcks?: boolean;
+  /** UEFI nodes; those listed have started once, so libvirt has made their NVRAM. */
+  readonly uefi?: { readonly started: readonly number[] };
 }
 
 /** Everything one capture runs against. */
 async function world(mode: 'Offline' | 'Suspended', failing?: RegExp, opts: WorldOptions = {}) {
   const lab: MaasLab = opts.controller ? withController(recipeLab()) : recipeLab();
   const labs = store<MaasLab>(lab);
-  const nodes = store<MaasNode>(...labNodes(lab));
+  const firmware = opts.uefi ? { firmware: 'uefi' as const } : {};
+  const nodes = store<MaasNode>(
+    ...labNodes(lab).map((n) => ({ ...n, spec: { ...n.spec, ...firmware } })),
+  );
   const snapshots = store<MaasLabSnapshot>(snapshotOf(mode));
   const hv: FakeHypervisor = createFakeHypervisor();
   const ctx = { hypervisor: recipeHypervisor.spec, kvm: false };
@@ -67,6 +76,10 @@ async function world(mode: 'Offline' | 'Suspended', failing?: RegExp, opts: Worl
     const domain = desiredDomain(n, ctx);
     await hv.defineDomain(domain);
     await hv.start(domain.name, domain.owner);
+  }
+  for (const i of opts.uefi?.started ?? []) {
+    const name = nvramVolumeName(`maas.recipe-node${i}`);
+    await hv.ensureVolumes([{ pool: 'default', name, format: 'raw', capacityBytes: 540672 }]);
   }
   const clock = createFakeClock();
   const annotations: string[] = [];
@@ -245,6 +258,33 @@ describe('controllers/maas-lab-snapshot/reconciler', () => {
     expect(w.snap().status?.members?.map((m) => m.consistency)).to.deep.equal(
       Array(3).fill('Clean'),
     );
+  });
+
+  it("UEFI: a started node's NVRAM is captured with its disk; one never started has none yet", async () => {
+    const w = await world('Offline', undefined, { uefi: { started: [1, 3] } });
+    for (const d of domains) w.hv.external.destroy(d);
+    await w.pass();
+    w.hv.resetRecording();
+    expect(await w.pass()).to.deep.equal({});
+    expect(w.hv.mutations).to.deep.equal(Array(5).fill('virStorageVolCreateXMLFrom'));
+    const members = w.snap().status!.members!;
+    expect(members.map((m) => m.volumes.map((v) => [v.disk, v.capacityBytes]))).to.deep.equal([
+      [
+        ['root', 8 * 1024 ** 3],
+        ['UEFI-VARS', 540672],
+      ],
+      [['root', 8 * 1024 ** 3]],
+      [
+        ['root', 8 * 1024 ** 3],
+        ['UEFI-VARS', 540672],
+      ],
+    ]);
+    expect(w.snap().status).to.include({ phase: 'Ready', readyToUse: true });
+    for (const i of [1, 3]) {
+      expect(w.hv.volumes()).to.include(
+        `default/maas.recipe-node${i}-VARS.snap-golden-abcdef01.qcow2`,
+      );
+    }
   });
 
   it('Suspended: pauses every member, saves its memory for the copy, restores and resumes it', async () => {

@@ -15,7 +15,12 @@ import type { Findings, LabPass } from '../../../../src/controllers/maas-lab/pas
 import { restore } from '../../../../src/controllers/maas-lab/restore.js';
 import { restoreVerdictOf } from '../../../../src/controllers/maas-lab/status.js';
 import { labMembers } from '../../../../src/controllers/maas-lab-snapshot/desired.js';
-import { desiredDomain, desiredVolumes } from '../../../../src/controllers/maas-node/desired.js';
+import {
+  desiredDomain,
+  desiredVolumes,
+  NVRAM_DISK,
+  nvramVolume,
+} from '../../../../src/controllers/maas-node/desired.js';
 import { withInjectedFaults } from '../../../../src/libvirt/hypervisor/index.js';
 import { noopLogger } from '../../../../src/runtime/index.js';
 import { createFakeHypervisor } from '../../../fakes/hypervisor.js';
@@ -29,10 +34,19 @@ import { provisionController } from '../../../../src/controllers/maas-lab/normal
 const domains = ['maas.recipe-node1', 'maas.recipe-node2', 'maas.recipe-node3'];
 
 async function world(
-  opts: { failing?: RegExp; snapshotPhase?: 'Ready' | 'Failed'; controller?: boolean } = {},
+  opts: {
+    failing?: RegExp;
+    snapshotPhase?: 'Ready' | 'Failed';
+    controller?: boolean;
+    /** UEFI nodes; the snapshot has the NVRAM of those listed (the others had not started). */
+    uefiCaptured?: readonly number[];
+  } = {},
 ) {
   const lab0 = opts.controller ? withController(recipeLab()) : recipeLab();
-  const nodes = store<MaasNode>(...labNodes(lab0));
+  const firmware = opts.uefiCaptured ? { firmware: 'uefi' as const } : {};
+  const nodes = store<MaasNode>(
+    ...labNodes(lab0).map((n) => ({ ...n, spec: { ...n.spec, ...firmware } })),
+  );
   const hv = createFakeHypervisor();
   const ctx = { hypervisor: recipeHypervisor.spec, kvm: false };
   const secrets = new Map<string, Record<string, string>>();
@@ -85,6 +99,9 @@ async function world(
     const d = desiredDomain(n, ctx);
     await hv.defineDomain(d);
     await hv.start(d.name, d.owner);
+    // Started: libvirt made its NVRAM from the template.
+    const nvram = nvramVolume(n, ctx);
+    if (nvram) await hv.ensureVolumes([{ ...nvram, capacityBytes: 540672 }]);
   }
   // The lab as it was: its controller built and running (by the real phase).
   const controllerPass = async (lab: MaasLab, restoreHoldsController?: string) => {
@@ -112,7 +129,12 @@ async function world(
       phase: opts.snapshotPhase ?? 'Ready',
       readyToUse: (opts.snapshotPhase ?? 'Ready') === 'Ready',
       sizeBytes: 4096,
-      members: captured(members),
+      members: captured(members).map((m) => ({
+        ...m,
+        volumes: m.volumes.filter(
+          (v) => v.disk !== NVRAM_DISK || (opts.uefiCaptured ?? []).includes(m.index),
+        ),
+      })),
     },
   };
   // The golden volumes the capture made.
@@ -235,6 +257,22 @@ describe('controllers/maas-lab/restore', () => {
     r = await w.pass();
     expect(r.found.restore).to.equal(undefined);
     expect(r.found.snapshots).to.deep.equal({ count: 1, bytes: 4096 });
+  });
+
+  it('UEFI: puts each NVRAM back with its disk; one the snapshot has none of is deleted, for libvirt to make anew', async () => {
+    const w = await world({ uefiCaptured: [1, 3] });
+    await w.pass();
+    w.hv.resetRecording();
+    const r = await w.pass();
+    const back = ['virStorageVolDelete', 'virStorageVolCreateXMLFrom'];
+    expect(w.hv.mutations).to.deep.equal([
+      ...Array(3).fill('virDomainDestroyFlags'),
+      ...[back, back, back, ['virStorageVolDelete'], back, back].flat(),
+    ]);
+    expect(r.found.restore).to.include({ phase: 'Starting', membersRestored: 3 });
+    const vars = (i: number) => `default/maas.recipe-node${i}-VARS.fd`;
+    expect(w.hv.volumes()).to.include.members([vars(1), vars(3)]);
+    expect(w.hv.volumes()).to.not.include(vars(2));
   });
 
   it('a copy failing at node2 keeps every member held and off, names it, and a retry completes', async () => {

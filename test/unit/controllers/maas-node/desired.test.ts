@@ -8,6 +8,9 @@ import {
   desiredVolumes,
   domainNameFor,
   nodeOwner,
+  NVRAM_DISK,
+  nvramVolume,
+  nvramVolumeName,
   powerAction,
   remainingShutdownMs,
   volumeNameFor,
@@ -183,7 +186,8 @@ describe('controllers/maas-node/desired', () => {
         ['52:54:00:aa:bb:cc', 'maas.a', 'e1000'],
         [defaultMac('maas', 'full', 1), 'maas.b', 'rtl8139'],
       ]);
-      expect(() => buildDomainXml(d)).not.to.throw();
+      expect(d.nvram).to.deep.equal({ pool: 'default', volume: 'full-vm-VARS.fd' });
+      expect(() => buildDomainXml(d, { nvramPath: '/pool/full-vm-VARS.fd' })).not.to.throw();
     });
 
     it('rounds decimal memory up to whole KiB, as libvirt would', () => {
@@ -338,6 +342,66 @@ describe('controllers/maas-node/desired', () => {
       // Once redefined, nothing is left to do while it runs on with the old live definition.
       const after = diffDomain(base, stored, { ...before, id: 3 });
       expect(after).to.deep.include({ redefine: false, restartRequired: false });
+    });
+
+    describe('a UEFI node', () => {
+      const recipe = recipeNodes()[0]!;
+      const uefiNode = { ...recipe, spec: { ...recipe.spec, firmware: 'uefi' as const } };
+      const uefi = desiredDomain(uefiNode, ctx);
+      const path = '/var/lib/maaslab/pool/maas.recipe-node1-VARS.fd';
+
+      it('names its NVRAM: <domain>-VARS.fd, raw, in the Hypervisor pool; a BIOS node has none', () => {
+        expect(uefi.nvram).to.deep.equal({ pool: 'default', volume: 'maas.recipe-node1-VARS.fd' });
+        expect(nvramVolumeName('lab.n')).to.equal('lab.n-VARS.fd');
+        expect(nvramVolume(uefiNode, ctx)).to.deep.equal({
+          name: 'maas.recipe-node1-VARS.fd',
+          pool: 'default',
+          capacityBytes: 0,
+          format: 'raw',
+          diskName: NVRAM_DISK,
+          deletionPolicy: 'Delete',
+          madeOutside: true,
+        });
+        expect(base.nvram).to.equal(undefined);
+        expect(nvramVolume(recipe, ctx)).to.equal(undefined);
+        // Never made through the storage API: libvirt copies the firmware's template.
+        expect(desiredVolumes(uefiNode, ctx).map((v) => v.name)).to.not.include(
+          'maas.recipe-node1-VARS.fd',
+        );
+      });
+
+      it('sees no drift in its definition read back, expanded by libvirt at start', () => {
+        const back = parseDomainXml(buildDomainXml(uefi, { nvramPath: path }));
+        expect(diffDomain(uefi, back, back)).to.deep.include({
+          redefine: false,
+          restartRequired: false,
+        });
+        // Live XML: the loader and template filled in, no firmware attribute any more.
+        const live = parseDomainXml(
+          buildDomainXml(uefi, { nvramPath: path })
+            .replace('<os firmware="efi">', '<os>')
+            .replace(
+              `<nvram>${path}</nvram>`,
+              `<loader readonly="yes" type="pflash">/usr/share/OVMF/OVMF_CODE_4M.fd</loader><nvram template="/usr/share/OVMF/OVMF_VARS_4M.fd">${path}</nvram>`,
+            ),
+        );
+        expect(diffDomain(uefi, back, { ...live, id: 4 }).restartRequired).to.equal(false);
+      });
+
+      it('a UEFI domain defined before (NVRAM outside the pool) is redefined, and restarted to use it', () => {
+        const before = parseDomainXml(buildDomainXml({ ...uefi, nvram: undefined }));
+        const d = diffDomain(uefi, before, { ...before, id: 3 });
+        expect(d).to.deep.include({ redefine: true, restartRequired: true });
+        expect(d.changes).to.deep.equal(['nvram: unset → "maas.recipe-node1-VARS.fd"']);
+      });
+
+      it('a BIOS node does not look at NVRAM: nothing changes for BIOS domains', () => {
+        const odd: ParsedDomain = { ...stored, nvram: '/somewhere/else.fd' };
+        expect(diffDomain(base, odd, { ...odd, id: 2 })).to.deep.include({
+          redefine: false,
+          restartRequired: false,
+        });
+      });
     });
 
     it('a cdrom added by hand is drift in our disks', () => {

@@ -378,6 +378,45 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(hv.volumes()).to.deep.equal(['default/maas.n1-data.qcow2']);
     expect(nodes.get(key('n1'))?.metadata?.finalizers).to.deep.equal([]);
   });
+
+  it('a UEFI node: its domain names the NVRAM in the pool; deletion removes the NVRAM, a BIOS node asks for none', async () => {
+    nodes.put(withFinalizer(node('n1', { ...spec, firmware: 'uefi' })));
+    const r = reconciler();
+    await r.reconcile(key('n1'), signal);
+    const defined = hv.calls.find((c) => c.verb === 'defineDomain')?.args[0] as {
+      nvram?: unknown;
+    };
+    expect(defined.nvram).to.deep.equal({ pool: 'default', volume: 'maas.n1-VARS.fd' });
+    // Never made through the storage API: libvirt copies the firmware's template at start.
+    expect(hv.volumes()).to.deep.equal(['default/maas.n1-root.qcow2']);
+    // A settled UEFI node sees no drift in its own definition read back.
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.mutations).to.deep.equal([]);
+    // As libvirt would have made it at the first start.
+    await hv.ensureVolumes([
+      { pool: 'default', name: 'maas.n1-VARS.fd', format: 'raw', capacityBytes: 540672 },
+    ]);
+    const cur = nodes.get(key('n1')) as MaasNode;
+    nodes.put({
+      ...cur,
+      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
+    });
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.calls.find((c) => c.verb === 'deleteVolumes')?.args[0]).to.deep.equal([
+      { pool: 'default', name: 'maas.n1-root.qcow2' },
+      { pool: 'default', name: 'maas.n1-VARS.fd', madeOutside: true },
+    ]);
+    expect(hv.volumes()).to.deep.equal([]);
+    // BIOS: nothing about NVRAM, in the definition or the deletion.
+    nodes.put(withFinalizer(node('n2', spec)));
+    await r.reconcile(key('n2'), signal);
+    const bios = hv.calls.filter((c) => c.verb === 'defineDomain').at(-1)?.args[0] as {
+      nvram?: unknown;
+    };
+    expect(bios.nvram).to.equal(undefined);
+  });
 });
 
 describe('controllers/maas-node nodesForDomain (domain event → node, no scan)', () => {

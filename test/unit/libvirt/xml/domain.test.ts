@@ -599,6 +599,48 @@ describe('libvirt/xml domain', () => {
     });
   });
 
+  describe('UEFI NVRAM', () => {
+    const uefi: DomainDescription = {
+      ...recipeNode,
+      firmware: 'uefi',
+      nvram: { pool: 'maaslab', volume: 'maas-node-1-VARS.fd' },
+    };
+    const path = '/var/lib/maaslab/pool/maas-node-1-VARS.fd';
+
+    it('names the file in <os><nvram>, after <type>, and reads the path back', () => {
+      const xml = buildDomainXml(uefi, { nvramPath: path });
+      expect(xml).to.include(
+        `<os firmware="efi">\n    <type arch="x86_64">hvm</type>\n    <nvram>${path}</nvram>\n  </os>`,
+      );
+      expect(parseDomainXml(xml).nvram).to.equal(path);
+    });
+
+    it('leaves <nvram> out without one (libvirt then keeps it outside any pool), and for BIOS', () => {
+      const bare = buildDomainXml({ ...uefi, nvram: undefined });
+      expect(bare).to.not.include('<nvram');
+      expect(parseDomainXml(bare).nvram).to.equal(undefined);
+      expect(buildDomainXml(recipeNode, { nvramPath: path })).to.not.include('<nvram');
+    });
+
+    it('reads the path and template libvirt expands at start', () => {
+      const xml =
+        "<domain type='kvm'><name>d</name><memory>1048576</memory><vcpu>1</vcpu>" +
+        `<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader><nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'>${path}</nvram></os></domain>`;
+      expect(parseDomainXml(xml)).to.include({ firmware: 'uefi', nvram: path });
+    });
+
+    it('rejects NVRAM for BIOS, and NVRAM whose path the host did not give', () => {
+      expect(() => buildDomainXml({ ...uefi, firmware: 'bios' }, { nvramPath: path })).to.throw(
+        RangeError,
+        /only UEFI/,
+      );
+      expect(() => buildDomainXml(uefi)).to.throw(
+        RangeError,
+        /the path of maaslab\/maas-node-1-VARS.fd/,
+      );
+    });
+  });
+
   describe('buildDomainXml validation', () => {
     const cases: [string, Partial<DomainDescription>, RegExp][] = [
       ['memory not in whole KiB', { memoryBytes: GiB + 1 }, /whole number of KiB/],

@@ -56,6 +56,19 @@ const documents: [name: string, schema: string, xml: () => string][] = [
       }),
   ],
   [
+    'a UEFI node whose NVRAM is a file in its pool directory',
+    'domain',
+    () =>
+      buildDomainXml(
+        {
+          ...node,
+          firmware: 'uefi',
+          nvram: { pool: 'maaslab', volume: 'maas-node-1-VARS.fd' },
+        },
+        { nvramPath: '/var/lib/maaslab/pool/maas-node-1-VARS.fd' },
+      ),
+  ],
+  [
     'a BMC node: an empty SCSI CD-ROM drive booted first, and an ISO volume on SATA',
     'domain',
     () =>

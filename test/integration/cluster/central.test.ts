@@ -213,7 +213,7 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
   /** Lease name → holder identity ('' when free), for the test's Hypervisors. */
   const leaseHolders = async (): Promise<Map<string, string>> => {
     const leases = await coordination().listNamespacedLease({ namespace: DEPLOY_NAMESPACE });
-    const want = new Set(hypervisors.map(leaseName));
+    const want = new Set([...hypervisors, ...sshHypervisors].map(leaseName));
     return new Map(
       leases.items
         .filter((l) => want.has(l.metadata?.name ?? ''))

@@ -10,6 +10,17 @@
 // maaslab_hypervisor_up{hypervisor} in its /metrics (only a pass of the shard's holder sets
 // it), read over HTTPS with a token of a ServiceAccount bound to maaslab-metrics-reader.
 //
+// Then the transport itself, issue 14's "the hypervisor is reached the way central mode reaches
+// it": a private libvirtd with Debian's sshd in its network namespace (test/support/ssh-host.ts),
+// and a veth pair the test adds between the node's network namespace and that one, routing
+// sshd's two addresses (the pods' traffic leaves the pod network masqueraded to the node's end;
+// nothing on the host changes). The Secret's key is authorized for root there and its
+// known_hosts holds sshd's host key, so a Hypervisor qemu+ssh://root@ADDRESS/system is Ready
+// from whichever pod holds its Lease, and a two-node lab on it is Ready with its domains
+// running on the private libvirtd; a second address whose known_hosts entry is another key
+// gives Ready=False with reason HostKeyVerificationFailed. The lab is deleted while the
+// operator runs (its domains go), then everything else with the overlay.
+//
 // The test's kustomization patches only what a user's overlay would (the image, imported into
 // the node's containerd and never pulled; a toleration of the node's taint) plus what
 // kube-testenv lacks: its apiserver runs without the ServiceAccount admission plugin, so the
@@ -464,6 +475,11 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
     expect(key.trim()).to.equal(
       (await readFile(join(scratch, 'id_ed25519'), 'utf8')).split('\n')[0],
     );
+    // What lets ssh use the key as 65532: root's, read through the group (fsGroup), 0440.
+    // OpenSSH refuses a key its own user owns with group or other bits, not this one.
+    expect(
+      (await exec('stat', '-L', '-c', '%u:%g %a', '/home/maaslab/.ssh/id_ed25519')).trim(),
+    ).to.equal('0:65532 440');
   });
 
   it('makes three test:///default Hypervisors Ready, each Lease maaslab-hv-<name> held by one of the pods, which alone reports it in /metrics', async function () {

@@ -17,7 +17,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from './controlplane.js';
 import { type PrivateLibvirtd, run } from './libvirtd.js';
@@ -50,6 +50,8 @@ export interface SshHost {
   readonly clientKey: KeyPair;
   /** The listening sshd's PID. */
   readonly pid: number;
+  /** Lets root log in with one more key too (`type base64`, e.g. a Secret's public key). */
+  authorize(publicKey: string, comment: string): Promise<void>;
   /** sshd's log (-e: what it would send to syslog). */
   readonly logFile: string;
   /**
@@ -208,6 +210,10 @@ export async function startSshHost(lv: PrivateLibvirtd, dir: string): Promise<Ss
     clientKey,
     pid,
     logFile,
+    async authorize(publicKey, comment) {
+      // sshd reads the file at each login: no restart.
+      await appendFile(authorized, `${publicKey} ${comment}\n`);
+    },
     async sessions() {
       const table = await processTable();
       const descendants = (root: number): string[] =>
@@ -268,4 +274,55 @@ export async function operatorSshWrap(home: string, dir: string): Promise<string
     ...['unshare', '--mount', '--propagation', 'private', '--'],
     ...['sh', '-c', 'mount --bind "$0" /etc/passwd && exec "$@"', copy],
   ];
+}
+
+/** A veth pair between another network namespace and the sshd's (see {@link linkToSshHost}). */
+export interface SshLink {
+  /** The other namespace's end, as sshd sees it (pod traffic is masqueraded to it). */
+  readonly peerAddress: string;
+  /** Deletes the veth pair (both ends, and the routes through it). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Links network namespace `netns` (e.g. a cluster node's, whose pods' traffic leaves
+ * masqueraded) to the sshd's, the libvirtd's: a veth pair with a /30 of 10.246.0.0/16, a
+ * route in `netns` to each of sshd's addresses, and one back to `returnVia` (e.g. the pod
+ * network, should a packet arrive unmasqueraded). Nothing on the host changes.
+ */
+export async function linkToSshHost(
+  ssh: Pick<SshHost, 'address' | 'otherAddress'>,
+  lv: Pick<PrivateLibvirtd, 'netns' | 'netnsExec'>,
+  netns: string,
+  returnVia: readonly string[] = [],
+): Promise<SshLink> {
+  const tag = randomInt(0x10000).toString(16).padStart(4, '0');
+  const near = `mllnk${tag}n`;
+  const far = `mllnk${tag}s`;
+  const third = randomInt(256);
+  const fourth = randomInt(64) * 4;
+  const peerAddress = `10.246.${third}.${fourth + 1}`;
+  const sshSide = `10.246.${third}.${fourth + 2}`;
+  const inNetns = (args: readonly string[]) => run('ip', ['-n', netns, ...args]);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await inNetns(['link', 'del', near]).catch(() => undefined);
+  };
+  try {
+    await inNetns(['link', 'add', near, 'type', 'veth', 'peer', 'name', far, 'netns', lv.netns]);
+    await inNetns(['addr', 'add', `${peerAddress}/30`, 'dev', near]);
+    await inNetns(['link', 'set', near, 'up']);
+    await lv.netnsExec(['ip', 'addr', 'add', `${sshSide}/30`, 'dev', far]);
+    await lv.netnsExec(['ip', 'link', 'set', far, 'up']);
+    for (const to of [ssh.address, ssh.otherAddress])
+      await inNetns(['route', 'add', `${to}/32`, 'via', sshSide, 'dev', near]);
+    for (const from of returnVia)
+      await lv.netnsExec(['ip', 'route', 'add', from, 'via', peerAddress, 'dev', far]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { peerAddress, stop };
 }

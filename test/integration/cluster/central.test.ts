@@ -10,6 +10,17 @@
 // maaslab_hypervisor_up{hypervisor} in its /metrics (only a pass of the shard's holder sets
 // it), read over HTTPS with a token of a ServiceAccount bound to maaslab-metrics-reader.
 //
+// Then the transport itself, issue 14's "the hypervisor is reached the way central mode reaches
+// it": a private libvirtd with Debian's sshd in its network namespace (test/support/ssh-host.ts),
+// and a veth pair the test adds between the node's network namespace and that one, routing
+// sshd's two addresses (the pods' traffic leaves the pod network masqueraded to the node's end;
+// nothing on the host changes). The Secret's key is authorized for root there and its
+// known_hosts holds sshd's host key, so a Hypervisor qemu+ssh://root@ADDRESS/system is Ready
+// from whichever pod holds its Lease, and a two-node lab on it is Ready with its domains
+// running on the private libvirtd; a second address whose known_hosts entry is another key
+// gives Ready=False with reason HostKeyVerificationFailed. The lab is deleted while the
+// operator runs (its domains go), then everything else with the overlay.
+//
 // The test's kustomization patches only what a user's overlay would (the image, imported into
 // the node's containerd and never pulled; a toleration of the node's taint) plus what
 // kube-testenv lacks: its apiserver runs without the ServiceAccount admission plugin, so the
@@ -39,7 +50,8 @@ import {
   LEASE_RETRY_JITTER,
 } from '../../../src/runtime/leaderelection/lease-record.js';
 import { createRestClient } from '../../../src/runtime/index.js';
-import { type Cluster, startCluster } from '../../support/cluster.js';
+import { HostKeyVerificationFailedReason } from '../../../src/api/v1alpha1/index.js';
+import { type Cluster, POD_CIDR, startCluster } from '../../support/cluster.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
 import {
@@ -50,6 +62,21 @@ import {
 import { parseMetrics, sample } from '../../support/metrics-text.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
 import { kubectlApply, kubectlRun } from '../../support/operator.js';
+import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
+import {
+  type SshHost,
+  type SshLink,
+  linkToSshHost,
+  sshKeygen,
+  startSshHost,
+} from '../../support/ssh-host.js';
+import {
+  type Conditioned,
+  GROUP_VERSION,
+  conditionOf,
+  isReadyNow,
+  linesOf,
+} from '../../support/e2e.js';
 import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
@@ -174,6 +201,13 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
   let holders = new Map<string, string>();
   /** The test's Prometheus (nsenter execs it: this is its PID). */
   let prometheus: ChildProcess | undefined;
+  /** The host the pods reach over qemu+ssh: a private libvirtd, sshd in its netns, a link. */
+  let lv: PrivateLibvirtd | undefined;
+  let ssh: SshHost | undefined;
+  let link: SshLink | undefined;
+  /** The qemu+ssh Hypervisors (cluster-scoped) and the lab's namespace. */
+  let sshHypervisors: string[] = [];
+  let labNs: TestNamespace | undefined;
   const admin = (): string => controlPlane().adminKubeconfig;
   const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
   const coordination = (): CoordinationV1Api =>
@@ -190,7 +224,7 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
   /** Lease name → holder identity ('' when free), for the test's Hypervisors. */
   const leaseHolders = async (): Promise<Map<string, string>> => {
     const leases = await coordination().listNamespacedLease({ namespace: DEPLOY_NAMESPACE });
-    const want = new Set(hypervisors.map(leaseName));
+    const want = new Set([...hypervisors, ...sshHypervisors].map(leaseName));
     return new Map(
       leases.items
         .filter((l) => want.has(l.metadata?.name ?? ''))
@@ -271,6 +305,13 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
     });
     const tag = scraperNs.name.slice(-5);
     hypervisors = ['a', 'b', 'c'].map((s) => `central-${tag}-${s}`);
+    // The host of the qemu+ssh tests: sshd in a private libvirtd's network namespace, linked
+    // to the node's so that the pods (masqueraded out of the pod network) reach its addresses.
+    t = Date.now();
+    lv = await startPrivateLibvirtd();
+    ssh = await startSshHost(lv, join(scratch, 'sshd'));
+    link = await linkToSshHost(ssh, lv, cluster.netns, [POD_CIDR]);
+    console.log(`      ssh host: libvirtd, sshd and the link to the node in ${Date.now() - t} ms`);
   });
 
   after(async function () {
@@ -287,6 +328,11 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
       }
     });
     await step('overlay', () => deleteAll());
+    await step('ssh host', async () => {
+      await link?.stop();
+      await ssh?.stop();
+      await lv?.stop();
+    });
     await step('scraper', async () => {
       await scraper?.cleanup();
       await scraperNs?.delete();
@@ -298,6 +344,14 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
   /** The Hypervisors, the overlay's extras (the Deployment with them), its pods, its Leases. */
   async function deleteAll(): Promise<void> {
     if (!cluster) return;
+    // The lab first, while the operator runs: its finalizers remove its domains.
+    if (labNs) {
+      await kubectl('delete', 'maaslab', '--all', '-n', labNs.name, '--timeout=120s');
+      await labNs.delete();
+      labNs = undefined;
+    }
+    if (sshHypervisors.length > 0)
+      await kubectl('delete', 'hypervisor', ...sshHypervisors, '--ignore-not-found');
     if (hypervisors.length > 0)
       await kubectl('delete', 'hypervisor', ...hypervisors, '--ignore-not-found');
     await deleteDeployExtras(admin());
@@ -329,14 +383,17 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
         '-n',
         DEPLOY_NAMESPACE,
         '--ignore-not-found',
-        ...hypervisors.map(leaseName),
+        ...[...hypervisors, ...sshHypervisors].map(leaseName),
       );
+    sshHypervisors = [];
   }
 
   it("runs the Deployment's two replicas Running and Ready (Secret maaslab-ssh made as the README says)", async function () {
     this.timeout(400_000);
     // The README's steps: a key, known_hosts, the namespace and the Secret, then the overlay.
-    // The test's Hypervisors use no ssh, so known_hosts names no host.
+    // known_hosts as an admin writes it: the sshd's real key for its address and, for its
+    // second address, a key that is not the host's (for the refused Hypervisor below). The
+    // key's public half is authorized for root there, as on a real hypervisor.
     await run('ssh-keygen', [
       '-q',
       '-t',
@@ -348,7 +405,19 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
       '-f',
       join(scratch, 'id_ed25519'),
     ]);
-    await writeFile(join(scratch, 'known_hosts'), '');
+    await ssh!.authorize(
+      (await readFile(join(scratch, 'id_ed25519.pub'), 'utf8'))
+        .trim()
+        .split(/\s+/)
+        .slice(0, 2)
+        .join(' '),
+      'maaslab-ssh-secret',
+    );
+    const stranger = await sshKeygen(join(scratch, 'stranger_host_key'), 'not-the-host');
+    await writeFile(
+      join(scratch, 'known_hosts'),
+      `${ssh!.address} ${ssh!.hostKey.publicKey}\n${ssh!.otherAddress} ${stranger.publicKey}\n`,
+    );
     await core()
       .createNamespace({ body: { metadata: { name: DEPLOY_NAMESPACE } } })
       .catch((err: unknown) => {
@@ -406,6 +475,11 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
     expect(key.trim()).to.equal(
       (await readFile(join(scratch, 'id_ed25519'), 'utf8')).split('\n')[0],
     );
+    // What lets ssh use the key as 65532: root's, read through the group (fsGroup), 0440.
+    // OpenSSH refuses a key its own user owns with group or other bits, not this one.
+    expect(
+      (await exec('stat', '-L', '-c', '%u:%g %a', '/home/maaslab/.ssh/id_ed25519')).trim(),
+    ).to.equal('0:65532 440');
   });
 
   it('makes three test:///default Hypervisors Ready, each Lease maaslab-hv-<name> held by one of the pods, which alone reports it in /metrics', async function () {
@@ -732,10 +806,156 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
     expect(leaders).to.equal('3');
   });
 
+  /** A Hypervisor over qemu+ssh to `address`, its pool on the private libvirtd. */
+  const sshHypervisor = (name: string, address: string): Record<string, unknown> => ({
+    apiVersion: GROUP_VERSION,
+    kind: 'Hypervisor',
+    metadata: { name },
+    spec: {
+      uri: `qemu+ssh://root@${address}/system`,
+      storagePool: `maaslab-${name}`,
+      storagePoolPath: join(lv!.dir, 'pool'),
+    },
+  });
+  /** A Hypervisor or MaasLab as JSON, undefined while it does not exist. */
+  const getJson = async (kind: string, name: string, ns?: string): Promise<Conditioned> =>
+    JSON.parse(
+      await kubectl('get', kind, name, '-o', 'json', ...(ns ? ['-n', ns] : [])),
+    ) as Conditioned;
+  /** `virsh list --all` lines of a lab's domains: "Id Name State", sorted. */
+  const domainsOf = async (ns: string, lab: string): Promise<string[]> =>
+    linesOf(await lv!.virsh(['list', '--all']), `${ns}.${lab}-node`).sort();
+
+  it('reaches a private libvirtd over qemu+ssh through a real sshd from a pod: the Hypervisor is Ready, held by a Lease of one pod, and a two-node lab on it is Ready, its domains running there', async function () {
+    this.timeout(400_000);
+    labNs = await createTestNamespace(controlPlane().kubeConfig(), 'central-ssh');
+    const hv = `central-${labNs.name.slice(-5)}-ssh`;
+    sshHypervisors.push(hv);
+    const ns = labNs.name;
+    const lab = {
+      apiVersion: GROUP_VERSION,
+      kind: 'MaasLab',
+      metadata: { name: 'over-ssh', namespace: ns },
+      spec: {
+        hypervisor: hv,
+        networks: [
+          { name: 'maas', mode: 'isolated', ipv4: { address: '10.84.41.1', prefixLength: 24 } },
+        ],
+        nodes: {
+          count: 2,
+          macPrefix: '52:54:00:7e:41',
+          template: {
+            memory: '128Mi',
+            disks: [{ name: 'root', size: '64Mi' }],
+            interfaces: [{ network: 'maas' }],
+            vnc: { enabled: false },
+          },
+        },
+      },
+    };
+    const explain = async (): Promise<string> =>
+      [
+        await kubectl('get', 'hypervisor', hv, '-o', 'yaml').catch(String),
+        await kubectl('get', 'maaslab', 'over-ssh', '-n', ns, '-o', 'yaml').catch(String),
+        `sshd log:\n${(await readFile(ssh!.logFile, 'utf8')).split('\n').slice(-20).join('\n')}`,
+        await podsExplained(),
+      ].join('\n');
+    const t = Date.now();
+    await kubectlApply(admin(), [sshHypervisor(hv, ssh!.address), lab], join(scratch, 'ssh.yaml'));
+    await waitFor(async () => isReadyNow(await getJson('hypervisor', hv)), {
+      timeoutMs: 180_000,
+      intervalMs: 200,
+      description: `Hypervisor ${hv} Ready over qemu+ssh from a pod`,
+      explain,
+    });
+    const hvReadyMs = Date.now() - t;
+    await waitFor(async () => isReadyNow(await getJson('maaslab', 'over-ssh', ns)), {
+      timeoutMs: 240_000,
+      intervalMs: 200,
+      description: `MaasLab ${ns}/over-ssh Ready`,
+      explain,
+    });
+    const labReadyMs = Date.now() - t;
+    const domains = await domainsOf(ns, 'over-ssh');
+    expect(domains, 'both nodes defined and running on the private libvirtd').to.have.length(2);
+    for (const d of domains) expect(d).to.match(/\srunning$/);
+    // Held by one of the two pods, which alone reports it up; it logged in with the Secret's
+    // key from the node's end of the link (the pod's address, masqueraded by the CNI).
+    const holder = podOf((await leaseHolders()).get(leaseName(hv)) ?? '');
+    const pods = new Map((await livePods()).map((p) => [p.metadata!.name!, p]));
+    expect(pods.has(holder), `${leaseName(hv)} held by a live pod (${holder})`).to.equal(true);
+    expect(hypervisorUp(await podMetrics(pods.get(holder)!), hv)).to.equal(1);
+    const log = await readFile(ssh!.logFile, 'utf8');
+    expect(log).to.include(`Accepted publickey for root from ${link!.peerAddress}`);
+    const fingerprint = (
+      await run('ssh-keygen', ['-l', '-f', join(scratch, 'id_ed25519.pub')])
+    ).stdout.split(/\s+/)[1]!;
+    expect(log).to.include(fingerprint);
+    const sessions = (await ssh!.sessions()).filter((s) =>
+      s.commands.some((c) => c.includes('virt-ssh-helper')),
+    );
+    expect(sessions.length, 'sshd sessions running virt-ssh-helper').to.be.greaterThan(0);
+    console.log(
+      `      ssh: Hypervisor Ready over qemu+ssh from pod ${holder} ${hvReadyMs} ms after the apply, ` +
+        `2-node lab Ready at ${labReadyMs} ms`,
+    );
+  });
+
+  it("reports Ready=False HostKeyVerificationFailed from the pod for a host whose key is not the one the Secret's known_hosts holds", async function () {
+    this.timeout(300_000);
+    const hv = `${sshHypervisors[0] ?? `central-${Date.now() % 100000}-ssh`}-refused`;
+    sshHypervisors.push(hv);
+    const t = Date.now();
+    await kubectlApply(
+      admin(),
+      [sshHypervisor(hv, ssh!.otherAddress)],
+      join(scratch, 'refused.yaml'),
+    );
+    const refused = await waitFor(
+      async () => {
+        const o = await getJson('hypervisor', hv);
+        return conditionOf(o, 'Ready')?.status === 'False' && o;
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        description: `Hypervisor ${hv} Ready=False`,
+        explain: async () => kubectl('get', 'hypervisor', hv, '-o', 'yaml'),
+      },
+    );
+    const reportedMs = Date.now() - t;
+    const ready = conditionOf(refused, 'Ready');
+    expect(ready?.reason, ready?.message).to.equal(HostKeyVerificationFailedReason);
+    expect(ready?.message).to.match(/host key verification failed/i);
+    expect(ready?.message).to.include(`Host key for ${ssh!.otherAddress} has changed`);
+    expect(conditionOf(refused, 'Stalled')?.status).to.equal('True');
+    const holder = podOf((await leaseHolders()).get(leaseName(hv)) ?? '');
+    expect((await livePods()).map((p) => p.metadata!.name)).to.include(holder);
+    // The healthy one is not affected.
+    expect(isReadyNow(await getJson('hypervisor', sshHypervisors[0]!))).to.equal(true);
+    console.log(
+      `      ssh: refused host key reported by pod ${holder} in ${reportedMs} ms: ${ready?.reason}: ${ready?.message}`,
+    );
+  });
+
+  it('deletes the lab over qemu+ssh: its domains go from the private libvirtd', async function () {
+    this.timeout(300_000);
+    const ns = labNs!.name;
+    const t = Date.now();
+    await kubectl('delete', 'maaslab', 'over-ssh', '-n', ns, '--timeout=180s');
+    await waitFor(async () => (await domainsOf(ns, 'over-ssh')).length === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      description: `the domains of ${ns}/over-ssh gone from the private libvirtd`,
+    });
+    console.log(`      ssh: lab deleted, its domains gone, in ${Date.now() - t} ms`);
+  });
+
   it('deletes the Hypervisors, the overlay, its pods and the shard Leases', async function () {
     this.timeout(300_000);
     await deleteAll();
     hypervisors = [];
     expect(await livePods()).to.deep.equal([]);
+    expect(sshHypervisors).to.deep.equal([]);
   });
 });

@@ -281,10 +281,9 @@ describe('e2e: kubectl maaslab vnc over qemu+ssh with a real sshd', function () 
     });
     const log = await readFile(e().logFile, 'utf8');
     expect(log).to.include('Console session started');
-    // The forwarding went through sshd, to the VNC server on the host's loopback.
-    expect(await readFile(host().logFile, 'utf8')).to.match(
-      /127\.0\.0\.1.*59\d\d|59\d\d.*127\.0\.0\.1|direct-tcpip/i,
-    );
+    // Each session was an ssh login of its own, besides libvirt's connection.
+    const logins = (await readFile(host().logFile, 'utf8')).split('Accepted publickey for root');
+    expect(logins.length - 1).to.be.at.least(1 + plugin.length + direct.length);
     const f = (xs: number[]): string => xs.map((x) => (x / 1000).toFixed(2)).join(', ');
     console.log(
       `      [vnc-ssh] RFB greeting through the plugin's listener in ${f(plugin)} s; ` +

@@ -4,12 +4,14 @@
 // self-signed serving certificate (the plugin reaches it through `kubectl port-forward`,
 // whose tunnel the API server authenticates).
 
+import type { Connection, ConnectionPool } from '../libvirt/index.js';
 import { GroupVersionKinds, type Hypervisor, type MaasNode } from '../api/v1alpha1/index.js';
 import {
   type ConsoleServer,
   createConsoleAuthorizer,
   createKubeConsoleReviewer,
-  libvirtConsoleAttacher,
+  createLibvirtConsoleAttacher,
+  pooledXml,
   startConsoleServer,
 } from '../console/index.js';
 import {
@@ -28,6 +30,8 @@ export interface OperatorConsoleOptions {
   /** Whether this process serves Hypervisor shard `hv` now. */
   readonly serves: (hv: string) => boolean;
   readonly logger: Logger;
+  /** The operator's libvirt connections: VNC over ssh reads a domain's live XML on them. */
+  readonly connections?: ConnectionPool<Connection>;
 }
 
 /** Starts the console endpoint on `bindAddress`. */
@@ -50,7 +54,9 @@ export async function startOperatorConsole(opts: OperatorConsoleOptions): Promis
         serves: hv !== undefined && opts.serves(hv),
       };
     },
-    attach: libvirtConsoleAttacher,
+    attach: createLibvirtConsoleAttacher(
+      opts.connections === undefined ? undefined : pooledXml(opts.connections),
+    ),
     logger: opts.logger,
   });
 }

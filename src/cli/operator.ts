@@ -393,6 +393,7 @@ export async function runOperator(
         restConfig,
         serves,
         logger,
+        connections: pool,
       });
     } catch (err) {
       await shutdown();

@@ -4,7 +4,8 @@
 //   Connection: Upgrade, Upgrade: maaslab-stream, Authorization: Bearer TOKEN
 // is checked in this order, each step with its own answer: the request's shape (request.ts:
 // 400/404/405/414/426), the caller (access.ts: TokenReview 401, SubjectAccessReview 403),
-// the node (target.ts: 404/409/503), the attach itself (libvirt: 409 not running, 502 other).
+// the node (target.ts: 404/409/503), the attach itself (libvirt: 409 not running or no VNC
+// display, 502 other, e.g. an ssh tunnel that could not be made, with ssh's words).
 // Then 101 Switching Protocols, and the bytes flow both ways until either side closes.
 // Authorization comes before the lookup, so a caller without the permission cannot probe
 // which nodes exist. Oversized headers get Node's 431, slow ones are cut after a deadline.
@@ -26,6 +27,7 @@ import {
   errorResponse,
   parseConsoleRequest,
 } from './request.js';
+import { VncUnavailableError } from './ssh.js';
 import { type ConsoleDomain, type ConsoleLookup, resolveConsole } from './target.js';
 
 /** Opens the byte stream of `kind` on `domain`: the serial console, or the VNC server. */
@@ -73,6 +75,9 @@ export function attachRefusal(
     isLibvirtError(err, ErrorNumber.NoDomain)
   ) {
     return { status: 409, message: `${what} is not running` };
+  }
+  if (err instanceof VncUnavailableError) {
+    return { status: 409, message: `${what} has no VNC display to attach to: ${err.message}` };
   }
   const detail = err instanceof Error ? err.message : String(err);
   return { status: 502, message: `could not open the ${ref.kind} of ${what}: ${detail}` };

@@ -29,9 +29,10 @@
 // stay off it. Everything goes into maaslab-system, as the deploy/ tests apply it, and is
 // deleted at the end with their helper; the CRDs and base RBAC stay for the other tests.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import {
   ApiException,
@@ -44,7 +45,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import {
   DEFAULT_LEASE_TIMING,
   LEASE_RETRY_JITTER,
@@ -54,6 +55,7 @@ import { HostKeyVerificationFailedReason } from '../../../src/api/v1alpha1/index
 import { type Cluster, POD_CIDR, startCluster } from '../../support/cluster.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
+import { kubectlPath } from '../../support/kubectl.js';
 import {
   METRICS_READER_ROLE,
   type TestServiceAccount,
@@ -848,7 +850,8 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
             memory: '128Mi',
             disks: [{ name: 'root', size: '64Mi' }],
             interfaces: [{ network: 'maas' }],
-            vnc: { enabled: false },
+            // For the console and vnc test below; QEMU's VNC listens on the remote loopback.
+            vnc: { enabled: true },
           },
         },
       },
@@ -899,6 +902,144 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
       `      ssh: Hypervisor Ready over qemu+ssh from pod ${holder} ${hvReadyMs} ms after the apply, ` +
         `2-node lab Ready at ${labReadyMs} ms`,
     );
+  });
+
+  it('serves kubectl maaslab vnc and console from the pod over qemu+ssh, through kubectl port-forward (the default path), to a user with only maaslab-console-user and the port-forward Role', async function () {
+    this.timeout(300_000);
+    const ns = labNs!.name;
+    const node = 'over-ssh-node1';
+    const scratchBin = join(scratch, 'plugin-bin');
+    await mkdir(scratchBin, { recursive: true });
+    await symlink(join(repoRoot, 'hack', 'kubectl-maaslab'), join(scratchBin, 'kubectl-maaslab'));
+    // The least a console user needs, as the README grants it: the ClusterRole for the
+    // subresources, and the Role that lets kubectl port-forward to the operator's pods.
+    const user = await createServiceAccountWithToken(
+      createRestClient(controlPlane().restConfig('admin')),
+      ns,
+      'console-user',
+      'maaslab-console-user',
+    );
+    const binding = `${ns}-console-portforward`;
+    await kubectl(
+      'create',
+      'rolebinding',
+      binding,
+      '-n',
+      DEPLOY_NAMESPACE,
+      '--role=maaslab-console-portforward',
+      `--serviceaccount=${ns}:console-user`,
+    );
+    try {
+      const adminConfig = parse(await readFile(admin(), 'utf8')) as {
+        clusters: Array<{ name: string; cluster: Record<string, unknown> }>;
+      };
+      const kubeconfig = join(scratch, 'console-user.kubeconfig');
+      await writeFile(
+        kubeconfig,
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: adminConfig.clusters,
+          users: [{ name: 'console-user', user: { token: user.token } }],
+          contexts: [
+            {
+              name: 'console-user',
+              context: {
+                cluster: adminConfig.clusters[0]!.name,
+                user: 'console-user',
+                namespace: ns,
+              },
+            },
+          ],
+          'current-context': 'console-user',
+        }),
+      );
+      const plugin = (verb: string): ChildProcess =>
+        spawn(kubectlPath(), ['maaslab', verb, node, '-n', ns], {
+          env: {
+            PATH: [
+              scratchBin,
+              dirname(kubectlPath()),
+              dirname(process.execPath),
+              '/usr/bin',
+              '/bin',
+            ].join(':'),
+            HOME: scratch,
+            KUBECONFIG: kubeconfig,
+            KUBECTL: kubectlPath(),
+          },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+      const collect = (
+        child: ChildProcess,
+      ): { out: () => string; err: () => string; exited: Promise<number> } => {
+        let out = '';
+        let err = '';
+        child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        const exited = new Promise<number>((resolve) =>
+          child.on('close', (code) => resolve(code ?? -1)),
+        );
+        return { out: () => out, err: () => err, exited };
+      };
+
+      // vnc: the plugin's local listener, a port-forward to the Lease holder's console
+      // endpoint, and from there `ssh -W` to QEMU's VNC server on the remote host.
+      let t = Date.now();
+      const vnc = plugin('vnc');
+      const v = collect(vnc);
+      const port = await waitFor(
+        () => Number(/on 127\.0\.0\.1:(\d+) /.exec(v.out())?.[1] ?? 0) || undefined,
+        {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          description: `the vnc listener (stderr: ${v.err()})`,
+        },
+      );
+      const greeting = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('data', (d: Buffer) => {
+          resolve(d.toString('latin1'));
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+      expect(greeting).to.equal('RFB 003.008\n');
+      console.log(
+        `      console: vnc from the plugin's start to the RFB greeting in ${Date.now() - t} ms`,
+      );
+      vnc.kill('SIGINT');
+      expect(await v.exited, v.err()).to.equal(0);
+
+      // console: libvirt's console stream over the same qemu+ssh connection. A reset makes
+      // SeaBIOS print its banner on the serial console; resets repeat until the session is
+      // attached and the banner arrives.
+      t = Date.now();
+      const consoleChild = plugin('console');
+      const c = collect(consoleChild);
+      const domain = `${ns}.${node}`;
+      await waitFor(
+        async () => {
+          if (consoleChild.exitCode !== null) throw new Error(`console exited: ${c.err()}`);
+          if (/SeaBIOS/.test(c.out())) return true;
+          await lv!.virsh(['reset', domain]);
+          return false;
+        },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 5_000,
+          description: `SeaBIOS on ${node}'s console (stdout: ${JSON.stringify(c.out().slice(-300))}, stderr: ${c.err()})`,
+        },
+      );
+      console.log(
+        `      console: SeaBIOS on the serial console ${Date.now() - t} ms after the plugin started`,
+      );
+      consoleChild.stdin!.end();
+      expect(await c.exited, c.err()).to.equal(0);
+    } finally {
+      await kubectl('delete', 'rolebinding', binding, '-n', DEPLOY_NAMESPACE, '--ignore-not-found');
+      await user.cleanup();
+    }
   });
 
   it("reports Ready=False HostKeyVerificationFailed from the pod for a host whose key is not the one the Secret's known_hosts holds", async function () {

@@ -17,7 +17,9 @@
 // nothing on the host changes). The Secret's key is authorized for root there and its
 // known_hosts holds sshd's host key, so a Hypervisor qemu+ssh://root@ADDRESS/system is Ready
 // from whichever pod holds its Lease, and a two-node lab on it is Ready with its domains
-// running on the private libvirtd; a second address whose known_hosts entry is another key
+// running on the private libvirtd. `kubectl maaslab vnc` and `console` reach a node of that lab
+// the way a user's do, through a port-forward to the Lease holder's console endpoint (a user
+// with only the console roles). A second address whose known_hosts entry is another key
 // gives Ready=False with reason HostKeyVerificationFailed. The lab is deleted while the
 // operator runs (its domains go), then everything else with the overlay.
 //

@@ -118,7 +118,7 @@ const observeLibvirt: Phase<NodePass> = async (pass) => {
   let kvm = false;
   try {
     kvm = await deps.memory.kvm(node.spec.hypervisor, async () => (await verbs.hostInfo()).kvm);
-    view = await observeLibvirtDomain(verbs, scope.domainName);
+    view = await observeLibvirtDomain(verbs, scope.domainName, pass.lookups);
   } catch (err) {
     if (!(err instanceof HypervisorUnreachableError)) throw err;
     view = { reachable: false as const, message: err.message };
@@ -156,7 +156,7 @@ const checkOwnership: Phase<NodePass> = async (pass) => {
   found.domain = host.domain;
   if (host.domain === undefined && scope.cloneSource !== undefined) {
     // Copying a running guest's disks would copy a file system mid-write.
-    const source = await host.verbs.observeDomain(domainNameFor(scope.cloneSource));
+    const source = await host.verbs.observeDomain(domainNameFor(scope.cloneSource), pass.lookups);
     if (source !== undefined && source.state !== 'shutoff') {
       found.waiting = {
         reason: CloneSourceNotHaltedReason,
@@ -188,17 +188,17 @@ const ensureDefinition: Phase<NodePass> = async (pass) => {
   }
   pass.created = host.domain === undefined;
   if (pass.created) {
-    await verbs.defineDomain(desired);
+    await verbs.defineDomain(desired, pass.lookups);
     const note = `defined domain ${scope.domainName}`;
     pass.record(EventType.Normal, NodeEventReason.DomainDefined, 'Define', note);
     found.domain = justDefined(desired);
   } else if (host.domain) {
     const diff = diffDomain(desired, host.domain.inactive);
     if (diff.redefine) {
-      await verbs.defineDomain(desired);
+      await verbs.defineDomain(desired, pass.lookups);
       const note = `updated the definition: ${diff.changes.join('; ')}`;
       pass.record(EventType.Normal, NodeEventReason.DomainUpdated, 'Define', note);
-      found.domain = await verbs.observeDomain(scope.domainName);
+      found.domain = await verbs.observeDomain(scope.domainName, pass.lookups);
     }
   }
   return next;
@@ -209,7 +209,7 @@ const observeAfterPower: Phase<NodePass> = async (pass) => {
   const { found, host } = pass;
   const mayPower = pass.networksWait === undefined;
   if (host && (found.powerChanged || (pass.created && mayPower))) {
-    found.domain = await host.verbs.observeDomain(pass.scope.domainName);
+    found.domain = await host.verbs.observeDomain(pass.scope.domainName, pass.lookups);
   }
   return next;
 };

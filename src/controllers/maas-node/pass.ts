@@ -4,7 +4,7 @@
 import type { BootOverride } from '../../bmc/backend.js';
 import type { BmcEndpoints, BmcService } from '../../bmc/service.js';
 import type { MaasNode } from '../../api/v1alpha1/index.js';
-import type { Hypervisor, ObservedDomain } from '../../libvirt/hypervisor/index.js';
+import type { Hypervisor, ObservedDomain, PassLookups } from '../../libvirt/hypervisor/index.js';
 import type { ParsedVolume } from '../../libvirt/xml/index.js';
 import { type Clock, type EventRecorder, EventType, type Logger } from '../../runtime/index.js';
 import type { Why } from '../common/conditions.js';
@@ -104,6 +104,11 @@ export interface NodePass {
   readonly deps: NodeDeps;
   /** What the phases found; the report's only input besides the scope. */
   readonly found: Findings;
+  /**
+   * The pass's domain lookups: the verbs it calls look its domain up once and read its stamp
+   * once; disposed when the pass ends.
+   */
+  readonly lookups: PassLookups;
   /** Records an event about the node; Normal ones are told together when the pass ends. */
   readonly record: (type: EventType, reason: string, action: string, note: string) => void;
   /** Set once libvirt answered (normal passes). */

@@ -40,7 +40,7 @@ export const power: Phase<NodePass> = async (pass) => {
 };
 
 async function powerOnce(pass: NodePass): Promise<number | undefined> {
-  const { scope, found, host, deps, signal } = pass;
+  const { scope, found, host, deps, signal, lookups } = pass;
   const { node, domainName, owner } = scope;
   const domain = found.domain;
   if (!domain || !host) return undefined;
@@ -85,17 +85,17 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
   }
   switch (action) {
     case 'start':
-      await verbs.start(domainName, owner);
+      await verbs.start(domainName, owner, lookups);
       break;
     case 'restore':
-      await verbs.startFromManagedSave(domainName, owner);
+      await verbs.startFromManagedSave(domainName, owner, lookups);
       break;
     case 'shutdown':
-      await verbs.shutdown(domainName, owner);
+      await verbs.shutdown(domainName, owner, lookups);
       memory.shutdownRequested(uid, clock.now());
       break;
     case 'destroy':
-      await verbs.destroy(domainName, owner);
+      await verbs.destroy(domainName, owner, lookups);
       memory.shutdownEnded(uid);
       break;
     case 'managedSave':
@@ -108,7 +108,7 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
       });
       break;
     case 'reboot':
-      await verbs.reboot(domainName, owner);
+      await verbs.reboot(domainName, owner, undefined, lookups);
       putInForce();
       break;
   }

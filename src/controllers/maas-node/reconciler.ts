@@ -13,7 +13,7 @@ import {
   type Hypervisor as HypervisorResource,
   type MaasNode,
 } from '../../api/v1alpha1/index.js';
-import type { Hypervisor } from '../../libvirt/hypervisor/index.js';
+import { createPassLookups, type Hypervisor } from '../../libvirt/hypervisor/index.js';
 import {
   type BuilderOptions,
   CLEANUP_FINALIZER,
@@ -169,6 +169,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       };
       if (scope.deleting && !hasFinalizer(scope.node, CLEANUP_FINALIZER)) return {};
       const told = passEvents(events, scope.node);
+      using lookups = createPassLookups();
       const token = deps.memory.restartTokenInForce(scope.node);
       const found: Findings = {
         volumesReady: false,
@@ -184,6 +185,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           log: loggerFrom(signal),
           deps,
           found,
+          lookups,
           record: told.record,
         });
       } finally {

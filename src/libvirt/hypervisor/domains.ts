@@ -22,6 +22,7 @@ import {
   type OwnerRef,
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
+import { DomainLookups } from './domain-lookups.js';
 import { NameConflictError } from './errors.js';
 import { followJob } from './jobs.js';
 import type {
@@ -76,6 +77,23 @@ const ACTIVE_STATES: ReadonlySet<DomainStateName> = new Set([
   'pmsuspended',
 ]);
 
+/**
+ * One pass's domain lookups on the real Hypervisor (domain-lookups.ts): the verbs given the
+ * same lookups share one look per name, one stamp read, and the handle a definition returns.
+ */
+export type PassLookups = DomainLookups<Domain, Connection>;
+
+/** Empty lookups for one pass; the pass disposes them when it ends. */
+export const createPassLookups = (): PassLookups => new DomainLookups<Domain, Connection>();
+
+/** A domain handle for one verb: the pass's (left to it), or the verb's own (freed). */
+interface Held extends Disposable {
+  readonly dom: Domain;
+}
+
+const borrowed = (dom: Domain): Held => ({ dom, [Symbol.dispose]: () => undefined });
+const own = (dom: Domain): Held => ({ dom, [Symbol.dispose]: () => dom.free() });
+
 /** The domain verbs of one Hypervisor, on its instrumented calls. */
 export class DomainVerbs {
   readonly #calls: LibvirtCalls;
@@ -85,18 +103,19 @@ export class DomainVerbs {
     this.#calls = calls;
   }
 
-  async observeDomain(name: string): Promise<ObservedDomain | undefined> {
+  async observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined> {
     const c = await this.#calls.conn();
-    const found = await this.#calls.lookup(c, 'virDomainLookupByName', () =>
-      c.domainLookupByName(name),
-    );
+    const found = await this.#find(c, name, lookups);
     if (!found) return undefined;
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     try {
       // One worker hop for the five reads (see Domain.observe); its metric is named after them.
       const seen = await this.#calls.call(c, OBSERVE_DOMAIN_OP, () => dom.observe());
       const { state, reason, persistent, hasManagedSave } = seen;
       const inactive = parseDomainXml(seen.inactiveXml);
+      // The stamp the inactive definition carries is the one virDomainGetMetadata returns.
+      lookups?.ownerRead(c, name, inactive.owner);
       const stateName = STATE_NAMES[state];
       const live =
         ACTIVE_STATES.has(stateName) && seen.liveXml !== null
@@ -115,7 +134,10 @@ export class DomainVerbs {
         live,
       });
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) {
+        lookups?.forget(name);
+        return undefined;
+      }
       throw err;
     }
   }
@@ -144,18 +166,50 @@ export class DomainVerbs {
     }
   }
 
-  /** Looks the domain up and checks it is ours; undefined when absent. */
-  async #ownedDomain(c: Connection, name: string, owner: OwnerRef): Promise<Domain | undefined> {
+  /**
+   * The handle of domain `name`: from the pass's lookups when they know it (absent or found),
+   * else looked up, and remembered there.
+   */
+  async #find(c: Connection, name: string, lookups?: PassLookups): Promise<Held | undefined> {
+    const known = lookups?.get(c, name);
+    if (known) return known.handle && borrowed(known.handle);
     const dom = await this.#calls.lookup(c, 'virDomainLookupByName', () =>
       c.domainLookupByName(name),
     );
-    if (!dom) return undefined;
+    if (!lookups) return dom && own(dom);
+    if (!dom) {
+      lookups.absent(c, name);
+      return undefined;
+    }
+    lookups.found(c, name, dom);
+    return borrowed(dom);
+  }
+
+  /**
+   * Looks the domain up and checks it is ours; undefined when absent. A stamp the pass has
+   * read already (its look at the domain, or its own definition) is not read again.
+   */
+  async #ownedDomain(
+    c: Connection,
+    name: string,
+    owner: OwnerRef,
+    lookups?: PassLookups,
+  ): Promise<Held | undefined> {
+    const held = await this.#find(c, name, lookups);
+    if (!held) return undefined;
     try {
-      const found = await this.domainOwner(c, dom);
+      const known = lookups?.get(c, name);
+      let found: OwnerMetadata | undefined;
+      if (known?.handle === held.dom && known.ownerKnown) {
+        found = known.owner;
+      } else {
+        found = await this.domainOwner(c, held.dom);
+        lookups?.ownerRead(c, name, found);
+      }
       if (!isOwnedBy(found, owner)) throw new NameConflictError('domain', name, found);
-      return dom;
+      return held;
     } catch (err) {
-      dom.free();
+      held[Symbol.dispose]();
       throw err;
     }
   }
@@ -165,12 +219,20 @@ export class DomainVerbs {
     return STATE_NAMES[state];
   }
 
-  async defineDomain(desc: OwnedDomainDescription): Promise<Change> {
+  async defineDomain(desc: OwnedDomainDescription, lookups?: PassLookups): Promise<Change> {
     const c = await this.#calls.conn();
-    const existing = await this.#ownedDomain(c, desc.name, desc.owner);
+    // Seen absent this pass, and defined without a UUID: no second look. libvirt refuses a
+    // definition whose name a domain of another UUID holds ("already exists with uuid", for
+    // every driver: virDomainObjListAdd), so one defined by someone else since is not replaced.
+    const known = lookups?.get(c, desc.name);
+    const seenAbsent = known !== undefined && known.handle === undefined && desc.uuid === undefined;
+    const existing = seenAbsent
+      ? undefined
+      : await this.#ownedDomain(c, desc.name, desc.owner, lookups);
     let uuid = desc.uuid;
     if (existing) {
-      using dom = existing;
+      using held = existing;
+      const { dom } = held;
       const current = parseDomainXml(
         await this.#calls.call(c, 'virDomainGetXMLDesc', () =>
           dom.getXMLDesc(DomainXMLFlags.Inactive),
@@ -188,15 +250,18 @@ export class DomainVerbs {
     const dom = await this.#calls.call(c, 'virDomainDefineXMLFlags', () =>
       c.domainDefineXMLFlags(xml),
     );
-    dom.free();
+    // The pass's next verbs (its start, its look after) use this handle and this stamp.
+    if (lookups) lookups.found(c, desc.name, dom, { owner: desc.owner });
+    else dom.free();
     return { changed: true };
   }
 
-  async start(name: string, owner: OwnerRef): Promise<Change> {
+  async start(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     if (ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
     try {
       await this.#calls.call(c, 'virDomainCreateWithFlags', () => dom.createWithFlags());
@@ -216,11 +281,13 @@ export class DomainVerbs {
   async startFromManagedSave(
     name: string,
     owner: OwnerRef,
+    lookups?: PassLookups,
   ): Promise<Change & { readonly restored: boolean }> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     if (ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false, restored: false };
     const restored = await this.#calls.call(c, 'virDomainHasManagedSaveImage', () =>
       dom.hasManagedSaveImage(),
@@ -230,10 +297,15 @@ export class DomainVerbs {
     return { changed: true, restored };
   }
 
-  shutdown(name: string, owner: OwnerRef): Promise<Change> {
+  shutdown(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     // `shutdown` is a guest already on its way down; asking again changes nothing.
-    return this.#callWhen(name, owner, isRunning, 'virDomainShutdownFlags', (d) =>
-      d.shutdownFlags(),
+    return this.#callWhen(
+      name,
+      owner,
+      isRunning,
+      'virDomainShutdownFlags',
+      (d) => d.shutdownFlags(),
+      lookups,
     );
   }
 
@@ -247,21 +319,24 @@ export class DomainVerbs {
     when: (state: DomainStateName) => boolean,
     op: string,
     act: (dom: Domain) => Promise<void>,
+    lookups?: PassLookups,
   ): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     if (!when(await this.#stateOf(c, dom))) return { changed: false };
     await this.#calls.call(c, op, () => act(dom));
     return { changed: true };
   }
 
-  async destroy(name: string, owner: OwnerRef): Promise<Change> {
+  async destroy(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
     if (!found) return { changed: false };
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     return { changed: await this.#destroyIfActive(c, dom) };
   }
 
@@ -282,11 +357,17 @@ export class DomainVerbs {
     return true;
   }
 
-  async reboot(name: string, owner: OwnerRef, mode: RebootMode = 'powerCycle'): Promise<Change> {
+  async reboot(
+    name: string,
+    owner: OwnerRef,
+    mode: RebootMode = 'powerCycle',
+    lookups?: PassLookups,
+  ): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     if (!ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
     if (mode === 'reset') {
       await this.#calls.call(c, 'virDomainReset', () => dom.reset());
@@ -299,17 +380,18 @@ export class DomainVerbs {
     return { changed: true };
   }
 
-  suspend(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#callWhen(name, owner, isRunning, 'virDomainSuspend', (d) => d.suspend());
+  suspend(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
+    return this.#callWhen(name, owner, isRunning, 'virDomainSuspend', (d) => d.suspend(), lookups);
   }
 
-  resume(name: string, owner: OwnerRef): Promise<Change> {
+  resume(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     return this.#callWhen(
       name,
       owner,
       (s) => s === 'paused',
       'virDomainResume',
       (d) => d.resume(),
+      lookups,
     );
   }
 
@@ -318,7 +400,8 @@ export class DomainVerbs {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     const state = await this.#stateOf(c, dom);
     if (state !== 'running' && state !== 'blocked' && state !== 'paused') {
       return { changed: false };
@@ -343,7 +426,8 @@ export class DomainVerbs {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) return { changed: false };
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     await this.#destroyIfActive(c, dom);
     // A transient domain is gone once destroyed.
     if (!(await this.#calls.lookup(c, 'virDomainIsPersistent', () => dom.isPersistent()))) {

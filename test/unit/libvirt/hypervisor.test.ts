@@ -14,9 +14,11 @@ import {
   ErrorDomain,
   ErrorLevel,
   ErrorNumber,
+  createPassLookups,
   HypervisorUnreachableError,
   isUnreachableError,
   LibvirtError,
+  NameConflictError,
   OBSERVE_DOMAIN_OP,
   type LibvirtHypervisor,
   type LibvirtMetrics,
@@ -24,6 +26,7 @@ import {
 } from '../../../src/libvirt/index.js';
 import { buildNetworkXml, MAASLAB_XMLNS } from '../../../src/libvirt/xml/index.js';
 import {
+  contractDomain,
   contractDomainXml,
   hypervisorContract,
   isMutatingOp,
@@ -221,6 +224,54 @@ describe('Hypervisor over libvirt (test:///default)', () => {
     }
   });
 
+  it("shares one pass's lookups: one look and one stamp read for define, start and look", async () => {
+    const calls: string[] = [];
+    const counted = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: pool,
+      metrics: { observeCall: (_h, op) => void calls.push(op) },
+    });
+    const name = 'maaslab-pass-lookups';
+    const owner = { kind: 'MaasNode', namespace: 'ns', name: 'lookups', uid: 'uid-l' };
+    try {
+      {
+        using lookups = createPassLookups();
+        expect(await counted.observeDomain(name, lookups)).to.equal(undefined);
+        expect(await counted.defineDomain(contractDomain(name, owner), lookups)).to.deep.equal({
+          changed: true,
+        });
+        expect(await counted.start(name, owner, lookups)).to.deep.equal({ changed: true });
+        expect((await counted.observeDomain(name, lookups))?.state).to.equal('running');
+      }
+      expect(calls).to.deep.equal([
+        'virDomainLookupByName',
+        'virDomainDefineXMLFlags',
+        'virDomainGetState',
+        'virDomainCreateWithFlags',
+        OBSERVE_DOMAIN_OP,
+      ]);
+
+      // The next pass looks afresh, and the stamp its look read is the one start checks.
+      calls.length = 0;
+      {
+        using lookups = createPassLookups();
+        await counted.observeDomain(name, lookups);
+        expect(await counted.destroy(name, owner, lookups)).to.deep.equal({ changed: true });
+        // Someone else's stamp seen by the look: no verb of the pass touches the domain.
+        const stranger = { ...owner, uid: 'uid-other' };
+        await expectNameConflict(counted.start(name, stranger, lookups));
+      }
+      expect(calls).to.deep.equal([
+        'virDomainLookupByName',
+        OBSERVE_DOMAIN_OP,
+        'virDomainGetState',
+        'virDomainDestroyFlags',
+      ]);
+    } finally {
+      await counted.deleteDomain(name, owner);
+    }
+  });
+
   it('fails with HypervisorUnreachableError once the pool is closed', async () => {
     const closing = createConnectionPool();
     const h = createLibvirtHypervisor({ uri: TEST_URI, connections: closing });
@@ -249,3 +300,13 @@ describe('Hypervisor over libvirt (test:///default)', () => {
     expect(isUnreachableError(new Error('Cannot recv data'))).to.equal(false);
   });
 });
+
+async function expectNameConflict(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(NameConflictError);
+    return;
+  }
+  throw new Error('expected NameConflictError');
+}

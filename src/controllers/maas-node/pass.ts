@@ -10,6 +10,7 @@ import { type Clock, type EventRecorder, EventType, type Logger } from '../../ru
 import type { Why } from '../common/conditions.js';
 import type { DesiredVolume, OwnedDomain, PowerAction } from './desired.js';
 import type { NodeMemory } from './memory.js';
+import type { OwnDomainEvents } from './own-events.js';
 import type { NodeScope } from './scope.js';
 
 /** What the phases found that the report must show. */
@@ -63,6 +64,8 @@ export interface NodeDeps {
   readonly clock: Pick<Clock, 'now'>;
   /** What outlives a pass. */
   readonly memory: NodeMemory;
+  /** The domain events the passes cause themselves, which wake no pass (own-events.ts). */
+  readonly ownEvents: OwnDomainEvents;
   /** Period of the full look at a settled node. */
   readonly resyncMs: number;
   /** Grace period of haltMode Shutdown before the domain is destroyed (default 120 s). */

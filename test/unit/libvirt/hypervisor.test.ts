@@ -272,6 +272,48 @@ describe('Hypervisor over libvirt (test:///default)', () => {
     }
   });
 
+  it('keeps a pool handle per connection, and looks again once its pool was redefined', async () => {
+    const calls: string[] = [];
+    const counted = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: pool,
+      metrics: { observeCall: (_h, op) => void calls.push(op) },
+    });
+    const poolName = 'maaslab-kept-pool';
+    const disk = (name: string) =>
+      ({ pool: poolName, name, capacityBytes: 1 << 20, format: 'raw' }) as const;
+    const count = (op: string): number => calls.filter((c) => c === op).length;
+    try {
+      await counted.ensurePool({ name: poolName, path: `/${poolName}` });
+      calls.length = 0;
+      expect((await counted.ensureVolumes([disk('a.raw')])).created).to.deep.equal(['a.raw']);
+      expect((await counted.ensureVolumes([disk('a.raw')])).changed).to.equal(false);
+      expect(count('virStoragePoolLookupByName')).to.equal(1);
+
+      // Undefined and defined again (a new UUID): the kept handle names a pool that is gone.
+      {
+        using p = await admin.storagePoolLookupByName(poolName);
+        await p.destroy();
+        await p.undefine();
+      }
+      await counted.ensurePool({ name: poolName, path: `/${poolName}` });
+      calls.length = 0;
+      const after = await counted.ensureVolumes([disk('b.raw')]);
+      expect(after.created).to.deep.equal(['b.raw']);
+      // The test driver resolves a pool handle by name (the kept one still works); libvirtd's
+      // storage driver by UUID: NO_STORAGE_POOL, then one fresh lookup.
+      expect(count('virStoragePoolLookupByName')).to.be.at.most(1);
+    } finally {
+      await counted.deleteVolumes([
+        { pool: poolName, name: 'a.raw' },
+        { pool: poolName, name: 'b.raw' },
+      ]);
+      using p = await admin.storagePoolLookupByName(poolName);
+      await p.destroy();
+      await p.undefine();
+    }
+  });
+
   it('fails with HypervisorUnreachableError once the pool is closed', async () => {
     const closing = createConnectionPool();
     const h = createLibvirtHypervisor({ uri: TEST_URI, connections: closing });

@@ -398,6 +398,19 @@ export function childAction(
   observed: Readonly<VirtNetwork | MaasNode> | undefined,
 ): 'create' | 'update' | 'none' {
   if (observed === undefined) return 'create';
+  // Both frozen (the cache's object, and the kept desired children): the answer for this
+  // pair cannot change, and a lab pass asks it for every child while most did not change.
+  const frozen = Object.isFrozen(observed) && Object.isFrozen(desired);
+  const known = frozen ? actionsOf.get(observed) : undefined;
+  if (known?.desired === desired) return known.action;
   const labelsOk = covers(observed.metadata?.labels, desired.metadata?.labels);
-  return labelsOk && covers(observed.spec, desired.spec) ? 'none' : 'update';
+  const action = labelsOk && covers(observed.spec, desired.spec) ? 'none' : 'update';
+  if (frozen) actionsOf.set(observed, { desired, action });
+  return action;
 }
+
+/** childAction's last answer per cached child object (see there); gone with the object. */
+const actionsOf = new WeakMap<
+  object,
+  { readonly desired: object; readonly action: 'update' | 'none' }
+>();

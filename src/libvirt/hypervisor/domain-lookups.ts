@@ -25,6 +25,11 @@ export type KnownDomain<H> =
       readonly handle: H;
       readonly ownerKnown: boolean;
       readonly owner?: OwnerMetadata | undefined;
+      /**
+       * Defined by this pass where no domain of the name was: off, never run, and nothing of
+       * ours has changed its state since.
+       */
+      readonly newlyDefined?: boolean;
     };
 
 /** Per-name lookups of one pass on one connection; dispose it to free the handles. */
@@ -50,14 +55,32 @@ export class DomainLookups<
    * `name` was looked up (or defined) on `conn`: its handle, now owned by the lookups, and
    * its stamp when it was read along with it.
    */
-  found(conn: C, name: string, handle: H, owner?: { owner: OwnerMetadata | undefined }): void {
+  found(
+    conn: C,
+    name: string,
+    handle: H,
+    owner?: { owner: OwnerMetadata | undefined; newlyDefined?: boolean },
+  ): void {
     this.#set(
       conn,
       name,
       owner === undefined
         ? { handle, ownerKnown: false }
-        : { handle, ownerKnown: true, owner: owner.owner },
+        : owner.newlyDefined === true
+          ? { handle, ownerKnown: true, owner: owner.owner, newlyDefined: true }
+          : { handle, ownerKnown: true, owner: owner.owner },
     );
+  }
+
+  /** A verb changed the power state of `name`: it is no longer as its definition left it. */
+  stateChanged(conn: C, name: string): void {
+    const known = this.get(conn, name);
+    if (known === undefined || !('ownerKnown' in known) || known.newlyDefined !== true) return;
+    this.#byName.set(name, {
+      handle: known.handle,
+      ownerKnown: known.ownerKnown,
+      owner: known.owner,
+    });
   }
 
   /** The stamp of `name`, read through its handle. */

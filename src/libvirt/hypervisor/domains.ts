@@ -251,7 +251,8 @@ export class DomainVerbs {
       c.domainDefineXMLFlags(xml),
     );
     // The pass's next verbs (its start, its look after) use this handle and this stamp.
-    if (lookups) lookups.found(c, desc.name, dom, { owner: desc.owner });
+    // Where no domain of the name was, the new one is off: its start need not ask.
+    if (lookups) lookups.found(c, desc.name, dom, { owner: desc.owner, newlyDefined: !existing });
     else dom.free();
     return { changed: true };
   }
@@ -262,7 +263,12 @@ export class DomainVerbs {
     if (!found) throw this.#missing(name);
     using held = found;
     const { dom } = held;
-    if (ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
+    // Defined off by this pass a moment ago: no look at its state (a start by someone else
+    // meanwhile fails the call with OPERATION_INVALID, handled below).
+    const known = lookups?.get(c, name);
+    const fresh = known?.handle === dom && known.newlyDefined === true;
+    lookups?.stateChanged(c, name);
+    if (!fresh && ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
     try {
       await this.#calls.call(c, 'virDomainCreateWithFlags', () => dom.createWithFlags());
     } catch (err) {
@@ -285,6 +291,7 @@ export class DomainVerbs {
   ): Promise<Change & { readonly restored: boolean }> {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) throw this.#missing(name);
     using held = found;
     const { dom } = held;
@@ -323,6 +330,7 @@ export class DomainVerbs {
   ): Promise<Change> {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) throw this.#missing(name);
     using held = found;
     const { dom } = held;
@@ -334,6 +342,7 @@ export class DomainVerbs {
   async destroy(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) return { changed: false };
     using held = found;
     const { dom } = held;
@@ -365,6 +374,7 @@ export class DomainVerbs {
   ): Promise<Change> {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) throw this.#missing(name);
     using held = found;
     const { dom } = held;

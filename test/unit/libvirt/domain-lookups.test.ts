@@ -75,4 +75,14 @@ describe('DomainLookups', () => {
     expect(lookups.get(conn, 'a')).to.equal(undefined);
     expect(lookups.get(reconnected, 'b')).to.deep.equal({ handle: undefined });
   });
+
+  it('remembers a domain defined where none was until a verb changes its state', () => {
+    const lookups = new DomainLookups<Handle>();
+    const a = new Handle('a');
+    lookups.found(conn, 'a', a, { owner, newlyDefined: true });
+    expect(lookups.get(conn, 'a')).to.deep.include({ newlyDefined: true });
+    lookups.stateChanged(conn, 'a');
+    expect(lookups.get(conn, 'a')).to.deep.equal({ handle: a, ownerKnown: true, owner });
+    expect(a.frees).to.equal(0);
+  });
 });

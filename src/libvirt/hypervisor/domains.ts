@@ -86,6 +86,14 @@ export type PassLookups = DomainLookups<Domain, Connection>;
 /** Empty lookups for one pass; the pass disposes them when it ends. */
 export const createPassLookups = (): PassLookups => new DomainLookups<Domain, Connection>();
 
+/**
+ * Told before observeDomain reads a definition; the function it returns (if any) is called
+ * with the domain's UUID and the stamp read, or with nothing when the read failed.
+ */
+export type StampRead = (
+  conn: Connection,
+) => ((seen?: { uuid: string; owner: OwnerMetadata | undefined }) => void) | undefined;
+
 /** A domain handle for one verb: the pass's (left to it), or the verb's own (freed). */
 interface Held extends Disposable {
   readonly dom: Domain;
@@ -97,10 +105,15 @@ const own = (dom: Domain): Held => ({ dom, [Symbol.dispose]: () => dom.free() })
 /** The domain verbs of one Hypervisor, on its instrumented calls. */
 export class DomainVerbs {
   readonly #calls: LibvirtCalls;
+  readonly #stampRead: StampRead;
 
-  /** Domain verbs over `calls`. */
-  constructor(calls: LibvirtCalls) {
+  /**
+   * Domain verbs over `calls`; `stampRead` is told each stamp observeDomain reads (the
+   * inventory keeps it, so it need not ask virDomainGetMetadata for it).
+   */
+  constructor(calls: LibvirtCalls, stampRead: StampRead = () => undefined) {
     this.#calls = calls;
+    this.#stampRead = stampRead;
   }
 
   async observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined> {
@@ -109,11 +122,14 @@ export class DomainVerbs {
     if (!found) return undefined;
     using held = found;
     const { dom } = held;
+    const stampSeen = this.#stampRead(c);
     try {
       // One worker hop for the five reads (see Domain.observe); its metric is named after them.
       const seen = await this.#calls.call(c, OBSERVE_DOMAIN_OP, () => dom.observe());
       const { state, reason, persistent, hasManagedSave } = seen;
       const inactive = parseDomainXml(seen.inactiveXml);
+      const uuid = dom.getUUIDString();
+      stampSeen?.({ uuid, owner: inactive.owner });
       // The stamp the inactive definition carries is the one virDomainGetMetadata returns.
       lookups?.ownerRead(c, name, inactive.owner);
       const stateName = STATE_NAMES[state];
@@ -123,7 +139,7 @@ export class DomainVerbs {
           : undefined;
       return definedProps({
         name: dom.getName(),
-        uuid: dom.getUUIDString(),
+        uuid,
         id: dom.getID(),
         owner: inactive.owner,
         state: stateName,
@@ -139,6 +155,8 @@ export class DomainVerbs {
         return undefined;
       }
       throw err;
+    } finally {
+      stampSeen?.();
     }
   }
 

@@ -88,9 +88,9 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       pool: opts.connections,
       calls,
       onError: opts.onError ?? (() => undefined),
-      onDomainLifecycle: (conn, uuid) => this.#inventory.invalidate(conn, uuid),
+      onDomainLifecycle: (conn, uuid, event) => this.#inventory.invalidate(conn, uuid, event),
     });
-    this.#domains = new DomainVerbs(calls);
+    this.#domains = new DomainVerbs(calls, (conn) => this.#inventory.stampRead(conn));
     this.#networks = new NetworkVerbs(calls);
     this.#storage = new StorageVerbs(calls);
     this.#inventory = new Inventory({

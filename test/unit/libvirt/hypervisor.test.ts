@@ -185,8 +185,12 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       using dom = await admin.domainLookupByName(name);
       await dom.createWithFlags();
       await seen(String(DomainEventType.Started));
+      calls.length = 0;
       const running = (await counted.hostInfo()).domains.find((d) => d.name === name);
       expect(running?.state).to.equal('running');
+      // A start changes the state, never the stamp: only virDomainGetInfo is asked again.
+      expect(count('virDomainGetInfo')).to.equal(1);
+      expect(count('virDomainGetMetadata')).to.equal(0);
 
       // An edit without a lifecycle event shows once the time-to-live is over.
       await dom.setMetadata(
@@ -204,9 +208,26 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       const expired = (await counted.hostInfo()).domains.find((d) => d.name === name);
       expect(expired?.owner?.specHash).to.equal('h3');
 
-      // Undefined: gone from the inventory at once.
       events.length = 0;
       await dom.destroyFlags();
+      await seen(String(DomainEventType.Stopped));
+      // Redefined while off: a look at it (a MaasNode pass's) tells the inventory its stamp.
+      events.length = 0;
+      const again = contractDomainXml(name, { ...owner, specHash: 'h4' }, 512).replace(
+        '</name>',
+        `</name><uuid>${uuid}</uuid>`,
+      );
+      (await admin.domainDefineXMLFlags(again)).free();
+      await seen(String(DomainEventType.Defined));
+      await counted.observeDomain(name);
+      calls.length = 0;
+      const looked = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(looked?.owner?.specHash).to.equal('h4');
+      expect(count('virDomainGetInfo')).to.equal(1);
+      expect(count('virDomainGetMetadata')).to.equal(0);
+
+      // Undefined: gone from the inventory at once.
+      events.length = 0;
       await dom.undefineFlags();
       await seen(String(DomainEventType.Undefined));
       expect((await counted.hostInfo()).domains.some((d) => d.name === name)).to.equal(false);

@@ -57,6 +57,21 @@ export class DomainFactsCache<T> {
     this.#listings++;
   }
 
+  /**
+   * Starts a read of one domain outside any listing (a look at it for another purpose that
+   * learns its facts too); pair it with {@link finishRead}. Events that race it are tracked
+   * as for a listing.
+   */
+  startRead(): void {
+    this.#listings++;
+  }
+
+  /** Ends a read started with {@link startRead}; nothing is dropped. */
+  finishRead(): void {
+    this.#listings = Math.max(0, this.#listings - 1);
+    if (this.#listings === 0) this.#changedAt.clear();
+  }
+
   /** The token a read of one domain takes before its first call, for {@link store}. */
   readToken(): number {
     return this.#seq;

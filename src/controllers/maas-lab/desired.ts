@@ -18,7 +18,7 @@ import {
 } from '../../api/v1alpha1/index.js';
 import { withSchemaDefaults } from '../../api/v1alpha1/defaults.js';
 import { defaultMac } from '../maas-node/desired.js';
-import { CLEANUP_FINALIZER } from '../../runtime/index.js';
+import { CLEANUP_FINALIZER, deepFreeze } from '../../runtime/index.js';
 
 /** The label every child carries (defined with the MaasLab API: the plugin selects on it too). */
 export { LabLabel };
@@ -154,6 +154,34 @@ const PLACEHOLDER_MAC = '00:00:00:00:00:00';
  */
 export function desiredChildren(lab: MaasLab): LabChildren {
   const id = identity(lab);
+  // What the children are built from: the lab's identity and its spec, nothing else.
+  const from = JSON.stringify([id.namespace, id.name, lab.spec]);
+  const known = recentChildren.get(id.uid);
+  if (known?.from === from) return known.children;
+  const children = deepFreeze(buildChildren(lab, id)) as LabChildren;
+  recentChildren.delete(id.uid);
+  recentChildren.set(id.uid, { from, children });
+  // The least recently built goes first (a Map iterates in insertion order).
+  if (recentChildren.size > RECENT_LABS) {
+    const oldest = recentChildren.keys().next().value;
+    if (oldest !== undefined) recentChildren.delete(oldest);
+  }
+  return children;
+}
+
+/**
+ * The children last built per lab UID, with the identity and spec they were built from
+ * (frozen: every caller shares them). A lab's desired children were rebuilt on every pass of
+ * every lab (each pass checks MACs across all peers): at 10 labs of 100 nodes, a thousand
+ * node specs defaulted and cloned per lab pass, the operator's costliest pure step. The
+ * spec's JSON is the key, so a changed spec is never served from here.
+ */
+const recentChildren = new Map<string, { readonly from: string; readonly children: LabChildren }>();
+
+/** Labs whose children are kept (far more than one operator reconciles). */
+const RECENT_LABS = 1024;
+
+function buildChildren(lab: MaasLab, id: LabIdentity): LabChildren {
   const networks = (lab.spec.networks ?? []).map((net): VirtNetwork => ({
     apiVersion: GroupVersion,
     kind: VirtNetworkKind,
@@ -370,6 +398,19 @@ export function childAction(
   observed: Readonly<VirtNetwork | MaasNode> | undefined,
 ): 'create' | 'update' | 'none' {
   if (observed === undefined) return 'create';
+  // Both frozen (the cache's object, and the kept desired children): the answer for this
+  // pair cannot change, and a lab pass asks it for every child while most did not change.
+  const frozen = Object.isFrozen(observed) && Object.isFrozen(desired);
+  const known = frozen ? actionsOf.get(observed) : undefined;
+  if (known?.desired === desired) return known.action;
   const labelsOk = covers(observed.metadata?.labels, desired.metadata?.labels);
-  return labelsOk && covers(observed.spec, desired.spec) ? 'none' : 'update';
+  const action = labelsOk && covers(observed.spec, desired.spec) ? 'none' : 'update';
+  if (frozen) actionsOf.set(observed, { desired, action });
+  return action;
 }
+
+/** childAction's last answer per cached child object (see there); gone with the object. */
+const actionsOf = new WeakMap<
+  object,
+  { readonly desired: object; readonly action: 'update' | 'none' }
+>();

@@ -33,6 +33,11 @@ export interface LabCaches {
   readonly hypervisors: CacheReader<Hypervisor>;
   /** MaasLabSnapshots: what spec.restoreFrom names, and the lab's snapshot bytes. */
   readonly snapshots?: CacheReader<MaasLabSnapshot>;
+  /**
+   * The stand-alone MaasNodes on a hypervisor, from an index (standalone-index.ts); without
+   * it they are found by walking every cached MaasNode.
+   */
+  readonly standaloneNodes?: (hypervisor: string) => ReadonlyArray<Readonly<MaasNode>>;
 }
 
 /** One pass's view of a lab. */
@@ -56,7 +61,8 @@ export interface LabScope {
 }
 
 /** True when a MaasLab is `obj`'s controller; such nodes are covered by their lab's spec. */
-const labControlled = (obj: MaasNode): boolean => {
+/** Whether a MaasLab is `obj`'s controller (its controller reference names a MaasLab). */
+export const labControlled = (obj: Readonly<MaasNode>): boolean => {
   const ref = controllerOf(obj);
   return ref !== undefined && ref.kind === MaasLabKind && groupOf(ref.apiVersion) === Group;
 };
@@ -97,8 +103,8 @@ export function observeLab(req: Request, caches: LabCaches): LabScope | undefine
     foreignNetworks: new Set(foreignNetworks.map((o) => o.metadata?.name ?? '')),
     foreignNodes: new Set(foreignNodes.map((o) => o.metadata?.name ?? '')),
     peers: caches.labs.list().filter((l) => l.spec.hypervisor === hypervisorName),
-    standaloneNodes: caches.nodes
-      .list()
-      .filter((n) => n.spec.hypervisor === hypervisorName && !labControlled(n)),
+    standaloneNodes:
+      caches.standaloneNodes?.(hypervisorName) ??
+      caches.nodes.list().filter((n) => n.spec.hypervisor === hypervisorName && !labControlled(n)),
   };
 }

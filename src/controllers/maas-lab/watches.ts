@@ -13,6 +13,7 @@ import {
   type BuilderOptions,
   type Controller,
   controllerBuilder,
+  InformerEvent,
   type Manager,
   type Reconciler,
   type Request,
@@ -26,15 +27,23 @@ import {
 } from '../common/predicates.js';
 import { isEnlisted } from '../maas/status.js';
 import type { LabCaches } from './scope.js';
+import { createStandaloneNodeIndex } from './standalone-index.js';
 
 /** The manager's caches of what a MaasLab pass reads. */
 export function labCaches(manager: Manager): LabCaches {
+  // Stand-alone nodes per hypervisor, kept from the node informer's events.
+  const standalone = createStandaloneNodeIndex();
+  const nodeInformer = manager.informer<MaasNode>(GroupVersionKinds.MaasNode);
+  nodeInformer.on(InformerEvent.Add, (n) => standalone.add(n));
+  nodeInformer.on(InformerEvent.Update, (n, old) => standalone.update(n, old));
+  nodeInformer.on(InformerEvent.Delete, (n) => standalone.remove(n));
   return {
     labs: manager.cache<MaasLab>(GroupVersionKinds.MaasLab),
     networks: manager.cache<VirtNetwork>(GroupVersionKinds.VirtNetwork),
     nodes: manager.cache<MaasNode>(GroupVersionKinds.MaasNode),
     hypervisors: manager.cache<Hypervisor>(GroupVersionKinds.Hypervisor),
     snapshots: manager.cache<MaasLabSnapshot>(GroupVersionKinds.MaasLabSnapshot),
+    standaloneNodes: (hv) => standalone.on(hv),
   };
 }
 

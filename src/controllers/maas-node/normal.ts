@@ -19,6 +19,7 @@ import {
   type ObservedDomain,
   type OwnedDomainDescription,
 } from '../../libvirt/hypervisor/index.js';
+import { DomainEventType } from '../../libvirt/index.js';
 import { buildDomainXml, parseDomainXml } from '../../libvirt/xml/index.js';
 import { EventType, TerminalError } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
@@ -29,6 +30,7 @@ import { diffDomain } from './domain-diff.js';
 import { bootOverrideFor, serveBmc } from './bmc.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
+import { withOwnEvents } from './own-events.js';
 import { nextPower, power } from './power.js';
 import { observeLibvirtDomain } from './scope.js';
 import { definedProps } from '../../util/defined-props.js';
@@ -118,7 +120,7 @@ const observeLibvirt: Phase<NodePass> = async (pass) => {
   let kvm = false;
   try {
     kvm = await deps.memory.kvm(node.spec.hypervisor, async () => (await verbs.hostInfo()).kvm);
-    view = await observeLibvirtDomain(verbs, scope.domainName);
+    view = await observeLibvirtDomain(verbs, scope.domainName, pass.lookups);
   } catch (err) {
     if (!(err instanceof HypervisorUnreachableError)) throw err;
     view = { reachable: false as const, message: err.message };
@@ -156,7 +158,7 @@ const checkOwnership: Phase<NodePass> = async (pass) => {
   found.domain = host.domain;
   if (host.domain === undefined && scope.cloneSource !== undefined) {
     // Copying a running guest's disks would copy a file system mid-write.
-    const source = await host.verbs.observeDomain(domainNameFor(scope.cloneSource));
+    const source = await host.verbs.observeDomain(domainNameFor(scope.cloneSource), pass.lookups);
     if (source !== undefined && source.state !== 'shutoff') {
       found.waiting = {
         reason: CloneSourceNotHaltedReason,
@@ -188,28 +190,42 @@ const ensureDefinition: Phase<NodePass> = async (pass) => {
   }
   pass.created = host.domain === undefined;
   if (pass.created) {
-    await verbs.defineDomain(desired);
+    await define(pass, desired);
     const note = `defined domain ${scope.domainName}`;
     pass.record(EventType.Normal, NodeEventReason.DomainDefined, 'Define', note);
     found.domain = justDefined(desired);
   } else if (host.domain) {
     const diff = diffDomain(desired, host.domain.inactive);
     if (diff.redefine) {
-      await verbs.defineDomain(desired);
+      await define(pass, desired);
       const note = `updated the definition: ${diff.changes.join('; ')}`;
       pass.record(EventType.Normal, NodeEventReason.DomainUpdated, 'Define', note);
-      found.domain = await verbs.observeDomain(scope.domainName);
+      found.domain = await verbs.observeDomain(scope.domainName, pass.lookups);
     }
   }
   return next;
 };
+
+/** Defines the domain; its Defined event wakes no pass (this one reads what it did). */
+function define(pass: NodePass, desired: OwnedDomainDescription): Promise<unknown> {
+  const { scope, deps, lookups } = pass;
+  const verbs = pass.host?.verbs;
+  if (!verbs) return Promise.resolve();
+  return withOwnEvents(
+    deps.ownEvents,
+    scope.node.spec.hypervisor,
+    scope.domainName,
+    [DomainEventType.Defined],
+    () => verbs.defineDomain(desired, lookups),
+  );
+}
 
 /** After a power change, or the first start of a new domain, the domain is read again. */
 const observeAfterPower: Phase<NodePass> = async (pass) => {
   const { found, host } = pass;
   const mayPower = pass.networksWait === undefined;
   if (host && (found.powerChanged || (pass.created && mayPower))) {
-    found.domain = await host.verbs.observeDomain(pass.scope.domainName);
+    found.domain = await host.verbs.observeDomain(pass.scope.domainName, pass.lookups);
   }
   return next;
 };

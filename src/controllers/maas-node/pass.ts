@@ -4,12 +4,13 @@
 import type { BootOverride } from '../../bmc/backend.js';
 import type { BmcEndpoints, BmcService } from '../../bmc/service.js';
 import type { MaasNode } from '../../api/v1alpha1/index.js';
-import type { Hypervisor, ObservedDomain } from '../../libvirt/hypervisor/index.js';
+import type { Hypervisor, ObservedDomain, PassLookups } from '../../libvirt/hypervisor/index.js';
 import type { ParsedVolume } from '../../libvirt/xml/index.js';
 import { type Clock, type EventRecorder, EventType, type Logger } from '../../runtime/index.js';
 import type { Why } from '../common/conditions.js';
 import type { DesiredVolume, OwnedDomain, PowerAction } from './desired.js';
 import type { NodeMemory } from './memory.js';
+import type { OwnDomainEvents } from './own-events.js';
 import type { NodeScope } from './scope.js';
 
 /** What the phases found that the report must show. */
@@ -63,6 +64,8 @@ export interface NodeDeps {
   readonly clock: Pick<Clock, 'now'>;
   /** What outlives a pass. */
   readonly memory: NodeMemory;
+  /** The domain events the passes cause themselves, which wake no pass (own-events.ts). */
+  readonly ownEvents: OwnDomainEvents;
   /** Period of the full look at a settled node. */
   readonly resyncMs: number;
   /** Grace period of haltMode Shutdown before the domain is destroyed (default 120 s). */
@@ -104,6 +107,11 @@ export interface NodePass {
   readonly deps: NodeDeps;
   /** What the phases found; the report's only input besides the scope. */
   readonly found: Findings;
+  /**
+   * The pass's domain lookups: the verbs it calls look its domain up once and read its stamp
+   * once; disposed when the pass ends.
+   */
+  readonly lookups: PassLookups;
   /** Records an event about the node; Normal ones are told together when the pass ends. */
   readonly record: (type: EventType, reason: string, action: string, note: string) => void;
   /** Set once libvirt answered (normal passes). */

@@ -5,6 +5,7 @@
 // the `maaslab.dev/started-once` annotation. The decision itself is pure (desired.ts).
 import { defaultRunStrategy, type HaltMode, type RunStrategy } from '../../api/v1alpha1/index.js';
 import type { ObservedDomain } from '../../libvirt/hypervisor/index.js';
+import { DomainEventType } from '../../libvirt/index.js';
 import { EventType, toRfc3339Seconds } from '../../runtime/index.js';
 import { next, type Phase } from '../common/phases.js';
 import {
@@ -15,6 +16,7 @@ import {
   type PowerObservation,
 } from './desired.js';
 import { NodeEventReason } from './events.js';
+import { withOwnEvents } from './own-events.js';
 import type { NodePass } from './pass.js';
 import { STARTED_ONCE_ANNOTATION } from './scope.js';
 import { definedProps } from '../../util/defined-props.js';
@@ -40,7 +42,7 @@ export const power: Phase<NodePass> = async (pass) => {
 };
 
 async function powerOnce(pass: NodePass): Promise<number | undefined> {
-  const { scope, found, host, deps, signal } = pass;
+  const { scope, found, host, deps, signal, lookups } = pass;
   const { node, domainName, owner } = scope;
   const domain = found.domain;
   if (!domain || !host) return undefined;
@@ -83,19 +85,26 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
     }
     return undefined;
   }
+  // The events of our own start, destroy and power-cycle wake no pass: this one reads after.
+  const own = <T extends { readonly changed: boolean }>(
+    events: readonly DomainEventType[],
+    call: () => Promise<T>,
+  ): Promise<T> => withOwnEvents(deps.ownEvents, node.spec.hypervisor, domainName, events, call);
   switch (action) {
     case 'start':
-      await verbs.start(domainName, owner);
+      await own([DomainEventType.Started], () => verbs.start(domainName, owner, lookups));
       break;
     case 'restore':
-      await verbs.startFromManagedSave(domainName, owner);
+      await own([DomainEventType.Started], () =>
+        verbs.startFromManagedSave(domainName, owner, lookups),
+      );
       break;
     case 'shutdown':
-      await verbs.shutdown(domainName, owner);
+      await verbs.shutdown(domainName, owner, lookups);
       memory.shutdownRequested(uid, clock.now());
       break;
     case 'destroy':
-      await verbs.destroy(domainName, owner);
+      await own([DomainEventType.Stopped], () => verbs.destroy(domainName, owner, lookups));
       memory.shutdownEnded(uid);
       break;
     case 'managedSave':
@@ -108,7 +117,9 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
       });
       break;
     case 'reboot':
-      await verbs.reboot(domainName, owner);
+      await own([DomainEventType.Stopped, DomainEventType.Started], () =>
+        verbs.reboot(domainName, owner, undefined, lookups),
+      );
       putInForce();
       break;
   }

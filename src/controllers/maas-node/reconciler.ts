@@ -13,7 +13,7 @@ import {
   type Hypervisor as HypervisorResource,
   type MaasNode,
 } from '../../api/v1alpha1/index.js';
-import type { Hypervisor } from '../../libvirt/hypervisor/index.js';
+import { createPassLookups, type Hypervisor } from '../../libvirt/hypervisor/index.js';
 import {
   type BuilderOptions,
   CLEANUP_FINALIZER,
@@ -43,6 +43,7 @@ import { patchStatusOnce } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { createNodeMemory } from './memory.js';
+import { OwnDomainEvents } from './own-events.js';
 import { normalPhases } from './normal.js';
 import { type Findings, type NodeDeps, type NodePass, passEvents } from './pass.js';
 import { observeNodeScope, type NodeCaches, type NodeScope } from './scope.js';
@@ -88,6 +89,8 @@ export interface MaasNodeReconcilerOptions {
   readonly bmc?: BmcService;
   /** Reads the BMC credentials Secret. */
   readonly readSecret?: NodeDeps['readSecret'];
+  /** The domain events passes cause themselves, shared with the watch (default: its own). */
+  readonly ownEvents?: OwnDomainEvents;
 }
 
 /**
@@ -124,6 +127,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     annotate: opts.annotate,
     clock,
     memory: createNodeMemory(),
+    ownEvents: opts.ownEvents ?? new OwnDomainEvents({ now: () => performance.now() }),
     resyncMs: opts.resyncMs ?? DEFAULT_NODE_RESYNC_MS,
     shutdownTimeoutMs: opts.shutdownTimeoutMs,
     bmc: opts.bmc,
@@ -169,6 +173,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
       };
       if (scope.deleting && !hasFinalizer(scope.node, CLEANUP_FINALIZER)) return {};
       const told = passEvents(events, scope.node);
+      using lookups = createPassLookups();
       const token = deps.memory.restartTokenInForce(scope.node);
       const found: Findings = {
         volumesReady: false,
@@ -184,6 +189,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
           log: loggerFrom(signal),
           deps,
           found,
+          lookups,
           record: told.record,
         });
       } finally {
@@ -231,6 +237,7 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     ...builderOptions
   } = options;
   const caches = nodeCaches(manager);
+  const ownEvents = new OwnDomainEvents({ now: () => performance.now() });
   // The hooks wake the controller that is built below, once there is one.
   const built: { controller?: Controller } = {};
   const bmc = makeBmc?.(bmcHooks(manager, (req) => built.controller?.enqueue(req)));
@@ -249,12 +256,13 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     },
     events: manager.events,
     clock: manager.clock,
+    ownEvents,
     ...definedProps({ serves, resyncMs, shutdownTimeoutMs, swallowedErrors }),
     ...(bmc && { bmc, readSecret: secretReader(manager) }),
   });
   built.controller = watchNodes(
     manager,
-    { caches, hypervisors, builderOptions, name: MaasNodeControllerName },
+    { caches, hypervisors, ownEvents, builderOptions, name: MaasNodeControllerName },
     reconciler,
   );
   return built.controller;

@@ -10,6 +10,7 @@ import {
   HypervisorUnreachableError,
   type Hypervisor,
   type ObservedDomain,
+  type PassLookups,
 } from '../../libvirt/hypervisor/index.js';
 import type { OwnerRef } from '../../libvirt/xml/index.js';
 import { type CacheReader, isDeleting, type Request } from '../../runtime/index.js';
@@ -110,9 +111,10 @@ export type LibvirtDomainView =
 export async function observeLibvirtDomain(
   verbs: Pick<Hypervisor, 'observeDomain'>,
   name: string,
+  lookups?: PassLookups,
 ): Promise<LibvirtDomainView> {
   try {
-    return { reachable: true, domain: await verbs.observeDomain(name) };
+    return { reachable: true, domain: await verbs.observeDomain(name, lookups) };
   } catch (err) {
     if (!(err instanceof HypervisorUnreachableError)) throw err;
     return { reachable: false, message: err.message };

@@ -24,6 +24,7 @@ import {
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { hypervisorGateChanged, networkGateChanged } from '../common/predicates.js';
 import { domainNameFor } from './desired.js';
+import type { OwnDomainEvents } from './own-events.js';
 import type { NodeCaches } from './scope.js';
 
 /** The manager's caches of what a MaasNode pass reads. */
@@ -41,6 +42,8 @@ export interface NodeWatches {
   readonly caches: NodeCaches;
   /** The libvirt verbs per Hypervisor, whose domain events wake nodes. */
   readonly hypervisors: HypervisorRegistry;
+  /** The domain events the passes cause themselves: they wake no pass. */
+  readonly ownEvents?: OwnDomainEvents;
   /** Workers, timeouts and the like. */
   readonly builderOptions: BuilderOptions;
   /** The controller's name. */
@@ -53,7 +56,7 @@ export function watchNodes(
   watches: NodeWatches,
   reconciler: Reconciler,
 ): Controller {
-  const { caches, hypervisors, builderOptions, name } = watches;
+  const { caches, hypervisors, ownEvents, builderOptions, name } = watches;
   const nodesWhere = (pred: (n: Readonly<MaasNode>) => boolean, namespace?: string): Request[] =>
     caches.nodes
       .list(namespace)
@@ -83,6 +86,7 @@ export function watchNodes(
   let enqueue: (req: Request) => void = () => undefined;
   hypervisors.onCreate((hvName, verbs) => {
     verbs.onDomainEvent((e) => {
+      if (ownEvents?.consume(hvName, e.name, e.event)) return;
       for (const req of nodesForDomain(caches.nodes, explicitNames, hvName, e.name)) enqueue(req);
     });
   });

@@ -3,7 +3,6 @@
 import type { Connection } from '../connection.js';
 import {
   DomainMetadataType,
-  DomainState,
   DomainUndefineFlags,
   DomainXMLFlags,
   ErrorDomain,
@@ -24,6 +23,8 @@ import {
   type OwnerRef,
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
+import { DomainLookups } from './domain-lookups.js';
+import { ACTIVE_STATES, isRunning, STATE_NAMES } from './domain-states.js';
 import { NameConflictError, PoolNotFoundError } from './errors.js';
 import { followJob } from './jobs.js';
 import type {
@@ -39,21 +40,6 @@ import { definedProps } from '../../util/defined-props.js';
 
 /** Pool types whose volumes are files in the pool's directory. */
 const FILE_POOLS: ReadonlySet<string> = new Set(['dir', 'fs', 'netfs']);
-
-/** Running, as far as a guest can be asked to do something: its vCPUs are not stopped. */
-const isRunning = (state: DomainStateName): boolean => state === 'running' || state === 'blocked';
-
-/** virDomainState as virsh names it. */
-export const STATE_NAMES: Readonly<Record<DomainState, DomainStateName>> = {
-  [DomainState.Nostate]: 'nostate',
-  [DomainState.Running]: 'running',
-  [DomainState.Blocked]: 'blocked',
-  [DomainState.Paused]: 'paused',
-  [DomainState.Shutdown]: 'shutdown',
-  [DomainState.Shutoff]: 'shutoff',
-  [DomainState.Crashed]: 'crashed',
-  [DomainState.Pmsuspended]: 'pmsuspended',
-};
 
 /**
  * virDomainUndefineFlags for deletion: managed save image, snapshot metadata and NVRAM go with
@@ -72,36 +58,61 @@ const UNDEFINE_FLAGS = [
 export const OBSERVE_DOMAIN_OP =
   'virDomainGetState+virDomainIsPersistent+virDomainHasManagedSaveImage+virDomainGetXMLDesc';
 
-const ACTIVE_STATES: ReadonlySet<DomainStateName> = new Set([
-  'running',
-  'blocked',
-  'paused',
-  'shutdown',
-  'crashed',
-  'pmsuspended',
-]);
+/**
+ * One pass's domain lookups on the real Hypervisor (domain-lookups.ts): the verbs given the
+ * same lookups share one look per name, one stamp read, and the handle a definition returns.
+ */
+export type PassLookups = DomainLookups<Domain, Connection>;
+
+/** Empty lookups for one pass; the pass disposes them when it ends. */
+export const createPassLookups = (): PassLookups => new DomainLookups<Domain, Connection>();
+
+/**
+ * Told before observeDomain reads a definition; the function it returns (if any) is called
+ * with the domain's UUID and the stamp read, or with nothing when the read failed.
+ */
+export type StampRead = (
+  conn: Connection,
+) => ((seen?: { uuid: string; owner: OwnerMetadata | undefined }) => void) | undefined;
+
+/** A domain handle for one verb: the pass's (left to it), or the verb's own (freed). */
+interface Held extends Disposable {
+  readonly dom: Domain;
+}
+
+const borrowed = (dom: Domain): Held => ({ dom, [Symbol.dispose]: () => undefined });
+const own = (dom: Domain): Held => ({ dom, [Symbol.dispose]: () => dom.free() });
 
 /** The domain verbs of one Hypervisor, on its instrumented calls. */
 export class DomainVerbs {
   readonly #calls: LibvirtCalls;
+  readonly #stampRead: StampRead;
 
-  /** Domain verbs over `calls`. */
-  constructor(calls: LibvirtCalls) {
+  /**
+   * Domain verbs over `calls`; `stampRead` is told each stamp observeDomain reads (the
+   * inventory keeps it, so it need not ask virDomainGetMetadata for it).
+   */
+  constructor(calls: LibvirtCalls, stampRead: StampRead = () => undefined) {
     this.#calls = calls;
+    this.#stampRead = stampRead;
   }
 
-  async observeDomain(name: string): Promise<ObservedDomain | undefined> {
+  async observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined> {
     const c = await this.#calls.conn();
-    const found = await this.#calls.lookup(c, 'virDomainLookupByName', () =>
-      c.domainLookupByName(name),
-    );
+    const found = await this.#find(c, name, lookups);
     if (!found) return undefined;
-    using dom = found;
+    using held = found;
+    const { dom } = held;
+    const stampSeen = this.#stampRead(c);
     try {
       // One worker hop for the five reads (see Domain.observe); its metric is named after them.
       const seen = await this.#calls.call(c, OBSERVE_DOMAIN_OP, () => dom.observe());
       const { state, reason, persistent, hasManagedSave } = seen;
       const inactive = parseDomainXml(seen.inactiveXml);
+      const uuid = dom.getUUIDString();
+      stampSeen?.({ uuid, owner: inactive.owner });
+      // The stamp the inactive definition carries is the one virDomainGetMetadata returns.
+      lookups?.ownerRead(c, name, inactive.owner);
       const stateName = STATE_NAMES[state];
       const live =
         ACTIVE_STATES.has(stateName) && seen.liveXml !== null
@@ -109,7 +120,7 @@ export class DomainVerbs {
           : undefined;
       return definedProps({
         name: dom.getName(),
-        uuid: dom.getUUIDString(),
+        uuid,
         id: dom.getID(),
         owner: inactive.owner,
         state: stateName,
@@ -120,8 +131,13 @@ export class DomainVerbs {
         live,
       });
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) {
+        lookups?.forget(name);
+        return undefined;
+      }
       throw err;
+    } finally {
+      stampSeen?.();
     }
   }
 
@@ -149,18 +165,50 @@ export class DomainVerbs {
     }
   }
 
-  /** Looks the domain up and checks it is ours; undefined when absent. */
-  async #ownedDomain(c: Connection, name: string, owner: OwnerRef): Promise<Domain | undefined> {
+  /**
+   * The handle of domain `name`: from the pass's lookups when they know it (absent or found),
+   * else looked up, and remembered there.
+   */
+  async #find(c: Connection, name: string, lookups?: PassLookups): Promise<Held | undefined> {
+    const known = lookups?.get(c, name);
+    if (known) return known.handle && borrowed(known.handle);
     const dom = await this.#calls.lookup(c, 'virDomainLookupByName', () =>
       c.domainLookupByName(name),
     );
-    if (!dom) return undefined;
+    if (!lookups) return dom && own(dom);
+    if (!dom) {
+      lookups.absent(c, name);
+      return undefined;
+    }
+    lookups.found(c, name, dom);
+    return borrowed(dom);
+  }
+
+  /**
+   * Looks the domain up and checks it is ours; undefined when absent. A stamp the pass has
+   * read already (its look at the domain, or its own definition) is not read again.
+   */
+  async #ownedDomain(
+    c: Connection,
+    name: string,
+    owner: OwnerRef,
+    lookups?: PassLookups,
+  ): Promise<Held | undefined> {
+    const held = await this.#find(c, name, lookups);
+    if (!held) return undefined;
     try {
-      const found = await this.domainOwner(c, dom);
+      const known = lookups?.get(c, name);
+      let found: OwnerMetadata | undefined;
+      if (known?.handle === held.dom && known.ownerKnown) {
+        found = known.owner;
+      } else {
+        found = await this.domainOwner(c, held.dom);
+        lookups?.ownerRead(c, name, found);
+      }
       if (!isOwnedBy(found, owner)) throw new NameConflictError('domain', name, found);
-      return dom;
+      return held;
     } catch (err) {
-      dom.free();
+      held[Symbol.dispose]();
       throw err;
     }
   }
@@ -188,12 +236,20 @@ export class DomainVerbs {
     return STATE_NAMES[state];
   }
 
-  async defineDomain(desc: OwnedDomainDescription): Promise<Change> {
+  async defineDomain(desc: OwnedDomainDescription, lookups?: PassLookups): Promise<Change> {
     const c = await this.#calls.conn();
-    const existing = await this.#ownedDomain(c, desc.name, desc.owner);
+    // Seen absent this pass, and defined without a UUID: no second look. libvirt refuses a
+    // definition whose name a domain of another UUID holds ("already exists with uuid", for
+    // every driver: virDomainObjListAdd), so one defined by someone else since is not replaced.
+    const known = lookups?.get(c, desc.name);
+    const seenAbsent = known !== undefined && known.handle === undefined && desc.uuid === undefined;
+    const existing = seenAbsent
+      ? undefined
+      : await this.#ownedDomain(c, desc.name, desc.owner, lookups);
     let uuid = desc.uuid;
     if (existing) {
-      using dom = existing;
+      using held = existing;
+      const { dom } = held;
       const current = parseDomainXml(
         await this.#calls.call(c, 'virDomainGetXMLDesc', () =>
           dom.getXMLDesc(DomainXMLFlags.Inactive),
@@ -212,16 +268,25 @@ export class DomainVerbs {
     const dom = await this.#calls.call(c, 'virDomainDefineXMLFlags', () =>
       c.domainDefineXMLFlags(xml),
     );
-    dom.free();
+    // The pass's next verbs (its start, its look after) use this handle and this stamp.
+    // Where no domain of the name was, the new one is off: its start need not ask.
+    if (lookups) lookups.found(c, desc.name, dom, { owner: desc.owner, newlyDefined: !existing });
+    else dom.free();
     return { changed: true };
   }
 
-  async start(name: string, owner: OwnerRef): Promise<Change> {
+  async start(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
     if (!found) throw this.#missing(name);
-    using dom = found;
-    if (ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
+    using held = found;
+    const { dom } = held;
+    // Defined off by this pass a moment ago: no look at its state (a start by someone else
+    // meanwhile fails the call with OPERATION_INVALID, handled below).
+    const known = lookups?.get(c, name);
+    const fresh = known?.handle === dom && known.newlyDefined === true;
+    lookups?.stateChanged(c, name);
+    if (!fresh && ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
     try {
       await this.#calls.call(c, 'virDomainCreateWithFlags', () => dom.createWithFlags());
     } catch (err) {
@@ -240,11 +305,14 @@ export class DomainVerbs {
   async startFromManagedSave(
     name: string,
     owner: OwnerRef,
+    lookups?: PassLookups,
   ): Promise<Change & { readonly restored: boolean }> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     if (ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false, restored: false };
     const restored = await this.#calls.call(c, 'virDomainHasManagedSaveImage', () =>
       dom.hasManagedSaveImage(),
@@ -254,10 +322,15 @@ export class DomainVerbs {
     return { changed: true, restored };
   }
 
-  shutdown(name: string, owner: OwnerRef): Promise<Change> {
+  shutdown(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     // `shutdown` is a guest already on its way down; asking again changes nothing.
-    return this.#callWhen(name, owner, isRunning, 'virDomainShutdownFlags', (d) =>
-      d.shutdownFlags(),
+    return this.#callWhen(
+      name,
+      owner,
+      isRunning,
+      'virDomainShutdownFlags',
+      (d) => d.shutdownFlags(),
+      lookups,
     );
   }
 
@@ -271,21 +344,26 @@ export class DomainVerbs {
     when: (state: DomainStateName) => boolean,
     op: string,
     act: (dom: Domain) => Promise<void>,
+    lookups?: PassLookups,
   ): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     if (!when(await this.#stateOf(c, dom))) return { changed: false };
     await this.#calls.call(c, op, () => act(dom));
     return { changed: true };
   }
 
-  async destroy(name: string, owner: OwnerRef): Promise<Change> {
+  async destroy(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) return { changed: false };
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     return { changed: await this.#destroyIfActive(c, dom) };
   }
 
@@ -306,11 +384,18 @@ export class DomainVerbs {
     return true;
   }
 
-  async reboot(name: string, owner: OwnerRef, mode: RebootMode = 'powerCycle'): Promise<Change> {
+  async reboot(
+    name: string,
+    owner: OwnerRef,
+    mode: RebootMode = 'powerCycle',
+    lookups?: PassLookups,
+  ): Promise<Change> {
     const c = await this.#calls.conn();
-    const found = await this.#ownedDomain(c, name, owner);
+    const found = await this.#ownedDomain(c, name, owner, lookups);
+    lookups?.stateChanged(c, name);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     if (!ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
     if (mode === 'reset') {
       await this.#calls.call(c, 'virDomainReset', () => dom.reset());
@@ -323,17 +408,18 @@ export class DomainVerbs {
     return { changed: true };
   }
 
-  suspend(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#callWhen(name, owner, isRunning, 'virDomainSuspend', (d) => d.suspend());
+  suspend(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
+    return this.#callWhen(name, owner, isRunning, 'virDomainSuspend', (d) => d.suspend(), lookups);
   }
 
-  resume(name: string, owner: OwnerRef): Promise<Change> {
+  resume(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
     return this.#callWhen(
       name,
       owner,
       (s) => s === 'paused',
       'virDomainResume',
       (d) => d.resume(),
+      lookups,
     );
   }
 
@@ -342,7 +428,8 @@ export class DomainVerbs {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) throw this.#missing(name);
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     const state = await this.#stateOf(c, dom);
     if (state !== 'running' && state !== 'blocked' && state !== 'paused') {
       return { changed: false };
@@ -367,7 +454,8 @@ export class DomainVerbs {
     const c = await this.#calls.conn();
     const found = await this.#ownedDomain(c, name, owner);
     if (!found) return { changed: false };
-    using dom = found;
+    using held = found;
+    const { dom } = held;
     await this.#destroyIfActive(c, dom);
     // A transient domain is gone once destroyed.
     if (!(await this.#calls.lookup(c, 'virDomainIsPersistent', () => dom.isPersistent()))) {

@@ -1,6 +1,7 @@
 // Domain and network lifecycle events of one Hypervisor: callbacks are registered on the first
 // listener (or the first hostInfo) and again on every reconnect of the pool's connection.
 import type { Connection } from '../connection.js';
+import type { DomainEventType } from '../constants.js';
 import type { ConnectionPool } from '../connection-pool.js';
 import type { Subscription } from '../events.js';
 import type { LibvirtCalls } from './calls.js';
@@ -17,7 +18,7 @@ export interface HypervisorEventsOptions {
   /** Told about listener errors and failed registrations nobody awaits. */
   readonly onError: (err: unknown) => void;
   /** Told of every domain lifecycle event before the listeners (the inventory cache). */
-  readonly onDomainLifecycle: (conn: Connection, uuid: string) => void;
+  readonly onDomainLifecycle: (conn: Connection, uuid: string, event: DomainEventType) => void;
 }
 
 /** The event subscriptions of one Hypervisor and their listeners. */
@@ -87,7 +88,7 @@ export class HypervisorEvents {
             detail: e.detail,
           };
           e.domain.free();
-          this.#onDomainLifecycle(conn, event.uuid);
+          this.#onDomainLifecycle(conn, event.uuid, event.event);
           for (const l of this.#domainListeners) this.#deliver(l, event);
         }),
       );

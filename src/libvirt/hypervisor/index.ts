@@ -17,10 +17,12 @@
 //   libvirt-hypervisor.ts  createLibvirtHypervisor: the implementation, composed of
 //     calls.ts             the instrumented helper every libvirt call goes through
 //     domains.ts           domain verbs        networks.ts  network verbs
+//     domain-lookups.ts    one pass's lookups, shared by the domain verbs it calls
 //     storage.ts           storage verbs       inventory.ts hostInfo and its caches
 //     events.ts            lifecycle event subscriptions
 export { HypervisorUnreachableError, isUnreachableError, sshHostKeyRejection } from '../errors.js';
-export { OBSERVE_DOMAIN_OP } from './domains.js';
+export { createPassLookups, OBSERVE_DOMAIN_OP, type PassLookups } from './domains.js';
+export { DomainLookups, type FreeableHandle, type KnownDomain } from './domain-lookups.js';
 export {
   BridgeNotFoundError,
   ChecksumMismatchError,

@@ -1,6 +1,7 @@
 // The Hypervisor interface: the external system behind idempotent verbs (STYLE §3, house
 // rule 5). createLibvirtHypervisor implements it over the typed wrapper; test/fakes has a fake.
 import type { OwnerRef, ParsedVolume } from '../xml/index.js';
+import type { PassLookups } from './domains.js';
 import type {
   Change,
   DomainEvent,
@@ -28,6 +29,13 @@ import type {
  * times: it observes, changes only what differs and returns `changed`. Mutating verbs on
  * domains and networks take the expected owner and throw NameConflictError for objects that
  * are not ours. Any verb throws HypervisorUnreachableError while libvirt cannot be reached.
+ */
+/**
+ * `lookups`, on the domain verbs: one pass's lookups (createPassLookups, disposed when the
+ * pass ends). Verbs given the same lookups look a name up once, read its owner stamp once
+ * (from the definition observeDomain read, or the one defineDomain wrote) and reuse the
+ * handle a definition returned. Ownership is still checked by every mutating verb, on that
+ * stamp. Without lookups each verb looks for itself.
  */
 export interface Hypervisor {
   /**
@@ -88,7 +96,7 @@ export interface Hypervisor {
    * undefined.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
    */
-  observeDomain(name: string): Promise<ObservedDomain | undefined>;
+  observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined>;
   /**
    * The domain's state and reason alone, or undefined when absent: two libvirt calls
    * (lookup, virDomainGetState) and no XML, for callers that need only the power (a BMC's
@@ -118,7 +126,7 @@ export interface Hypervisor {
    * domain that is not ours.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineXMLFlags
    */
-  defineDomain(desc: OwnedDomainDescription): Promise<Change>;
+  defineDomain(desc: OwnedDomainDescription, lookups?: PassLookups): Promise<Change>;
   /**
    * Creates a volume and fills it from `source` (a base image), checking its size and SHA-256,
    * with progress and cancellation; on any failure the volume is removed.
@@ -141,7 +149,7 @@ export interface Hypervisor {
    * power verbs reject with NO_DOMAIN (isNotFound) when the domain is absent.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateWithFlags
    */
-  start(name: string, owner: OwnerRef): Promise<Change>;
+  start(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change>;
   /**
    * start(), telling whether a managed save image was restored.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainHasManagedSaveImage
@@ -149,36 +157,37 @@ export interface Hypervisor {
   startFromManagedSave(
     name: string,
     owner: OwnerRef,
+    lookups?: PassLookups,
   ): Promise<Change & { readonly restored: boolean }>;
   /**
    * Asks the guest to power off (ACPI); a no-op unless running. A guest without an OS
    * ignores it: the caller destroys after its grace period.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainShutdownFlags
    */
-  shutdown(name: string, owner: OwnerRef): Promise<Change>;
+  shutdown(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change>;
   /**
    * Pulls the plug; a no-op unless active (or absent).
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlags
    */
-  destroy(name: string, owner: OwnerRef): Promise<Change>;
+  destroy(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change>;
   /**
    * Restarts a running domain, by default with a power cycle (see RebootMode); a no-op
    * unless active. Not idempotent by nature: the caller records the restart token after it.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainReset
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainReboot
    */
-  reboot(name: string, owner: OwnerRef, mode?: RebootMode): Promise<Change>;
+  reboot(name: string, owner: OwnerRef, mode?: RebootMode, lookups?: PassLookups): Promise<Change>;
   /**
    * Pauses a running domain (its vCPUs stop; memory and disks stay as they are); a no-op
    * unless running. NO_DOMAIN (isNotFound) when absent.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSuspend
    */
-  suspend(name: string, owner: OwnerRef): Promise<Change>;
+  suspend(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change>;
   /**
    * Resumes a paused domain; a no-op unless paused. NO_DOMAIN (isNotFound) when absent.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainResume
    */
-  resume(name: string, owner: OwnerRef): Promise<Change>;
+  resume(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change>;
   /**
    * Saves a running (or paused) domain's memory to libvirt's managed image and stops it,
    * reporting the bytes written (virDomainGetJobInfo) and, on `signal`, cancelling the save

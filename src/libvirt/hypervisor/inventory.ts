@@ -5,12 +5,19 @@ import type { Connection } from '../connection.js';
 import type { Domain } from '../domain.js';
 import { DomainFactsCache } from '../domain-facts-cache.js';
 import { isNotFound } from '../errors.js';
-import { capabilityDomainTypes } from '../xml/index.js';
+import { DomainEventType } from '../constants.js';
+import { capabilityDomainTypes, type OwnerMetadata } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
-import { STATE_NAMES, type DomainVerbs } from './domains.js';
+import type { DomainVerbs } from './domains.js';
+import { STATE_NAMES } from './domain-states.js';
 import type { HypervisorEvents } from './events.js';
 import type { DomainSummary, HostInfo } from './types.js';
 import { definedProps } from '../../util/defined-props.js';
+
+/** What the stamp cache keeps per domain (a domain without a stamp is known too). */
+interface Stamp {
+  readonly owner: OwnerMetadata | undefined;
+}
 
 /** hostInfo's default trust in a domain's facts without an event. */
 export const DEFAULT_DOMAIN_FACTS_TTL_MS = 10 * 60_000;
@@ -38,6 +45,12 @@ export class Inventory {
   readonly #now: () => number;
   #hostFactsOf?: { readonly conn: Connection; readonly facts: Omit<HostInfo, 'domains'> };
   #domainFacts?: { readonly conn: Connection; readonly cache: DomainFactsCache<DomainSummary> };
+  /**
+   * Each domain's owner stamp, kept apart from its other facts: a start or a stop changes
+   * the state, never the stamp, so only a (re)definition or an undefinition drops it. A look
+   * at the domain for a MaasNode pass (observeDomain) also fills it in (stampRead).
+   */
+  #stamps?: { readonly conn: Connection; readonly cache: DomainFactsCache<Stamp> };
 
   /** An inventory with empty caches. */
   constructor(opts: InventoryOptions) {
@@ -54,11 +67,13 @@ export class Inventory {
     this.#events.start();
     const host = await this.#hostFacts(c);
     const cache = this.#domainFactsOf(c);
+    const stamps = this.#stampsOf(c);
     const trusted = this.#events.liveOn(c);
     const all = await this.#calls.call(c, 'virConnectListAllDomains', () => c.listAllDomains());
     const domains: DomainSummary[] = [];
     const listed = new Set<string>();
     cache.startListing();
+    stamps.startListing();
     try {
       for (const dom of all) {
         try {
@@ -70,7 +85,7 @@ export class Inventory {
             continue;
           }
           const token = cache.readToken();
-          const summary = await this.#domainSummary(c, dom);
+          const summary = await this.#domainSummary(c, dom, uuid, trusted ? stamps : undefined);
           if (trusted) cache.store(uuid, summary, token);
           domains.push(summary);
         } catch (err) {
@@ -82,6 +97,7 @@ export class Inventory {
       }
     } finally {
       cache.finishListing(listed);
+      stamps.finishListing(listed);
     }
     return { ...host, domains };
   }
@@ -119,9 +135,22 @@ export class Inventory {
    * One domain for the inventory: virDomainGetInfo (state, vCPUs, maximum memory) and our
    * stamp through virDomainGetMetadata, two small calls instead of the full definition.
    */
-  async #domainSummary(c: Connection, dom: Domain): Promise<DomainSummary> {
+  async #domainSummary(
+    c: Connection,
+    dom: Domain,
+    uuid: string,
+    stamps: DomainFactsCache<Stamp> | undefined,
+  ): Promise<DomainSummary> {
     const info = await this.#calls.call(c, 'virDomainGetInfo', () => dom.getInfo());
-    const owner = await this.#domains.domainOwner(c, dom);
+    let owner: OwnerMetadata | undefined;
+    const kept = stamps?.get(uuid);
+    if (kept) {
+      owner = kept.owner;
+    } else {
+      const token = stamps?.readToken() ?? 0;
+      owner = await this.#domains.domainOwner(c, dom);
+      stamps?.store(uuid, { owner }, token);
+    }
     return definedProps({
       name: dom.getName(),
       owner,
@@ -142,8 +171,46 @@ export class Inventory {
     return this.#domainFacts.cache;
   }
 
-  /** A lifecycle event of domain `uuid` on connection `conn`: its cached facts are stale. */
-  invalidate(conn: Connection, uuid: string): void {
+  /** The stamp cache of connection `c`; a new connection starts with an empty one. */
+  #stampsOf(c: Connection): DomainFactsCache<Stamp> {
+    if (this.#stamps?.conn !== c) {
+      this.#stamps = {
+        conn: c,
+        cache: new DomainFactsCache({ ttlMs: this.#domainFactsTtlMs, now: this.#now }),
+      };
+    }
+    return this.#stamps.cache;
+  }
+
+  /**
+   * A lifecycle event of domain `uuid` on connection `conn`: its cached facts are stale, and
+   * its stamp too when it was defined or undefined.
+   */
+  invalidate(conn: Connection, uuid: string, event: DomainEventType): void {
     if (this.#domainFacts?.conn === conn) this.#domainFacts.cache.invalidate(uuid);
+    if (event !== DomainEventType.Defined && event !== DomainEventType.Undefined) return;
+    if (this.#stamps?.conn === conn) this.#stamps.cache.invalidate(uuid);
+  }
+
+  /**
+   * A look at one domain of `conn` is about to read its inactive definition: returns what to
+   * call with the domain's UUID and stamp once read (or with nothing, when the look failed);
+   * the stamp is kept unless a definition event for it came in between. Undefined while
+   * events of `conn` do not reach us (nothing could tell a kept stamp is stale).
+   */
+  stampRead(
+    conn: Connection,
+  ): ((seen?: { uuid: string; owner: OwnerMetadata | undefined }) => void) | undefined {
+    if (!this.#events.liveOn(conn)) return undefined;
+    const stamps = this.#stampsOf(conn);
+    stamps.startRead();
+    const token = stamps.readToken();
+    let done = false;
+    return (seen) => {
+      if (done) return;
+      done = true;
+      if (seen) stamps.store(seen.uuid, { owner: seen.owner }, token);
+      stamps.finishRead();
+    };
   }
 }

@@ -6,7 +6,7 @@ import type { ConnectionPool } from '../connection-pool.js';
 import { noopLibvirtMetrics, type LibvirtMetrics } from '../metrics.js';
 import type { OwnerRef, ParsedVolume } from '../xml/index.js';
 import { LibvirtCalls } from './calls.js';
-import { DomainVerbs } from './domains.js';
+import { DomainVerbs, type PassLookups } from './domains.js';
 import { HypervisorEvents } from './events.js';
 import type { Hypervisor } from './interface.js';
 import { DEFAULT_DOMAIN_FACTS_TTL_MS, Inventory } from './inventory.js';
@@ -88,9 +88,9 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
       pool: opts.connections,
       calls,
       onError: opts.onError ?? (() => undefined),
-      onDomainLifecycle: (conn, uuid) => this.#inventory.invalidate(conn, uuid),
+      onDomainLifecycle: (conn, uuid, event) => this.#inventory.invalidate(conn, uuid, event),
     });
-    this.#domains = new DomainVerbs(calls);
+    this.#domains = new DomainVerbs(calls, (conn) => this.#inventory.stampRead(conn));
     this.#networks = new NetworkVerbs(calls);
     this.#storage = new StorageVerbs(calls);
     this.#inventory = new Inventory({
@@ -129,8 +129,8 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#networks.deleteNetwork(name, owner);
   }
 
-  observeDomain(name: string): Promise<ObservedDomain | undefined> {
-    return this.#domains.observeDomain(name);
+  observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined> {
+    return this.#domains.observeDomain(name, lookups);
   }
 
   observeDomainState(name: string): Promise<DomainPowerState | undefined> {
@@ -157,39 +157,40 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#storage.hashVolume(pool, name, opts);
   }
 
-  defineDomain(desc: OwnedDomainDescription): Promise<Change> {
-    return this.#domains.defineDomain(desc);
+  defineDomain(desc: OwnedDomainDescription, lookups?: PassLookups): Promise<Change> {
+    return this.#domains.defineDomain(desc, lookups);
   }
 
-  start(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.start(name, owner);
+  start(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
+    return this.#domains.start(name, owner, lookups);
   }
 
   startFromManagedSave(
     name: string,
     owner: OwnerRef,
+    lookups?: PassLookups,
   ): Promise<Change & { readonly restored: boolean }> {
-    return this.#domains.startFromManagedSave(name, owner);
+    return this.#domains.startFromManagedSave(name, owner, lookups);
   }
 
-  shutdown(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.shutdown(name, owner);
+  shutdown(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
+    return this.#domains.shutdown(name, owner, lookups);
   }
 
-  destroy(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.destroy(name, owner);
+  destroy(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
+    return this.#domains.destroy(name, owner, lookups);
   }
 
-  reboot(name: string, owner: OwnerRef, mode?: RebootMode): Promise<Change> {
-    return this.#domains.reboot(name, owner, mode);
+  reboot(name: string, owner: OwnerRef, mode?: RebootMode, lookups?: PassLookups): Promise<Change> {
+    return this.#domains.reboot(name, owner, mode, lookups);
   }
 
-  suspend(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.suspend(name, owner);
+  suspend(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
+    return this.#domains.suspend(name, owner, lookups);
   }
 
-  resume(name: string, owner: OwnerRef): Promise<Change> {
-    return this.#domains.resume(name, owner);
+  resume(name: string, owner: OwnerRef, lookups?: PassLookups): Promise<Change> {
+    return this.#domains.resume(name, owner, lookups);
   }
 
   managedSave(name: string, owner: OwnerRef, opts?: JobOptions): Promise<Change> {

@@ -2,7 +2,8 @@
 // exists of them, and deletion of the ones the owner recorded.
 import { createHash } from 'node:crypto';
 import type { Connection } from '../connection.js';
-import { isNotFound } from '../errors.js';
+import { ErrorNumber } from '../constants.js';
+import { isLibvirtError, isNotFound } from '../errors.js';
 import type { StoragePool } from '../storage-pool.js';
 import type { StorageVolume } from '../storage-volume.js';
 import { buildPoolXml, buildVolumeXml, type ParsedVolume } from '../xml/index.js';
@@ -21,6 +22,8 @@ import type {
 /** The storage verbs of one Hypervisor, on its instrumented calls. */
 export class StorageVerbs {
   readonly #calls: LibvirtCalls;
+  /** Pool handles of one connection, kept across passes (see #pool). */
+  #pools?: { readonly conn: Connection; readonly byName: Map<string, StoragePool> };
 
   /** Storage verbs over `calls`. */
   constructor(calls: LibvirtCalls) {
@@ -54,35 +57,80 @@ export class StorageVerbs {
 
   async ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
     const c = await this.#calls.conn();
+    try {
+      return await this.#ensureVolumes(c, volumes);
+    } catch (err) {
+      // A kept pool handle whose pool was undefined (and maybe defined again) since: look
+      // the pools up afresh, once. ensureVolumes is idempotent.
+      if (!isLibvirtError(err, ErrorNumber.NoStoragePool)) throw err;
+      this.#forgetPools(c);
+      return this.#ensureVolumes(c, volumes);
+    }
+  }
+
+  async #ensureVolumes(c: Connection, volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
     const created: string[] = [];
     const seen: ParsedVolume[] = [];
-    // One lookup per pool, not per volume.
-    const pools = new Map<string, StoragePool>();
-    const poolOf = async (name: string): Promise<StoragePool> => {
-      const known = pools.get(name);
-      if (known) return known;
-      const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
-        c.storagePoolLookupByName(name),
-      );
-      if (!found) throw new PoolNotFoundError(name);
-      pools.set(name, found);
-      return found;
-    };
-    try {
-      for (const v of volumes) {
-        const pool = await poolOf(v.pool);
-        const existing = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
-          pool.storageVolLookupByName(v.name),
-        );
-        // Never resized or overwritten: an existing volume may hold an installed system.
-        using vol = existing ?? (await this.#createVolume(c, pool, v, poolOf));
-        if (!existing) created.push(v.name);
-        seen.push(await this.#volumeFacts(c, v.name, vol));
-      }
-    } finally {
-      for (const p of pools.values()) p.free();
+    const poolOf = (name: string): Promise<StoragePool> => this.#pool(c, name);
+    for (const v of volumes) {
+      const pool = await poolOf(v.pool);
+      const existing = await this.#volumeIn(c, pool, v.name);
+      // Never resized or overwritten: an existing volume may hold an installed system.
+      using vol = existing ?? (await this.#createVolume(c, pool, v, poolOf));
+      if (!existing) created.push(v.name);
+      seen.push(await this.#volumeFacts(c, v.name, vol));
     }
     return { changed: created.length > 0, created, volumes: seen };
+  }
+
+  /**
+   * The pool `name` of connection `c`, looked up once per connection and then kept: every
+   * pass of every node asked for the same one or two pools. A handle outlives its pool only
+   * if the pool is undefined; calls through it then fail with NO_STORAGE_POOL, which drops
+   * the kept handles (ensureVolumes). A pool that does not exist is never kept.
+   */
+  async #pool(c: Connection, name: string): Promise<StoragePool> {
+    if (this.#pools?.conn !== c) this.#pools = { conn: c, byName: new Map() };
+    const kept = this.#pools.byName;
+    const known = kept.get(name);
+    if (known) return known;
+    const found = await this.#calls.lookup(c, 'virStoragePoolLookupByName', () =>
+      c.storagePoolLookupByName(name),
+    );
+    if (!found) throw new PoolNotFoundError(name);
+    // Two passes may look it up at once: the first handle kept wins.
+    const first = kept.get(name);
+    if (first) {
+      found.free();
+      return first;
+    }
+    kept.set(name, found);
+    return found;
+  }
+
+  /**
+   * Drops the pool handles kept for `c`. They are not freed here: a pass may still be using
+   * one; the wrapper frees each when it is collected.
+   */
+  #forgetPools(c: Connection): void {
+    if (this.#pools?.conn === c) this.#pools = undefined;
+  }
+
+  /** Volume `name` of `pool`; undefined when the pool has none (NO_STORAGE_VOL only). */
+  async #volumeIn(
+    c: Connection,
+    pool: StoragePool,
+    name: string,
+  ): Promise<StorageVolume | undefined> {
+    try {
+      return await this.#calls.call(c, 'virStorageVolLookupByName', () =>
+        pool.storageVolLookupByName(name),
+      );
+    } catch (err) {
+      // NO_STORAGE_POOL (a kept handle of a pool gone since) is not "no such volume".
+      if (isLibvirtError(err, ErrorNumber.NoStorageVol)) return undefined;
+      throw err;
+    }
   }
 
   /** Creates `v` in `pool`, empty or as a copy of v.cloneFrom. */

@@ -65,6 +65,9 @@ const parser = new XMLParser({
   // Every element is an array, so a domain with one disk reads exactly like one with three and
   // no caller has to guess which elements libvirt may repeat.
   isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
+  // isArray reads no path: without this the parser joins each element's and attribute's
+  // path into a string for it (2 % of the operator's CPU in the 1000-node bench).
+  jPath: false,
 });
 
 /** Builds an element's attributes: skips `undefined`, stringifies numbers. */

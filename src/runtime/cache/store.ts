@@ -67,6 +67,21 @@ export interface Store<T extends KubernetesObject> {
 /** Creates an empty store that logs handler failures to `log`. */
 export function createStore<T extends KubernetesObject>(log: Logger): Store<T> {
   const cache = new Map<string, Readonly<T>>();
+  // The same objects by namespace: a pass that lists one namespace (a lab's children) does
+  // not walk every object of the kind.
+  const byNamespace = new Map<string | undefined, Map<string, Readonly<T>>>();
+  const index = (key: string, obj: Readonly<T>): void => {
+    const ns = obj.metadata?.namespace;
+    const inNs = byNamespace.get(ns) ?? new Map<string, Readonly<T>>();
+    inNs.set(key, obj);
+    byNamespace.set(ns, inNs);
+  };
+  const unindex = (key: string, obj: Readonly<T>): void => {
+    const ns = obj.metadata?.namespace;
+    const inNs = byNamespace.get(ns);
+    inNs?.delete(key);
+    if (inNs?.size === 0) byNamespace.delete(ns);
+  };
   const handlers = {
     add: new Set<InformerHandlers<T>['add']>(),
     update: new Set<InformerHandlers<T>['update']>(),
@@ -94,6 +109,7 @@ export function createStore<T extends KubernetesObject>(log: Logger): Store<T> {
       const key = keyOf(obj);
       const old = cache.get(key);
       cache.set(key, obj);
+      index(key, obj);
       if (!old) handlers.add.forEach((h) => call('add', () => h(obj)));
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
         handlers.update.forEach((h) => call('update', () => h(obj, old)));
@@ -101,7 +117,12 @@ export function createStore<T extends KubernetesObject>(log: Logger): Store<T> {
     },
     remove(raw) {
       // The server's final state carries the deletion's resourceVersion.
-      if (cache.delete(keyOf(raw))) emitDelete(deepFreeze(withoutManagedFields(raw)));
+      const key = keyOf(raw);
+      const old = cache.get(key);
+      if (old === undefined) return;
+      cache.delete(key);
+      unindex(key, old);
+      emitDelete(deepFreeze(withoutManagedFields(raw)));
     },
     replace(items) {
       const seen = new Set<string>();
@@ -112,15 +133,14 @@ export function createStore<T extends KubernetesObject>(log: Logger): Store<T> {
       for (const [key, old] of [...cache]) {
         if (seen.has(key)) continue;
         cache.delete(key);
+        unindex(key, old);
         emitDelete(old);
       }
     },
     get: (key) => cache.get(key),
     list(namespace) {
-      const all = [...cache.values()];
-      return Object.freeze(
-        namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace),
-      );
+      const from = namespace === undefined ? cache : byNamespace.get(namespace);
+      return Object.freeze(from === undefined ? [] : [...from.values()]);
     },
   };
   return store;

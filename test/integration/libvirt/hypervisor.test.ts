@@ -317,4 +317,28 @@ describe('Hypervisor on a private libvirtd (QEMU)', function () {
     expect(await lv.virsh(['net-list', '--all', '--name'])).to.not.include(NETWORK);
     expect(await lv.virsh(['vol-list', POOL])).to.not.include(DOMAIN);
   });
+
+  it('looks a pool up afresh once the pool its kept handle names was undefined', async () => {
+    const name = `${POOL}-kept`;
+    const path = join(lv.dir, 'pool-kept');
+    const vol = (n: string) =>
+      ({ pool: name, name: n, capacityBytes: 1 << 20, format: 'raw' }) as const;
+    await hv.ensurePool({ name, path });
+    expect((await hv.ensureVolumes([vol('kept-a.raw')])).created).to.deep.equal(['kept-a.raw']);
+    // Undefined and defined again: a new UUID, so the kept handle names no pool.
+    await lv.virsh(['pool-destroy', name]);
+    await lv.virsh(['pool-undefine', name]);
+    await hv.ensurePool({ name, path });
+    calls.length = 0;
+    const again = await hv.ensureVolumes([vol('kept-b.raw')]);
+    expect(again.created).to.deep.equal(['kept-b.raw']);
+    // NO_STORAGE_POOL through the kept handle, then one fresh lookup.
+    expect(calls.filter((c) => c.op === 'virStoragePoolLookupByName')).to.have.length(1);
+    await hv.deleteVolumes([
+      { pool: name, name: 'kept-a.raw' },
+      { pool: name, name: 'kept-b.raw' },
+    ]);
+    await lv.virsh(['pool-destroy', name]);
+    await lv.virsh(['pool-undefine', name]);
+  });
 });

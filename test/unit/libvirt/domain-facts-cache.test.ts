@@ -71,4 +71,21 @@ describe('DomainFactsCache', () => {
     expect(cache.get('a')).to.equal(undefined);
     expect(cache.get('b')).to.equal('b1');
   });
+
+  it('keeps what a read outside any listing saw, unless an event overtook it, and drops nothing', () => {
+    cache.startRead();
+    const token = cache.readToken();
+    expect(cache.store('a', 'a1', token)).to.equal(true);
+    cache.finishRead();
+    expect(cache.get('a')).to.equal('a1');
+
+    cache.startRead();
+    const raced = cache.readToken();
+    cache.invalidate('b');
+    expect(cache.store('b', 'b-stale', raced)).to.equal(false);
+    cache.finishRead();
+    expect(cache.get('b')).to.equal(undefined);
+    // Unlike a listing, the end of a read keeps the other entries.
+    expect(cache.get('a')).to.equal('a1');
+  });
 });

@@ -14,9 +14,11 @@ import {
   ErrorDomain,
   ErrorLevel,
   ErrorNumber,
+  createPassLookups,
   HypervisorUnreachableError,
   isUnreachableError,
   LibvirtError,
+  NameConflictError,
   OBSERVE_DOMAIN_OP,
   PoolNotFoundError,
   type LibvirtHypervisor,
@@ -184,8 +186,12 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       using dom = await admin.domainLookupByName(name);
       await dom.createWithFlags();
       await seen(String(DomainEventType.Started));
+      calls.length = 0;
       const running = (await counted.hostInfo()).domains.find((d) => d.name === name);
       expect(running?.state).to.equal('running');
+      // A start changes the state, never the stamp: only virDomainGetInfo is asked again.
+      expect(count('virDomainGetInfo')).to.equal(1);
+      expect(count('virDomainGetMetadata')).to.equal(0);
 
       // An edit without a lifecycle event shows once the time-to-live is over.
       await dom.setMetadata(
@@ -203,9 +209,26 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       const expired = (await counted.hostInfo()).domains.find((d) => d.name === name);
       expect(expired?.owner?.specHash).to.equal('h3');
 
-      // Undefined: gone from the inventory at once.
       events.length = 0;
       await dom.destroyFlags();
+      await seen(String(DomainEventType.Stopped));
+      // Redefined while off: a look at it (a MaasNode pass's) tells the inventory its stamp.
+      events.length = 0;
+      const again = contractDomainXml(name, { ...owner, specHash: 'h4' }, 512).replace(
+        '</name>',
+        `</name><uuid>${uuid}</uuid>`,
+      );
+      (await admin.domainDefineXMLFlags(again)).free();
+      await seen(String(DomainEventType.Defined));
+      await counted.observeDomain(name);
+      calls.length = 0;
+      const looked = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(looked?.owner?.specHash).to.equal('h4');
+      expect(count('virDomainGetInfo')).to.equal(1);
+      expect(count('virDomainGetMetadata')).to.equal(0);
+
+      // Undefined: gone from the inventory at once.
+      events.length = 0;
       await dom.undefineFlags();
       await seen(String(DomainEventType.Undefined));
       expect((await counted.hostInfo()).domains.some((d) => d.name === name)).to.equal(false);
@@ -220,6 +243,100 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       } catch {
         // Already gone: the test got to its end.
       }
+    }
+  });
+
+  it("shares one pass's lookups: one look and one stamp read for define, start and look", async () => {
+    const calls: string[] = [];
+    const counted = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: pool,
+      metrics: { observeCall: (_h, op) => void calls.push(op) },
+    });
+    const name = 'maaslab-pass-lookups';
+    const owner = { kind: 'MaasNode', namespace: 'ns', name: 'lookups', uid: 'uid-l' };
+    try {
+      {
+        using lookups = createPassLookups();
+        expect(await counted.observeDomain(name, lookups)).to.equal(undefined);
+        expect(await counted.defineDomain(contractDomain(name, owner), lookups)).to.deep.equal({
+          changed: true,
+        });
+        expect(await counted.start(name, owner, lookups)).to.deep.equal({ changed: true });
+        expect((await counted.observeDomain(name, lookups))?.state).to.equal('running');
+      }
+      // A domain this pass defined where none was is off: its start does not ask.
+      expect(calls).to.deep.equal([
+        'virDomainLookupByName',
+        'virDomainDefineXMLFlags',
+        'virDomainCreateWithFlags',
+        OBSERVE_DOMAIN_OP,
+      ]);
+
+      // The next pass looks afresh, and the stamp its look read is the one start checks.
+      calls.length = 0;
+      {
+        using lookups = createPassLookups();
+        await counted.observeDomain(name, lookups);
+        expect(await counted.destroy(name, owner, lookups)).to.deep.equal({ changed: true });
+        // Someone else's stamp seen by the look: no verb of the pass touches the domain.
+        const stranger = { ...owner, uid: 'uid-other' };
+        await expectNameConflict(counted.start(name, stranger, lookups));
+        // Started again, by the owner: the pass did not define it, so the state is asked.
+        expect(await counted.start(name, owner, lookups)).to.deep.equal({ changed: true });
+      }
+      expect(calls).to.deep.equal([
+        'virDomainLookupByName',
+        OBSERVE_DOMAIN_OP,
+        'virDomainGetState',
+        'virDomainDestroyFlags',
+        'virDomainGetState',
+        'virDomainCreateWithFlags',
+      ]);
+    } finally {
+      await counted.deleteDomain(name, owner);
+    }
+  });
+
+  it('keeps a pool handle per connection, and looks again once its pool was redefined', async () => {
+    const calls: string[] = [];
+    const counted = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: pool,
+      metrics: { observeCall: (_h, op) => void calls.push(op) },
+    });
+    const poolName = 'maaslab-kept-pool';
+    const disk = (name: string) =>
+      ({ pool: poolName, name, capacityBytes: 1 << 20, format: 'raw' }) as const;
+    const count = (op: string): number => calls.filter((c) => c === op).length;
+    try {
+      await counted.ensurePool({ name: poolName, path: `/${poolName}` });
+      calls.length = 0;
+      expect((await counted.ensureVolumes([disk('a.raw')])).created).to.deep.equal(['a.raw']);
+      expect((await counted.ensureVolumes([disk('a.raw')])).changed).to.equal(false);
+      expect(count('virStoragePoolLookupByName')).to.equal(1);
+
+      // Undefined and defined again (a new UUID): the kept handle names a pool that is gone.
+      {
+        using p = await admin.storagePoolLookupByName(poolName);
+        await p.destroy();
+        await p.undefine();
+      }
+      await counted.ensurePool({ name: poolName, path: `/${poolName}` });
+      calls.length = 0;
+      const after = await counted.ensureVolumes([disk('b.raw')]);
+      expect(after.created).to.deep.equal(['b.raw']);
+      // The test driver resolves a pool handle by name (the kept one still works); libvirtd's
+      // storage driver by UUID: NO_STORAGE_POOL, then one fresh lookup.
+      expect(count('virStoragePoolLookupByName')).to.be.at.most(1);
+    } finally {
+      await counted.deleteVolumes([
+        { pool: poolName, name: 'a.raw' },
+        { pool: poolName, name: 'b.raw' },
+      ]);
+      using p = await admin.storagePoolLookupByName(poolName);
+      await p.destroy();
+      await p.undefine();
     }
   });
 
@@ -294,3 +411,13 @@ describe('Hypervisor over libvirt (test:///default): UEFI NVRAM in a pool', () =
     expect((await hv.deleteDomain(name, owner)).changed).to.equal(true);
   });
 });
+
+async function expectNameConflict(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(NameConflictError);
+    return;
+  }
+  throw new Error('expected NameConflictError');
+}

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { MaasLab } from '../../../../src/api/v1alpha1/index.js';
 import {
   LabLabel,
+  childAction,
   collisionsBlocking,
   controllerPxeMac,
   desiredChildren,
@@ -13,6 +14,7 @@ import {
 } from '../../../../src/controllers/maas-lab/desired.js';
 import { defaultMac } from '../../../../src/controllers/maas-node/desired.js';
 import { withSchemaDefaults } from '../../../../src/api/v1alpha1/defaults.js';
+import { deepFreeze } from '../../../../src/runtime/index.js';
 import { MaasNodeSpecSchema } from '../../../../src/api/v1alpha1/index.js';
 import { node, recipeLab } from '../fixtures.js';
 
@@ -27,6 +29,45 @@ function lab(name: string, nodes: Partial<MaasLab['spec']['nodes']>, created: st
 }
 
 describe('controllers/maas-lab/desired', () => {
+  describe('desiredChildren kept per lab until its spec changes', () => {
+    it('hands out the same frozen children for the same identity and spec', () => {
+      const first = desiredChildren(lab('kept', { count: 3 }, '2026-01-01T00:00:00Z'));
+      const again = desiredChildren(lab('kept', { count: 3 }, '2026-01-01T00:00:00Z'));
+      expect(again).to.equal(first);
+      expect(Object.isFrozen(first.nodes[0]?.spec.interfaces?.[0])).to.equal(true);
+    });
+
+    it('builds them again for another spec, or another lab of the same UID', () => {
+      const three = desiredChildren(lab('kept2', { count: 3 }, '2026-01-01T00:00:00Z'));
+      const four = desiredChildren(lab('kept2', { count: 4 }, '2026-01-01T00:00:00Z'));
+      expect(four.nodes).to.have.length(4);
+      expect(desiredChildren(lab('kept2', { count: 3 }, '2026-01-01T00:00:00Z'))).to.not.equal(
+        three,
+      );
+      const base = lab('kept3', { count: 1 }, '2026-01-01T00:00:00Z');
+      const moved = { ...base, metadata: { ...base.metadata, namespace: 'elsewhere' } };
+      desiredChildren(base);
+      expect(desiredChildren(moved).nodes[0]?.metadata?.namespace).to.equal('elsewhere');
+    });
+  });
+
+  describe('childAction', () => {
+    it('answers the same for the same frozen pair, and anew for a changed child', () => {
+      const [desired] = desiredChildren(lab('acts', { count: 1 }, '2026-01-01T00:00:00Z')).nodes;
+      if (!desired) throw new Error('no node');
+      const same = deepFreeze(structuredClone(desired));
+      expect(childAction(desired, same)).to.equal('none');
+      expect(childAction(desired, same)).to.equal('none');
+      const changed = deepFreeze({ ...same, spec: { ...same.spec, memory: '3Gi' } });
+      expect(childAction(desired, changed)).to.equal('update');
+      // Not frozen: asked afresh every time, so a later edit counts.
+      const open = structuredClone(desired);
+      expect(childAction(desired, open)).to.equal('none');
+      open.spec = { ...open.spec, memory: '3Gi' };
+      expect(childAction(desired, open)).to.equal('update');
+    });
+  });
+
   describe('desiredChildren (the recipe lab)', () => {
     const { networks, nodes } = desiredChildren(recipeLab());
 

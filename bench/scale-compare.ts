@@ -26,6 +26,8 @@ const METRICS: ReadonlyArray<{ key: keyof BuildFigures; label: string; digits: n
   { key: 'cpuMsPerNode', label: 'operator CPU (ms/node)', digits: 2 },
   { key: 'apiRequestsPerNode', label: 'API requests (/node)', digits: 2 },
   { key: 'libvirtCallsPerNode', label: 'libvirt calls (/node)', digits: 2 },
+  { key: 'heapMb', label: 'V8 heap at all Ready (MB)', digits: 0 },
+  { key: 'externalMb', label: 'external memory at all Ready (MB)', digits: 0 },
 ];
 
 /** The commit a checkout was built from: its .bench-commit (hack/bench-base.sh) or git's. */
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    'Raw (time s / RSS MB / CPU ms per node / API requests per node / libvirt calls per node):',
+    'Raw (time s / RSS MB / CPU ms per node / API requests per node / libvirt calls per node / heap MB / external MB):',
     '',
     ...raw('base'),
     ...raw('head'),

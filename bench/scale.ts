@@ -445,6 +445,9 @@ export interface BuildFigures {
   readonly cpuMsPerNode: number;
   readonly apiRequestsPerNode: number;
   readonly libvirtCallsPerNode: number;
+  /** At all Ready, from the operator's own metrics: V8's heap and memory outside it. */
+  readonly heapMb: number;
+  readonly externalMb: number;
   /** The 1-minute load average at all Ready. */
   readonly load: string;
 }
@@ -465,6 +468,8 @@ function buildFigures(
     cpuMsPerNode: ((p1.cpuSeconds - p0.cpuSeconds) * 1000) / TOTAL_NODES,
     apiRequestsPerNode: perNode('rest_client_requests_total', 'method'),
     libvirtCallsPerNode: perNode('maaslab_libvirt_calls_total', 'op'),
+    heapMb: sum(m1, 'nodejs_heap_size_total_bytes') / 2 ** 20,
+    externalMb: sum(m1, 'nodejs_external_memory_bytes') / 2 ** 20,
     load,
   };
 }

@@ -32,7 +32,6 @@
 // deleted at the end with their helper; the CRDs and base RBAC stay for the other tests.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,6 +80,7 @@ import {
   isReadyNow,
   linesOf,
 } from '../../support/e2e.js';
+import { collectOutput, firstBytes, vncListenerPort } from '../../support/plugin-run.js';
 import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
@@ -972,40 +972,12 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
           },
           stdio: ['pipe', 'pipe', 'pipe'],
         });
-      const collect = (
-        child: ChildProcess,
-      ): { out: () => string; err: () => string; exited: Promise<number> } => {
-        let out = '';
-        let err = '';
-        child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
-        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-        const exited = new Promise<number>((resolve) =>
-          child.on('close', (code) => resolve(code ?? -1)),
-        );
-        return { out: () => out, err: () => err, exited };
-      };
-
       // vnc: the plugin's local listener, a port-forward to the Lease holder's console
       // endpoint, and from there `ssh -W` to QEMU's VNC server on the remote host.
       let t = Date.now();
       const vnc = plugin('vnc');
-      const v = collect(vnc);
-      const port = await waitFor(
-        () => Number(/on 127\.0\.0\.1:(\d+) /.exec(v.out())?.[1] ?? 0) || undefined,
-        {
-          timeoutMs: 60_000,
-          intervalMs: 100,
-          description: `the vnc listener (stderr: ${v.err()})`,
-        },
-      );
-      const greeting = await new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1');
-        socket.once('data', (d: Buffer) => {
-          resolve(d.toString('latin1'));
-          socket.destroy();
-        });
-        socket.once('error', reject);
-      });
+      const v = collectOutput(vnc);
+      const greeting = await firstBytes(await vncListenerPort(v));
       expect(greeting).to.equal('RFB 003.008\n');
       console.log(
         `      console: vnc from the plugin's start to the RFB greeting in ${Date.now() - t} ms`,
@@ -1018,7 +990,7 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
       // attached and the banner arrives.
       t = Date.now();
       const consoleChild = plugin('console');
-      const c = collect(consoleChild);
+      const c = collectOutput(consoleChild);
       const domain = `${ns}.${node}`;
       await waitFor(
         async () => {

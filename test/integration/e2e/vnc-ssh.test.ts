@@ -21,7 +21,6 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,6 +43,7 @@ import {
   startSshHost,
   writeSshHome,
 } from '../../support/ssh-host.js';
+import { collectOutput, firstBytes, vncListenerPort } from '../../support/plugin-run.js';
 import { waitFor } from '../../support/wait.js';
 
 const LONG = { timeoutMs: 300_000, intervalMs: 500 } as const;
@@ -235,28 +235,13 @@ describe('e2e: kubectl maaslab vnc over qemu+ssh with a real sshd', function () 
     const xml = await e().lv.virsh(['dumpxml', `${ns()}.v1`]);
     expect(xml).to.match(/<graphics type=['"]vnc['"] port=['"]59\d\d['"]/);
     const child = startVnc('v1');
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number>((resolve) =>
-      child.on('close', (code) => resolve(code ?? -1)),
-    );
-    const port = await waitFor(
-      () => Number(/on 127\.0\.0\.1:(\d+) /.exec(out)?.[1] ?? 0) || undefined,
-      { timeoutMs: 60_000, intervalMs: 100, description: `the local address (stderr: ${err})` },
-    );
-    const greet = (): Promise<{ greeting: string; ms: number }> =>
-      new Promise((resolve, reject) => {
-        const t0 = performance.now();
-        const socket = connect(port, '127.0.0.1');
-        socket.once('data', (d: Buffer) => {
-          resolve({ greeting: d.toString('latin1'), ms: performance.now() - t0 });
-          socket.destroy();
-        });
-        socket.once('error', reject);
-        socket.once('close', () => reject(new Error(`closed without a greeting (stderr: ${err})`)));
-      });
+    const output = collectOutput(child);
+    const port = await vncListenerPort(output);
+    const greet = async (): Promise<{ greeting: string; ms: number }> => {
+      const t0 = performance.now();
+      const greeting = await firstBytes(port, () => ` (stderr: ${output.err()})`);
+      return { greeting, ms: performance.now() - t0 };
+    };
     const plugin: number[] = [];
     for (let i = 0; i < 3; i++) {
       const { greeting, ms } = await greet();
@@ -264,7 +249,7 @@ describe('e2e: kubectl maaslab vnc over qemu+ssh with a real sshd', function () 
       plugin.push(ms);
     }
     child.kill('SIGINT');
-    expect(await exited, err).to.equal(0);
+    expect(await output.exited, output.err()).to.equal(0);
     // Straight to the endpoint, the same request the plugin makes.
     const direct: number[] = [];
     for (let i = 0; i < 3; i++) {

@@ -32,6 +32,7 @@ import {
 import { kubectlPath } from '../../support/kubectl.js';
 import { createServiceAccountWithToken } from '../../support/metrics-auth.js';
 import { freePort, kubectlApply } from '../../support/operator.js';
+import { collectOutput, firstBytes, vncListenerPort } from '../../support/plugin-run.js';
 import { waitFor } from '../../support/wait.js';
 
 const NODE = 'c1';
@@ -279,28 +280,12 @@ describe('plugin: kubectl maaslab console and vnc, through the operator, against
 
   it('vnc: a local listener whose connections reach the VNC server (RFB 003.008); SIGINT stops', async () => {
     const child = start('vnc', 'allowed');
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number>((resolve) =>
-      child.on('close', (code) => resolve(code ?? -1)),
-    );
-    const port = await waitFor(
-      () => Number(/on 127\.0\.0\.1:(\d+) /.exec(out)?.[1] ?? 0) || undefined,
-      { timeoutMs: 60_000, intervalMs: 100, description: `the local address (stderr: ${err})` },
-    );
-    const greeting = await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('data', (d: Buffer) => {
-        resolve(d.toString('latin1'));
-        socket.destroy();
-      });
-      socket.once('error', reject);
-    });
+    const output = collectOutput(child);
+    const port = await vncListenerPort(output);
+    const greeting = await firstBytes(port);
     expect(greeting).to.equal('RFB 003.008\n');
     child.kill('SIGINT');
-    expect(await exited, err).to.equal(0);
+    expect(await output.exited, output.err()).to.equal(0);
   });
 
   it('a token without maaslab-console-user is refused by the endpoint: 403 for console and vnc', async () => {
@@ -310,15 +295,8 @@ describe('plugin: kubectl maaslab console and vnc, through the operator, against
       /^error: Forbidden: user system:serviceaccount:[^:]+:reader cannot get resource "maasnodes\/console" in API group "maaslab\.dev"/,
     );
     const v = start('vnc', 'denied');
-    let out = '';
-    let err = '';
-    v.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    v.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number>((resolve) => v.on('close', (code) => resolve(code ?? -1)));
-    const port = await waitFor(
-      () => Number(/on 127\.0\.0\.1:(\d+) /.exec(out)?.[1] ?? 0) || undefined,
-      { timeoutMs: 60_000, intervalMs: 100, description: `the local address (stderr: ${err})` },
-    );
+    const output = collectOutput(v);
+    const port = await vncListenerPort(output);
     const closed = await new Promise<string>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       let got = '';
@@ -327,13 +305,13 @@ describe('plugin: kubectl maaslab console and vnc, through the operator, against
       socket.on('error', () => resolve(got));
     });
     expect(closed).to.equal('');
-    await waitFor(() => /maasnodes\/vnc/.test(err) || undefined, {
+    await waitFor(() => /maasnodes\/vnc/.test(output.err()) || undefined, {
       timeoutMs: 10_000,
       intervalMs: 100,
     });
-    expect(err).to.match(/error: Forbidden: .*cannot get resource "maasnodes\/vnc"/);
+    expect(output.err()).to.match(/error: Forbidden: .*cannot get resource "maasnodes\/vnc"/);
     v.kill('SIGINT');
-    await exited;
+    await output.exited;
   });
 
   it('a token the API server rejects: the plugin stops at the API server, the endpoint says 401', async () => {

@@ -17,7 +17,8 @@
 // nothing on the host changes). The Secret's key is authorized for root there and its
 // known_hosts holds sshd's host key, so a Hypervisor qemu+ssh://root@ADDRESS/system is Ready
 // from whichever pod holds its Lease, and a two-node lab on it is Ready with its domains
-// running on the private libvirtd. `kubectl maaslab vnc` and `console` reach a node of that lab
+// running on the private libvirtd. The ssh session serving the pod is then killed on sshd's
+// side: the pod reconnects on its own, same domains and UUIDs, none added. `kubectl maaslab vnc` and `console` reach a node of that lab
 // the way a user's do, through a port-forward to the Lease holder's console endpoint (a user
 // with only the console roles). A second address whose known_hosts entry is another key
 // gives Ready=False with reason HostKeyVerificationFailed. The lab is deleted while the
@@ -903,6 +904,79 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
     console.log(
       `      ssh: Hypervisor Ready over qemu+ssh from pod ${holder} ${hvReadyMs} ms after the apply, ` +
         `2-node lab Ready at ${labReadyMs} ms`,
+    );
+  });
+
+  it("reconnects from the pod when its ssh session is dropped on the sshd side: the Hypervisor is Ready again over a new session, the lab's domains keep their ids and UUIDs, none is added", async function () {
+    this.timeout(300_000);
+    const ns = labNs!.name;
+    const hv = sshHypervisors[sshHypervisors.length - 1]!;
+    /** The sshd sessions serving libvirt (virt-ssh-helper), by PID. */
+    const libvirtSessions = async (): Promise<number[]> =>
+      (await ssh!.sessions())
+        .filter((s) => s.commands.some((c) => c.includes('virt-ssh-helper')))
+        .map((s) => s.pid)
+        .sort();
+    /** name → UUID of the lab's domains, as the private libvirtd has them. */
+    const uuidsOf = async (): Promise<Record<string, string>> => {
+      const names = linesOf(await lv!.virsh(['list', '--all', '--name']), `${ns}.over-ssh-node`);
+      const out: Record<string, string> = {};
+      for (const name of names.sort()) out[name] = (await lv!.virsh(['domuuid', name])).trim();
+      return out;
+    };
+    const before = await domainsOf(ns, 'over-ssh');
+    const uuids = await uuidsOf();
+    const dropped = await libvirtSessions();
+    expect(dropped.length, 'the lease holder serves the Hypervisor over ssh').to.be.greaterThan(0);
+    const explain = async (): Promise<string> =>
+      [
+        `sessions: ${JSON.stringify(await ssh!.sessions())}`,
+        await kubectl('get', 'hypervisor', hv, '-o', 'yaml').catch(String),
+        await podsExplained(),
+      ].join('\n');
+
+    const t = Date.now();
+    for (const pid of dropped) process.kill(pid, 'SIGTERM');
+    // A new session (no PID of the dropped ones), opened by the pod's operator on its own.
+    const fresh = await waitFor(
+      async () =>
+        ((now) => now.length > 0 && now.every((p) => !dropped.includes(p)) && now)(
+          await libvirtSessions(),
+        ),
+      {
+        timeoutMs: 120_000,
+        intervalMs: 50,
+        description: 'a new ssh session from the pod',
+        explain,
+      },
+    );
+    const reconnectMs = Date.now() - t;
+    await waitFor(
+      async () => {
+        const h = await getJson('hypervisor', hv);
+        const l = await getJson('maaslab', 'over-ssh', ns);
+        return isReadyNow(h) && isReadyNow(l);
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        description: `${hv} and its lab Ready again`,
+        explain,
+      },
+    );
+    const readyMs = Date.now() - t;
+    // Some more passes over the new connection before counting.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(await domainsOf(ns, 'over-ssh'), 'same domains, same ids: none restarted').to.deep.equal(
+      before,
+    );
+    expect(await uuidsOf(), 'same UUIDs: none redefined, no duplicate').to.deep.equal(uuids);
+    const after = await libvirtSessions();
+    expect(after.every((p) => !dropped.includes(p))).to.equal(true);
+    expect(after.length, 'no more sessions than before the drop').to.be.at.most(dropped.length);
+    console.log(
+      `      ssh: ${dropped.length} session(s) dropped (${dropped.join(', ')}); the pod reconnected ` +
+        `after ${reconnectMs} ms (${fresh.join(', ')}), Hypervisor and lab Ready again at ${readyMs} ms`,
     );
   });
 

@@ -1,9 +1,10 @@
 // Helpers shared by the e2e tests (test/integration/e2e/): typed reads of our kinds as the
 // admin user, condition checks, kstatus's verdict, and filtering virsh listings to one
 // test namespace.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { createRestClient, type RestClient } from '../../src/runtime/client/rest.js';
 import { controlPlane, repoRoot } from './controlplane.js';
 import { type PrivateLibvirtd, run, startPrivateLibvirtd } from './libvirtd.js';
@@ -178,3 +179,94 @@ export async function startE2eEnvironment(
     throw err;
   }
 }
+
+/** A document of an example manifest, as the e2e tests edit it before applying. */
+export interface ExampleDoc {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec: Record<string, unknown>;
+}
+
+/**
+ * examples/recipe-lab.yaml as a user would apply it to `env`: the Hypervisor renamed to env's,
+ * on env's private libvirtd and pool (the private daemon has no `default` pool: the Hypervisor
+ * controller makes a dir pool), the lab in env's lab namespace on that Hypervisor. `editLab`
+ * changes the lab document before it is returned (its name, count, template, …).
+ */
+export async function recipeLabDocs(
+  env: Pick<E2eEnvironment, 'hv' | 'lv' | 'pool' | 'labNs'>,
+  editLab: (lab: ExampleDoc) => void = () => undefined,
+): Promise<ExampleDoc[]> {
+  const docs = parseAllDocuments(
+    await readFile(join(repoRoot, 'examples', 'recipe-lab.yaml'), 'utf8'),
+  ).map((d) => d.toJS() as ExampleDoc);
+  for (const d of docs) {
+    if (d.kind === 'Hypervisor') {
+      d.metadata.name = env.hv;
+      Object.assign(d.spec, {
+        uri: env.lv.uri,
+        storagePool: env.pool,
+        storagePoolPath: join(env.lv.dir, 'pool'),
+      });
+    } else {
+      d.metadata.namespace = env.labNs.name;
+      d.spec.hypervisor = env.hv;
+      editLab(d);
+    }
+  }
+  return docs;
+}
+
+/** What varies between the small labs of the e2e tests. */
+export interface SmallLabOptions {
+  readonly name: string;
+  readonly namespace: string;
+  readonly hypervisor: string;
+  /** The first three octets of the lab network's /24, e.g. `10.83.3`. */
+  readonly subnet: string;
+  /** Five octets: the nodes' MACs are this plus their index. */
+  readonly macPrefix: string;
+  readonly count?: number;
+  /** QEMU's VNC server on the hypervisor's loopback (the console tests want it). */
+  readonly vnc?: boolean;
+}
+
+/**
+ * A MaasLab as small as QEMU runs it (128 MiB nodes with a 64 MiB disk, two by default) on
+ * one isolated network `maas` at `<subnet>.1/24`: what the e2e tests build when the recipe's
+ * shape does not matter, only that its domains run.
+ */
+export const smallLab = (o: SmallLabOptions): Record<string, unknown> => ({
+  apiVersion: GROUP_VERSION,
+  kind: 'MaasLab',
+  metadata: { name: o.name, namespace: o.namespace },
+  spec: {
+    hypervisor: o.hypervisor,
+    networks: [
+      { name: 'maas', mode: 'isolated', ipv4: { address: `${o.subnet}.1`, prefixLength: 24 } },
+    ],
+    nodes: {
+      count: o.count ?? 2,
+      macPrefix: o.macPrefix,
+      template: {
+        memory: '128Mi',
+        disks: [{ name: 'root', size: '64Mi' }],
+        interfaces: [{ network: 'maas' }],
+        vnc: { enabled: o.vnc ?? false },
+      },
+    },
+  },
+});
+
+/**
+ * The environment's Hypervisor: its private libvirtd, with a dir pool in the daemon's
+ * folder (the private daemon has no `default` pool: the Hypervisor controller makes it).
+ */
+export const envHypervisor = (
+  env: Pick<E2eEnvironment, 'hv' | 'lv' | 'pool'>,
+): Record<string, unknown> => ({
+  apiVersion: GROUP_VERSION,
+  kind: 'Hypervisor',
+  metadata: { name: env.hv },
+  spec: { uri: env.lv.uri, storagePool: env.pool, storagePoolPath: join(env.lv.dir, 'pool') },
+});

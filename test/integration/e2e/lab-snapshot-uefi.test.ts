@@ -12,27 +12,22 @@
 //   4. deleting the snapshot frees both golden volumes; deleting the lab removes the node's
 //      disk and its NVRAM.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
 import type { MaasLab, MaasLabSnapshot } from '../../../src/api/v1alpha1/index.js';
+import { ContentType, type RestClient } from '../../../src/runtime/client/rest.js';
+import { controlPlane } from '../../support/controlplane.js';
 import {
-  ContentType,
-  type RestClient,
-  createRestClient,
-} from '../../../src/runtime/client/rest.js';
-import { controlPlane, repoRoot } from '../../support/controlplane.js';
-import { GROUP_VERSION, type MaaslabReader, maaslabReader } from '../../support/e2e.js';
-import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../../support/libvirtd.js';
-import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
-import {
-  type OperatorProcess,
-  applyOperatorRbac,
-  kubectlApply,
-  startOperator,
-} from '../../support/operator.js';
+  GROUP_VERSION,
+  type E2eEnvironment,
+  type MaaslabReader,
+  recipeLabDocs,
+  startE2eEnvironment,
+} from '../../support/e2e.js';
+import { type PrivateLibvirtd, run } from '../../support/libvirtd.js';
+import type { TestNamespace } from '../../support/namespace.js';
+import { kubectlApply } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
 
 const READY_TIMEOUT_MS = 480_000;
@@ -42,12 +37,6 @@ const VARS_TEMPLATE = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 /** The marker: 4 KiB of 0xab, 256 KiB into the NVRAM (inside its 528 KiB). */
 const MARKER = { offset: '256k', length: '4k', pattern: '0xab' } as const;
 
-interface Doc {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  spec: Record<string, unknown>;
-}
-
 const sha256 = async (path: string): Promise<string> =>
   createHash('sha256')
     .update(await readFile(path))
@@ -56,15 +45,12 @@ const sha256 = async (path: string): Promise<string> =>
 describe('e2e: a UEFI node in lab snapshots (its NVRAM captured and restored), operator as a child process', function () {
   this.timeout(900_000);
 
+  let env: E2eEnvironment;
   let lv: PrivateLibvirtd;
   let admin: RestClient;
   let read: MaaslabReader;
-  let scratch: string;
-  let leaseNs: TestNamespace;
   let labNs: TestNamespace;
-  let hv: string;
   let pool: string;
-  let operator: OperatorProcess;
   let logFile: string;
   /** The NVRAM's SHA-256 when it was captured. */
   let capturedSha: string;
@@ -114,44 +100,15 @@ describe('e2e: a UEFI node in lab snapshots (its NVRAM captured and restored), o
 
   before(async function () {
     this.timeout(300_000);
-    const cp = controlPlane();
-    admin = createRestClient(cp.restConfig('admin'));
-    read = maaslabReader(admin);
-    scratch = await mkdtemp(join(tmpdir(), 'maaslab-uefi-'));
-    logFile = join(scratch, 'operator.log');
-    lv = await startPrivateLibvirtd();
-    leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-uefi-op');
-    labNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-uefi');
-    hv = `uefi-${labNs.name.slice(-5)}`;
-    pool = `maaslab-${labNs.name.slice(-5)}`;
-    await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
-    operator = await startOperator({
-      kubeconfig: cp.operatorKubeconfig,
-      namespace: leaseNs.name,
-      logFile,
+    env = await startE2eEnvironment('uefi');
+    ({ lv, admin, read, labNs, pool, logFile } = env);
+    const docs = await recipeLabDocs(env, (d) => {
+      d.metadata.name = 'uefi';
+      const nodes = d.spec.nodes as { count: number; template: Record<string, unknown> };
+      nodes.count = 1;
+      Object.assign(nodes.template, { memory: '256Mi', firmware: 'uefi', haltMode: 'Destroy' });
     });
-
-    const docs = parseAllDocuments(
-      await readFile(join(repoRoot, 'examples', 'recipe-lab.yaml'), 'utf8'),
-    ).map((d) => d.toJS() as Doc);
-    for (const d of docs) {
-      if (d.kind === 'Hypervisor') {
-        d.metadata.name = hv;
-        Object.assign(d.spec, {
-          uri: lv.uri,
-          storagePool: pool,
-          storagePoolPath: join(lv.dir, 'pool'),
-        });
-      } else {
-        d.metadata.name = 'uefi';
-        d.metadata.namespace = labNs.name;
-        d.spec.hypervisor = hv;
-        const nodes = d.spec.nodes as { count: number; template: Record<string, unknown> };
-        nodes.count = 1;
-        Object.assign(nodes.template, { memory: '256Mi', firmware: 'uefi', haltMode: 'Destroy' });
-      }
-    }
-    await kubectlApply(cp.adminKubeconfig, docs, join(scratch, 'lab.yaml'));
+    await kubectlApply(controlPlane().adminKubeconfig, docs, join(env.scratch, 'lab.yaml'));
     await waitFor(
       async () =>
         (await lab()).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -161,18 +118,7 @@ describe('e2e: a UEFI node in lab snapshots (its NVRAM captured and restored), o
 
   after(async function () {
     this.timeout(180_000);
-    await operator?.stop().catch(() => undefined);
-    await admin
-      ?.request({
-        method: 'DELETE',
-        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor', name: hv },
-      })
-      .catch(() => undefined);
-    await lv?.stop();
-    await labNs?.delete();
-    await leaseNs?.delete();
-    if (process.env.MAASLAB_KEEP_E2E) console.log(`      operator log kept in ${logFile}`);
-    else await rm(scratch, { recursive: true, force: true });
+    await env?.stop();
   });
 
   it('1: names its NVRAM in the pool; starts with OVMF, which writes its variables there', async function () {
@@ -253,7 +199,7 @@ describe('e2e: a UEFI node in lab snapshots (its NVRAM captured and restored), o
     const golden = join(lv.dir, 'pool', vars.golden);
     expect((await stat(golden)).mode & 0o777).to.equal(0o444);
     // The golden copy holds exactly the NVRAM's bytes.
-    const raw = join(scratch, 'golden-vars.raw');
+    const raw = join(env.scratch, 'golden-vars.raw');
     await run('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', golden, raw]);
     expect(await sha256(raw)).to.equal(capturedSha);
     expect(await poolVolumes()).to.include(vars.golden);

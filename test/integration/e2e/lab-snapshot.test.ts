@@ -19,41 +19,32 @@
 // with its qcow2 overlay; a marker written into the overlay after the capture is gone after a
 // restore, and the controller runs again before the node.
 import { randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
 import type {
   Hypervisor,
   MaasLab,
   MaasLabSnapshot,
   MaasNode,
 } from '../../../src/api/v1alpha1/index.js';
-import {
-  ContentType,
-  type RestClient,
-  createRestClient,
-} from '../../../src/runtime/client/rest.js';
-import { controlPlane, repoRoot } from '../../support/controlplane.js';
+import { ContentType, type RestClient } from '../../../src/runtime/client/rest.js';
+import { controlPlane } from '../../support/controlplane.js';
 import {
   GROUP_VERSION,
   type E2eEnvironment,
+  type ExampleDoc,
   type MaaslabReader,
   conditionOf,
-  maaslabReader,
+  recipeLabDocs,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { startMaasApiServer, type MaasApiServer } from '../../support/maas-api-server/server.js';
 import { type NetnsEndpoint, exposeInNetns } from '../../support/netns-endpoint.js';
-import { type PrivateLibvirtd, run, startPrivateLibvirtd } from '../../support/libvirtd.js';
-import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
-import {
-  type OperatorProcess,
-  applyOperatorRbac,
-  kubectlApply,
-  startOperator,
-} from '../../support/operator.js';
+import { type PrivateLibvirtd, run } from '../../support/libvirtd.js';
+import type { TestNamespace } from '../../support/namespace.js';
+import { type OperatorProcess, kubectlApply } from '../../support/operator.js';
 import { parseMetrics, sample } from '../../support/metrics-text.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -63,20 +54,15 @@ const NODES = [1, 2, 3];
 /** Where the marker goes in a node's disk: 1 MiB in, 4 KiB of 0xab. */
 const MARKER = { offset: '1M', length: '4k', pattern: '0xab' } as const;
 
-interface Doc {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  spec: Record<string, unknown>;
-}
-
 describe('e2e: lab snapshots (capture, restore, faults), operator as a child process', function () {
   this.timeout(900_000);
 
+  let env: E2eEnvironment;
+  let faultsDir: string | undefined;
   let lv: PrivateLibvirtd;
   let admin: RestClient;
   let read: MaaslabReader;
   let scratch: string;
-  let leaseNs: TestNamespace;
   let labNs: TestNamespace;
   let hv: string;
   let pool: string;
@@ -84,7 +70,7 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
   let logFile: string;
   let faultsFile: string;
   /** The lab manifest as applied (hypervisor and namespace filled in). */
-  let labDoc: Doc;
+  let labDoc: ExampleDoc;
 
   const domainOf = (i: number, labName = 'recipe'): string => `${labNs.name}.${labName}-node${i}`;
   const volumeOf = (i: number, labName = 'recipe'): string => `${domainOf(i, labName)}-root.qcow2`;
@@ -174,46 +160,17 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
 
   before(async function () {
     this.timeout(300_000);
-    const cp = controlPlane();
-    admin = createRestClient(cp.restConfig('admin'));
-    read = maaslabReader(admin);
-    scratch = await mkdtemp(join(tmpdir(), 'maaslab-snap-'));
-    logFile = join(scratch, 'operator.log');
-    faultsFile = join(scratch, 'faults');
+    faultsDir = await mkdtemp(join(tmpdir(), 'maaslab-snap-faults-'));
+    faultsFile = join(faultsDir, 'faults');
     await writeFile(faultsFile, '');
-    lv = await startPrivateLibvirtd();
-    leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-snap-op');
-    labNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-snap');
-    hv = `snap-${labNs.name.slice(-5)}`;
-    pool = `maaslab-${labNs.name.slice(-5)}`;
-    await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
-    operator = await startOperator({
-      kubeconfig: cp.operatorKubeconfig,
-      namespace: leaseNs.name,
-      logFile,
-      env: { MAASLAB_TEST_FAULTS_FILE: faultsFile },
+    env = await startE2eEnvironment('snap', { env: { MAASLAB_TEST_FAULTS_FILE: faultsFile } });
+    ({ lv, admin, read, scratch, labNs, hv, pool, operator, logFile } = env);
+    const docs = await recipeLabDocs(env, (d) => {
+      const nodes = d.spec.nodes as { template: { memory: string } };
+      nodes.template.memory = '256Mi';
+      labDoc = structuredClone(d);
     });
-
-    const docs = parseAllDocuments(
-      await readFile(join(repoRoot, 'examples', 'recipe-lab.yaml'), 'utf8'),
-    ).map((d) => d.toJS() as Doc);
-    for (const d of docs) {
-      if (d.kind === 'Hypervisor') {
-        d.metadata.name = hv;
-        Object.assign(d.spec, {
-          uri: lv.uri,
-          storagePool: pool,
-          storagePoolPath: join(lv.dir, 'pool'),
-        });
-      } else {
-        d.metadata.namespace = labNs.name;
-        d.spec.hypervisor = hv;
-        const nodes = d.spec.nodes as { template: { memory: string } };
-        nodes.template.memory = '256Mi';
-        labDoc = structuredClone(d);
-      }
-    }
-    await kubectlApply(cp.adminKubeconfig, docs, join(scratch, 'lab.yaml'));
+    await kubectlApply(controlPlane().adminKubeconfig, docs, join(scratch, 'lab.yaml'));
     await waitFor(
       async () =>
         (await lab()).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -223,18 +180,8 @@ describe('e2e: lab snapshots (capture, restore, faults), operator as a child pro
 
   after(async function () {
     this.timeout(180_000);
-    await operator?.stop().catch(() => undefined);
-    await admin
-      ?.request({
-        method: 'DELETE',
-        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor', name: hv },
-      })
-      .catch(() => undefined);
-    await lv?.stop();
-    await labNs?.delete();
-    await leaseNs?.delete();
-    if (process.env.MAASLAB_KEEP_E2E) console.log(`      operator log kept in ${logFile}`);
-    else await rm(scratch, { recursive: true, force: true });
+    await env?.stop();
+    if (faultsDir) await rm(faultsDir, { recursive: true, force: true });
   });
 
   it('1: captures every node of the running lab (Offline), and the lab runs again', async function () {

@@ -3,22 +3,24 @@
 // kube-apiserver and a private libvirtd with QEMU TCG. Issue 4's scenarios 1 (recipe lab),
 // 12 (metrics), 2 (drift), 10 (two replicas with --leader-elect) and 7 (delete), in that
 // order, on one lab: building it is the slow part on a busy two-core machine.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
 import type { MaasLab, MaasNode } from '../../../src/api/v1alpha1/index.js';
 import { parseDomainXml } from '../../../src/libvirt/xml/index.js';
-import { type RestClient, createRestClient } from '../../../src/runtime/client/rest.js';
-import { controlPlane, repoRoot } from '../../support/controlplane.js';
-import { GROUP_VERSION, type MaaslabReader, linesOf, maaslabReader } from '../../support/e2e.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
-import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import type { RestClient } from '../../../src/runtime/client/rest.js';
+import { controlPlane } from '../../support/controlplane.js';
+import {
+  type E2eEnvironment,
+  type MaaslabReader,
+  linesOf,
+  recipeLabDocs,
+  startE2eEnvironment,
+} from '../../support/e2e.js';
+import type { PrivateLibvirtd } from '../../support/libvirtd.js';
+import type { TestNamespace } from '../../support/namespace.js';
 import {
   type OperatorProcess,
-  applyOperatorRbac,
   kubectlApply,
   kubectlRun,
   startOperator,
@@ -30,15 +32,10 @@ const LAB_READY_TIMEOUT_MS = 480_000;
 const GiB = 1024 ** 3;
 const MACS = ['52:54:00:7f:04:01', '52:54:00:7f:04:02', '52:54:00:7f:04:03'];
 
-interface Doc {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  spec: Record<string, unknown>;
-}
-
 describe('e2e: the recipe lab, operator as a child process', function () {
   this.timeout(900_000);
 
+  let env: E2eEnvironment;
   let lv: PrivateLibvirtd;
   let admin: RestClient;
   let read: MaaslabReader;
@@ -62,60 +59,20 @@ describe('e2e: the recipe lab, operator as a child process', function () {
 
   before(async function () {
     this.timeout(300_000);
-    const cp = controlPlane();
-    admin = createRestClient(cp.restConfig('admin'));
-    read = maaslabReader(admin);
-    scratch = await mkdtemp(join(tmpdir(), 'maaslab-e2e-'));
-    logFile = join(scratch, 'operator.log');
-    lv = await startPrivateLibvirtd();
-    leaseNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-operator');
-    labNs = await createTestNamespace(cp.kubeConfig('admin'), 'e2e-lab');
-    hv = `e2e-${labNs.name.slice(-5)}`;
-    pool = `maaslab-${labNs.name.slice(-5)}`;
-    await applyOperatorRbac(cp.adminKubeconfig, leaseNs.name, scratch);
-    serving = await startOperator({
-      kubeconfig: cp.operatorKubeconfig,
-      namespace: leaseNs.name,
-      leaderElect: true,
-      logFile,
-    });
-    operators.push(serving);
+    env = await startE2eEnvironment('lab', { leaderElect: true });
+    ({ lv, admin, read, scratch, leaseNs, labNs, hv, pool, logFile } = env);
+    serving = env.operator;
   });
 
   after(async function () {
     this.timeout(180_000);
+    // The replicas the tests started; env stops the first one.
     for (const op of operators) await op.stop().catch(() => undefined);
-    await admin
-      ?.request({
-        method: 'DELETE',
-        ref: { apiVersion: GROUP_VERSION, kind: 'Hypervisor', name: hv },
-      })
-      .catch(() => undefined);
-    await lv?.stop();
-    await labNs?.delete();
-    await leaseNs?.delete();
-    if (process.env.MAASLAB_KEEP_E2E) console.log(`      operator log kept in ${logFile}`);
-    else await rm(scratch, { recursive: true, force: true });
+    await env?.stop();
   });
 
   it('1: builds the recipe lab: three running PXE-first domains on a DHCP-less network', async function () {
-    const docs = parseAllDocuments(
-      await readFile(join(repoRoot, 'examples', 'recipe-lab.yaml'), 'utf8'),
-    ).map((d) => d.toJS() as Doc);
-    for (const d of docs) {
-      if (d.kind === 'Hypervisor') {
-        d.metadata.name = hv;
-        // The private daemon has no `default` pool: the Hypervisor controller makes a dir pool.
-        Object.assign(d.spec, {
-          uri: lv.uri,
-          storagePool: pool,
-          storagePoolPath: join(lv.dir, 'pool'),
-        });
-      } else {
-        d.metadata.namespace = labNs.name;
-        d.spec.hypervisor = hv;
-      }
-    }
+    const docs = await recipeLabDocs(env);
     const t0 = Date.now();
     await kubectlApply(controlPlane().adminKubeconfig, docs, join(scratch, 'lab.yaml'));
     await waitFor(

@@ -12,6 +12,7 @@ import {
   conditionOf,
   isReadyNow,
   type E2eEnvironment,
+  smallLab,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { controlPlane } from '../../support/controlplane.js';
@@ -31,27 +32,14 @@ describe('e2e: a hypervisor that never answers stalls nothing else', function ()
 
   const ns = (): string => env?.labNs.name ?? '';
   const kubeconfig = (): string => controlPlane().adminKubeconfig;
-  const lab = (name: string, hypervisor: string, third: number): Record<string, unknown> => ({
-    apiVersion: GROUP_VERSION,
-    kind: 'MaasLab',
-    metadata: { name, namespace: ns() },
-    spec: {
+  const lab = (name: string, hypervisor: string, third: number): Record<string, unknown> =>
+    smallLab({
+      name,
+      namespace: ns(),
       hypervisor,
-      networks: [
-        { name: 'maas', mode: 'isolated', ipv4: { address: `10.83.${third}.1`, prefixLength: 24 } },
-      ],
-      nodes: {
-        count: 2,
-        macPrefix: `52:54:00:7f:${(0x20 + third).toString(16)}`,
-        template: {
-          memory: '128Mi',
-          disks: [{ name: 'root', size: '64Mi' }],
-          interfaces: [{ network: 'maas' }],
-          vnc: { enabled: false },
-        },
-      },
-    },
-  });
+      subnet: `10.83.${third}`,
+      macPrefix: `52:54:00:7f:${(0x20 + third).toString(16)}`,
+    });
   /** Applies a lab and resolves to the milliseconds from the apply to Ready. */
   const buildLab = async (name: string, hypervisor: string, third: number): Promise<number> => {
     const e = env as E2eEnvironment;

@@ -24,6 +24,8 @@ import {
   kstatus,
   linesOf,
   type E2eEnvironment,
+  envHypervisor,
+  smallLab,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { type PrivateLibvirtd } from '../../support/libvirtd.js';
@@ -172,33 +174,15 @@ describe('e2e: lab lifecycle (kstatus, scale, network move, clone, libvirtd outa
 
   it('11: a Ready lab, its nodes, network and hypervisor are all Current to kstatus', async function () {
     const docs = [
-      {
-        apiVersion: GROUP_VERSION,
-        kind: 'Hypervisor',
-        metadata: { name: hv },
-        spec: { uri: lv.uri, storagePool: pool, storagePoolPath: join(lv.dir, 'pool') },
-      },
-      {
-        apiVersion: GROUP_VERSION,
-        kind: 'MaasLab',
-        metadata: { name: LAB, namespace: ns() },
-        spec: {
-          hypervisor: hv,
-          networks: [
-            { name: 'maas', mode: 'isolated', ipv4: { address: '10.79.0.1', prefixLength: 24 } },
-          ],
-          nodes: {
-            count: 3,
-            macPrefix: '52:54:00:7f:05',
-            template: {
-              memory: '128Mi',
-              disks: [{ name: 'root', size: '64Mi' }],
-              interfaces: [{ network: 'maas' }],
-              vnc: { enabled: false },
-            },
-          },
-        },
-      },
+      envHypervisor(env!),
+      smallLab({
+        name: LAB,
+        namespace: ns(),
+        hypervisor: hv,
+        subnet: '10.79.0',
+        macPrefix: '52:54:00:7f:05',
+        count: 3,
+      }),
     ];
     await kubectlApply(kubeconfig(), docs, join(scratch, 'lab.yaml'));
     await labReady('lab Ready');

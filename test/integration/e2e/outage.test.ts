@@ -17,6 +17,8 @@ import {
   kstatus,
   linesOf,
   type E2eEnvironment,
+  envHypervisor,
+  smallLab,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { type PrivateLibvirtd } from '../../support/libvirtd.js';
@@ -43,7 +45,6 @@ describe('e2e: outages and ownership (apiserver restart, power, foreign objects)
   let scratch: string;
   let labNs: TestNamespace;
   let hv: string;
-  let pool: string;
   let operator: OperatorProcess | undefined;
   let logFile: string;
   let env: E2eEnvironment | undefined;
@@ -121,7 +122,7 @@ describe('e2e: outages and ownership (apiserver restart, power, foreign objects)
   before(async function () {
     this.timeout(300_000);
     env = await startE2eEnvironment('ou');
-    ({ read, scratch, logFile, lv, labNs, hv, pool, operator } = env);
+    ({ read, scratch, logFile, lv, labNs, hv, operator } = env);
   });
 
   after(async function () {
@@ -131,33 +132,14 @@ describe('e2e: outages and ownership (apiserver restart, power, foreign objects)
 
   it('9b: kube-apiserver restarted under a Ready lab: the operator acts on the next change, no duplicates', async function () {
     const docs = [
-      {
-        apiVersion: GROUP_VERSION,
-        kind: 'Hypervisor',
-        metadata: { name: hv },
-        spec: { uri: lv.uri, storagePool: pool, storagePoolPath: join(lv.dir, 'pool') },
-      },
-      {
-        apiVersion: GROUP_VERSION,
-        kind: 'MaasLab',
-        metadata: { name: LAB, namespace: ns() },
-        spec: {
-          hypervisor: hv,
-          networks: [
-            { name: 'maas', mode: 'isolated', ipv4: { address: '10.89.0.1', prefixLength: 24 } },
-          ],
-          nodes: {
-            count: 2,
-            macPrefix: '52:54:00:7f:09',
-            template: {
-              memory: '128Mi',
-              disks: [{ name: 'root', size: '64Mi' }],
-              interfaces: [{ network: 'maas' }],
-              vnc: { enabled: false },
-            },
-          },
-        },
-      },
+      envHypervisor(env!),
+      smallLab({
+        name: LAB,
+        namespace: ns(),
+        hypervisor: hv,
+        subnet: '10.89.0',
+        macPrefix: '52:54:00:7f:09',
+      }),
     ];
     await kubectlApply(kubeconfig(), docs, join(scratch, 'lab.yaml'));
     await waitFor(async () => isReadyNow(await lab()), {

@@ -25,6 +25,7 @@ import {
   isReadyNow,
   linesOf,
   type E2eEnvironment,
+  smallLab,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { kubectlApply, kubectlRun } from '../../support/operator.js';
@@ -50,27 +51,14 @@ describe('e2e: central mode over qemu+ssh with a real sshd', function () {
   const e = (): E2eEnvironment => env as E2eEnvironment;
   const host = (): SshHost => ssh as SshHost;
   const ns = (): string => e().labNs.name;
-  const lab = (name: string, hypervisor: string, third: number): Record<string, unknown> => ({
-    apiVersion: GROUP_VERSION,
-    kind: 'MaasLab',
-    metadata: { name, namespace: ns() },
-    spec: {
+  const lab = (name: string, hypervisor: string, third: number): Record<string, unknown> =>
+    smallLab({
+      name,
+      namespace: ns(),
       hypervisor,
-      networks: [
-        { name: 'maas', mode: 'isolated', ipv4: { address: `10.84.${third}.1`, prefixLength: 24 } },
-      ],
-      nodes: {
-        count: 2,
-        macPrefix: `52:54:00:7e:${(0x20 + third).toString(16)}`,
-        template: {
-          memory: '128Mi',
-          disks: [{ name: 'root', size: '64Mi' }],
-          interfaces: [{ network: 'maas' }],
-          vnc: { enabled: false },
-        },
-      },
-    },
-  });
+      subnet: `10.84.${third}`,
+      macPrefix: `52:54:00:7e:${(0x20 + third).toString(16)}`,
+    });
   const hypervisor = (name: string, address: string): Record<string, unknown> => ({
     apiVersion: GROUP_VERSION,
     kind: 'Hypervisor',

@@ -21,13 +21,13 @@ import {
   type MaaslabReader,
   conditionOf,
   isReadyNow,
-  kstatus,
   linesOf,
   type E2eEnvironment,
   envHypervisor,
   smallLab,
   startE2eEnvironment,
 } from '../../support/e2e.js';
+import { labView } from '../../support/e2e-lab.js';
 import { type PrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace } from '../../support/namespace.js';
 import { kubectlApply, kubectlRun } from '../../support/operator.js';
@@ -49,82 +49,18 @@ describe('e2e: lab lifecycle (kstatus, scale, network move, clone, libvirtd outa
   let labNs: TestNamespace;
   let hv: string;
   let pool: string;
-  let logFile: string;
   let env: E2eEnvironment | undefined;
 
   const kubeconfig = (): string => controlPlane().adminKubeconfig;
   const ns = (): string => labNs.name;
-  const domainOf = (node: string): string => `${ns()}.${node}`;
-  const labNode = (i: number): string => `${LAB}-node${i}`;
-  const volumeOf = (node: string): string => `${domainOf(node)}-root.qcow2`;
-  const lab = (): Promise<MaasLab> => read.get<MaasLab>('MaasLab', LAB, ns());
-  const node = (name: string): Promise<MaasNode> => read.get<MaasNode>('MaasNode', name, ns());
-  const verdict = async (kind: string, ref: string): Promise<string> =>
-    (await kstatus(kubeconfig(), kind, ref)).status;
-  const patch = async (resource: string, body: unknown, namespaced = true): Promise<void> => {
-    await kubectlRun(kubeconfig(), [
-      'patch',
-      ...(namespaced ? ['-n', ns()] : []),
-      resource,
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify(body),
-    ]);
-  };
-  const labReady = (description: string): Promise<MaasLab> =>
-    waitFor(async () => ((x) => isReadyNow(x) && x)(await lab()), {
-      ...LONG,
-      description: `${description} (log: ${logFile})`,
-    });
-  const nodeStatus = (name: string, printable: string): Promise<MaasNode> =>
-    waitFor(
-      async () => {
-        const n = await node(name);
-        return (
-          n.status?.observedGeneration === n.metadata?.generation &&
-          n.status?.printableStatus === printable &&
-          n
-        );
-      },
-      {
-        ...LONG,
-        description: `${name} ${printable} (log: ${logFile})`,
-        explain: async () => explainNodes([name]),
-      },
-    );
-  /**
-   * What the operator reported and what libvirt says of each node (state and reason, as
-   * `virsh domstate --reason` gives them), with the daemon's last log lines: a wait that
-   * times out on a machine nobody can log into explains itself.
-   */
-  const explainNodes = async (names: readonly string[]): Promise<string> => {
-    const lines: string[] = [];
-    for (const name of names) {
-      const n = await node(name).catch(() => undefined);
-      const ready = n && conditionOf(n, 'Ready');
-      const libvirt = await lv
-        .virsh(['domstate', '--reason', domainOf(name)])
-        .then((out) => out.trim())
-        .catch((err: unknown) => `virsh failed: ${String(err)}`);
-      lines.push(
-        `${name}: printableStatus=${n?.status?.printableStatus ?? '?'} ` +
-          `state=${n?.status?.state ?? '?'} observedGeneration=${n?.status?.observedGeneration ?? '?'}/` +
-          `${n?.metadata?.generation ?? '?'} Ready=${ready?.status ?? '?'} (${ready?.reason ?? ''}: ` +
-          `${ready?.message ?? ''}); libvirt: ${libvirt}`,
-      );
-    }
-    return `${lines.join('\n')}\nlibvirtd log tail:\n${await lv.logTail(30)}`;
-  };
-  /** Our lab's domains (all states) and volumes, sorted. */
-  const labDomains = async (): Promise<string[]> =>
-    linesOf(await lv.virsh(['list', '--all', '--name']), `${ns()}.${LAB}-node`).sort();
+  const { domainOf, labNode, lab, node, verdict, patch, labReady, nodeStatus, labDomains, domId } =
+    labView(() => env!, LAB, LONG);
+  const volumeOf = (name: string): string => `${domainOf(name)}-root.qcow2`;
+  /** Our lab's volumes, sorted. */
   const labVolumes = async (): Promise<string[]> =>
     linesOf(await lv.virsh(['vol-list', '--pool', pool]), `${ns()}.${LAB}-node`)
       .map((l) => l.split(/\s+/)[0] ?? '')
       .sort();
-  const domId = async (name: string): Promise<string> =>
-    (await lv.virsh(['domid', domainOf(name)])).trim();
   const macOf = async (name: string): Promise<string | undefined> =>
     parseDomainXml(await lv.virsh(['dumpxml', '--inactive', domainOf(name)])).interfaces[0]?.mac;
   const capacityOf = async (volume: string): Promise<string> =>
@@ -164,7 +100,7 @@ describe('e2e: lab lifecycle (kstatus, scale, network move, clone, libvirtd outa
   before(async function () {
     this.timeout(300_000);
     env = await startE2eEnvironment('lc');
-    ({ read, scratch, logFile, lv, labNs, hv, pool } = env);
+    ({ read, scratch, lv, labNs, hv, pool } = env);
   });
 
   after(async function () {

@@ -5,7 +5,7 @@
 import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import type { MaasLab, MaasNode, VirtNetwork } from '../../../src/api/v1alpha1/index.js';
+import type { MaasNode, VirtNetwork } from '../../../src/api/v1alpha1/index.js';
 import { NameConflictReason } from '../../../src/api/v1alpha1/index.js';
 import { buildDomainXml, buildNetworkXml } from '../../../src/libvirt/xml/index.js';
 import { controlPlane } from '../../support/controlplane.js';
@@ -14,13 +14,12 @@ import {
   type MaaslabReader,
   conditionOf,
   isReadyNow,
-  kstatus,
-  linesOf,
   type E2eEnvironment,
   envHypervisor,
   smallLab,
   startE2eEnvironment,
 } from '../../support/e2e.js';
+import { labView } from '../../support/e2e-lab.js';
 import { type PrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace } from '../../support/namespace.js';
 import { type OperatorProcess, kubectlApply, kubectlRun } from '../../support/operator.js';
@@ -51,42 +50,18 @@ describe('e2e: outages and ownership (apiserver restart, power, foreign objects)
 
   const kubeconfig = (): string => controlPlane().adminKubeconfig;
   const ns = (): string => labNs.name;
-  const domainOf = (node: string): string => `${ns()}.${node}`;
-  const labNode = (i: number): string => `${LAB}-node${i}`;
-  const lab = (): Promise<MaasLab> => read.get<MaasLab>('MaasLab', LAB, ns());
-  const node = (name: string): Promise<MaasNode> => read.get<MaasNode>('MaasNode', name, ns());
-  const verdict = async (kind: string, ref: string): Promise<string> =>
-    (await kstatus(kubeconfig(), kind, ref)).status;
-  const patch = async (resource: string, body: unknown): Promise<void> => {
-    await kubectlRun(kubeconfig(), [
-      'patch',
-      '-n',
-      ns(),
-      resource,
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify(body),
-    ]);
-  };
-  const nodeStatus = (name: string, printable: string): Promise<MaasNode> =>
-    waitFor(
-      async () => {
-        const n = await node(name);
-        return (
-          n.status?.observedGeneration === n.metadata?.generation &&
-          n.status?.printableStatus === printable &&
-          n
-        );
-      },
-      { ...LONG, description: `${name} ${printable} (log: ${logFile})` },
-    );
-  const labDomains = async (): Promise<string[]> =>
-    linesOf(await lv.virsh(['list', '--all', '--name']), `${ns()}.${LAB}-node`).sort();
-  const domId = async (name: string): Promise<string> =>
-    (await lv.virsh(['domid', domainOf(name)])).trim();
-  const domState = async (name: string): Promise<string> =>
-    (await lv.virsh(['domstate', domainOf(name)])).trim();
+  const {
+    domainOf,
+    labNode,
+    lab,
+    labReady,
+    verdict,
+    patch,
+    nodeStatus,
+    labDomains,
+    domId,
+    domState,
+  } = labView(() => env!, LAB, LONG);
   const apply = async (
     kind: string,
     name: string,
@@ -142,10 +117,7 @@ describe('e2e: outages and ownership (apiserver restart, power, foreign objects)
       }),
     ];
     await kubectlApply(kubeconfig(), docs, join(scratch, 'lab.yaml'));
-    await waitFor(async () => isReadyNow(await lab()), {
-      ...LONG,
-      description: `lab Ready (log: ${logFile})`,
-    });
+    await labReady('lab Ready');
     const ids = await Promise.all([1, 2].map((i) => domId(labNode(i))));
 
     const restarts = async (kind: string): Promise<number> =>

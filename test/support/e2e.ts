@@ -15,6 +15,7 @@ import {
   applyOperatorRbac,
   startOperator,
 } from './operator.js';
+import { waitFor } from './wait.js';
 
 /** apiVersion of every maaslab kind. */
 export const GROUP_VERSION = 'maaslab.dev/v1alpha1';
@@ -264,9 +265,36 @@ export const smallLab = (o: SmallLabOptions): Record<string, unknown> => ({
  */
 export const envHypervisor = (
   env: Pick<E2eEnvironment, 'hv' | 'lv' | 'pool'>,
+  spec: Record<string, unknown> = {},
 ): Record<string, unknown> => ({
   apiVersion: GROUP_VERSION,
   kind: 'Hypervisor',
   metadata: { name: env.hv },
-  spec: { uri: env.lv.uri, storagePool: env.pool, storagePoolPath: join(env.lv.dir, 'pool') },
+  spec: {
+    uri: env.lv.uri,
+    storagePool: env.pool,
+    storagePoolPath: join(env.lv.dir, 'pool'),
+    ...spec,
+  },
 });
+
+/**
+ * Waits for the pool the operator makes for {@link envHypervisor}, then creates `name` in it,
+ * a blank qcow2 of `size` (virsh's units) as a user would make an image volume (the operator
+ * never deletes it).
+ */
+export async function createUserVolume(
+  env: Pick<E2eEnvironment, 'lv' | 'pool' | 'logFile'>,
+  name: string,
+  size: string,
+): Promise<void> {
+  await waitFor(
+    async () =>
+      await env.lv.virsh(['pool-info', env.pool]).then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: 240_000, intervalMs: 500, description: `pool ${env.pool} (log: ${env.logFile})` },
+  );
+  await env.lv.virsh(['vol-create-as', env.pool, name, size, '--format', 'qcow2']);
+}

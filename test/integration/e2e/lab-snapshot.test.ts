@@ -37,6 +37,8 @@ import {
   type ExampleDoc,
   type MaaslabReader,
   conditionOf,
+  createUserVolume,
+  envHypervisor,
   recipeLabDocs,
   startE2eEnvironment,
 } from '../../support/e2e.js';
@@ -554,31 +556,8 @@ describe('e2e: lab snapshots of a lab with its own MAAS controller VM, operator 
     env = await startE2eEnvironment('snapc');
     ns = env.labNs.name;
     const kubeconfig = controlPlane().adminKubeconfig;
-    await kubectlApply(
-      kubeconfig,
-      [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: env.hv },
-          spec: {
-            uri: env.lv.uri,
-            storagePool: env.pool,
-            storagePoolPath: join(env.lv.dir, 'pool'),
-          },
-        },
-      ],
-      join(env.scratch, 'hypervisor.yaml'),
-    );
-    await waitFor(
-      async () =>
-        await virsh(['pool-info', env!.pool]).then(
-          () => true,
-          () => false,
-        ),
-      { ...LONG, description: `pool ${env.pool} (log: ${env.logFile})` },
-    );
-    await virsh(['vol-create-as', env.pool, BASE_VOLUME, '64M', '--format', 'qcow2']);
+    await kubectlApply(kubeconfig, [envHypervisor(env)], join(env.scratch, 'hypervisor.yaml'));
+    await createUserVolume(env, BASE_VOLUME, '64M');
     await kubectlApply(
       kubeconfig,
       [

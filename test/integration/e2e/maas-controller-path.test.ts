@@ -27,6 +27,8 @@ import {
   type MaaslabReader,
   conditionOf,
   isReadyNow,
+  createUserVolume,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { run } from '../../support/libvirtd.js';
@@ -90,42 +92,9 @@ describe('e2e: the operator reaches the lab controller at its own address (names
     env = await startE2eEnvironment('mc');
     ({ read, logFile, hv } = env);
     ns = env.labNs.name;
-    await apply(
-      [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: hv },
-          spec: {
-            uri: env.lv.uri,
-            storagePool: env.pool,
-            storagePoolPath: join(env.lv.dir, 'pool'),
-            maasPowerAddress: POWER_ADDRESS,
-          },
-        },
-      ],
-      'hypervisor.yaml',
-    );
-    // The operator makes the pool; the image volume is the user's (the operator never
-    // deletes it), here a blank qcow2 made with virsh as a user would.
-    await waitFor(
-      async () =>
-        await run('virsh', ['-c', env!.lv.uri, 'pool-info', env!.pool]).then(
-          () => true,
-          () => false,
-        ),
-      { ...LONG, description: `pool ${env.pool} (log: ${logFile})` },
-    );
-    await run('virsh', [
-      '-c',
-      env.lv.uri,
-      'vol-create-as',
-      env.pool,
-      BASE_VOLUME,
-      '64M',
-      '--format',
-      'qcow2',
-    ]);
+    await apply([envHypervisor(env, { maasPowerAddress: POWER_ADDRESS })], 'hypervisor.yaml');
+    // The operator makes the pool; the image volume is the user's.
+    await createUserVolume(env, BASE_VOLUME, '64M');
   });
 
   after(async function () {

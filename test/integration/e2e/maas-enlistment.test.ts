@@ -15,6 +15,7 @@ import {
   conditionOf,
   isReadyNow,
   type E2eEnvironment,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { startMaasApiServer, type MaasApiServer } from '../../support/maas-api-server/server.js';
@@ -112,17 +113,7 @@ describe('e2e: MAAS enlistment (external MAAS, the MAAS API test server)', funct
     });
     await apply(
       [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: hv },
-          spec: {
-            uri: env.lv.uri,
-            storagePool: env.pool,
-            storagePoolPath: join(env.lv.dir, 'pool'),
-            maasPowerAddress: POWER_ADDRESS,
-          },
-        },
+        envHypervisor(env, { maasPowerAddress: POWER_ADDRESS }),
         secret('maas-key', maas.createApiKey()),
         // Well formed, unknown to MAAS.
         secret(

@@ -1,9 +1,29 @@
-// What the tests that run `kubectl maaslab console` and `vnc` as child processes share: their
-// output as it arrives, the port of vnc's local listener, and the first bytes a connection to
-// it gets (the VNC server's RFB greeting).
-import type { ChildProcess } from 'node:child_process';
+// What the tests that run `kubectl maaslab` as child processes share: a run to its end with
+// its output; for `console` and `vnc`, their output as it arrives, the port of vnc's local
+// listener, and the first bytes a connection to it gets (the VNC server's RFB greeting).
+import { type ChildProcess, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { waitFor } from './wait.js';
+
+/** A finished process: its exit code and its whole output. */
+export interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `file args` to its end and collects its output; never rejects on a non-zero exit. */
+export function exec(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 /** A plugin process's output so far and its exit code. */
 export interface PluginOutput {

@@ -15,6 +15,7 @@ import {
   GROUP_VERSION,
   conditionOf,
   type E2eEnvironment,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { parseMetrics, sample } from '../../support/metrics-text.js';
@@ -117,21 +118,13 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     await kubectlApply(
       kubeconfig(),
       [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: env.hv },
-          spec: {
-            uri: env.lv.uri,
-            storagePool: env.pool,
-            storagePoolPath: join(env.lv.dir, 'pool'),
-            bmc: {
-              listenAddress: '127.0.0.1',
-              redfishPort,
-              ipmiPortRange: `${ipmi.first}-${ipmi.last}`,
-            },
+        envHypervisor(env, {
+          bmc: {
+            listenAddress: '127.0.0.1',
+            redfishPort,
+            ipmiPortRange: `${ipmi.first}-${ipmi.last}`,
           },
-        },
+        }),
         {
           apiVersion: 'v1',
           kind: 'Secret',

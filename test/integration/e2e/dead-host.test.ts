@@ -13,6 +13,7 @@ import {
   isReadyNow,
   type E2eEnvironment,
   smallLab,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { controlPlane } from '../../support/controlplane.js';
@@ -72,19 +73,7 @@ describe('e2e: a hypervisor that never answers stalls nothing else', function ()
     env = await startE2eEnvironment('dh', {
       args: ['--libvirt-connect-timeout', `${CONNECT_TIMEOUT_S}s`],
     });
-    const { lv, hv, pool } = env;
-    await kubectlApply(
-      kubeconfig(),
-      [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: hv },
-          spec: { uri: lv.uri, storagePool: pool, storagePoolPath: join(lv.dir, 'pool') },
-        },
-      ],
-      join(env.scratch, 'hv.yaml'),
-    );
+    await kubectlApply(kubeconfig(), [envHypervisor(env)], join(env.scratch, 'hv.yaml'));
   });
 
   after(async function () {

@@ -32,6 +32,7 @@ import {
   GROUP_VERSION,
   type E2eEnvironment,
   isReadyNow,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { kubectlPath } from '../../support/kubectl.js';
@@ -187,16 +188,7 @@ describe('e2e: kubectl maaslab vnc over qemu+ssh with a real sshd', function () 
     await kubectlApply(
       cp.adminKubeconfig,
       [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: e().hv },
-          spec: {
-            uri: `qemu+ssh://root@${ssh.address}/system`,
-            storagePool: e().pool,
-            storagePoolPath: join(e().lv.dir, 'pool'),
-          },
-        },
+        envHypervisor(e(), { uri: `qemu+ssh://root@${ssh.address}/system` }),
         {
           apiVersion: GROUP_VERSION,
           kind: 'VirtNetwork',

@@ -27,6 +27,7 @@ import {
   GROUP_VERSION,
   type E2eEnvironment,
   isReadyNow,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { kubectlPath } from '../../support/kubectl.js';
@@ -160,16 +161,7 @@ describe('plugin: kubectl maaslab console and vnc, through the operator, against
     await kubectlApply(
       cp.adminKubeconfig,
       [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: e().hv },
-          spec: {
-            uri: e().lv.uri,
-            storagePool: e().pool,
-            storagePoolPath: join(e().lv.dir, 'pool'),
-          },
-        },
+        envHypervisor(e()),
         {
           apiVersion: GROUP_VERSION,
           kind: 'VirtNetwork',

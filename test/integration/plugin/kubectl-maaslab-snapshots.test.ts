@@ -19,7 +19,6 @@
 //      at once while the operator captures;
 //   6. failures: an unknown lab or snapshot, exit 1 and one error line, nothing created or
 //      patched.
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
@@ -38,12 +37,14 @@ import {
   GROUP_VERSION,
   type E2eEnvironment,
   isReadyNow,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { kubectlPath } from '../../support/kubectl.js';
 import { run } from '../../support/libvirtd.js';
 import { kubectlApply } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
+import { type Run, exec } from '../../support/plugin-run.js';
 
 const LAB = 'recipe';
 const NODES = [1, 2];
@@ -63,25 +64,6 @@ const inOrder = (lines: readonly string[], phases: readonly string[]): boolean =
   const seen = lines.map((l) => phases.indexOf(/: ([A-Za-z]+)[, ]/.exec(l)?.[1] ?? ''));
   return seen.every((p, i) => p >= 0 && (i === 0 || p >= (seen[i - 1] ?? 0)));
 };
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `file args` and collects its output; never rejects on a non-zero exit. */
-function exec(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe('plugin: kubectl maaslab snapshot, snapshots and restore, against the operator and a private libvirtd', function () {
   this.timeout(900_000);
@@ -167,16 +149,7 @@ describe('plugin: kubectl maaslab snapshot, snapshots and restore, against the o
     await kubectlApply(
       cp.adminKubeconfig,
       [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: e().hv },
-          spec: {
-            uri: e().lv.uri,
-            storagePool: e().pool,
-            storagePoolPath: join(e().lv.dir, 'pool'),
-          },
-        },
+        envHypervisor(e()),
         {
           apiVersion: GROUP_VERSION,
           kind: 'MaasLab',

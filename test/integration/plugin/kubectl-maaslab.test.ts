@@ -11,7 +11,6 @@
 //
 // One small lab (two 128 MiB nodes with VNC) and a stand-alone node behind a virtual IPMI
 // BMC; the tests run in order and share them.
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
@@ -24,11 +23,13 @@ import {
   conditionOf,
   type E2eEnvironment,
   isReadyNow,
+  envHypervisor,
   startE2eEnvironment,
 } from '../../support/e2e.js';
 import { kubectlPath } from '../../support/kubectl.js';
 import { freePort, freeUdpRange, kubectlApply } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
+import { type Run, exec } from '../../support/plugin-run.js';
 
 const LAB = 'recipe';
 /** The lab's one network, as the lab controller names its VirtNetwork. */
@@ -37,25 +38,6 @@ const SOLO = 'solo';
 const LONG = { timeoutMs: 240_000, intervalMs: 500 } as const;
 /** `--timeout` of every `--wait`: QEMU TCG on a busy two-core machine is slow to start. */
 const WAIT = ['--wait', '--timeout', '4m'] as const;
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `file args` and collects its output; never rejects on a non-zero exit. */
-function exec(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 interface EventLike {
   readonly reason?: string;
@@ -144,21 +126,13 @@ describe('plugin: kubectl maaslab, run by kubectl, against the operator and a pr
     await kubectlApply(
       cp.adminKubeconfig,
       [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: 'Hypervisor',
-          metadata: { name: e().hv },
-          spec: {
-            uri: e().lv.uri,
-            storagePool: e().pool,
-            storagePoolPath: join(e().lv.dir, 'pool'),
-            bmc: {
-              listenAddress: '127.0.0.1',
-              redfishPort: await freePort(),
-              ipmiPortRange: `${ipmi.first}-${ipmi.last}`,
-            },
+        envHypervisor(e(), {
+          bmc: {
+            listenAddress: '127.0.0.1',
+            redfishPort: await freePort(),
+            ipmiPortRange: `${ipmi.first}-${ipmi.last}`,
           },
-        },
+        }),
         {
           apiVersion: 'v1',
           kind: 'Secret',

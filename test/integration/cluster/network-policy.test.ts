@@ -10,7 +10,9 @@
 // HTTP status (the operator answered), `refused` (the pod's kernel answered with a reset:
 // the packet got there, nothing listens) or `timeout` (the SYN was dropped: what a policy
 // does). First without the policies, so that the later timeouts are the enforcer's doing and
-// not the network's; then with them; then without them again.
+// not the network's; then with them; then without them again. With them, Debian's Prometheus
+// also scrapes from inside each client pod's network namespace (as 65534, so that nothing
+// exempts it as root): up from the scraper's namespace, a timed-out scrape from the other.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +29,7 @@ import {
   type TestServiceAccount,
   createServiceAccountWithToken,
 } from '../../support/metrics-auth.js';
+import { type NetnsPrometheus, startPrometheusInNetns } from '../../support/monitoring.js';
 import { queuedPackets } from '../../support/network-policy.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -127,6 +130,26 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
     ).trim();
   const metricsFrom = (ns: string, token = ''): Promise<string> =>
     probe(ns, 'https', 8080, '/metrics', token);
+  const prometheuses: NetnsPrometheus[] = [];
+  /** The network namespace of the client pod in `ns`: its container's process's. */
+  const clientNetns = async (ns: string): Promise<string> => {
+    const pod = await core().readNamespacedPod({ name: 'client', namespace: ns });
+    const id = pod.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, '');
+    const line = (await cluster!.ctr(['task', 'ls'])).split('\n').find((l) => l.startsWith(id));
+    const pid = line?.trim().split(/\s+/)[1];
+    if (!pid) throw new Error(`no task for container ${id} of ${ns}/client`);
+    return `/proc/${pid}/ns/net`;
+  };
+  /** Prometheus in the client pod's network namespace, scraping the operator with the reader's token. */
+  const startPrometheusInPod = async (ns: string): Promise<NetnsPrometheus> => {
+    const p = await startPrometheusInNetns(
+      await clientNetns(ns),
+      `${operatorIP}:8080`,
+      reader!.token,
+    );
+    prometheuses.push(p);
+    return p;
+  };
   const operatorPod = async (): Promise<V1Pod> => {
     const pods = await core().listNamespacedPod({
       namespace: operatorNs,
@@ -268,6 +291,7 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
     const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
       await fn().catch((err: unknown) => console.error(`      cleanup (${what}): ${String(err)}`));
     };
+    for (const p of prometheuses) await step('prometheus', () => p.stop());
     await step('reader', async () => reader?.cleanup());
     await step('namespaces', () =>
       kubectl([
@@ -340,6 +364,45 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
     // The same reset was seen above without policies; now that SYN is dropped.
     expect(await probe(otherNs, 'tcp', 9443)).to.equal('timeout');
     expect(await probe(monitoringNs, 'tcp', 9443)).to.equal('timeout');
+  });
+
+  it("a real Prometheus in the scraper pod's network namespace scrapes with the reader's token; in the other pod's, its scrape is dropped", async function () {
+    this.timeout(180_000);
+    // Debian's Prometheus, as user 65534, inside each client pod's network namespace: its
+    // packets leave with the pod's address, which is what the enforcer matches policies on.
+    const [allowed, denied] = await Promise.all(
+      [monitoringNs, otherNs].map((ns) => startPrometheusInPod(ns)),
+    );
+    const t = Date.now();
+    const up = await waitFor(
+      async () => {
+        const a = await allowed!.target();
+        return a?.health === 'up' && a;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        description: "the scraper namespace's Prometheus target up",
+        explain: async () => JSON.stringify(await allowed!.target()),
+      },
+    );
+    console.log(`      prometheus (scraper pod's netns): target up in ${Date.now() - t} ms`);
+    expect(up.lastError).to.equal('');
+    const down = await waitFor(
+      async () => {
+        const d = await denied!.target();
+        return d?.health === 'down' && d;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        description: "the other namespace's Prometheus target down",
+        explain: async () => JSON.stringify(await denied!.target()),
+      },
+    );
+    // A drop, not a refusal: the scrape times out.
+    expect(down.lastError).to.match(/deadline exceeded|timeout/i);
+    console.log(`      prometheus (other pod's netns): target down: ${down.lastError}`);
   });
 
   it('without the policies again, the other namespace reaches the metrics port again', async function () {

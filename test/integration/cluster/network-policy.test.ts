@@ -7,9 +7,9 @@
 // scraper, as allow-metrics-traffic.yaml documents), one in a namespace without the label.
 //
 // Each connection attempt runs in a client pod (kubectl exec) and reports how it ended: an
-// HTTP status (the operator answered), `refused` (the pod's kernel answered with a reset:
-// the packet got there, nothing listens) or `timeout` (the SYN was dropped: what a policy
-// does). First without the policies, so that the later timeouts are the enforcer's doing and
+// HTTP status (the operator answered), `refused` (the pod's kernel answered with a TCP reset
+// or an ICMP port unreachable: the packet got there, nothing listens) or `timeout` (the packet
+// was dropped: what a policy does). First without the policies, so that the later timeouts are the enforcer's doing and
 // not the network's; then with them; then without them again. With them, Debian's Prometheus
 // also scrapes from inside each client pod's network namespace (as 65534, so that nothing
 // exempts it as root): up from the scraper's namespace, a timed-out scrape from the other.
@@ -48,7 +48,7 @@ const POD_SELECTOR = 'app.kubernetes.io/name=maaslab-operator,app.kubernetes.io/
 const CONNECT_TIMEOUT_MS = 3000;
 
 /**
- * The client's probe, run with `node -e` in a client pod: `tcp HOST PORT` connects;
+ * The client's probe, run with `node -e` in a client pod: `tcp HOST PORT` connects; `udp HOST PORT` sends two datagrams;
  * `http|https HOST PORT PATH` also sends a GET (with stdin's token as the bearer when given)
  * and reports the status. Prints one of: `status NNN`, `connected`, `refused`, `timeout`,
  * or the error code.
@@ -61,6 +61,10 @@ const failed = (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : e.code || Str
 setTimeout(() => done('timeout'), ${CONNECT_TIMEOUT_MS});
 if (mode === 'tcp') {
   require('node:net').connect(Number(port), host, () => done('connected')).on('error', failed);
+} else if (mode === 'udp') {
+  // A connected UDP socket reports the pod's ICMP port unreachable as ECONNREFUSED.
+  const s = require('node:dgram').createSocket('udp4').on('error', failed);
+  s.connect(Number(port), host, () => { s.send('x'); setTimeout(() => s.send('x'), 300); });
 } else {
   const headers = token ? { authorization: 'Bearer ' + token } : {};
   require('node:' + mode).get({ host, port: Number(port), path, headers, rejectUnauthorized: false },
@@ -103,7 +107,7 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
   /** From the client pod in `ns`: how a connection to the operator pod ends. */
   const probe = async (
     ns: string,
-    mode: 'tcp' | 'http' | 'https',
+    mode: 'tcp' | 'udp' | 'http' | 'https',
     port: number,
     path = '/',
     token = '',
@@ -317,6 +321,7 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
     expect(await metricsFrom(monitoringNs)).to.equal('status 401');
     expect(await metricsFrom(otherNs)).to.equal('status 401');
     expect(await probe(otherNs, 'tcp', 9443)).to.equal('refused');
+    expect(await probe(otherNs, 'udp', 6200)).to.equal('refused');
   });
 
   it('with deploy/base/network-policy applied, only the metrics=enabled namespace reaches the metrics port', async function () {
@@ -356,7 +361,7 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
     expect(pod.status?.containerStatuses?.[0]?.restartCount).to.equal(0);
   });
 
-  it('allow-bmc-traffic: TCP 8443 reaches the pod from any namespace; a port no policy names does not', async function () {
+  it('allow-bmc-traffic: TCP 8443 and UDP 6230-6329 reach the pod from any namespace; ports no policy names do not', async function () {
     this.timeout(120_000);
     // Nothing listens on 8443 without a Hypervisor with BMCs: the pod's reset, not a drop.
     expect(await probe(otherNs, 'tcp', 8443)).to.equal('refused');
@@ -364,6 +369,11 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
     // The same reset was seen above without policies; now that SYN is dropped.
     expect(await probe(otherNs, 'tcp', 9443)).to.equal('timeout');
     expect(await probe(monitoringNs, 'tcp', 9443)).to.equal('timeout');
+    // UDP 6230-6329 (IPMI): both ends of the range answered by the pod, just outside dropped.
+    expect(await probe(otherNs, 'udp', 6230)).to.equal('refused');
+    expect(await probe(otherNs, 'udp', 6329)).to.equal('refused');
+    expect(await probe(otherNs, 'udp', 6200)).to.equal('timeout');
+    expect(await probe(otherNs, 'udp', 6330)).to.equal('timeout');
   });
 
   it("a real Prometheus in the scraper pod's network namespace scrapes with the reader's token; in the other pod's, its scrape is dropped", async function () {

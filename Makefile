@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl kube-node cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node kube-network-policies cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -76,6 +76,9 @@ kube-node: ## build bin/kube-node (kubelet, kube-scheduler, kube-proxy) and bin/
 	@hack/build-kube-testenv.sh kube-node
 	@hack/build-kube-testenv.sh pause
 
+kube-network-policies: ## build bin/kube-network-policies, the test node's NetworkPolicy enforcer (test/netpol; cached likewise)
+	@hack/build-kube-testenv.sh kube-network-policies
+
 # Needs root (mmdebstrap, file owners in the layers); installs mmdebstrap and umoci itself.
 image: deps native ## the operator's OCI image from Debian packages and npm, no registry (build/image/, cached)
 	@hack/build-image.sh
@@ -98,11 +101,11 @@ test-unit: deps native kubectl ## unit tests: pure code and the libvirt test dri
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
 
-test-integration: deps native kube-testenv kubectl kube-node cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
+test-integration: deps native kube-testenv kubectl kube-node kube-network-policies cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
 
-test: deps native kube-testenv kubectl kube-node cloud-image lint ## the whole suite, as CI runs it
+test: deps native kube-testenv kubectl kube-node kube-network-policies cloud-image lint ## the whole suite, as CI runs it
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) --no-print-directory crds-check
 	@status=0; \
@@ -116,10 +119,10 @@ demo: deps native kube-testenv kubectl ## the main job: the recipe lab on a priv
 	node --import tsx hack/demo.ts
 
 # node itself, not tsx's CLI, for the same reason as demo.
-cluster: deps kube-testenv kubectl kube-node ## a real single-node cluster (kubelet, containerd, CNI) left running; Ctrl-C tears it down
+cluster: deps kube-testenv kubectl kube-node kube-network-policies ## a real single-node cluster (kubelet, containerd, CNI) left running; Ctrl-C tears it down
 	node --import tsx hack/cluster.ts
 
-test-cluster: deps native kube-testenv kubectl kube-node ## only test/integration/cluster/: the operator's image as pods on a real kubelet
+test-cluster: deps native kube-testenv kubectl kube-node kube-network-policies ## only test/integration/cluster/: the operator's image as pods on a real kubelet
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/cluster.json mocha --node-option import=tsx --require test/integration/setup.ts \
 	  --reporter test/support/reporter.cjs --timeout 900000 'test/integration/cluster/**/*.test.ts'

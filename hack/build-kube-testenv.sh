@@ -5,9 +5,14 @@
 #   hack/build-kube-testenv.sh kubectl          bin/kubectl (the package test/controlplane/cmd/kubectl)
 #   hack/build-kube-testenv.sh kube-node        bin/kube-node: kubelet, kube-scheduler, kube-proxy
 #   hack/build-kube-testenv.sh pause            bin/pause: the pod sandbox's process (static)
+#   hack/build-kube-testenv.sh kube-network-policies
+#                                               bin/kube-network-policies: the node's NetworkPolicy
+#                                               enforcer (its own module, test/netpol)
 #
-# All come from the same go.mod, so kubectl and the node are always the control plane's
-# own release.
+# The first four come from the same go.mod, so kubectl and the node are always the control
+# plane's own release. The enforcer has its own go.mod: sigs.k8s.io/kube-network-policies
+# pins its own client-go, and sharing a go.mod would move the other binaries' dependencies
+# (and invalidate their caches) with it.
 # A cold build compiles all of kube-apiserver, kube-controller-manager and etcd (or all
 # of kubectl and kustomize), which takes many minutes on two cores, so each binary is
 # cached under
@@ -26,8 +31,9 @@ kube-testenv) pkg=. sources=(. -path ./cmd -prune -o) ;;
 kubectl) pkg=./cmd/kubectl sources=(./cmd/kubectl) ;;
 kube-node) pkg=./cmd/kube-node sources=(./cmd/kube-node) ;;
 pause) pkg=./cmd/pause sources=(./cmd/pause) ;;
+kube-network-policies) src=$root/test/netpol pkg=. sources=(.) ;;
 *)
-	echo "build-kube-testenv: unknown binary '$name' (kube-testenv, kubectl, kube-node or pause)" >&2
+	echo "build-kube-testenv: unknown binary '$name' (kube-testenv, kubectl, kube-node, pause or kube-network-policies)" >&2
 	exit 2
 	;;
 esac
@@ -70,23 +76,27 @@ fi
 
 echo "$name: building $hash with $go_version (a cold build takes several minutes)" >&2
 cd "$src"
-kube_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
-build_date=$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes)
-if [[ $kube_version =~ ^v([0-9]+)\.([0-9]+)\. ]]; then
-	major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
-else
-	echo "build-kube-testenv: cannot parse k8s.io/kubernetes version '$kube_version'" >&2
-	exit 1
-fi
-
-# /version and `kubectl version` must report the real release: clients and the
-# apiserver's own compatibility checks read it. client-go keeps a second copy of the
-# same variables (kubectl prints that one as its client version).
 ldflags="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	ldflags+=" -X $p.gitVersion=$kube_version -X $p.gitMajor=$major -X $p.gitMinor=$minor"
-	ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$build_date"
-done
+if [[ $name == kube-network-policies ]]; then
+	# Upstream's release, for the "built" line; the binary reports no version.
+	kube_version=$(go list -m -f '{{.Version}}' sigs.k8s.io/kube-network-policies)
+else
+	kube_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
+	build_date=$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes)
+	if [[ $kube_version =~ ^v([0-9]+)\.([0-9]+)\. ]]; then
+		major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+	else
+		echo "build-kube-testenv: cannot parse k8s.io/kubernetes version '$kube_version'" >&2
+		exit 1
+	fi
+	# /version and `kubectl version` must report the real release: clients and the
+	# apiserver's own compatibility checks read it. client-go keeps a second copy of the
+	# same variables (kubectl prints that one as its client version).
+	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X $p.gitVersion=$kube_version -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+		ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$build_date"
+	done
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/$name-build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

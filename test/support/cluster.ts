@@ -9,6 +9,7 @@
 //   ┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄┄
 //   the node: network namespace maaslab-node-XXXX (made here) and a private mount namespace
 //     node0 10.245.N.1/30, default route          kubelet, kube-proxy (iptables) (bin/kube-node)
+//                                                 kube-network-policies (bin/kube-network-policies)
 //     cni0 (bridge) 10.244.0.1/24, the pods      containerd + runc (Debian), cgroupfs driver
 //     0.0.0.0:<apiserver port> ──▶ Unix socket ──▶ this process ──▶ 127.0.0.1:<apiserver port>
 //   host end of node0's veth pair: 10.245.N.2/30 (N random), so that the apiserver reaches the
@@ -53,6 +54,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, DiscoveryV1Api, type V1EndpointSlice } from '@kubernetes/client-node';
 import { type ControlPlane, repoRoot, startControlPlane } from './controlplane.js';
+import { divertToQueue, enforcerArgs, NFQUEUE_ID, queueBound } from './network-policy.js';
 import { waitFor } from './wait.js';
 
 const exec = promisify(execFile);
@@ -97,6 +99,11 @@ export interface ClusterOptions {
   nodeTaints?: readonly string[];
   /** How long to wait for the Node to be Ready (default 5 min: a loaded machine is slow). */
   readyTimeoutMs?: number;
+  /**
+   * Enforce NetworkPolicies with kube-network-policies (test/support/network-policy.ts);
+   * default true. The enforcer runs before the kubelet, so no pod ever runs unenforced.
+   */
+  networkPolicies?: boolean;
   /** Keep the state directory (logs, configs) after stop(); default: removed. */
   keepDir?: boolean;
   /** Progress messages (default: none). */
@@ -154,11 +161,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const say = options.log ?? ((): void => undefined);
   const kubeNode = process.env.KUBE_NODE ?? join(repoRoot, 'bin', 'kube-node');
   const kubeTestenv = process.env.KUBE_TESTENV ?? join(repoRoot, 'bin', 'kube-testenv');
-  for (const bin of [kubeNode, kubeTestenv]) {
+  const enforce = options.networkPolicies ?? true;
+  const netpolBin = join(repoRoot, 'bin', 'kube-network-policies');
+  for (const bin of [kubeNode, kubeTestenv, ...(enforce ? [netpolBin] : [])]) {
     try {
       await access(bin, constants.X_OK);
     } catch (err) {
-      throw new Error(`${bin} is missing: run 'make kube-testenv kube-node'`, { cause: err });
+      throw new Error(
+        `${bin} is missing: run 'make kube-testenv kube-node kube-network-policies'`,
+        {
+          cause: err,
+        },
+      );
     }
   }
   for (const tool of ['containerd', 'runc', 'ctr', 'ip', 'iptables', 'nsenter', 'unshare']) {
@@ -488,6 +502,20 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await ctrArgs(['images', 'import', pause.archive]);
     mark('containerd', t);
 
+    // NetworkPolicies enforced before the kubelet starts any pod; the queue rules go in once
+    // the enforcer has synced its caches and bound the queue (it fails closed).
+    const enforcer = enforce
+      ? startInNode('kube-network-policies', netpolBin, enforcerArgs(cp.adminKubeconfig, nodeName))
+      : undefined;
+    if (enforcer) {
+      t = Date.now();
+      await until(enforcer, `netfilter queue ${NFQUEUE_ID} bound by kube-network-policies`, () =>
+        queueBound(netns),
+      );
+      await divertToQueue(netns, POD_CIDR);
+      mark('networkPolicies', t);
+    }
+
     // The kubelet, with cgroupfs under a cgroup of its own.
     t = Date.now();
     await makeCgroups(cgroupRoot);
@@ -532,6 +560,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
     const core = cp.kubeConfig().makeApiClient(CoreV1Api);
     const watched = [kubelet, proxy, containerd, kcm, scheduler, forwarder];
+    if (enforcer) watched.push(enforcer);
     const readyBy = Date.now() + (options.readyTimeoutMs ?? 300_000);
     let last = 'no answer yet';
     for (;;) {

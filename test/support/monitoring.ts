@@ -1,12 +1,14 @@
 // Helpers for the tests of deploy/monitoring and deploy/argocd: reading the PrometheusRule and
 // the Grafana dashboard, turning dashboard queries into what Grafana would send, running the
-// Argo CD health Lua under lua5.1, and a real Prometheus server on 127.0.0.1.
-import { type ChildProcess, spawn } from 'node:child_process';
+// Argo CD health Lua under lua5.1, and a real Prometheus server on 127.0.0.1 (or in a pod's
+// network namespace).
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { repoRoot } from './controlplane.js';
 import { freePort } from './operator.js';
@@ -321,5 +323,88 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       return body.data?.activeTargets ?? [];
     },
     stop,
+  };
+}
+
+/** A Prometheus in another network namespace (see {@link startPrometheusInNetns}). */
+export interface NetnsPrometheus {
+  /** Its one target once scraped at least once, else undefined. */
+  target(): Promise<PromTarget | undefined>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Debian's `prometheus` as user 65534 inside network namespace `net` (a /proc/PID/ns/net or
+ * /run/netns path), e.g. a pod's: its scrapes leave with that namespace's address, as a
+ * Prometheus pod's do. One job scrapes `target` (host:port) /metrics over HTTPS with
+ * `token` as the bearer (TLS verification off), every 2 s with a 2 s timeout.
+ */
+export async function startPrometheusInNetns(
+  net: string,
+  target: string,
+  token: string,
+): Promise<NetnsPrometheus> {
+  const run = promisify(execFile);
+  const dir = await mkdtemp(join(tmpdir(), 'maaslab-netns-prometheus-'));
+  await writeFile(join(dir, 'token'), token, { mode: 0o600 });
+  const config = {
+    global: { scrape_interval: '2s', scrape_timeout: '2s', evaluation_interval: '2s' },
+    scrape_configs: [
+      {
+        job_name: 'maaslab-operator',
+        scheme: 'https',
+        static_configs: [{ targets: [target] }],
+        authorization: { credentials_file: join(dir, 'token') },
+        tls_config: { insecure_skip_verify: true },
+      },
+    ],
+  };
+  await writeFile(join(dir, 'prometheus.yml'), stringify(config));
+  await run('chown', ['-R', '65534:65534', dir]);
+  // Its own namespace's loopback: port 9090 is free in a namespace nothing else listens in.
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=${net}`,
+      '--',
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'prometheus',
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      '--web.listen-address=127.0.0.1:9090',
+      '--log.level=warn',
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = once(child, 'exit');
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  return {
+    async target() {
+      const { stdout } = await run('nsenter', [
+        `--net=${net}`,
+        '--',
+        'curl',
+        '-sS',
+        '--max-time',
+        '5',
+        'http://127.0.0.1:9090/api/v1/targets?state=active',
+      ]).catch(() => ({ stdout: '' }));
+      if (!stdout) return undefined;
+      const { data } = JSON.parse(stdout) as { data: { activeTargets: PromTarget[] } };
+      const t = data.activeTargets[0];
+      return t && t.health !== 'unknown' ? t : undefined;
+    },
+    async stop() {
+      process.off('exit', killOnExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }

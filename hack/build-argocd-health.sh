@@ -4,7 +4,8 @@
 #   ${MAASLAB_CACHE:-$HOME/.cache/maaslab}/argocd-health/<hash>/argocd-health
 # keyed by go.mod, go.sum, the module's .go files, this script and the Go version, like
 # hack/build-kube-testenv.sh. A cold build compiles Argo CD's API types and their
-# dependencies (about 1,200 packages), several minutes on two cores; a hit is a copy.
+# dependencies (about 1,230 packages): 4.4 min on two cores with the modules downloaded and
+# an empty Go build cache, 20 min while the machine was busy; a hit is a copy (under 1 s).
 set -euo pipefail
 
 name=argocd-health

@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl kube-node kube-network-policies cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node kube-network-policies argocd-health cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -72,6 +72,11 @@ cloud-image: system-packages ## build the controller boot test's Debian cloud im
 kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 	@hack/build-kube-testenv.sh
 
+# Argo CD's own health machinery (util/lua, util/settings, gitops-engine's health) for the
+# Argo CD health test: its own Go module, test/argocd-health.
+argocd-health: ## build bin/argocd-health, Argo CD's Lua health evaluation as a command (cached likewise)
+	@hack/build-argocd-health.sh
+
 kube-node: ## build bin/kube-node (kubelet, kube-scheduler, kube-proxy) and bin/pause, the control plane's release (cached likewise)
 	@hack/build-kube-testenv.sh kube-node
 	@hack/build-kube-testenv.sh pause
@@ -101,11 +106,11 @@ test-unit: deps native kubectl ## unit tests: pure code and the libvirt test dri
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
 
-test-integration: deps native kube-testenv kubectl kube-node kube-network-policies cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
+test-integration: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
 
-test: deps native kube-testenv kubectl kube-node kube-network-policies cloud-image lint ## the whole suite, as CI runs it
+test: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health cloud-image lint ## the whole suite, as CI runs it
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) --no-print-directory crds-check
 	@status=0; \

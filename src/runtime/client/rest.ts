@@ -258,7 +258,7 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
   const open = async (
     method: string,
     path: string,
-    extra: { body?: string; contentType?: string; signal?: AbortSignal; stream?: boolean } = {},
+    extra: { body?: string; contentType?: string; signal?: AbortSignal } = {},
   ): Promise<IncomingMessage> => {
     for (let attempt = 0; ; attempt++) {
       const credential = await credentials.current();
@@ -359,7 +359,7 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
       const opening = deadline(timeoutMs, abort.signal);
       let res: IncomingMessage;
       try {
-        res = await open('GET', path, { signal: opening.signal, stream: true });
+        res = await open('GET', path, { signal: opening.signal });
         if (!ok(res)) {
           throw apiExceptionFrom(res.statusCode ?? 0, await readText(res), `WATCH ${path}`);
         }

@@ -31,19 +31,8 @@ export interface Transport {
     body?: string;
     contentType?: string;
     signal?: AbortSignal;
-    /** A watch: a response that streams for minutes, on a connection of its own. */
-    stream?: boolean;
   }): Promise<IncomingMessage>;
 }
-
-/**
- * Connections for requests (watches aside), at most. Events are posted without waiting, so a
- * build's bursts opened a TLS connection per request in flight (130 at 1000 nodes), each with
- * its socket, TLS state and buffers kept alive afterwards; beyond this many, requests wait in
- * the Agent's queue for a free connection instead. client-go sends everything over one
- * HTTP/2 connection.
- */
-export const MAX_REQUEST_CONNECTIONS = 16;
 
 /** How to reach the server. */
 export interface TransportOptions {
@@ -134,26 +123,17 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
       `proxy ${shown(proxy)} for ${config.server}: only http:// proxies are supported`,
     );
   }
-  // Requests and watches on two Agents: a watch holds its connection for minutes, so under
-  // the request Agent's connection limit enough watches would leave requests no connection.
-  let agents: { requests: HttpAgent; streams: HttpAgent } | undefined;
+  let agent: HttpAgent | undefined;
   let agentCert: string | undefined;
-  const agentFor = (credential: Credential, stream: boolean): HttpAgent => {
+  const agentFor = (credential: Credential): HttpAgent => {
     const cert = credential.certificate;
-    if (!agents || (cert !== undefined && cert.cert !== agentCert)) {
-      // A new client certificate (an exec plugin rotated it) needs a new TLS context. Streams
-      // on the old Agents' sockets (watches) run on until they end; their idle sockets are
-      // never used again and close when the server drops them.
-      agentCert = cert?.cert;
-      agents = { requests: newAgent(cert, MAX_REQUEST_CONNECTIONS), streams: newAgent(cert) };
-    }
-    return stream ? agents.streams : agents.requests;
-  };
-  const newAgent = (cert: Credential['certificate'], maxSockets?: number): HttpAgent => {
-    const limit = maxSockets === undefined ? {} : { maxSockets };
+    if (agent && (cert === undefined || cert.cert === agentCert)) return agent;
+    // A new client certificate (an exec plugin rotated it) needs a new TLS context. Streams
+    // on the old Agent's sockets (watches) run on until they end; its idle sockets are never
+    // used again and close when the server drops them.
+    agentCert = cert?.cert;
     const tls: AgentOptions = {
       keepAlive: true,
-      ...limit,
       ca: config.caData,
       cert: cert?.cert ?? config.clientCertificateData,
       key: cert?.key ?? config.clientKeyData,
@@ -161,16 +141,18 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
       ...(config.tlsServerName && { servername: config.tlsServerName }),
     };
     if (secure) {
-      return proxy ? new TunnelAgent(tls, proxy, opts.connectTimeoutMs) : new HttpsAgent(tls);
+      agent = proxy ? new TunnelAgent(tls, proxy, opts.connectTimeoutMs) : new HttpsAgent(tls);
+    } else {
+      agent = new HttpAgent({ keepAlive: true });
     }
-    return new HttpAgent({ keepAlive: true, ...limit });
+    return agent;
   };
   const send = secure ? httpsRequest : httpRequest;
   // Plain http through a proxy: the request goes to the proxy with the absolute URL.
   const viaProxy = !secure && proxy !== undefined;
   const authorization = proxy && proxyAuthorization(proxy);
   return {
-    open({ method, path, credential, body, contentType, signal, stream = false }) {
+    open({ method, path, credential, body, contentType, signal }) {
       return new Promise((resolve, reject) => {
         const headers: Record<string, string> = {
           Accept: 'application/json',
@@ -193,7 +175,7 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
             method,
             path: viaProxy ? `${server.origin}${prefix}${path}` : prefix + path,
             headers,
-            agent: agentFor(credential, stream),
+            agent: agentFor(credential),
             signal,
           },
           resolve,

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { RestConfig } from '../../../../src/runtime/client/kubeconfig.js';
-import { MAX_REQUEST_CONNECTIONS } from '../../../../src/runtime/client/transport.js';
 import {
   ContentType,
   type RestClient,
@@ -155,50 +154,6 @@ describe('runtime/rest', () => {
       timeoutSeconds: '300',
     });
     expect(done).to.equal(false);
-  });
-});
-
-describe('runtime/rest connections', () => {
-  it(`keeps requests to ${MAX_REQUEST_CONNECTIONS} connections, and watches on connections beside them`, async () => {
-    const LEASE = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'ns' };
-    // Every request waits until released: all connections are busy at once.
-    const waiting: ServerResponse[] = [];
-    const api = await fakeApiServer((s, res) => {
-      if (s.url.includes('watch=true')) {
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.write(JSON.stringify({ type: 'BOOKMARK', object: { metadata: {} } }) + '\n');
-      } else waiting.push(res);
-    });
-    const sockets = new Set<unknown>();
-    api.server.on('connection', (socket) => sockets.add(socket));
-    try {
-      const rest = createRestClient(kubeConfigFor(api.url));
-      await rest.path(LEASE); // discovery first, on its own
-      const requests = Array.from({ length: 3 * MAX_REQUEST_CONNECTIONS }, (_, i) =>
-        rest.request({ method: 'GET', ref: { ...LEASE, name: `l${i}` } }),
-      );
-      for (let i = 0; i < 200 && waiting.length < MAX_REQUEST_CONNECTIONS; i++) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      await new Promise((r) => setTimeout(r, 50));
-      expect(waiting.length).to.equal(MAX_REQUEST_CONNECTIONS);
-      // A watch is not queued behind them.
-      let bookmarks = 0;
-      const watch = await rest.watch(LEASE, {}, { onEvent: () => bookmarks++, onDone: () => {} });
-      for (let i = 0; i < 200 && bookmarks === 0; i++) await new Promise((r) => setTimeout(r, 5));
-      expect(bookmarks).to.equal(1);
-      watch.stop();
-      // Released, the queued requests go out on the same connections and all complete.
-      const release = setInterval(() => waiting.splice(0).forEach((res) => json(res, 200, {})), 5);
-      await Promise.all(requests);
-      clearInterval(release);
-      expect(api.seen.filter((s) => !s.url.includes('watch=true'))).to.have.length(requests.length);
-      // The discovery's connection is reused; the watch has one of its own.
-      expect(sockets.size).to.equal(MAX_REQUEST_CONNECTIONS + 1);
-    } finally {
-      api.server.closeAllConnections();
-      await new Promise((r) => api.server.close(r));
-    }
   });
 });
 

@@ -74,6 +74,17 @@ const OPERATOR_ROOT = process.env.BENCH_OPERATOR_ROOT ?? repoRoot;
  * bench/scale-compare.ts.
  */
 const FIGURES_JSON = process.env.BENCH_FIGURES_JSON;
+/**
+ * BENCH_HEAP_SNAPSHOT=<dir>: at all Ready, the operator writes a V8 heap snapshot there
+ * (`--heapsnapshot-signal`, then SIGUSR2), for bench/heap-summary.ts. Writing it stops the
+ * operator for seconds, after the build's figures are taken.
+ */
+const HEAP_SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
+/**
+ * BENCH_ALLOC_PROFILE=<dir>: the operator samples every allocation during the build, garbage
+ * included (bench/alloc-profile.mjs), and writes a .heapprofile there at all Ready.
+ */
+const ALLOC_PROFILE_DIR = process.env.BENCH_ALLOC_PROFILE;
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
 const CLOCK_TICKS = 100;
 
@@ -285,6 +296,10 @@ async function startFleetOperator(
     script: join(OPERATOR_ROOT, 'dist', 'src', 'cli', 'main.js'),
     // BENCH_NODE_OPTIONS: extra V8/Node flags for the operator alone, to compare settings.
     nodeOptions: [
+      ...(HEAP_SNAPSHOT_DIR
+        ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOT_DIR}`]
+        : []),
+      ...(ALLOC_PROFILE_DIR ? ['--import', join(repoRoot, 'bench', 'alloc-profile.mjs')] : []),
       ...(process.env.BENCH_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? []),
       ...nodeOptions,
     ],
@@ -293,7 +308,13 @@ async function startFleetOperator(
       join(OPERATOR_ROOT, 'dist', 'src', 'cli', 'options.js'),
       'utf8',
     ).includes('--metrics-secure'),
-    env: await operatorEnv(),
+    env: {
+      ...(await operatorEnv()),
+      ...(ALLOC_PROFILE_DIR ? { BENCH_ALLOC_PROFILE: ALLOC_PROFILE_DIR } : {}),
+      ...(process.env.BENCH_ALLOC_PROFILE_KIND
+        ? { BENCH_ALLOC_PROFILE_KIND: process.env.BENCH_ALLOC_PROFILE_KIND }
+        : {}),
+    },
   });
   await kubectlApply(
     fleet.cp.adminKubeconfig,
@@ -325,6 +346,20 @@ async function startFleetOperator(
   // Let the Hypervisors' first passes finish before the clock starts.
   await settled(operator, 0);
   return operator;
+}
+
+/**
+ * Asks the operator for a heap snapshot (SIGUSR2 under `--heapsnapshot-signal`) and waits
+ * until it is written: V8 writes it on the main thread, so /metrics answering again after the
+ * file appeared means the file is complete.
+ */
+async function heapSnapshot(op: OperatorProcess, dir: string, suffix: string): Promise<void> {
+  const count = (): number => readdirSync(dir).filter((f) => f.endsWith(suffix)).length;
+  const before = count();
+  op.child.kill('SIGUSR2');
+  while (count() === before) await delay(200);
+  await scrape(op);
+  say(`  ${suffix} written in ${dir}`);
 }
 
 /** Applies every lab and resolves with the seconds until all are Ready. */
@@ -366,11 +401,14 @@ async function main(): Promise<void> {
     const p0 = procStats(pid);
     const cp0 = treeCpuSeconds(fleet.cp.pid);
     const load0 = loadAverages();
+    if (ALLOC_PROFILE_DIR) operator.child.kill('SIGUSR2');
     const buildSeconds = await buildLabs(fleet, scratch);
     const p1 = procStats(pid);
     const cp1 = treeCpuSeconds(fleet.cp.pid);
     const m1 = await scrape(operator);
     const load1 = loadAverages();
+    if (HEAP_SNAPSHOT_DIR) await heapSnapshot(operator, HEAP_SNAPSHOT_DIR, '.heapsnapshot');
+    if (ALLOC_PROFILE_DIR) await heapSnapshot(operator, ALLOC_PROFILE_DIR, '.heapprofile');
     if (FIGURES_JSON) {
       writeFileSync(
         FIGURES_JSON,

@@ -13,6 +13,7 @@ import {
   ProgressingReason,
   StalledCondition,
   VirtNetworkKind,
+  type MaasLab,
   type MaasNode,
 } from '../../api/v1alpha1/index.js';
 import { EventType, isDeleting } from '../../runtime/index.js';
@@ -68,6 +69,40 @@ const retried =
     }
   };
 
+/** The same objects in the same order (the caches' frozen objects: identity means unchanged). */
+const sameObjects = (a: readonly object[], b: readonly object[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The last collisions computed on a hypervisor, with the objects they were computed from. A
+ * lab passes again whenever one of its nodes' status changes, while its peers and stand-alone
+ * nodes (cached objects, replaced whenever they change) stay the same: at 1000 nodes the
+ * recomputation was 9 % of all the operator allocated during a build.
+ */
+const lastCollisions = new Map<
+  string,
+  {
+    readonly peers: readonly Readonly<MaasLab>[];
+    readonly standalone: readonly Readonly<MaasNode>[];
+    readonly collisions: ReturnType<typeof macCollisions>;
+  }
+>();
+
+/** macCollisions, or the last result on the same hypervisor when its inputs are the same. */
+function collisionsOf(
+  peers: readonly Readonly<MaasLab>[],
+  standalone: readonly Readonly<MaasNode>[],
+): ReturnType<typeof macCollisions> {
+  const hypervisor = peers[0]?.spec.hypervisor ?? '';
+  const last = lastCollisions.get(hypervisor);
+  if (last && sameObjects(last.peers, peers) && sameObjects(last.standalone, standalone)) {
+    return last.collisions;
+  }
+  const collisions = macCollisions(peers, standalone);
+  if (peers.length > 0) lastCollisions.set(hypervisor, { peers, standalone, collisions });
+  return collisions;
+}
+
 /** A missing Hypervisor stalls the lab (HypervisorNotFound); nothing is built. */
 const requireHypervisor: Phase<LabPass> = async ({ scope, found }) => {
   if (scope.hypervisor !== undefined) return next;
@@ -86,7 +121,7 @@ const requireHypervisor: Phase<LabPass> = async ({ scope, found }) => {
 const checkMacs: Phase<LabPass> = async (pass) => {
   const { scope, found } = pass;
   const { lab } = scope;
-  pass.blocking = collisionsBlocking(lab, macCollisions(scope.peers, scope.standaloneNodes));
+  pass.blocking = collisionsBlocking(lab, collisionsOf(scope.peers, scope.standaloneNodes));
   if (pass.blocking.length === 0) return next;
   const message = collisionMessage(pass.blocking);
   found.stalled = { reason: MacCollisionReason, message };

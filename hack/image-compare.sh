@@ -36,10 +36,12 @@
 # node:24-slim, the Dockerfile's image and ours; written to build/image/compare.json and
 # printed as a table. The Dockerfile's image is build/image/dockerfile-image.oci.tar.
 #
-# Cached under ${MAASLAB_CACHE:-$HOME/.cache/maaslab}/image-compare/: node:24-slim by its
-# recipe (Debian release, this script's recipe lines, the Node, npm, corepack and Yarn
-# versions), the comparison by that, the Dockerfile, its reader and our image's key.
-# MAASLAB_IMAGE_REBUILD=1 rebuilds both.
+# Cached under ${MAASLAB_CACHE:-$HOME/.cache/maaslab}/image-compare/: node:24-slim (base/)
+# by its recipe (Debian release, this script's recipe lines, the Node, npm, corepack and
+# Yarn versions); the runtime stage's layers before the COPY of /app (stage/) by that, this
+# script, the Dockerfile and its reader; the comparison by those and our image's key, so a
+# change to src/ costs one layer, the smoke test and the measuring. MAASLAB_IMAGE_REBUILD=1
+# rebuilds all three.
 #
 # Usage: hack/image-compare.sh [build]   build or reuse, print the table (needs root and
 #                                        build/image/ from `make image`)
@@ -130,12 +132,13 @@ base_inputs() {
 	declare -p mmdebstrap_opts customize_hook node_run_pre node_run_post yarn_run_pre yarn_run_post entrypoint_script base_env
 }
 base_key() { base_inputs | sha256sum | cut -c1-16; }
-key() {
+stage_key() {
 	{
-		echo "base=$(base_key) image=$(cat "$out_dir/key" 2>/dev/null || echo none)"
+		echo "base=$(base_key)"
 		cd "$root" && sha256sum hack/image-compare.sh Dockerfile test/support/dockerfile.ts
 	} | sha256sum | cut -c1-16
 }
+key() { echo "stage=$(stage_key) image=$(cat "$out_dir/key" 2>/dev/null || echo none)" | sha256sum | cut -c1-16; }
 
 case $cmd in
 key) key; exit 0 ;;
@@ -259,13 +262,24 @@ else
 fi
 prune "$cache_root/base" 2
 
-# The Dockerfile's runtime stage on it.
+# The Dockerfile's runtime stage on it. Its layers up to the COPY of /app (apt, the user,
+# WORKDIR) are cached by the base and the Dockerfile, so a change to the app alone costs
+# one layer, the smoke test and the measuring.
+stage_dir=$cache_root/stage/$(stage_key)
+build_stage=0
+[[ ${MAASLAB_IMAGE_REBUILD:-0} != 1 && -f $stage_dir/layout.tar ]] || build_stage=1
 oci=$tmp/oci bundle=$tmp/bundle
 mkdir "$oci"
-tar -xf "$base_dir/layout.tar" -C "$oci"
 tag=dockerfile
-umoci tag --image "$oci:$base_tag" "$tag"
-umoci unpack --image "$oci:$tag" "$bundle" >/dev/null
+if [ "$build_stage" = 1 ]; then
+	tar -xf "$base_dir/layout.tar" -C "$oci"
+	umoci tag --image "$oci:$base_tag" "$tag"
+	umoci unpack --image "$oci:$tag" "$bundle" >/dev/null
+else
+	echo "image-compare: the runtime stage up to COPY cached ($(stage_key))" >&2
+	tar -xf "$stage_dir/layout.tar" -C "$oci"
+	touch "$stage_dir"
+fi
 rootfs=$bundle/rootfs
 mkdir "$tmp/ours"
 tar -xf "$out_dir/maaslab-operator.oci.tar" -C "$tmp/ours"
@@ -280,35 +294,29 @@ const stage = df.stages(text).at(-1);
 for (const i of stage.instructions) process.stdout.write(i.keyword + "\0" + i.args + "\0");
 ' "$root/test/support/dockerfile.ts" "$root/Dockerfile")
 
-# Our image's app layer: the /app that hack/stage-image.sh staged (the Dockerfile's build
-# stage runs the same script), as `make image` holds it.
-app_blob=$("$nodejs" -e '
-const fs = require("node:fs"), path = require("node:path");
-const dir = process.argv[1], blob = (d) => path.join(dir, "blobs", ...d.split(":"));
-const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8"));
-const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), "utf8"));
-process.stdout.write(blob(manifest.layers.at(-1).digest));
-' "$tmp/ours")
-
 env_now=("${base_env[@]}")
-user='' workdir='' entrypoint='' cmdline='' ports=()
+user='' workdir='' entrypoint='' cmdline='' ports=() copied=0
 for ((i = 0; i < ${#steps[@]}; i += 2)); do
 	keyword=${steps[i]} args=${steps[i + 1]}
+	case $keyword in RUN | WORKDIR | COPY)
+		[ "$copied" = 0 ] || { echo "image-compare: $keyword after the COPY of /app is not reproduced" >&2; exit 1; } ;;
+	esac
 	case $keyword in
 	RUN)
+		[ "$build_stage" = 1 ] || continue
 		echo "image-compare: RUN ${args:0:70}..." >&2
 		run_in "$rootfs" "$args" "${env_now[@]}" DEBIAN_FRONTEND=noninteractive
 		umoci repack --refresh-bundle --image "$oci:$tag" --history.created_by "RUN $args" "$bundle" >/dev/null
 		;;
 	WORKDIR)
 		workdir=$args
+		[ "$build_stage" = 1 ] || continue
 		mkdir -p -m 755 "$rootfs$workdir"
 		umoci repack --refresh-bundle --image "$oci:$tag" --history.created_by "WORKDIR $args" "$bundle" >/dev/null
 		;;
 	COPY)
 		[ "$args" = '--from=build /stage/ /app/' ] || { echo "image-compare: cannot reproduce COPY $args" >&2; exit 1; }
-		tar -xzf "$app_blob" -C "$rootfs"
-		umoci repack --refresh-bundle --image "$oci:$tag" --history.created_by "COPY $args" "$bundle" >/dev/null
+		copied=1
 		;;
 	ENV)
 		# NAME=value pairs without spaces in the value: what this Dockerfile writes.
@@ -321,6 +329,28 @@ for ((i = 0; i < ${#steps[@]}; i += 2)); do
 	*) echo "image-compare: cannot reproduce $keyword" >&2; exit 1 ;;
 	esac
 done
+[ "$copied" = 1 ] || { echo "image-compare: the runtime stage copies no /app" >&2; exit 1; }
+if [ "$build_stage" = 1 ]; then
+	rm -rf "$bundle"
+	umoci gc --layout "$oci"
+	mkdir -p "$stage_dir"
+	(cd "$oci" && tar --sort=name -cf "$tmp/stage.tar" .)
+	mv "$tmp/stage.tar" "$stage_dir/layout.tar"
+fi
+prune "$cache_root/stage" 2
+
+# COPY --from=build /stage/ /app/: our image's app layer, the /app that hack/stage-image.sh
+# staged (the Dockerfile's build stage runs the same script), as `make image` holds it.
+app_blob=$("$nodejs" -e '
+const fs = require("node:fs"), path = require("node:path");
+const dir = process.argv[1], blob = (d) => path.join(dir, "blobs", ...d.split(":"));
+const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8"));
+const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), "utf8"));
+process.stdout.write(blob(manifest.layers.at(-1).digest));
+' "$tmp/ours")
+gzip -dc "$app_blob" >"$tmp/app.tar"
+umoci raw add-layer --image "$oci:$tag" --history.created_by "COPY --from=build /stage/ /app/" "$tmp/app.tar"
+rm "$tmp/app.tar"
 config=()
 for e in "${env_now[@]}"; do config+=(--config.env "$e"); done
 for p in "${ports[@]}"; do config+=(--config.exposedports "$p"); done
@@ -334,11 +364,10 @@ umoci config --image "$oci:$tag" --clear=config.env --clear=config.entrypoint --
 
 # Smoke test: the entry point and CMD as the image's user, in its root file system.
 echo "image-compare: smoke test (entry point as $user in the image)" >&2
-out=$(run_in "$rootfs" "cd $workdir && exec setpriv --reuid=${user%%:*} --regid=${user##*:} --clear-groups $(printf '%q ' "${ep[@]}" "${cm[@]}")" "${env_now[@]}")
+umoci unpack --image "$oci:$tag" "$bundle" >/dev/null
+out=$(run_in "$rootfs" "cd $workdir && exec setpriv --reuid=${user%%:*} --regid=${user##*:} --clear-groups $(printf '%q ' "${ep[@]}" "${cm[@]}")" "${env_now[@]}" 2>&1)
 grep -q 'Usage: maaslab-operator' <<<"$out" || { echo "image-compare: the Dockerfile's image does not run its entry point: $out" >&2; exit 1; }
 rm -rf "$bundle"
-umoci gc --layout "$oci"
-(cd "$oci" && tar --sort=name --owner=0 --group=0 --numeric-owner -cf "$tmp/$archive_name" oci-layout index.json blobs)
 
 # Sizes of the three images, the same way: the manifest's gzip sizes, and the gunzipped
 # layer tars.
@@ -361,7 +390,7 @@ const measure = async (dir, ref) => {
     let uncompressed = 0;
     for await (const chunk of fs.createReadStream(blob(dir, l.digest)).pipe(zlib.createGunzip()))
       uncompressed += chunk.length;
-    layers.push({ createdBy: createdBy[i] ?? '', compressed: l.size, uncompressed });
+    layers.push({ createdBy: createdBy[i] ?? '', digest: l.digest, compressed: l.size, uncompressed });
   }
   const sum = (k) => layers.reduce((n, l) => n + l[k], 0);
   return { layerCount: layers.length, compressed: sum('compressed'), uncompressed: sum('uncompressed'), layers };
@@ -396,6 +425,10 @@ console.log(
   `  make image / Dockerfile: ${c.ratio.compressed} compressed, ${c.ratio.uncompressed} uncompressed`,
 );
 JS
+# The archive holds the Dockerfile's image alone (node:24-slim's layers are its first five).
+umoci rm --image "$oci:$base_tag"
+umoci gc --layout "$oci"
+(cd "$oci" && tar --sort=name --owner=0 --group=0 --numeric-owner -cf "$tmp/$archive_name" oci-layout index.json blobs)
 mkdir -p "$cache_root"
 rm -rf "$cached.$$"
 mkdir "$cached.$$"

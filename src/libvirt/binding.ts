@@ -271,6 +271,8 @@ export interface RawBinding {
   storageVolFacts(v: V): P<RawVolumeFacts>;
   /** virStorageVolLookupByName, then storageVolFacts, in one hop; NO_STORAGE_VOL when absent. */
   storageVolLookupFacts(p: Pl, name: string): P<RawVolumeFacts & { volume: V }>;
+  /** virStorageVolCreateXML, then storageVolFacts of the new volume, in one hop. */
+  storageVolCreateXMLFacts(p: Pl, xml: string, flags: number): P<RawVolumeFacts & { volume: V }>;
   storageVolGetXMLDesc(v: V, flags: number): P<string>;
   storageVolDelete(v: V, flags: number): P<void>;
   storageVolWipe(v: V, flags: number): P<void>;

@@ -178,6 +178,21 @@ export class StoragePool extends LibvirtObject<PoolHandle> {
   }
 
   /**
+   * virStorageVolCreateXML and the new volume's facts (StorageVolume.facts) in one hop. The
+   * volume exists even if reading its facts failed (the error says so).
+   */
+  async storageVolCreateXMLFacts(
+    xml: string,
+    flags?: Flags<StorageVolCreateFlags>,
+  ): Promise<{ volume: StorageVolume; facts: StorageVolumeFacts }> {
+    const { volume, ...f } = await raw.storageVolCreateXMLFacts(this.handle, xml, flagsOf(flags));
+    return {
+      volume: new StorageVolume(volume, this.connection),
+      facts: { ...f, type: f.type as StorageVolType },
+    };
+  }
+
+  /**
    * virStorageVolCreateXML
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXML
    */

@@ -22,6 +22,7 @@ import type {
 /** One native call each (storage-volume.ts facts, storage-pool.ts storageVolLookupFacts). */
 const FACTS = 'virStorageVolGetPath+virStorageVolGetInfo';
 const LOOKUP_FACTS = 'virStorageVolLookupByName+virStorageVolGetPath+virStorageVolGetInfo';
+const CREATE_FACTS = 'virStorageVolCreateXML+virStorageVolGetPath+virStorageVolGetInfo';
 
 /** A volume as the verbs report it. */
 function parsedVolume(name: string, f: StorageVolumeFacts): ParsedVolume {
@@ -88,6 +89,17 @@ export class StorageVerbs {
         // Never resized or overwritten: an existing volume may hold an installed system.
         existing.volume.free();
         seen.push(existing.facts);
+        continue;
+      }
+      if (!v.cloneFrom) {
+        // An empty volume: created and read in one hop.
+        const xml = buildVolumeXml(v);
+        const made = await this.#calls.call(c, CREATE_FACTS, () =>
+          pool.storageVolCreateXMLFacts(xml),
+        );
+        made.volume.free();
+        created.push(v.name);
+        seen.push(parsedVolume(v.name, made.facts));
         continue;
       }
       using vol = await this.#createVolume(c, pool, v, poolOf);

@@ -80,6 +80,28 @@ Napi::Value StorageVolLookupFacts(const Napi::CallbackInfo &info) {
       });
 }
 
+/// virStorageVolCreateXML, then the new volume's facts as StorageVolFacts: { volume, path, ... }.
+/// A volume created whose facts cannot be read is still returned to no one: the error says why.
+Napi::Value StorageVolCreateXMLFacts(const Napi::CallbackInfo &info) {
+  auto p = Arg<virStoragePool>(info, 0);
+  std::string xml = Str(info, 1);
+  unsigned int flags = U32(info, 2);
+  auto f = std::make_shared<VolumeFacts>();
+  auto vol = std::make_shared<std::shared_ptr<virStorageVol>>();
+  return Call::Run(info.Env(), LaneArg<virStoragePool>(info, 0),
+      [p, xml, flags, f, vol] {
+        virStorageVolPtr v = virStorageVolCreateXML(p.get(), xml.c_str(), flags);
+        if (v == nullptr) return false;
+        *vol = Own(v);
+        return ReadVolumeFacts(v, *f);
+      },
+      [f, vol](Napi::Env env) {
+        Napi::Object o = VolumeFactsObject(env, *f);
+        o.Set("volume", Wrap(env, *vol));
+        return o;
+      });
+}
+
 Napi::Value StorageVolCreateXMLFrom(const Napi::CallbackInfo &info) {
   auto p = Arg<virStoragePool>(info, 0);
   std::string xml = Str(info, 1);
@@ -181,6 +203,7 @@ void InitStorage(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "storageVolGetInfo", StorageVolGetInfo);
   Export(env, exports, "storageVolFacts", StorageVolFacts);
   Export(env, exports, "storageVolLookupFacts", StorageVolLookupFacts);
+  Export(env, exports, "storageVolCreateXMLFacts", StorageVolCreateXMLFacts);
   Export(env, exports, "storageVolGetXMLDesc", StringFlagsOp<virStorageVol, virStorageVolGetXMLDesc>);
   Export(env, exports, "storageVolDelete", FlagsOp<virStorageVol, virStorageVolDelete>);
   Export(env, exports, "storageVolWipe", FlagsOp<virStorageVol, virStorageVolWipe>);

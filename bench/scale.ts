@@ -461,6 +461,9 @@ async function main(): Promise<void> {
         JSON.stringify({
           ...buildFigures(buildSeconds, m0, m1, p0, p1, load1),
           apiWrites: Object.fromEntries(writes),
+          reconciles: Object.fromEntries(
+            deltaBy(m0, m1, 'controller_runtime_reconcile_total', 'controller'),
+          ),
         }),
       );
       return;

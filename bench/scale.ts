@@ -38,6 +38,7 @@ import {
   type OperatorProcess,
   applyOperatorRbac,
   kubectlApply,
+  kubectlRun,
   startOperator,
 } from '../test/support/operator.js';
 import { type ProfileCost, topSelfCosts } from './profile.js';
@@ -90,20 +91,63 @@ const CLOCK_TICKS = 100;
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
-/** The operator's user+system CPU seconds and its peak and current RSS, from /proc. */
-function procStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** User+system CPU seconds of a /proc stat file (a process's, or one thread's). */
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // Fields after the command name (which may hold spaces) start at ') '.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/**
+ * The operator's user+system CPU seconds, its main (JavaScript) thread's alone, and its peak
+ * and current RSS, from /proc. The rest of the CPU is other threads': the libvirt lanes, where
+ * the test driver itself runs in-process (a real host's libvirtd does that work), V8's
+ * collector helpers and libuv's pool.
+ */
+function procStats(pid: number): {
+  cpuSeconds: number;
+  mainCpuSeconds: number;
+  peakRssMb: number;
+  rssMb: number;
+} {
+  const cpuSeconds = statCpuSeconds(`/proc/${pid}/stat`);
+  const mainCpuSeconds = statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number =>
     Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
-  return { cpuSeconds, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+  return { cpuSeconds, mainCpuSeconds, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
 }
 
 async function scrape(op: OperatorProcess): Promise<Sample[]> {
   return parsePrometheus(await (await fetch(op.metricsUrl)).text());
+}
+
+/** kube-apiserver's own metrics (admin's `kubectl get --raw /metrics`). */
+async function scrapeApiserver(cp: ControlPlane): Promise<Sample[]> {
+  return parsePrometheus(await kubectlRun(cp.adminKubeconfig, ['get', '--raw', '/metrics']));
+}
+
+/**
+ * The writes the API server served between two of its scrapes, by verb and resource
+ * (`PATCH maasnodes/status`): which of the operator's requests a build makes, as the server
+ * counts them. Everyone's writes: the bench's own (its kubectl apply of the labs) are in it.
+ */
+function apiserverWrites(before: readonly Sample[], after: readonly Sample[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (samples: readonly Sample[], sign: number): void => {
+    for (const s of samples) {
+      if (s.name !== 'apiserver_request_total') continue;
+      const { verb = '', resource = '', subresource = '' } = s.labels;
+      if (['GET', 'LIST', 'WATCH'].includes(verb)) continue;
+      const key = `${verb} ${resource}${subresource ? `/${subresource}` : ''}`;
+      out.set(key, (out.get(key) ?? 0) + sign * s.value);
+    }
+  };
+  add(after, 1);
+  add(before, -1);
+  for (const [k, v] of out) if (v === 0) out.delete(k);
+  return new Map([...out].sort((a, b) => b[1] - a[1]));
 }
 
 /**
@@ -401,18 +445,26 @@ async function main(): Promise<void> {
     const p0 = procStats(pid);
     const cp0 = treeCpuSeconds(fleet.cp.pid);
     const load0 = loadAverages();
+    const a0 = await scrapeApiserver(fleet.cp);
     if (ALLOC_PROFILE_DIR) operator.child.kill('SIGUSR2');
     const buildSeconds = await buildLabs(fleet, scratch);
     const p1 = procStats(pid);
     const cp1 = treeCpuSeconds(fleet.cp.pid);
     const m1 = await scrape(operator);
+    const writes = apiserverWrites(a0, await scrapeApiserver(fleet.cp));
     const load1 = loadAverages();
     if (HEAP_SNAPSHOT_DIR) await heapSnapshot(operator, HEAP_SNAPSHOT_DIR, '.heapsnapshot');
     if (ALLOC_PROFILE_DIR) await heapSnapshot(operator, ALLOC_PROFILE_DIR, '.heapprofile');
     if (FIGURES_JSON) {
       writeFileSync(
         FIGURES_JSON,
-        JSON.stringify(buildFigures(buildSeconds, m0, m1, p0, p1, load1)),
+        JSON.stringify({
+          ...buildFigures(buildSeconds, m0, m1, p0, p1, load1),
+          apiWrites: Object.fromEntries(writes),
+          reconciles: Object.fromEntries(
+            deltaBy(m0, m1, 'controller_runtime_reconcile_total', 'controller'),
+          ),
+        }),
       );
       return;
     }
@@ -467,6 +519,7 @@ async function main(): Promise<void> {
       p3,
       loads: { before: loadBefore, build: `${load0} → ${load1}`, resync: load3 },
       costs,
+      writes,
     });
   } finally {
     await operator?.stop().catch(() => undefined);
@@ -481,6 +534,8 @@ export interface BuildFigures {
   readonly buildSeconds: number;
   readonly peakRssMb: number;
   readonly cpuMsPerNode: number;
+  /** Of cpuMsPerNode, the main (JavaScript) thread's. */
+  readonly mainThreadCpuMsPerNode?: number;
   readonly apiRequestsPerNode: number;
   readonly libvirtCallsPerNode: number;
   /** At all Ready, from the operator's own metrics: V8's heap and memory outside it. */
@@ -504,6 +559,7 @@ function buildFigures(
     buildSeconds,
     peakRssMb: p1.peakRssMb,
     cpuMsPerNode: ((p1.cpuSeconds - p0.cpuSeconds) * 1000) / TOTAL_NODES,
+    mainThreadCpuMsPerNode: ((p1.mainCpuSeconds - p0.mainCpuSeconds) * 1000) / TOTAL_NODES,
     apiRequestsPerNode: perNode('rest_client_requests_total', 'method'),
     libvirtCallsPerNode: perNode('maaslab_libvirt_calls_total', 'op'),
     heapMb: sum(m1, 'nodejs_heap_size_total_bytes') / 2 ** 20,
@@ -531,6 +587,8 @@ interface Figures {
   p3: ReturnType<typeof procStats>;
   loads: { before: string; build: string; resync: string };
   costs: ProfileCost[];
+  /** The API server's count of writes during the build, by verb and resource. */
+  writes: Map<string, number>;
 }
 
 /** Where the operator's memory is at all Ready, from its process and runtime series. */
@@ -611,12 +669,15 @@ function report(f: Figures): void {
       `the whole process life, the test driver's ${TOTAL_NODES} domains and volumes in-process); ` +
       `RSS ${f.p0.rssMb.toFixed(0)} MB before the labs, ${f.p1.rssMb.toFixed(0)} MB at all Ready`,
     `- operator CPU during the build: ${buildCpu.toFixed(2)} s (${((buildCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node); ` +
-      `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life`,
+      `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life; of the build's, the main (JavaScript) thread ` +
+      `${(((f.p1.mainCpuSeconds - f.p0.mainCpuSeconds) * 1000) / TOTAL_NODES).toFixed(2)} ms/node, the other ` +
+      "threads (libvirt's test driver on the binding's lanes, V8's collector helpers, libuv) the rest",
     memoryLine(f.m1),
     `- control plane CPU during the build (kube-apiserver, etcd, controller manager; same 2 cores): ` +
       `${f.controlPlaneCpu.toFixed(2)} s (${((f.controlPlaneCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node)`,
     `- the profiled build (second run, \`--cpu-prof\`): ${f.profiledSeconds.toFixed(2)} s`,
     `- API requests: ${total(apiBuild)} (${per(total(apiBuild))}/node): ${list(apiBuild)}`,
+    `- the API server's writes during the build, by resource (the bench's own apply of the labs included): ${list(f.writes)}`,
     `- libvirt calls: ${total(libvirtBuild)} (${per(total(libvirtBuild))}/node): ${list(libvirtBuild)}`,
     `- reconciles: ${list(deltaBy(f.m0, f.m1, 'controller_runtime_reconcile_total', 'controller'))}`,
     '',

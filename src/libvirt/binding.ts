@@ -107,6 +107,11 @@ export interface RawVolumeInfo {
   allocation: number;
 }
 
+/** storageVolFacts: a volume's path and virStorageVolInfo. */
+export interface RawVolumeFacts extends RawVolumeInfo {
+  path: string;
+}
+
 type P<T> = Promise<T>;
 type C = ConnectHandle;
 type D = DomainHandle;
@@ -262,6 +267,12 @@ export interface RawBinding {
   storageVolGetKey(v: V): string;
   storageVolGetPath(v: V): P<string>;
   storageVolGetInfo(v: V): P<RawVolumeInfo>;
+  /** virStorageVolGetPath and virStorageVolGetInfo in one hop. */
+  storageVolFacts(v: V): P<RawVolumeFacts>;
+  /** virStorageVolLookupByName, then storageVolFacts, in one hop; NO_STORAGE_VOL when absent. */
+  storageVolLookupFacts(p: Pl, name: string): P<RawVolumeFacts & { volume: V }>;
+  /** virStorageVolCreateXML, then storageVolFacts of the new volume, in one hop. */
+  storageVolCreateXMLFacts(p: Pl, xml: string, flags: number): P<RawVolumeFacts & { volume: V }>;
   storageVolGetXMLDesc(v: V, flags: number): P<string>;
   storageVolDelete(v: V, flags: number): P<void>;
   storageVolWipe(v: V, flags: number): P<void>;

@@ -9,10 +9,11 @@ import {
   type StoragePoolDeleteFlags,
   type StoragePoolState,
   type StorageVolCreateFlags,
+  type StorageVolType,
   type StorageXMLFlags,
 } from './constants.js';
 import { type Flags, flagsOf, LibvirtObject } from './object.js';
-import { StorageVolume } from './storage-volume.js';
+import { StorageVolume, type StorageVolumeFacts } from './storage-volume.js';
 
 /** virStoragePoolInfo, sizes in bytes. */
 export interface StoragePoolInfo {
@@ -160,6 +161,35 @@ export class StoragePool extends LibvirtObject<PoolHandle> {
    */
   async storageVolLookupByName(name: string): Promise<StorageVolume> {
     return new StorageVolume(await raw.storageVolLookupByName(this.handle, name), this.connection);
+  }
+
+  /**
+   * virStorageVolLookupByName and the volume's facts (StorageVolume.facts) in one hop;
+   * NO_STORAGE_VOL when absent.
+   */
+  async storageVolLookupFacts(
+    name: string,
+  ): Promise<{ volume: StorageVolume; facts: StorageVolumeFacts }> {
+    const { volume, ...f } = await raw.storageVolLookupFacts(this.handle, name);
+    return {
+      volume: new StorageVolume(volume, this.connection),
+      facts: { ...f, type: f.type as StorageVolType },
+    };
+  }
+
+  /**
+   * virStorageVolCreateXML and the new volume's facts (StorageVolume.facts) in one hop. The
+   * volume exists even if reading its facts failed (the error says so).
+   */
+  async storageVolCreateXMLFacts(
+    xml: string,
+    flags?: Flags<StorageVolCreateFlags>,
+  ): Promise<{ volume: StorageVolume; facts: StorageVolumeFacts }> {
+    const { volume, ...f } = await raw.storageVolCreateXMLFacts(this.handle, xml, flagsOf(flags));
+    return {
+      volume: new StorageVolume(volume, this.connection),
+      facts: { ...f, type: f.type as StorageVolType },
+    };
   }
 
   /**

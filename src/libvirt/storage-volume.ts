@@ -22,6 +22,11 @@ export interface StorageVolumeInfo {
   allocation: number;
 }
 
+/** A volume's path and virStorageVolInfo (storageVolFacts). */
+export interface StorageVolumeFacts extends StorageVolumeInfo {
+  path: string;
+}
+
 /** Byte range of a transfer; length 0 means "to the end". */
 export interface TransferRange {
   offset?: number;
@@ -69,6 +74,15 @@ export class StorageVolume extends LibvirtObject<VolumeHandle> {
   async getInfo(): Promise<StorageVolumeInfo> {
     const i = await raw.storageVolGetInfo(this.handle);
     return { ...i, type: i.type as StorageVolType };
+  }
+
+  /**
+   * virStorageVolGetPath and virStorageVolGetInfo, in one hop to the worker thread (a pass
+   * reads both of every volume it checks).
+   */
+  async facts(): Promise<StorageVolumeFacts> {
+    const f = await raw.storageVolFacts(this.handle);
+    return { ...f, type: f.type as StorageVolType };
   }
 
   /**

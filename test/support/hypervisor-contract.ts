@@ -35,9 +35,14 @@ export interface ContractSubject {
   externalDestroy(name: string): Promise<void>;
 }
 
-/** Read-only C calls; everything else counts as a mutation. */
+/**
+ * Read-only C calls; everything else counts as a mutation. An op of several calls in one
+ * native hop (`virStorageVolCreateXML+virStorageVolGetPath+…`) mutates if any of them does.
+ */
 export function isMutatingOp(op: string): boolean {
-  return !/(LookupBy|Get[A-Z]|Is[A-Z]|ListAll|HasManagedSave|EventRegister)/.test(op);
+  return op
+    .split('+')
+    .some((c) => !/(LookupBy|Get[A-Z]|Is[A-Z]|ListAll|HasManagedSave|EventRegister)/.test(c));
 }
 
 let counter = 0;

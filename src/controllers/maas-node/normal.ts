@@ -20,7 +20,7 @@ import {
   type OwnedDomainDescription,
 } from '../../libvirt/hypervisor/index.js';
 import { DomainEventType } from '../../libvirt/index.js';
-import { buildDomainXml, parseDomainXml } from '../../libvirt/xml/index.js';
+import { buildDomainXml, type ParsedDomain, parseDomainXml } from '../../libvirt/xml/index.js';
 import { EventType, TerminalError } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
 import { ownership as classify } from '../common/ownership.js';
@@ -300,22 +300,28 @@ export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
  */
 export function justDefined(desired: OwnedDomainDescription): ObservedDomain {
   // What libvirt stores for it, read back through the one XML layer: the same shape a look
-  // at the domain would give, without asking libvirt.
+  // at the domain would give, without asking libvirt. Read lazily: a pass that starts the
+  // domain looks at it again afterwards and never needs this one (a build and a parse, about
+  // 200 KiB of garbage per node); a node left waiting for its network reports from it.
   // The NVRAM's directory is the host's to resolve; the diff reads only the file name.
   const { nvram } = desired;
-  const inactive = {
-    ...parseDomainXml(buildDomainXml({ ...desired, nvram: undefined })),
-    ...(nvram && { nvram: nvram.volume }),
-  };
+  let inactive: ParsedDomain | undefined;
   return {
-    name: inactive.name,
-    uuid: inactive.uuid ?? '',
+    name: desired.name,
+    uuid: desired.uuid ?? '',
     id: -1,
-    ...definedProps({ owner: inactive.owner }),
+    // The stamp as written; reading it back gives the same (the XML layer round-trips it).
+    owner: desired.owner,
     state: 'shutoff',
     reason: 0,
     hasManagedSave: false,
     persistent: true,
-    inactive,
+    get inactive(): ParsedDomain {
+      inactive ??= {
+        ...parseDomainXml(buildDomainXml({ ...desired, nvram: undefined })),
+        ...(nvram && { nvram: nvram.volume }),
+      };
+      return inactive;
+    },
   };
 }

@@ -82,6 +82,15 @@ export function watchNodes(
     index(n, true);
   });
   nodeInformer.on(InformerEvent.Delete, (n) => index(n, false));
+  // Clones by their source: every node's event asks for its clones, and a scan of the
+  // namespace per event cost more than any other watch in a 1000-node build.
+  const clones = cloneIndex();
+  nodeInformer.on(InformerEvent.Add, (n) => clones.put(n, true));
+  nodeInformer.on(InformerEvent.Update, (n, old) => {
+    clones.put(old, false);
+    clones.put(n, true);
+  });
+  nodeInformer.on(InformerEvent.Delete, (n) => clones.put(n, false));
   // Filled once the controller exists; no event can arrive before the first reconcile.
   let enqueue: (req: Request) => void = () => undefined;
   hypervisors.onCreate((hvName, verbs) => {
@@ -111,9 +120,7 @@ export function watchNodes(
       { predicates: [hypervisorGateChanged] },
     )
     // A clone waits for its source to halt.
-    .watches(GroupVersionKinds.MaasNode, (o) =>
-      nodesWhere((n) => n.spec.cloneFrom?.name === o.metadata?.name, o.metadata?.namespace),
-    )
+    .watches(GroupVersionKinds.MaasNode, (o) => clones.of(o))
     .withOptions(builderOptions)
     .named(name)
     .complete(reconciler);
@@ -154,4 +161,38 @@ function safeDomainName(node: Readonly<MaasNode>): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The clones of each node (spec.cloneFrom, same namespace), kept from the node informer's
+ * events: `of(source)` costs O(its clones) instead of a scan of the namespace. Pure.
+ */
+export function cloneIndex(): {
+  put(node: Readonly<MaasNode>, present: boolean): void;
+  of(source: {
+    readonly metadata?: { readonly namespace?: string; readonly name?: string };
+  }): Request[];
+} {
+  const bySource = new Map<string, Map<string, Request>>();
+  return {
+    put(node, present) {
+      const source = node.spec?.cloneFrom?.name;
+      if (!source) return;
+      const namespace = node.metadata?.namespace ?? '';
+      const sourceKey = requestKey({ namespace, name: source });
+      const req = requestFor(node);
+      const clonesOf = bySource.get(sourceKey) ?? new Map<string, Request>();
+      if (present) clonesOf.set(requestKey(req), req);
+      else clonesOf.delete(requestKey(req));
+      if (clonesOf.size > 0) bySource.set(sourceKey, clonesOf);
+      else bySource.delete(sourceKey);
+    },
+    of(source) {
+      const key = requestKey({
+        namespace: source.metadata?.namespace ?? '',
+        name: source.metadata?.name ?? '',
+      });
+      return [...(bySource.get(key)?.values() ?? [])];
+    },
+  };
 }

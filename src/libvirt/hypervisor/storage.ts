@@ -5,7 +5,7 @@ import type { Connection } from '../connection.js';
 import { ErrorNumber } from '../constants.js';
 import { isLibvirtError, isNotFound } from '../errors.js';
 import type { StoragePool } from '../storage-pool.js';
-import type { StorageVolume } from '../storage-volume.js';
+import type { StorageVolume, StorageVolumeFacts } from '../storage-volume.js';
 import { buildPoolXml, buildVolumeXml, type ParsedVolume } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
 import { ChecksumMismatchError, PoolNotFoundError, UploadSizeMismatchError } from './errors.js';
@@ -18,6 +18,16 @@ import type {
   VolumeSpec,
   VolumeUpload,
 } from './types.js';
+
+/** One native call each (storage-volume.ts facts, storage-pool.ts storageVolLookupFacts). */
+const FACTS = 'virStorageVolGetPath+virStorageVolGetInfo';
+const LOOKUP_FACTS = 'virStorageVolLookupByName+virStorageVolGetPath+virStorageVolGetInfo';
+const CREATE_FACTS = 'virStorageVolCreateXML+virStorageVolGetPath+virStorageVolGetInfo';
+
+/** A volume as the verbs report it. */
+function parsedVolume(name: string, f: StorageVolumeFacts): ParsedVolume {
+  return { name, path: f.path, capacityBytes: f.capacity, allocationBytes: f.allocation };
+}
 
 /** The storage verbs of one Hypervisor, on its instrumented calls. */
 export class StorageVerbs {
@@ -75,9 +85,25 @@ export class StorageVerbs {
     for (const v of volumes) {
       const pool = await poolOf(v.pool);
       const existing = await this.#volumeIn(c, pool, v.name);
-      // Never resized or overwritten: an existing volume may hold an installed system.
-      using vol = existing ?? (await this.#createVolume(c, pool, v, poolOf));
-      if (!existing) created.push(v.name);
+      if (existing) {
+        // Never resized or overwritten: an existing volume may hold an installed system.
+        existing.volume.free();
+        seen.push(existing.facts);
+        continue;
+      }
+      if (!v.cloneFrom) {
+        // An empty volume: created and read in one hop.
+        const xml = buildVolumeXml(v);
+        const made = await this.#calls.call(c, CREATE_FACTS, () =>
+          pool.storageVolCreateXMLFacts(xml),
+        );
+        made.volume.free();
+        created.push(v.name);
+        seen.push(parsedVolume(v.name, made.facts));
+        continue;
+      }
+      using vol = await this.#createVolume(c, pool, v, poolOf);
+      created.push(v.name);
       seen.push(await this.#volumeFacts(c, v.name, vol));
     }
     return { changed: created.length > 0, created, volumes: seen };
@@ -116,16 +142,20 @@ export class StorageVerbs {
     if (this.#pools?.conn === c) this.#pools = undefined;
   }
 
-  /** Volume `name` of `pool`; undefined when the pool has none (NO_STORAGE_VOL only). */
+  /**
+   * Volume `name` of `pool` and its facts, in one hop; undefined when the pool has none
+   * (NO_STORAGE_VOL only).
+   */
   async #volumeIn(
     c: Connection,
     pool: StoragePool,
     name: string,
-  ): Promise<StorageVolume | undefined> {
+  ): Promise<{ volume: StorageVolume; facts: ParsedVolume } | undefined> {
     try {
-      return await this.#calls.call(c, 'virStorageVolLookupByName', () =>
-        pool.storageVolLookupByName(name),
+      const { volume, facts } = await this.#calls.call(c, LOOKUP_FACTS, () =>
+        pool.storageVolLookupFacts(name),
       );
+      return { volume, facts: parsedVolume(name, facts) };
     } catch (err) {
       // NO_STORAGE_POOL (a kept handle of a pool gone since) is not "no such volume".
       if (isLibvirtError(err, ErrorNumber.NoStorageVol)) return undefined;
@@ -169,21 +199,17 @@ export class StorageVerbs {
     using p = found;
     const out: ParsedVolume[] = [];
     for (const name of names) {
-      const vol = await this.#calls.lookup(c, 'virStorageVolLookupByName', () =>
-        p.storageVolLookupByName(name),
-      );
+      const vol = await this.#calls.lookup(c, LOOKUP_FACTS, () => p.storageVolLookupFacts(name));
       if (!vol) continue;
-      using volume = vol;
-      out.push(await this.#volumeFacts(c, name, volume));
+      vol.volume.free();
+      out.push(parsedVolume(name, vol.facts));
     }
     return out;
   }
 
   /** A volume's path, capacity and allocation, as the pool reports them. */
   async #volumeFacts(c: Connection, name: string, vol: StorageVolume): Promise<ParsedVolume> {
-    const path = await this.#calls.call(c, 'virStorageVolGetPath', () => vol.getPath());
-    const info = await this.#calls.call(c, 'virStorageVolGetInfo', () => vol.getInfo());
-    return { name, path, capacityBytes: info.capacity, allocationBytes: info.allocation };
+    return parsedVolume(name, await this.#calls.call(c, FACTS, () => vol.facts()));
   }
 
   /**

@@ -31,6 +31,77 @@ Napi::Value StorageVolGetInfo(const Napi::CallbackInfo &info) {
       });
 }
 
+/// A volume's path and info (virStorageVolGetPath + virStorageVolGetInfo), one hop.
+struct VolumeFacts {
+  std::string path;
+  virStorageVolInfo info{};
+};
+
+bool ReadVolumeFacts(virStorageVolPtr v, VolumeFacts &f) {
+  char *path = virStorageVolGetPath(v);
+  if (path == nullptr) return false;
+  f.path = TakeString(path);
+  return virStorageVolGetInfo(v, &f.info) >= 0;
+}
+
+Napi::Object VolumeFactsObject(Napi::Env env, const VolumeFacts &f) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", Napi::String::New(env, f.path));
+  o.Set("type", Napi::Number::New(env, f.info.type));
+  o.Set("capacity", Napi::Number::New(env, static_cast<double>(f.info.capacity)));
+  o.Set("allocation", Napi::Number::New(env, static_cast<double>(f.info.allocation)));
+  return o;
+}
+
+Napi::Value StorageVolFacts(const Napi::CallbackInfo &info) {
+  auto v = Arg<virStorageVol>(info, 0);
+  auto f = std::make_shared<VolumeFacts>();
+  return Call::Run(info.Env(), LaneArg<virStorageVol>(info, 0), [v, f] { return ReadVolumeFacts(v.get(), *f); },
+      [f](Napi::Env env) { return VolumeFactsObject(env, *f); });
+}
+
+/// virStorageVolLookupByName, then the volume's facts as StorageVolFacts: { volume, path, ... }.
+Napi::Value StorageVolLookupFacts(const Napi::CallbackInfo &info) {
+  auto p = Arg<virStoragePool>(info, 0);
+  std::string name = Str(info, 1);
+  auto f = std::make_shared<VolumeFacts>();
+  auto vol = std::make_shared<std::shared_ptr<virStorageVol>>();
+  return Call::Run(info.Env(), LaneArg<virStoragePool>(info, 0),
+      [p, name, f, vol] {
+        virStorageVolPtr v = virStorageVolLookupByName(p.get(), name.c_str());
+        if (v == nullptr) return false;
+        *vol = Own(v);
+        return ReadVolumeFacts(v, *f);
+      },
+      [f, vol](Napi::Env env) {
+        Napi::Object o = VolumeFactsObject(env, *f);
+        o.Set("volume", Wrap(env, *vol));
+        return o;
+      });
+}
+
+/// virStorageVolCreateXML, then the new volume's facts as StorageVolFacts: { volume, path, ... }.
+/// A volume created whose facts cannot be read is still returned to no one: the error says why.
+Napi::Value StorageVolCreateXMLFacts(const Napi::CallbackInfo &info) {
+  auto p = Arg<virStoragePool>(info, 0);
+  std::string xml = Str(info, 1);
+  unsigned int flags = U32(info, 2);
+  auto f = std::make_shared<VolumeFacts>();
+  auto vol = std::make_shared<std::shared_ptr<virStorageVol>>();
+  return Call::Run(info.Env(), LaneArg<virStoragePool>(info, 0),
+      [p, xml, flags, f, vol] {
+        virStorageVolPtr v = virStorageVolCreateXML(p.get(), xml.c_str(), flags);
+        if (v == nullptr) return false;
+        *vol = Own(v);
+        return ReadVolumeFacts(v, *f);
+      },
+      [f, vol](Napi::Env env) {
+        Napi::Object o = VolumeFactsObject(env, *f);
+        o.Set("volume", Wrap(env, *vol));
+        return o;
+      });
+}
+
 Napi::Value StorageVolCreateXMLFrom(const Napi::CallbackInfo &info) {
   auto p = Arg<virStoragePool>(info, 0);
   std::string xml = Str(info, 1);
@@ -130,6 +201,9 @@ void InitStorage(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "storageVolGetKey", SyncNameOp<virStorageVol, virStorageVolGetKey>);
   Export(env, exports, "storageVolGetPath", StringOp<virStorageVol, virStorageVolGetPath>);
   Export(env, exports, "storageVolGetInfo", StorageVolGetInfo);
+  Export(env, exports, "storageVolFacts", StorageVolFacts);
+  Export(env, exports, "storageVolLookupFacts", StorageVolLookupFacts);
+  Export(env, exports, "storageVolCreateXMLFacts", StorageVolCreateXMLFacts);
   Export(env, exports, "storageVolGetXMLDesc", StringFlagsOp<virStorageVol, virStorageVolGetXMLDesc>);
   Export(env, exports, "storageVolDelete", FlagsOp<virStorageVol, virStorageVolDelete>);
   Export(env, exports, "storageVolWipe", FlagsOp<virStorageVol, virStorageVolWipe>);

@@ -27,6 +27,7 @@ import {
   type DomainDescription,
   type ParsedDomain,
 } from '../../../../src/libvirt/xml/index.js';
+import { justDefined } from '../../../../src/controllers/maas-node/normal.js';
 import { node, recipeHypervisor, recipeLab } from '../fixtures.js';
 
 const GiB = 1024 ** 3;
@@ -628,5 +629,34 @@ describe('controllers/maas-node/desired', () => {
       ).to.equal(100_000);
       expect(remainingShutdownMs(at('running', { shutdownRequestedAt: 0 }))).to.equal(0);
     });
+  });
+});
+
+describe('controllers/maas-node/normal justDefined', () => {
+  it('reads like the definition read back through the XML layer, and parses only when asked', () => {
+    for (const spec of [{}, { firmware: 'uefi' as const }]) {
+      const n = { ...recipeNodes()[0]!, spec: { ...recipeNodes()[0]!.spec, ...spec } };
+      const desired = desiredDomain(n, ctx);
+      const readBack = parseDomainXml(buildDomainXml({ ...desired, nvram: undefined }));
+      const d = justDefined(desired);
+      // Eager fields without a parse: the same as the read-back's.
+      expect({ name: d.name, uuid: d.uuid, owner: d.owner }).to.deep.equal({
+        name: readBack.name,
+        uuid: readBack.uuid ?? '',
+        owner: readBack.owner,
+      });
+      expect(d).to.deep.include({
+        id: -1,
+        state: 'shutoff',
+        hasManagedSave: false,
+        persistent: true,
+      });
+      const inactive = d.inactive;
+      expect(inactive).to.deep.equal({
+        ...readBack,
+        ...(desired.nvram && { nvram: desired.nvram.volume }),
+      });
+      expect(d.inactive).to.equal(inactive); // parsed once
+    }
   });
 });

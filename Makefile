@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl kube-node kube-network-policies argocd-health cluster test-cluster plugin image image-compare lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node kube-network-policies argocd-health cluster test-cluster plugin image image-compare lint format demo bench bench-binding bench-recipe bench-recipe-tcg bench-recipe-compare bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -139,6 +139,8 @@ test-cluster: deps native kube-testenv kubectl kube-node kube-network-policies #
 bench: deps native kube-testenv kubectl build ## all benchmarks, results in bench/RESULTS.md (not part of make test)
 	@$(MAKE) --no-print-directory bench-binding
 	@$(MAKE) --no-print-directory bench-recipe
+	@$(MAKE) --no-print-directory bench-recipe-tcg
+	@$(MAKE) --no-print-directory bench-recipe-compare
 	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-compare
 	@$(MAKE) --no-print-directory bench-bmc
@@ -147,15 +149,22 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 bench-binding: deps native ## the binding vs virsh on the test driver
 	tsx bench/binding-vs-virsh.ts
 
-bench-recipe: deps native kube-testenv kubectl ## the recipe lab five ways on a private libvirtd (needs root)
+# The baseline of bench-compare and bench-recipe-compare: the last commit before the
+# reconcilers took the phase shape (issue 11), whose figures bench/RESULTS.md quoted.
+# BASE=<commit> compares with another.
+BASE ?= 0680918
+bench-recipe: deps native kube-testenv kubectl ## the recipe lab five ways on a private libvirtd (needs root; BENCH_ACCEL=tcg forces TCG)
 	tsx bench/recipe-lab.ts
+
+bench-recipe-tcg: deps native kube-testenv kubectl ## bench-recipe with TCG, also on a KVM host (the private libvirtd gets no /dev/kvm)
+	BENCH_ACCEL=tcg tsx bench/recipe-lab.ts
+
+bench-recipe-compare: deps native kube-testenv kubectl build ## bench-recipe's way D, BASE's operator vs this one, alternating in one run
+	tsx bench/recipe-compare.ts "$$(hack/bench-base.sh $(BASE) | tail -1)"
 
 bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile
 	tsx bench/scale.ts
 
-# The baseline of bench-compare: the last commit before the reconcilers took the phase shape
-# (issue 11), whose figures bench/RESULTS.md quoted. BASE=<commit> compares with another.
-BASE ?= 0680918
 bench-compare: deps native kube-testenv kubectl build ## bench-scale's build, BASE's operator vs this one, alternating in one run
 	tsx bench/scale-compare.ts "$$(hack/bench-base.sh $(BASE) | tail -1)"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds a baseline checkout for bench/scale-compare.ts: the tree of commit $1 (git archive,
+# Builds a baseline checkout for bench/scale-compare.ts and bench/recipe-compare.ts: the tree of commit $1 (git archive,
 # no worktree), with its own node_modules, libvirt addon and dist/ (its own `make deps native
 # build`), under ${MAASLAB_CACHE:-~/.cache/maaslab}/bench-base/<commit>/ (not build/: node-gyp
 # rebuild empties it). Cached by the commit: a second run only prints

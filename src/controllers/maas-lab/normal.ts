@@ -1,7 +1,7 @@
 // The phases of a MaasLab pass while the lab is not being deleted: check the Hypervisor and
-// MAC collisions (pure), then the writes, networks first: apply missing or changed
-// VirtNetworks, delete unwanted MaasNodes, delete the networks the spec dropped, apply the
-// nodes; last, name the children of the lab's names it does not control.
+// MAC collisions (pure), then the writes: delete unwanted MaasNodes, delete the networks the
+// spec dropped, then apply missing or changed VirtNetworks and MaasNodes in one round of
+// requests; last, name the children of the lab's names it does not control.
 import {
   ControllerReadyCondition,
   GroupVersionKinds,
@@ -132,10 +132,20 @@ const checkMacs: Phase<LabPass> = async (pass) => {
   return next;
 };
 
-/** Networks first (nodes attach to them): apply the missing or changed ones. */
-const applyNetworks: Phase<LabPass> = async (pass) => {
+/** What one kind's applies in a round did: the children created, and the first failure. */
+interface Applied {
+  readonly created: readonly string[];
+  readonly failed?: { readonly error: unknown };
+}
+
+/**
+ * The missing or changed VirtNetworks, applied at once. The selection (and the conflicts it
+ * notes) is made before the first request, so conflicts are listed in the same order whatever
+ * the requests' timing.
+ */
+function applyNetworks(pass: LabPass): Promise<Applied> {
   const { scope, desired, deps, signal } = pass;
-  const created: string[] = [];
+  const toApply: Array<{ net: (typeof desired.networks)[number]; create: boolean }> = [];
   for (const net of desired.networks) {
     const name = net.metadata?.name ?? '';
     if (scope.foreignNetworks.has(name)) {
@@ -147,15 +157,40 @@ const applyNetworks: Phase<LabPass> = async (pass) => {
     if (observed !== undefined && isDeleting(observed)) continue;
     const action = childAction(net, observed);
     if (action === 'none') continue;
-    scope.networks.set(name, await deps.client.apply(net, { fieldManager: FieldManager, signal }));
-    if (action === 'create') created.push(name);
+    toApply.push({ net, create: action === 'create' });
   }
-  if (created.length > 0) {
-    const note = `created VirtNetworks ${listOf(created)}`;
-    pass.record(EventType.Normal, LabEventReason.NetworksCreated, 'Create', note);
+  return settle(
+    toApply.map(({ net, create }) => ({
+      name: net.metadata?.name ?? '',
+      create,
+      apply: async () => {
+        const applied = await deps.client.apply(net, { fieldManager: FieldManager, signal });
+        scope.networks.set(net.metadata?.name ?? '', applied);
+      },
+    })),
+    toApply.length,
+  );
+}
+
+/**
+ * Runs `applies`, `limit` at a time; never rejects: what was created, and the first failure.
+ */
+async function settle(
+  applies: ReadonlyArray<{ name: string; create: boolean; apply: () => Promise<void> }>,
+  limit: number,
+): Promise<Applied> {
+  const created: string[] = [];
+  for (let i = 0; i < applies.length; i += Math.max(1, limit)) {
+    const batch = applies.slice(i, i + Math.max(1, limit));
+    const results = await Promise.allSettled(batch.map((a) => a.apply()));
+    results.forEach((r, j) => {
+      if (r.status === 'fulfilled' && batch[j]!.create) created.push(batch[j]!.name);
+    });
+    const failure = results.find((r) => r.status === 'rejected');
+    if (failure) return { created, failed: { error: failure.reason } };
   }
-  return next;
-};
+  return { created };
+}
 
 /** Scale down before scale up, highest-numbered first, so 5 → 2 removes 5, 4, 3. */
 const deleteNodes: Phase<LabPass> = async (pass) => {
@@ -206,13 +241,13 @@ const deleteNetworks: Phase<LabPass> = async (pass) => {
 
 /**
  * Nodes, created with the networks rather than after them: each makes its disks and
- * definition while the networks come up and starts only once they are Ready (the recipe's
+ * definition while the networks come up and starts only once they run (the recipe's
  * "MAAS DHCP must start after virbr0" is the node's gate). A node whose MAC another claimant
  * keeps is left out, and no node is created while a network of the lab's is someone else's
  * (it would attach to that one). A few applies at a time: a lab of 100 nodes is not 100
  * round trips in a row, and each node's controller starts on it as soon as it exists.
  */
-const applyNodes: Phase<LabPass> = async (pass) => {
+function applyNodes(pass: LabPass): Promise<Applied> {
   const { scope, desired, deps, signal } = pass;
   const networksOurs = desired.networks.every(
     (n) => !scope.foreignNetworks.has(n.metadata?.name ?? ''),
@@ -232,31 +267,38 @@ const applyNodes: Phase<LabPass> = async (pass) => {
     if (action === 'none' || (action === 'create' && !networksOurs)) continue;
     toApply.push({ node, create: action === 'create' });
   }
-  const created: string[] = [];
-  const recordCreated = (): void => {
-    if (created.length === 0) return;
-    const note = `created MaasNodes ${listOf(created)}`;
-    pass.record(EventType.Normal, LabEventReason.NodesCreated, 'Create', note);
-  };
-  for (let i = 0; i < toApply.length; i += CONCURRENT_CHILD_APPLIES) {
-    const batch = toApply.slice(i, i + CONCURRENT_CHILD_APPLIES);
-    const applied = await Promise.allSettled(
-      batch.map(({ node }) => deps.client.apply(node, { fieldManager: FieldManager, signal })),
-    );
-    applied.forEach((result, j) => {
-      const { node, create } = batch[j]!;
-      const name = node.metadata?.name ?? '';
-      if (result.status !== 'fulfilled') return;
-      scope.nodes.set(name, result.value);
-      if (create) created.push(name);
-    });
-    const failed = applied.find((r) => r.status === 'rejected');
-    if (failed) {
-      recordCreated();
-      throw failed.reason;
-    }
+  return settle(
+    toApply.map(({ node, create }) => ({
+      name: node.metadata?.name ?? '',
+      create,
+      apply: async () => {
+        const applied = await deps.client.apply(node, { fieldManager: FieldManager, signal });
+        scope.nodes.set(node.metadata?.name ?? '', applied);
+      },
+    })),
+    CONCURRENT_CHILD_APPLIES,
+  );
+}
+
+/**
+ * Networks and nodes in one round of requests, after the deletions: a node needs no network
+ * to exist to be created (it makes its disks and definition meanwhile and starts once its
+ * network runs, see applyNodes), so its apply does not wait for the network's round trip.
+ * Events say networks first, then nodes; the first failure is the pass's, after every apply
+ * of the round has ended (what succeeded is kept and its event told).
+ */
+const applyChildren: Phase<LabPass> = async (pass) => {
+  const [networks, nodes] = await Promise.all([applyNetworks(pass), applyNodes(pass)]);
+  if (networks.created.length > 0) {
+    const note = `created VirtNetworks ${listOf(networks.created)}`;
+    pass.record(EventType.Normal, LabEventReason.NetworksCreated, 'Create', note);
   }
-  recordCreated();
+  if (nodes.created.length > 0) {
+    const note = `created MaasNodes ${listOf(nodes.created)}`;
+    pass.record(EventType.Normal, LabEventReason.NodesCreated, 'Create', note);
+  }
+  const failed = networks.failed ?? nodes.failed;
+  if (failed) throw failed.error;
   return next;
 };
 
@@ -363,10 +405,9 @@ export const normalPhases: ReadonlyArray<Phase<LabPass>> = [
   refuseMisdeclaredMaas,
   retried(restore),
   checkMacs,
-  retried(applyNetworks),
   retried(deleteNodes),
   retried(deleteNetworks),
-  retried(applyNodes),
+  retried(applyChildren),
   retried(provisionController),
   lookAtMaas,
   flagConflicts,

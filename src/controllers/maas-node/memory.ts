@@ -1,7 +1,9 @@
 // What the MaasNode controller remembers between passes (see common/expectations.ts for the
-// rules): the host facts it asked for once, the ACPI shutdowns it requested, and the restart
-// token each domain was last power-cycled for. Nothing else outlives a pass.
+// rules): the host facts it asked for once, the libvirt networks libvirt said were started,
+// the ACPI shutdowns it requested, and the restart token each domain was last power-cycled
+// for. Nothing else outlives a pass.
 import type { MaasNode } from '../../api/v1alpha1/index.js';
+import { NetworkEventLifecycleType } from '../../libvirt/index.js';
 import { createExpectations } from '../common/expectations.js';
 
 /** The MaasNode controller's memory, by node UID (host facts by Hypervisor name). */
@@ -32,6 +34,19 @@ export interface NodeMemory {
   restartTokenInForce(node: Readonly<MaasNode>): string | undefined;
   /** The domain now runs (or will next boot) for `token`. */
   putRestartTokenInForce(uid: string, token: string): void;
+  /**
+   * Whether libvirt told this process (a network lifecycle event) that network `name` on
+   * `hypervisor` started, and has not told it since that the network stopped or went away. A
+   * hint only, never proof: a node whose VirtNetwork is not Ready yet looks at the network in
+   * libvirt when this is true, rather than on every pass. Lost on restart: nodes wait for the
+   * VirtNetwork's Ready status, as they would without it.
+   */
+  networkStarted(hypervisor: string, name: string): boolean;
+  /**
+   * A network lifecycle event from `hypervisor`: Started remembers the network, Stopped and
+   * Undefined forget it (so the memory is bounded by the host's running networks).
+   */
+  networkEvent(hypervisor: string, name: string, event: NetworkEventLifecycleType): void;
   /** The node is gone: forget all of it. */
   forget(uid: string): void;
   /** Nodes and hosts remembered (for tests). */
@@ -48,6 +63,10 @@ interface NodeSlots {
 export function createNodeMemory(): NodeMemory {
   const nodes = createExpectations<NodeSlots>();
   const hosts = createExpectations<{ kvm: boolean }>();
+  // Host facts about one network, keyed by hypervisor and libvirt network name (rule 2: the
+  // name of a host, here with the network's); a NUL cannot occur in either.
+  const networks = createExpectations<{ started: true }>();
+  const networkKey = (hypervisor: string, name: string): string => `${hypervisor}\0${name}`;
   return {
     async kvm(hypervisor, ask) {
       const known = hosts.get(hypervisor, 'kvm');
@@ -62,7 +81,19 @@ export function createNodeMemory(): NodeMemory {
     restartTokenInForce: (node) =>
       nodes.get(node.metadata?.uid ?? '', 'restartToken') ?? node.status?.lastRestartToken,
     putRestartTokenInForce: (uid, token) => nodes.set(uid, 'restartToken', token),
+    networkStarted: (hypervisor, name) =>
+      networks.get(networkKey(hypervisor, name), 'started') === true,
+    networkEvent(hypervisor, name, event) {
+      const key = networkKey(hypervisor, name);
+      if (event === NetworkEventLifecycleType.Started) networks.set(key, 'started', true);
+      else if (
+        event === NetworkEventLifecycleType.Stopped ||
+        event === NetworkEventLifecycleType.Undefined
+      ) {
+        networks.forget(key);
+      }
+    },
     forget: (uid) => nodes.forget(uid),
-    size: () => nodes.size() + hosts.size(),
+    size: () => nodes.size() + hosts.size() + networks.size(),
   };
 }

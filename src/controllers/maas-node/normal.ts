@@ -25,6 +25,7 @@ import { EventType, TerminalError } from '../../runtime/index.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
 import { ownership as classify } from '../common/ownership.js';
 import { next, type Phase, stop } from '../common/phases.js';
+import { libvirtNetworkName, servesSpec } from '../virt-network/desired.js';
 import { desiredDomain, desiredVolumes, domainNameFor, type NodeContext } from './desired.js';
 import { diffDomain } from './domain-diff.js';
 import { bootOverrideFor, serveBmc } from './bmc.js';
@@ -138,6 +139,44 @@ const observeLibvirt: Phase<NodePass> = async (pass) => {
   });
   pass.host = { verbs, desired: desiredDomain(node, ctx), domain: view.domain };
   found.volumes = desiredVolumes(node, ctx);
+  return next;
+};
+
+/**
+ * A VirtNetwork the cache does not show Ready yet may run already: its Ready status write and
+ * that write's watch event take a round trip after libvirt started it. When libvirt said so
+ * (a Started lifecycle event, kept in memory.ts; its arrival woke this pass) and the network
+ * is, as observed now, ours and what the VirtNetwork asks for (servesSpec), the node does not
+ * wait for it: the power step goes ahead in this pass. Without such an event, or for a
+ * network mid-change, not ours or gone, the wait stands as before.
+ */
+const confirmNetworksInLibvirt: Phase<NodePass> = async (pass) => {
+  const { scope, deps, host, found } = pass;
+  if (pass.networksWait === undefined || !host || scope.networksPending.length === 0) return next;
+  const hypervisor = scope.node.spec.hypervisor;
+  const running = (
+    await Promise.all(
+      scope.networksPending.map(async (vnet) => {
+        const libvirtName = libvirtNetworkName(
+          vnet.metadata?.namespace ?? '',
+          vnet.metadata?.name ?? '',
+        );
+        if (!deps.memory.networkStarted(hypervisor, libvirtName)) return undefined;
+        const observed = await host.verbs.observeNetwork(libvirtName);
+        return servesSpec(vnet, observed) ? vnet.metadata?.name : undefined;
+      }),
+    )
+  ).filter((name): name is string => name !== undefined);
+  if (running.length === 0) return next;
+  found.networksRunning = running;
+  const left = scope.networksNotReady.filter((name) => !running.includes(name));
+  pass.networksWait =
+    left.length === 0
+      ? undefined
+      : {
+          reason: NetworkNotReadyReason,
+          message: `waiting for VirtNetworks to be Ready: ${left.join(', ')}`,
+        };
   return next;
 };
 
@@ -285,6 +324,7 @@ export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
   respectHold,
   waitForNetworksAndSource,
   observeLibvirt,
+  acting(confirmNetworksInLibvirt),
   checkOwnership,
   acting(ensureDefinition),
   acting(power),

@@ -23,6 +23,11 @@ export interface Findings {
   error?: Why;
   /** Waiting on something outside the node (networks, clone source): Reconciling. */
   waiting?: Why;
+  /**
+   * VirtNetworks the cache does not show Ready yet that libvirt showed running as their spec
+   * asks (normal.ts, confirmNetworksInLibvirt): the node does not wait for them.
+   */
+  networksRunning?: readonly string[];
   /** Every volume exists. */
   volumesReady: boolean;
   /** The domain as last read (or as just defined). */

@@ -42,7 +42,7 @@ import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
 import { patchStatusOnce } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
-import { createNodeMemory } from './memory.js';
+import { createNodeMemory, type NodeMemory } from './memory.js';
 import { OwnDomainEvents } from './own-events.js';
 import { normalPhases } from './normal.js';
 import { type Findings, type NodeDeps, type NodePass, passEvents } from './pass.js';
@@ -91,6 +91,8 @@ export interface MaasNodeReconcilerOptions {
   readonly readSecret?: NodeDeps['readSecret'];
   /** The domain events passes cause themselves, shared with the watch (default: its own). */
   readonly ownEvents?: OwnDomainEvents;
+  /** What outlives a pass, shared with the watch's network events (default: its own). */
+  readonly memory?: NodeMemory;
 }
 
 /**
@@ -126,7 +128,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     hypervisorFor: opts.hypervisorFor,
     annotate: opts.annotate,
     clock,
-    memory: createNodeMemory(),
+    memory: opts.memory ?? createNodeMemory(),
     ownEvents: opts.ownEvents ?? new OwnDomainEvents({ now: () => performance.now() }),
     resyncMs: opts.resyncMs ?? DEFAULT_NODE_RESYNC_MS,
     shutdownTimeoutMs: opts.shutdownTimeoutMs,
@@ -238,6 +240,7 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
   } = options;
   const caches = nodeCaches(manager);
   const ownEvents = new OwnDomainEvents({ now: () => performance.now() });
+  const memory = createNodeMemory();
   // The hooks wake the controller that is built below, once there is one.
   const built: { controller?: Controller } = {};
   const bmc = makeBmc?.(bmcHooks(manager, (req) => built.controller?.enqueue(req)));
@@ -257,12 +260,13 @@ export function setup(manager: Manager, options: MaasNodeSetupOptions): Controll
     events: manager.events,
     clock: manager.clock,
     ownEvents,
+    memory,
     ...definedProps({ serves, resyncMs, shutdownTimeoutMs, swallowedErrors }),
     ...(bmc && { bmc, readSecret: secretReader(manager) }),
   });
   built.controller = watchNodes(
     manager,
-    { caches, hypervisors, ownEvents, builderOptions, name: MaasNodeControllerName },
+    { caches, hypervisors, ownEvents, memory, builderOptions, name: MaasNodeControllerName },
     reconciler,
   );
   return built.controller;

@@ -52,6 +52,12 @@ export interface NodeScope {
   readonly gate: HypervisorGate;
   /** VirtNetworks the NICs name that are missing, elsewhere, deleting or not Ready. */
   readonly networksNotReady: readonly string[];
+  /**
+   * Of those, the ones that exist on the node's Hypervisor and are not being deleted, only
+   * not Ready at their generation yet: libvirt may already run them as specified (the
+   * status write that would say so is on its way), which a pass may check (normal.ts).
+   */
+  readonly networksPending: readonly Readonly<VirtNetwork>[];
   /** With spec.cloneFrom: the source MaasNode, undefined when it does not exist. */
   readonly cloneSource: Readonly<MaasNode> | undefined;
 }
@@ -77,6 +83,24 @@ export function networksNotReady(
   });
 }
 
+/**
+ * The VirtNetworks among `notReady` (networksNotReady) that exist on the node's Hypervisor
+ * and are not being deleted: only their Ready status is missing.
+ */
+export function networksPending(
+  node: Readonly<MaasNode>,
+  notReady: readonly string[],
+  networks: CacheReader<VirtNetwork>,
+): Readonly<VirtNetwork>[] {
+  const namespace = node.metadata?.namespace;
+  return notReady
+    .map((name) => networks.get(namespace ? { namespace, name } : { name }))
+    .filter(
+      (vnet): vnet is Readonly<VirtNetwork> =>
+        vnet !== undefined && vnet.spec.hypervisor === node.spec.hypervisor && !isDeleting(vnet),
+    );
+}
+
 /** Reads the MaasNode named by `req` and what it depends on; undefined when it is gone. */
 export function observeNodeScope(req: Request, caches: NodeCaches): NodeScope | undefined {
   const node = caches.nodes.get(req);
@@ -84,6 +108,7 @@ export function observeNodeScope(req: Request, caches: NodeCaches): NodeScope | 
   const namespace = node.metadata?.namespace;
   const hypervisor = caches.hypervisors.get({ name: node.spec.hypervisor });
   const source = node.spec.cloneFrom?.name;
+  const notReady = networksNotReady(node, caches.networks);
   return {
     node,
     domainName: domainNameFor(node),
@@ -91,7 +116,8 @@ export function observeNodeScope(req: Request, caches: NodeCaches): NodeScope | 
     deleting: isDeleting(node),
     hypervisor,
     gate: hypervisorGate(hypervisor),
-    networksNotReady: networksNotReady(node, caches.networks),
+    networksNotReady: notReady,
+    networksPending: networksPending(node, notReady, caches.networks),
     cloneSource:
       source === undefined
         ? undefined

@@ -307,13 +307,15 @@ export function nodeConditions(o: NodeObservation): ConditionPlan {
 /** The observation the status table and conditions read, from what the pass found. */
 export function nodeObservation(scope: NodeScope, found: Findings): NodeObservation {
   const d = found.domain;
+  const running = found.networksRunning ?? [];
+  const notReady = scope.networksNotReady.filter((n) => !running.includes(n));
   return definedProps({
     deleting: scope.deleting,
     hypervisorReachable: found.unreachable === undefined,
     stalled: found.stalled,
     error: found.error,
-    networksReady: scope.networksNotReady.length === 0,
-    networksNotReady: scope.networksNotReady,
+    networksReady: notReady.length === 0,
+    networksNotReady: notReady,
     volumesReady: found.volumesReady,
     domainDefined: d !== undefined,
     state: d?.state,

@@ -1,7 +1,8 @@
 // What wakes a MaasNode pass: the node itself (not its own status writes), the VirtNetworks
-// its NICs name (it waits for them), its Hypervisor, a clone's source, and libvirt domain
+// its NICs name (it waits for them), its Hypervisor, a clone's source, libvirt domain
 // lifecycle events (a `virsh destroy` by hand is seen at once: the event's domain name is
-// mapped to the node through the cache, without a scan).
+// mapped to the node through the cache, without a scan), and libvirt's word that a network
+// a waiting node uses has started (before the VirtNetwork's Ready status says so).
 import {
   GroupVersionKinds,
   type Hypervisor as HypervisorResource,
@@ -22,8 +23,12 @@ import {
   statusOnlyUpdatesIgnored,
 } from '../../runtime/index.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
+import { isReadyAndCurrent } from '../common/conditions.js';
 import { hypervisorGateChanged, networkGateChanged } from '../common/predicates.js';
+import { NetworkEventLifecycleType } from '../../libvirt/index.js';
+import { libvirtNetworkName } from '../virt-network/desired.js';
 import { domainNameFor } from './desired.js';
+import type { NodeMemory } from './memory.js';
 import type { OwnDomainEvents } from './own-events.js';
 import type { NodeCaches } from './scope.js';
 
@@ -44,6 +49,8 @@ export interface NodeWatches {
   readonly hypervisors: HypervisorRegistry;
   /** The domain events the passes cause themselves: they wake no pass. */
   readonly ownEvents?: OwnDomainEvents;
+  /** Where network lifecycle events are remembered for the passes (memory.ts). */
+  readonly memory?: Pick<NodeMemory, 'networkEvent'>;
   /** Workers, timeouts and the like. */
   readonly builderOptions: BuilderOptions;
   /** The controller's name. */
@@ -56,7 +63,7 @@ export function watchNodes(
   watches: NodeWatches,
   reconciler: Reconciler,
 ): Controller {
-  const { caches, hypervisors, ownEvents, builderOptions, name } = watches;
+  const { caches, hypervisors, ownEvents, memory, builderOptions, name } = watches;
   const nodesWhere = (pred: (n: Readonly<MaasNode>) => boolean, namespace?: string): Request[] =>
     caches.nodes
       .list(namespace)
@@ -97,6 +104,23 @@ export function watchNodes(
     verbs.onDomainEvent((e) => {
       if (ownEvents?.consume(hvName, e.name, e.event)) return;
       for (const req of nodesForDomain(caches.nodes, explicitNames, hvName, e.name)) enqueue(req);
+    });
+    verbs.onNetworkEvent((e) => {
+      memory?.networkEvent(hvName, e.name, e.event);
+      if (e.event !== NetworkEventLifecycleType.Started) return;
+      const vnet = virtNetworkOf(caches.networks, e.name);
+      // A Ready network's nodes are not waiting for it (its status already woke them).
+      if (vnet === undefined || vnet.spec.hypervisor !== hvName || isReadyAndCurrent(vnet)) return;
+      const ns = vnet.metadata?.namespace;
+      const vnetName = vnet.metadata?.name;
+      for (const req of nodesWhere(
+        (n) =>
+          n.spec.hypervisor === hvName &&
+          (n.spec.interfaces ?? []).some((nic) => nic.network === vnetName),
+        ns,
+      )) {
+        enqueue(req);
+      }
     });
   });
   const controller = controllerBuilder(manager)
@@ -152,6 +176,24 @@ export function nodesForDomain(
     }
   }
   return out;
+}
+
+/**
+ * The VirtNetwork whose libvirt network is `libvirtName` (`<namespace>.<name>`: namespaces
+ * hold no dots, so the first dot separates them), from the cache; undefined when none.
+ */
+export function virtNetworkOf(
+  networks: Pick<CacheReader<VirtNetwork>, 'get'>,
+  libvirtName: string,
+): Readonly<VirtNetwork> | undefined {
+  const dot = libvirtName.indexOf('.');
+  if (dot <= 0) return undefined;
+  const namespace = libvirtName.slice(0, dot);
+  const name = libvirtName.slice(dot + 1);
+  const vnet = networks.get({ namespace, name });
+  return vnet && libvirtNetworkName(namespace, vnet.metadata?.name ?? '') === libvirtName
+    ? vnet
+    : undefined;
 }
 
 /** domainNameFor, or undefined for an object that lacks the metadata to name it. */

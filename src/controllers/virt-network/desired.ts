@@ -172,6 +172,34 @@ export function ownership(observed: ParsedNetwork | undefined, expected: OwnerRe
   return classify(observed, expected);
 }
 
+/** What {@link servesSpec} reads of a libvirt network (an ObservedNetwork has it). */
+export interface NetworkLook {
+  /** Running. */
+  readonly active: boolean;
+  /** The persistent definition. */
+  readonly parsed: ParsedNetwork;
+  /** The running configuration, when active. */
+  readonly live?: ParsedNetwork;
+}
+
+/**
+ * Whether a libvirt network is, as observed, everything `vnet` asks for: ours (the owner stamp
+ * names this VirtNetwork's UID), running, and both its persistent and its live definition
+ * equal to the spec (no redefinition and no DHCP host change pending). This is what the
+ * VirtNetwork's Ready=True at its generation says, read from libvirt instead of waiting for
+ * the status write and its watch event; a network mid-change (a new generation not applied
+ * yet) fails the comparison. Pure.
+ */
+export function servesSpec(vnet: VirtNetwork, observed: NetworkLook | undefined): boolean {
+  if (observed === undefined || !observed.active || observed.live === undefined) return false;
+  if (ownership(observed.parsed, networkOwner(vnet)) !== 'owned') return false;
+  const desired = desiredNetwork(vnet);
+  return (
+    diffNetwork(desired, observed.parsed).kind === 'none' &&
+    diffNetwork(desired, observed.live).kind === 'none'
+  );
+}
+
 /** A NIC to detach and attach again after its network restarted on a new bridge. */
 export interface NicToReplug {
   /** The domain's name. */

@@ -14,7 +14,9 @@ import {
   NameConflictError,
   type OwnedNetworkDescription,
 } from '../../libvirt/hypervisor/index.js';
+import { NetworkEventLifecycleType } from '../../libvirt/index.js';
 import { EventType, TerminalError } from '../../runtime/index.js';
+import { withOwnEvents } from '../common/own-events.js';
 import { ShardLostError } from '../common/hypervisor-registry.js';
 import { ownership as classify } from '../common/ownership.js';
 import { next, type Phase, stop } from '../common/phases.js';
@@ -102,7 +104,14 @@ async function act(pass: NetworkPass, host: HostView): Promise<void> {
     autostart: wantAutostart(vnet),
   };
   if (observed === undefined) {
-    await verbs.ensureNetwork(desired);
+    // Its Defined and Started events wake no pass: this one reads the network below.
+    await withOwnEvents(
+      pass.deps.ownEvents,
+      vnet.spec.hypervisor,
+      scope.libvirtName,
+      [NetworkEventLifecycleType.Defined, NetworkEventLifecycleType.Started],
+      () => verbs.ensureNetwork(desired),
+    );
     const note = `defined and started network ${scope.libvirtName}`;
     record(EventType.Normal, NetworkEventReason.Created, 'Create', note);
   } else {

@@ -1,7 +1,10 @@
 // One VirtNetwork pass: its scope, what its phases found (the report reads that and nothing
 // else), and what the phases share. Built fresh by every pass and dropped at its end; the
-// VirtNetwork controller keeps nothing between passes.
+// VirtNetwork controller keeps nothing between passes but the network events its own passes
+// announced (deps.ownEvents).
 import type { Hypervisor, ObservedNetwork } from '../../libvirt/hypervisor/index.js';
+import type { NetworkEventLifecycleType } from '../../libvirt/index.js';
+import type { OwnEvents } from '../common/own-events.js';
 import type { EventType, Logger } from '../../runtime/index.js';
 import type { Verdict, Why } from '../common/conditions.js';
 import type { Ownership } from '../common/ownership.js';
@@ -37,6 +40,8 @@ export interface NetworkDeps {
   readonly resyncMs: number;
   /** Wait before looking again for a missing host bridge. */
   readonly bridgeRecheckMs: number;
+  /** The network events passes cause themselves, which wake no pass (common/own-events.ts). */
+  readonly ownEvents: OwnEvents<NetworkEventLifecycleType>;
 }
 
 /** The libvirt side of a pass, once the host answered. */

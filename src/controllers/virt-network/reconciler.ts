@@ -6,6 +6,8 @@
 // The files beside this one: scope.ts (observe), desired.ts (pure), normal.ts and delete.ts
 // (the phases), status.ts (the report, pure), pass.ts (one pass's state), watches.ts (what
 // wakes a pass), events.ts (event reasons).
+import type { NetworkEventLifecycleType } from '../../libvirt/index.js';
+import { OwnEvents } from '../common/own-events.js';
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import { Group, type Hypervisor as HypervisorResource } from '../../api/v1alpha1/index.js';
 import type { Hypervisor } from '../../libvirt/hypervisor/index.js';
@@ -75,6 +77,8 @@ export interface VirtNetworkReconcilerOptions {
   readonly bridgeRecheckMs?: number;
   /** Counts errors a pass logged and did not return (default: not counted). */
   readonly swallowedErrors?: SwallowedErrorMetrics;
+  /** The network events passes cause themselves, shared with the watch (default: its own). */
+  readonly ownEvents?: OwnEvents<NetworkEventLifecycleType>;
 }
 
 /**
@@ -113,6 +117,7 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
     hypervisorFor: opts.hypervisorFor,
     resyncMs: opts.resyncMs ?? DEFAULT_NETWORK_RESYNC_MS,
     bridgeRecheckMs: opts.bridgeRecheckMs ?? DEFAULT_BRIDGE_RECHECK_MS,
+    ownEvents: opts.ownEvents ?? new OwnEvents({ now: () => performance.now() }),
   };
 
   /** Step 4: one status patch, only when something changed; see the doc comment above. */
@@ -191,17 +196,19 @@ export function setup(manager: Manager, options: VirtNetworkSetupOptions): Contr
   const { hypervisors, serves, resyncMs, bridgeRecheckMs, swallowedErrors, ...builderOptions } =
     options;
   const caches = networkCaches(manager);
+  const ownEvents = new OwnEvents<NetworkEventLifecycleType>({ now: () => performance.now() });
   const reconciler = createVirtNetworkReconciler({
     caches,
     hypervisorFor: (hv) => hypervisors.hypervisorFor(hv),
     client: manager.client,
     events: manager.events,
     clock: manager.clock,
+    ownEvents,
     ...definedProps({ serves, resyncMs, bridgeRecheckMs, swallowedErrors }),
   });
   return watchNetworks(
     manager,
-    { caches, hypervisors, builderOptions, name: VirtNetworkControllerName },
+    { caches, hypervisors, ownEvents, builderOptions, name: VirtNetworkControllerName },
     reconciler,
   );
 }

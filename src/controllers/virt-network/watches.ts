@@ -20,7 +20,9 @@ import {
   requestFor,
   statusOnlyUpdatesIgnored,
 } from '../../runtime/index.js';
+import type { NetworkEventLifecycleType } from '../../libvirt/index.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
+import type { OwnEvents } from '../common/own-events.js';
 import { hypervisorGateChanged } from '../common/predicates.js';
 import { libvirtNetworkName } from './desired.js';
 import type { NetworkCaches } from './scope.js';
@@ -40,6 +42,8 @@ export interface NetworkWatches {
   readonly caches: NetworkCaches;
   /** The libvirt verbs per Hypervisor, whose network events wake VirtNetworks. */
   readonly hypervisors: HypervisorRegistry;
+  /** The network events the passes cause themselves: they wake no pass. */
+  readonly ownEvents?: OwnEvents<NetworkEventLifecycleType>;
   /** Workers, timeouts and the like. */
   readonly builderOptions: BuilderOptions;
   /** The controller's name. */
@@ -60,7 +64,7 @@ export function watchNetworks(
   watches: NetworkWatches,
   reconciler: Reconciler,
 ): Controller {
-  const { caches, hypervisors, builderOptions, name } = watches;
+  const { caches, hypervisors, ownEvents, builderOptions, name } = watches;
   const networksOn = (hypervisor: string | undefined): Request[] =>
     caches.networks
       .list()
@@ -70,6 +74,7 @@ export function watchNetworks(
   let enqueue: (req: Request) => void = () => undefined;
   hypervisors.onCreate((hvName, verbs) => {
     verbs.onNetworkEvent((e) => {
+      if (ownEvents?.consume(hvName, e.name, e.event)) return;
       for (const n of caches.networks.list()) {
         const ns = n.metadata?.namespace ?? '';
         const vnetName = n.metadata?.name ?? '';

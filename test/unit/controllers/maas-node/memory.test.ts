@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import type { MaasNode } from '../../../../src/api/v1alpha1/index.js';
 import { createNodeMemory } from '../../../../src/controllers/maas-node/memory.js';
+import { NetworkEventLifecycleType } from '../../../../src/libvirt/constants.js';
 import { node } from '../fixtures.js';
 
 describe('controllers/maas-node memory', () => {
@@ -61,5 +62,30 @@ describe('controllers/maas-node memory', () => {
     expect(memory.shutdownRequestedAt('uid-1')).to.equal(undefined);
     expect(memory.restartTokenInForce(withUid('uid-1'))).to.equal(undefined);
     expect(memory.size()).to.equal(1);
+  });
+
+  it('remembers a started network per host until it stops or is undefined', () => {
+    const memory = createNodeMemory();
+    expect(memory.networkStarted('hv1', 'maas.lan')).to.equal(false);
+    memory.networkEvent('hv1', 'maas.lan', NetworkEventLifecycleType.Defined);
+    expect(memory.networkStarted('hv1', 'maas.lan')).to.equal(false);
+    memory.networkEvent('hv1', 'maas.lan', NetworkEventLifecycleType.Started);
+    expect(memory.networkStarted('hv1', 'maas.lan')).to.equal(true);
+    // Per host: the same name on another hypervisor is another network.
+    expect(memory.networkStarted('hv2', 'maas.lan')).to.equal(false);
+    expect(memory.size()).to.equal(1);
+    memory.networkEvent('hv1', 'maas.lan', NetworkEventLifecycleType.Stopped);
+    expect(memory.networkStarted('hv1', 'maas.lan')).to.equal(false);
+    memory.networkEvent('hv1', 'maas.lan', NetworkEventLifecycleType.Started);
+    memory.networkEvent('hv1', 'maas.lan', NetworkEventLifecycleType.Undefined);
+    expect(memory.networkStarted('hv1', 'maas.lan')).to.equal(false);
+    expect(memory.size()).to.equal(0);
+  });
+
+  it("keeps a started network when a node is forgotten (a host fact, not a node's)", () => {
+    const memory = createNodeMemory();
+    memory.networkEvent('hv1', 'maas.lan', NetworkEventLifecycleType.Started);
+    memory.forget('uid-1');
+    expect(memory.networkStarted('hv1', 'maas.lan')).to.equal(true);
   });
 });

@@ -26,6 +26,7 @@ describe('controllers/maas-node nodeStatus (pure)', () => {
     hypervisor: hypervisorResource,
     gate: { kind: 'ready' },
     networksNotReady: [],
+    networksPending: [],
     cloneSource: undefined,
   });
   const found = (extra: Partial<Findings> = {}): Findings => ({
@@ -49,6 +50,25 @@ describe('controllers/maas-node nodeStatus (pure)', () => {
       id: 'maas.n1',
     });
     expect(s.observedGeneration).to.equal(3);
+  });
+
+  it('a network libvirt showed running as specified is not waited for, others still are', () => {
+    const two = { ...scope(known), networksNotReady: ['maas', 'other'] };
+    const waiting = nodeStatus(two, found({ networksRunning: ['maas'] }), {
+      now: 0,
+      succeeded: true,
+    });
+    const ready = waiting.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).to.include({ status: 'False', reason: 'NetworkNotReady' });
+    expect(ready?.message).to.contain('other').and.not.contain('maas,');
+    const none = nodeStatus(
+      { ...scope(known), networksNotReady: ['maas'] },
+      found({ networksRunning: ['maas'] }),
+      { now: 0, succeeded: true },
+    );
+    expect(none.conditions?.find((c) => c.type === 'Ready')?.reason).to.not.equal(
+      'NetworkNotReady',
+    );
   });
 
   it('advances observedGeneration only for a pass that succeeded', () => {

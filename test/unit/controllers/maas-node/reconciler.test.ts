@@ -14,6 +14,10 @@ import {
   nodesForDomain,
 } from '../../../../src/controllers/maas-node/reconciler.js';
 import { STARTED_ONCE_ANNOTATION } from '../../../../src/controllers/maas-node/scope.js';
+import { virtNetworkOf } from '../../../../src/controllers/maas-node/watches.js';
+import { createNodeMemory } from '../../../../src/controllers/maas-node/memory.js';
+import { desiredNetwork, networkOwner } from '../../../../src/controllers/virt-network/desired.js';
+import { NetworkEventLifecycleType } from '../../../../src/libvirt/constants.js';
 import { buildDomainXml } from '../../../../src/libvirt/xml/index.js';
 import { CLEANUP_FINALIZER } from '../../../../src/runtime/controller/objects.js';
 import { isTerminalError } from '../../../../src/runtime/controller/reconcile.js';
@@ -113,6 +117,74 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     await reconciler().reconcile(key('n1'), signal);
     expect(hv.mutations).to.deep.equal(['virDomainCreateWithFlags']);
     expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Running');
+  });
+
+  it('starts before its network is Ready in the cache once libvirt said it started and runs it as specified', async () => {
+    // The VirtNetwork's controller has started the network; its Ready status is on its way.
+    const pending = { ...readyNetwork('maas'), status: {} };
+    networks = store(pending);
+    const memory = createNodeMemory();
+    const r = createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => hv,
+      client: fakeClient(nodes),
+      annotate: async () => undefined,
+      events: { record: () => undefined },
+      clock,
+      memory,
+    });
+    nodes.put(withFinalizer(node('n1', spec)));
+    await hv.ensureNetwork({
+      ...desiredNetwork(pending),
+      owner: networkOwner(pending),
+      autostart: true,
+    });
+    // No Started event seen: libvirt is not asked, the node waits for the status as before.
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.calls.map((c) => c.verb)).to.not.include('observeNetwork');
+    expect(cond(nodes.get(key('n1')), 'Ready')).to.include({ reason: 'NetworkNotReady' });
+    // libvirt said Started: the pass looks at the network, finds it as specified, and starts.
+    memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.calls.map((c) => c.verb)).to.include('observeNetwork');
+    expect(hv.mutations).to.deep.equal(['virDomainCreateWithFlags']);
+    const n = nodes.get(key('n1'));
+    expect(n?.status?.printableStatus).to.equal('Running');
+    expect(cond(n, 'Ready')).to.include({ status: 'True', reason: 'Reconciled' });
+  });
+
+  it('keeps waiting when the started network of its name is not what the VirtNetwork asks for', async () => {
+    const pending = { ...readyNetwork('maas'), status: {} };
+    networks = store(pending);
+    const memory = createNodeMemory();
+    const r = createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => hv,
+      client: fakeClient(nodes),
+      annotate: async () => undefined,
+      events: { record: () => undefined },
+      clock,
+      memory,
+    });
+    nodes.put(withFinalizer(node('n1', spec)));
+    // Ours by name, but an earlier VirtNetwork's (another UID): not this one's network.
+    const earlier = { ...pending, metadata: { ...pending.metadata, uid: 'earlier-uid' } };
+    await hv.ensureNetwork({
+      ...desiredNetwork(earlier),
+      owner: networkOwner(earlier),
+      autostart: true,
+    });
+    memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    expect(hv.calls.map((c) => c.verb)).to.include('observeNetwork');
+    expect(hv.mutations).to.not.include('virDomainCreateWithFlags');
+    expect(cond(nodes.get(key('n1')), 'Ready')).to.include({
+      status: 'False',
+      reason: 'NetworkNotReady',
+    });
   });
 
   it('a held node (maaslab.dev/hold) takes no action, keeps its last facts and says who holds it', async () => {
@@ -447,5 +519,21 @@ describe('controllers/maas-node nodesForDomain (domain event → node, no scan)'
     ]);
     expect(nodesForDomain(nodes, explicit, 'local', 'maas.nope')).to.deep.equal([]);
     expect(nodesForDomain(nodes, explicit, 'local', 'no-dot')).to.deep.equal([]);
+  });
+});
+
+describe('controllers/maas-node virtNetworkOf (network event → VirtNetwork, no scan)', () => {
+  const networks = store<VirtNetwork>(readyNetwork('maas'), readyNetwork('lan.extra'));
+
+  it('finds the VirtNetwork of <namespace>.<name>; the first dot ends the namespace', () => {
+    expect(virtNetworkOf(networks, 'maas.maas')?.metadata?.name).to.equal('maas');
+    expect(virtNetworkOf(networks, 'maas.lan.extra')?.metadata?.name).to.equal('lan.extra');
+  });
+
+  it('finds none for an unknown name, another namespace, or a name without a namespace', () => {
+    expect(virtNetworkOf(networks, 'maas.other')).to.equal(undefined);
+    expect(virtNetworkOf(networks, 'elsewhere.maas')).to.equal(undefined);
+    expect(virtNetworkOf(networks, 'default')).to.equal(undefined);
+    expect(virtNetworkOf(networks, '.maas')).to.equal(undefined);
   });
 });

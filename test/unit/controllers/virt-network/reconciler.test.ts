@@ -7,6 +7,8 @@ import type {
   VirtNetwork,
 } from '../../../../src/api/v1alpha1/index.js';
 import { createVirtNetworkReconciler } from '../../../../src/controllers/virt-network/reconciler.js';
+import { OwnEvents } from '../../../../src/controllers/common/own-events.js';
+import { NetworkEventLifecycleType } from '../../../../src/libvirt/constants.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
 import { node, vnet } from '../fixtures.js';
@@ -76,6 +78,27 @@ describe('controllers/virt-network reconciler (FakeHypervisor)', () => {
     hv.resetRecording();
     await reconciler().reconcile(key('maas'), signal);
     expect(hv.mutations).to.deep.equal([]);
+  });
+
+  it('announces the Defined and Started of a network it creates, so they wake no pass of its own', async () => {
+    const own = new OwnEvents<NetworkEventLifecycleType>({ now: () => 0 });
+    const r = createVirtNetworkReconciler({
+      caches: { networks, nodes, hypervisors },
+      hypervisorFor: () => hv,
+      client: fakeClient(networks),
+      events: { record: (e) => void events.push(e) },
+      clock: createFakeClock(),
+      ownEvents: own,
+    });
+    await r.reconcile(key('maas'), signal);
+    expect(hv.mutations).to.include('virNetworkCreate');
+    expect(own.consume('local', 'maas.maas', NetworkEventLifecycleType.Defined)).to.equal(true);
+    expect(own.consume('local', 'maas.maas', NetworkEventLifecycleType.Started)).to.equal(true);
+    // One each: a second Started (someone restarting it) is news.
+    expect(own.consume('local', 'maas.maas', NetworkEventLifecycleType.Started)).to.equal(false);
+    // A pass that finds the network as it should be announces nothing.
+    await r.reconcile(key('maas'), signal);
+    expect(own.size).to.equal(0);
   });
 
   it('follows spec.autostart: off at creation, flipped on and off, no call when equal', async () => {

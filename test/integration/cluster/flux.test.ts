@@ -108,12 +108,16 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
         { cwd: work },
       )
     ).stdout.trim();
-  /** Commits the work tree, pushes it to the served repository, announces it; resolves to its sha. */
-  const commit = async (message: string): Promise<string> => {
+  /**
+   * Commits the work tree and pushes it to the served repository; announces it to Flux unless
+   * `announce` is false (before the GitRepository exists). Resolves to the commit's sha.
+   */
+  const commit = async (message: string, announce = true): Promise<string> => {
     await git('add', '-A');
     await git('commit', '-q', '-m', message);
     await git('push', '-q', bare, 'main');
     const sha = await git('rev-parse', 'HEAD');
+    if (!announce) return sha;
     await kubectl(
       'annotate',
       '--overwrite',
@@ -332,7 +336,7 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
 
   it('applies deploy/flux as a user would: maaslab-operator Ready only with the agent Ready, maaslab-labs only with the lab Ready', async function () {
     this.timeout(900_000);
-    const sha = await commit('maaslab for this host: the agent overlay and one lab');
+    const sha = await commit('maaslab for this host: the agent overlay and one lab', false);
     // deploy/flux with what a user changes: the fork's URL, and the agent overlay for their host.
     const install = join(scratch, 'install');
     await mkdir(install);
@@ -414,7 +418,9 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
         if (opReady && !agentReady)
           seen.violations.push(`${now} ms: maaslab-operator Ready, DaemonSet not`);
         if (labsReady && !labReady)
-          seen.violations.push(`${now} ms: maaslab-labs Ready, the lab not`);
+          seen.violations.push(
+            `${now} ms: maaslab-labs Ready, the lab not: ${JSON.stringify({ generation: lab?.metadata?.generation, status: lab?.status })}`,
+          );
         if (ds !== undefined && !agentReady && !opReady) seen.operatorWaited = true;
         if (lab !== undefined && !labReady && !labsReady) seen.labsWaited = true;
         if (agentReady) seen.agentReadyAt ||= now;

@@ -583,8 +583,15 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
     const t = Date.now();
     const sha = await commit('grow the lab to 3 nodes');
     let appliedMs = 0;
+    let operatorMs = 0;
     const lab = await waitFor(
       async () => {
+        // maaslab-labs applies a revision only once maaslab-operator (dependsOn) is Ready at it.
+        if (
+          !operatorMs &&
+          (await ks('maaslab-operator')).status?.lastAppliedRevision === `main@sha1:${sha}`
+        )
+          operatorMs = Date.now() - t;
         if (
           !appliedMs &&
           (await ks('maaslab-labs')).status?.lastAppliedRevision === `main@sha1:${sha}`
@@ -620,7 +627,7 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
     );
     const ksReadyMs = Date.now() - t;
     console.log(
-      `      flux: commit → applied ${appliedMs} ms, lab Ready (3 nodes) ${labReadyMs} ms, maaslab-labs Ready ${ksReadyMs} ms`,
+      `      flux: commit → maaslab-operator at it ${operatorMs} ms, maaslab-labs applied it ${appliedMs} ms, lab Ready (3 nodes) ${labReadyMs} ms, maaslab-labs Ready ${ksReadyMs} ms`,
     );
     expect(conditionOf(k, 'Ready')?.status).to.equal('True');
     const running = (await lv!.virsh(['list', '--name', '--state-running']))

@@ -592,17 +592,14 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
           (await ks('maaslab-operator')).status?.lastAppliedRevision === `main@sha1:${sha}`
         )
           operatorMs = Date.now() - t;
-        if (
-          !appliedMs &&
-          (await ks('maaslab-labs')).status?.lastAppliedRevision === `main@sha1:${sha}`
-        )
-          appliedMs = Date.now() - t;
         const l = await getJson<Conditioned & { spec: { nodes: { count: number } } }>(
           'maaslab',
           LAB,
           '-n',
           LABS_NS,
         );
+        // Flux's apply, as the cluster shows it.
+        if (!appliedMs && l.spec.nodes.count === 3) appliedMs = Date.now() - t;
         return l.spec.nodes.count === 3 && isReadyNow(l) && l;
       },
       { timeoutMs: 420_000, intervalMs: 250, description: 'the lab Ready with 3 nodes', explain },
@@ -627,7 +624,7 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
     );
     const ksReadyMs = Date.now() - t;
     console.log(
-      `      flux: commit → maaslab-operator at it ${operatorMs} ms, maaslab-labs applied it ${appliedMs} ms, lab Ready (3 nodes) ${labReadyMs} ms, maaslab-labs Ready ${ksReadyMs} ms`,
+      `      flux: commit → maaslab-operator at it ${operatorMs} ms, the lab applied ${appliedMs} ms, lab Ready (3 nodes) ${labReadyMs} ms, maaslab-labs Ready ${ksReadyMs} ms`,
     );
     expect(conditionOf(k, 'Ready')?.status).to.equal('True');
     const running = (await lv!.virsh(['list', '--name', '--state-running']))

@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl kube-node kube-network-policies argocd-health flux cluster test-cluster plugin image lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node kube-network-policies argocd-health flux cluster test-cluster plugin image image-compare lint format demo bench bench-binding bench-recipe bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -92,6 +92,9 @@ kube-network-policies: ## build bin/kube-network-policies, the test node's Netwo
 # Needs root (mmdebstrap, file owners in the layers); installs mmdebstrap and umoci itself.
 image: deps native ## the operator's OCI image from Debian packages and npm, no registry (build/image/, cached)
 	@hack/build-image.sh
+
+image-compare: image ## the Dockerfile's image (node:24-slim rebuilt from Debian and npm) against make image's: sizes, layers (build/image/compare.json)
+	@hack/image-compare.sh
 
 # Every kubectl the tests, the demo and the benchmarks run is this one (test/support/kubectl.ts),
 # never PATH's: the control plane's own release, from the same go.mod.

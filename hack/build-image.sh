@@ -47,7 +47,13 @@ build_tools=(mmdebstrap umoci binutils)
 # merged /usr that bookworm's usrmerge package would make, without usrmerge and the perl
 # it pulls in (~50 MB). The dpkg filters make it slim as Debian's own slim images, and
 # more: no documentation but the copyright files, no man or info pages, translations,
-# lintian overrides or shell completions.
+# lintian overrides or shell completions, and no glibc gconv modules (/usr/lib/*/gconv,
+# 8 MB): iconv_open's converters for every charset glibc does not build in (it builds in
+# UTF-8, ASCII, UCS-2, UCS-4 and wchar_t); iconv_open for another one fails with ENOENT.
+# Nothing the operator runs asks for another one: node converts with its own ICU; libxml2
+# (libvirt's XML, UTF-8) reads UTF-8, UTF-16 and Latin-1 with its own code; GLib, libidn2
+# and libunistring convert from the locale's charset, ASCII here (no LANG); ssh and
+# libvirt.so call no iconv at all.
 mmdebstrap_opts=(
 	--variant=essential --mode=root --format=tar
 	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
@@ -55,6 +61,7 @@ mmdebstrap_opts=(
 	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*'
 	--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*'
 	--dpkgopt='path-exclude=/usr/share/bash-completion/*'
+	--dpkgopt='path-exclude=/usr/lib/*/gconv/*'
 )
 # Run in the finished rootfs ($1): the Dockerfile's `groupadd`/`useradd --create-home`
 # (OpenSSH reads ~/.ssh from the passwd entry), WORKDIR's /app, and the leftovers of

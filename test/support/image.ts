@@ -42,9 +42,9 @@ const fits = (list: readonly string[] | undefined, value: string): boolean =>
 /**
  * What is wrong with an /app tree, given its paths (relative to /app, files and directories):
  * the layout hack/stage-image.sh makes. Exactly package.json, package-lock.json, dist/ with
- * a .js, .js.map and .d.ts per src/**.ts and nothing else, build/Release/maaslab_libvirt.node alone, and
- * node_modules/ with exactly the lockfile's production packages for linux-x64. Empty when
- * the tree is right.
+ * a .js and .js.map per src/**.ts and nothing else, build/Release/maaslab_libvirt.node alone,
+ * and node_modules/ with exactly the lockfile's production packages for linux-x64, trimmed of
+ * what no running program reads (see untrimmed). Empty when the tree is right.
  */
 export async function appLayoutProblems(
   paths: readonly string[],
@@ -62,7 +62,7 @@ export async function appLayoutProblems(
 
   const wantDist = srcFiles
     .filter((f) => f.endsWith('.ts'))
-    .flatMap((f) => ['.js', '.js.map', '.d.ts'].map((ext) => `dist/${f.replace(/\.ts$/, ext)}`));
+    .flatMap((f) => ['.js', '.js.map'].map((ext) => `dist/${f.replace(/\.ts$/, ext)}`));
   for (const f of wantDist) if (!have.has(f)) problems.push(`missing ${f}`);
   // Nothing else under dist/ (the output of a removed source, make plugin's bundle) but the
   // directories that hold what is wanted.
@@ -94,5 +94,21 @@ export async function appLayoutProblems(
     const k = pkgRoot.exec(p)?.[1];
     if (k !== undefined && !wantPkgs.has(k)) problems.push(`unexpected package ${k}`);
   }
+  for (const p of paths) if (untrimmed(p)) problems.push(`untrimmed ${p}`);
   return problems;
+}
+
+/**
+ * Whether a path under node_modules/ is one hack/stage-image.sh removes: a TypeScript
+ * declaration, a source map, Markdown other than a licence, or a test, example or CI
+ * directory at a package's root.
+ */
+export function untrimmed(path: string): boolean {
+  if (!path.startsWith('node_modules/')) return false;
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (/\.d\.[cm]?ts$|\.map$/.test(name)) return true;
+  if (/\.md$/i.test(name) && !/^(licen[cs]e|copying|notice)/i.test(name)) return true;
+  return /(^|\/)node_modules\/(@[^/]+\/)?[^@/][^/]*\/(test|tests|__tests__|examples?|\.github)(\/|$)/.test(
+    path,
+  );
 }

@@ -160,7 +160,7 @@ describe('the OCI image of make image (hack/build-image.sh) against the Dockerfi
     expect(rootfs.filter((p) => p.startsWith('usr/share/perl/'))).to.deep.equal([]);
   });
 
-  it('is trimmed: no document but copyrights, no man page, locale or completion, no apt lists or cache', () => {
+  it('is trimmed: no document but copyrights, no man page, locale, completion or gconv module, no apt lists or cache', () => {
     // Content only: dpkg keeps the (empty) directories a path-include pattern could still
     // match under, and symbolic links carry no bytes. The install-info trigger writes the
     // info index, usr/share/info/dir, whatever is excluded.
@@ -171,6 +171,7 @@ describe('the OCI image of make image (hack/build-image.sh) against the Dockerfi
         (p) =>
           (p.startsWith('usr/share/doc/') && !/^usr\/share\/doc\/[^/]+\/copyright$/.test(p)) ||
           /^usr\/share\/(man|locale|lintian|bash-completion)\//.test(p) ||
+          /^usr\/lib\/[^/]+\/gconv\//.test(p) ||
           (p.startsWith('usr/share/info/') && p !== 'usr/share/info/dir') ||
           p.startsWith('var/cache/apt/') ||
           p.startsWith('var/log/'),

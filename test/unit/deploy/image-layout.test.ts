@@ -70,7 +70,7 @@ describe('the /app layout check (appLayoutProblems)', () => {
     srcFiles = stdout.trim().split('\n');
     const dist = srcFiles
       .filter((f) => f.endsWith('.ts'))
-      .flatMap((f) => ['.js', '.js.map', '.d.ts'].map((ext) => `dist/${f.replace(/\.ts$/, ext)}`));
+      .flatMap((f) => ['.js', '.js.map'].map((ext) => `dist/${f.replace(/\.ts$/, ext)}`));
     const dirs = new Set<string>();
     for (const f of dist)
       for (
@@ -119,12 +119,42 @@ describe('the /app layout check (appLayoutProblems)', () => {
   });
 
   it('names a missing compiled file, a missing package, and anything at the top level', async () => {
-    const main = 'dist/src/cli/main.d.ts';
+    const main = 'dist/src/cli/main.js.map';
     const pkg = good.find((p) => /^node_modules\/[^/]+\/package\.json$/.test(p))!;
     const tree = [...good.filter((p) => p !== main && p !== pkg), 'src'];
     const problems = await appLayoutProblems(tree, srcFiles);
     expect(problems).to.include(`missing ${main}`);
     expect(problems).to.include(`missing package ${pkg.slice(0, -'/package.json'.length)}`);
     expect(problems.some((p) => p.startsWith('top level is '))).to.equal(true);
+  });
+
+  it("names what hack/stage-image.sh trims: declarations (ours too), source maps, Markdown, a package's tests; not a licence", async () => {
+    const pkg = good.find((p) => /^node_modules\/[^/@]+\/package\.json$/.test(p))!;
+    const dir = pkg.slice(0, -'/package.json'.length);
+    const scoped = good.find((p) => /^node_modules\/@[^/]+\/[^/]+\/package\.json$/.test(p))!;
+    const scopedDir = scoped.slice(0, -'/package.json'.length);
+    const kept = [
+      `${dir}/LICENSE.md`,
+      `${dir}/license.md`,
+      `${dir}/lib/test.js`,
+      `${dir}/lib/index.js`,
+    ];
+    const trimmed = [
+      `${dir}/index.d.ts`,
+      `${dir}/esm/index.d.mts`,
+      `${dir}/index.js.map`,
+      `${dir}/README.md`,
+      `${dir}/CHANGELOG.MD`,
+      `${dir}/test`,
+      `${dir}/test/spec.js`,
+      `${scopedDir}/examples/use.js`,
+      `${dir}/node_modules/${dir.slice('node_modules/'.length)}/.github/workflows/ci.yml`,
+    ];
+    expect(await appLayoutProblems([...good, ...kept, ...trimmed], srcFiles)).to.deep.equal(
+      trimmed.map((p) => `untrimmed ${p}`),
+    );
+    expect(await appLayoutProblems([...good, 'dist/src/cli/main.d.ts'], srcFiles)).to.deep.equal([
+      'unexpected dist/src/cli/main.d.ts',
+    ]);
   });
 });

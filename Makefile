@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl kube-node kube-network-policies argocd-health cluster test-cluster plugin image image-compare lint format demo bench bench-binding bench-recipe bench-recipe-tcg bench-recipe-compare bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node kube-network-policies argocd-health flux cluster test-cluster plugin image image-compare lint format demo bench bench-binding bench-recipe bench-recipe-tcg bench-recipe-compare bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -77,6 +77,11 @@ kube-testenv: ## build bin/kube-testenv (cached by a hash of its inputs)
 argocd-health: ## build bin/argocd-health, Argo CD's Lua health evaluation as a command (cached likewise)
 	@hack/build-argocd-health.sh
 
+# Flux's source-controller and kustomize-controller, from their upstream Go modules (required
+# by test/flux/go.mod), for the Flux test (test/integration/cluster/flux.test.ts).
+flux: ## build bin/source-controller and bin/kustomize-controller, Flux's own (cached likewise)
+	@hack/build-flux.sh
+
 kube-node: ## build bin/kube-node (kubelet, kube-scheduler, kube-proxy) and bin/pause, the control plane's release (cached likewise)
 	@hack/build-kube-testenv.sh kube-node
 	@hack/build-kube-testenv.sh pause
@@ -109,11 +114,11 @@ test-unit: deps native kubectl ## unit tests: pure code and the libvirt test dri
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
 
-test-integration: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
+test-integration: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health flux cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
 
-test: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health cloud-image lint ## the whole suite, as CI runs it
+test: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health flux cloud-image lint ## the whole suite, as CI runs it
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) --no-print-directory crds-check
 	@status=0; \
@@ -130,7 +135,7 @@ demo: deps native kube-testenv kubectl ## the main job: the recipe lab on a priv
 cluster: deps kube-testenv kubectl kube-node kube-network-policies ## a real single-node cluster (kubelet, containerd, CNI) left running; Ctrl-C tears it down
 	node --import tsx hack/cluster.ts
 
-test-cluster: deps native kube-testenv kubectl kube-node kube-network-policies ## only test/integration/cluster/: the operator's image as pods on a real kubelet
+test-cluster: deps native kube-testenv kubectl kube-node kube-network-policies flux ## only test/integration/cluster/: the operator's image as pods on a real kubelet
 	@mkdir -p $(RESULTS)
 	MAASLAB_RESULTS=$(RESULTS)/cluster.json mocha --node-option import=tsx --require test/integration/setup.ts \
 	  --reporter test/support/reporter.cjs --timeout 900000 'test/integration/cluster/**/*.test.ts'

@@ -41,6 +41,16 @@ describe('examples/', () => {
       }
     });
 
+  it('deploy/flux/labs/lab.yaml, the lab Flux applies, matches the TypeBox schema', () => {
+    const text = readFileSync(join(repoRoot, 'deploy', 'flux', 'labs', 'lab.yaml'), 'utf8');
+    const obj = parseAllDocuments(text)[0]?.toJS() as { kind: string };
+    const info = kinds.find((k) => k.kind === obj.kind);
+    expect(info?.kind).to.equal('MaasLab');
+    expect(
+      [...Value.Errors(info!.schema, obj)].map((e) => `${e.path}: ${e.message}`),
+    ).to.deep.equal([]);
+  });
+
   it('recipe-lab.yaml is the manual recipe: 3 nodes, MACs 52:54:00:7f:04:01..03', () => {
     const docs = parseAllDocuments(readFileSync(join(examplesDir, 'recipe-lab.yaml'), 'utf8')).map(
       (d) => d.toJS() as { kind: string; spec: Record<string, unknown> },

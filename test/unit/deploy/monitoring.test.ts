@@ -122,11 +122,12 @@ describe('deploy/monitoring', () => {
       expect(cm?.data?.['maaslab.json']).to.equal(await readFile(DASHBOARD_FILE, 'utf8'));
     });
 
-    it('builds deploy/flux: a GitRepository and the operator before its monitoring', async () => {
+    it('builds deploy/flux: a GitRepository and the operator before its monitoring and the labs', async () => {
       const objs = await render('deploy/flux');
       const byName = new Map(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
       expect([...byName.keys()].sort()).to.deep.equal([
         'GitRepository/maaslab',
+        'Kustomization/maaslab-labs',
         'Kustomization/maaslab-monitoring',
         'Kustomization/maaslab-operator',
       ]);
@@ -148,6 +149,18 @@ describe('deploy/monitoring', () => {
       const mon = byName.get('Kustomization/maaslab-monitoring')?.spec;
       expect(mon).to.deep.include({ path: './deploy/monitoring', prune: true, wait: true });
       expect(mon?.dependsOn).to.deep.equal([{ name: 'maaslab-operator' }]);
+      // The labs wait for the operator, and Flux waits for them (kstatus), pruning removed ones.
+      const labs = byName.get('Kustomization/maaslab-labs')?.spec;
+      expect(labs).to.deep.include({ path: './deploy/flux/labs', prune: true, wait: true });
+      expect(labs?.dependsOn).to.deep.equal([{ name: 'maaslab-operator' }]);
+      const example = await render('deploy/flux/labs');
+      expect(example.map((o) => `${o.kind}/${o.metadata.name}`).sort()).to.deep.equal([
+        'MaasLab/lab',
+        'Namespace/maaslab-labs',
+      ]);
+      expect(example.find((o) => o.kind === 'MaasLab')?.metadata).to.deep.include({
+        namespace: 'maaslab-labs',
+      });
       // Documentation only: a placeholder host, never contacted.
       expect(byName.get('GitRepository/maaslab')?.spec?.url).to.match(
         /^https:\/\/git\.example\.com\//,

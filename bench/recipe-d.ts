@@ -180,14 +180,26 @@ export async function watchUntil<T extends KubernetesObject>(
   let finished = false;
   void ready.finally(() => (finished = true)).catch(() => undefined);
   const open = async (kind: string, i: number): Promise<void> => {
-    // A new watch starts with an ADDED event per existing object: forget what the gap hid.
-    byKind.get(kind)!.clear();
+    // List first, then watch from the list's resourceVersion: a bare watch's ADDED events for
+    // what exists arrive after it opens, so `done` would be asked about empty maps in between
+    // (cleanLab's "all gone" held before the deletion had begun). A reopen lists again,
+    // forgetting what the gap hid.
+    const map = byKind.get(kind)!;
+    const ref = { apiVersion: GROUP_VERSION, kind, namespace };
+    const list = await rest.request<{ metadata?: { resourceVersion?: string }; items?: T[] }>({
+      method: 'GET',
+      ref,
+    });
+    map.clear();
+    for (const obj of list.items ?? []) {
+      map.set(obj.metadata?.name ?? '', obj);
+      seen?.(kind, 'ADDED', obj);
+    }
     handles[i] = await rest.watch(
-      { apiVersion: GROUP_VERSION, kind, namespace },
-      {},
+      ref,
+      { resourceVersion: list.metadata?.resourceVersion },
       {
         onEvent(type, obj) {
-          const map = byKind.get(kind)!;
           const name = obj.metadata?.name ?? '';
           if (type === 'DELETED') map.delete(name);
           else if (type === 'ADDED' || type === 'MODIFIED') map.set(name, obj as T);

@@ -43,6 +43,13 @@ export interface EventInput {
 export interface EventStamp {
   /** Local time, epoch ms. */
   readonly nowMs: number;
+  /**
+   * A number that differs between the events one recorder makes within a millisecond (the
+   * name's sub-millisecond digits): two events on one object in the same millisecond, as
+   * NetworksCreated and NodesCreated of one lab pass, would otherwise share a name and the
+   * second would be refused with 409 AlreadyExists.
+   */
+  readonly seq?: number;
   /** The replica reporting, e.g. the pod name (at most 128 characters). */
   readonly reportingInstance: string;
   /** Defaults to `REPORTING_CONTROLLER`. */
@@ -99,8 +106,12 @@ export function buildEvent(input: EventInput, stamp: EventStamp): EventRecord {
       throw new TypeError(`event ${field} must be 1..${MAX_REASON_ACTION} characters`);
     }
   }
-  // client-go names events `<name>.<unix nanos in hex>`; ms resolution times 1e6 keeps it unique enough per object.
-  const suffix = (BigInt(Math.floor(stamp.nowMs)) * 1_000_000n).toString(16);
+  // client-go names events `<name>.<unix nanos in hex>`; here ms times 1e6 plus the stamp's
+  // sequence number in place of the nanoseconds, so one object's events differ within a ms.
+  const suffix = (
+    BigInt(Math.floor(stamp.nowMs)) * 1_000_000n +
+    BigInt((stamp.seq ?? 0) % 1_000_000)
+  ).toString(16);
   return {
     apiVersion: 'events.k8s.io/v1',
     kind: 'Event',

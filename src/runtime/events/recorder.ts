@@ -122,8 +122,10 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
     );
   };
 
+  let seq = 0;
   const stamp = (nowMs: number): EventStamp => ({
     nowMs,
+    seq: seq++,
     reportingInstance: opts.reportingInstance,
     ...(opts.reportingController ? { reportingController: opts.reportingController } : {}),
   });

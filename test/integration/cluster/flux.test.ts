@@ -274,6 +274,19 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
           '--ignore-not-found',
           '--timeout=120s',
         );
+        // What Flux applied and did not prune still names kustomize-controller as the owner of
+        // its fields, and the agent overlay's namespace labels differ from deploy/base's: hand
+        // the fields back (an empty managedFields entry clears them), as leaving Flux with
+        // `--force-conflicts` would, so that later tests' `kubectl apply --server-side` of the
+        // base on this control plane meets no conflict.
+        await kubectl(
+          'patch',
+          'namespace',
+          'maaslab-system',
+          '--type=merge',
+          '-p',
+          '{"metadata":{"managedFields":[{}]}}',
+        );
       });
       await step('flux', async () => flux?.stop());
     }

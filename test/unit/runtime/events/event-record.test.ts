@@ -14,6 +14,17 @@ const node = {
 };
 
 describe('runtime/event-record', () => {
+  it('names two events of one object in the same millisecond apart by their sequence numbers', () => {
+    const input = { regarding: node, type: EventType.Normal, reason: 'R', action: 'A' };
+    const first = buildEvent(input, { nowMs: T, reportingInstance: 'i', seq: 0 });
+    const second = buildEvent(input, { nowMs: T, reportingInstance: 'i', seq: 1 });
+    expect(first.metadata.name).to.equal(`recipe-1.${(BigInt(T) * 1_000_000n).toString(16)}`);
+    expect(second.metadata.name).to.equal(`recipe-1.${(BigInt(T) * 1_000_000n + 1n).toString(16)}`);
+    // The sequence stays inside the nanosecond digits: it never reaches the next millisecond.
+    const wrapped = buildEvent(input, { nowMs: T, reportingInstance: 'i', seq: 1_000_001 });
+    expect(wrapped.metadata.name).to.equal(second.metadata.name);
+  });
+
   it('builds an events.k8s.io/v1 Event the way client-go does', () => {
     const e = buildEvent(
       {

@@ -275,17 +275,17 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
           '--timeout=120s',
         );
         // What Flux applied and did not prune still names kustomize-controller as the owner of
-        // its fields, and the agent overlay's namespace labels differ from deploy/base's: hand
-        // the fields back (an empty managedFields entry clears them), as leaving Flux with
-        // `--force-conflicts` would, so that later tests' `kubectl apply --server-side` of the
-        // base on this control plane meets no conflict.
+        // its fields, and the agent overlay's namespace label differs from deploy/base's: take
+        // the namespace over for kubectl's field manager, as leaving Flux with
+        // `--force-conflicts` does, so that later tests' `kubectl apply --server-side` of the
+        // base on this control plane meets no conflict. (Clearing managedFields is not enough:
+        // the server then gives the fields to "before-first-apply", which conflicts the same.)
         await kubectl(
-          'patch',
-          'namespace',
-          'maaslab-system',
-          '--type=merge',
-          '-p',
-          '{"metadata":{"managedFields":[{}]}}',
+          'apply',
+          '--server-side',
+          '--force-conflicts',
+          '-f',
+          join(repoRoot, 'deploy', 'base', 'namespace.yaml'),
         );
       });
       await step('flux', async () => flux?.stop());

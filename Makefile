@@ -115,8 +115,7 @@ test-unit: deps native kubectl ## unit tests: pure code and the libvirt test dri
 	MAASLAB_RESULTS=$(RESULTS)/unit.json mocha --config .mocharc.unit.json
 
 test-integration: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health flux cloud-image ## real kube-apiserver + etcd, real libvirtd + QEMU, a real kubelet
-	@mkdir -p $(RESULTS)
-	MAASLAB_RESULTS=$(RESULTS)/integration.json mocha --config .mocharc.integration.json
+	hack/test-integration.sh $(RESULTS)
 
 test: deps native kube-testenv kubectl kube-node kube-network-policies argocd-health flux cloud-image lint ## the whole suite, as CI runs it
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
@@ -124,7 +123,7 @@ test: deps native kube-testenv kubectl kube-node kube-network-policies argocd-he
 	@status=0; \
 	  $(MAKE) --no-print-directory test-unit || status=1; \
 	  $(MAKE) --no-print-directory test-integration || status=1; \
-	  node hack/test-summary.mjs $(RESULTS) unit integration; exit $$status
+	  node hack/test-summary.mjs $(RESULTS) unit integration integration-cluster; exit $$status
 
 # node itself, not the tsx CLI: tsx's wrapper process would pass Ctrl-C on as a second
 # SIGINT, which the demo takes as "leave now, skip the teardown".

@@ -4,6 +4,7 @@
 // action the domain's real state is read from libvirt, and the node's status from the real
 // control plane: the BMC owns power (runStrategy defaults to Manual), each action is recorded,
 // a boot override is applied to the domain and, when Once, spent by the boot it applied to.
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -60,6 +61,16 @@ describe('e2e: virtual BMCs (IPMI and Redfish) driven by FreeIPMI, ipmitool and 
     waitFor(async () => ((n) => test(n) && n)(await node(name)), {
       ...LONG,
       description: `${name}: ${description} (log: ${e().logFile})`,
+      // The scratch folder goes with the run: keep what a flake needs in the error.
+      explain: async () => {
+        const status = JSON.stringify((await node(name)).status);
+        const log = (await readFile(e().logFile, 'utf8').catch(() => ''))
+          .split('\n')
+          .filter((line) => line.includes(name))
+          .slice(-40)
+          .join('\n');
+        return `status: ${status}\ndomain: ${await domstate(name)}\noperator log about ${name}:\n${log}`;
+      },
     });
   const waitDomain = (name: string, state: string) =>
     waitFor(async () => (await domstate(name)) === state || undefined, {

@@ -62,6 +62,30 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     interfaces: [{ network: 'maas', mac: '52:54:00:7f:04:01' }],
   };
 
+  /**
+   * Node `n1` (finalizer on) whose VirtNetwork `maas` has no Ready status yet, and a reconciler
+   * with a node memory, so that libvirt's network events can be played to it.
+   */
+  const waitingOnNetworkStatus = () => {
+    const pending = { ...readyNetwork('maas'), status: {} };
+    networks = store(pending);
+    const memory = createNodeMemory();
+    const r = createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => hv,
+      client: fakeClient(nodes),
+      annotate: async () => undefined,
+      events: { record: () => undefined },
+      clock,
+      memory,
+    });
+    nodes.put(withFinalizer(node('n1', spec)));
+    return { pending, memory, r };
+  };
+  /** Defines and starts `v`'s network in the fake libvirt, as its controller would. */
+  const startInLibvirt = (v: VirtNetwork) =>
+    hv.ensureNetwork({ ...desiredNetwork(v), owner: networkOwner(v), autostart: true });
+
   beforeEach(() => {
     hv = createFakeHypervisor();
     networks = store(readyNetwork('maas'));
@@ -121,24 +145,8 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
 
   it('starts before its network is Ready in the cache once libvirt said it started and runs it as specified', async () => {
     // The VirtNetwork's controller has started the network; its Ready status is on its way.
-    const pending = { ...readyNetwork('maas'), status: {} };
-    networks = store(pending);
-    const memory = createNodeMemory();
-    const r = createMaasNodeReconciler({
-      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
-      hypervisorFor: () => hv,
-      client: fakeClient(nodes),
-      annotate: async () => undefined,
-      events: { record: () => undefined },
-      clock,
-      memory,
-    });
-    nodes.put(withFinalizer(node('n1', spec)));
-    await hv.ensureNetwork({
-      ...desiredNetwork(pending),
-      owner: networkOwner(pending),
-      autostart: true,
-    });
+    const { pending, memory, r } = waitingOnNetworkStatus();
+    await startInLibvirt(pending);
     // No Started event seen: libvirt is not asked, the node waits for the status as before.
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
@@ -156,26 +164,10 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
   });
 
   it('keeps waiting when the started network of its name is not what the VirtNetwork asks for', async () => {
-    const pending = { ...readyNetwork('maas'), status: {} };
-    networks = store(pending);
-    const memory = createNodeMemory();
-    const r = createMaasNodeReconciler({
-      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
-      hypervisorFor: () => hv,
-      client: fakeClient(nodes),
-      annotate: async () => undefined,
-      events: { record: () => undefined },
-      clock,
-      memory,
-    });
-    nodes.put(withFinalizer(node('n1', spec)));
+    const { pending, memory, r } = waitingOnNetworkStatus();
     // Ours by name, but an earlier VirtNetwork's (another UID): not this one's network.
     const earlier = { ...pending, metadata: { ...pending.metadata, uid: 'earlier-uid' } };
-    await hv.ensureNetwork({
-      ...desiredNetwork(earlier),
-      owner: networkOwner(earlier),
-      autostart: true,
-    });
+    await startInLibvirt(earlier);
     memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);

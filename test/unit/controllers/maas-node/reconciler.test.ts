@@ -82,6 +82,14 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     nodes.put(withFinalizer(node('n1', spec)));
     return { pending, memory, r };
   };
+  /** Stamps node `name` in the cache with a deletionTimestamp, as a DELETE of it would. */
+  const markDeleted = (name: string): void => {
+    const cur = nodes.get(key(name)) as MaasNode;
+    nodes.put({
+      ...cur,
+      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
+    });
+  };
   /** Defines and starts `v`'s network in the fake libvirt, as its controller would. */
   const startInLibvirt = (v: VirtNetwork) =>
     hv.ensureNetwork({ ...desiredNetwork(v), owner: networkOwner(v), autostart: true });
@@ -428,11 +436,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     nodes.put(withFinalizer(node('n1', twoDisks)));
     const r = reconciler();
     await r.reconcile(key('n1'), signal);
-    const cur = nodes.get(key('n1')) as MaasNode;
-    nodes.put({
-      ...cur,
-      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
-    });
+    markDeleted('n1');
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
     expect(hv.calls.map((c) => c.verb)).to.include.ordered.members([
@@ -461,11 +465,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     await hv.ensureVolumes([
       { pool: 'default', name: 'maas.n1-VARS.fd', format: 'raw', capacityBytes: 540672 },
     ]);
-    const cur = nodes.get(key('n1')) as MaasNode;
-    nodes.put({
-      ...cur,
-      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
-    });
+    markDeleted('n1');
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
     expect(hv.calls.find((c) => c.verb === 'deleteVolumes')?.args[0]).to.deep.equal([

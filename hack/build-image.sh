@@ -148,13 +148,8 @@ publish() {
 }
 
 # Each change to src/ makes a new key (~110 MB): the cache keeps the images used last, and
-# the root file systems likewise (a hit touches its directory).
-prune() {
-	local dir=$1 keep=$2
-	[ -d "$dir" ] || return 0
-	find "$dir" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' -printf '%T@ %p\n' |
-		sort -rn | tail -n +"$((keep + 1))" | cut -d' ' -f2- | xargs -r rm -rf
-}
+# the root file systems likewise (prune_cache; a hit touches its directory).
+. "$root/hack/lib/cache.sh"
 
 if [[ ${MAASLAB_IMAGE_REBUILD:-0} != 1 && -f $cached/$archive_name ]]; then
 	echo "image: cached ($image_key)" >&2
@@ -183,7 +178,7 @@ else
 	echo "image: rootfs cached ($rootfs_key)" >&2
 	touch "$(dirname "$rootfs_tar")"
 fi
-prune "$cache_root/rootfs" 2
+prune_cache "$cache_root/rootfs" 2
 
 # Layer 2: the node binary, nothing else of the toolchain (headers, npm are build-time).
 # The release binary carries DWARF and a full .symtab (129 MB); strip drops both, as
@@ -294,6 +289,6 @@ mkdir "$cached.$$"
 mv "$tmp/$archive_name" "$tmp/sizes.json" "$tmp/sizes.txt" "$cached.$$/"
 rm -rf "$cached"
 mv "$cached.$$" "$cached"
-prune "$cache_root" 3
+prune_cache "$cache_root" 3
 echo "image: built $image_key in $((SECONDS - started)) s" >&2
 publish

@@ -160,12 +160,8 @@ publish() {
 	cp "$cached/compare.json" "$out_dir/compare.json"
 	cat "$cached/compare.txt"
 }
-prune() {
-	local dir=$1 keep=$2
-	[ -d "$dir" ] || return 0
-	find "$dir" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' -printf '%T@ %p\n' |
-		sort -rn | tail -n +"$((keep + 1))" | cut -d' ' -f2- | xargs -r rm -rf
-}
+# prune_cache: the cache keeps the entries used last (a hit touches its directory).
+. "$root/hack/lib/cache.sh"
 
 if [[ ${MAASLAB_IMAGE_REBUILD:-0} != 1 && -f $cached/compare.json ]]; then
 	echo "image-compare: cached ($compare_key)" >&2
@@ -260,7 +256,7 @@ else
 	echo "image-compare: node:$node_version-slim cached ($(base_key))" >&2
 	touch "$base_dir"
 fi
-prune "$cache_root/base" 2
+prune_cache "$cache_root/base" 2
 
 # The Dockerfile's runtime stage on it. Its layers up to the COPY of /app (apt, the user,
 # WORKDIR) are cached by the base and the Dockerfile, so a change to the app alone costs
@@ -337,7 +333,7 @@ if [ "$build_stage" = 1 ]; then
 	(cd "$oci" && tar --sort=name -cf "$tmp/stage.tar" .)
 	mv "$tmp/stage.tar" "$stage_dir/layout.tar"
 fi
-prune "$cache_root/stage" 2
+prune_cache "$cache_root/stage" 2
 
 # COPY --from=build /stage/ /app/: our image's app layer, the /app that hack/stage-image.sh
 # staged (the Dockerfile's build stage runs the same script), as `make image` holds it.
@@ -435,6 +431,6 @@ mkdir "$cached.$$"
 mv "$tmp/$archive_name" "$tmp/compare.json" "$tmp/compare.txt" "$cached.$$/"
 rm -rf "$cached"
 mv "$cached.$$" "$cached"
-prune "$cache_root" 2
+prune_cache "$cache_root" 2
 echo "image-compare: built $compare_key in $((SECONDS - started)) s" >&2
 publish

@@ -4,14 +4,14 @@
 // test control plane, every address on 127.0.0.1: the artifact server that kustomize-controller
 // downloads from, metrics and health probes. Each waits for its /readyz before it is handed
 // over, and stops on SIGTERM.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { accessSync, constants, createWriteStream } from 'node:fs';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './controlplane.js';
 import { freePort, kubectlRun } from './operator.js';
-import { waitFor } from './wait.js';
+import { spawnService, waitReady } from './service-process.js';
 
 const run = promisify(execFile);
 
@@ -126,8 +126,7 @@ async function startController(
   const healthPort = await freePort();
   const metricsPort = await freePort();
   const logFile = join(dir, `${name}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(
+  const service = spawnService(
     binary,
     [
       `--health-addr=127.0.0.1:${healthPort}`,
@@ -139,49 +138,28 @@ async function startController(
       ...args,
     ],
     {
+      logFile,
       // controller-runtime reads KUBECONFIG; RUNTIME_NAMESPACE is the namespace Flux runs in.
       env: { ...process.env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: FLUX_NAMESPACE },
-      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const killOnExit = (): void => void child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  void exited.then(() => process.off('exit', killOnExit));
-  let dead = false;
-  void exited.then(() => (dead = true));
   const logTail = async (lines = 40): Promise<string> =>
     (await readFile(logFile, 'utf8').catch((e: unknown) => String(e)))
       .split('\n')
       .slice(-lines - 1)
       .join('\n');
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const stop = (): Promise<number | null> => service.stop(30_000);
   try {
-    await waitFor(
-      async () => {
-        if (dead) throw new Error(`${name} exited early:\n${await logTail()}`);
-        return (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200;
-      },
-      { timeoutMs: 120_000, intervalMs: 250, description: `${name} /readyz (log: ${logFile})` },
-    );
+    await waitReady(service, `http://127.0.0.1:${healthPort}/readyz`, {
+      timeoutMs: 120_000,
+      description: `${name} /readyz (log: ${logFile})`,
+      exitedEarly: async () => new Error(`${name} exited early:\n${await logTail()}`),
+    });
   } catch (err) {
     await stop();
     throw err;
   }
-  return { name, logFile, child, logTail, stop };
+  return { name, logFile, child: service.child, logTail, stop };
 }
 
 /** Starts source-controller and kustomize-controller against `kubeconfig`, state in `dir`. */

@@ -1,9 +1,8 @@
 // The operator as a user runs it: a child process of `src/cli/main.ts run`, with the RBAC of
 // deploy/base (generated into deploy/base/rbac/) as its only permissions. Used by the e2e tests.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -11,7 +10,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot } from './controlplane.js';
 import { kubectlPath } from './kubectl.js';
-import { waitFor } from './wait.js';
+import { spawnService, waitReady } from './service-process.js';
 
 const run = promisify(execFile);
 
@@ -202,60 +201,29 @@ export async function startOperator(opts: OperatorProcessOptions): Promise<Opera
     ...(opts.leaderElect ? ['--leader-elect'] : []),
     ...(opts.args ?? []),
   ];
-  const log = createWriteStream(opts.logFile, { flags: 'a' });
   const [file, ...argv] = [...(opts.wrap ?? []), process.execPath, ...args] as [
     string,
     ...string[],
   ];
-  const child = spawn(file, argv, {
+  const service = spawnService(file, argv, {
+    logFile: opts.logFile,
     cwd: opts.script ? dirname(opts.script) : repoRoot,
     env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  // A crashing test run must not leave the operator behind.
-  const killOnExit = (): void => void child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  void exited.then(() => process.off('exit', killOnExit));
   const probeUrl = `http://127.0.0.1:${probePort}`;
-  let dead = false;
-  void exited.then(() => (dead = true));
-  await waitFor(
-    async () => {
-      if (opts.waitReady === false) return true;
-      if (dead) throw new Error(`operator exited early; see ${opts.logFile}`);
-      const res = await fetch(`${probeUrl}/readyz`);
-      return res.status === 200;
-    },
-    {
+  if (opts.waitReady !== false) {
+    await waitReady(service, `${probeUrl}/readyz`, {
       timeoutMs: opts.readyTimeoutMs ?? 120_000,
-      intervalMs: 250,
       description: `operator /readyz (log: ${opts.logFile})`,
-    },
-  );
+      exitedEarly: () => new Error(`operator exited early; see ${opts.logFile}`),
+    });
+  }
   return {
-    child,
+    child: service.child,
     metricsUrl: `${opts.secureMetrics ? 'https' : 'http'}://127.0.0.1:${metricsPort}/metrics`,
     probeUrl,
-    exited,
-    async stop(timeoutMs = 60_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
+    exited: service.exited,
+    stop: (timeoutMs = 60_000) => service.stop(timeoutMs),
+    kill: () => service.kill(),
   };
 }

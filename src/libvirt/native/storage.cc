@@ -60,15 +60,19 @@ Napi::Value StorageVolFacts(const Napi::CallbackInfo &info) {
       [f](Napi::Env env) { return VolumeFactsObject(env, *f); });
 }
 
-/// virStorageVolLookupByName, then the volume's facts as StorageVolFacts: { volume, path, ... }.
-Napi::Value StorageVolLookupFacts(const Napi::CallbackInfo &info) {
+/// Runs `get` (virStorageVolLookupByName, virStorageVolCreateXML, ...) on the pool of
+/// argument 0, on that pool's lane, then reads the volume it returned in the same hop and
+/// resolves with StorageVolFacts: { volume, path, ... }. `get` returning null is libvirt's
+/// failure. When the facts cannot be read the call fails too, and a volume `get` created is
+/// still returned to no one: the error says why. `get` runs on a lane thread: it must capture
+/// its arguments by value. Shared by the lookup and the create, which differ only in `get`.
+template <typename Get> Napi::Value PoolVolumeFacts(const Napi::CallbackInfo &info, Get get) {
   auto p = Arg<virStoragePool>(info, 0);
-  std::string name = Str(info, 1);
   auto f = std::make_shared<VolumeFacts>();
   auto vol = std::make_shared<std::shared_ptr<virStorageVol>>();
   return Call::Run(info.Env(), LaneArg<virStoragePool>(info, 0),
-      [p, name, f, vol] {
-        virStorageVolPtr v = virStorageVolLookupByName(p.get(), name.c_str());
+      [p, get, f, vol] {
+        virStorageVolPtr v = get(p.get());
         if (v == nullptr) return false;
         *vol = Own(v);
         return ReadVolumeFacts(v, *f);
@@ -80,26 +84,21 @@ Napi::Value StorageVolLookupFacts(const Napi::CallbackInfo &info) {
       });
 }
 
+/// virStorageVolLookupByName, then the volume's facts as StorageVolFacts: { volume, path, ... }.
+Napi::Value StorageVolLookupFacts(const Napi::CallbackInfo &info) {
+  std::string name = Str(info, 1);
+  return PoolVolumeFacts(info, [name](virStoragePoolPtr p) {
+    return virStorageVolLookupByName(p, name.c_str());
+  });
+}
+
 /// virStorageVolCreateXML, then the new volume's facts as StorageVolFacts: { volume, path, ... }.
-/// A volume created whose facts cannot be read is still returned to no one: the error says why.
 Napi::Value StorageVolCreateXMLFacts(const Napi::CallbackInfo &info) {
-  auto p = Arg<virStoragePool>(info, 0);
   std::string xml = Str(info, 1);
   unsigned int flags = U32(info, 2);
-  auto f = std::make_shared<VolumeFacts>();
-  auto vol = std::make_shared<std::shared_ptr<virStorageVol>>();
-  return Call::Run(info.Env(), LaneArg<virStoragePool>(info, 0),
-      [p, xml, flags, f, vol] {
-        virStorageVolPtr v = virStorageVolCreateXML(p.get(), xml.c_str(), flags);
-        if (v == nullptr) return false;
-        *vol = Own(v);
-        return ReadVolumeFacts(v, *f);
-      },
-      [f, vol](Napi::Env env) {
-        Napi::Object o = VolumeFactsObject(env, *f);
-        o.Set("volume", Wrap(env, *vol));
-        return o;
-      });
+  return PoolVolumeFacts(info, [xml, flags](virStoragePoolPtr p) {
+    return virStorageVolCreateXML(p, xml.c_str(), flags);
+  });
 }
 
 Napi::Value StorageVolCreateXMLFrom(const Napi::CallbackInfo &info) {

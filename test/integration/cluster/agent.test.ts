@@ -30,24 +30,25 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { agentTestKustomization } from '../../support/agent-overlay.js';
-import { type Cluster, curlInNode as curlInCluster, startCluster } from '../../support/cluster.js';
+import {
+  AGENT_UID,
+  SOCKET_GID,
+  agentTestKustomization,
+  startAgentHost,
+} from '../../support/agent-overlay.js';
+import { type Cluster, curlInNode as curlInCluster } from '../../support/cluster.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
+import type { PrivateLibvirtd } from '../../support/libvirtd.js';
 import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
 import { deriveImage } from '../../support/oci-derive.js';
 import { kubectlApply, kubectlRun } from '../../support/operator.js';
+import { OPERATOR_IMAGE_ARCHIVE, importOperatorImage } from '../../support/overlay.js';
 import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
-const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
-/** The socket's group: no group of this machine, so that only the patch can grant it. */
-const SOCKET_GID = 4711;
 /** A group that is not the socket's, for the negative case. */
 const WRONG_GID = 4712;
-/** The agent's uid and gid, deploy/'s runAsUser and runAsGroup. */
-const AGENT_UID = 65532;
 const LAB = 'agent';
 const POD_SELECTOR = 'app.kubernetes.io/name=maaslab-operator,app.kubernetes.io/component=operator';
 
@@ -129,32 +130,15 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
     this.timeout(900_000);
     if (process.getuid?.() !== 0) this.skip();
     scratch = await mkdtemp(join(tmpdir(), 'maaslab-agent-test-'));
-    let t = Date.now();
+    const t = Date.now();
     // The host as the README prepares it: a user and group 65532, which libvirtd must be able
-    // to name, and the socket in a group of its own.
-    lv = await startPrivateLibvirtd({
-      socketGroup: SOCKET_GID,
-      hostUser: { uid: AGENT_UID, gid: AGENT_UID },
-    });
-    console.log(`      libvirtd: answering in ${Date.now() - t} ms (socket group ${SOCKET_GID})`);
-    t = Date.now();
-    // Tainted as hypervisor hosts often are: the DaemonSet tolerates it as shipped, and pods
-    // that other tests of the shared control plane leave behind stay off the node.
-    cluster = await startCluster({
-      controlPlane: controlPlane(),
-      nodeLabels: { 'maaslab.dev/hypervisor': 'true' },
-      nodeTaints: ['maaslab.dev/hypervisor=true:NoSchedule'],
-    });
+    // to name, the socket in a group of its own, and the node labelled and tainted.
+    ({ lv, cluster } = await startAgentHost());
     hvName = cluster.nodeName;
-    console.log(`      cluster: Node Ready in ${Date.now() - t} ms`);
-    t = Date.now();
-    await run(join(repoRoot, 'hack', 'build-image.sh'), [], { maxBuffer: 16 << 20 });
-    const names = await cluster.importImage(archive);
-    image = names.find((n) => n.includes('maaslab-operator')) ?? '';
-    expect(image, `ctr images import named ${JSON.stringify(names)}`).to.match(
-      /^ghcr\.io\/maaslab\/maaslab-operator:/,
+    console.log(
+      `      libvirtd (socket group ${SOCKET_GID}) and cluster: Node Ready in ${Date.now() - t} ms`,
     );
-    console.log(`      image: built (cached) and imported in ${Date.now() - t} ms`);
+    image = await importOperatorImage(cluster);
   });
 
   after(async function () {
@@ -434,7 +418,11 @@ describe('a real single-node cluster: deploy/overlays/agent on a hypervisor node
     const before = await domains();
     expect([...before.values()].filter((d) => d.includes(' running id='))).to.have.length(2);
 
-    const derived = await deriveImage(archive, join(scratch, 'upgrade.oci.tar'), 'upgrade');
+    const derived = await deriveImage(
+      OPERATOR_IMAGE_ARCHIVE,
+      join(scratch, 'upgrade.oci.tar'),
+      'upgrade',
+    );
     expect(await cluster!.importImage(derived.archive)).to.include(derived.name);
 
     // The old pod's last status, as the kubelet reports it before the pod object goes.

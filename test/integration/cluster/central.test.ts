@@ -59,6 +59,12 @@ import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
 import { kubectlPath } from '../../support/kubectl.js';
 import {
+  importedOperatorContainer,
+  importOperatorImage,
+  kubeApiAccessVolume,
+  testKustomization,
+} from '../../support/overlay.js';
+import {
   METRICS_READER_ROLE,
   type TestServiceAccount,
   createServiceAccountWithToken,
@@ -85,7 +91,6 @@ import { collectOutput, firstBytes, vncListenerPort } from '../../support/plugin
 import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
-const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
 const taint = { key: 'maaslab.dev/test-cluster', value: 'true', effect: 'NoSchedule' };
 const POD_SELECTOR = 'app.kubernetes.io/name=maaslab-operator,app.kubernetes.io/component=operator';
 const DEPLOYMENT = 'maaslab-operator';
@@ -128,70 +133,23 @@ const podOf = (holder: string): string => holder.slice(0, holder.lastIndexOf('_'
  * containerd (never pulled), a toleration of the node's taint, and the token volume
  * kube-testenv's apiserver does not add.
  */
-function testKustomization(base: string, image: string): string {
-  const [name, tag] = [
-    image.slice(0, image.lastIndexOf(':')),
-    image.slice(image.lastIndexOf(':') + 1),
-  ];
-  const patch = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: DEPLOYMENT, namespace: DEPLOY_NAMESPACE },
-    spec: {
-      template: {
-        spec: {
-          tolerations: [{ ...taint, operator: 'Equal' }],
-          containers: [
-            {
-              name: 'operator',
-              imagePullPolicy: 'Never',
-              volumeMounts: [
-                {
-                  name: 'kube-api-access',
-                  mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
-                  readOnly: true,
-                },
-              ],
-            },
-          ],
-          volumes: [
-            {
-              name: 'kube-api-access',
-              projected: {
-                defaultMode: 0o444,
-                sources: [
-                  { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
-                  {
-                    configMap: {
-                      name: 'kube-root-ca.crt',
-                      items: [{ key: 'ca.crt', path: 'ca.crt' }],
-                    },
-                  },
-                  {
-                    downwardAPI: {
-                      items: [
-                        {
-                          path: 'namespace',
-                          fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' },
-                        },
-                      ],
-                    },
-                  },
-                ],
-              },
-            },
-          ],
+function centralKustomization(base: string, image: string): string {
+  return testKustomization(base, image, [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: DEPLOYMENT, namespace: DEPLOY_NAMESPACE },
+      spec: {
+        template: {
+          spec: {
+            tolerations: [{ ...taint, operator: 'Equal' }],
+            containers: [importedOperatorContainer],
+            volumes: [kubeApiAccessVolume],
+          },
         },
       },
     },
-  };
-  return stringify({
-    apiVersion: 'kustomize.config.k8s.io/v1beta1',
-    kind: 'Kustomization',
-    resources: [base],
-    images: [{ name: 'ghcr.io/maaslab/maaslab-operator', newName: name, newTag: tag }],
-    patches: [{ patch: stringify(patch) }],
-  });
+  ]);
 }
 
 describe('a real single-node cluster: deploy/overlays/central, two replicas splitting the Hypervisors by Lease', function () {
@@ -289,14 +247,7 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
       nodeTaints: [`${taint.key}=${taint.value}:${taint.effect}`],
     });
     console.log(`      cluster: Node Ready in ${Date.now() - t} ms`);
-    t = Date.now();
-    await run(join(repoRoot, 'hack', 'build-image.sh'), [], { maxBuffer: 16 << 20 });
-    const names = await cluster.importImage(archive);
-    image = names.find((n) => n.includes('maaslab-operator')) ?? '';
-    expect(image, `ctr images import named ${JSON.stringify(names)}`).to.match(
-      /^ghcr\.io\/maaslab\/maaslab-operator:/,
-    );
-    console.log(`      image: built (cached) and imported in ${Date.now() - t} ms`);
+    image = await importOperatorImage(cluster);
     // A scraper as a cluster's Prometheus is one: a ServiceAccount bound to the reader role.
     scraperNs = await createTestNamespace(controlPlane().kubeConfig(), 'central-scraper');
     scraper = await createServiceAccountWithToken(
@@ -442,7 +393,7 @@ describe('a real single-node cluster: deploy/overlays/central, two replicas spli
     await mkdir(dir);
     await writeFile(
       join(dir, 'kustomization.yaml'),
-      testKustomization(relative(dir, join(repoRoot, 'deploy', 'overlays', 'central')), image),
+      centralKustomization(relative(dir, join(repoRoot, 'deploy', 'overlays', 'central')), image),
     );
     const t = Date.now();
     await kubectl('apply', '--server-side', '--force-conflicts', '-k', dir);

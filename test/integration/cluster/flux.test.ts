@@ -28,8 +28,8 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
-import { agentTestKustomization } from '../../support/agent-overlay.js';
-import { type Cluster, startCluster } from '../../support/cluster.js';
+import { SOCKET_GID, agentTestKustomization, startAgentHost } from '../../support/agent-overlay.js';
+import type { Cluster } from '../../support/cluster.js';
 import { controlPlane, repoRoot } from '../../support/controlplane.js';
 import { DEPLOY_NAMESPACE, deleteDeployExtras } from '../../support/deploy.js';
 import { type Conditioned, conditionOf, isReadyNow, kstatus, smallLab } from '../../support/e2e.js';
@@ -43,15 +43,12 @@ import {
   FLUX_MODULES,
 } from '../../support/flux.js';
 import { type GitServer, startGitServer } from '../../support/git-server.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
+import type { PrivateLibvirtd } from '../../support/libvirtd.js';
 import { kubectlRun } from '../../support/operator.js';
+import { importOperatorImage } from '../../support/overlay.js';
 import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
-const archive = join(repoRoot, 'build', 'image', 'maaslab-operator.oci.tar');
-/** The socket's group and the agent's uid, as in agent.test.ts. */
-const SOCKET_GID = 4711;
-const AGENT_UID = 65532;
 /** deploy/flux/labs's namespace and lab name. */
 const LABS_NS = 'maaslab-labs';
 const LAB = 'lab';
@@ -176,22 +173,11 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
     if (process.getuid?.() !== 0) this.skip();
     scratch = await mkdtemp(join(tmpdir(), 'maaslab-flux-test-'));
     let t = Date.now();
-    lv = await startPrivateLibvirtd({
-      socketGroup: SOCKET_GID,
-      hostUser: { uid: AGENT_UID, gid: AGENT_UID },
-    });
-    cluster = await startCluster({
-      controlPlane: controlPlane(),
-      nodeLabels: { 'maaslab.dev/hypervisor': 'true' },
-      nodeTaints: ['maaslab.dev/hypervisor=true:NoSchedule'],
-    });
+    // The host as agent.test.ts prepares it (the socket's group, the agent's uid, the node).
+    ({ lv, cluster } = await startAgentHost());
     hvName = cluster.nodeName;
     console.log(`      cluster and libvirtd: ${Date.now() - t} ms`);
-    t = Date.now();
-    await run(join(repoRoot, 'hack', 'build-image.sh'), [], { maxBuffer: 16 << 20 });
-    image = (await cluster.importImage(archive)).find((n) => n.includes('maaslab-operator')) ?? '';
-    expect(image).to.match(/^ghcr\.io\/maaslab\/maaslab-operator:/);
-    console.log(`      image: built (cached) and imported in ${Date.now() - t} ms`);
+    image = await importOperatorImage(cluster);
 
     t = Date.now();
     crds = await installFluxCrds(admin());

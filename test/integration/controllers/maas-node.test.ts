@@ -4,10 +4,8 @@
 // machine) walks through the recipe: build, drift, restart token, network address change,
 // managed save, Manual, a foreign domain, and deletion. The tests run in order and share it.
 import { expect } from 'chai';
-import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import {
   GroupVersionKinds,
   GroupVersion,
@@ -15,51 +13,31 @@ import {
   type MaasNode,
   type VirtNetwork,
 } from '../../../src/api/v1alpha1/index.js';
-import { setup as setupHypervisor } from '../../../src/controllers/hypervisor/reconciler.js';
 import { registerInventoryMetrics } from '../../../src/controllers/inventory-metrics.js';
 import { setup as setupNode } from '../../../src/controllers/maas-node/reconciler.js';
 import { setup as setupNetwork } from '../../../src/controllers/virt-network/reconciler.js';
-import {
-  createHypervisorRegistry,
-  type HypervisorRegistry,
-} from '../../../src/controllers/common/hypervisor-registry.js';
-import type { Connection } from '../../../src/libvirt/connection.js';
-import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
 import { buildDomainXml, parseDomainXml, parseNetworkXml } from '../../../src/libvirt/xml/index.js';
-import { createLogger } from '../../../src/runtime/log.js';
-import { type Manager, createManager } from '../../../src/runtime/manager/manager.js';
-import {
-  ContentType,
-  type RestClient,
-  createRestClient,
-} from '../../../src/runtime/client/rest.js';
-import { controlPlane } from '../../support/controlplane.js';
-import { kvmExpected, type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
-import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import { ContentType, type RestClient } from '../../../src/runtime/client/rest.js';
+import { type ControllerEnv, startControllerEnv } from '../../support/controller-env.js';
+import { conditionOf as cond } from '../../support/e2e.js';
+import { kvmExpected, type PrivateLibvirtd } from '../../support/libvirtd.js';
+import type { TestNamespace } from '../../support/namespace.js';
 import { afterPass } from '../../support/passes.js';
 import { waitFor } from '../../support/wait.js';
 
-const HV = { apiVersion: GroupVersion, kind: 'Hypervisor' } as const;
 const NET = { apiVersion: GroupVersion, kind: 'VirtNetwork' } as const;
 const NODE = { apiVersion: GroupVersion, kind: 'MaasNode' } as const;
 const GiB = 1024 ** 3;
 const MAC = '52:54:00:7f:04:01';
 const LONG = { timeoutMs: 120_000, intervalMs: 250 };
 
-type Cond = { type: string; status: string; reason?: string; message?: string };
-const cond = (o: { status?: { conditions?: readonly Cond[] } }, type: string): Cond | undefined =>
-  o.status?.conditions?.find((c) => c.type === type);
-
 describe('controllers/maas-node (real API server, private libvirtd, QEMU)', function () {
   this.timeout(300_000);
-  let kc: KubeConfig;
+  let env: ControllerEnv;
   let rest: RestClient;
   let lv: PrivateLibvirtd;
   let ns: TestNamespace;
-  let manager: Manager | undefined;
-  let pool: ConnectionPool<Connection> | undefined;
   let registry: Registry;
-  let hypervisors: HypervisorRegistry | undefined;
   const suffix = Math.random().toString(36).slice(2, 8);
   const hv = `hv-node-${suffix}`;
   let domain = '';
@@ -94,90 +72,41 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU)', func
     );
 
   before(async function () {
-    kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(controlPlane().restConfig('admin'));
-    lv = await startPrivateLibvirtd();
-    ns = await createTestNamespace(kc, 'maas-node');
-    domain = `${ns.name}.node1`;
-    libvirtNet = `${ns.name}.maas`;
-    registry = new Registry();
-    pool = createConnectionPool();
-    const m = createManager({
-      restConfig: controlPlane().restConfig('admin'),
-      namespace: 'default',
-      metricsRegistry: registry,
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '0',
-      // MAASLAB_TEST_LOG=<file> writes the manager's debug log there, for a failing run.
-      ...(process.env.MAASLAB_TEST_LOG && {
-        logger: createLogger({
-          level: 'debug',
-          format: 'text',
-          stream: createWriteStream(process.env.MAASLAB_TEST_LOG),
-        }),
-      }),
-    });
-    // One registry for every controller, as the operator has (see HypervisorSetupOptions).
-    hypervisors = createHypervisorRegistry({ connections: pool });
-    setupHypervisor(m, { connections: pool, hypervisors });
-    setupNetwork(m, { hypervisors });
-    setupNode(m, { hypervisors, shutdownTimeoutMs: 5_000 });
-    registerInventoryMetrics(registry, {
-      nodes: m.cache(GroupVersionKinds.MaasNode),
-      networks: m.cache(GroupVersionKinds.VirtNetwork),
-    });
-    await m.start(AbortSignal.timeout(60_000));
-    manager = m;
-    await rest.request({
-      method: 'POST',
-      ref: HV,
-      body: {
-        ...HV,
-        metadata: { name: hv },
-        spec: { uri: lv.uri, storagePool: 'maaslab', storagePoolPath: `${lv.dir}/pool` },
+    env = await startControllerEnv({
+      namespace: 'maas-node',
+      hypervisor: hv,
+      setup: (m, hypervisors, metrics) => {
+        setupNetwork(m, { hypervisors });
+        setupNode(m, { hypervisors, shutdownTimeoutMs: 5_000 });
+        registerInventoryMetrics(metrics, {
+          nodes: m.cache(GroupVersionKinds.MaasNode),
+          networks: m.cache(GroupVersionKinds.VirtNetwork),
+        });
       },
     });
+    ({ rest, lv, ns, registry } = env);
+    domain = `${ns.name}.node1`;
+    libvirtNet = `${ns.name}.maas`;
   });
 
   after(async function () {
     this.timeout(180_000);
-    await manager?.stop();
-    await hypervisors?.close();
-    await pool?.close();
-    await rest.request({ method: 'DELETE', ref: { ...HV, name: hv } }).catch(() => undefined);
-    await ns?.delete();
-    await lv?.stop();
+    await env?.stop(); // undefined when it failed to start (it cleaned up after itself)
   });
 
   it('builds the network, then a running node with the MAC, boot order, memory, VNC and power fields', async () => {
-    await rest.request({
-      method: 'POST',
-      ref: { ...NET, namespace: ns.name },
-      body: {
-        ...NET,
-        metadata: { name: 'maas' },
-        spec: {
-          hypervisor: hv,
-          mode: 'isolated',
-          ipv4: { address: '10.77.0.1', prefixLength: 24 },
-        },
-      },
+    await env.create('VirtNetwork', 'maas', {
+      hypervisor: hv,
+      mode: 'isolated',
+      ipv4: { address: '10.77.0.1', prefixLength: 24 },
     });
-    await rest.request({
-      method: 'POST',
-      ref: { ...NODE, namespace: ns.name },
-      body: {
-        ...NODE,
-        metadata: { name: 'node1' },
-        spec: {
-          hypervisor: hv,
-          memory: '1Gi',
-          disks: [{ name: 'root', size: '8Gi', format: 'qcow2' }],
-          interfaces: [{ network: 'maas', mac: MAC }],
-          bootOrder: ['network', 'disk'],
-          vnc: { listen: '127.0.0.1' },
-        },
-      },
+    await env.create('MaasNode', 'node1', {
+      hypervisor: hv,
+      memory: '1Gi',
+      disks: [{ name: 'root', size: '8Gi', format: 'qcow2' }],
+      interfaces: [{ network: 'maas', mac: MAC }],
+      bootOrder: ['network', 'disk'],
+      vnc: { listen: '127.0.0.1' },
     });
     const n = await nodeIs('Running');
     const v = await net();
@@ -348,15 +277,7 @@ describe('controllers/maas-node (real API server, private libvirtd, QEMU)', func
     );
     await lv.virsh(['define', path]);
     const before = await lv.virsh(['dumpxml', '--inactive', foreign]);
-    await rest.request({
-      method: 'POST',
-      ref: { ...NODE, namespace: ns.name },
-      body: {
-        ...NODE,
-        metadata: { name: 'intruder' },
-        spec: { hypervisor: hv, interfaces: [{ network: 'maas' }] },
-      },
-    });
+    await env.create('MaasNode', 'intruder', { hypervisor: hv, interfaces: [{ network: 'maas' }] });
     const n = await waitFor(
       async () => {
         const x = await node('intruder');

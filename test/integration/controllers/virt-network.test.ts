@@ -5,7 +5,6 @@
 // the address change with a running guest.
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
 import {
   BridgeNotFoundReason,
   GroupVersion,
@@ -13,28 +12,14 @@ import {
   NameConflictReason,
   type VirtNetwork,
 } from '../../../src/api/v1alpha1/index.js';
-import { setup as setupHypervisor } from '../../../src/controllers/hypervisor/reconciler.js';
 import { setup as setupNetwork } from '../../../src/controllers/virt-network/reconciler.js';
-import {
-  createHypervisorRegistry,
-  type HypervisorRegistry,
-} from '../../../src/controllers/common/hypervisor-registry.js';
-import type { Connection } from '../../../src/libvirt/connection.js';
-import { type ConnectionPool, createConnectionPool } from '../../../src/libvirt/connection-pool.js';
 import { buildNetworkXml, parseNetworkXml } from '../../../src/libvirt/xml/index.js';
-import { type Manager, createManager } from '../../../src/runtime/manager/manager.js';
-import {
-  ContentType,
-  type ObjectList,
-  type RestClient,
-  createRestClient,
-} from '../../../src/runtime/client/rest.js';
-import { controlPlane } from '../../support/controlplane.js';
-import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
-import { type TestNamespace, createTestNamespace } from '../../support/namespace.js';
+import { ContentType, type ObjectList, type RestClient } from '../../../src/runtime/client/rest.js';
+import { type ControllerEnv, startControllerEnv } from '../../support/controller-env.js';
+import type { PrivateLibvirtd } from '../../support/libvirtd.js';
+import type { TestNamespace } from '../../support/namespace.js';
 import { waitFor } from '../../support/wait.js';
 
-const HV = { apiVersion: GroupVersion, kind: 'Hypervisor' } as const;
 const NET = { apiVersion: GroupVersion, kind: 'VirtNetwork' } as const;
 const LONG = { timeoutMs: 60_000, intervalMs: 200 };
 
@@ -44,13 +29,10 @@ const cond = (o: VirtNetwork, type: string): Cond | undefined =>
 
 describe('controllers/virt-network (real API server, private libvirtd)', function () {
   this.timeout(180_000);
-  let kc: KubeConfig;
+  let env: ControllerEnv | undefined;
   let rest: RestClient;
   let lv: PrivateLibvirtd;
   let ns: TestNamespace;
-  let manager: Manager | undefined;
-  let pool: ConnectionPool<Connection> | undefined;
-  let hypervisors: HypervisorRegistry | undefined;
   const suffix = Math.random().toString(36).slice(2, 8);
   const hv = `hv-net-${suffix}`;
 
@@ -84,43 +66,18 @@ describe('controllers/virt-network (real API server, private libvirtd)', functio
     );
 
   before(async function () {
-    kc = controlPlane().kubeConfig('admin');
-    rest = createRestClient(controlPlane().restConfig('admin'));
-    lv = await startPrivateLibvirtd();
-    ns = await createTestNamespace(kc, 'virt-network');
-    pool = createConnectionPool();
-    const m = createManager({
-      restConfig: controlPlane().restConfig('admin'),
-      namespace: 'default',
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '0',
+    env = await startControllerEnv({
+      namespace: 'virt-network',
+      hypervisor: hv,
+      // A short look-again for a missing host bridge, so its creation is noticed quickly.
+      setup: (m, hypervisors) => setupNetwork(m, { hypervisors, bridgeRecheckMs: 1_000 }),
     });
-    // One registry for every controller, as the operator has (see HypervisorSetupOptions).
-    hypervisors = createHypervisorRegistry({ connections: pool });
-    setupHypervisor(m, { connections: pool, hypervisors });
-    // A short look-again for a missing host bridge, so its creation is noticed quickly.
-    setupNetwork(m, { hypervisors, bridgeRecheckMs: 1_000 });
-    await m.start(AbortSignal.timeout(60_000));
-    manager = m;
-    await rest.request({
-      method: 'POST',
-      ref: HV,
-      body: {
-        ...HV,
-        metadata: { name: hv },
-        spec: { uri: lv.uri, storagePool: 'maaslab', storagePoolPath: `${lv.dir}/pool` },
-      },
-    });
+    ({ rest, lv, ns } = env);
   });
 
   after(async function () {
     this.timeout(120_000);
-    await manager?.stop();
-    await hypervisors?.close();
-    await pool?.close();
-    await rest.request({ method: 'DELETE', ref: { ...HV, name: hv } }).catch(() => undefined);
-    await ns?.delete();
-    await lv?.stop();
+    await env?.stop(); // undefined when it failed to start (it cleaned up after itself)
   });
 
   it('stalls with HypervisorNotFound when the Hypervisor does not exist', async () => {

@@ -62,6 +62,38 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     interfaces: [{ network: 'maas', mac: '52:54:00:7f:04:01' }],
   };
 
+  /**
+   * Node `n1` (finalizer on) whose VirtNetwork `maas` has no Ready status yet, and a reconciler
+   * with a node memory, so that libvirt's network events can be played to it.
+   */
+  const waitingOnNetworkStatus = () => {
+    const pending = { ...readyNetwork('maas'), status: {} };
+    networks = store(pending);
+    const memory = createNodeMemory();
+    const r = createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => hv,
+      client: fakeClient(nodes),
+      annotate: async () => undefined,
+      events: { record: () => undefined },
+      clock,
+      memory,
+    });
+    nodes.put(withFinalizer(node('n1', spec)));
+    return { pending, memory, r };
+  };
+  /** Stamps node `name` in the cache with a deletionTimestamp, as a DELETE of it would. */
+  const markDeleted = (name: string): void => {
+    const cur = nodes.get(key(name)) as MaasNode;
+    nodes.put({
+      ...cur,
+      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
+    });
+  };
+  /** Defines and starts `v`'s network in the fake libvirt, as its controller would. */
+  const startInLibvirt = (v: VirtNetwork) =>
+    hv.ensureNetwork({ ...desiredNetwork(v), owner: networkOwner(v), autostart: true });
+
   beforeEach(() => {
     hv = createFakeHypervisor();
     networks = store(readyNetwork('maas'));
@@ -121,24 +153,8 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
 
   it('starts before its network is Ready in the cache once libvirt said it started and runs it as specified', async () => {
     // The VirtNetwork's controller has started the network; its Ready status is on its way.
-    const pending = { ...readyNetwork('maas'), status: {} };
-    networks = store(pending);
-    const memory = createNodeMemory();
-    const r = createMaasNodeReconciler({
-      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
-      hypervisorFor: () => hv,
-      client: fakeClient(nodes),
-      annotate: async () => undefined,
-      events: { record: () => undefined },
-      clock,
-      memory,
-    });
-    nodes.put(withFinalizer(node('n1', spec)));
-    await hv.ensureNetwork({
-      ...desiredNetwork(pending),
-      owner: networkOwner(pending),
-      autostart: true,
-    });
+    const { pending, memory, r } = waitingOnNetworkStatus();
+    await startInLibvirt(pending);
     // No Started event seen: libvirt is not asked, the node waits for the status as before.
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
@@ -156,26 +172,10 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
   });
 
   it('keeps waiting when the started network of its name is not what the VirtNetwork asks for', async () => {
-    const pending = { ...readyNetwork('maas'), status: {} };
-    networks = store(pending);
-    const memory = createNodeMemory();
-    const r = createMaasNodeReconciler({
-      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
-      hypervisorFor: () => hv,
-      client: fakeClient(nodes),
-      annotate: async () => undefined,
-      events: { record: () => undefined },
-      clock,
-      memory,
-    });
-    nodes.put(withFinalizer(node('n1', spec)));
+    const { pending, memory, r } = waitingOnNetworkStatus();
     // Ours by name, but an earlier VirtNetwork's (another UID): not this one's network.
     const earlier = { ...pending, metadata: { ...pending.metadata, uid: 'earlier-uid' } };
-    await hv.ensureNetwork({
-      ...desiredNetwork(earlier),
-      owner: networkOwner(earlier),
-      autostart: true,
-    });
+    await startInLibvirt(earlier);
     memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
@@ -436,11 +436,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     nodes.put(withFinalizer(node('n1', twoDisks)));
     const r = reconciler();
     await r.reconcile(key('n1'), signal);
-    const cur = nodes.get(key('n1')) as MaasNode;
-    nodes.put({
-      ...cur,
-      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
-    });
+    markDeleted('n1');
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
     expect(hv.calls.map((c) => c.verb)).to.include.ordered.members([
@@ -469,11 +465,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     await hv.ensureVolumes([
       { pool: 'default', name: 'maas.n1-VARS.fd', format: 'raw', capacityBytes: 540672 },
     ]);
-    const cur = nodes.get(key('n1')) as MaasNode;
-    nodes.put({
-      ...cur,
-      metadata: { ...cur.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z') },
-    });
+    markDeleted('n1');
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
     expect(hv.calls.find((c) => c.verb === 'deleteVolumes')?.args[0]).to.deep.equal([

@@ -23,6 +23,7 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const METRICS: ReadonlyArray<{ key: keyof BuildFigures; label: string; digits: number }> = [
   { key: 'buildSeconds', label: 'time to all Ready (s)', digits: 2 },
   { key: 'peakRssMb', label: 'operator peak RSS (MB)', digits: 0 },
+  { key: 'rssBeforeMb', label: '… RSS before the labs (MB)', digits: 0 },
   { key: 'cpuMsPerNode', label: 'operator CPU (ms/node)', digits: 2 },
   { key: 'mainThreadCpuMsPerNode', label: '… of it the main thread (ms/node)', digits: 2 },
   { key: 'apiRequestsPerNode', label: 'API requests (/node)', digits: 2 },
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    'Raw (time s / RSS MB / CPU ms per node / main thread ms per node / API requests per node / libvirt calls per node / heap MB / external MB):',
+    'Raw (time s / RSS MB / RSS before MB / CPU ms per node / main thread ms per node / API requests per node / libvirt calls per node / heap MB / external MB):',
     '',
     ...raw('base'),
     ...raw('head'),

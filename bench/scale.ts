@@ -533,6 +533,8 @@ async function main(): Promise<void> {
 export interface BuildFigures {
   readonly buildSeconds: number;
   readonly peakRssMb: number;
+  /** RSS with the Hypervisors Ready and no lab yet: what the build's growth starts from. */
+  readonly rssBeforeMb?: number;
   readonly cpuMsPerNode: number;
   /** Of cpuMsPerNode, the main (JavaScript) thread's. */
   readonly mainThreadCpuMsPerNode?: number;
@@ -558,6 +560,7 @@ function buildFigures(
   return {
     buildSeconds,
     peakRssMb: p1.peakRssMb,
+    rssBeforeMb: p0.rssMb,
     cpuMsPerNode: ((p1.cpuSeconds - p0.cpuSeconds) * 1000) / TOTAL_NODES,
     mainThreadCpuMsPerNode: ((p1.mainCpuSeconds - p0.mainCpuSeconds) * 1000) / TOTAL_NODES,
     apiRequestsPerNode: perNode('rest_client_requests_total', 'method'),

@@ -12,6 +12,7 @@ import {
   type XmlNode,
 } from './codec.js';
 import { definedProps } from '../../util/defined-props.js';
+import { ownString } from '../../util/own-string.js';
 
 /** Our XML namespace. libvirt keeps foreign metadata only when it sits in a namespace. */
 export const MAASLAB_XMLNS = 'https://maaslab.dev/xmlns/v1alpha1';
@@ -79,12 +80,14 @@ function ownerFromNode(node: XmlNode): OwnerMetadata | undefined {
   // An element in our namespace without its identity cannot prove ownership: treat as unowned,
   // which makes the operator leave the object alone rather than adopt or delete it.
   if (!kind || !name || !uid) return undefined;
+  // Owner stamps are kept (the inventory's caches) long after the XML they came from: their
+  // strings must not be slices of it (own-string.ts).
   return definedProps({
-    kind,
-    namespace: attr(node, 'namespace'),
-    name,
-    uid,
-    specHash: attr(node, 'specHash'),
+    kind: ownString(kind),
+    namespace: ownString(attr(node, 'namespace')),
+    name: ownString(name),
+    uid: ownString(uid),
+    specHash: ownString(attr(node, 'specHash')),
   });
 }
 

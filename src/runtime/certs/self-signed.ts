@@ -4,11 +4,16 @@
 // insecureSkipVerify, as the Kubebuilder scaffold's ServiceMonitor does, and the bearer token
 // does the authenticating).
 //
-// @peculiar/x509 builds the certificate on WebCrypto (node:crypto's webcrypto), so no
-// OpenSSL binary or hand-written ASN.1 is needed.
-import 'reflect-metadata'; // @peculiar/x509's dependency injection (tsyringe) needs it loaded first
-import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+// The certificate is built in a short-lived worker thread (self-signed-worker.ts), not here:
+// importing @peculiar/x509 and its dependencies (tsyringe, asn1js, reflect-metadata) keeps
+// about 4 MB of module source, code and metadata alive in an isolate for good, and the
+// operator needs it once, at start. In the main isolate those 4 MB were a third of the
+// live-heap growth since 0680918, and V8 lets the heap grow to a multiple of what is live
+// before its next full collection: at 1000 nodes they cost far more than 4 MB of peak RSS
+// (bench/RESULTS.md, 2b). A worker's isolate and all it loaded are freed when it ends.
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 /** What the certificate names and how long it lasts. */
 export interface SelfSignedCertificateRequest {
@@ -29,55 +34,32 @@ export interface CertificateKeyPair {
   readonly keyPem: string;
 }
 
-const ecdsaP256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-
-/** The certificate's subject, with the CN's special characters escaped (RFC 4514). */
-function subjectName(commonName: string): string {
-  return `CN=${commonName.replace(/([,+"\\<>;=#])/g, '\\$1')}`;
-}
+/**
+ * The worker's file beside this one, with this file's extension: .js when compiled, .ts under
+ * tsx (whose loader the worker inherits through execArgv).
+ */
+const workerUrl = (): URL =>
+  new URL(`./self-signed-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
  * Generates an ECDSA P-256 self-signed server certificate with the given SANs, the serverAuth
- * extended key usage, digitalSignature key usage and CA:false.
+ * extended key usage, digitalSignature key usage and CA:false, in a worker thread that ends
+ * with the answer.
  */
 export async function generateSelfSignedCertificate(
   req: SelfSignedCertificateRequest,
 ): Promise<CertificateKeyPair> {
   if (!(req.validDays > 0)) throw new RangeError('validDays must be positive');
-  /** Node's WebCrypto, typed as the library expects (our lib setting has no DOM types). */
-  const crypto = webcrypto as unknown as NonNullable<
-    Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]
-  >;
-  const keys = await crypto.subtle.generateKey(ecdsaP256, true, ['sign', 'verify']);
-  const notBefore = req.notBefore ?? new Date();
-  const notAfter = new Date(notBefore.getTime() + req.validDays * 86_400_000);
-  const altNames: x509.JsonGeneralName[] = [
-    ...req.dnsNames.map((value) => ({ type: 'dns' as const, value })),
-    ...req.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
-  ];
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(16)))
-        .toString('hex')
-        .replace(/^[89a-f]/, '1'), // positive: the first bit of a DER integer is its sign
-      name: subjectName(req.commonName),
-      notBefore,
-      notAfter,
-      keys,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(altNames),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-      ],
-    },
-    crypto,
-  );
-  const pkcs8 = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return {
-    certPem: cert.toString('pem'),
-    keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'),
-  };
+  const worker = new Worker(workerUrl(), { workerData: req });
+  try {
+    return await new Promise<CertificateKeyPair>((resolve, reject) => {
+      worker.once('message', (pair: CertificateKeyPair) => resolve(pair));
+      worker.once('error', reject);
+      worker.once('exit', (code) =>
+        reject(new Error(`the certificate worker exited (${code}) without a certificate`)),
+      );
+    });
+  } finally {
+    await worker.terminate();
+  }
 }

@@ -142,6 +142,8 @@ export interface RawBinding {
   connectGetCapabilities(c: C): P<string>;
   connectGetSysinfo(c: C, flags: number): P<string>;
   connectGetLibVersion(c: C): P<number>;
+  /** connectGetLibVersion on a worker thread of its own, outside the connection's lane. */
+  connectGetLibVersionAside(c: C): P<number>;
   connectGetVersion(c: C): P<number>;
   connectGetType(c: C): P<string>;
   connectIsAlive(c: C): P<boolean>;

@@ -123,6 +123,14 @@ export class Connection extends LibvirtObject<ConnectHandle> implements AsyncDis
   }
 
   /**
+   * virConnectGetLibVersion on a worker thread of its own, not the connection's lane (whose
+   * threads may all be busy): the stall nudge of hypervisor/stall-nudge.ts.
+   */
+  getLibVersionAside(): Promise<number> {
+    return raw.connectGetLibVersionAside(this.handle);
+  }
+
+  /**
    * virConnectGetVersion: the hypervisor's version, same packing.
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetVersion
    */

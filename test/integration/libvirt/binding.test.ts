@@ -212,6 +212,8 @@ describe('libvirt binding on a real libvirtd (QEMU TCG)', function () {
       const virshVersion = await lv.virsh(['version']);
       const lib = formatLibvirtVersion(await conn.getLibVersion());
       expect(virshVersion).to.include(`Using library: libvirt ${lib}`);
+      // The same call on a thread of its own (the stall nudge's), same answer.
+      expect(formatLibvirtVersion(await conn.getLibVersionAside())).to.equal(lib);
       const qemu = formatLibvirtVersion(await conn.getVersion());
       expect(virshVersion).to.include(`Running hypervisor: QEMU ${qemu}`);
       const qemuBinary = (await run('qemu-system-x86_64', ['--version'])).stdout;

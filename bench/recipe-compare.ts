@@ -120,7 +120,9 @@ async function main(): Promise<void> {
   const timelineLines = (side: Side): string[] =>
     (timelines[side] ?? []).map((e) => `- ${e.ms.toFixed(0)} ms: ${e.what}`);
   const lines = [
-    `## 1c. The recipe lab, before and after in one run (${accel === 'kvm' ? 'KVM' : 'TCG'})`,
+    accel === 'kvm'
+      ? '## 1c. The recipe lab, before and after in one run (KVM)'
+      : '## 1d. The recipe lab, before and after in one run (TCG)',
     '',
     '`make bench-recipe-compare BASE=<commit>` (`tsx bench/recipe-compare.ts`): way D of',
     "section 1 (`kubectl apply` → lab Ready, 3 nodes Running) with two operators, BASE's and",

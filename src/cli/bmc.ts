@@ -1,10 +1,10 @@
 // The operator's virtual BMC service: the Redfish and IPMI servers of src/bmc, with each
 // Hypervisor's Redfish certificate kept in a Secret `<hypervisor>-bmc-tls` in the operator's
 // namespace, made once, so a BMC keeps its certificate across restarts and shard moves.
+// The protocol servers are imported when a node first asks for a BMC, not with the operator:
+// a fleet without spec.bmc never loads their modules.
 import type { BmcHooks, BmcService } from '../bmc/service.js';
 import { createBmcService } from '../bmc/service.js';
-import { startIpmiBmc } from '../bmc/ipmi/index.js';
-import { generateBmcCertificate, startRedfishBmc } from '../bmc/redfish/index.js';
 import {
   ContentType,
   hasStatus,
@@ -50,6 +50,7 @@ export function secretBackedTls(
     const existing = await read(name);
     if (existing) return existing;
     const address = listenAddressOf(hypervisor);
+    const { generateBmcCertificate } = await import('../bmc/redfish/certificate.js');
     const made = await generateBmcCertificate({
       commonName: `${hypervisor} virtual BMCs`,
       ipAddresses: address ? [address] : [],
@@ -99,8 +100,14 @@ export function operatorBmcService(
   const log = logger.child({ component: 'bmc' });
   return (hooks) =>
     createBmcService({
-      startRedfish: (o) => startRedfishBmc({ ...o, log }),
-      startIpmi: (o) => startIpmiBmc({ ...o, log }),
+      startRedfish: async (o) => {
+        const { startRedfishBmc } = await import('../bmc/redfish/server.js');
+        return startRedfishBmc({ ...o, log });
+      },
+      startIpmi: async (o) => {
+        const { startIpmiBmc } = await import('../bmc/ipmi/server.js');
+        return startIpmiBmc({ ...o, log });
+      },
       tlsFor: secretBackedTls(manager, namespace, listenAddressOf),
       hooks,
       log,

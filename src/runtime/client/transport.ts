@@ -10,17 +10,13 @@
 // proxies are supported; https:// and socks5:// ones are refused when the client is made,
 // rather than silently connecting directly past a proxy that may be mandatory.
 
-import {
-  type ClientRequestArgs,
-  Agent as HttpAgent,
-  type IncomingMessage,
-  request as httpRequest,
-} from 'node:http';
+import type { Agent as HttpAgent, ClientRequestArgs, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions, request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Credential } from './credentials.js';
 import type { RestConfig } from './kubeconfig.js';
+import { http } from '../../util/node-http.js';
 
 /** Sends requests to one server. */
 export interface Transport {
@@ -78,7 +74,7 @@ class TunnelAgent extends HttpsAgent {
       clearTimeout(timer);
       callback?.(err, stream as Duplex);
     };
-    const req = httpRequest({
+    const req = http.request({
       host: bare(this.proxy.hostname),
       port: this.proxy.port || 80,
       method: 'CONNECT',
@@ -143,11 +139,11 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
     if (secure) {
       agent = proxy ? new TunnelAgent(tls, proxy, opts.connectTimeoutMs) : new HttpsAgent(tls);
     } else {
-      agent = new HttpAgent({ keepAlive: true });
+      agent = new http.Agent({ keepAlive: true });
     }
     return agent;
   };
-  const send = secure ? httpsRequest : httpRequest;
+  const send = secure ? httpsRequest : http.request;
   // Plain http through a proxy: the request goes to the proxy with the absolute URL.
   const viaProxy = !secure && proxy !== undefined;
   const authorization = proxy && proxyAuthorization(proxy);

@@ -13,13 +13,14 @@
 // Bind addresses use the Go form: `:8080` is every interface, `127.0.0.1:0` a free port on
 // loopback, `0` disables the server.
 
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, BlockList, isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ServingCertificate } from '../certs/serving.js';
 import { type Logger, describeError, noopLogger } from '../log.js';
 import { METRICS_PATH, type MetricsAuthorizer } from './metrics-auth.js';
+import { http } from '../../util/node-http.js';
 
 /** A readiness or liveness check: resolves true (or void) when healthy; false or a throw fails. */
 export type Check = () => boolean | void | Promise<boolean | void>;
@@ -103,7 +104,7 @@ async function listen(
     tls.once('close', stopWatching);
     server = tls;
   } else {
-    server = createServer(onRequest);
+    server = http.createServer(onRequest);
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

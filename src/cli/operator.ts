@@ -387,7 +387,7 @@ export async function runOperator(
   if (!signal.aborted && options.consoleBindAddress !== '') {
     try {
       // Loaded only when the endpoint is on (it is off by default): the console modules and
-      // what they import stay out of an operator that serves no console (0.3 MB of heap).
+      // what they import stay out of the heap of an operator that serves no console.
       const { startOperatorConsole } = await import('./console.js');
       consoleServer = await startOperatorConsole({
         bindAddress: options.consoleBindAddress,

@@ -1,6 +1,7 @@
 // Internal: the one place that configures fast-xml-parser, so the domain, network, storage and
 // metadata modules agree on how a JS tree maps to XML and back. Not re-exported from index.ts.
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { fastBuild } from './fast-build.js';
 import { fastParse } from './fast-parse.js';
 
 /** Prefix that marks a key of a build tree as an attribute rather than a child element. */
@@ -118,6 +119,10 @@ function isElementList(child: XmlChild): child is readonly XmlElement[] {
  * caller ever pastes strings into XML. Throws a RangeError for values XML cannot carry intact.
  */
 export function buildXml(root: string, element: XmlElement): string {
+  // The fast path writes the same text (fast-build.ts); what it declines is checked here,
+  // where an unsafe value throws with its path.
+  const fast = fastBuild(root, element);
+  if (fast !== undefined) return fast;
   assertSafe(element, root);
   return builder.build({ [root]: element }) as string;
 }

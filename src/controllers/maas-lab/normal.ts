@@ -260,7 +260,8 @@ function applyNodes(pass: LabPass): Promise<Applied> {
       pass.conflicts.push(`${MaasNodeKind} ${name}`);
       continue;
     }
-    if (macsOf(node).some((mac) => blockedMacs.has(mac))) continue;
+    // Most passes block no MAC: then no node's MACs need listing (a pass per child event).
+    if (blockedMacs.size > 0 && macsOf(node).some((mac) => blockedMacs.has(mac))) continue;
     const observed = scope.nodes.get(name);
     if (observed !== undefined && isDeleting(observed)) continue;
     const action = childAction(node, observed);

@@ -17,7 +17,7 @@ import { type Controller, type ControllerOptions, createController } from './con
 import { type Informer, InformerEvent } from '../cache/informer.js';
 import type { Kind, Manager, WatchScope } from '../manager/manager.js';
 import { groupOf, ownerRequest, requestFor } from './objects.js';
-import type { Reconciler, Request } from './reconcile.js';
+import { type Reconciler, type Request, requestKey } from './reconcile.js';
 
 /** Decides whether an event reaches the queue; a missing function lets the event through. */
 export interface Predicate {
@@ -65,6 +65,13 @@ export interface SourceOptions {
    * targets depend on: every status write would otherwise wake them all.
    */
   readonly predicates?: readonly Predicate[];
+  /**
+   * At most one enqueue per request every `coalesceMs` from this source: the first event
+   * enqueues at once, later ones within the window enqueue once at its end. For an owner
+   * that aggregates many children (a lab of 100 nodes), whose every pass walks all of them:
+   * a burst of child events costs a pass per window, not a pass per event.
+   */
+  readonly coalesceMs?: number;
 }
 
 /** Per-controller options. */
@@ -78,6 +85,7 @@ interface Source {
   readonly map: MapFn;
   readonly scopes: readonly WatchScope[];
   readonly predicates: readonly Predicate[];
+  readonly coalesceMs?: number;
 }
 
 /** The chain; `complete` builds, registers and returns the controller. */
@@ -123,11 +131,18 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
         },
         scopes: scopesOf(opts),
         predicates: predicatesOf(opts),
+        ...(opts?.coalesceMs !== undefined && { coalesceMs: opts.coalesceMs }),
       });
       return builder;
     },
     watches(kind, map, opts) {
-      sources.push({ kind, map, scopes: scopesOf(opts), predicates: predicatesOf(opts) });
+      sources.push({
+        kind,
+        map,
+        scopes: scopesOf(opts),
+        predicates: predicatesOf(opts),
+        ...(opts?.coalesceMs !== undefined && { coalesceMs: opts.coalesceMs }),
+      });
       return builder;
     },
     withEventFilter(p) {
@@ -160,19 +175,49 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
       manager.add(controller);
       for (const src of sources) {
         const filters = [...predicates, ...src.predicates];
+        const add =
+          src.coalesceMs !== undefined && src.coalesceMs > 0
+            ? coalescing(src.coalesceMs)
+            : (req: Request) => controller.enqueue(req);
         for (const scope of src.scopes) {
-          wire(manager.informer(src.kind, scope), src.map, filters);
+          wire(manager.informer(src.kind, scope), src.map, filters, add);
         }
       }
       return controller;
+
+      /** See SourceOptions.coalesceMs; a window lives only while its request has events. */
+      function coalescing(windowMs: number): (req: Request) => void {
+        const open = new Map<string, { again: boolean }>();
+        const start = (key: string, req: Request): void => {
+          const window = { again: false };
+          open.set(key, window);
+          manager.clock.setTimer(windowMs, () => {
+            open.delete(key);
+            if (!window.again) return;
+            controller.enqueue(req);
+            start(key, req);
+          });
+        };
+        return (req) => {
+          const key = requestKey(req);
+          const window = open.get(key);
+          if (window) {
+            window.again = true;
+            return;
+          }
+          controller.enqueue(req);
+          start(key, req);
+        };
+      }
 
       function wire(
         informer: Informer<KubernetesObject>,
         map: MapFn,
         filters: readonly Predicate[],
+        add: (req: Request) => void,
       ): void {
         const enqueue = (o: Readonly<KubernetesObject>): void => {
-          for (const req of map(o)) controller.enqueue(req);
+          for (const req of map(o)) add(req);
         };
         informer.on(InformerEvent.Add, (o) => {
           if (filters.every((p) => p.create?.(o) ?? true)) enqueue(o);

@@ -54,6 +54,27 @@ describe('runtime/log', () => {
     expect(lines[0]).to.match(/^\S+ INFO Starting workers controller=hv note="two words"$/);
   });
 
+  it('does no work for a level it does not write, in children too', async () => {
+    const { stream, lines } = sink();
+    const log = createLogger({ stream, level: 'warn' });
+    let reads = 0;
+    const meta = {
+      get detail(): string {
+        reads++;
+        return 'd';
+      },
+    };
+    log.child({ controller: 'c' }).child({ name: 'n' }).debug('hidden', meta);
+    log.child({ controller: 'c' }).info('hidden too', meta);
+    log.child({ controller: 'c' }).warn('shown', meta);
+    await settle();
+    expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).to.deep.equal([
+      'shown',
+    ]);
+    // Only the written line read its fields: the dropped ones never reached winston's pipeline.
+    expect(reads).to.equal(1);
+  });
+
   it('describes non-Error values as strings', () => {
     expect(describeError('plain')).to.equal('plain');
   });

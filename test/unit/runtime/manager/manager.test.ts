@@ -194,6 +194,47 @@ describe('runtime/manager and builder', () => {
     expect(text).to.contain('rest_client_requests_total{code="2xx",method="WATCH"} 2');
   });
 
+  it('coalesces a source whose coalesceMs is set: at once, then once per window', async () => {
+    const owned = (rv: number): KubernetesObject =>
+      obj('lab1-n1', {
+        resourceVersion: String(rv),
+        ownerReferences: [{ ...LAB, name: 'lab1', uid: 'u1', controller: true, kind: 'MaasLab' }],
+      });
+    const rest = fakeRest({ MaasLab: [obj('lab1')], MaasNode: [owned(1)] });
+    const m = make(rest);
+    const seen: number[] = [];
+    const t0 = performance.now();
+    controllerBuilder(m)
+      .for(LAB, { predicates: [generationChanged] })
+      .owns(NODE, { coalesceMs: 300 })
+      .complete({
+        reconcile: () => {
+          seen.push(performance.now() - t0);
+          return Promise.resolve({});
+        },
+      });
+    await m.start();
+    await until(() => seen.length >= 1);
+    // Let the start's window (the initial ADDED of the node) run out.
+    await new Promise((r) => setTimeout(r, 400));
+    const before = seen.length;
+    const w = rest.watches.get('MaasNode')!;
+    const burst = performance.now() - t0;
+    // A burst of 20 child changes: one pass at once, one at the end of the window.
+    for (let rv = 2; rv < 22; rv++) w.onEvent('MODIFIED', owned(rv));
+    await until(() => seen.length === before + 1);
+    expect(seen[before]! - burst).to.be.lessThan(250);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(seen.length).to.equal(before + 2);
+    expect(seen[before + 1]! - burst).to.be.within(290, 700);
+    // Quiet since: the next change is passed on at once again.
+    await new Promise((r) => setTimeout(r, 400));
+    const lone = performance.now() - t0;
+    w.onEvent('MODIFIED', owned(30));
+    await until(() => seen.length === before + 3);
+    expect(seen[before + 2]! - lone).to.be.lessThan(250);
+  });
+
   it('statusOnlyUpdatesIgnored drops status and finalizer writes, passes spec and actionable metadata', () => {
     const base = obj('n1', { labels: { a: '1' }, annotations: { b: '2' }, finalizers: ['f'] });
     const withStatus = { ...base, status: { phase: 'Running' } } as KubernetesObject;

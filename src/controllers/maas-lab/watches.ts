@@ -30,13 +30,23 @@ import type { LabCaches } from './scope.js';
 import { createStandaloneNodeIndex } from './standalone-index.js';
 
 /**
- * A lab's passes woken by its nodes' changes come at most this often (the first at once, the
- * rest at the end of the window): every pass walks all of the lab's nodes, and while a lab of
- * 100 builds each node changes a few times. At 10 labs of 100 nodes that was ~1500 passes per
- * build, about one per node event. The lab's count of Ready nodes is written at most once a
- * second anyway (PROGRESS_WRITE_INTERVAL_MS); its Ready comes at most this much later.
+ * A lab's passes woken by its nodes' changes come at most once per window (the first at once,
+ * the rest at the window's end): every pass walks all of the lab's nodes, and while a lab
+ * builds each node changes a few times. At 10 labs of 100 nodes that was ~1500 passes per
+ * build, about one per node event. The window grows with the lab, NODE_EVENT_WINDOW_MS_PER_NODE
+ * per node up to NODE_EVENTS_WINDOW_MS, so a pass's cost over the window stays about the same
+ * at any size, and a small lab (the recipe's three nodes) reports Ready a few ms after its last
+ * node, not up to 200 ms. The lab's count of Ready nodes is written at most once a second
+ * anyway (PROGRESS_WRITE_INTERVAL_MS).
  */
 export const NODE_EVENTS_WINDOW_MS = 200;
+/** See {@link NODE_EVENTS_WINDOW_MS}. */
+export const NODE_EVENT_WINDOW_MS_PER_NODE = 2;
+
+/** The coalescing window of a lab of `count` nodes (see NODE_EVENTS_WINDOW_MS). */
+export function nodeEventsWindowMs(count: number): number {
+  return Math.min(NODE_EVENTS_WINDOW_MS, Math.max(0, count) * NODE_EVENT_WINDOW_MS_PER_NODE);
+}
 
 /** The manager's caches of what a MaasLab pass reads. */
 export function labCaches(manager: Manager): LabCaches {
@@ -90,7 +100,10 @@ export function watchLabs(
       // …and, with MAAS, whether each node is Enlisted (its Ready waits for that). A pass per
       // NODE_EVENTS_WINDOW_MS at most while nodes keep changing (see there).
       .owns(GroupVersionKinds.MaasNode, {
-        coalesceMs: NODE_EVENTS_WINDOW_MS,
+        coalesceMs: (req) => {
+          const lab = caches.labs.get(req);
+          return nodeEventsWindowMs(lab?.spec.nodes.count ?? NODE_EVENTS_WINDOW_MS);
+        },
         predicates: [
           {
             update: (old, obj) =>

@@ -69,9 +69,11 @@ export interface SourceOptions {
    * At most one enqueue per request every `coalesceMs` from this source: the first event
    * enqueues at once, later ones within the window enqueue once at its end. For an owner
    * that aggregates many children (a lab of 100 nodes), whose every pass walks all of them:
-   * a burst of child events costs a pass per window, not a pass per event.
+   * a burst of child events costs a pass per window, not a pass per event. A function gives
+   * each request its own window (e.g. one that grows with the owner's size); 0 or less
+   * enqueues at once.
    */
-  readonly coalesceMs?: number;
+  readonly coalesceMs?: number | ((req: Request) => number);
 }
 
 /** Per-controller options. */
@@ -85,7 +87,7 @@ interface Source {
   readonly map: MapFn;
   readonly scopes: readonly WatchScope[];
   readonly predicates: readonly Predicate[];
-  readonly coalesceMs?: number;
+  readonly coalesceMs?: number | ((req: Request) => number);
 }
 
 /** The chain; `complete` builds, registers and returns the controller. */
@@ -176,9 +178,9 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
       for (const src of sources) {
         const filters = [...predicates, ...src.predicates];
         const add =
-          src.coalesceMs !== undefined && src.coalesceMs > 0
-            ? coalescing(src.coalesceMs)
-            : (req: Request) => controller.enqueue(req);
+          src.coalesceMs === undefined
+            ? (req: Request) => controller.enqueue(req)
+            : coalescing(src.coalesceMs);
         for (const scope of src.scopes) {
           wire(manager.informer(src.kind, scope), src.map, filters, add);
         }
@@ -186,16 +188,16 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
       return controller;
 
       /** See SourceOptions.coalesceMs; a window lives only while its request has events. */
-      function coalescing(windowMs: number): (req: Request) => void {
+      function coalescing(windowOf: number | ((req: Request) => number)): (req: Request) => void {
         const open = new Map<string, { again: boolean }>();
-        const start = (key: string, req: Request): void => {
+        const start = (key: string, req: Request, windowMs: number): void => {
           const window = { again: false };
           open.set(key, window);
           manager.clock.setTimer(windowMs, () => {
             open.delete(key);
             if (!window.again) return;
             controller.enqueue(req);
-            start(key, req);
+            start(key, req, windowMs);
           });
         };
         return (req) => {
@@ -206,7 +208,8 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
             return;
           }
           controller.enqueue(req);
-          start(key, req);
+          const windowMs = typeof windowOf === 'number' ? windowOf : windowOf(req);
+          if (windowMs > 0) start(key, req, windowMs);
         };
       }
 

@@ -235,6 +235,66 @@ describe('runtime/manager and builder', () => {
     expect(seen[before + 2]! - lone).to.be.lessThan(250);
   });
 
+  it('takes a per-request window from a coalesceMs function; 0 means no window', async () => {
+    const owned = (name: string, lab: string, rv: number): KubernetesObject =>
+      obj(name, {
+        resourceVersion: String(rv),
+        ownerReferences: [
+          { ...LAB, name: lab, uid: `u-${lab}`, controller: true, kind: 'MaasLab' },
+        ],
+      });
+    const rest = fakeRest({
+      MaasLab: [obj('small'), obj('big')],
+      MaasNode: [owned('s1', 'small', 1), owned('b1', 'big', 1)],
+    });
+    const m = make(rest);
+    const seen: Array<{ name: string; at: number }> = [];
+    const windows: string[] = [];
+    const t0 = performance.now();
+    controllerBuilder(m)
+      .for(LAB, { predicates: [generationChanged] })
+      .owns(NODE, {
+        coalesceMs: (req) => {
+          windows.push(req.name);
+          return req.name === 'big' ? 300 : 0;
+        },
+      })
+      .complete({
+        reconcile: (req) => {
+          seen.push({ name: req.name, at: performance.now() - t0 });
+          return Promise.resolve({});
+        },
+      });
+    await m.start();
+    await new Promise((r) => setTimeout(r, 400));
+    const w = rest.watches.get('MaasNode')!;
+    const passes = (name: string): number => seen.filter((s) => s.name === name).length;
+    // Real time, not ticks: the big lab's second pass waits out its 300 ms window.
+    const within = async (ms: number, fn: () => boolean): Promise<void> => {
+      const end = performance.now() + ms;
+      while (!fn() && performance.now() < end) await new Promise((r) => setTimeout(r, 5));
+      expect(fn()).to.equal(true);
+    };
+    // Two changes 60 ms apart on each lab's node: the small lab (no window) passes after each,
+    // the big one passes once at once and the second waits for its window's end.
+    const small0 = passes('small');
+    const big0 = passes('big');
+    w.onEvent('MODIFIED', owned('s1', 'small', 2));
+    w.onEvent('MODIFIED', owned('b1', 'big', 2));
+    await within(250, () => passes('small') > small0 && passes('big') === big0 + 1);
+    await new Promise((r) => setTimeout(r, 60));
+    const small1 = passes('small');
+    const second = performance.now() - t0;
+    w.onEvent('MODIFIED', owned('s1', 'small', 3));
+    w.onEvent('MODIFIED', owned('b1', 'big', 3));
+    await within(250, () => passes('small') > small1);
+    expect(seen.filter((s) => s.name === 'small').at(-1)!.at - second).to.be.lessThan(150);
+    expect(passes('big')).to.equal(big0 + 1);
+    await within(1000, () => passes('big') === big0 + 2);
+    expect(seen.filter((s) => s.name === 'big').at(-1)!.at - second).to.be.greaterThan(150);
+    expect(windows).to.include.members(['small', 'big']);
+  });
+
   it('statusOnlyUpdatesIgnored drops status and finalizer writes, passes spec and actionable metadata', () => {
     const base = obj('n1', { labels: { a: '1' }, annotations: { b: '2' }, finalizers: ['f'] });
     const withStatus = { ...base, status: { phase: 'Running' } } as KubernetesObject;

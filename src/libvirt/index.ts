@@ -99,6 +99,7 @@ export { flagsOf, LibvirtObject, type Flags } from './object.js';
 export { StoragePool, type StoragePoolInfo } from './storage-pool.js';
 export { StorageVolume, type StorageVolumeInfo, type TransferRange } from './storage-volume.js';
 export { Stream, STREAM_CHUNK_SIZE } from './stream.js';
+export { ConsoleTakenOverError } from './console-holders.js';
 export {
   openDomainConsole,
   openDomainGraphicsFD,

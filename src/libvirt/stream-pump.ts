@@ -10,6 +10,7 @@
 // stream, the console; everything is released when the duplex closes.
 import { Duplex } from 'node:stream';
 import { type PumpHandle, raw } from './binding.js';
+import { ConsoleHolders } from './console-holders.js';
 import { Connection } from './connection.js';
 import { DomainConsoleFlags, StreamFlags } from './constants.js';
 import type { Stream } from './stream.js';
@@ -109,30 +110,45 @@ export interface ConsoleTarget {
 }
 
 /**
+ * The console sessions this process holds (console-holders.ts): a forced session ends the one
+ * it takes over from here, since libvirtd may not tell it.
+ */
+const consoles = new ConsoleHolders<StreamPump>();
+
+/**
  * Opens a domain's console on a connection of its own. Rejects (closing what it opened)
- * when the host, the domain or its console cannot be reached.
+ * when the host, the domain or its console cannot be reached. With `force`, a session of
+ * this process on the same console (same URI, domain and device) fails first with
+ * ConsoleTakenOverError and is closed.
  */
 export async function openDomainConsole(target: ConsoleTarget): Promise<StreamPump> {
   const conn = await Connection.open(target.uri);
   try {
     const domain = await conn.domainLookupByName(target.domain);
-    const stream = conn.newStream(StreamFlags.Nonblock);
+    const key = `${target.uri}\n${target.domain}\n${target.device ?? ''}`;
     try {
-      await domain.openConsole(
-        target.device ?? null,
-        stream,
-        target.force ? DomainConsoleFlags.Force : undefined,
-      );
+      return await consoles.attach(key, target.domain, target.force ?? false, async () => {
+        const stream = conn.newStream(StreamFlags.Nonblock);
+        try {
+          await domain.openConsole(
+            target.device ?? null,
+            stream,
+            target.force ? DomainConsoleFlags.Force : undefined,
+          );
+        } catch (err) {
+          stream.free();
+          throw err;
+        }
+        return new StreamPump(stream, async () => {
+          stream.free();
+          domain.free();
+          await conn.close();
+        });
+      });
     } catch (err) {
-      stream.free();
       domain.free();
       throw err;
     }
-    return new StreamPump(stream, async () => {
-      stream.free();
-      domain.free();
-      await conn.close();
-    });
   } catch (err) {
     await conn.close().catch(() => undefined);
     throw err;

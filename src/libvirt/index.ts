@@ -103,6 +103,7 @@ export { ConsoleTakenOverError } from './console-holders.js';
 export {
   openDomainConsole,
   openDomainGraphicsFD,
+  PUMP_ABORT_WAIT_MS,
   PUMP_HIGH_WATER,
   StreamPump,
   type ConsoleTarget,

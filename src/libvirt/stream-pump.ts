@@ -21,6 +21,9 @@ const PumpEvent = { Data: 0, End: 1, Error: 2, Drain: 3 } as const;
 /** Bytes queued for the stream beyond which `write` waits for them to be sent. */
 export const PUMP_HIGH_WATER = 256 * 1024;
 
+/** How long closing waits for libvirtd to answer the stream's abort before it lets go. */
+export const PUMP_ABORT_WAIT_MS = 5_000;
+
 /**
  * A Duplex over a non-blocking stream that is already attached (e.g. by
  * Domain.openConsole). `onClose` runs once, after the stream is aborted (release what the
@@ -85,9 +88,18 @@ export class StreamPump extends Duplex {
     const waiting = this.#waitingWrite;
     this.#waitingWrite = undefined;
     waiting?.(err ?? new Error('stream closed'));
-    raw
-      .streamPumpClose(this.#pump)
-      .catch(() => undefined)
+    // libvirtd may never answer the abort: a console it gave to another program's forced
+    // session while output was on its way here swallows it (console-holders.ts), and a daemon
+    // that stopped answering holds it until keepalive gives up. The abort goes on on its lane
+    // (it holds its own reference to the stream); the session closes anyway after a while.
+    const aborted = raw.streamPumpClose(this.#pump).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, PUMP_ABORT_WAIT_MS);
+      timer.unref();
+    });
+    Promise.race([aborted, waited])
+      .finally(() => clearTimeout(timer))
       .then(() => this.#onClose?.())
       .catch(() => undefined)
       .finally(() => cb(err));

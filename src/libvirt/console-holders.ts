@@ -64,15 +64,16 @@ export class ConsoleHolders<S extends Duplex = Duplex> {
   /**
    * Runs `attach` for console `key` (described as `what` in the old session's error). With
    * `force`, a session of this process that holds the console is destroyed with
-   * ConsoleTakenOverError and awaited (at most the close wait) first; without it, `attach`
-   * runs as is (libvirt refuses a busy console).
+   * ConsoleTakenOverError (unless it is closing already) and its close awaited, for the close
+   * wait at most, first; without it, `attach` runs as is (libvirt refuses a busy console).
    */
   async attach(key: string, what: string, force: boolean, attach: () => Promise<S>): Promise<S> {
     const before = this.#busy.get(key) ?? Promise.resolve();
     const run = before.then(async () => {
       const old = this.#held.get(key);
-      if (force && old && !old.destroyed) {
-        old.destroy(new ConsoleTakenOverError(what));
+      if (force && old) {
+        // One that is already closing (its user left) is awaited too: its abort goes first.
+        if (!old.destroyed) old.destroy(new ConsoleTakenOverError(what));
         await closed(old, this.#closeWaitMs);
       }
       const session = await attach();

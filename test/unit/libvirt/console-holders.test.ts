@@ -50,6 +50,19 @@ describe('ConsoleHolders: forced console takeovers within the process', () => {
     expect(b.destroyed).to.equal(false);
   });
 
+  it('a forced attach also waits for a holder that is already closing, without failing it', async () => {
+    const holders = new ConsoleHolders<Session>();
+    const log: string[] = [];
+    const a = await holders.attach('k', 'dom', true, async () => new Session('a', log, 30));
+    a.destroy();
+    await holders.attach('k', 'dom', true, async () => {
+      log.push('b attach');
+      return new Session('b', log);
+    });
+    expect(log).to.deep.equal(['a destroyed', 'a closed', 'b attach']);
+    expect(a.errors).to.deep.equal([]);
+  });
+
   it('a holder that does not close delays the new attach by the close wait, no longer', async () => {
     const holders = new ConsoleHolders<Session>(100);
     const log: string[] = [];

@@ -99,9 +99,11 @@ export { flagsOf, LibvirtObject, type Flags } from './object.js';
 export { StoragePool, type StoragePoolInfo } from './storage-pool.js';
 export { StorageVolume, type StorageVolumeInfo, type TransferRange } from './storage-volume.js';
 export { Stream, STREAM_CHUNK_SIZE } from './stream.js';
+export { ConsoleTakenOverError } from './console-holders.js';
 export {
   openDomainConsole,
   openDomainGraphicsFD,
+  PUMP_ABORT_WAIT_MS,
   PUMP_HIGH_WATER,
   StreamPump,
   type ConsoleTarget,

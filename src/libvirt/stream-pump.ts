@@ -10,6 +10,7 @@
 // stream, the console; everything is released when the duplex closes.
 import { Duplex } from 'node:stream';
 import { type PumpHandle, raw } from './binding.js';
+import { ConsoleHolders } from './console-holders.js';
 import { Connection } from './connection.js';
 import { DomainConsoleFlags, StreamFlags } from './constants.js';
 import type { Stream } from './stream.js';
@@ -19,6 +20,9 @@ const PumpEvent = { Data: 0, End: 1, Error: 2, Drain: 3 } as const;
 
 /** Bytes queued for the stream beyond which `write` waits for them to be sent. */
 export const PUMP_HIGH_WATER = 256 * 1024;
+
+/** How long closing waits for libvirtd to answer the stream's abort before it lets go. */
+export const PUMP_ABORT_WAIT_MS = 5_000;
 
 /**
  * A Duplex over a non-blocking stream that is already attached (e.g. by
@@ -84,9 +88,18 @@ export class StreamPump extends Duplex {
     const waiting = this.#waitingWrite;
     this.#waitingWrite = undefined;
     waiting?.(err ?? new Error('stream closed'));
-    raw
-      .streamPumpClose(this.#pump)
-      .catch(() => undefined)
+    // libvirtd may never answer the abort: a console it gave to another program's forced
+    // session while output was on its way here swallows it (console-holders.ts), and a daemon
+    // that stopped answering holds it until keepalive gives up. The abort goes on on its lane
+    // (it holds its own reference to the stream); the session closes anyway after a while.
+    const aborted = raw.streamPumpClose(this.#pump).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, PUMP_ABORT_WAIT_MS);
+      timer.unref();
+    });
+    Promise.race([aborted, waited])
+      .finally(() => clearTimeout(timer))
       .then(() => this.#onClose?.())
       .catch(() => undefined)
       .finally(() => cb(err));
@@ -109,30 +122,45 @@ export interface ConsoleTarget {
 }
 
 /**
+ * The console sessions this process holds (console-holders.ts): a forced session ends the one
+ * it takes over from here, since libvirtd may not tell it.
+ */
+const consoles = new ConsoleHolders<StreamPump>();
+
+/**
  * Opens a domain's console on a connection of its own. Rejects (closing what it opened)
- * when the host, the domain or its console cannot be reached.
+ * when the host, the domain or its console cannot be reached. With `force`, a session of
+ * this process on the same console (same URI, domain and device) fails first with
+ * ConsoleTakenOverError and is closed.
  */
 export async function openDomainConsole(target: ConsoleTarget): Promise<StreamPump> {
   const conn = await Connection.open(target.uri);
   try {
     const domain = await conn.domainLookupByName(target.domain);
-    const stream = conn.newStream(StreamFlags.Nonblock);
+    const key = `${target.uri}\n${target.domain}\n${target.device ?? ''}`;
     try {
-      await domain.openConsole(
-        target.device ?? null,
-        stream,
-        target.force ? DomainConsoleFlags.Force : undefined,
-      );
+      return await consoles.attach(key, target.domain, target.force ?? false, async () => {
+        const stream = conn.newStream(StreamFlags.Nonblock);
+        try {
+          await domain.openConsole(
+            target.device ?? null,
+            stream,
+            target.force ? DomainConsoleFlags.Force : undefined,
+          );
+        } catch (err) {
+          stream.free();
+          throw err;
+        }
+        return new StreamPump(stream, async () => {
+          stream.free();
+          domain.free();
+          await conn.close();
+        });
+      });
     } catch (err) {
-      stream.free();
       domain.free();
       throw err;
     }
-    return new StreamPump(stream, async () => {
-      stream.free();
-      domain.free();
-      await conn.close();
-    });
   } catch (err) {
     await conn.close().catch(() => undefined);
     throw err;

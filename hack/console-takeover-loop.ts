@@ -10,6 +10,7 @@ import { loadavg } from 'node:os';
 import { Connection, openDomainConsole } from '../src/libvirt/index.js';
 import { buildDomainXml } from '../src/libvirt/xml/index.js';
 import { startPrivateLibvirtd } from '../test/support/libvirtd.js';
+import { tinyDomain } from '../test/support/tiny-domain.js';
 
 const N = Number(process.env.N ?? 400);
 const RESTART = Number(process.env.RESTART ?? 20);
@@ -19,20 +20,7 @@ const NAME = 'takeover-loop';
 const lv = await startPrivateLibvirtd({ noKvm: true });
 const conn = await Connection.open(lv.uri);
 const domain = await conn.domainDefineXMLFlags(
-  buildDomainXml({
-    name: NAME,
-    type: 'qemu',
-    memoryBytes: 64 * 1024 * 1024,
-    vcpus: 1,
-    arch: 'x86_64',
-    machine: 'pc',
-    firmware: 'bios',
-    bootOrder: [],
-    disks: [],
-    interfaces: [],
-    vnc: { listen: '127.0.0.1' },
-    serialBios: true,
-  }),
+  buildDomainXml(tinyDomain(NAME, { vnc: { listen: '127.0.0.1' }, serialBios: true })),
 );
 const closedMs: number[] = [];
 let open = 0;

@@ -47,7 +47,11 @@ const builder = new XMLBuilder({
   processEntities: true,
 });
 
-const parser = new XMLParser({
+/**
+ * fast-xml-parser's options for every document we read; fast-parse.ts builds the same tree
+ * (its unit test parses with these to hold it to that).
+ */
+export const PARSER_OPTIONS = {
   ignoreAttributes: false,
   attributeNamePrefix: ATTR,
   textNodeName: TEXT,
@@ -70,7 +74,8 @@ const parser = new XMLParser({
   // isArray reads no path: without this the parser joins each element's and attribute's
   // path into a string for it (2 % of the operator's CPU in the 1000-node bench).
   jPath: false,
-});
+} as const satisfies ConstructorParameters<typeof XMLParser>[0];
+const parser = new XMLParser(PARSER_OPTIONS);
 
 /** Builds an element's attributes: skips `undefined`, stringifies numbers. */
 export function attrs(values: Readonly<Record<string, AttrValue>>): Record<string, string> {

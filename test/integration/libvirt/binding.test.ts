@@ -43,7 +43,6 @@ import {
   buildNetworkXml,
   buildPoolXml,
   buildVolumeXml,
-  type DomainDescription,
   parseDomainXml,
   parseNetworkXml,
   parseVolumeXml,
@@ -55,6 +54,7 @@ import {
   run,
   startPrivateLibvirtd,
 } from '../../support/libvirtd.js';
+import { tinyDomain } from '../../support/tiny-domain.js';
 import { waitFor } from '../../support/wait.js';
 
 const MiB = 1024 * 1024;
@@ -78,23 +78,6 @@ async function download(vol: StorageVolume, offset = 0, length = 0): Promise<Buf
 
 function lifecycleOf(name: string, events: readonly { name: string; event: number }[]): number[] {
   return events.filter((e) => e.name === name).map((e) => e.event);
-}
-
-/** A tiny diskless TCG domain; callers add what the test needs. */
-function tinyDomain(name: string, extra: Partial<DomainDescription> = {}): DomainDescription {
-  return {
-    name,
-    type: 'qemu',
-    memoryBytes: 64 * MiB,
-    vcpus: 1,
-    arch: 'x86_64',
-    machine: 'pc',
-    firmware: 'bios',
-    bootOrder: [],
-    disks: [],
-    interfaces: [],
-    ...extra,
-  };
 }
 
 const xmlOptions = { ignoreAttributes: false, attributeNamePrefix: '@_' } as const;

@@ -36,8 +36,8 @@ import { generateSelfSignedCertificate } from '../../../src/runtime/index.js';
 import { buildDomainXml } from '../../../src/libvirt/xml/index.js';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../../support/libvirtd.js';
 import { waitFor } from '../../support/wait.js';
+import { tinyDomain } from '../../support/tiny-domain.js';
 
-const MiB = 1024 * 1024;
 const NAME = 'console-stream';
 
 /** Collects what `pump` reads until `pattern` shows up (or the timeout). */
@@ -142,20 +142,7 @@ describe('libvirt: console streams and graphics descriptors (private libvirtd, T
     lv = await startPrivateLibvirtd();
     conn = await Connection.open(lv.uri);
     domain = await conn.domainDefineXMLFlags(
-      buildDomainXml({
-        name: NAME,
-        type: 'qemu',
-        memoryBytes: 64 * MiB,
-        vcpus: 1,
-        arch: 'x86_64',
-        machine: 'pc',
-        firmware: 'bios',
-        bootOrder: [],
-        disks: [],
-        interfaces: [],
-        vnc: { listen: '127.0.0.1' },
-        serialBios: true,
-      }),
+      buildDomainXml(tinyDomain(NAME, { vnc: { listen: '127.0.0.1' }, serialBios: true })),
     );
   });
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { XMLParser } from 'fast-xml-parser';
 import { DomainXMLFlags } from '../../../../src/libvirt/index.js';
+import { PARSER_OPTIONS } from '../../../../src/libvirt/xml/codec.js';
 import { fastParse } from '../../../../src/libvirt/xml/fast-parse.js';
 import {
   buildDhcpHostXml,
@@ -13,20 +14,7 @@ import {
 import { domainXML, networkXML, openTest, poolXML } from '../fixtures.js';
 
 // codec.ts's fast-xml-parser options, which the fast path must agree with tree for tree.
-const reference = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  textNodeName: '#text',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  removeNSPrefix: false,
-  htmlEntities: true,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
-  jPath: false,
-});
+const reference = new XMLParser(PARSER_OPTIONS);
 
 /** Documents the fast path takes: it must build fast-xml-parser's very tree. */
 const taken: readonly string[] = [

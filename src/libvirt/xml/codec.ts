@@ -3,11 +3,7 @@
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { fastBuild } from './fast-build.js';
 import { fastParse } from './fast-parse.js';
-
-/** Prefix that marks a key of a build tree as an attribute rather than a child element. */
-const ATTR = '@_';
-/** Key of a build tree or parsed node that holds an element's text. */
-const TEXT = '#text';
+import { ATTR, ATTR_WHITESPACE, NOT_XML_CHAR, TEXT } from './syntax.js';
 
 /** A value a build tree may hold: text, one element, several same-named elements, or nothing. */
 export type XmlChild = string | XmlElement | readonly XmlElement[] | undefined;
@@ -25,13 +21,6 @@ export type XmlNode = Readonly<Record<string, unknown>>;
 
 /** Attribute values a builder may pass; `undefined` drops the attribute. */
 export type AttrValue = string | number | undefined;
-
-// Characters XML 1.0 cannot carry at all, not even as character references (§2.2).
-// eslint-disable-next-line no-control-regex
-const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDFFF]/u;
-// An attribute value loses tabs and line breaks to attribute-value normalisation (§3.3.3) when
-// libvirt's libxml2 reads it back, so such a value would not round-trip: refuse it instead.
-const ATTR_WHITESPACE = /[\t\n\r]/;
 
 const builder = new XMLBuilder({
   ignoreAttributes: false,

@@ -9,14 +9,8 @@
 // the offending value, or hands the tree to fast-xml-builder. A unit test holds the two to
 // the same output (fast-build.test.ts).
 import type { XmlChild, XmlElement } from './codec.js';
+import { ATTR, ATTR_WHITESPACE, NOT_XML_CHAR, TEXT } from './syntax.js';
 
-const ATTR = '@_';
-const TEXT = '#text';
-
-// As codec.ts: characters XML 1.0 cannot carry, and whitespace attributes would lose.
-// eslint-disable-next-line no-control-regex
-const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDFFF]/u;
-const ATTR_WHITESPACE = /[\t\n\r]/;
 const SPECIAL = /[&<>"']/;
 const ESCAPES: Readonly<Record<string, string>> = {
   '&': '&amp;',

@@ -10,12 +10,10 @@
 // duplicate attributes, text outside the root, anything malformed) makes it return
 // undefined, and the caller hands the document to fast-xml-parser, whose answer (or error)
 // it then is. A unit test holds the two to the same trees (fast-parse.test.ts).
+import { ATTR, TEXT } from './syntax.js';
 
 /** An element as fast-xml-parser builds it under codec.ts's options. */
 type Tree = Record<string, unknown>;
-
-const ATTR = '@_';
-const TEXT = '#text';
 
 const NAMED: Readonly<Record<string, string>> = {
   lt: '<',
@@ -88,12 +86,19 @@ function finish(el: Open): unknown {
   return el.node;
 }
 
-function addChild(parent: Tree, name: string, value: unknown): boolean {
+/**
+ * Adds the closed element `el` to its parent (the top of `stack`, or `doc` for the root);
+ * false for a document this fast path leaves alone.
+ */
+function close(doc: Tree, stack: readonly Open[], el: Open): boolean {
   // A name that is a prototype key would not be an own property: leave such documents.
-  if (name === '__proto__') return false;
-  const list = parent[name];
-  if (list === undefined) parent[name] = [value];
-  else (list as unknown[]).push(value);
+  if (el.name === '__proto__') return false;
+  const parent = stack[stack.length - 1];
+  const node = parent?.node ?? doc;
+  const list = node[el.name];
+  if (list === undefined) node[el.name] = [finish(el)];
+  else (list as unknown[]).push(finish(el));
+  if (parent) parent.hasChildren = true;
   return true;
 }
 
@@ -136,9 +141,7 @@ export function fastParse(xml: string): Tree | undefined {
       let end = lt + 2 + name.length;
       end += matchAt(SPACE, xml, end)?.[0].length ?? 0;
       if (xml.charCodeAt(end) !== 0x3e /* > */) return undefined;
-      const parent = stack[stack.length - 1];
-      if (!addChild(parent?.node ?? doc, name, finish(el))) return undefined;
-      if (parent) parent.hasChildren = true;
+      if (!close(doc, stack, el)) return undefined;
       at = end + 1;
       continue;
     }
@@ -160,9 +163,7 @@ export function fastParse(xml: string): Tree | undefined {
       }
       if (c === 0x2f /* / */) {
         if (xml.charCodeAt(p + 1) !== 0x3e) return undefined;
-        const parent = stack[stack.length - 1];
-        if (!addChild(parent?.node ?? doc, name, finish(el))) return undefined;
-        if (parent) parent.hasChildren = true;
+        if (!close(doc, stack, el)) return undefined;
         p += 2;
         break;
       }

@@ -102,7 +102,9 @@ export function watchLabs(
       .owns(GroupVersionKinds.MaasNode, {
         coalesceMs: (req) => {
           const lab = caches.labs.get(req);
-          return nodeEventsWindowMs(lab?.spec.nodes.count ?? NODE_EVENTS_WINDOW_MS);
+          return lab === undefined
+            ? NODE_EVENTS_WINDOW_MS
+            : nodeEventsWindowMs(lab.spec.nodes.count);
         },
         predicates: [
           {

@@ -108,43 +108,37 @@ export function controllerBuilder(manager: Manager): ControllerBuilder {
   let options: BuilderOptions = {};
   const sources: Source[] = [];
   const predicates: Predicate[] = [];
-  const scopesOf = (o?: SourceOptions): readonly WatchScope[] => o?.scopes ?? [{}];
-  const predicatesOf = (o?: SourceOptions): readonly Predicate[] => o?.predicates ?? [];
+  const sourceOf = (kind: Kind, map: MapFn, o?: SourceOptions): Source => ({
+    kind,
+    map,
+    scopes: o?.scopes ?? [{}],
+    predicates: o?.predicates ?? [],
+    ...(o?.coalesceMs !== undefined && { coalesceMs: o.coalesceMs }),
+  });
 
   const builder: ControllerBuilder = {
     for(kind, opts) {
       if (forKind) throw new Error(`for() already called with ${forKind.kind}`);
       forKind = kind;
-      sources.push({
-        kind,
-        map: (o) => [requestFor(o)],
-        scopes: scopesOf(opts),
-        predicates: predicatesOf(opts),
-      });
+      sources.push(sourceOf(kind, (o) => [requestFor(o)], opts));
       return builder;
     },
     owns(kind, opts) {
       // The owner kind is known only at complete(); resolve it lazily.
-      sources.push({
-        kind,
-        map: (o) => {
-          const r = forKind && ownerRequest(o, groupOf(forKind.apiVersion), forKind.kind);
-          return r ? [r] : [];
-        },
-        scopes: scopesOf(opts),
-        predicates: predicatesOf(opts),
-        ...(opts?.coalesceMs !== undefined && { coalesceMs: opts.coalesceMs }),
-      });
+      sources.push(
+        sourceOf(
+          kind,
+          (o) => {
+            const r = forKind && ownerRequest(o, groupOf(forKind.apiVersion), forKind.kind);
+            return r ? [r] : [];
+          },
+          opts,
+        ),
+      );
       return builder;
     },
     watches(kind, map, opts) {
-      sources.push({
-        kind,
-        map,
-        scopes: scopesOf(opts),
-        predicates: predicatesOf(opts),
-        ...(opts?.coalesceMs !== undefined && { coalesceMs: opts.coalesceMs }),
-      });
+      sources.push(sourceOf(kind, map, opts));
       return builder;
     },
     withEventFilter(p) {

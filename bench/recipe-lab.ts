@@ -13,10 +13,12 @@
 // B and C define exactly the domains A made (virt-install's own XML, captured in the warm-up),
 // so the three raw ways differ only in how they drive libvirt. D builds its own isolated network
 // (a VirtNetwork of the lab) on top; A–C use one made beforehand, as the recipe's host had.
+// E defines exactly the network and domains D's operator defined (captured in D's warm-up,
+// renamed, the owner stamps left out), so D and E differ only in who drives libvirt.
 //
 //   tsx bench/recipe-lab.ts [runs]     (make bench-recipe; default 5 runs of each way)
 //   BENCH_ACCEL=tcg make bench-recipe  (TCG on a KVM host: the private libvirtd gets no /dev/kvm)
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -68,6 +70,8 @@ const TITLE: Record<Way, string> = {
 };
 /** E's own network: made and removed by every E run, as D's lab makes and removes its own. */
 const E_NETWORK = 'bench-e';
+/** E's domains (and their volumes, `<name>.qcow2`), named apart from A–C's and D's. */
+const E_NODES = NODES.map((n) => `e-${n.name}`);
 
 interface Bench extends LabBench {
   /** KVM refuses `-cpu host` here: virt-install is given `--cpu qemu64,check=none` (wayA). */
@@ -83,6 +87,8 @@ interface Bench extends LabBench {
   readonly libvirt: LibvirtEvents;
   /** virt-install's domain XML of node1..3 (no UUID), captured in the warm-up. */
   domainXmlFiles: string[];
+  /** The operator's network and domain XML as E defines them, captured in D's warm-up. */
+  operatorXml?: { readonly network: string; readonly domains: readonly string[] };
 }
 
 /** `virsh -c URI "cmd; cmd; …"`: one process, several commands. */
@@ -156,26 +162,20 @@ async function wayC(b: Bench): Promise<number> {
  * active. Done when libvirt's lifecycle events say all three Started: a watch, as D's.
  */
 async function wayE(b: Bench): Promise<number> {
-  const xmls = await Promise.all(
-    b.domainXmlFiles.map(async (f) =>
-      (await readFile(f, 'utf8')).replaceAll(`network='${NETWORK}'`, `network='${E_NETWORK}'`),
-    ),
-  );
-  const started = NODES.map(
-    (n) => new Promise<void>((resolve) => void b.started.set(n.name, resolve)),
+  if (!b.operatorXml) throw new Error("E needs the operator's XML (captured in D's warm-up)");
+  const { network: networkXml, domains: xmls } = b.operatorXml;
+  const started = E_NODES.map(
+    (name) => new Promise<void>((resolve) => void b.started.set(name, resolve)),
   );
   const t0 = performance.now();
   const network = (async () => {
-    using net = await b.conn.networkDefineXMLFlags(
-      `<network><name>${E_NETWORK}</name><bridge name='mlbenche0' stp='on' delay='0'/>` +
-        `<ip address='10.78.1.1' prefix='24'/></network>`,
-    );
+    using net = await b.conn.networkDefineXMLFlags(networkXml);
     await net.create();
   })();
-  const defined = NODES.map(async (n, i) => {
+  const defined = E_NODES.map(async (name, i) => {
     using pool = await b.conn.storagePoolLookupByName(POOL);
     using vol = await pool.storageVolCreateXML(
-      `<volume><name>${n.name}.qcow2</name><capacity unit='G'>8</capacity>` +
+      `<volume><name>${name}.qcow2</name><capacity unit='G'>8</capacity>` +
         `<target><format type='qcow2'/></target></volume>`,
     );
     void vol;
@@ -194,8 +194,44 @@ async function wayE(b: Bench): Promise<number> {
 
 /** Removes what E made: the three domains, their volumes and E's network. */
 async function cleanE(b: Bench): Promise<void> {
-  await cleanRaw(b);
-  await virshScript(b, [`net-destroy ${E_NETWORK}`, `net-undefine ${E_NETWORK}`]);
+  await virshScript(b, [
+    ...E_NODES.flatMap((name) => [`destroy ${name}`, `undefine ${name} --remove-all-storage`]),
+    `net-destroy ${E_NETWORK}`,
+    `net-undefine ${E_NETWORK}`,
+  ]);
+}
+
+/**
+ * The network and domain XML D's operator defined (the lab must be up), made E's own: E's
+ * names, E's bridge, no UUID, MAC or owner stamp (E's objects are nobody's). Everything else
+ * (devices, boot order, firmware, the network's addressing) is the operator's, byte for byte.
+ */
+async function captureOperatorXml(b: Bench): Promise<void> {
+  const noIdentity = (xml: string): string =>
+    xml.replace(/\s*<uuid>[^<]*<\/uuid>/, '').replace(/\s*<metadata>[\s\S]*?<\/metadata>/, '');
+  const networks = (await b.lv.virsh(['net-list', '--all', '--name']))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && l !== NETWORK);
+  if (networks.length !== 1) throw new Error(`expected D's one network, found: ${networks}`);
+  const network = noIdentity(await b.lv.virsh(['net-dumpxml', '--inactive', networks[0]!]))
+    .replace(/<name>[^<]*<\/name>/, `<name>${E_NETWORK}</name>`)
+    .replace(/\s*<mac address='[^']*'\/>/, '')
+    .replace(/<bridge name='[^']*'/, "<bridge name='mlbenche0'");
+  const domains: string[] = [];
+  for (const [i, n] of NODES.entries()) {
+    const name = (await b.lv.virsh(['list', '--all', '--name']))
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.endsWith(`-${n.name}`));
+    if (name === undefined) throw new Error(`D's domain of ${n.name} not found`);
+    const xml = noIdentity(await b.lv.virsh(['dumpxml', '--inactive', name]))
+      .replace(`<name>${name}</name>`, `<name>${E_NODES[i]!}</name>`)
+      .replace(/(<source pool='[^']*' volume=')[^']*'/, `$1${E_NODES[i]!}.qcow2'`)
+      .replaceAll(`network='${networks[0]!}'`, `network='${E_NETWORK}'`);
+    domains.push(xml);
+  }
+  b.operatorXml = { network, domains };
 }
 
 /** Removes what A, B or C made: the three domains and their volumes. */
@@ -285,6 +321,9 @@ async function main(): Promise<void> {
     await wayA(b);
     await captureDomainXml(b);
     await cleanRaw(b);
+    await wayD(b, manifest);
+    await captureOperatorXml(b);
+    await cleanLab(b);
     for (const [way, clean] of [
       [wayB, cleanRaw],
       [wayC, cleanRaw],
@@ -293,8 +332,6 @@ async function main(): Promise<void> {
       await way(b);
       await clean(b);
     }
-    await wayD(b, manifest);
-    await cleanLab(b);
 
     for (let round = 1; round <= RUNS; round++) {
       roundLoad.push(load1());
@@ -400,14 +437,16 @@ function report(
     "E is issue 16's same-work baseline: the operator's libvirt work by hand through the binding,",
     'in one process: its own network defined and started while the volumes are created and the',
     'domains defined, the domains started together once the network is active, done when',
-    "libvirt's lifecycle events have said Started three times.",
+    "libvirt's lifecycle events have said Started three times. E defines the very network and",
+    "domain XML D's operator defined in the warm-up (renamed, without UUIDs, MACs or owner",
+    'stamps), so D and E differ only in who drives libvirt.',
     ...(cpuFallback
       ? [
           '',
           "This host's KVM refuses the host's own CPU (`qemu-system-x86_64 -accel kvm -cpu host`",
           "exits: a nested host's missing MSR), virt-install's default under KVM, so A runs with",
-          "`--cpu qemu64,check=none`: QEMU's default model, which D's domains (no CPU model named)",
-          'run with too; B, C and E define the domains A made.',
+          "`--cpu qemu64,check=none`: QEMU's default model, which D's and E's domains (no CPU model",
+          'named) run with too; B and C define the domains A made.',
         ]
       : []),
     '',

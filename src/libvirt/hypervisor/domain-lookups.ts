@@ -30,6 +30,11 @@ export type KnownDomain<H> =
        * ours has changed its state since.
        */
       readonly newlyDefined?: boolean;
+      /**
+       * Read by this pass as shut off, and nothing of ours has changed its state since: its
+       * start need not ask again (a start by someone else meanwhile fails that call).
+       */
+      readonly seenOff?: boolean;
     };
 
 /** Per-name lookups of one pass on one connection; dispose it to free the handles. */
@@ -72,14 +77,33 @@ export class DomainLookups<
     );
   }
 
-  /** A verb changed the power state of `name`: it is no longer as its definition left it. */
+  /**
+   * A verb changed the power state of `name`: it is no longer as its definition left it, nor
+   * as the pass last read it.
+   */
   stateChanged(conn: C, name: string): void {
     const known = this.get(conn, name);
-    if (known === undefined || !('ownerKnown' in known) || known.newlyDefined !== true) return;
+    if (known === undefined || !('ownerKnown' in known)) return;
+    if (known.newlyDefined !== true && known.seenOff !== true) return;
     this.#byName.set(name, {
       handle: known.handle,
       ownerKnown: known.ownerKnown,
       owner: known.owner,
+    });
+  }
+
+  /** The pass read `name` as shut off (until stateChanged, or the next read, says otherwise). */
+  stateRead(conn: C, name: string, off: boolean): void {
+    const known = this.get(conn, name);
+    if (known?.handle === undefined || !('ownerKnown' in known)) return;
+    if ((known.seenOff === true) === off) return;
+    const { handle, ownerKnown, owner, newlyDefined } = known;
+    this.#byName.set(name, {
+      handle,
+      ownerKnown,
+      owner,
+      ...(newlyDefined === true ? { newlyDefined } : {}),
+      ...(off ? { seenOff: true } : {}),
     });
   }
 

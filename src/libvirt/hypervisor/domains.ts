@@ -114,6 +114,7 @@ export class DomainVerbs {
       // The stamp the inactive definition carries is the one virDomainGetMetadata returns.
       lookups?.ownerRead(c, name, inactive.owner);
       const stateName = STATE_NAMES[state];
+      lookups?.stateRead(c, name, stateName === 'shutoff');
       const live =
         ACTIVE_STATES.has(stateName) && seen.liveXml !== null
           ? parseDomainXml(seen.liveXml)
@@ -281,22 +282,21 @@ export class DomainVerbs {
     if (!found) throw this.#missing(name);
     using held = found;
     const { dom } = held;
-    // Defined off by this pass a moment ago: no look at its state (a start by someone else
-    // meanwhile fails the call with OPERATION_INVALID, handled below).
+    // Defined, or read shut off, by this pass a moment ago: no second look at its state (a
+    // start by someone else meanwhile fails the call, handled below).
     const known = lookups?.get(c, name);
-    const fresh = known?.handle === dom && known.newlyDefined === true;
+    const fresh = known?.handle === dom && (known.newlyDefined === true || known.seenOff === true);
     lookups?.stateChanged(c, name);
     if (!fresh && ACTIVE_STATES.has(await this.#stateOf(c, dom))) return { changed: false };
     try {
       await this.#calls.call(c, 'virDomainCreateWithFlags', () => dom.createWithFlags());
     } catch (err) {
-      // Started by someone else between the look and the call.
-      if (
-        isLibvirtError(err, ErrorNumber.OperationInvalid) &&
-        ACTIVE_STATES.has(await this.#stateOf(c, dom))
-      ) {
-        return { changed: false };
-      }
+      // Started by someone else between the look and the call. QEMU says so with
+      // OPERATION_INVALID, the test driver with INTERNAL_ERROR: the state decides. When
+      // even the state cannot be read, the start's own error is the one to report.
+      if (!isLibvirtError(err)) throw err;
+      const state = await this.#stateOf(c, dom).catch(() => undefined);
+      if (state !== undefined && ACTIVE_STATES.has(state)) return { changed: false };
       throw err;
     }
     return { changed: true };

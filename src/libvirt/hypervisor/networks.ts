@@ -64,12 +64,17 @@ export class NetworkVerbs {
   }
 
   async #observeNetwork(c: Connection, net: Network): Promise<ObservedNetwork> {
-    const active = await this.#calls.call(c, 'virNetworkIsActive', () => net.isActive());
-    const autostart = await this.#calls.call(c, 'virNetworkGetAutostart', () => net.getAutostart());
-    const liveXml = active
-      ? await this.#calls.call(c, 'virNetworkGetXMLDesc', () => net.getXMLDesc())
-      : undefined;
-    const parsed = parseNetworkXml(await this.#inactiveNetworkXml(c, net, liveXml));
+    // The four reads go out together (libvirt answers calls on one connection concurrently):
+    // one round trip instead of four, which a node waiting to start on this network pays.
+    // The current XML is the live one while active; of an inactive network it is not used.
+    const [active, autostart, currentXml, inactiveXml] = await Promise.all([
+      this.#calls.call(c, 'virNetworkIsActive', () => net.isActive()),
+      this.#calls.call(c, 'virNetworkGetAutostart', () => net.getAutostart()),
+      this.#calls.call(c, 'virNetworkGetXMLDesc', () => net.getXMLDesc()),
+      this.#inactiveNetworkXml(c, net),
+    ]);
+    const liveXml = active ? currentXml : undefined;
+    const parsed = parseNetworkXml(inactiveXml ?? currentXml);
     const live = liveXml === undefined ? undefined : parseNetworkXml(liveXml);
     return definedProps({
       name: net.getName(),
@@ -85,21 +90,20 @@ export class NetworkVerbs {
 
   /**
    * The persistent definition. The test driver rejects VIR_NETWORK_XML_INACTIVE with
-   * INVALID_ARG; there the current XML is the best there is (and remembered, to skip the
-   * failing call next time).
+   * INVALID_ARG; there the current XML is the best there is: undefined says so (and the
+   * failing call is skipped from then on).
    */
-  async #inactiveNetworkXml(c: Connection, net: Network, liveXml?: string): Promise<string> {
-    if (!this.#noInactiveNetworkXml) {
-      try {
-        return await this.#calls.call(c, 'virNetworkGetXMLDesc', () =>
-          net.getXMLDesc(NetworkXMLFlags.Inactive),
-        );
-      } catch (err) {
-        if (!isLibvirtError(err, ErrorNumber.InvalidArg)) throw err;
-        this.#noInactiveNetworkXml = true;
-      }
+  async #inactiveNetworkXml(c: Connection, net: Network): Promise<string | undefined> {
+    if (this.#noInactiveNetworkXml) return undefined;
+    try {
+      return await this.#calls.call(c, 'virNetworkGetXMLDesc', () =>
+        net.getXMLDesc(NetworkXMLFlags.Inactive),
+      );
+    } catch (err) {
+      if (!isLibvirtError(err, ErrorNumber.InvalidArg)) throw err;
+      this.#noInactiveNetworkXml = true;
+      return undefined;
     }
-    return liveXml ?? (await this.#calls.call(c, 'virNetworkGetXMLDesc', () => net.getXMLDesc()));
   }
 
   async observeNetwork(name: string): Promise<ObservedNetwork | undefined> {
@@ -147,12 +151,15 @@ export class NetworkVerbs {
       using net = await this.#calls.call(c, 'virNetworkDefineXML', () =>
         c.networkDefineXMLFlags(buildNetworkXml(desc)),
       );
-      // A freshly defined network does not autostart.
-      if (autostart) {
-        await this.#calls.call(c, 'virNetworkSetAutostart', () => net.setAutostart(true));
-      }
-      await this.#checkBridge(c, desc);
-      return { changed: true, replugged: await this.#startAndReplug(c, net, desc.name) };
+      // A freshly defined network does not autostart. The flag is written while the network
+      // starts, not before: nodes wait for the start, never for the flag.
+      const [, replugged] = await Promise.all([
+        autostart
+          ? this.#calls.call(c, 'virNetworkSetAutostart', () => net.setAutostart(true))
+          : undefined,
+        this.#checkBridge(c, desc).then(() => this.#startAndReplug(c, net, desc.name)),
+      ]);
+      return { changed: true, replugged };
     }
     using net = found.net;
     let changed = false;

@@ -85,4 +85,34 @@ describe('DomainLookups', () => {
     expect(lookups.get(conn, 'a')).to.deep.equal({ handle: a, ownerKnown: true, owner });
     expect(a.frees).to.equal(0);
   });
+
+  it('remembers a domain the pass read shut off until a verb changes its state', () => {
+    const lookups = new DomainLookups<Handle>();
+    const a = new Handle('a');
+    lookups.found(conn, 'a', a);
+    lookups.ownerRead(conn, 'a', owner);
+    lookups.stateRead(conn, 'a', true);
+    expect(lookups.get(conn, 'a')).to.deep.equal({
+      handle: a,
+      ownerKnown: true,
+      owner,
+      seenOff: true,
+    });
+    lookups.stateChanged(conn, 'a');
+    expect(lookups.get(conn, 'a')).to.deep.equal({ handle: a, ownerKnown: true, owner });
+    // Read off, then read running: the second read wins.
+    lookups.stateRead(conn, 'a', true);
+    lookups.stateRead(conn, 'a', false);
+    expect(lookups.get(conn, 'a')).to.deep.equal({ handle: a, ownerKnown: true, owner });
+    // A name looked up and absent, or never looked up, has no state to remember.
+    lookups.absent(conn, 'b');
+    lookups.stateRead(conn, 'b', true);
+    lookups.stateRead(conn, 'c', true);
+    expect(lookups.get(conn, 'b')).to.deep.equal({ handle: undefined });
+    expect(lookups.get(conn, 'c')).to.equal(undefined);
+    // On another connection nothing is known.
+    lookups.stateRead({}, 'a', true);
+    expect(lookups.get(conn, 'a')).to.deep.equal({ handle: a, ownerKnown: true, owner });
+    expect(a.frees).to.equal(0);
+  });
 });

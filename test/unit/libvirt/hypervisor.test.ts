@@ -293,6 +293,38 @@ describe('Hypervisor over libvirt (test:///default)', () => {
         'virDomainGetState',
         'virDomainCreateWithFlags',
       ]);
+
+      // A pass that read the domain shut off starts it without asking its state again.
+      await counted.destroy(name, owner);
+      calls.length = 0;
+      {
+        using lookups = createPassLookups();
+        expect((await counted.observeDomain(name, lookups))?.state).to.equal('shutoff');
+        expect(await counted.start(name, owner, lookups)).to.deep.equal({ changed: true });
+      }
+      expect(calls).to.deep.equal([
+        'virDomainLookupByName',
+        OBSERVE_DOMAIN_OP,
+        'virDomainCreateWithFlags',
+      ]);
+
+      // Started by someone else after the pass read it off: the start fails, the state is
+      // asked, and the pass finds nothing to do.
+      await counted.destroy(name, owner);
+      calls.length = 0;
+      {
+        using lookups = createPassLookups();
+        expect((await counted.observeDomain(name, lookups))?.state).to.equal('shutoff');
+        using other = await admin.domainLookupByName(name);
+        await other.createWithFlags();
+        expect(await counted.start(name, owner, lookups)).to.deep.equal({ changed: false });
+      }
+      expect(calls).to.deep.equal([
+        'virDomainLookupByName',
+        OBSERVE_DOMAIN_OP,
+        'virDomainCreateWithFlags',
+        'virDomainGetState',
+      ]);
     } finally {
       await counted.deleteDomain(name, owner);
     }

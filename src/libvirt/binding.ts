@@ -58,6 +58,13 @@ export interface RawDomainObservation {
   /** null while the domain is shut off or has no state. */
   liveXml: string | null;
 }
+/** domainObserveLive: the state and live definition only (see native/domain.cc). */
+export interface RawDomainLiveObservation {
+  state: number;
+  reason: number;
+  /** null while the domain is shut off or has no state. */
+  liveXml: string | null;
+}
 /** virDomainInfo */
 export interface RawDomainInfo {
   state: number;
@@ -192,6 +199,7 @@ export interface RawBinding {
   domainGetJobInfo(d: D): P<RawDomainJobInfo>;
   domainAbortJobFlags(d: D, flags: number): P<void>;
   domainObserve(d: D, xmlFlags: number): P<RawDomainObservation>;
+  domainObserveLive(d: D, xmlFlags: number): P<RawDomainLiveObservation>;
   domainIsActive(d: D): P<boolean>;
   domainIsPersistent(d: D): P<boolean>;
   domainSetAutostart(d: D, autostart: boolean): P<void>;

@@ -53,6 +53,12 @@ export interface DomainObservation extends DomainStateReason {
   liveXml: string | null;
 }
 
+/** Domain.observeLive's result. */
+export interface DomainLiveObservation extends DomainStateReason {
+  /** The live definition; null while shut off or without a state. */
+  liveXml: string | null;
+}
+
 /** virDomainGetState's result. `reason` belongs to the per-state reason enum (e.g. DomainShutoffReason). */
 export interface DomainStateReason {
   state: DomainState;
@@ -257,6 +263,16 @@ export class Domain extends LibvirtObject<DomainHandle> {
    */
   async observe(flags?: Flags<DomainXMLFlags>): Promise<DomainObservation> {
     const o = await raw.domainObserve(this.handle, flagsOf(flags));
+    return { ...o, state: o.state as DomainState };
+  }
+
+  /**
+   * observe's state and live definition alone, in one worker hop: virDomainGetState and, unless
+   * the domain is shut off or without a state, virDomainGetXMLDesc of the live definition. For
+   * a caller that knows the rest unchanged (its own start a moment ago).
+   */
+  async observeLive(flags?: Flags<DomainXMLFlags>): Promise<DomainLiveObservation> {
+    const o = await raw.domainObserveLive(this.handle, flagsOf(flags));
     return { ...o, state: o.state as DomainState };
   }
 

@@ -30,6 +30,7 @@ export {
   DomainSnapshot,
   type DomainInfo,
   type DomainJobInfo,
+  type DomainLiveObservation,
   type DomainObservation,
   type DomainStateReason,
 } from './domain.js';
@@ -48,6 +49,7 @@ export {
   createLibvirtHypervisor,
   createPassLookups,
   NameConflictError,
+  OBSERVE_DOMAIN_LIVE_OP,
   OBSERVE_DOMAIN_OP,
   type PassLookups,
   PoolNotFoundError,

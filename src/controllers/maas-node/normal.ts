@@ -264,7 +264,11 @@ const observeAfterPower: Phase<NodePass> = async (pass) => {
   const { found, host } = pass;
   const mayPower = pass.networksWait === undefined;
   if (host && (found.powerChanged || (pass.created && mayPower))) {
-    found.domain = await host.verbs.observeDomain(pass.scope.domainName, pass.lookups);
+    found.domain = await host.verbs.observeDomain(
+      pass.scope.domainName,
+      pass.lookups,
+      pass.startedAsRead,
+    );
   }
   return next;
 };

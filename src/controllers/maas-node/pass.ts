@@ -125,6 +125,12 @@ export interface NodePass {
   networksWait?: Why;
   /** This pass defined the domain. */
   created?: boolean;
+  /**
+   * The domain this pass read and then started from off (no managed save): its definition,
+   * persistence and managed save image are as read, so the look after reads only its state
+   * and live definition. Unset for a domain this pass defined (never read: justDefined).
+   */
+  startedAsRead?: ObservedDomain;
   /** No status is written for this pass (a deletion with no Hypervisor to look at). */
   unreported?: boolean;
   /** The delete phases are done: the finalizer goes, after the report. */

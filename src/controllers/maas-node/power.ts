@@ -91,9 +91,13 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
     call: () => Promise<T>,
   ): Promise<T> => withOwnEvents(deps.ownEvents, node.spec.hypervisor, domainName, events, call);
   switch (action) {
-    case 'start':
-      await own([DomainEventType.Started], () => verbs.start(domainName, owner, lookups));
+    case 'start': {
+      const { changed } = await own([DomainEventType.Started], () =>
+        verbs.start(domainName, owner, lookups),
+      );
+      if (changed && !created) pass.startedAsRead = domain;
       break;
+    }
     case 'restore':
       await own([DomainEventType.Started], () =>
         verbs.startFromManagedSave(domainName, owner, lookups),

@@ -24,6 +24,12 @@ import {
 } from '../xml/index.js';
 import type { LibvirtCalls } from './calls.js';
 import { DomainLookups } from './domain-lookups.js';
+import {
+  OBSERVE_DOMAIN_LIVE_OP,
+  OBSERVE_DOMAIN_OP,
+  observedAfterStart,
+  observedDomain,
+} from './domain-observation.js';
 import { ACTIVE_STATES, isRunning, STATE_NAMES } from './domain-states.js';
 import { NameConflictError, PoolNotFoundError } from './errors.js';
 import { followJob } from './jobs.js';
@@ -36,7 +42,6 @@ import type {
   OwnedDomainDescription,
   RebootMode,
 } from './types.js';
-import { definedProps } from '../../util/defined-props.js';
 
 /** Pool types whose volumes are files in the pool's directory. */
 const FILE_POOLS: ReadonlySet<string> = new Set(['dir', 'fs', 'netfs']);
@@ -50,13 +55,6 @@ const UNDEFINE_FLAGS = [
   DomainUndefineFlags.SnapshotsMetadata,
   DomainUndefineFlags.Nvram,
 ] as const;
-
-/**
- * The `op` label of Domain.observe's calls: the C functions it makes, in order, so the
- * libvirt-calls metric still says what was asked of libvirtd.
- */
-export const OBSERVE_DOMAIN_OP =
-  'virDomainGetState+virDomainIsPersistent+virDomainHasManagedSaveImage+virDomainGetXMLDesc';
 
 /**
  * One pass's domain lookups on the real Hypervisor (domain-lookups.ts): the verbs given the
@@ -97,40 +95,33 @@ export class DomainVerbs {
     this.#stampRead = stampRead;
   }
 
-  async observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined> {
+  async observeDomain(
+    name: string,
+    lookups?: PassLookups,
+    since?: ObservedDomain,
+  ): Promise<ObservedDomain | undefined> {
     const c = await this.#calls.conn();
     const found = await this.#find(c, name, lookups);
     if (!found) return undefined;
     using held = found;
     const { dom } = held;
-    const stampSeen = this.#stampRead(c);
+    // The stamp a look after our own start finds is the one the look before read.
+    const stampSeen = since === undefined ? this.#stampRead(c) : undefined;
     try {
-      // One worker hop for the five reads (see Domain.observe); its metric is named after them.
-      const seen = await this.#calls.call(c, OBSERVE_DOMAIN_OP, () => dom.observe());
-      const { state, reason, persistent, hasManagedSave } = seen;
-      const inactive = parseDomainXml(seen.inactiveXml);
-      const uuid = dom.getUUIDString();
-      stampSeen?.({ uuid, owner: inactive.owner });
+      // One worker hop for the reads (see Domain.observe); its metric is named after them.
+      const observed =
+        since === undefined
+          ? observedDomain(dom, await this.#calls.call(c, OBSERVE_DOMAIN_OP, () => dom.observe()))
+          : observedAfterStart(
+              dom,
+              await this.#calls.call(c, OBSERVE_DOMAIN_LIVE_OP, () => dom.observeLive()),
+              since,
+            );
+      stampSeen?.({ uuid: observed.uuid, owner: observed.owner });
       // The stamp the inactive definition carries is the one virDomainGetMetadata returns.
-      lookups?.ownerRead(c, name, inactive.owner);
-      const stateName = STATE_NAMES[state];
-      lookups?.stateRead(c, name, stateName === 'shutoff');
-      const live =
-        ACTIVE_STATES.has(stateName) && seen.liveXml !== null
-          ? parseDomainXml(seen.liveXml)
-          : undefined;
-      return definedProps({
-        name: dom.getName(),
-        uuid,
-        id: dom.getID(),
-        owner: inactive.owner,
-        state: stateName,
-        reason,
-        hasManagedSave,
-        persistent,
-        inactive,
-        live,
-      });
+      lookups?.ownerRead(c, name, observed.owner);
+      lookups?.stateRead(c, name, observed.state === 'shutoff');
+      return observed;
     } catch (err) {
       if (isNotFound(err)) {
         lookups?.forget(name);

@@ -21,7 +21,8 @@
 //     storage.ts           storage verbs       inventory.ts hostInfo and its caches
 //     events.ts            lifecycle event subscriptions
 export { HypervisorUnreachableError, isUnreachableError, sshHostKeyRejection } from '../errors.js';
-export { createPassLookups, OBSERVE_DOMAIN_OP, type PassLookups } from './domains.js';
+export { createPassLookups, type PassLookups } from './domains.js';
+export { OBSERVE_DOMAIN_LIVE_OP, OBSERVE_DOMAIN_OP } from './domain-observation.js';
 export { DomainLookups, type FreeableHandle, type KnownDomain } from './domain-lookups.js';
 export {
   BridgeNotFoundError,

@@ -93,10 +93,16 @@ export interface Hypervisor {
 
   /**
    * The domain of this name (state, reason, ID, managed save, inactive and live config), or
-   * undefined.
+   * undefined. `since`: the caller's own read of the domain, whose definition, persistence
+   * and managed save image it knows unchanged since (its own start a moment ago): then only
+   * the state and the live config are read again, and the rest is taken from `since`.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
    */
-  observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined>;
+  observeDomain(
+    name: string,
+    lookups?: PassLookups,
+    since?: ObservedDomain,
+  ): Promise<ObservedDomain | undefined>;
   /**
    * The domain's state and reason alone, or undefined when absent: two libvirt calls
    * (lookup, virDomainGetState) and no XML, for callers that need only the power (a BMC's

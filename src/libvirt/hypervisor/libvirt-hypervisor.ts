@@ -129,8 +129,12 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#networks.deleteNetwork(name, owner);
   }
 
-  observeDomain(name: string, lookups?: PassLookups): Promise<ObservedDomain | undefined> {
-    return this.#domains.observeDomain(name, lookups);
+  observeDomain(
+    name: string,
+    lookups?: PassLookups,
+    since?: ObservedDomain,
+  ): Promise<ObservedDomain | undefined> {
+    return this.#domains.observeDomain(name, lookups, since);
   }
 
   observeDomainState(name: string): Promise<DomainPowerState | undefined> {

@@ -19,6 +19,7 @@ import {
   isUnreachableError,
   LibvirtError,
   NameConflictError,
+  OBSERVE_DOMAIN_LIVE_OP,
   OBSERVE_DOMAIN_OP,
   PoolNotFoundError,
   type LibvirtHypervisor,
@@ -294,19 +295,28 @@ describe('Hypervisor over libvirt (test:///default)', () => {
         'virDomainCreateWithFlags',
       ]);
 
-      // A pass that read the domain shut off starts it without asking its state again.
+      // A pass that read the domain shut off starts it without asking its state again, and
+      // its look after the start reads the state and live definition alone: the same
+      // domain a full look gives.
       await counted.destroy(name, owner);
       calls.length = 0;
+      let after;
       {
         using lookups = createPassLookups();
-        expect((await counted.observeDomain(name, lookups))?.state).to.equal('shutoff');
+        const before = await counted.observeDomain(name, lookups);
+        expect(before?.state).to.equal('shutoff');
         expect(await counted.start(name, owner, lookups)).to.deep.equal({ changed: true });
+        after = await counted.observeDomain(name, lookups, before);
       }
       expect(calls).to.deep.equal([
         'virDomainLookupByName',
         OBSERVE_DOMAIN_OP,
         'virDomainCreateWithFlags',
+        OBSERVE_DOMAIN_LIVE_OP,
       ]);
+      expect(after?.state).to.equal('running');
+      expect(after?.live).to.not.equal(undefined);
+      expect(after).to.deep.equal(await counted.observeDomain(name));
 
       // Started by someone else after the pass read it off: the start fails, the state is
       // asked, and the pass finds nothing to do.

@@ -101,6 +101,23 @@ describe('libvirt Domain (test:///default)', () => {
     expect(isLibvirtError(err, ErrorNumber.NoDomain)).to.equal(true);
   });
 
+  it('observeLive reads the state and, while active, the live definition alone', async () => {
+    const name = uniqueName('dom');
+    const d = await define(name);
+    const off = await d.observeLive();
+    expect(off).to.deep.equal({ ...(await d.getState()), liveXml: null });
+    await d.createWithFlags();
+    const on = await d.observeLive();
+    expect(on.state).to.equal(DomainState.Running);
+    expect(on.liveXml).to.equal(await d.getXMLDesc());
+    expect(Object.keys(on).sort()).to.deep.equal(['liveXml', 'reason', 'state']);
+    // A domain gone under the handle: the first failing call's error.
+    await d.destroyFlags();
+    await d.undefineFlags();
+    const err = await rejection(() => d.observeLive());
+    expect(isLibvirtError(err, ErrorNumber.NoDomain)).to.equal(true);
+  });
+
   it('rejects invalid XML with the validate flag', async () => {
     const bad = domainXML(uniqueName('dom')).replace('<vcpu>1</vcpu>', '<vcpu>1</vcpu><bogus/>');
     const err = await rejection(() => conn.domainDefineXMLFlags(bad, DomainDefineFlags.Validate));

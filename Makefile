@@ -147,6 +147,7 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 	@$(MAKE) --no-print-directory bench-recipe-compare
 	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-compare
+	@$(MAKE) --no-print-directory bench-scale-libvirt
 	@$(MAKE) --no-print-directory bench-bmc
 	@$(MAKE) --no-print-directory bench-snapshot
 
@@ -157,7 +158,7 @@ bench-binding: deps native ## the binding vs virsh on the test driver
 # reconcilers took the phase shape (issue 11), whose figures bench/RESULTS.md quoted.
 # BASE=<commit> compares with another.
 BASE ?= 0680918
-bench-recipe: deps native kube-testenv kubectl ## the recipe lab five ways on a private libvirtd (needs root; BENCH_ACCEL=tcg forces TCG)
+bench-recipe: deps native kube-testenv kubectl ## the recipe lab six ways on a private libvirtd (needs root; BENCH_ACCEL=tcg forces TCG)
 	tsx bench/recipe-lab.ts
 
 bench-recipe-tcg: deps native kube-testenv kubectl ## bench-recipe with TCG, also on a KVM host (the private libvirtd gets no /dev/kvm)
@@ -166,8 +167,11 @@ bench-recipe-tcg: deps native kube-testenv kubectl ## bench-recipe with TCG, als
 bench-recipe-compare: deps native kube-testenv kubectl build ## bench-recipe's way D, BASE's operator vs this one, alternating in one run
 	tsx bench/recipe-compare.ts "$$(hack/bench-base.sh $(BASE) | tail -1)"
 
-bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver: time, RSS, CPU, calls, profile
+bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test driver (BENCH_LIBVIRT=daemon: served by a private libvirtd, root): time, RSS, CPU, calls, profile
 	tsx bench/scale.ts
+
+bench-scale-libvirt: deps native kube-testenv kubectl build ## bench-scale's build with the test drivers in the operator vs in a private libvirtd, alternating in one run (root)
+	tsx bench/scale-compare.ts --libvirt
 
 bench-compare: deps native kube-testenv kubectl build ## bench-scale's build, BASE's operator vs this one, alternating in one run
 	tsx bench/scale-compare.ts "$$(hack/bench-base.sh $(BASE) | tail -1)"

@@ -1,4 +1,4 @@
-// The recipe lab five ways, interleaved (A B C D E A B C D E …), on a private libvirtd with
+// The recipe lab six ways, interleaved (A B C D E F A B C D E F …), on a private libvirtd with
 // QEMU, each run from a clean state, and writes the recipe-lab section of bench/RESULTS.md for
 // the run's accelerator (`recipe-lab` for KVM, `recipe-lab-tcg` for TCG).
 //
@@ -9,6 +9,8 @@
 //   D  maaslab: `kubectl apply` of the MaasLab until it is Ready and its 3 nodes Running, with
 //      the operator (a child process, as deployed: generated RBAC only) already synced
 //   E  the operator's libvirt work by hand, through the binding (issue 16's baseline)
+//   F  D with the apply sent by the bench process: the same server-side apply as one request,
+//      no kubectl process, as E drives libvirt from the bench process without starting one
 //
 // B and C define exactly the domains A made (virt-install's own XML, captured in the warm-up),
 // so the three raw ways differ only in how they drive libvirt. D builds its own isolated network
@@ -59,14 +61,15 @@ import {
 const RUNS = Math.max(1, Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 5));
 const NETWORK = 'bench-maas';
 
-type Way = 'A' | 'B' | 'C' | 'D' | 'E';
-const WAYS: readonly Way[] = ['A', 'B', 'C', 'D', 'E'];
+type Way = 'A' | 'B' | 'C' | 'D' | 'E' | 'F';
+const WAYS: readonly Way[] = ['A', 'B', 'C', 'D', 'E', 'F'];
 const TITLE: Record<Way, string> = {
   A: 'A: virt-install ×3 (the manual recipe)',
   B: 'B: raw sequential (one virsh process)',
   C: 'C: raw parallel (three virsh processes)',
   D: 'D: maaslab (kubectl apply → lab Ready, 3 nodes Running)',
   E: "E: raw libvirt, the operator's work (network included, through the binding)",
+  F: "F: maaslab, D's apply sent by the bench as one request (no kubectl process)",
 };
 /** E's own network: made and removed by every E run, as D's lab makes and removes its own. */
 const E_NETWORK = 'bench-e';
@@ -95,7 +98,7 @@ interface Bench extends LabBench {
 const virshScript = (b: Bench, commands: readonly string[]): Promise<unknown> =>
   run('virsh', ['-q', '-c', b.lv.uri, commands.join('; ')], { timeoutMs: 300_000 });
 
-// --- the four ways -------------------------------------------------------------------------
+// --- the raw ways ---------------------------------------------------------------------------
 
 async function wayA(b: Bench): Promise<number> {
   const t0 = performance.now();
@@ -312,10 +315,11 @@ async function main(): Promise<void> {
   const loadBefore = loadAverages();
   const accel = await benchAccel();
   const b = await setUp(scratch, accel);
-  const times: Record<Way, number[]> = { A: [], B: [], C: [], D: [], E: [] };
+  const times: Record<Way, number[]> = { A: [], B: [], C: [], D: [], E: [], F: [] };
   const roundLoad: string[] = [];
   const manifest = await labManifest(b);
   let lastD: LastD | undefined;
+  let lastF: LastD | undefined;
   try {
     say('Warm-up (not counted): one run of each way…');
     await wayA(b);
@@ -338,17 +342,20 @@ async function main(): Promise<void> {
       for (const way of WAYS) {
         // Let the previous teardown's processes exit before the clock starts.
         await delay(500);
-        if (way === 'D') {
+        if (way === 'D' || way === 'F') {
           const before = await scrape(b.operator);
           const timeline: TimelineEntry[] = [];
-          times.D.push(await wayD(b, manifest, timeline, b.libvirt));
+          const apply = way === 'D' ? 'kubectl' : 'request';
+          times[way].push(await wayD(b, manifest, timeline, b.libvirt, apply));
           const after = await scrape(b.operator);
-          lastD = {
+          const last = {
             timeline,
             libvirt: deltaBy(before, after, 'maaslab_libvirt_calls_total', 'op'),
             api: deltaBy(before, after, 'rest_client_requests_total', 'method'),
             seconds: deltaBy(before, after, 'maaslab_libvirt_call_duration_seconds_sum', 'op'),
           };
+          if (way === 'D') lastD = last;
+          else lastF = last;
           await cleanLab(b);
         } else if (way === 'E') {
           times.E.push(await wayE(b));
@@ -370,7 +377,7 @@ async function main(): Promise<void> {
     if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
     else say(`scratch kept in ${scratch}`);
   }
-  report(times, roundLoad, loadBefore, lastD, accel, b.cpuFallback);
+  report(times, roundLoad, loadBefore, lastD, lastF, accel, b.cpuFallback);
 }
 
 function report(
@@ -378,6 +385,7 @@ function report(
   roundLoad: readonly string[],
   loadBefore: string,
   lastD: LastD | undefined,
+  lastF: LastD | undefined,
   accel: Accel,
   cpuFallback: boolean,
 ): void {
@@ -403,8 +411,11 @@ function report(
     ['D', 'C'],
     ['D', 'E'],
     ['E', 'C'],
+    ['D', 'F'],
+    ['F', 'E'],
+    ['A', 'F'],
   ];
-  // Per round too: the four ways of one round ran under the same load.
+  // Per round too: the ways of one round ran under the same load.
   const perRound = (x: Way, y: Way): [number, number] =>
     minMax(times[x].map((t, i) => t / times[y][i]!));
   const ratioRows = pairs.map(([x, y]) => {
@@ -414,6 +425,8 @@ function report(
   const dOverE = med.D / med.E;
   const dOverC = med.D / med.C;
   const aOverD = med.A / med.D;
+  const fOverE = med.F / med.E;
+  const aOverF = med.A / med.F;
   const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
   const list = (m: Map<string, number> | undefined): string =>
     m
@@ -424,14 +437,14 @@ function report(
       : '—';
   const lines = [
     accel === 'kvm'
-      ? '## 1. The recipe lab, five ways (KVM)'
-      : '## 1b. The recipe lab, five ways (TCG)',
+      ? '## 1. The recipe lab, six ways (KVM)'
+      : '## 1b. The recipe lab, six ways (TCG)',
     '',
     'Three nodes, 1 GiB, an 8 GiB qcow2 disk and a PXE NIC (MACs 52:54:00:7f:04:01..03) on an',
     `isolated network without DHCP, on a private libvirtd with QEMU, accelerator **${accelText}** (domain type ${virtType}).`,
     `\`${accel === 'kvm' ? '' : 'BENCH_ACCEL=tcg '}make bench-recipe\` (\`tsx bench/recipe-lab.ts\`). Each run starts from a clean state (the`,
     "previous run's domains and volumes removed, for D through the operator's finalizers); the",
-    'ways run in turn, A B C D E A B C D E …, after one uncounted warm-up run of each. B and C define',
+    'ways run in turn, A B C D E F A B C D E F …, after one uncounted warm-up run of A–E. B and C define',
     "virt-install's own domain XML. D includes creating the lab's isolated network (A–C use one",
     'made beforehand) and ends when a watch shows the lab Ready and all three nodes Running.',
     "E is issue 16's same-work baseline: the operator's libvirt work by hand through the binding,",
@@ -439,7 +452,10 @@ function report(
     'domains defined, the domains started together once the network is active, done when',
     "libvirt's lifecycle events have said Started three times. E defines the very network and",
     "domain XML D's operator defined in the warm-up (renamed, without UUIDs, MACs or owner",
-    'stamps), so D and E differ only in who drives libvirt.',
+    'stamps), so D and E differ only in who drives libvirt. F is D with the server-side apply sent',
+    "as one request from the bench process instead of by a kubectl process (kubectl's own start",
+    "is not the operator's, and E starts no program either); the lab, the operator and the",
+    'watch are the same.',
     ...(cpuFallback
       ? [
           '',
@@ -472,6 +488,13 @@ function report(
       (aOverD < 2.5 ? ` by ${((1 - aOverD / 2.5) * 100).toFixed(0)} %` : '') +
       '.',
     '',
+    `Without kubectl's own process (F, the apply as one request from the bench, as E calls libvirt): ` +
+      `F / E ${fOverE.toFixed(2)}, ${verdict(fOverE <= 1.15)} against 1.15` +
+      (fOverE > 1.15 ? ` by ${((fOverE / 1.15 - 1) * 100).toFixed(0)} %` : '') +
+      `; A / F ${aOverF.toFixed(2)}, ${verdict(aOverF >= 2.5)} against 2.5` +
+      (aOverF < 2.5 ? ` by ${((1 - aOverF / 2.5) * 100).toFixed(0)} %` : '') +
+      `; D − F ${((med.D - med.F) / 1000).toFixed(2)} s, what kubectl's process adds.`,
+    '',
     `Operator calls in the last D run: libvirt ${list(lastD?.libvirt)}; API requests ${list(lastD?.api)}.`,
     '',
     `Their libvirt wall time by C function, summed over calls (seconds; the nodes' calls overlap): ${
@@ -487,6 +510,10 @@ function report(
     'Where the last D run went, as its watch saw it (ms after `kubectl apply` started):',
     '',
     ...(lastD?.timeline ?? []).map((e) => `- ${e.ms.toFixed(0)} ms: ${e.what}`),
+    '',
+    'Where the last F run went (ms after the apply request was sent):',
+    '',
+    ...(lastF?.timeline ?? []).map((e) => `- ${e.ms.toFixed(0)} ms: ${e.what}`),
     '',
     'Raw numbers (s):',
     '',

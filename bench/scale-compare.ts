@@ -6,6 +6,12 @@
 //
 //   make bench-compare BASE=<commit>      (hack/bench-base.sh builds the baseline, cached)
 //   tsx bench/scale-compare.ts <baseline root> [pairs]
+//
+// With `--libvirt` in place of the baseline, both samples run this checkout's operator and the
+// pair is where the test drivers run instead: `base` inside the operator process
+// (BENCH_LIBVIRT=inprocess, how issue 16's figures were taken), `head` in one private libvirtd
+// reached over its socket (BENCH_LIBVIRT=daemon, as the operator reaches a real host). Writes
+// the `scale-libvirt` section (make bench-scale-libvirt; root).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -30,6 +36,7 @@ const METRICS: ReadonlyArray<{ key: keyof BuildFigures; label: string; digits: n
   { key: 'libvirtCallsPerNode', label: 'libvirt calls (/node)', digits: 2 },
   { key: 'heapMb', label: 'V8 heap at all Ready (MB)', digits: 0 },
   { key: 'externalMb', label: 'external memory at all Ready (MB)', digits: 0 },
+  { key: 'libvirtdCpuMsPerNode', label: 'libvirtd CPU, the test drivers (ms/node)', digits: 2 },
 ];
 
 /** The commit a checkout was built from: its .bench-commit (hack/bench-base.sh) or git's. */
@@ -41,10 +48,20 @@ async function commitOf(root: string): Promise<string> {
 }
 
 /** One build of bench/scale.ts with `root`'s operator; its figures. */
-async function sample(root: string, out: string): Promise<BuildFigures> {
+async function sample(
+  root: string,
+  out: string,
+  libvirt: string | undefined,
+): Promise<BuildFigures> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BENCH_OPERATOR_ROOT: root,
+    BENCH_FIGURES_JSON: out,
+  };
+  if (libvirt) env.BENCH_LIBVIRT = libvirt;
   const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), ['bench/scale.ts'], {
     cwd: repoRoot,
-    env: { ...process.env, BENCH_OPERATOR_ROOT: root, BENCH_FIGURES_JSON: out },
+    env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const code = await new Promise<number | null>((done) => child.on('exit', done));
@@ -53,11 +70,16 @@ async function sample(root: string, out: string): Promise<BuildFigures> {
 }
 
 async function main(): Promise<void> {
-  const baseRoot = resolve(process.argv[2] ?? '');
+  const byLibvirt = process.argv[2] === '--libvirt';
+  const baseRoot = byLibvirt ? repoRoot : resolve(process.argv[2] ?? '');
   const pairs = Number(process.argv[3] ?? process.env.BENCH_PAIRS ?? 3);
   if (!process.argv[2] || !existsSync(join(baseRoot, 'dist', 'src', 'cli', 'main.js'))) {
-    throw new Error(`usage: tsx bench/scale-compare.ts <built checkout> [pairs] (${baseRoot})`);
+    throw new Error(
+      `usage: tsx bench/scale-compare.ts <built checkout>|--libvirt [pairs] (${baseRoot})`,
+    );
   }
+  const libvirtOf = (which: 'base' | 'head'): string | undefined =>
+    byLibvirt ? (which === 'base' ? 'inprocess' : 'daemon') : undefined;
   const [baseCommit, headCommit] = [await commitOf(baseRoot), await commitOf(repoRoot)];
   const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-compare-'));
   const runs: Record<'base' | 'head', BuildFigures[]> = { base: [], head: [] };
@@ -67,7 +89,11 @@ async function main(): Promise<void> {
       const order: Array<'base' | 'head'> = i % 2 === 0 ? ['base', 'head'] : ['head', 'base'];
       for (const which of order) {
         say(`pair ${i + 1}/${pairs}: ${which} (${which === 'base' ? baseCommit : headCommit})`);
-        const f = await sample(which === 'base' ? baseRoot : repoRoot, join(scratch, `${i}.json`));
+        const f = await sample(
+          which === 'base' ? baseRoot : repoRoot,
+          join(scratch, `${i}.json`),
+          libvirtOf(which),
+        );
         say(`  ${JSON.stringify(f)}`);
         runs[which].push(f);
       }
@@ -79,30 +105,69 @@ async function main(): Promise<void> {
   const nodes =
     Number(process.env.BENCH_HYPERVISORS ?? 10) * Number(process.env.BENCH_NODES_PER_LAB ?? 100);
   const fmt = (x: number, digits: number): string => x.toFixed(digits);
-  const rows = METRICS.map(({ key, label, digits }) => {
-    const values = (which: 'base' | 'head'): number[] => runs[which].map((f) => Number(f[key]));
-    const [b, h] = [median(values('base')), median(values('head'))];
-    const range = (xs: number[]): string =>
-      minMax(xs)
-        .map((x) => fmt(x, digits))
-        .join('–');
-    return `| ${label} | ${fmt(b, digits)} (${range(values('base'))}) | ${fmt(h, digits)} (${range(values('head'))}) | ${(h / b).toFixed(2)} |`;
+  // libvirtd's CPU is measured only where the test drivers run in one (BENCH_LIBVIRT=daemon):
+  // a side without it shows a dash.
+  const metrics = METRICS.filter(({ key }) =>
+    [...runs.base, ...runs.head].some((f) => f[key] !== undefined),
+  );
+  const cell = (xs: Array<number | undefined>, digits: number): string => {
+    const known = xs.filter((x): x is number => x !== undefined);
+    if (known.length === 0) return '—';
+    const range = minMax(known)
+      .map((x) => fmt(x, digits))
+      .join('–');
+    return `${fmt(median(known), digits)} (${range})`;
+  };
+  const rows = metrics.map(({ key, label, digits }) => {
+    const values = (which: 'base' | 'head'): Array<number | undefined> =>
+      runs[which].map((f) => (f[key] === undefined ? undefined : Number(f[key])));
+    const known = (which: 'base' | 'head'): number[] =>
+      values(which).filter((x): x is number => x !== undefined);
+    const ratio =
+      known('base').length && known('head').length
+        ? (median(known('head')) / median(known('base'))).toFixed(2)
+        : '—';
+    return `| ${label} | ${cell(values('base'), digits)} | ${cell(values('head'), digits)} | ${ratio} |`;
   });
   const raw = (which: 'base' | 'head'): string[] =>
     runs[which].map(
       (f, i) =>
-        `- ${which} ${i + 1}: ${METRICS.map(({ key, digits }) => fmt(Number(f[key]), digits)).join(' / ')} (load ${f.load})`,
+        `- ${which} ${i + 1}: ${metrics.map(({ key, digits }) => (f[key] === undefined ? '—' : fmt(Number(f[key]), digits))).join(' / ')} (load ${f.load})`,
     );
+  const where = (f: BuildFigures | undefined): string =>
+    f?.libvirtDriver === 'daemon'
+      ? 'in one private libvirtd (`BENCH_LIBVIRT=daemon`), reached over its socket as a real host is'
+      : 'inside the operator process (`BENCH_LIBVIRT=inprocess`)';
+  const intro = byLibvirt
+    ? [
+        '## 2c. Scale: the test drivers in the operator or in a libvirtd, in one run',
+        '',
+        "`make bench-scale-libvirt` (`tsx bench/scale-compare.ts --libvirt`): section 2's build",
+        `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator, in alternating`,
+        'order: `base` with the test drivers inside the operator process, as section 2 and',
+        "issue 16's figures have them; `head` with the same driver files served by one private",
+        'libvirtd, which the operator reaches over its socket, as it reaches a real host: the',
+        "operator then pays libvirt's remote protocol and no longer the drivers' own work. Each",
+        'sample on a fresh control plane with a fresh operator. Medians (min–max); the ratio is',
+        'head / base.',
+        '',
+        `- operator: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+        `- base: the test drivers ${where(runs.base[0])}; head: ${where(runs.head[0])}`,
+      ]
+    : [
+        '## 2b. Scale, before and after in one run',
+        '',
+        "`make bench-compare BASE=<commit>` (`tsx bench/scale-compare.ts`): section 2's build (apply",
+        `all labs → all Ready, ${nodes} nodes), measured with two operators in alternating order, each`,
+        'sample on a fresh control plane with a fresh operator; the control plane, CRDs, RBAC and',
+        "labs are head's for both. Medians (min–max); the ratio is head / base (below 1: head is",
+        'better).',
+        '',
+        `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+        `- the test drivers: ${where(runs.head[0])}`,
+      ];
   const lines = [
-    '## 2b. Scale, before and after in one run',
-    '',
-    "`make bench-compare BASE=<commit>` (`tsx bench/scale-compare.ts`): section 2's build (apply",
-    `all labs → all Ready, ${nodes} nodes), measured with two operators in alternating order, each`,
-    'sample on a fresh control plane with a fresh operator; the control plane, CRDs, RBAC and',
-    "labs are head's for both. Medians (min–max); the ratio is head / base (below 1: head is",
-    'better).',
-    '',
-    `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+    ...intro,
     ...machineLines({
       'load average (1, 5, 15 min)': `${loadBefore} before; ${loadAverages()} after`,
     }),
@@ -111,12 +176,12 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    'Raw (time s / RSS MB / RSS before MB / CPU ms per node / main thread ms per node / API requests per node / libvirt calls per node / heap MB / external MB):',
+    `Raw (${metrics.map(({ label }) => label.replace(/^… /, '')).join(' / ')}):`,
     '',
     ...raw('base'),
     ...raw('head'),
   ];
-  writeSection('scale-compare', lines.join('\n'));
+  writeSection(byLibvirt ? 'scale-libvirt' : 'scale-compare', lines.join('\n'));
   say(lines.join('\n'));
 }
 

@@ -18,6 +18,15 @@
 // registrations (10x what 10 real hosts deliver). The operator opens one connection per URI,
 // so each Hypervisor sees its own domains, as real hosts do.
 //
+// Where the test driver runs (BENCH_LIBVIRT): `inprocess`, the default, opens
+// `test:///<scratch>/hv-N.xml`, the driver inside the operator process, its CPU and memory
+// counted as the operator's (how issue 16's figures and every run before were taken).
+// `daemon` (root) serves every driver file from one private libvirtd (test/support/libvirtd.ts),
+// reached as `test+unix:///<scratch>/hv-N.xml?socket=…`, as the operator reaches a real host:
+// the operator pays libvirt's remote protocol (its client runs on the binding's lanes), and the
+// driver's own work (parsing and formatting every domain's XML, its object lists) is the
+// daemon's. `make bench-scale-libvirt` measures the two in one run (bench/scale-compare.ts).
+//
 //   tsx bench/scale.ts [hypervisors] [nodes per lab]     (make bench-scale; default 10 100)
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -31,6 +40,7 @@ import { type RestClient, createRestClient } from '../src/runtime/client/rest.js
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
 import { imageEnv } from '../test/support/image.js';
+import { type PrivateLibvirtd, startPrivateLibvirtd } from '../test/support/libvirtd.js';
 import { GROUP_VERSION, isReadyNow } from '../test/support/e2e.js';
 import { isMutatingOp } from '../test/support/hypervisor-contract.js';
 import { createTestNamespace } from '../test/support/namespace.js';
@@ -86,6 +96,18 @@ const HEAP_SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
  * included (bench/alloc-profile.mjs), and writes a .heapprofile there at all Ready.
  */
 const ALLOC_PROFILE_DIR = process.env.BENCH_ALLOC_PROFILE;
+/** Where the test driver runs: see the head of this file. */
+export type LibvirtMode = 'daemon' | 'inprocess';
+const LIBVIRT_MODE: LibvirtMode = ((): LibvirtMode => {
+  const mode = process.env.BENCH_LIBVIRT ?? 'inprocess';
+  if (mode !== 'daemon' && mode !== 'inprocess') {
+    throw new Error(`BENCH_LIBVIRT must be daemon or inprocess, not ${mode}`);
+  }
+  if (mode === 'daemon' && process.getuid?.() !== 0) {
+    throw new Error('BENCH_LIBVIRT=daemon starts a private libvirtd: run as root');
+  }
+  return mode;
+})();
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
 const CLOCK_TICKS = 100;
 
@@ -327,11 +349,29 @@ function testDriverFile(scratch: string, i: number): string {
   return path;
 }
 
+/**
+ * Hypervisor `i`'s URI: its driver file, in the operator process or served by `libvirtd`
+ * (the daemon opens a private driver state per connection from a file, as a process does).
+ */
+function hypervisorUri(scratch: string, i: number, libvirtd: PrivateLibvirtd | undefined): string {
+  const file = testDriverFile(scratch, i);
+  if (!libvirtd) return `test://${file}`;
+  const socket = new URL(libvirtd.uri).searchParams.get('socket');
+  if (!socket) throw new Error(`no socket in ${libvirtd.uri}`);
+  return `test+unix://${file}?socket=${socket}`;
+}
+
+/** The private libvirtd's PID, for its CPU (libvirtd-env.sh writes its pid file). */
+function libvirtdPid(libvirtd: PrivateLibvirtd): number {
+  return Number(readFileSync(join(libvirtd.dir, 'libvirtd.pid'), 'utf8').trim());
+}
+
 /** Starts the operator, applies the Hypervisors and waits until they are Ready and quiet. */
 async function startFleetOperator(
   fleet: Fleet,
   scratch: string,
   nodeOptions: readonly string[],
+  libvirtd: PrivateLibvirtd | undefined,
 ): Promise<OperatorProcess> {
   const operator = await startOperator({
     kubeconfig: fleet.cp.operatorKubeconfig,
@@ -366,7 +406,7 @@ async function startFleetOperator(
       apiVersion: GROUP_VERSION,
       kind: 'Hypervisor',
       metadata: { name: `hv-${i}` },
-      spec: { uri: `test://${testDriverFile(scratch, i)}`, storagePool: 'default-pool' },
+      spec: { uri: hypervisorUri(scratch, i, libvirtd), storagePool: 'default-pool' },
     })),
     join(scratch, 'hypervisors.yaml'),
   );
@@ -423,8 +463,8 @@ async function buildLabs(fleet: Fleet, scratch: string): Promise<number> {
 }
 
 /**
- * Two runs, each on a fresh control plane and a fresh operator (the test driver's state lives
- * in the operator process). The first is measured: time, RSS, CPU, calls, the resync. The
+ * Two runs, each on a fresh control plane and a fresh operator (a test driver's state lives
+ * as long as the operator's connection to it). The first is measured: time, RSS, CPU, calls, the resync. The
  * second repeats the build under `--cpu-prof` for the profile alone, since the profiler's
  * samples stay in memory and its sampling costs CPU.
  */
@@ -435,21 +475,29 @@ async function main(): Promise<void> {
   const loadBefore = loadAverages();
   let fleet: Fleet | undefined;
   let operator: OperatorProcess | undefined;
+  let libvirtd: PrivateLibvirtd | undefined;
   try {
+    if (LIBVIRT_MODE === 'daemon') {
+      say('Starting a private libvirtd for the test drivers…');
+      libvirtd = await startPrivateLibvirtd();
+    }
+    const daemonCpu = (): number => (libvirtd ? treeCpuSeconds(libvirtdPid(libvirtd)) : 0);
     // 1. Build, measured.
     fleet = await startFleet(scratch);
     say('Starting the operator (dist/)…');
-    operator = await startFleetOperator(fleet, scratch, []);
+    operator = await startFleetOperator(fleet, scratch, [], libvirtd);
     const pid = operator.child.pid!;
     const m0 = await scrape(operator);
     const p0 = procStats(pid);
     const cp0 = treeCpuSeconds(fleet.cp.pid);
+    const lv0 = daemonCpu();
     const load0 = loadAverages();
     const a0 = await scrapeApiserver(fleet.cp);
     if (ALLOC_PROFILE_DIR) operator.child.kill('SIGUSR2');
     const buildSeconds = await buildLabs(fleet, scratch);
     const p1 = procStats(pid);
     const cp1 = treeCpuSeconds(fleet.cp.pid);
+    const libvirtdCpuMsPerNode = libvirtd ? ((daemonCpu() - lv0) * 1000) / TOTAL_NODES : undefined;
     const m1 = await scrape(operator);
     const writes = apiserverWrites(a0, await scrapeApiserver(fleet.cp));
     const load1 = loadAverages();
@@ -460,6 +508,8 @@ async function main(): Promise<void> {
         FIGURES_JSON,
         JSON.stringify({
           ...buildFigures(buildSeconds, m0, m1, p0, p1, load1),
+          libvirtDriver: LIBVIRT_MODE,
+          libvirtdCpuMsPerNode,
           apiWrites: Object.fromEntries(writes),
           reconciles: Object.fromEntries(
             deltaBy(m0, m1, 'controller_runtime_reconcile_total', 'controller'),
@@ -470,8 +520,8 @@ async function main(): Promise<void> {
     }
 
     // 2. Steady state: every node's next periodic pass (the resync period, RESYNC after its
-    // last pass) against a world that needs nothing done. The libvirt test driver keeps its
-    // domains inside the operator process, so this must be the same process.
+    // last pass) against a world that needs nothing done. A test driver's state lives as long
+    // as the operator's connection to it, so this must be the same process.
     await settled(operator, TOTAL_NODES);
     const m2 = await scrape(operator);
     const p2 = procStats(pid);
@@ -491,10 +541,12 @@ async function main(): Promise<void> {
     // 3. The same build again under the profiler.
     fleet = await startFleet(scratch);
     say('Starting the operator again, with --cpu-prof…');
-    operator = await startFleetOperator(fleet, scratch, [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profDir}`,
-    ]);
+    operator = await startFleetOperator(
+      fleet,
+      scratch,
+      ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+      libvirtd,
+    );
     const profiledSeconds = await buildLabs(fleet, scratch);
     await operator.stop();
     operator = undefined;
@@ -509,6 +561,7 @@ async function main(): Promise<void> {
       buildSeconds,
       profiledSeconds,
       controlPlaneCpu: cp1 - cp0,
+      libvirtdCpuMsPerNode,
       m0,
       m1,
       m2,
@@ -524,6 +577,7 @@ async function main(): Promise<void> {
   } finally {
     await operator?.stop().catch(() => undefined);
     await fleet?.cp.stop().catch(() => undefined);
+    await libvirtd?.stop().catch(() => undefined);
     if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
     else say(`scratch kept in ${scratch}`);
   }
@@ -545,6 +599,10 @@ export interface BuildFigures {
   readonly externalMb: number;
   /** The 1-minute load average at all Ready. */
   readonly load: string;
+  /** Where the test drivers ran (BENCH_LIBVIRT). */
+  readonly libvirtDriver?: LibvirtMode;
+  /** BENCH_LIBVIRT=daemon: the libvirtd serving the test drivers, CPU during the build. */
+  readonly libvirtdCpuMsPerNode?: number;
 }
 
 function buildFigures(
@@ -579,6 +637,8 @@ interface Figures {
   profiledSeconds: number;
   /** kube-apiserver, etcd and the controller manager, during the measured build. */
   controlPlaneCpu: number;
+  /** The libvirtd serving the test drivers (BENCH_LIBVIRT=daemon), during the build. */
+  libvirtdCpuMsPerNode: number | undefined;
   m0: Sample[];
   m1: Sample[];
   /** Settled after the build, and after every node's resync. */
@@ -596,6 +656,7 @@ interface Figures {
 
 /** Where the operator's memory is at all Ready, from its process and runtime series. */
 function memoryLine(m: readonly Sample[]): string {
+  const driver = LIBVIRT_MODE === 'inprocess' ? "libvirt's test driver and its domains, " : '';
   const mb = (name: string): number => sum(m, name) / 2 ** 20;
   const rss = mb('process_resident_memory_bytes');
   if (!(rss > 0)) return '- memory breakdown: not exported by this operator build';
@@ -606,7 +667,7 @@ function memoryLine(m: readonly Sample[]): string {
     `- memory at all Ready: RSS ${rss.toFixed(0)} MB = V8 heap ${heapTotal.toFixed(0)} MB ` +
     `(${heapUsed.toFixed(0)} MB live or not yet collected) + external ${external.toFixed(0)} MB ` +
     `(Buffers, native handles) + ${(rss - heapTotal - external).toFixed(0)} MB else (code, ` +
-    "libvirt's test driver and its domains, allocator slack)"
+    `${driver}allocator slack)`
   );
 }
 
@@ -650,7 +711,7 @@ function report(f: Figures): void {
   const lines = [
     '## 2. Scale on the libvirt test driver',
     '',
-    `${HYPERVISORS} Hypervisors, each its own libvirt test driver (\`test:///<scratch>/hv-N.xml\`: one pool, its own state), ${HYPERVISORS} labs of`,
+    `${HYPERVISORS} Hypervisors, each its own libvirt test driver (\`<scratch>/hv-N.xml\`: one pool, its own state), ${HYPERVISORS} labs of`,
     `${NODES_PER_LAB} nodes: ${TOTAL_NODES} MaasNodes (128 MiB, one 64 MiB qcow2 disk, one NIC on the`,
     "lab's isolated network). `make bench-scale` (`tsx bench/scale.ts`); the operator runs",
     'compiled from dist/ as a child process with the generated RBAC and',
@@ -658,6 +719,12 @@ function report(f: Figures): void {
     `The operator's environment is the image's (Dockerfile ENV): ${f.env}.`,
     "Figures from /proc (CPU, RSS) and from the operator's own /metrics. The CPU profile comes",
     'from a second build on a fresh control plane and operator, under `--cpu-prof`.',
+    LIBVIRT_MODE === 'daemon'
+      ? 'The test drivers run in one private libvirtd (`BENCH_LIBVIRT=daemon`), reached as ' +
+        '`test+unix:///<scratch>/hv-N.xml?socket=…`, as the operator reaches a real host: their ' +
+        "work is the daemon's, libvirt's remote protocol the operator's."
+      : 'The test drivers run inside the operator process (`BENCH_LIBVIRT=inprocess`, ' +
+        "`test:///<scratch>/hv-N.xml`): their CPU and memory count as the operator's.",
     '',
     ...machineLines({
       'load average (1, 5, 15 min)': `${f.loads.before} before; build ${f.loads.build}; after the resync ${f.loads.resync}`,
@@ -669,12 +736,26 @@ function report(f: Figures): void {
       (f.buildSeconds > 15 ? `, by ${(f.buildSeconds - 15).toFixed(1)} s` : '') +
       ')',
     `- operator peak RSS: **${f.p3.peakRssMb.toFixed(0)} MB** (goal ≤ 200 MB: ${verdict(f.p3.peakRssMb <= 200)}; ` +
-      `the whole process life, the test driver's ${TOTAL_NODES} domains and volumes in-process); ` +
+      `the whole process life` +
+      (LIBVIRT_MODE === 'inprocess'
+        ? `, the test driver's ${TOTAL_NODES} domains and volumes in-process); `
+        : '); ') +
       `RSS ${f.p0.rssMb.toFixed(0)} MB before the labs, ${f.p1.rssMb.toFixed(0)} MB at all Ready`,
+    `- memory per node above idle: ${(((f.p1.rssMb - f.p0.rssMb) * 1024) / TOTAL_NODES).toFixed(0)} KB ` +
+      `at all Ready, ${(((f.p1.peakRssMb - f.p0.rssMb) * 1024) / TOTAL_NODES).toFixed(0)} KB at the build's peak ` +
+      '(RSS above the RSS with the Hypervisors Ready and no lab, per node)',
     `- operator CPU during the build: ${buildCpu.toFixed(2)} s (${((buildCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node); ` +
       `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life; of the build's, the main (JavaScript) thread ` +
       `${(((f.p1.mainCpuSeconds - f.p0.mainCpuSeconds) * 1000) / TOTAL_NODES).toFixed(2)} ms/node, the other ` +
-      "threads (libvirt's test driver on the binding's lanes, V8's collector helpers, libuv) the rest",
+      (LIBVIRT_MODE === 'inprocess'
+        ? "threads (libvirt's test driver on the binding's lanes, V8's collector helpers, libuv) the rest"
+        : "threads (libvirt's remote client on the binding's lanes, V8's collector helpers, libuv) the rest"),
+    ...(f.libvirtdCpuMsPerNode === undefined
+      ? []
+      : [
+          `- libvirtd CPU during the build (the test drivers' own work, a real host's; same 2 cores): ` +
+            `${f.libvirtdCpuMsPerNode.toFixed(2)} ms/node`,
+        ]),
     memoryLine(f.m1),
     `- control plane CPU during the build (kube-apiserver, etcd, controller manager; same 2 cores): ` +
       `${f.controlPlaneCpu.toFixed(2)} s (${((f.controlPlaneCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node)`,

@@ -10,7 +10,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { MaasLab, MaasNode } from '../src/api/v1alpha1/index.js';
-import { ContentType, type RestClient, createRestClient } from '../src/runtime/client/rest.js';
+import { createClient } from '../src/runtime/client/client.js';
+import { type RestClient, createRestClient } from '../src/runtime/client/rest.js';
 import { Connection, DomainEventType, NetworkEventLifecycleType } from '../src/libvirt/index.js';
 import { type ControlPlane, repoRoot, startControlPlane } from '../test/support/controlplane.js';
 import { applyCrds } from '../test/support/crds.js';
@@ -302,25 +303,16 @@ export async function openLibvirtEvents(uri: string): Promise<LibvirtEvents> {
  */
 export type DApply = 'kubectl' | 'request';
 
-/** The manifest's objects applied server-side, one request each, as `kubectl apply` does. */
+/**
+ * The manifest's objects applied server-side, one request each, as `kubectl apply
+ * --server-side` does: its field manager, and no forcing of conflicts (kubectl's default).
+ */
 async function applyByRequest(
   rest: RestClient,
   manifest: readonly KubernetesObject[],
 ): Promise<void> {
-  for (const obj of manifest) {
-    await rest.request({
-      method: 'PATCH',
-      ref: {
-        apiVersion: obj.apiVersion!,
-        kind: obj.kind!,
-        namespace: obj.metadata?.namespace,
-        name: obj.metadata!.name!,
-      },
-      query: { fieldManager: 'kubectl' },
-      body: obj,
-      contentType: ContentType.Apply,
-    });
-  }
+  const client = createClient({ rest });
+  for (const obj of manifest) await client.apply(obj, { fieldManager: 'kubectl', force: false });
 }
 
 export async function wayD(

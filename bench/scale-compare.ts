@@ -110,24 +110,20 @@ async function main(): Promise<void> {
   const metrics = METRICS.filter(({ key }) =>
     [...runs.base, ...runs.head].some((f) => f[key] !== undefined),
   );
-  const cell = (xs: Array<number | undefined>, digits: number): string => {
-    const known = xs.filter((x): x is number => x !== undefined);
-    if (known.length === 0) return '—';
-    const range = minMax(known)
+  const cell = (xs: readonly number[], digits: number): string => {
+    if (xs.length === 0) return '—';
+    const range = minMax(xs)
       .map((x) => fmt(x, digits))
       .join('–');
-    return `${fmt(median(known), digits)} (${range})`;
+    return `${fmt(median(xs), digits)} (${range})`;
   };
   const rows = metrics.map(({ key, label, digits }) => {
-    const values = (which: 'base' | 'head'): Array<number | undefined> =>
-      runs[which].map((f) => (f[key] === undefined ? undefined : Number(f[key])));
-    const known = (which: 'base' | 'head'): number[] =>
-      values(which).filter((x): x is number => x !== undefined);
-    const ratio =
-      known('base').length && known('head').length
-        ? (median(known('head')) / median(known('base'))).toFixed(2)
-        : '—';
-    return `| ${label} | ${cell(values('base'), digits)} | ${cell(values('head'), digits)} | ${ratio} |`;
+    // The samples of one side that measured this figure.
+    const [b, h] = (['base', 'head'] as const).map((which) =>
+      runs[which].flatMap((f) => (f[key] === undefined ? [] : [Number(f[key])])),
+    ) as [number[], number[]];
+    const ratio = b.length && h.length ? (median(h) / median(b)).toFixed(2) : '—';
+    return `| ${label} | ${cell(b, digits)} | ${cell(h, digits)} | ${ratio} |`;
   });
   const raw = (which: 'base' | 'head'): string[] =>
     runs[which].map(

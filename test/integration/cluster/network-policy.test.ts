@@ -47,28 +47,48 @@ const POD_SELECTOR = 'app.kubernetes.io/name=maaslab-operator,app.kubernetes.io/
 /** How long a client waits for a connection before calling it dropped. */
 const CONNECT_TIMEOUT_MS = 3000;
 
+/** How long one `kubectl exec` of the probe may take before it counts as hung (the probe itself ends in ~3 s). */
+const EXEC_TIMEOUT_MS = 30_000;
+/** How many hung execs in a row one probe tolerates before it fails. */
+const EXEC_ATTEMPTS = 3;
+
 /**
  * The client's probe, run with `node -e` in a client pod: `tcp HOST PORT` connects; `udp HOST PORT` sends two datagrams;
- * `http|https HOST PORT PATH` also sends a GET (with stdin's token as the bearer when given)
- * and reports the status. Prints one of: `status NNN`, `connected`, `refused`, `timeout`,
- * or the error code.
+ * `http|https HOST PORT PATH [token]` also sends a GET (with the bearer token read from stdin
+ * when the fifth argument says so) and reports the status. Prints one of: `status NNN`,
+ * `connected`, `refused`, `timeout`, or the error code.
+ *
+ * Stdin is read only when a token is sent, and then without blocking the event loop: a
+ * synchronous read of fd 0 waits for an end of stdin that an exec stream may never deliver,
+ * and that wait stopped the probe's own timer (two CI runs hung in kubectl exec that way).
+ * Without a token the exec has no stdin at all. A token that never arrives ends the probe as
+ * `no token`, never as the `timeout` a dropped packet gives.
  */
 const PROBE = `
-const [mode, host, port, path] = process.argv.slice(1);
-const token = require('node:fs').readFileSync(0, 'utf8').trim();
+const [mode, host, port, path, wantsToken] = process.argv.slice(1);
 const done = (s) => { console.log(s); process.exit(0); };
 const failed = (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : e.code || String(e));
-setTimeout(() => done('timeout'), ${CONNECT_TIMEOUT_MS});
-if (mode === 'tcp') {
-  require('node:net').connect(Number(port), host, () => done('connected')).on('error', failed);
-} else if (mode === 'udp') {
-  // A connected UDP socket reports the pod's ICMP port unreachable as ECONNREFUSED.
-  const s = require('node:dgram').createSocket('udp4').on('error', failed);
-  s.connect(Number(port), host, () => { s.send('x'); setTimeout(() => s.send('x'), 300); });
+const connect = (token) => {
+  setTimeout(() => done('timeout'), ${CONNECT_TIMEOUT_MS});
+  if (mode === 'tcp') {
+    require('node:net').connect(Number(port), host, () => done('connected')).on('error', failed);
+  } else if (mode === 'udp') {
+    // A connected UDP socket reports the pod's ICMP port unreachable as ECONNREFUSED.
+    const s = require('node:dgram').createSocket('udp4').on('error', failed);
+    s.connect(Number(port), host, () => { s.send('x'); setTimeout(() => s.send('x'), 300); });
+  } else {
+    const headers = token ? { authorization: 'Bearer ' + token } : {};
+    require('node:' + mode).get({ host, port: Number(port), path, headers, rejectUnauthorized: false },
+      (res) => { res.resume(); done('status ' + res.statusCode); }).on('error', failed);
+  }
+};
+if (wantsToken === 'token') {
+  const noToken = setTimeout(() => done('no token'), 10000);
+  let token = '';
+  process.stdin.setEncoding('utf8').on('data', (d) => { token += d; })
+    .on('end', () => { clearTimeout(noToken); connect(token.trim()); });
 } else {
-  const headers = token ? { authorization: 'Bearer ' + token } : {};
-  require('node:' + mode).get({ host, port: Number(port), path, headers, rejectUnauthorized: false },
-    (res) => { res.resume(); done('status ' + res.statusCode); }).on('error', failed);
+  connect('');
 }`;
 
 /** A manifest of deploy/base, as far as this file edits it. */
@@ -86,15 +106,20 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
   let clusterScoped: Manifest[] = [];
   let reader: TestServiceAccount | undefined;
   const core = (): CoreV1Api => controlPlane().kubeConfig().makeApiClient(CoreV1Api);
-  const kubectl = async (args: readonly string[], stdin = ''): Promise<string> =>
+  /** kubectl with `stdin` on its standard input; killed (and failed) after `timeoutMs` when given. */
+  const kubectl = async (args: readonly string[], stdin = '', timeoutMs = 0): Promise<string> =>
     new Promise((resolve, reject) => {
       const child = execFile(
         kubectlPath(),
         ['--kubeconfig', controlPlane().adminKubeconfig, ...args],
-        { maxBuffer: 16 << 20 },
+        { maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' },
         (err, stdout, stderr) =>
           err
-            ? reject(new Error(`kubectl ${args[0]}: ${stderr}`, { cause: err }))
+            ? reject(
+                err.killed
+                  ? new KubectlHung(`kubectl ${args[0]}: no answer in ${timeoutMs} ms, killed`)
+                  : new Error(`kubectl ${args[0]}: ${stderr}`, { cause: err }),
+              )
             : resolve(stdout),
       );
       child.stdin!.end(stdin);
@@ -104,34 +129,44 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
       ['apply', '--server-side', '--force-conflicts', '-f', '-'],
       docs.map((d) => stringify(d)).join('---\n'),
     );
-  /** From the client pod in `ns`: how a connection to the operator pod ends. */
+  /**
+   * From the client pod in `ns`: how a connection to the operator pod ends. An exec that hangs
+   * (the probe inside ends by itself within seconds, so a hang is the exec stream's, not the
+   * network's) is killed and run again, and said in the output; the probe's answer is what
+   * the tests assert, never how kubectl got it.
+   */
   const probe = async (
     ns: string,
     mode: 'tcp' | 'udp' | 'http' | 'https',
     port: number,
     path = '/',
     token = '',
-  ): Promise<string> =>
-    (
-      await kubectl(
-        [
-          'exec',
-          '-i',
-          '-n',
-          ns,
-          'client',
-          '--',
-          'node',
-          '-e',
-          PROBE,
-          mode,
-          operatorIP,
-          String(port),
-          path,
-        ],
-        token,
-      )
-    ).trim();
+  ): Promise<string> => {
+    const args = [
+      'exec',
+      ...(token ? ['-i'] : []),
+      '-n',
+      ns,
+      'client',
+      '--',
+      'node',
+      '-e',
+      PROBE,
+      mode,
+      operatorIP,
+      String(port),
+      path,
+      ...(token ? ['token'] : []),
+    ];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await kubectl(args, token, EXEC_TIMEOUT_MS)).trim();
+      } catch (err) {
+        if (!(err instanceof KubectlHung) || attempt >= EXEC_ATTEMPTS) throw err;
+        console.log(`      probe ${mode} ${port} from ${ns}: ${err.message}; again`);
+      }
+    }
+  };
   const metricsFrom = (ns: string, token = ''): Promise<string> =>
     probe(ns, 'https', 8080, '/metrics', token);
   const prometheuses: NetnsPrometheus[] = [];
@@ -426,6 +461,9 @@ describe('a real single-node cluster: deploy/base/network-policy enforced (kube-
     expect(await probe(otherNs, 'tcp', 9443)).to.equal('refused');
   });
 });
+
+/** A kubectl that did not end within its time limit. */
+class KubectlHung extends Error {}
 
 function isReady(p: V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;

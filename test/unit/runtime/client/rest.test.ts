@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -214,49 +215,22 @@ describe('runtime/rest over TLS', () => {
     this.timeout(30_000);
     const dir = mkdtempSync(join(tmpdir(), 'maaslab-rest-tls-'));
     try {
-      // A throw-away self-signed certificate for 127.0.0.1.
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-      const cert = readFileSync(join(dir, 'cert.pem'));
+      const { cert, key } = selfSignedCert(dir);
       let handshakes = 0;
-      const server = createHttpsServer(
-        { key: readFileSync(join(dir, 'key.pem')), cert },
-        (req, res) => {
-          req.resume();
-          req.on('end', () =>
-            req.url === '/api/v1'
-              ? json(res, 200, {
-                  kind: 'APIResourceList',
-                  groupVersion: 'v1',
-                  resources: [
-                    { name: 'namespaces', namespaced: false, kind: 'Namespace', verbs: [] },
-                  ],
-                })
-              : json(res, 200, { kind: 'Namespace', metadata: { name: 'n' } }),
-          );
-        },
-      );
+      const server = createHttpsServer({ key, cert }, (req, res) => {
+        req.resume();
+        req.on('end', () =>
+          req.url === '/api/v1'
+            ? json(res, 200, {
+                kind: 'APIResourceList',
+                groupVersion: 'v1',
+                resources: [
+                  { name: 'namespaces', namespaced: false, kind: 'Namespace', verbs: [] },
+                ],
+              })
+            : json(res, 200, { kind: 'Namespace', metadata: { name: 'n' } }),
+        );
+      });
       server.on('secureConnection', () => void handshakes++);
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
@@ -279,4 +253,85 @@ describe('runtime/rest over TLS', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('presents the client certificate on each of several connections opened at once', async function () {
+    this.timeout(30_000);
+    const dir = mkdtempSync(join(tmpdir(), 'maaslab-rest-mtls-'));
+    try {
+      // The certificate is the server's, the client's and the CA of both.
+      const { cert, key } = selfSignedCert(dir);
+      const subjects: string[] = [];
+      /** Once set, answers wait until this many requests are in: that many need as many connections. */
+      let gate = 0;
+      const server = createHttpsServer(
+        { key, cert, ca: cert, requestCert: true, rejectUnauthorized: true },
+        (req, res) => {
+          subjects.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
+          req.resume();
+          const answer = (): void => json(res, 200, { kind: 'Namespace', metadata: { name: 'n' } });
+          if (req.url === '/api/v1') {
+            json(res, 200, {
+              kind: 'APIResourceList',
+              groupVersion: 'v1',
+              resources: [{ name: 'namespaces', namespaced: false, kind: 'Namespace', verbs: [] }],
+            });
+          } else {
+            held.push(answer);
+            if (held.length >= gate) for (const waiting of held.splice(0)) waiting();
+          }
+        },
+      );
+      const held: (() => void)[] = [];
+      let handshakes = 0;
+      server.on('secureConnection', () => void handshakes++);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const rest = createRestClient({
+          server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          caData: cert.toString(),
+          clientCertificateData: cert.toString(),
+          clientKeyData: key.toString(),
+        });
+        const ref = { apiVersion: 'v1', kind: 'Namespace', name: 'n' };
+        await rest.request({ method: 'GET', ref });
+        gate = 4;
+        await Promise.all([1, 2, 3, 4].map(() => rest.request({ method: 'GET', ref })));
+        expect(handshakes).to.equal(4);
+        expect(subjects).to.have.length(6);
+        expect(new Set(subjects)).to.deep.equal(new Set(['127.0.0.1']));
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** A throw-away self-signed P-256 certificate for 127.0.0.1, written into `dir`. */
+function selfSignedCert(dir: string): { cert: Buffer; key: Buffer } {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+}

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -216,7 +216,6 @@ describe('runtime/rest over TLS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'maaslab-rest-tls-'));
     try {
       const { cert, key } = selfSignedCert(dir);
-      let handshakes = 0;
       const server = createHttpsServer({ key, cert }, (req, res) => {
         req.resume();
         req.on('end', () =>
@@ -231,20 +230,15 @@ describe('runtime/rest over TLS', () => {
             : json(res, 200, { kind: 'Namespace', metadata: { name: 'n' } }),
         );
       });
-      server.on('secureConnection', () => void handshakes++);
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { url, handshakes } = await listenCountingHandshakes(server);
       try {
-        const rest = createRestClient({
-          server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          caData: cert.toString(),
-          token: 't',
-        });
+        const rest = createRestClient({ server: url, caData: cert.toString(), token: 't' });
         // The first request also asks for discovery (/api/v1), on the same connection.
         const ref = { apiVersion: 'v1', kind: 'Namespace', name: 'n' };
         for (let i = 0; i < 20; i++) await rest.request({ method: 'GET', ref });
         // One keep-alive Agent: discovery and all 20 requests share a connection.
         // client-node made a handshake per request (21).
-        expect(handshakes).to.equal(1);
+        expect(handshakes()).to.equal(1);
       } finally {
         server.closeAllConnections();
         await new Promise((r) => server.close(r));
@@ -281,12 +275,10 @@ describe('runtime/rest over TLS', () => {
         },
       );
       const held: (() => void)[] = [];
-      let handshakes = 0;
-      server.on('secureConnection', () => void handshakes++);
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { url, handshakes } = await listenCountingHandshakes(server);
       try {
         const rest = createRestClient({
-          server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          server: url,
           caData: cert.toString(),
           clientCertificateData: cert.toString(),
           clientKeyData: key.toString(),
@@ -295,7 +287,7 @@ describe('runtime/rest over TLS', () => {
         await rest.request({ method: 'GET', ref });
         gate = 4;
         await Promise.all([1, 2, 3, 4].map(() => rest.request({ method: 'GET', ref })));
-        expect(handshakes).to.equal(4);
+        expect(handshakes()).to.equal(4);
         expect(subjects).to.have.length(6);
         expect(new Set(subjects)).to.deep.equal(new Set(['127.0.0.1']));
       } finally {
@@ -334,4 +326,17 @@ function selfSignedCert(dir: string): { cert: Buffer; key: Buffer } {
     { stdio: 'ignore' },
   );
   return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+}
+
+/** Starts `server` on a free loopback port: its URL, and how many TLS handshakes it has done. */
+async function listenCountingHandshakes(
+  server: HttpsServer,
+): Promise<{ url: string; handshakes: () => number }> {
+  let handshakes = 0;
+  server.on('secureConnection', () => void handshakes++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    handshakes: () => handshakes,
+  };
 }

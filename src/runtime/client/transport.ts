@@ -132,7 +132,8 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
       keepAlive: true,
       // One TLS context for all of the Agent's connections. Given ca, cert and key instead,
       // every new connection parses them into a context of its own: a build of 1000 nodes
-      // opened 127 connections, each paying that parse (bench/RESULTS.md, section 2).
+      // opens about 130 connections, each of which paid that parse and kept that context
+      // (bench/RESULTS.md, section 2b and the closing note of 2026-12-07 15:20).
       ...(secure && {
         secureContext: createSecureContext({
           ca: config.caData,

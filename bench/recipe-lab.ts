@@ -164,16 +164,25 @@ async function wayC(b: Bench): Promise<number> {
  * and the three domains defined, then the three domains started at once when the network is
  * active. Done when libvirt's lifecycle events say all three Started: a watch, as D's.
  */
-async function wayE(b: Bench): Promise<number> {
+async function wayE(b: Bench, timeline: TimelineEntry[] = []): Promise<number> {
   if (!b.operatorXml) throw new Error("E needs the operator's XML (captured in D's warm-up)");
   const { network: networkXml, domains: xmls } = b.operatorXml;
-  const started = E_NODES.map(
-    (name) => new Promise<void>((resolve) => void b.started.set(name, resolve)),
-  );
   const t0 = performance.now();
+  const mark = (what: string): void => void timeline.push({ ms: performance.now() - t0, what });
+  const started = E_NODES.map(
+    (name) =>
+      new Promise<void>(
+        (resolve) =>
+          void b.started.set(name, () => {
+            mark(`libvirt: domain ${name} Started`);
+            resolve();
+          }),
+      ),
+  );
   const network = (async () => {
     using net = await b.conn.networkDefineXMLFlags(networkXml);
     await net.create();
+    mark('virNetworkCreate returned');
   })();
   const defined = E_NODES.map(async (name, i) => {
     using pool = await b.conn.storagePoolLookupByName(POOL);
@@ -182,13 +191,17 @@ async function wayE(b: Bench): Promise<number> {
         `<target><format type='qcow2'/></target></volume>`,
     );
     void vol;
-    return b.conn.domainDefineXMLFlags(xmls[i]!);
+    const dom = await b.conn.domainDefineXMLFlags(xmls[i]!);
+    mark(`${name} defined`);
+    return dom;
   });
   await network;
   await Promise.all(
-    defined.map(async (d) => {
+    defined.map(async (d, i) => {
       using dom = await d;
+      mark(`virDomainCreateWithFlags ${E_NODES[i]} called`);
       await dom.createWithFlags();
+      mark(`virDomainCreateWithFlags ${E_NODES[i]} returned`);
     }),
   );
   await Promise.all(started);
@@ -320,6 +333,7 @@ async function main(): Promise<void> {
   const manifest = await labManifest(b);
   let lastD: LastD | undefined;
   let lastF: LastD | undefined;
+  let lastE: TimelineEntry[] = [];
   try {
     say('Warm-up (not counted): one run of each way…');
     await wayA(b);
@@ -358,7 +372,8 @@ async function main(): Promise<void> {
           else lastF = last;
           await cleanLab(b);
         } else if (way === 'E') {
-          times.E.push(await wayE(b));
+          lastE = [];
+          times.E.push(await wayE(b, lastE));
           await cleanE(b);
         } else {
           times[way].push(await { A: wayA, B: wayB, C: wayC }[way](b));
@@ -377,18 +392,23 @@ async function main(): Promise<void> {
     if (!process.env.MAASLAB_KEEP_BENCH) await rm(scratch, { recursive: true, force: true });
     else say(`scratch kept in ${scratch}`);
   }
-  report(times, roundLoad, loadBefore, lastD, lastF, accel, b.cpuFallback);
+  report(times, roundLoad, loadBefore, { D: lastD, F: lastF, E: lastE }, accel, b.cpuFallback);
 }
 
 function report(
   times: Record<Way, number[]>,
   roundLoad: readonly string[],
   loadBefore: string,
-  lastD: LastD | undefined,
-  lastF: LastD | undefined,
+  last: {
+    readonly D: LastD | undefined;
+    readonly F: LastD | undefined;
+    /** The last E run's own timeline. */
+    readonly E: readonly TimelineEntry[];
+  },
   accel: Accel,
   cpuFallback: boolean,
 ): void {
+  const { D: lastD, F: lastF, E: lastE } = last;
   const virtType = accel === 'kvm' ? 'kvm' : 'qemu';
   const accelText =
     accel === 'kvm'
@@ -514,6 +534,10 @@ function report(
     'Where the last F run went (ms after the apply request was sent):',
     '',
     ...(lastF?.timeline ?? []).map((e) => `- ${e.ms.toFixed(0)} ms: ${e.what}`),
+    '',
+    "Where the last E run went (ms after its first call; libvirt's events as D's watch sees them):",
+    '',
+    ...lastE.map((e) => `- ${e.ms.toFixed(0)} ms: ${e.what}`),
     '',
     'Raw numbers (s):',
     '',

@@ -128,27 +128,25 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
     // on the old Agent's sockets (watches) run on until they end; its idle sockets are never
     // used again and close when the server drops them.
     agentCert = cert?.cert;
+    if (!secure) {
+      agent = new http.Agent({ keepAlive: true });
+      return agent;
+    }
     const tls: AgentOptions = {
       keepAlive: true,
       // One TLS context for all of the Agent's connections. Given ca, cert and key instead,
       // every new connection parses them into a context of its own: a build of 1000 nodes
       // opens about 130 connections, each of which paid that parse and kept that context
       // (bench/RESULTS.md, section 2b and the closing note of 2026-12-07 15:20).
-      ...(secure && {
-        secureContext: createSecureContext({
-          ca: config.caData,
-          cert: cert?.cert ?? config.clientCertificateData,
-          key: cert?.key ?? config.clientKeyData,
-        }),
+      secureContext: createSecureContext({
+        ca: config.caData,
+        cert: cert?.cert ?? config.clientCertificateData,
+        key: cert?.key ?? config.clientKeyData,
       }),
       rejectUnauthorized: config.insecureSkipTlsVerify !== true,
       ...(config.tlsServerName && { servername: config.tlsServerName }),
     };
-    if (secure) {
-      agent = proxy ? new TunnelAgent(tls, proxy, opts.connectTimeoutMs) : new HttpsAgent(tls);
-    } else {
-      agent = new http.Agent({ keepAlive: true });
-    }
+    agent = proxy ? new TunnelAgent(tls, proxy, opts.connectTimeoutMs) : new HttpsAgent(tls);
     return agent;
   };
   const send = secure ? httpsRequest : http.request;

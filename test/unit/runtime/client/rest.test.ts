@@ -210,6 +210,15 @@ describe('runtime/rest instrumentRestClient', () => {
   });
 });
 
+/** /api/v1's discovery document, with the one resource the TLS tests ask for. */
+const CORE_DISCOVERY = {
+  kind: 'APIResourceList',
+  groupVersion: 'v1',
+  resources: [{ name: 'namespaces', namespaced: false, kind: 'Namespace', verbs: [] }],
+};
+/** What the TLS tests' server answers for namespace n. */
+const NAMESPACE_N = { kind: 'Namespace', metadata: { name: 'n' } };
+
 describe('runtime/rest over TLS', () => {
   it('reuses one TLS connection across requests', async function () {
     this.timeout(30_000);
@@ -219,15 +228,7 @@ describe('runtime/rest over TLS', () => {
       const server = createHttpsServer({ key, cert }, (req, res) => {
         req.resume();
         req.on('end', () =>
-          req.url === '/api/v1'
-            ? json(res, 200, {
-                kind: 'APIResourceList',
-                groupVersion: 'v1',
-                resources: [
-                  { name: 'namespaces', namespaced: false, kind: 'Namespace', verbs: [] },
-                ],
-              })
-            : json(res, 200, { kind: 'Namespace', metadata: { name: 'n' } }),
+          req.url === '/api/v1' ? json(res, 200, CORE_DISCOVERY) : json(res, 200, NAMESPACE_N),
         );
       });
       const { url, handshakes } = await listenCountingHandshakes(server);
@@ -261,13 +262,9 @@ describe('runtime/rest over TLS', () => {
         (req, res) => {
           subjects.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
           req.resume();
-          const answer = (): void => json(res, 200, { kind: 'Namespace', metadata: { name: 'n' } });
+          const answer = (): void => json(res, 200, NAMESPACE_N);
           if (req.url === '/api/v1') {
-            json(res, 200, {
-              kind: 'APIResourceList',
-              groupVersion: 'v1',
-              resources: [{ name: 'namespaces', namespaced: false, kind: 'Namespace', verbs: [] }],
-            });
+            json(res, 200, CORE_DISCOVERY);
           } else {
             held.push(answer);
             if (held.length >= gate) for (const waiting of held.splice(0)) waiting();

@@ -23,7 +23,7 @@ import {
   type Result,
 } from '../../runtime/index.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
-import { patchStatusOnce } from '../common/status-patch.js';
+import { patchStatusOnce, reportBase, requestNaming } from '../common/status-patch.js';
 import {
   type LabMetrics,
   noopLabMetrics,
@@ -127,9 +127,10 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
 
   /** Step 4: one status patch, unless only progress changed lately; see above. */
   async function report(pass: LabPass, failed: PassFailure): Promise<Result> {
-    const { scope, desired, found, signal } = pass;
-    const { lab } = scope;
+    const { desired, found, signal } = pass;
     if (failed && failed.error !== found.failure) return {};
+    const lab = reportBase(pass.scope.lab, caches.labs.get(requestNaming(pass.scope.lab)));
+    const scope = { ...pass.scope, lab };
     const succeeded = failed === undefined;
     const now = clock.now();
     const status = labReport(scope, desired, found, { now, succeeded });

@@ -328,9 +328,11 @@ export const normalPhases: ReadonlyArray<Phase<NodePass>> = [
   respectHold,
   waitForNetworksAndSource,
   observeLibvirt,
-  acting(confirmNetworksInLibvirt),
   checkOwnership,
   acting(ensureDefinition),
+  // Last before the power step: a network that started while this pass made the volumes
+  // and the definition lets the domain start in this pass, not in the next one.
+  acting(confirmNetworksInLibvirt),
   acting(power),
   acting(observeAfterPower),
   serveBmc,

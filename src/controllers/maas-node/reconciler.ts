@@ -39,7 +39,7 @@ import type { BmcHooks, BmcService } from '../../bmc/service.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
-import { patchStatusOnce } from '../common/status-patch.js';
+import { patchStatusOnce, reportBase, requestNaming } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { createNodeMemory, type NodeMemory } from './memory.js';
@@ -142,9 +142,10 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     if (pass.unreported) return;
     if (failed && failed.error !== found.failure) return;
     const succeeded = failed === undefined || isTerminalError(failed.error);
-    const status = nodeStatus(scope, found, { now: clock.now(), succeeded });
+    const node = reportBase(scope.node, caches.nodes.get(requestNaming(scope.node)));
+    const status = nodeStatus({ ...scope, node }, found, { now: clock.now(), succeeded });
     // Any failed pass is retried, terminal verdicts included: its own error stands.
-    await patchStatusOnce(() => client.patchStatus(scope.node, status, signal), {
+    await patchStatusOnce(() => client.patchStatus(node, status, signal), {
       rethrow: !failed,
       log: pass.log,
       controller: MaasNodeControllerName,
@@ -280,7 +281,8 @@ const requestOf = (key: string): Request => {
 /**
  * What the BMC service does when a client acts: a merge patch of status.bmc (lastAction,
  * bootOverride), unlocked because it names only fields the reconciler carries over (a pass
- * racing it gets a 409 on its own locked write and observes again), then a wake-up.
+ * racing it writes its report against this newer copy, carrying them over, see reportBase),
+ * then a wake-up: the next pass acts on them.
  */
 function bmcHooks(manager: Manager, enqueue: (req: Request) => void): BmcHooks {
   const patch = async (key: string, bmc: object): Promise<void> => {

@@ -29,7 +29,7 @@ import {
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
-import { patchStatusOnce } from '../common/status-patch.js';
+import { patchStatusOnce, reportBase, requestNaming } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { normalPhases } from './normal.js';
@@ -126,8 +126,9 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
     if (pass.unreported) return;
     if (failed && failed.error !== found.failure) return;
     const succeeded = failed === undefined || isTerminalError(failed.error);
-    const status = networkStatus(scope, found, { now: clock.now(), succeeded });
-    await patchStatusOnce(() => client.patchStatus(scope.vnet, status, signal), {
+    const vnet = reportBase(scope.vnet, caches.networks.get(requestNaming(scope.vnet)));
+    const status = networkStatus({ ...scope, vnet }, found, { now: clock.now(), succeeded });
+    await patchStatusOnce(() => client.patchStatus(vnet, status, signal), {
       rethrow: succeeded,
       log: pass.log,
       controller: VirtNetworkControllerName,

@@ -107,6 +107,34 @@ describe('controllers/maas-lab report (one per pass)', () => {
     expect(labs.get(key)?.status?.observedGeneration).to.equal(1);
   });
 
+  it('is locked to the newer copy that reached the cache during the pass when only its status changed', async () => {
+    const locks = (change: Partial<MaasLab['metadata']>) => async (): Promise<unknown[]> => {
+      labs = store(lab({ resourceVersion: '1' }));
+      const seen: unknown[] = [];
+      const base = options();
+      const client: MaasLabReconcilerOptions['client'] = {
+        ...base.client,
+        apply: async (obj, ...rest) => {
+          // The watch event of the previous pass's report arrives while this pass applies.
+          const cur = labs.get(key) as MaasLab;
+          const metadata = { ...cur.metadata, resourceVersion: '101', ...change };
+          labs.put({ ...cur, metadata, status: { printableStatus: 'Provisioning' } });
+          return base.client.apply(obj, ...rest);
+        },
+        patchStatus: async (obj, status, sig) => {
+          seen.push(obj.metadata?.resourceVersion);
+          return base.client.patchStatus(obj, status, sig);
+        },
+      };
+      await createMaasLabReconciler({ ...base, client }).reconcile(key, signal);
+      return seen;
+    };
+    expect(await locks({})()).to.deep.equal(['101']);
+    // A label (or spec, annotation, finalizer) changed too: the pass's own copy's lock (409).
+    expect(await locks({ labels: { team: 'b' } })()).to.deep.equal(['1']);
+    expect(await locks({ generation: 2 })()).to.deep.equal(['1']);
+  });
+
   it('a lab being deleted: Terminating, no child written, observedGeneration advanced', async () => {
     labs = store(lab({ deletionTimestamp: new Date('2026-01-02T00:00:00Z') }));
     await createMaasLabReconciler(options()).reconcile(key, signal);

@@ -20,7 +20,7 @@ import { desiredNetwork, networkOwner } from '../../../../src/controllers/virt-n
 import { NetworkEventLifecycleType } from '../../../../src/libvirt/constants.js';
 import { buildDomainXml } from '../../../../src/libvirt/xml/index.js';
 import { CLEANUP_FINALIZER } from '../../../../src/runtime/controller/objects.js';
-import { isTerminalError } from '../../../../src/runtime/controller/reconcile.js';
+import { ConflictError, isTerminalError } from '../../../../src/runtime/controller/reconcile.js';
 import { createFakeClock } from '../../../fakes/clock.js';
 import { createFakeHypervisor, type FakeHypervisor } from '../../../fakes/hypervisor.js';
 import { node } from '../fixtures.js';
@@ -29,6 +29,7 @@ import {
   fakeClient,
   hypervisorResource,
   key,
+  readyCondition,
   readyNetwork,
   signal,
   store,
@@ -169,6 +170,126 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     const n = nodes.get(key('n1'));
     expect(n?.status?.printableStatus).to.equal('Running');
     expect(cond(n, 'Ready')).to.include({ status: 'True', reason: 'Reconciled' });
+  });
+
+  it('starts in the pass that defined it when its network started while the definition was made', async () => {
+    const pending = { ...readyNetwork('maas'), status: {} };
+    networks = store(pending);
+    const memory = createNodeMemory();
+    // libvirt starts the network (and says so) while this pass defines the domain.
+    const startsDuringDefine = new Proxy(hv, {
+      get(target, prop, receiver) {
+        if (prop === 'defineDomain') {
+          return async (...args: Parameters<FakeHypervisor['defineDomain']>) => {
+            const defined = await target.defineDomain(...args);
+            await startInLibvirt(pending);
+            memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
+            return defined;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const r = createMaasNodeReconciler({
+      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+      hypervisorFor: () => startsDuringDefine,
+      client: fakeClient(nodes),
+      annotate: async () => undefined,
+      events: { record: () => undefined },
+      clock,
+      memory,
+    });
+    nodes.put(withFinalizer(node('n1', spec)));
+    hv.resetRecording();
+    await r.reconcile(key('n1'), signal);
+    // One pass: define, then look at the network libvirt said started, then start.
+    const verbs = hv.calls.map((c) => c.verb);
+    expect(verbs.indexOf('defineDomain')).to.be.lessThan(verbs.indexOf('observeNetwork'));
+    expect(hv.mutations.filter((m) => m.startsWith('virDomain'))).to.deep.equal([
+      'virDomainDefineXMLFlags',
+      'virDomainCreateWithFlags',
+    ]);
+    const n = nodes.get(key('n1'));
+    expect(n?.status?.printableStatus).to.equal('Running');
+    expect(cond(n, 'Ready')).to.include({ status: 'True', reason: 'Reconciled' });
+  });
+
+  describe('the report of a pass that read the cache before its last report came back', () => {
+    /** Status writes locked to a resourceVersion, as the API server does; the versions written. */
+    const lockingClient = () => {
+      const written: Array<string | undefined> = [];
+      const client: ReturnType<typeof fakeClient<MaasNode>> = {
+        ...fakeClient(nodes),
+        patchStatus: async (obj, status) => {
+          const cur = nodes.get(key(obj.metadata?.name ?? ''))!;
+          if (obj.metadata?.resourceVersion !== cur.metadata?.resourceVersion) {
+            throw new ConflictError(`status of ${obj.metadata?.name} not written (409)`);
+          }
+          written.push(obj.metadata?.resourceVersion);
+          const metadata = { ...cur.metadata, resourceVersion: '102' };
+          nodes.put({ ...cur, metadata, status: status as MaasNode['status'] });
+          return { changed: true, object: obj };
+        },
+      };
+      return { client, written };
+    };
+    /**
+     * n1 read at resourceVersion 1 with no status; while the pass looks at libvirt, the watch
+     * event of its previous report (resourceVersion 101, `change` on top) reaches the cache.
+     */
+    const passBehindItsReport = (change: Partial<NonNullable<MaasNode['metadata']>>) => {
+      const read = withFinalizer(node('n1', spec));
+      nodes.put({ ...read, metadata: { ...read.metadata, resourceVersion: '1' } });
+      const reported: MaasNode = {
+        ...read,
+        metadata: { ...read.metadata, resourceVersion: '101', ...change },
+        status: { printableStatus: 'Running', conditions: readyCondition },
+      };
+      const eventArrives = new Proxy(hv, {
+        get(target, prop, receiver) {
+          if (prop === 'observeDomain') {
+            return (...args: Parameters<FakeHypervisor['observeDomain']>) => {
+              nodes.put(reported);
+              return target.observeDomain(...args);
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const { client, written } = lockingClient();
+      const r = createMaasNodeReconciler({
+        caches: { nodes, networks, hypervisors: store(hypervisorResource) },
+        hypervisorFor: () => eventArrives,
+        client,
+        annotate: async () => undefined,
+        events: { record: () => undefined },
+        clock,
+      });
+      return { run: () => r.reconcile(key('n1'), signal), written };
+    };
+
+    it('is computed against, and locked to, the newer copy when only its status changed', async () => {
+      const { run, written } = passBehindItsReport({});
+      await run();
+      expect(written).to.deep.equal(['101']);
+      const n = nodes.get(key('n1'));
+      expect(n?.status?.printableStatus).to.equal('Running');
+      // Ready stayed True: the condition keeps the newer copy's transition time.
+      expect(cond(n, 'Ready')).to.include({
+        status: 'True',
+        lastTransitionTime: readyCondition[0]?.lastTransitionTime,
+      });
+    });
+
+    it('keeps the lock of what the pass read when more than status changed: 409, observe again', async () => {
+      const { run, written } = passBehindItsReport({ annotations: { 'example.com/note': 'new' } });
+      let thrown: unknown;
+      await run().catch((err: unknown) => (thrown = err));
+      expect(thrown).to.be.instanceOf(ConflictError);
+      expect(written).to.deep.equal([]);
+    });
   });
 
   it('keeps waiting when the started network of its name is not what the VirtNetwork asks for', async () => {

@@ -95,6 +95,44 @@ describe('controllers/virt-network report (one per pass)', () => {
     expect(v?.status?.observedGeneration).to.equal(1);
   });
 
+  it('is locked to the newer copy that reached the cache during the pass when only its status changed', async () => {
+    const locks = async (change: Partial<NonNullable<VirtNetwork['metadata']>>) => {
+      const read = isolated();
+      networks = store({ ...read, metadata: { ...read.metadata, resourceVersion: '1' } });
+      const seen: unknown[] = [];
+      // The watch event of the previous pass's report arrives while this pass starts the network.
+      const eventArrives = new Proxy(hv, {
+        get(target, prop, receiver) {
+          if (prop === 'ensureNetwork') {
+            return (...args: Parameters<FakeHypervisor['ensureNetwork']>) => {
+              const cur = networks.get(key('maas'))!;
+              const metadata = { ...cur.metadata, resourceVersion: '101', ...change };
+              networks.put({ ...cur, metadata, status: { observedGeneration: 1 } });
+              return target.ensureNetwork(...args);
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const base = options();
+      await createVirtNetworkReconciler({
+        ...base,
+        hypervisorFor: () => eventArrives,
+        client: {
+          ...base.client,
+          patchStatus: async (obj, status, sig) => {
+            seen.push(obj.metadata?.resourceVersion);
+            return base.client.patchStatus(obj, status, sig);
+          },
+        },
+      }).reconcile(key('maas'), signal);
+      return seen;
+    };
+    expect(await locks({})).to.deep.equal(['101']);
+    expect(await locks({ annotations: { 'example.com/note': 'x' } })).to.deep.equal(['1']);
+  });
+
   it('a missing Hypervisor: Stalled with its name, once, and no libvirt call', async () => {
     hypervisors = store<HypervisorResource>();
     const result = await createVirtNetworkReconciler(options()).reconcile(key('maas'), signal);

@@ -21,6 +21,9 @@ import type { NodePass } from './pass.js';
 import { STARTED_ONCE_ANNOTATION } from './scope.js';
 import { definedProps } from '../../util/defined-props.js';
 
+/** The lifecycle events of a start, in the order libvirt sends them. */
+const STARTS: readonly DomainEventType[] = [DomainEventType.Resumed, DomainEventType.Started];
+
 /** What each power action is called in events. */
 const powerEvent: Readonly<Record<Exclude<PowerAction, 'none'>, [reason: string, note: string]>> = {
   start: [NodeEventReason.Started, 'started the domain'],
@@ -86,22 +89,20 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
     return undefined;
   }
   // The events of our own start, destroy and power-cycle wake no pass: this one reads after.
+  // QEMU starts a domain paused and resumes it, so Resumed comes just before Started (the
+  // test driver sends Started alone; see OwnEvents.consume).
   const own = <T extends { readonly changed: boolean }>(
     events: readonly DomainEventType[],
     call: () => Promise<T>,
   ): Promise<T> => withOwnEvents(deps.ownEvents, node.spec.hypervisor, domainName, events, call);
   switch (action) {
     case 'start': {
-      const { changed } = await own([DomainEventType.Started], () =>
-        verbs.start(domainName, owner, lookups),
-      );
+      const { changed } = await own(STARTS, () => verbs.start(domainName, owner, lookups));
       if (changed && !created) pass.startedAsRead = domain;
       break;
     }
     case 'restore':
-      await own([DomainEventType.Started], () =>
-        verbs.startFromManagedSave(domainName, owner, lookups),
-      );
+      await own(STARTS, () => verbs.startFromManagedSave(domainName, owner, lookups));
       break;
     case 'shutdown':
       await verbs.shutdown(domainName, owner, lookups);
@@ -121,7 +122,7 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
       });
       break;
     case 'reboot':
-      await own([DomainEventType.Stopped, DomainEventType.Started], () =>
+      await own([DomainEventType.Stopped, ...STARTS], () =>
         verbs.reboot(domainName, owner, undefined, lookups),
       );
       putInForce();

@@ -20,11 +20,30 @@ describe('maas-node own domain events', () => {
     expect(own.consume('hv-1', 'ns.a', DomainEventType.Started)).to.equal(false);
     expect(own.consume('hv-0', 'ns.b', DomainEventType.Started)).to.equal(false);
     expect(own.consume('hv-0', 'ns.a', DomainEventType.Stopped)).to.equal(false);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Defined)).to.equal(true);
     expect(own.consume('hv-0', 'ns.a', DomainEventType.Started)).to.equal(true);
     // A second Started (someone started it again after a stop) is news.
     expect(own.consume('hv-0', 'ns.a', DomainEventType.Started)).to.equal(false);
-    expect(own.consume('hv-0', 'ns.a', DomainEventType.Defined)).to.equal(true);
     expect(own.size).to.equal(0);
+  });
+
+  it("drops a call's earlier events that did not come once a later one has: they will not", () => {
+    // QEMU: Resumed, then Started.
+    own.announce('hv-0', 'ns.a', [DomainEventType.Resumed, DomainEventType.Started]);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Resumed)).to.equal(true);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Started)).to.equal(true);
+    expect(own.size).to.equal(0);
+    // The test driver: Started alone. A Resumed after it (a `virsh resume`) is news.
+    own.announce('hv-0', 'ns.a', [DomainEventType.Resumed, DomainEventType.Started]);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Started)).to.equal(true);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Resumed)).to.equal(false);
+    expect(own.size).to.equal(0);
+    // Only that call's: another call's announcement stands.
+    own.announce('hv-0', 'ns.a', [DomainEventType.Resumed]);
+    own.announce('hv-0', 'ns.a', [DomainEventType.Resumed, DomainEventType.Started]);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Started)).to.equal(true);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Resumed)).to.equal(true);
+    expect(own.consume('hv-0', 'ns.a', DomainEventType.Resumed)).to.equal(false);
   });
 
   it('forgets an announcement that was withdrawn or that expired', () => {

@@ -15,7 +15,7 @@ import {
 } from '../../../../src/controllers/maas-node/reconciler.js';
 import { STARTED_ONCE_ANNOTATION } from '../../../../src/controllers/maas-node/scope.js';
 import { virtNetworkOf } from '../../../../src/controllers/maas-node/watches.js';
-import { createNodeMemory } from '../../../../src/controllers/maas-node/memory.js';
+import { createNodeMemory, type NodeMemory } from '../../../../src/controllers/maas-node/memory.js';
 import { desiredNetwork, networkOwner } from '../../../../src/controllers/virt-network/desired.js';
 import { NetworkEventLifecycleType } from '../../../../src/libvirt/constants.js';
 import { buildDomainXml } from '../../../../src/libvirt/xml/index.js';
@@ -67,13 +67,16 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
    * Node `n1` (finalizer on) whose VirtNetwork `maas` has no Ready status yet, and a reconciler
    * with a node memory, so that libvirt's network events can be played to it.
    */
-  const waitingOnNetworkStatus = () => {
+  const waitingOnNetworkStatus = (
+    host: (pending: VirtNetwork, memory: NodeMemory) => FakeHypervisor = () => hv,
+  ) => {
     const pending = { ...readyNetwork('maas'), status: {} };
     networks = store(pending);
     const memory = createNodeMemory();
+    const seen = host(pending, memory);
     const r = createMaasNodeReconciler({
       caches: { nodes, networks, hypervisors: store(hypervisorResource) },
-      hypervisorFor: () => hv,
+      hypervisorFor: () => seen,
       client: fakeClient(nodes),
       annotate: async () => undefined,
       events: { record: () => undefined },
@@ -83,6 +86,19 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     nodes.put(withFinalizer(node('n1', spec)));
     return { pending, memory, r };
   };
+  /** `hv`, running `before` each time `verb` is called, ahead of the call itself. */
+  const onCall = (verb: keyof FakeHypervisor, before: () => unknown): FakeHypervisor =>
+    new Proxy(hv, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        if (prop !== verb) return value.bind(target);
+        return async (...args: unknown[]) => {
+          await before();
+          return value.apply(target, args);
+        };
+      },
+    });
   /** Stamps node `name` in the cache with a deletionTimestamp, as a DELETE of it would. */
   const markDeleted = (name: string): void => {
     const cur = nodes.get(key(name)) as MaasNode;
@@ -173,34 +189,13 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
   });
 
   it('starts in the pass that defined it when its network started while the definition was made', async () => {
-    const pending = { ...readyNetwork('maas'), status: {} };
-    networks = store(pending);
-    const memory = createNodeMemory();
-    // libvirt starts the network (and says so) while this pass defines the domain.
-    const startsDuringDefine = new Proxy(hv, {
-      get(target, prop, receiver) {
-        if (prop === 'defineDomain') {
-          return async (...args: Parameters<FakeHypervisor['defineDomain']>) => {
-            const defined = await target.defineDomain(...args);
-            await startInLibvirt(pending);
-            memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
-            return defined;
-          };
-        }
-        const value: unknown = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const r = createMaasNodeReconciler({
-      caches: { nodes, networks, hypervisors: store(hypervisorResource) },
-      hypervisorFor: () => startsDuringDefine,
-      client: fakeClient(nodes),
-      annotate: async () => undefined,
-      events: { record: () => undefined },
-      clock,
-      memory,
-    });
-    nodes.put(withFinalizer(node('n1', spec)));
+    // libvirt starts the network (and says so) while this pass makes the definition.
+    const { r } = waitingOnNetworkStatus((pending, memory) =>
+      onCall('defineDomain', async () => {
+        await startInLibvirt(pending);
+        memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
+      }),
+    );
     hv.resetRecording();
     await r.reconcile(key('n1'), signal);
     // One pass: define, then look at the network libvirt said started, then start.
@@ -246,18 +241,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
         metadata: { ...read.metadata, resourceVersion: '101', ...change },
         status: { printableStatus: 'Running', conditions: readyCondition },
       };
-      const eventArrives = new Proxy(hv, {
-        get(target, prop, receiver) {
-          if (prop === 'observeDomain') {
-            return (...args: Parameters<FakeHypervisor['observeDomain']>) => {
-              nodes.put(reported);
-              return target.observeDomain(...args);
-            };
-          }
-          const value: unknown = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
+      const eventArrives = onCall('observeDomain', () => nodes.put(reported));
       const { client, written } = lockingClient();
       const r = createMaasNodeReconciler({
         caches: { nodes, networks, hypervisors: store(hypervisorResource) },

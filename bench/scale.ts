@@ -130,15 +130,65 @@ function statCpuSeconds(path: string): number {
 function procStats(pid: number): {
   cpuSeconds: number;
   mainCpuSeconds: number;
+  threads: ReadonlyMap<string, number>;
   peakRssMb: number;
   rssMb: number;
 } {
   const cpuSeconds = statCpuSeconds(`/proc/${pid}/stat`);
   const mainCpuSeconds = statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+  const threads = threadCpuSeconds(pid);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number =>
     Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
-  return { cpuSeconds, mainCpuSeconds, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+  return {
+    cpuSeconds,
+    mainCpuSeconds,
+    threads,
+    peakRssMb: kb('VmHWM') / 1024,
+    rssMb: kb('VmRSS') / 1024,
+  };
+}
+
+/**
+ * Each live thread's user+system CPU seconds, by thread id and what it is: Node names its own
+ * (`V8Worker`: the collector's helpers and concurrent compilation; `libuv-worker`; …); the
+ * binding's lanes, started from the main thread, keep its name `MainThread`. A thread that
+ * ended is in the process's total only.
+ */
+function threadCpuSeconds(pid: number): ReadonlyMap<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const kind = tid === String(pid) ? 'main' : comm === 'MainThread' ? 'lanes' : comm;
+      out.set(`${tid} ${kind}`, statCpuSeconds(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // Ended between the listing and the read: its time is in the process's total.
+    }
+  }
+  return out;
+}
+
+/**
+ * The CPU seconds each kind of thread spent between two procStats, with `ended` for what the
+ * process total has beyond the live threads (threads that ended meanwhile), main thread left
+ * out (it is reported on its own).
+ */
+function threadCpuBetween(
+  a: ReturnType<typeof procStats>,
+  b: ReturnType<typeof procStats>,
+): Map<string, number> {
+  const byKind = new Map<string, number>();
+  let live = 0;
+  for (const [key, seconds] of b.threads) {
+    const delta = seconds - (a.threads.get(key) ?? 0);
+    live += delta;
+    const kind = key.slice(key.indexOf(' ') + 1);
+    if (kind !== 'main') byKind.set(kind, (byKind.get(kind) ?? 0) + delta);
+  }
+  const ended = b.cpuSeconds - a.cpuSeconds - live;
+  if (ended > 0.005) byKind.set('ended threads', ended);
+  return new Map([...byKind].sort((x, y) => y[1] - x[1]));
 }
 
 async function scrape(op: OperatorProcess): Promise<Sample[]> {
@@ -747,9 +797,13 @@ function report(f: Figures): void {
     `- operator CPU during the build: ${buildCpu.toFixed(2)} s (${((buildCpu * 1000) / TOTAL_NODES).toFixed(2)} ms/node); ` +
       `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life; of the build's, the main (JavaScript) thread ` +
       `${(((f.p1.mainCpuSeconds - f.p0.mainCpuSeconds) * 1000) / TOTAL_NODES).toFixed(2)} ms/node, the other ` +
+      'threads ' +
+      [...threadCpuBetween(f.p0, f.p1)]
+        .map(([kind, seconds]) => `${kind} ${((seconds * 1000) / TOTAL_NODES).toFixed(2)}`)
+        .join(', ') +
       (LIBVIRT_MODE === 'inprocess'
-        ? "threads (libvirt's test driver on the binding's lanes, V8's collector helpers, libuv) the rest"
-        : "threads (libvirt's remote client on the binding's lanes, V8's collector helpers, libuv) the rest"),
+        ? " ms/node (lanes: the binding's, where libvirt's test driver runs in-process; V8Worker: the collector's helpers and concurrent compilation)"
+        : " ms/node (lanes: the binding's, libvirt's remote client; V8Worker: the collector's helpers and concurrent compilation)"),
     ...(f.libvirtdCpuMsPerNode === undefined
       ? []
       : [

@@ -345,10 +345,16 @@ function treeCpuSeconds(pid: number): number {
 
 /**
  * The operator's environment: the image's (the Dockerfile's ENV lines: V8 and malloc
- * settings), as deployed; BENCH_IMAGE_ENV=0 runs it without them, for comparison.
+ * settings), as deployed; BENCH_IMAGE_ENV=0 runs it without them, BENCH_IMAGE_ENV=no-v8
+ * without its V8 flags (NODE_OPTIONS) only, for comparison.
  */
 async function operatorEnv(): Promise<Record<string, string>> {
-  return process.env.BENCH_IMAGE_ENV === '0' ? {} : imageEnv();
+  const which = process.env.BENCH_IMAGE_ENV;
+  if (which === '0') return {};
+  const env = await imageEnv();
+  if (which !== 'no-v8') return env;
+  const { NODE_OPTIONS: _, ...rest } = env;
+  return rest;
 }
 
 /** A control plane with the CRDs, the operator's RBAC and one namespace per lab. */

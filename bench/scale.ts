@@ -171,7 +171,8 @@ function threadCpuSeconds(pid: number): ReadonlyMap<string, number> {
 
 /**
  * The CPU seconds each kind of thread spent between two procStats, with `ended` for what the
- * process total has beyond the live threads (threads that ended meanwhile), main thread left
+ * process total has beyond the live threads (threads that ended meanwhile, and /proc counting
+ * each thread in whole 10 ms ticks, so ~20 threads round away up to 0.2 s), main thread left
  * out (it is reported on its own).
  */
 function threadCpuBetween(
@@ -187,7 +188,7 @@ function threadCpuBetween(
     if (kind !== 'main') byKind.set(kind, (byKind.get(kind) ?? 0) + delta);
   }
   const ended = b.cpuSeconds - a.cpuSeconds - live;
-  if (ended > 0.005) byKind.set('ended threads', ended);
+  if (ended > 0.005) byKind.set('rest (ended threads, per-thread rounding)', ended);
   return new Map([...byKind].sort((x, y) => y[1] - x[1]));
 }
 

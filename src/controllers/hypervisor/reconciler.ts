@@ -156,7 +156,8 @@ const bytes = (q: string | number | undefined): number => (q === undefined ? 0 :
  *     Ready/Reconciling/Stalled — Ready=False with HypervisorUnreachable while libvirt does
  *     not answer — in one status patch, only when something changed; observedGeneration,
  *     advanced only by a pass that succeeded (reachable, no libvirt error), as Cluster API
- *     does; the maaslab_hypervisor_* gauges; events on connect, disconnect and pool creation.
+ *     does; the maaslab_hypervisor_* gauges, set before the patch so that whoever reads the
+ *     status finds them current; events on connect, disconnect and pool creation.
  *  5. Requeue: after refreshMs while reachable (capacity and allocation drift without any
  *     API event). An unreachable host or a libvirt failure throws once reported, so the
  *     queue retries with its per-key backoff ({@link hypervisorRateLimiter} in setup: 0.8 s
@@ -239,11 +240,8 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
       resource.metadata?.name ?? '',
     );
     const info = host ? hypervisorInfo(host, host.domains, snapshotBytes) : {};
-    await client.patchStatus(
-      resource,
-      hypervisorStatus(resource, info, observation, succeeded, clock.now()),
-      signal,
-    );
+    // The gauges first: they say what this pass observed, and whoever reads the status the
+    // patch writes must find them saying it already (the patch's reply comes after the write).
     const name = resource.metadata?.name ?? '';
     if (host && info.capacity && info.allocated) {
       metrics.reachable(name, {
@@ -255,6 +253,11 @@ export function createHypervisorReconciler(opts: HypervisorReconcilerOptions): R
     } else {
       metrics.unreachable(name);
     }
+    await client.patchStatus(
+      resource,
+      hypervisorStatus(resource, info, observation, succeeded, clock.now()),
+      signal,
+    );
     const before = wasUnreachable(resource);
     if (reachable && before !== false) {
       events.record({

@@ -69,6 +69,8 @@ interface Hooks {
   writeFailures?: Error[];
   /** Wraps the status client as the operator does (shardGuardedClient over `served`). */
   guarded?: boolean;
+  /** Called as each status write begins. */
+  onWrite?: () => Promise<void>;
 }
 
 function reconcilerFor(w: World, hooks: Hooks = {}) {
@@ -90,6 +92,7 @@ function reconcilerFor(w: World, hooks: Hooks = {}) {
     serves: () => w.served,
     client: guard(hooks.guarded ?? false, w, {
       async patchStatus<T>(obj: T, status: unknown) {
+        await hooks.onWrite?.();
         const failure = hooks.writeFailures?.shift();
         if (failure) throw failure;
         const r = obj as unknown as HypervisorResource;
@@ -177,6 +180,20 @@ describe('controllers/hypervisor/reconciler', () => {
     expect(await pass(r)).to.deep.equal({ requeueAfterMs: 60_000 });
     expect(ready(w)?.status).to.equal('True');
     expect(w.events.at(-1)?.reason).to.equal('Connected');
+  });
+
+  it('sets the gauges before the status write: a reader of the status finds them current', async () => {
+    const w = world();
+    const upAtWrite: Array<number | undefined> = [];
+    const r = reconcilerFor(w, {
+      onWrite: async () => void upAtWrite.push(await gauge(w, 'maaslab_hypervisor_up')),
+    });
+    await pass(r);
+    w.fake.unreachable = true;
+    await pass(r).catch(() => undefined);
+    w.fake.unreachable = false;
+    await pass(r);
+    expect(upAtWrite).to.deep.equal([1, 0, 1]);
   });
 
   it("retries an unreachable host through the queue's rate limiter: 0.8 s doubling to 30 s, reset by a success", async () => {

@@ -4,7 +4,7 @@
 // (maaslab_swallowed_errors_total) and the pass's error stands; otherwise it is the pass's
 // error, so that the retry writes the status.
 import { isDeepStrictEqual } from 'node:util';
-import { describeError, type Logger, type MetaLike, type Request } from '../../runtime/index.js';
+import { describeError, type Logger, type MetaLike } from '../../runtime/index.js';
 import type { SwallowedErrorMetrics } from '../metrics.js';
 
 /** The step name the swallowed-errors metric and the logs give the status patch. */
@@ -80,11 +80,4 @@ export function reportBase<T extends { readonly metadata?: PassMeta }>(
   return isDeepStrictEqual(passInputs(worked.metadata), passInputs(current.metadata))
     ? current
     : worked;
-}
-
-/** The request naming `obj`, to find its cached copy. */
-export function requestNaming(obj: { readonly metadata?: MetaLike }): Request {
-  const namespace = obj.metadata?.namespace;
-  const name = obj.metadata?.name ?? '';
-  return namespace ? { namespace, name } : { name };
 }

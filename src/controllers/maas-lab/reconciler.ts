@@ -19,11 +19,12 @@ import {
   type Manager,
   type Reconciler,
   type Request,
+  requestFor,
   requestKey,
   type Result,
 } from '../../runtime/index.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
-import { patchStatusOnce, reportBase, requestNaming } from '../common/status-patch.js';
+import { patchStatusOnce, reportBase } from '../common/status-patch.js';
 import {
   type LabMetrics,
   noopLabMetrics,
@@ -129,7 +130,7 @@ export function createMaasLabReconciler(opts: MaasLabReconcilerOptions): Reconci
   async function report(pass: LabPass, failed: PassFailure): Promise<Result> {
     const { desired, found, signal } = pass;
     if (failed && failed.error !== found.failure) return {};
-    const lab = reportBase(pass.scope.lab, caches.labs.get(requestNaming(pass.scope.lab)));
+    const lab = reportBase(pass.scope.lab, caches.labs.get(requestFor(pass.scope.lab)));
     const scope = { ...pass.scope, lab };
     const succeeded = failed === undefined;
     const now = clock.now();

@@ -30,6 +30,7 @@ import {
   type Reconciler,
   refOf,
   type Request,
+  requestFor,
   type Result,
   toRfc3339Seconds,
 } from '../../runtime/index.js';
@@ -39,7 +40,7 @@ import type { BmcHooks, BmcService } from '../../bmc/service.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
-import { patchStatusOnce, reportBase, requestNaming } from '../common/status-patch.js';
+import { patchStatusOnce, reportBase } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { createNodeMemory, type NodeMemory } from './memory.js';
@@ -142,7 +143,7 @@ export function createMaasNodeReconciler(opts: MaasNodeReconcilerOptions): Recon
     if (pass.unreported) return;
     if (failed && failed.error !== found.failure) return;
     const succeeded = failed === undefined || isTerminalError(failed.error);
-    const node = reportBase(scope.node, caches.nodes.get(requestNaming(scope.node)));
+    const node = reportBase(scope.node, caches.nodes.get(requestFor(scope.node)));
     const status = nodeStatus({ ...scope, node }, found, { now: clock.now(), succeeded });
     // Any failed pass is retried, terminal verdicts included: its own error stands.
     await patchStatusOnce(() => client.patchStatus(node, status, signal), {

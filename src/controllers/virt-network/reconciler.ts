@@ -24,12 +24,13 @@ import {
   type Manager,
   type Reconciler,
   type Request,
+  requestFor,
   type Result,
 } from '../../runtime/index.js';
 import { withCleanupFinalizer } from '../common/finalizer.js';
 import type { HypervisorRegistry } from '../common/hypervisor-registry.js';
 import { type PassFailure, runPhasesAndReport } from '../common/phases.js';
-import { patchStatusOnce, reportBase, requestNaming } from '../common/status-patch.js';
+import { patchStatusOnce, reportBase } from '../common/status-patch.js';
 import { noopSwallowedErrorMetrics, type SwallowedErrorMetrics } from '../metrics.js';
 import { deletePhases } from './delete.js';
 import { normalPhases } from './normal.js';
@@ -126,7 +127,7 @@ export function createVirtNetworkReconciler(opts: VirtNetworkReconcilerOptions):
     if (pass.unreported) return;
     if (failed && failed.error !== found.failure) return;
     const succeeded = failed === undefined || isTerminalError(failed.error);
-    const vnet = reportBase(scope.vnet, caches.networks.get(requestNaming(scope.vnet)));
+    const vnet = reportBase(scope.vnet, caches.networks.get(requestFor(scope.vnet)));
     const status = networkStatus({ ...scope, vnet }, found, { now: clock.now(), succeeded });
     await patchStatusOnce(() => client.patchStatus(vnet, status, signal), {
       rethrow: succeeded,

@@ -4,7 +4,6 @@ import { expect } from 'chai';
 import {
   patchStatusOnce,
   reportBase,
-  requestNaming,
   StatusStep,
 } from '../../../../src/controllers/common/status-patch.js';
 import type { SwallowedErrorMetrics } from '../../../../src/controllers/metrics.js';
@@ -145,12 +144,6 @@ describe('controllers/common status-patch', () => {
       for (const change of changes) {
         expect(reportBase(worked, newer(change)), JSON.stringify(change)).to.equal(worked);
       }
-    });
-
-    it('names the object by namespace and name, or by name alone when cluster-scoped', () => {
-      expect(requestNaming(worked)).to.deep.equal({ namespace: 'lab', name: 'n1' });
-      expect(requestNaming({ metadata: { name: 'hv1' } })).to.deep.equal({ name: 'hv1' });
-      expect(requestNaming({})).to.deep.equal({ name: '' });
     });
   });
 });

@@ -170,7 +170,7 @@ function threadCpuSeconds(pid: number): ReadonlyMap<string, number> {
 }
 
 /**
- * The CPU seconds each kind of thread spent between two procStats, with `ended` for what the
+ * The CPU seconds each kind of thread spent between two procStats, with a `rest` for what the
  * process total has beyond the live threads (threads that ended meanwhile, and /proc counting
  * each thread in whole 10 ms ticks, so ~20 threads round away up to 0.2 s), main thread left
  * out (it is reported on its own).

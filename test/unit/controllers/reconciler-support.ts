@@ -95,3 +95,18 @@ export const cond = (o: MaasNode | VirtNetwork | undefined, type: string) =>
 export const signal: AbortSignal = new AbortController().signal;
 /** The request for `name` in namespace `maas`. */
 export const key = (name: string): Request => ({ namespace: 'maas', name });
+
+/** `target` (a fake), running `before` each time `verb` is called, ahead of the call itself. */
+export function onCall<T extends object>(target: T, verb: keyof T, before: () => unknown): T {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value: unknown = Reflect.get(t, prop, receiver);
+      if (typeof value !== 'function') return value;
+      if (prop !== verb) return value.bind(t);
+      return async (...args: unknown[]) => {
+        await before();
+        return value.apply(t, args);
+      };
+    },
+  });
+}

@@ -29,6 +29,7 @@ import {
   fakeClient,
   hypervisorResource,
   key,
+  onCall,
   readyCondition,
   readyNetwork,
   signal,
@@ -86,19 +87,6 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     nodes.put(withFinalizer(node('n1', spec)));
     return { pending, memory, r };
   };
-  /** `hv`, running `before` each time `verb` is called, ahead of the call itself. */
-  const onCall = (verb: keyof FakeHypervisor, before: () => unknown): FakeHypervisor =>
-    new Proxy(hv, {
-      get(target, prop, receiver) {
-        const value: unknown = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function') return value;
-        if (prop !== verb) return value.bind(target);
-        return async (...args: unknown[]) => {
-          await before();
-          return value.apply(target, args);
-        };
-      },
-    });
   /** Stamps node `name` in the cache with a deletionTimestamp, as a DELETE of it would. */
   const markDeleted = (name: string): void => {
     const cur = nodes.get(key(name)) as MaasNode;
@@ -191,7 +179,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
   it('starts in the pass that defined it when its network started while the definition was made', async () => {
     // libvirt starts the network (and says so) while this pass makes the definition.
     const { r } = waitingOnNetworkStatus((pending, memory) =>
-      onCall('defineDomain', async () => {
+      onCall(hv, 'defineDomain', async () => {
         await startInLibvirt(pending);
         memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
       }),
@@ -241,7 +229,7 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
         metadata: { ...read.metadata, resourceVersion: '101', ...change },
         status: { printableStatus: 'Running', conditions: readyCondition },
       };
-      const eventArrives = onCall('observeDomain', () => nodes.put(reported));
+      const eventArrives = onCall(hv, 'observeDomain', () => nodes.put(reported));
       const { client, written } = lockingClient();
       const r = createMaasNodeReconciler({
         caches: { nodes, networks, hypervisors: store(hypervisorResource) },

@@ -27,6 +27,7 @@ import {
   fakeClient,
   hypervisorResource,
   key,
+  onCall,
   signal,
   store,
   withFinalizer,
@@ -101,19 +102,10 @@ describe('controllers/virt-network report (one per pass)', () => {
       networks = store({ ...read, metadata: { ...read.metadata, resourceVersion: '1' } });
       const seen: unknown[] = [];
       // The watch event of the previous pass's report arrives while this pass starts the network.
-      const eventArrives = new Proxy(hv, {
-        get(target, prop, receiver) {
-          if (prop === 'ensureNetwork') {
-            return (...args: Parameters<FakeHypervisor['ensureNetwork']>) => {
-              const cur = networks.get(key('maas'))!;
-              const metadata = { ...cur.metadata, resourceVersion: '101', ...change };
-              networks.put({ ...cur, metadata, status: { observedGeneration: 1 } });
-              return target.ensureNetwork(...args);
-            };
-          }
-          const value: unknown = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
+      const eventArrives = onCall(hv, 'ensureNetwork', () => {
+        const cur = networks.get(key('maas'))!;
+        const metadata = { ...cur.metadata, resourceVersion: '101', ...change };
+        networks.put({ ...cur, metadata, status: { observedGeneration: 1 } });
       });
       const base = options();
       await createVirtNetworkReconciler({

@@ -456,8 +456,9 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       return { changed: true };
     },
 
-    async observeDomain(name): Promise<ObservedDomain | undefined> {
-      enter('observeDomain', [name]);
+    async observeDomain(name, _lookups, since): Promise<ObservedDomain | undefined> {
+      // `since` is recorded (what the pass knew before its own start); the look is whole.
+      enter('observeDomain', since === undefined ? [name] : [name, since]);
       const d = domains.get(name);
       if (!d) return undefined;
       return {

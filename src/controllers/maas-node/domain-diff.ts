@@ -129,12 +129,25 @@ export function diffDomain(
   opts: { readonly liveBootOrder?: boolean } = {},
 ): DomainDiff {
   const changes = domainDifferences(desired, inactive, false);
-  const pendingRestart =
-    live === undefined ? [] : domainDifferences(desired, live, true, opts.liveBootOrder ?? true);
+  const pendingRestart = pendingRestartOf(desired, live, opts);
   return {
     redefine: changes.length > 0,
     restartRequired: pendingRestart.length > 0,
     changes,
     pendingRestart,
   };
+}
+
+/**
+ * The half of {@link diffDomain} that needs no inactive definition: what the running domain
+ * (`live`, undefined while it is off) still lacks of `desired` until a restart.
+ */
+export function pendingRestartOf(
+  desired: DomainDescription,
+  live: ParsedDomain | undefined,
+  opts: { readonly liveBootOrder?: boolean } = {},
+): readonly string[] {
+  return live === undefined
+    ? []
+    : domainDifferences(desired, live, true, opts.liveBootOrder ?? true);
 }

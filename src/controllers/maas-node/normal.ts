@@ -27,7 +27,7 @@ import { ownership as classify } from '../common/ownership.js';
 import { next, type Phase, stop } from '../common/phases.js';
 import { libvirtNetworkName, servesSpec } from '../virt-network/desired.js';
 import { desiredDomain, desiredVolumes, domainNameFor, type NodeContext } from './desired.js';
-import { diffDomain } from './domain-diff.js';
+import { diffDomain, pendingRestartOf } from './domain-diff.js';
 import { bootOverrideFor, serveBmc } from './bmc.js';
 import { NodeEventReason } from './events.js';
 import type { NodePass } from './pass.js';
@@ -282,9 +282,11 @@ const settle: Phase<NodePass> = async (pass) => {
   const { found, host } = pass;
   const after = found.domain;
   if (host && after) {
-    found.pendingRestart = diffDomain(host.desired, after.inactive, after.live, {
+    // The live definition alone: the inactive one of a domain this pass defined and started
+    // is justDefined's, built and parsed only if read.
+    found.pendingRestart = pendingRestartOf(host.desired, after.live, {
       liveBootOrder: !hasBmc(pass.scope.node.spec.bmc),
-    }).pendingRestart;
+    });
     found.next = nextPower(pass, after);
   }
   if (pass.networksWait) found.waiting = pass.networksWait;

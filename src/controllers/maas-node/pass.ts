@@ -126,9 +126,9 @@ export interface NodePass {
   /** This pass defined the domain. */
   created?: boolean;
   /**
-   * The domain this pass read and then started from off (no managed save): its definition,
-   * persistence and managed save image are as read, so the look after reads only its state
-   * and live definition. Unset for a domain this pass defined (never read: justDefined).
+   * The domain this pass read, or defined (justDefined), and then started from off (no
+   * managed save): its definition, persistence and managed save image are as read or as
+   * defined, so the look after reads only its state and live definition.
    */
   startedAsRead?: ObservedDomain;
   /** No status is written for this pass (a deletion with no Hypervisor to look at). */

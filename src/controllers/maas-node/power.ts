@@ -98,7 +98,7 @@ async function powerOnce(pass: NodePass): Promise<number | undefined> {
   switch (action) {
     case 'start': {
       const { changed } = await own(STARTS, () => verbs.start(domainName, owner, lookups));
-      if (changed && !created) pass.startedAsRead = domain;
+      if (changed) pass.startedAsRead = domain;
       break;
     }
     case 'restore':

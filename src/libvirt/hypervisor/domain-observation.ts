@@ -46,24 +46,29 @@ export function observedDomain(dom: DomainHandle, seen: DomainObservation): Obse
 
 /**
  * A look at `dom` after the caller's own start (Domain.observeLive): its state, ID and live
- * definition are read; its name, UUID, stamp, definition, persistence and managed save image
- * are `since`'s, which a start leaves as they were.
+ * definition are read; its stamp, definition, persistence and managed save image are
+ * `since`'s, which a start leaves as they were. `since` may be what the caller's own
+ * definition left (no UUID yet): the UUID is the handle's. Its definition is passed on as it
+ * is, unread: a lazy one (a just-defined domain's) is parsed only if someone reads it.
  */
 export function observedAfterStart(
   dom: DomainHandle,
   seen: DomainLiveObservation,
   since: ObservedDomain,
 ): ObservedDomain {
-  return definedProps({
+  const observed = definedProps({
     name: since.name,
-    uuid: since.uuid,
+    uuid: dom.getUUIDString(),
     id: dom.getID(),
     owner: since.owner,
     state: STATE_NAMES[seen.state],
     reason: seen.reason,
     hasManagedSave: since.hasManagedSave,
     persistent: since.persistent,
-    inactive: since.inactive,
     live: liveOf(seen),
   });
+  return Object.defineProperty(observed, 'inactive', {
+    enumerable: true,
+    get: () => since.inactive,
+  }) as ObservedDomain;
 }

@@ -105,8 +105,10 @@ export class DomainVerbs {
     if (!found) return undefined;
     using held = found;
     const { dom } = held;
-    // The stamp a look after our own start finds is the one the look before read.
-    const stampSeen = since === undefined ? this.#stampRead(c) : undefined;
+    // Every look tells the inventory the stamp it read. After our own start that is the live
+    // definition's, which is the one virDomainGetMetadata gives for a running domain; it
+    // matters for a domain the pass defined itself, which no look before the start has read.
+    const stampSeen = this.#stampRead(c);
     try {
       // One worker hop for the reads (see Domain.observe); its metric is named after them.
       const observed =
@@ -117,7 +119,8 @@ export class DomainVerbs {
               await this.#calls.call(c, OBSERVE_DOMAIN_LIVE_OP, () => dom.observeLive()),
               since,
             );
-      stampSeen?.({ uuid: observed.uuid, owner: observed.owner });
+      const stamp = since === undefined ? observed : observed.live;
+      if (stamp) stampSeen?.({ uuid: observed.uuid, owner: stamp.owner });
       // The stamp the inactive definition carries is the one virDomainGetMetadata returns.
       lookups?.ownerRead(c, name, observed.owner);
       lookups?.stateRead(c, name, observed.state === 'shutoff');

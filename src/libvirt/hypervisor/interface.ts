@@ -93,9 +93,10 @@ export interface Hypervisor {
 
   /**
    * The domain of this name (state, reason, ID, managed save, inactive and live config), or
-   * undefined. `since`: the caller's own read of the domain, whose definition, persistence
-   * and managed save image it knows unchanged since (its own start a moment ago): then only
-   * the state and the live config are read again, and the rest is taken from `since`.
+   * undefined. `since`: the caller's own read of the domain, or what its own definition left
+   * (justDefined), whose definition, persistence and managed save image it knows unchanged
+   * since (its own start a moment ago): then only the state and the live config are read
+   * again, and the rest is taken from `since` (the UUID from the handle).
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
    */
   observeDomain(

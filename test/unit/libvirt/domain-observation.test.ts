@@ -57,6 +57,30 @@ describe('libvirt/hypervisor domain observation', () => {
     });
   });
 
+  it('after the start of a domain the caller defined: the UUID from the handle, the definition left unread', () => {
+    // What a definition leaves (maas-node's justDefined): no UUID yet, a lazy definition.
+    let reads = 0;
+    const defined = {
+      ...off,
+      uuid: '',
+      get inactive() {
+        reads++;
+        return parseDomainXml(xml);
+      },
+    };
+    reads = 0;
+    const after = observedAfterStart(
+      handle(4),
+      { state: DomainState.Running, reason: 1, liveXml: xml },
+      defined,
+    );
+    expect(reads).to.equal(0);
+    expect(after.uuid).to.equal('7a1b2c3d-0000-4000-8000-000000000001');
+    expect(after.live?.owner).to.deep.include({ uid: 'uid-1' });
+    expect(after.inactive).to.deep.equal(parseDomainXml(xml));
+    expect(reads).to.equal(1);
+  });
+
   it('after a start that left the domain off (it stopped at once) has no live definition', () => {
     const after = observedAfterStart(
       handle(-1),

@@ -23,6 +23,7 @@ import {
   OBSERVE_DOMAIN_OP,
   PoolNotFoundError,
   type LibvirtHypervisor,
+  type ObservedDomain,
   type LibvirtMetrics,
   type ConnectionPool,
 } from '../../../src/libvirt/index.js';
@@ -244,6 +245,81 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       } catch {
         // Already gone: the test got to its end.
       }
+    }
+  });
+
+  it('after the first start of a domain it defined, reads only the live look and tells the inventory its stamp', async () => {
+    const calls: string[] = [];
+    // Its own connection: libvirt takes one lifecycle registration of the binding per connection.
+    const ownPool = createConnectionPool();
+    const counted = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: ownPool,
+      metrics: { observeCall: (_h, op) => void calls.push(op) },
+      domainFactsTtlMs: 60_000,
+    });
+    const count = (op: string): number => calls.filter((c) => c === op).length;
+    const name = 'maaslab-defined-started';
+    const owner = { kind: 'MaasNode', namespace: 'ns', name: 'defined', uid: 'uid-d' };
+    const events: string[] = [];
+    const off = counted.onDomainEvent((e) => {
+      if (e.name === name) events.push(String(e.event));
+    });
+    try {
+      await waitUntil(async () => {
+        calls.length = 0;
+        await counted.hostInfo();
+        await counted.hostInfo();
+        return count('virDomainGetInfo') === 0;
+      }, 'a second hostInfo served from the cache');
+      // What a pass knows of a domain it defined (maas-node's justDefined): no UUID, and a
+      // definition that must not be read (reading it would build and parse it).
+      let definitionReads = 0;
+      const defined: ObservedDomain = {
+        name,
+        uuid: '',
+        id: -1,
+        owner,
+        state: 'shutoff',
+        reason: 0,
+        hasManagedSave: false,
+        persistent: true,
+        get inactive(): ObservedDomain['inactive'] {
+          definitionReads++;
+          throw new Error('the definition of a domain the pass defined was read');
+        },
+      };
+      let after: ObservedDomain | undefined;
+      {
+        using lookups = createPassLookups();
+        expect(await counted.observeDomain(name, lookups)).to.equal(undefined);
+        await counted.defineDomain(contractDomain(name, owner), lookups);
+        expect(await counted.start(name, owner, lookups)).to.deep.equal({ changed: true });
+        await waitUntil(() => events.includes(String(DomainEventType.Started)), 'Started');
+        calls.length = 0;
+        after = await counted.observeDomain(name, lookups, defined);
+      }
+      expect(calls).to.deep.equal([OBSERVE_DOMAIN_LIVE_OP]);
+      expect(definitionReads).to.equal(0);
+      // The inventory took the stamp from that look: it asks libvirt for the state alone.
+      calls.length = 0;
+      const listed = (await counted.hostInfo()).domains.find((d) => d.name === name);
+      expect(listed?.owner).to.deep.equal(owner);
+      expect(listed?.state).to.equal('running');
+      expect(count('virDomainGetInfo')).to.equal(1);
+      expect(count('virDomainGetMetadata')).to.equal(0);
+      // The same domain a whole look finds.
+      const whole = await counted.observeDomain(name);
+      expect(after?.uuid)
+        .to.equal(whole?.uuid)
+        .and.to.match(/^[0-9a-f-]{36}$/);
+      expect(after?.state).to.equal('running');
+      expect(after?.live).to.deep.equal(whole?.live);
+    } finally {
+      off();
+      await counted.deleteDomain(name, owner).catch(() => undefined);
+      await counted.close();
+      await ownPool.close();
     }
   });
 

@@ -18,6 +18,7 @@ import { virtNetworkOf } from '../../../../src/controllers/maas-node/watches.js'
 import { createNodeMemory, type NodeMemory } from '../../../../src/controllers/maas-node/memory.js';
 import { desiredNetwork, networkOwner } from '../../../../src/controllers/virt-network/desired.js';
 import { NetworkEventLifecycleType } from '../../../../src/libvirt/constants.js';
+import type { ObservedDomain } from '../../../../src/libvirt/index.js';
 import { buildDomainXml } from '../../../../src/libvirt/xml/index.js';
 import { CLEANUP_FINALIZER } from '../../../../src/runtime/controller/objects.js';
 import { ConflictError, isTerminalError } from '../../../../src/runtime/controller/reconcile.js';
@@ -355,6 +356,23 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(hv.mutations).to.deep.equal([]);
     expect(hv.calls.filter((c) => c.verb === 'observeDomain')).to.have.length(1);
     expect(nodes.get(key('n1'))?.status?.state).to.equal('running');
+  });
+
+  it('looks after the first start of a domain it defined from what it defined, reading no definition', async () => {
+    nodes.put(withFinalizer(node('n1', spec)));
+    await reconciler().reconcile(key('n1'), signal);
+    const looks = hv.calls.filter((c) => c.verb === 'observeDomain');
+    expect(looks.map((c) => c.args.length)).to.deep.equal([1, 2]);
+    // What the definition left: the name and stamp, no UUID yet, off, persistent.
+    const since = looks[1]?.args[1] as ObservedDomain;
+    expect(since).to.deep.include({
+      name: 'maas.n1',
+      uuid: '',
+      state: 'shutoff',
+      persistent: true,
+    });
+    expect(since.owner).to.include({ kind: 'MaasNode', name: 'n1' });
+    expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Running');
   });
 
   it('tells one pass in one Event: volumes, definition and start together', async () => {

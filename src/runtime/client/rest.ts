@@ -24,6 +24,7 @@
 //     decides, transport.ts tunnels).
 
 import type { IncomingMessage } from 'node:http';
+import { finished } from 'node:stream';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type Credentials, createCredentials } from './credentials.js';
 import type { RestConfig } from './kubeconfig.js';
@@ -166,11 +167,21 @@ function queryString(
   return s ? `?${s}` : '';
 }
 
-/** The whole body, as text. */
-async function readText(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The whole body, as text; rejects when the stream errs or closes before its end. Through
+ * 'data' and stream.finished rather than `for await`: the async iterator costs a promise per
+ * chunk on top, and every request of the operator reads a body (1.3 % of its main thread at
+ * 1000 nodes, perf).
+ */
+function readText(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    finished(res, (err) => {
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
 }
 
 const ok = (res: IncomingMessage): boolean =>

@@ -113,6 +113,25 @@ describe('runtime/rest timeouts', () => {
     );
   });
 
+  it('a body cut off before its end is a transport error at once, never a short body parsed', async () => {
+    // The headers promise 200 bytes; 10 come, then the connection drops.
+    const api = await apiServer((_url, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '200' });
+      res.write('{"kind":"L', () => res.socket?.destroy());
+    });
+    closers.push(closeHttp(api.server));
+    const rest = createRestClient({ server: api.url }, { timeoutMs: 10_000 });
+    const started = Date.now();
+    const err = await failure(rest.request({ method: 'GET', ref: { ...LEASE, name: 'l' } }));
+    expect(Date.now() - started).to.be.below(5_000);
+    expect(err).not.to.be.instanceOf(RequestTimeoutError);
+    expect(err).not.to.be.instanceOf(SyntaxError);
+    expect((err as NodeJS.ErrnoException).code).to.be.oneOf([
+      'ECONNRESET',
+      'ERR_STREAM_PREMATURE_CLOSE',
+    ]);
+  });
+
   it("the caller's own abort stays an abort, not a timeout", async () => {
     const api = await apiServer(() => undefined);
     closers.push(closeHttp(api.server));

@@ -26,7 +26,7 @@ KUBE_TESTENV := bin/kube-testenv
 RESULTS := $(ROOT)/.cache/test-results
 
 .PHONY: all test test-unit test-integration deps system-packages build native crds crds-check cloud-image \
-        kube-testenv kubectl kube-node kube-network-policies argocd-health flux cluster test-cluster plugin image image-compare lint format demo bench bench-binding bench-recipe bench-recipe-tcg bench-recipe-compare bench-scale bench-compare bench-bmc bench-snapshot coverage clean help
+        kube-testenv kubectl kube-node kube-network-policies argocd-health flux cluster test-cluster plugin image image-compare lint format demo bench bench-binding bench-recipe bench-recipe-tcg bench-recipe-compare bench-scale bench-scale-v8-flag bench-compare bench-bmc bench-snapshot coverage clean help
 
 all: build native
 
@@ -148,6 +148,7 @@ bench: deps native kube-testenv kubectl build ## all benchmarks, results in benc
 	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-compare
 	@$(MAKE) --no-print-directory bench-scale-libvirt
+	@$(MAKE) --no-print-directory bench-scale-v8-flag
 	@$(MAKE) --no-print-directory bench-bmc
 	@$(MAKE) --no-print-directory bench-snapshot
 
@@ -172,6 +173,9 @@ bench-scale: deps native kube-testenv kubectl build ## 1000 nodes on the test dr
 
 bench-scale-libvirt: deps native kube-testenv kubectl build ## bench-scale's build with the test drivers in the operator vs in a private libvirtd, alternating in one run (root)
 	tsx bench/scale-compare.ts --libvirt
+
+bench-scale-v8-flag: deps native kube-testenv kubectl build ## bench-scale's build with and without the image's V8 flag, alternating in one run: RSS, CPU, GC pauses
+	tsx bench/scale-compare.ts --v8-flag
 
 bench-compare: deps native kube-testenv kubectl build ## bench-scale's build, BASE's operator vs this one, alternating in one run
 	tsx bench/scale-compare.ts "$$(hack/bench-base.sh $(BASE) | tail -1)"

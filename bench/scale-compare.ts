@@ -12,6 +12,11 @@
 // (BENCH_LIBVIRT=inprocess, how issue 16's figures were taken), `head` in one private libvirtd
 // reached over its socket (BENCH_LIBVIRT=daemon, as the operator reaches a real host). Writes
 // the `scale-libvirt` section (make bench-scale-libvirt; root).
+//
+// With `--v8-flag`, both samples run this checkout's operator in the image's environment, and
+// the pair is the image's V8 flag: `base` with it (NODE_OPTIONS as the Dockerfile sets it),
+// `head` without it (BENCH_IMAGE_ENV=no-v8, V8 sizing its heap itself). Writes the
+// `scale-v8-flag` section (make bench-scale-v8-flag).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../test/support/controlplane.js';
+import { imageEnv } from '../test/support/image.js';
 import type { BuildFigures } from './scale.js';
 import { loadAverages, machineLines, median, minMax, writeSection } from './support.js';
 
@@ -32,6 +38,7 @@ const METRICS: ReadonlyArray<{ key: keyof BuildFigures; label: string; digits: n
   { key: 'rssBeforeMb', label: '… RSS before the labs (MB)', digits: 0 },
   { key: 'cpuMsPerNode', label: 'operator CPU (ms/node)', digits: 2 },
   { key: 'mainThreadCpuMsPerNode', label: '… of it the main thread (ms/node)', digits: 2 },
+  { key: 'gcPauseMsPerNode', label: "… of that the collector's pauses (ms/node)", digits: 2 },
   { key: 'apiRequestsPerNode', label: 'API requests (/node)', digits: 2 },
   { key: 'libvirtCallsPerNode', label: 'libvirt calls (/node)', digits: 2 },
   { key: 'heapMb', label: 'V8 heap at all Ready (MB)', digits: 0 },
@@ -51,14 +58,14 @@ async function commitOf(root: string): Promise<string> {
 async function sample(
   root: string,
   out: string,
-  libvirt: string | undefined,
+  extraEnv: Readonly<Record<string, string>>,
 ): Promise<BuildFigures> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     BENCH_OPERATOR_ROOT: root,
     BENCH_FIGURES_JSON: out,
+    ...extraEnv,
   };
-  if (libvirt) env.BENCH_LIBVIRT = libvirt;
   const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), ['bench/scale.ts'], {
     cwd: repoRoot,
     env,
@@ -71,16 +78,22 @@ async function sample(
 
 async function main(): Promise<void> {
   const byLibvirt = process.argv[2] === '--libvirt';
-  const baseRoot = byLibvirt ? repoRoot : resolve(process.argv[2] ?? '');
+  const byV8Flag = process.argv[2] === '--v8-flag';
+  const baseRoot = byLibvirt || byV8Flag ? repoRoot : resolve(process.argv[2] ?? '');
   const pairs = Number(process.argv[3] ?? process.env.BENCH_PAIRS ?? 3);
   if (!process.argv[2] || !existsSync(join(baseRoot, 'dist', 'src', 'cli', 'main.js'))) {
     throw new Error(
-      `usage: tsx bench/scale-compare.ts <built checkout>|--libvirt [pairs] (${baseRoot})`,
+      `usage: tsx bench/scale-compare.ts <built checkout>|--libvirt|--v8-flag [pairs] (${baseRoot})`,
     );
   }
-  const libvirtOf = (which: 'base' | 'head'): string | undefined =>
-    byLibvirt ? (which === 'base' ? 'inprocess' : 'daemon') : undefined;
+  // What differs between the two sides besides the checkout, as their environment.
+  const envOf = (which: 'base' | 'head'): Record<string, string> => {
+    if (byLibvirt) return { BENCH_LIBVIRT: which === 'base' ? 'inprocess' : 'daemon' };
+    if (byV8Flag) return which === 'head' ? { BENCH_IMAGE_ENV: 'no-v8' } : {};
+    return {};
+  };
   const [baseCommit, headCommit] = [await commitOf(baseRoot), await commitOf(repoRoot)];
+  const imageV8Flags = (await imageEnv()).NODE_OPTIONS;
   const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-compare-'));
   const runs: Record<'base' | 'head', BuildFigures[]> = { base: [], head: [] };
   const loadBefore = loadAverages();
@@ -92,7 +105,7 @@ async function main(): Promise<void> {
         const f = await sample(
           which === 'base' ? baseRoot : repoRoot,
           join(scratch, `${i}.json`),
-          libvirtOf(which),
+          envOf(which),
         );
         say(`  ${JSON.stringify(f)}`);
         runs[which].push(f);
@@ -134,34 +147,51 @@ async function main(): Promise<void> {
     f?.libvirtDriver === 'daemon'
       ? 'in one private libvirtd (`BENCH_LIBVIRT=daemon`), reached over its socket as a real host is'
       : 'inside the operator process (`BENCH_LIBVIRT=inprocess`)';
-  const intro = byLibvirt
+  const intro = byV8Flag
     ? [
-        '## 2c. Scale: the test drivers in the operator or in a libvirtd, in one run',
+        "## 2d. Scale: the image's V8 flag on and off, in one run",
         '',
-        "`make bench-scale-libvirt` (`tsx bench/scale-compare.ts --libvirt`): section 2's build",
-        `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator, in alternating`,
-        'order: `base` with the test drivers inside the operator process, as section 2 and',
-        "issue 16's figures have them; `head` with the same driver files served by one private",
-        'libvirtd, which the operator reaches over its socket, as it reaches a real host: the',
-        "operator then pays libvirt's remote protocol and no longer the drivers' own work. Each",
-        'sample on a fresh control plane with a fresh operator. Medians (min–max); the ratio is',
-        'head / base.',
+        "`make bench-scale-v8-flag` (`tsx bench/scale-compare.ts --v8-flag`): section 2's build",
+        `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator in the image's`,
+        "environment, in alternating order: `base` with the image's V8 flag",
+        `(\`NODE_OPTIONS=${imageV8Flags ?? '?'}\`, a young generation smaller than V8 picks, collected`,
+        'more often), `head` without it (`BENCH_IMAGE_ENV=no-v8`: V8 sizes its heap for this',
+        "machine's memory, no container limit). Issue 16 asks for the RSS goal without flags that",
+        "trade memory for collection time: `head` is that configuration; the collector's pauses",
+        'show the trade. Each sample on a fresh control plane with a fresh operator. Medians',
+        '(min–max); the ratio is head / base.',
         '',
         `- operator: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
-        `- base: the test drivers ${where(runs.base[0])}; head: ${where(runs.head[0])}`,
-      ]
-    : [
-        '## 2b. Scale, before and after in one run',
-        '',
-        "`make bench-compare BASE=<commit>` (`tsx bench/scale-compare.ts`): section 2's build (apply",
-        `all labs → all Ready, ${nodes} nodes), measured with two operators in alternating order, each`,
-        'sample on a fresh control plane with a fresh operator; the control plane, CRDs, RBAC and',
-        "labs are head's for both. Medians (min–max); the ratio is head / base (below 1: head is",
-        'better).',
-        '',
-        `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
         `- the test drivers: ${where(runs.head[0])}`,
-      ];
+      ]
+    : byLibvirt
+      ? [
+          '## 2c. Scale: the test drivers in the operator or in a libvirtd, in one run',
+          '',
+          "`make bench-scale-libvirt` (`tsx bench/scale-compare.ts --libvirt`): section 2's build",
+          `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator, in alternating`,
+          'order: `base` with the test drivers inside the operator process, as section 2 and',
+          "issue 16's figures have them; `head` with the same driver files served by one private",
+          'libvirtd, which the operator reaches over its socket, as it reaches a real host: the',
+          "operator then pays libvirt's remote protocol and no longer the drivers' own work. Each",
+          'sample on a fresh control plane with a fresh operator. Medians (min–max); the ratio is',
+          'head / base.',
+          '',
+          `- operator: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+          `- base: the test drivers ${where(runs.base[0])}; head: ${where(runs.head[0])}`,
+        ]
+      : [
+          '## 2b. Scale, before and after in one run',
+          '',
+          "`make bench-compare BASE=<commit>` (`tsx bench/scale-compare.ts`): section 2's build (apply",
+          `all labs → all Ready, ${nodes} nodes), measured with two operators in alternating order, each`,
+          'sample on a fresh control plane with a fresh operator; the control plane, CRDs, RBAC and',
+          "labs are head's for both. Medians (min–max); the ratio is head / base (below 1: head is",
+          'better).',
+          '',
+          `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+          `- the test drivers: ${where(runs.head[0])}`,
+        ];
   const lines = [
     ...intro,
     ...machineLines({
@@ -177,7 +207,10 @@ async function main(): Promise<void> {
     ...raw('base'),
     ...raw('head'),
   ];
-  writeSection(byLibvirt ? 'scale-libvirt' : 'scale-compare', lines.join('\n'));
+  writeSection(
+    byV8Flag ? 'scale-v8-flag' : byLibvirt ? 'scale-libvirt' : 'scale-compare',
+    lines.join('\n'),
+  );
   say(lines.join('\n'));
 }
 

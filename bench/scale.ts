@@ -649,6 +649,12 @@ export interface BuildFigures {
   readonly cpuMsPerNode: number;
   /** Of cpuMsPerNode, the main (JavaScript) thread's. */
   readonly mainThreadCpuMsPerNode?: number;
+  /**
+   * The collector's pauses of the main thread during the build (prom-client's
+   * nodejs_gc_duration_seconds, every kind), per node: what a smaller young generation buys
+   * memory with.
+   */
+  readonly gcPauseMsPerNode?: number;
   readonly apiRequestsPerNode: number;
   readonly libvirtCallsPerNode: number;
   /** At all Ready, from the operator's own metrics: V8's heap and memory outside it. */
@@ -678,6 +684,7 @@ function buildFigures(
     rssBeforeMb: p0.rssMb,
     cpuMsPerNode: ((p1.cpuSeconds - p0.cpuSeconds) * 1000) / TOTAL_NODES,
     mainThreadCpuMsPerNode: ((p1.mainCpuSeconds - p0.mainCpuSeconds) * 1000) / TOTAL_NODES,
+    gcPauseMsPerNode: perNode('nodejs_gc_duration_seconds_sum', 'kind') * 1000,
     apiRequestsPerNode: perNode('rest_client_requests_total', 'method'),
     libvirtCallsPerNode: perNode('maaslab_libvirt_calls_total', 'op'),
     heapMb: sum(m1, 'nodejs_heap_size_total_bytes') / 2 ** 20,
@@ -811,6 +818,11 @@ function report(f: Figures): void {
       (LIBVIRT_MODE === 'inprocess'
         ? " ms/node (lanes: the binding's, where libvirt's test driver runs in-process; V8Worker: the collector's helpers and concurrent compilation)"
         : " ms/node (lanes: the binding's, libvirt's remote client; V8Worker: the collector's helpers and concurrent compilation)"),
+    `- the collector's pauses of the main thread during the build (nodejs_gc_duration_seconds, by kind): ` +
+      [...deltaBy(f.m0, f.m1, 'nodejs_gc_duration_seconds_sum', 'kind')]
+        .map(([kind, seconds]) => `${kind} ${((seconds * 1000) / TOTAL_NODES).toFixed(2)}`)
+        .join(', ') +
+      ' ms/node',
     ...(f.libvirtdCpuMsPerNode === undefined
       ? []
       : [

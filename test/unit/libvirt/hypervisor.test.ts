@@ -42,6 +42,35 @@ import { TEST_URI } from './fixtures.js';
 const waitUntil = (check: () => boolean | Promise<boolean>, what: string): Promise<boolean> =>
   waitFor(check, { timeoutMs: 5000, intervalMs: 10, description: what });
 
+/**
+ * The lifecycle events of domain `name` as `hv` delivers them, from a listener of the test's
+ * own (libvirt delivers each event to every listener alike, the inventory's included).
+ */
+function domainEventsOf(
+  hv: LibvirtHypervisor,
+  name: string,
+): { events: string[]; off: () => void } {
+  const events: string[] = [];
+  const off = hv.onDomainEvent((e) => {
+    if (e.name === name) events.push(String(e.event));
+  });
+  return { events, off };
+}
+
+/**
+ * Waits until `hv`'s inventory keeps what it reads: its event subscription comes up
+ * asynchronously, and until it is live a second hostInfo reads every domain again. `calls`
+ * is what `hv`'s metrics recorded; it is left holding the last two listings.
+ */
+async function inventoryKeepsReads(hv: LibvirtHypervisor, calls: string[]): Promise<void> {
+  await waitUntil(async () => {
+    calls.length = 0;
+    await hv.hostInfo();
+    await hv.hostInfo();
+    return !calls.includes('virDomainGetInfo');
+  }, 'a second hostInfo served from the cache');
+}
+
 describe('Hypervisor over libvirt (test:///default)', () => {
   let pool: ConnectionPool<Connection>;
   let admin: Connection;
@@ -140,21 +169,11 @@ describe('Hypervisor over libvirt (test:///default)', () => {
       specHash: 'h1',
     };
     const name = 'maaslab-inventory-cache';
-    const events: string[] = [];
+    const { events, off } = domainEventsOf(counted, name);
     const seen = (event: string): Promise<boolean> =>
       waitUntil(() => events.includes(event), `${event} event for ${name}`);
-    // Its own listener, to know when the event reached the cache (delivered to both alike).
-    const off = counted.onDomainEvent((e) => {
-      if (e.name === name) events.push(String(e.event));
-    });
     try {
-      // The event subscription comes up asynchronously: until it is live nothing is kept.
-      await waitUntil(async () => {
-        calls.length = 0;
-        await counted.hostInfo();
-        await counted.hostInfo();
-        return count('virDomainGetInfo') === 0;
-      }, 'a second hostInfo served from the cache');
+      await inventoryKeepsReads(counted, calls);
       expect(calls).to.deep.equal(['virConnectListAllDomains', 'virConnectListAllDomains']);
 
       calls.length = 0;
@@ -261,17 +280,9 @@ describe('Hypervisor over libvirt (test:///default)', () => {
     const count = (op: string): number => calls.filter((c) => c === op).length;
     const name = 'maaslab-defined-started';
     const owner = { kind: 'MaasNode', namespace: 'ns', name: 'defined', uid: 'uid-d' };
-    const events: string[] = [];
-    const off = counted.onDomainEvent((e) => {
-      if (e.name === name) events.push(String(e.event));
-    });
+    const { events, off } = domainEventsOf(counted, name);
     try {
-      await waitUntil(async () => {
-        calls.length = 0;
-        await counted.hostInfo();
-        await counted.hostInfo();
-        return count('virDomainGetInfo') === 0;
-      }, 'a second hostInfo served from the cache');
+      await inventoryKeepsReads(counted, calls);
       // What a pass knows of a domain it defined (maas-node's justDefined): no UUID, and a
       // definition that must not be read (reading it would build and parse it).
       let definitionReads = 0;

@@ -47,6 +47,7 @@ import type { PrivateLibvirtd } from '../../support/libvirtd.js';
 import { kubectlRun } from '../../support/operator.js';
 import { importOperatorImage } from '../../support/overlay.js';
 import { waitFor } from '../../support/wait.js';
+import { type ResourceRef, createRestClient } from '../../../src/runtime/client/rest.js';
 
 const run = promisify(execFile);
 /** deploy/flux/labs's namespace and lab name. */
@@ -57,6 +58,47 @@ const CLASH = 'clash';
 const MAC_PREFIX = '52:54:00:7f:0c';
 /** The test overlay's path in the repository. */
 const OVERLAY_PATH = 'clusters/test';
+
+/** One version of a watched object: whose, and whether it was Ready then. */
+interface ReadyVersion {
+  readonly name: string;
+  readonly ready: boolean;
+}
+
+/**
+ * Watches each `name` in its collection from now on (the objects that exist come first, as
+ * ADDED) and records every version's readiness in the order the events arrive. `stop` ends
+ * the watches and returns what was seen.
+ */
+async function watchReadiness(
+  targets: ReadonlyArray<{ ref: ResourceRef; name: string }>,
+): Promise<{ stop(): ReadyVersion[] }> {
+  const rest = createRestClient(controlPlane().restConfig('admin'));
+  const seen: ReadyVersion[] = [];
+  const handles = await Promise.all(
+    targets.map(({ ref, name }) =>
+      rest.watch(
+        ref,
+        { fieldSelector: `metadata.name=${name}` },
+        {
+          onEvent: (type, object) => {
+            if (type === 'ADDED' || type === 'MODIFIED') {
+              seen.push({ name, ready: isReadyNow(object as Conditioned) });
+            }
+          },
+          // A watch that ends early leaves a gap the assertions on `seen` show.
+          onDone: () => undefined,
+        },
+      ),
+    ),
+  );
+  return {
+    stop() {
+      for (const h of handles) h.stop();
+      return seen;
+    },
+  };
+}
 
 interface FluxObject extends Conditioned {
   readonly metadata?: { readonly name?: string; readonly generation?: number };
@@ -372,13 +414,28 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
         ],
       }),
     );
+    // The lab and maaslab-labs as watches deliver them, every version: sampling alone can miss
+    // a lab that is Ready within a second of its creation, between two samples.
+    const readiness = await watchReadiness([
+      {
+        ref: { apiVersion: 'maaslab.dev/v1alpha1', kind: 'MaasLab', namespace: LABS_NS },
+        name: LAB,
+      },
+      {
+        ref: {
+          apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+          kind: 'Kustomization',
+          namespace: FLUX_NAMESPACE,
+        },
+        name: 'maaslab-labs',
+      },
+    ]);
     const t0 = Date.now();
     await kubectl('apply', '--server-side', '-k', install);
 
     // Sample until the labs are Ready; each sample reads Flux's verdict first, then the truth.
     const seen = {
       operatorWaited: false,
-      labsWaited: false,
       operatorReadyAt: 0,
       agentReadyAt: 0,
       labReadyAt: 0,
@@ -421,7 +478,6 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
             `${now} ms: maaslab-labs Ready, the lab not: ${JSON.stringify({ generation: lab?.metadata?.generation, status: lab?.status })}`,
           );
         if (ds !== undefined && !agentReady && !opReady) seen.operatorWaited = true;
-        if (lab !== undefined && !labReady && !labsReady) seen.labsWaited = true;
         if (agentReady) seen.agentReadyAt ||= now;
         if (opReady) seen.operatorReadyAt ||= now;
         if (labReady) seen.labReadyAt ||= now;
@@ -460,9 +516,21 @@ describe('GitOps with a real Flux: deploy/flux applied from a local git server, 
     expect(seen.operatorWaited, 'maaslab-operator seen not Ready while the agent was not').to.equal(
       true,
     );
-    expect(seen.labsWaited, 'maaslab-labs seen not Ready while the lab was not').to.equal(true);
     expect(seen.operatorReadyAt).to.be.at.least(seen.agentReadyAt);
     expect(seen.labsReadyAt).to.be.at.least(seen.labReadyAt);
+    // Every version of both, in the order they arrived: the lab came not Ready while
+    // maaslab-labs was not Ready, and maaslab-labs turned Ready only after the lab did.
+    const timeline = readiness.stop();
+    const labWaited = timeline.findIndex((v) => v.name === LAB && !v.ready);
+    const labReady = timeline.findIndex((v) => v.name === LAB && v.ready);
+    const labsReady = timeline.findIndex((v) => v.name === 'maaslab-labs' && v.ready);
+    const shown = JSON.stringify(timeline);
+    expect(labWaited, `the lab seen not Ready: ${shown}`).to.be.at.least(0);
+    expect(labsReady, `maaslab-labs seen Ready: ${shown}`).to.be.at.least(0);
+    expect(labsReady, `maaslab-labs not Ready while the lab was not: ${shown}`).to.be.above(
+      labWaited,
+    );
+    expect(labReady, `maaslab-labs Ready after the lab: ${shown}`).to.be.within(0, labsReady);
 
     // Both at the commit, applied by Flux (its field manager), the domains on the private libvirtd.
     for (const name of ['maaslab-operator', 'maaslab-labs']) {

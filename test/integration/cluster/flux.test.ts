@@ -79,7 +79,8 @@ async function watchReadiness(
     targets.map(({ ref, name }) =>
       rest.watch(
         ref,
-        { fieldSelector: `metadata.name=${name}` },
+        // As long as the test's own wait (720 s), not the client's default 300 s.
+        { fieldSelector: `metadata.name=${name}`, timeoutSeconds: 900 },
         {
           onEvent: (type, object) => {
             if (type === 'ADDED' || type === 'MODIFIED') {

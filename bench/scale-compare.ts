@@ -76,22 +76,39 @@ async function sample(
   return JSON.parse(readFileSync(out, 'utf8')) as BuildFigures;
 }
 
+/** What the two sides differ in: the checkout (a baseline's), or this one's run two ways. */
+type Pairing = 'commits' | 'libvirt' | 'v8-flag';
+
+/** Per pairing: its RESULTS section, and each side's environment besides the checkout. */
+const PAIRINGS: Readonly<
+  Record<Pairing, { section: string; env(which: 'base' | 'head'): Record<string, string> }>
+> = {
+  commits: { section: 'scale-compare', env: () => ({}) },
+  libvirt: {
+    section: 'scale-libvirt',
+    env: (which) => ({ BENCH_LIBVIRT: which === 'base' ? 'inprocess' : 'daemon' }),
+  },
+  'v8-flag': {
+    section: 'scale-v8-flag',
+    env: (which): Record<string, string> => (which === 'head' ? { BENCH_IMAGE_ENV: 'no-v8' } : {}),
+  },
+};
+
 async function main(): Promise<void> {
-  const byLibvirt = process.argv[2] === '--libvirt';
-  const byV8Flag = process.argv[2] === '--v8-flag';
-  const baseRoot = byLibvirt || byV8Flag ? repoRoot : resolve(process.argv[2] ?? '');
+  const pairing: Pairing =
+    process.argv[2] === '--libvirt'
+      ? 'libvirt'
+      : process.argv[2] === '--v8-flag'
+        ? 'v8-flag'
+        : 'commits';
+  const { section, env: envOf } = PAIRINGS[pairing];
+  const baseRoot = pairing === 'commits' ? resolve(process.argv[2] ?? '') : repoRoot;
   const pairs = Number(process.argv[3] ?? process.env.BENCH_PAIRS ?? 3);
   if (!process.argv[2] || !existsSync(join(baseRoot, 'dist', 'src', 'cli', 'main.js'))) {
     throw new Error(
       `usage: tsx bench/scale-compare.ts <built checkout>|--libvirt|--v8-flag [pairs] (${baseRoot})`,
     );
   }
-  // What differs between the two sides besides the checkout, as their environment.
-  const envOf = (which: 'base' | 'head'): Record<string, string> => {
-    if (byLibvirt) return { BENCH_LIBVIRT: which === 'base' ? 'inprocess' : 'daemon' };
-    if (byV8Flag) return which === 'head' ? { BENCH_IMAGE_ENV: 'no-v8' } : {};
-    return {};
-  };
   const [baseCommit, headCommit] = [await commitOf(baseRoot), await commitOf(repoRoot)];
   const imageV8Flags = (await imageEnv()).NODE_OPTIONS;
   const scratch = await mkdtemp(join(tmpdir(), 'maaslab-bench-compare-'));
@@ -147,51 +164,52 @@ async function main(): Promise<void> {
     f?.libvirtDriver === 'daemon'
       ? 'in one private libvirtd (`BENCH_LIBVIRT=daemon`), reached over its socket as a real host is'
       : 'inside the operator process (`BENCH_LIBVIRT=inprocess`)';
-  const intro = byV8Flag
-    ? [
-        "## 2d. Scale: the image's V8 flag on and off, in one run",
-        '',
-        "`make bench-scale-v8-flag` (`tsx bench/scale-compare.ts --v8-flag`): section 2's build",
-        `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator in the image's`,
-        "environment, in alternating order: `base` with the image's V8 flag",
-        `(\`NODE_OPTIONS=${imageV8Flags ?? '?'}\`, a young generation smaller than V8 picks, collected`,
-        'more often), `head` without it (`BENCH_IMAGE_ENV=no-v8`: V8 sizes its heap for this',
-        "machine's memory, no container limit). Issue 16 asks for the RSS goal without flags that",
-        "trade memory for collection time: `head` is that configuration; the collector's pauses",
-        'show the trade. Each sample on a fresh control plane with a fresh operator. Medians',
-        '(min–max); the ratio is head / base.',
-        '',
-        `- operator: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
-        `- the test drivers: ${where(runs.head[0])}`,
-      ]
-    : byLibvirt
-      ? [
-          '## 2c. Scale: the test drivers in the operator or in a libvirtd, in one run',
-          '',
-          "`make bench-scale-libvirt` (`tsx bench/scale-compare.ts --libvirt`): section 2's build",
-          `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator, in alternating`,
-          'order: `base` with the test drivers inside the operator process, as section 2 and',
-          "issue 16's figures have them; `head` with the same driver files served by one private",
-          'libvirtd, which the operator reaches over its socket, as it reaches a real host: the',
-          "operator then pays libvirt's remote protocol and no longer the drivers' own work. Each",
-          'sample on a fresh control plane with a fresh operator. Medians (min–max); the ratio is',
-          'head / base.',
-          '',
-          `- operator: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
-          `- base: the test drivers ${where(runs.base[0])}; head: ${where(runs.head[0])}`,
-        ]
-      : [
-          '## 2b. Scale, before and after in one run',
-          '',
-          "`make bench-compare BASE=<commit>` (`tsx bench/scale-compare.ts`): section 2's build (apply",
-          `all labs → all Ready, ${nodes} nodes), measured with two operators in alternating order, each`,
-          'sample on a fresh control plane with a fresh operator; the control plane, CRDs, RBAC and',
-          "labs are head's for both. Medians (min–max); the ratio is head / base (below 1: head is",
-          'better).',
-          '',
-          `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
-          `- the test drivers: ${where(runs.head[0])}`,
-        ];
+  const intros: Record<Pairing, () => string[]> = {
+    'v8-flag': () => [
+      "## 2d. Scale: the image's V8 flag on and off, in one run",
+      '',
+      "`make bench-scale-v8-flag` (`tsx bench/scale-compare.ts --v8-flag`): section 2's build",
+      `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator in the image's`,
+      "environment, in alternating order: `base` with the image's V8 flag",
+      `(\`NODE_OPTIONS=${imageV8Flags ?? '?'}\`, a young generation smaller than V8 picks, collected`,
+      'more often), `head` without it (`BENCH_IMAGE_ENV=no-v8`: V8 sizes its heap for this',
+      "machine's memory, no container limit). Issue 16 asks for the RSS goal without flags that",
+      "trade memory for collection time: `head` is that configuration; the collector's pauses",
+      'show the trade. Each sample on a fresh control plane with a fresh operator. Medians',
+      '(min–max); the ratio is head / base.',
+      '',
+      `- operator: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+      `- the test drivers: ${where(runs.head[0])}`,
+    ],
+    libvirt: () => [
+      '## 2c. Scale: the test drivers in the operator or in a libvirtd, in one run',
+      '',
+      "`make bench-scale-libvirt` (`tsx bench/scale-compare.ts --libvirt`): section 2's build",
+      `(apply all labs → all Ready, ${nodes} nodes) with this checkout's operator, in alternating`,
+      'order: `base` with the test drivers inside the operator process, as section 2 and',
+      "issue 16's figures have them; `head` with the same driver files served by one private",
+      'libvirtd, which the operator reaches over its socket, as it reaches a real host: the',
+      "operator then pays libvirt's remote protocol and no longer the drivers' own work. Each",
+      'sample on a fresh control plane with a fresh operator. Medians (min–max); the ratio is',
+      'head / base.',
+      '',
+      `- operator: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+      `- base: the test drivers ${where(runs.base[0])}; head: ${where(runs.head[0])}`,
+    ],
+    commits: () => [
+      '## 2b. Scale, before and after in one run',
+      '',
+      "`make bench-compare BASE=<commit>` (`tsx bench/scale-compare.ts`): section 2's build (apply",
+      `all labs → all Ready, ${nodes} nodes), measured with two operators in alternating order, each`,
+      'sample on a fresh control plane with a fresh operator; the control plane, CRDs, RBAC and',
+      "labs are head's for both. Medians (min–max); the ratio is head / base (below 1: head is",
+      'better).',
+      '',
+      `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
+      `- the test drivers: ${where(runs.head[0])}`,
+    ],
+  };
+  const intro = intros[pairing]();
   const lines = [
     ...intro,
     ...machineLines({
@@ -207,10 +225,7 @@ async function main(): Promise<void> {
     ...raw('base'),
     ...raw('head'),
   ];
-  writeSection(
-    byV8Flag ? 'scale-v8-flag' : byLibvirt ? 'scale-libvirt' : 'scale-compare',
-    lines.join('\n'),
-  );
+  writeSection(section, lines.join('\n'));
   say(lines.join('\n'));
 }
 

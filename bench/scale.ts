@@ -755,6 +755,11 @@ function report(f: Figures): void {
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${v} (${per(v)}/node)`)
       .join(', ') || 'none';
+  /** `kind ms/node, …` for seconds by kind during the build. */
+  const msPerNode = (m: Iterable<[string, number]>): string =>
+    [...m]
+      .map(([kind, seconds]) => `${kind} ${((seconds * 1000) / TOTAL_NODES).toFixed(2)}`)
+      .join(', ');
   const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
   const controllers = ['maaslab', 'virtnetwork', 'maasnode', 'hypervisor'];
   const latencyRows = controllers.map((c) => {
@@ -812,17 +817,12 @@ function report(f: Figures): void {
       `${f.p3.cpuSeconds.toFixed(2)} s over the whole process life; of the build's, the main (JavaScript) thread ` +
       `${(((f.p1.mainCpuSeconds - f.p0.mainCpuSeconds) * 1000) / TOTAL_NODES).toFixed(2)} ms/node, the other ` +
       'threads ' +
-      [...threadCpuBetween(f.p0, f.p1)]
-        .map(([kind, seconds]) => `${kind} ${((seconds * 1000) / TOTAL_NODES).toFixed(2)}`)
-        .join(', ') +
+      msPerNode(threadCpuBetween(f.p0, f.p1)) +
       (LIBVIRT_MODE === 'inprocess'
         ? " ms/node (lanes: the binding's, where libvirt's test driver runs in-process; V8Worker: the collector's helpers and concurrent compilation)"
         : " ms/node (lanes: the binding's, libvirt's remote client; V8Worker: the collector's helpers and concurrent compilation)"),
     `- the collector's pauses of the main thread during the build (nodejs_gc_duration_seconds, by kind): ` +
-      [...deltaBy(f.m0, f.m1, 'nodejs_gc_duration_seconds_sum', 'kind')]
-        .map(([kind, seconds]) => `${kind} ${((seconds * 1000) / TOTAL_NODES).toFixed(2)}`)
-        .join(', ') +
-      ' ms/node',
+      `${msPerNode(deltaBy(f.m0, f.m1, 'nodejs_gc_duration_seconds_sum', 'kind'))} ms/node`,
     ...(f.libvirtdCpuMsPerNode === undefined
       ? []
       : [

@@ -67,6 +67,7 @@ export {
   type LibvirtHypervisor,
   type LibvirtHypervisorOptions,
   type NetworkChange,
+  type EnsureNetworkOptions,
   type NetworkChangeResult,
   type NetworkEvent,
   type ObservedDomain,

@@ -28,6 +28,7 @@ import {
   type HostInfo,
   type Hypervisor,
   type NetworkChange,
+  type EnsureNetworkOptions,
   type NetworkChangeResult,
   type NetworkEvent,
   type ObservedDomain,
@@ -357,8 +358,11 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       return n && observeNet(n);
     },
 
-    async ensureNetwork(desc: OwnedNetworkDescription): Promise<NetworkChangeResult> {
-      enter('ensureNetwork', [desc]);
+    async ensureNetwork(
+      desc: OwnedNetworkDescription,
+      opts?: EnsureNetworkOptions,
+    ): Promise<NetworkChangeResult> {
+      enter('ensureNetwork', opts ? [desc, opts] : [desc]);
       let n = ownedNetwork(desc.name, desc.owner);
       let changed = false;
       let replugged: ReplugResult[] = [];

@@ -187,6 +187,39 @@ export function hypervisorContract(subject: () => ContractSubject): void {
       expect(after?.owner).to.equal(undefined);
     });
 
+    it('ensureNetwork seenAbsent: defines and starts; a network of the name found since is not overwritten', async () => {
+      const name = unique('snet');
+      const desc = networkDesc(name, octet++, ownerOf(name));
+      expect((await s.hv.ensureNetwork(desc, { seenAbsent: true })).changed).to.equal(true);
+      expect(s.mutations()).to.include.members([
+        'virNetworkDefineXML',
+        'virNetworkCreate',
+        'virNetworkSetAutostart',
+      ]);
+      const ours = await s.hv.observeNetwork(name);
+      expect(ours?.active).to.equal(true);
+      expect(ours?.owner?.uid).to.equal(desc.owner.uid);
+      // The caller's look is stale: its own network is there. Nothing to do, nothing redefined.
+      s.resetMutations();
+      expect((await s.hv.ensureNetwork(desc, { seenAbsent: true })).changed).to.equal(false);
+      expect(s.mutations()).to.deep.equal([]);
+      expect((await s.hv.observeNetwork(name))?.uuid).to.equal(ours?.uuid);
+      await s.hv.deleteNetwork(name, desc.owner);
+      // Someone else's network of the name appeared after the caller's look: refused, untouched.
+      const foreign = unique('sfnet');
+      await s.defineForeignNetwork(foreign);
+      const before = await s.hv.observeNetwork(foreign);
+      s.resetMutations();
+      await expectConflict(
+        s.hv.ensureNetwork(networkDesc(foreign, octet++, ownerOf(foreign)), { seenAbsent: true }),
+      );
+      expect(s.mutations()).to.deep.equal([]);
+      const after = await s.hv.observeNetwork(foreign);
+      expect(after?.uuid).to.equal(before?.uuid);
+      expect(after?.owner).to.equal(undefined);
+      expect(after?.parsed.ipv4?.address).to.equal(before?.parsed.ipv4?.address);
+    });
+
     it('treats a stamp with another UID (an earlier incarnation) as foreign', async () => {
       const name = unique('unet');
       const old = networkDesc(name, octet++, ownerOf(name));

@@ -47,8 +47,14 @@ const readinessChanged = (
  * A VirtNetwork's changes that the MaasNodes on it read (networksNotReady): its spec
  * (generation: the hypervisor it is on), whether it is Ready at its generation, and its
  * deletion. Its other status writes (bridge, DHCP hosts, messages) wake none of its nodes.
+ * Its creation wakes them only Ready (an informer's first list): a new VirtNetwork is not
+ * Ready yet, so its nodes would wait as before, and a lab creates it with its nodes in one
+ * round, while they are in their first pass; each would run a second one, re-reading its
+ * domain while libvirt starts the network. Its Ready status, or libvirt's Started event,
+ * wakes them when there is something to do.
  */
 export const networkGateChanged: Predicate = {
+  create: (obj) => isReadyAndCurrent(obj as Observable),
   update: readinessChanged,
 };
 

@@ -4,6 +4,7 @@
 // for. Nothing else outlives a pass.
 import type { MaasNode } from '../../api/v1alpha1/index.js';
 import { NetworkEventLifecycleType } from '../../libvirt/index.js';
+import type { ObservedNetwork } from '../../libvirt/hypervisor/index.js';
 import { createExpectations } from '../common/expectations.js';
 
 /** The MaasNode controller's memory, by node UID (host facts by Hypervisor name). */
@@ -47,6 +48,19 @@ export interface NodeMemory {
    * Undefined forget it (so the memory is bounded by the host's running networks).
    */
   networkEvent(hypervisor: string, name: string, event: NetworkEventLifecycleType): void;
+  /**
+   * `look` at network `name` on `hypervisor` (a node confirming a started network), shared by
+   * every node that asks while that look is under way: the nodes one Started event woke ask
+   * at once, and one look serves them all instead of one each (five calls on the connection
+   * their starts then wait behind). A look is shared only until the network's next lifecycle
+   * event, so none is older than the event that woke its asker, and it is not kept once it
+   * ends: the next asker looks anew.
+   */
+  sharedNetworkLook(
+    hypervisor: string,
+    name: string,
+    look: () => Promise<ObservedNetwork | undefined>,
+  ): Promise<ObservedNetwork | undefined>;
   /** The node is gone: forget all of it. */
   forget(uid: string): void;
   /** Nodes and hosts remembered (for tests). */
@@ -67,6 +81,8 @@ export function createNodeMemory(): NodeMemory {
   // name of a host, here with the network's); a NUL cannot occur in either.
   const networks = createExpectations<{ started: true }>();
   const networkKey = (hypervisor: string, name: string): string => `${hypervisor}\0${name}`;
+  // Looks under way, by networkKey; each leaves when it ends or the network has news.
+  const looks = new Map<string, Promise<ObservedNetwork | undefined>>();
   return {
     async kvm(hypervisor, ask) {
       const known = hosts.get(hypervisor, 'kvm');
@@ -85,6 +101,7 @@ export function createNodeMemory(): NodeMemory {
       networks.get(networkKey(hypervisor, name), 'started') === true,
     networkEvent(hypervisor, name, event) {
       const key = networkKey(hypervisor, name);
+      looks.delete(key);
       if (event === NetworkEventLifecycleType.Started) networks.set(key, 'started', true);
       else if (
         event === NetworkEventLifecycleType.Stopped ||
@@ -93,7 +110,19 @@ export function createNodeMemory(): NodeMemory {
         networks.forget(key);
       }
     },
+    sharedNetworkLook(hypervisor, name, look) {
+      const key = networkKey(hypervisor, name);
+      const underWay = looks.get(key);
+      if (underWay) return underWay;
+      const started = look();
+      looks.set(key, started);
+      const ended = (): void => {
+        if (looks.get(key) === started) looks.delete(key);
+      };
+      started.then(ended, ended);
+      return started;
+    },
     forget: (uid) => nodes.forget(uid),
-    size: () => nodes.size() + hosts.size() + networks.size(),
+    size: () => nodes.size() + hosts.size() + networks.size() + looks.size,
   };
 }

@@ -162,7 +162,9 @@ const confirmNetworksInLibvirt: Phase<NodePass> = async (pass) => {
           vnet.metadata?.name ?? '',
         );
         if (!deps.memory.networkStarted(hypervisor, libvirtName)) return undefined;
-        const observed = await host.verbs.observeNetwork(libvirtName);
+        const observed = await deps.memory.sharedNetworkLook(hypervisor, libvirtName, () =>
+          host.verbs.observeNetwork(libvirtName),
+        );
         return servesSpec(vnet, observed) ? vnet.metadata?.name : undefined;
       }),
     )

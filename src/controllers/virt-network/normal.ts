@@ -104,13 +104,14 @@ async function act(pass: NetworkPass, host: HostView): Promise<void> {
     autostart: wantAutostart(vnet),
   };
   if (observed === undefined) {
-    // Its Defined and Started events wake no pass: this one reads the network below.
+    // Its Defined and Started events wake no pass: this one reads the network below. The
+    // look of observeLibvirt found none: no second look before the define (seenAbsent).
     await withOwnEvents(
       pass.deps.ownEvents,
       vnet.spec.hypervisor,
       scope.libvirtName,
       [NetworkEventLifecycleType.Defined, NetworkEventLifecycleType.Started],
-      () => verbs.ensureNetwork(desired),
+      () => verbs.ensureNetwork(desired, { seenAbsent: true }),
     );
     const note = `defined and started network ${scope.libvirtName}`;
     record(EventType.Normal, NetworkEventReason.Created, 'Create', note);

@@ -47,6 +47,7 @@ export type {
   DomainPowerState,
   DomainStateName,
   DomainSummary,
+  EnsureNetworkOptions,
   EnsuredVolumes,
   HostInfo,
   NetworkChange,

@@ -5,6 +5,7 @@ import type { PassLookups } from './domains.js';
 import type {
   Change,
   DomainEvent,
+  EnsureNetworkOptions,
   EnsuredVolumes,
   HostInfo,
   NetworkChange,
@@ -70,7 +71,10 @@ export interface Hypervisor {
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkCreate
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkSetAutostart
    */
-  ensureNetwork(desc: OwnedNetworkDescription): Promise<NetworkChangeResult>;
+  ensureNetwork(
+    desc: OwnedNetworkDescription,
+    opts?: EnsureNetworkOptions,
+  ): Promise<NetworkChangeResult>;
   /**
    * Applies a diffNetwork result: `dhcpHostsLive` through virNetworkUpdate (LIVE|CONFIG, only
    * hosts not already so); `redefineAndRestart` as net-destroy, net-define (same UUID, same

@@ -19,6 +19,7 @@ import type {
   EnsuredVolumes,
   HostInfo,
   NetworkChange,
+  EnsureNetworkOptions,
   NetworkChangeResult,
   NetworkEvent,
   ObservedDomain,
@@ -114,8 +115,11 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#networks.observeNetwork(name);
   }
 
-  ensureNetwork(desc: OwnedNetworkDescription): Promise<NetworkChangeResult> {
-    return this.#networks.ensureNetwork(desc);
+  ensureNetwork(
+    desc: OwnedNetworkDescription,
+    opts?: EnsureNetworkOptions,
+  ): Promise<NetworkChangeResult> {
+    return this.#networks.ensureNetwork(desc, opts);
   }
 
   applyNetworkChange(

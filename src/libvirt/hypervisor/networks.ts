@@ -28,6 +28,7 @@ import type { LibvirtCalls } from './calls.js';
 import { BridgeNotFoundError, NameConflictError } from './errors.js';
 import type {
   Change,
+  EnsureNetworkOptions,
   NetworkChange,
   NetworkChangeResult,
   ObservedNetwork,
@@ -143,23 +144,33 @@ export class NetworkVerbs {
     }
   }
 
-  async ensureNetwork(desc: OwnedNetworkDescription): Promise<NetworkChangeResult> {
+  async ensureNetwork(
+    desc: OwnedNetworkDescription,
+    opts: EnsureNetworkOptions = {},
+  ): Promise<NetworkChangeResult> {
     const c = await this.#calls.conn();
     const autostart = desc.autostart ?? true;
+    if (opts.seenAbsent) {
+      // The caller's look was a moment ago: a second one would only delay the network the
+      // nodes wait for. A network of the name that appeared since makes the define fail
+      // (OPERATION_FAILED: it exists with another UUID); the checked way below sorts it out.
+      const net = await this.#calls
+        .call(c, 'virNetworkDefineXML', () => c.networkDefineXMLFlags(buildNetworkXml(desc)))
+        .catch((err: unknown) => {
+          if (isLibvirtError(err, ErrorNumber.OperationFailed)) return undefined;
+          throw err;
+        });
+      if (net) {
+        using defined = net;
+        return await this.#startDefined(c, defined, desc, autostart);
+      }
+    }
     const found = await this.#ownedNetwork(c, desc.name, desc.owner);
     if (!found) {
       using net = await this.#calls.call(c, 'virNetworkDefineXML', () =>
         c.networkDefineXMLFlags(buildNetworkXml(desc)),
       );
-      // A freshly defined network does not autostart. The flag is written while the network
-      // starts, not before: nodes wait for the start, never for the flag.
-      const [, replugged] = await Promise.all([
-        autostart
-          ? this.#calls.call(c, 'virNetworkSetAutostart', () => net.setAutostart(true))
-          : undefined,
-        this.#checkBridge(c, desc).then(() => this.#startAndReplug(c, net, desc.name)),
-      ]);
-      return { changed: true, replugged };
+      return await this.#startDefined(c, net, desc, autostart);
     }
     using net = found.net;
     let changed = false;
@@ -174,6 +185,24 @@ export class NetworkVerbs {
       changed = true;
     }
     return { changed, replugged };
+  }
+
+  /** Starts a network this verb has just defined, and sets its autostart flag meanwhile. */
+  async #startDefined(
+    c: Connection,
+    net: Network,
+    desc: OwnedNetworkDescription,
+    autostart: boolean,
+  ): Promise<NetworkChangeResult> {
+    // A freshly defined network does not autostart. The flag is written while the network
+    // starts, not before: nodes wait for the start, never for the flag.
+    const [, replugged] = await Promise.all([
+      autostart
+        ? this.#calls.call(c, 'virNetworkSetAutostart', () => net.setAutostart(true))
+        : undefined,
+      this.#checkBridge(c, desc).then(() => this.#startAndReplug(c, net, desc.name)),
+    ]);
+    return { changed: true, replugged };
   }
 
   /**

@@ -140,6 +140,18 @@ export interface ReplugResult {
   readonly mac: string;
 }
 
+/** Options of ensureNetwork. */
+export interface EnsureNetworkOptions {
+  /**
+   * The caller looked a moment ago and found no network of the name: it is defined without
+   * a look of its own. libvirt refuses a definition whose name another network holds (a
+   * fresh UUID never matches), so one that appeared meanwhile is never overwritten: the
+   * define fails and the verb goes the checked way (a look, then NameConflictError or what
+   * it finds).
+   */
+  readonly seenAbsent?: boolean;
+}
+
 /** The result of verbs that may (re)start a network. */
 export interface NetworkChangeResult extends Change {
   /** NICs of running domains re-plugged after the network (re)started. */

@@ -116,6 +116,43 @@ describe('Hypervisor over libvirt (test:///default)', () => {
 
   hypervisorContract(() => subject);
 
+  it('ensureNetwork seenAbsent defines without a look of its own; a refused define goes the checked way', async () => {
+    const desc = {
+      name: 'seen-absent',
+      mode: 'isolated' as const,
+      // The test driver names no bridge itself.
+      bridge: { name: 'mlsa0' },
+      ipv4: { address: '10.98.7.1', prefix: 24 },
+      owner: { kind: 'VirtNetwork', namespace: 'ns', name: 'seen-absent', uid: 'uid-sa' },
+    };
+    ops.length = 0;
+    await hv.ensureNetwork(desc, { seenAbsent: true });
+    expect(ops).to.not.include('virNetworkLookupByName');
+    expect(ops[0]).to.equal('virNetworkDefineXML');
+    // Present now: the define is refused (not counted: it failed), then the network is looked
+    // up and found ours and running.
+    ops.length = 0;
+    const failed: string[] = [];
+    const watching = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: pool,
+      metrics: {
+        observeCall: (_h, op, _s, result) => void (result === 'success' ? ops : failed).push(op),
+      },
+    });
+    try {
+      expect((await watching.ensureNetwork(desc, { seenAbsent: true })).changed).to.equal(false);
+    } finally {
+      await watching.close();
+    }
+    // (A new instance's first look also learns that this driver has no inactive network XML.)
+    expect(failed[0]).to.equal('virNetworkDefineXML');
+    expect(failed.filter((op) => op === 'virNetworkDefineXML')).to.have.length(1);
+    expect(ops).to.include('virNetworkLookupByName');
+    expect(ops.filter(isMutatingOp)).to.deep.equal([]);
+    await hv.deleteNetwork(desc.name, desc.owner);
+  });
+
   it('records every call under its C name, with results, on a prom-client registry', async () => {
     const registry = new Registry();
     const metered = createLibvirtHypervisor({

@@ -95,6 +95,14 @@ describe('controllers/common/predicates', () => {
   });
 
   describe('networkGateChanged', () => {
+    it('passes a creation only Ready at its generation (a new VirtNetwork is not)', () => {
+      expect(networkGateChanged.create!(vnet(1, 0, false))).to.equal(false);
+      expect(networkGateChanged.create!({ metadata: { name: 'maas', generation: 1 } })).to.equal(
+        false,
+      );
+      expect(networkGateChanged.create!(vnet(2, 1, true))).to.equal(false);
+      expect(networkGateChanged.create!(vnet(1, 1, true))).to.equal(true);
+    });
     it('ignores status writes that leave readiness alone (bridge, DHCP hosts)', () => {
       expect(
         networkGateChanged.update!(vnet(1, 1, true), vnet(1, 1, true, { bridge: 'virbr9' })),

@@ -177,6 +177,39 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     expect(cond(n, 'Ready')).to.include({ status: 'True', reason: 'Reconciled' });
   });
 
+  it('lets the nodes one Started event woke share one look at the network, and starts them all', async () => {
+    // Both passes reach the network while a look at it is under way.
+    let lookBegun: () => void = () => undefined;
+    const bothAsked = new Promise<void>((resolve) => (lookBegun = resolve));
+    const { pending, memory, r } = waitingOnNetworkStatus(() =>
+      onCall(hv, 'observeNetwork', () => bothAsked),
+    );
+    nodes.put(
+      withFinalizer(
+        node('n2', { ...spec, interfaces: [{ network: 'maas', mac: '52:54:00:7f:04:02' }] }),
+      ),
+    );
+    await startInLibvirt(pending);
+    memory.networkEvent('local', 'maas.maas', NetworkEventLifecycleType.Started);
+    hv.resetRecording();
+    const passes = Promise.all([r.reconcile(key('n1'), signal), r.reconcile(key('n2'), signal)]);
+    // Until both passes have asked, the one look waits.
+    for (
+      let i = 0;
+      i < 50 && hv.mutations.filter((m) => m === 'virDomainDefineXMLFlags').length < 2;
+      i++
+    ) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    lookBegun();
+    await passes;
+    expect(hv.calls.filter((c) => c.verb === 'observeNetwork')).to.have.length(1);
+    expect(hv.mutations.filter((m) => m === 'virDomainCreateWithFlags')).to.have.length(2);
+    for (const name of ['n1', 'n2']) {
+      expect(nodes.get(key(name))?.status?.printableStatus, name).to.equal('Running');
+    }
+  });
+
   it('starts in the pass that defined it when its network started while the definition was made', async () => {
     // libvirt starts the network (and says so) while this pass makes the definition.
     const { r } = waitingOnNetworkStatus((pending, memory) =>

@@ -199,6 +199,8 @@ export interface RestClientOptions {
   readonly watchIdleMarginMs?: number;
   /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (default `process.env`). */
   readonly env?: ProxyEnvironment;
+  /** Connections for requests at most; watches have their own (transport.ts). */
+  readonly maxConnections?: number;
 }
 
 /** A deadline of `ms` over `parent`: its signal aborts at either. */
@@ -261,7 +263,10 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
     'watchIdleMarginMs',
     opts.watchIdleMarginMs ?? DEFAULT_WATCH_IDLE_MARGIN_MS,
   );
-  const transport = createTransport(config, definedProps({ proxy, connectTimeoutMs: timeoutMs }));
+  const transport = createTransport(
+    config,
+    definedProps({ proxy, connectTimeoutMs: timeoutMs, maxConnections: opts.maxConnections }),
+  );
   /** Discovery per apiVersion; in flight or done, shared by concurrent callers. */
   const discovery = new Map<string, Promise<readonly ApiResource[]>>();
 
@@ -269,7 +274,7 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
   const open = async (
     method: string,
     path: string,
-    extra: { body?: string; contentType?: string; signal?: AbortSignal } = {},
+    extra: { body?: string; contentType?: string; signal?: AbortSignal; stream?: boolean } = {},
   ): Promise<IncomingMessage> => {
     for (let attempt = 0; ; attempt++) {
       const credential = await credentials.current();
@@ -370,7 +375,7 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
       const opening = deadline(timeoutMs, abort.signal);
       let res: IncomingMessage;
       try {
-        res = await open('GET', path, { signal: opening.signal });
+        res = await open('GET', path, { signal: opening.signal, stream: true });
         if (!ok(res)) {
           throw apiExceptionFrom(res.statusCode ?? 0, await readText(res), `WATCH ${path}`);
         }

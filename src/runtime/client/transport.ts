@@ -13,7 +13,7 @@
 import type { Agent as HttpAgent, ClientRequestArgs, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions, request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect, createSecureContext } from 'node:tls';
+import { type SecureContext, connect as tlsConnect, createSecureContext } from 'node:tls';
 import type { Credential } from './credentials.js';
 import type { RestConfig } from './kubeconfig.js';
 import { http } from '../../util/node-http.js';
@@ -27,6 +27,11 @@ export interface Transport {
     body?: string;
     contentType?: string;
     signal?: AbortSignal;
+    /**
+     * A response that stays open (a watch): it goes over connections of its own, so watches
+     * never hold the request connections (maxConnections) and requests never wait on them.
+     */
+    stream?: boolean;
   }): Promise<IncomingMessage>;
 }
 
@@ -36,7 +41,22 @@ export interface TransportOptions {
   readonly proxy?: URL;
   /** How long a proxy may take to answer CONNECT. */
   readonly connectTimeoutMs: number;
+  /**
+   * Connections for requests (not streams) at most; more requests at once wait for one to
+   * be free (default DEFAULT_MAX_CONNECTIONS).
+   */
+  readonly maxConnections?: number;
 }
+
+/**
+ * Request connections per server at most. HTTP/1.1 carries one request at a time per
+ * connection, and without a bound a burst (a lab applying 100 children at once) opens a
+ * connection per request in flight: about 120 in a 1000-node build, each a TLS handshake for
+ * both ends and a TLS session's buffers held for the process's life. client-go's HTTP/2 puts
+ * all of them on one connection. 16 keeps the API server as busy as it can be on a small
+ * control plane (its own limit is --max-requests-inflight, 400) without the handshakes.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 16;
 
 /** `host` without IPv6 brackets. */
 const bare = (host: string): string => host.replace(/^\[|\]$/g, '');
@@ -119,42 +139,53 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
       `proxy ${shown(proxy)} for ${config.server}: only http:// proxies are supported`,
     );
   }
-  let agent: HttpAgent | undefined;
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  /** The Agents for requests and for streams, made with one TLS context. */
+  let agents: { requests: HttpAgent; streams: HttpAgent } | undefined;
   let agentCert: string | undefined;
-  const agentFor = (credential: Credential): HttpAgent => {
+  const agentsFor = (credential: Credential): { requests: HttpAgent; streams: HttpAgent } => {
     const cert = credential.certificate;
-    if (agent && (cert === undefined || cert.cert === agentCert)) return agent;
+    if (agents && (cert === undefined || cert.cert === agentCert)) return agents;
     // A new client certificate (an exec plugin rotated it) needs a new TLS context. Streams
-    // on the old Agent's sockets (watches) run on until they end; its idle sockets are never
-    // used again and close when the server drops them.
+    // on the old Agents' sockets (watches) run on until they end; their idle sockets are
+    // never used again and close when the server drops them.
     agentCert = cert?.cert;
-    if (!secure) {
-      agent = new http.Agent({ keepAlive: true });
-      return agent;
-    }
+    // One TLS context for all connections of both. Given ca, cert and key instead, every
+    // new connection parses them into a context of its own (bench/RESULTS.md, section 2b
+    // and the closing note of 2026-12-07 15:20).
+    const context = secure
+      ? createSecureContext({
+          ca: config.caData,
+          cert: cert?.cert ?? config.clientCertificateData,
+          key: cert?.key ?? config.clientKeyData,
+        })
+      : undefined;
+    agents = {
+      requests: agentOf(context, { maxSockets: maxConnections }),
+      streams: agentOf(context, {}),
+    };
+    return agents;
+  };
+  const agentOf = (
+    context: SecureContext | undefined,
+    limits: { maxSockets?: number },
+  ): HttpAgent => {
+    if (!context) return new http.Agent({ keepAlive: true, ...limits });
     const tls: AgentOptions = {
+      ...limits,
       keepAlive: true,
-      // One TLS context for all of the Agent's connections. Given ca, cert and key instead,
-      // every new connection parses them into a context of its own: a build of 1000 nodes
-      // opens about 130 connections, each of which paid that parse and kept that context
-      // (bench/RESULTS.md, section 2b and the closing note of 2026-12-07 15:20).
-      secureContext: createSecureContext({
-        ca: config.caData,
-        cert: cert?.cert ?? config.clientCertificateData,
-        key: cert?.key ?? config.clientKeyData,
-      }),
+      secureContext: context,
       rejectUnauthorized: config.insecureSkipTlsVerify !== true,
       ...(config.tlsServerName && { servername: config.tlsServerName }),
     };
-    agent = proxy ? new TunnelAgent(tls, proxy, opts.connectTimeoutMs) : new HttpsAgent(tls);
-    return agent;
+    return proxy ? new TunnelAgent(tls, proxy, opts.connectTimeoutMs) : new HttpsAgent(tls);
   };
   const send = secure ? httpsRequest : http.request;
   // Plain http through a proxy: the request goes to the proxy with the absolute URL.
   const viaProxy = !secure && proxy !== undefined;
   const authorization = proxy && proxyAuthorization(proxy);
   return {
-    open({ method, path, credential, body, contentType, signal }) {
+    open({ method, path, credential, body, contentType, signal, stream }) {
       return new Promise((resolve, reject) => {
         const headers: Record<string, string> = {
           Accept: 'application/json',
@@ -177,7 +208,7 @@ export function createTransport(config: RestConfig, opts: TransportOptions): Tra
             method,
             path: viaProxy ? `${server.origin}${prefix}${path}` : prefix + path,
             headers,
-            agent: agentFor(credential),
+            agent: agentsFor(credential)[stream ? 'streams' : 'requests'],
             signal,
           },
           resolve,

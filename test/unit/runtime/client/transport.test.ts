@@ -1,0 +1,118 @@
+// How many connections the REST client keeps to a server: requests share a bounded set
+// (transport.ts, maxConnections), and watches, which hold theirs open, go over their own.
+// Against a loopback HTTP server that counts the connections it accepts.
+import { expect } from 'chai';
+import { type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createRestClient } from '../../../../src/runtime/client/rest.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../../../../src/runtime/client/transport.js';
+
+const LEASE = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'ns' } as const;
+const DISCOVERY = JSON.stringify({
+  kind: 'APIResourceList',
+  groupVersion: 'coordination.k8s.io/v1',
+  resources: [{ name: 'leases', namespaced: true, kind: 'Lease', verbs: [] }],
+});
+
+/**
+ * A server that answers discovery at once, a watch with headers and then silence, and any
+ * other request after `delayMs`; it counts connections and the most requests in flight.
+ */
+async function countingServer(delayMs: number) {
+  const counts = { connections: 0, inFlight: 0, maxInFlight: 0 };
+  const open = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    req.resume();
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/apis/coordination.k8s.io/v1') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(DISCOVERY);
+      return;
+    }
+    if (url.searchParams.get('watch') === 'true') {
+      open.add(res);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('');
+      return;
+    }
+    counts.inFlight++;
+    counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
+    setTimeout(() => {
+      counts.inFlight--;
+      res
+        .writeHead(200, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Lease', metadata: { name: url.pathname.split('/').pop() } }));
+    }, delayMs);
+  });
+  server.on('connection', () => counts.connections++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const close = async (): Promise<void> => {
+    for (const res of open) res.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  };
+  return { counts, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close };
+}
+
+const getLease = (rest: ReturnType<typeof createRestClient>, name: string) =>
+  rest.request<{ metadata: { name: string } }>({ method: 'GET', ref: { ...LEASE, name } });
+
+describe('runtime/client transport connections', () => {
+  it('carries a burst of requests over at most maxConnections connections, all answered', async () => {
+    const api = await countingServer(20);
+    try {
+      const rest = createRestClient({ server: api.url }, { maxConnections: 3 });
+      const names = Array.from({ length: 24 }, (_, i) => `l${i}`);
+      const got = await Promise.all(names.map((n) => getLease(rest, n)));
+      expect(got.map((l) => l.metadata.name)).to.deep.equal(names);
+      // Discovery's connection is one of the three, kept alive and reused.
+      expect(api.counts.connections).to.be.at.most(3);
+      expect(api.counts.maxInFlight).to.equal(3);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it(`bounds requests at ${DEFAULT_MAX_CONNECTIONS} connections by default`, async () => {
+    const api = await countingServer(20);
+    try {
+      const rest = createRestClient({ server: api.url });
+      await Promise.all(Array.from({ length: 100 }, (_, i) => getLease(rest, `l${i}`)));
+      expect(api.counts.connections).to.be.at.most(DEFAULT_MAX_CONNECTIONS);
+      expect(api.counts.maxInFlight).to.equal(DEFAULT_MAX_CONNECTIONS);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('gives watches connections of their own: open watches never hold up a request', async () => {
+    const api = await countingServer(5);
+    try {
+      const rest = createRestClient({ server: api.url }, { maxConnections: 1 });
+      const watches = await Promise.all(
+        [1, 2, 3].map((rv) =>
+          rest.watch(
+            LEASE,
+            { resourceVersion: String(rv) },
+            { onEvent: () => undefined, onDone: () => undefined },
+          ),
+        ),
+      );
+      try {
+        // Three silent watches are open; requests still go, one connection at a time.
+        const got = await Promise.race([
+          Promise.all(['a', 'b', 'c'].map((n) => getLease(rest, n))),
+          delay(5000).then(() => 'stuck' as const),
+        ]);
+        expect(got).to.not.equal('stuck');
+        // One request connection (discovery's, reused) and one per watch.
+        expect(api.counts.connections).to.equal(4);
+        expect(api.counts.maxInFlight).to.equal(1);
+      } finally {
+        for (const w of watches) w.stop();
+      }
+    } finally {
+      await api.close();
+    }
+  });
+});

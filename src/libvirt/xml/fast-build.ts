@@ -52,8 +52,9 @@ function element(name: string, value: XmlChild, indent: string, out: string[]): 
   const el = value as XmlElement;
   let head = `${indent}<${name}`;
   let text: string | undefined;
-  const kids: Array<[string, XmlChild]> = [];
-  for (const key of Object.keys(el)) {
+  let hasChildren = false;
+  const keys = Object.keys(el);
+  for (const key of keys) {
     const v = el[key];
     if (v === undefined) continue;
     if (key.startsWith(ATTR)) {
@@ -61,11 +62,11 @@ function element(name: string, value: XmlChild, indent: string, out: string[]): 
       head += ` ${key.slice(ATTR.length)}="${escape(v as string)}"`;
     } else if (key === TEXT) {
       text = safe(v);
-    } else if (!(Array.isArray(v) && v.length === 0)) {
-      kids.push([key, v]);
+    } else if (isChild(v)) {
+      hasChildren = true;
     }
   }
-  if (kids.length === 0) {
+  if (!hasChildren) {
     out.push(text ? `${head}>${escape(text)}</${name}>\n` : `${head}/>\n`);
     return;
   }
@@ -73,8 +74,19 @@ function element(name: string, value: XmlChild, indent: string, out: string[]): 
   if (text) throw new Decline();
   out.push(`${head}>\n`);
   const inner = `${indent}  `;
-  for (const [key, v] of kids) element(key, v, inner, out);
+  // The children in key order, read in a second pass over the keys rather than collected
+  // into [key, value] pairs: a definition is built per node, and each pair was garbage.
+  for (const key of keys) {
+    const v = el[key];
+    if (key.startsWith(ATTR) || key === TEXT || !isChild(v)) continue;
+    element(key, v, inner, out);
+  }
   out.push(`${indent}</${name}>\n`);
+}
+
+/** A value that writes an element: not absent, and not an empty list. */
+function isChild(v: XmlChild): boolean {
+  return v !== undefined && !(Array.isArray(v) && v.length === 0);
 }
 
 /** What fast-xml-builder writes for `{ [root]: tree }`, or undefined to leave it to it. */

@@ -23,11 +23,36 @@ const NAMED: Readonly<Record<string, string>> = {
   apos: "'",
 };
 
-/** Characters that may start or continue a name, as libvirt writes them (ASCII). */
-const NAME = /[A-Za-z_:][-A-Za-z0-9_.:]*/y;
-const SPACE = /[ \t\n]*/y;
-const ATTR_VALUE_DQ = /"([^"<]*)"/y;
-const ATTR_VALUE_SQ = /'([^'<]*)'/y;
+// The scanners below read character codes and allocate nothing: per element and attribute
+// a regex match would allocate its result array, which was most of what a parse allocated.
+
+/** A character that may start a name, as libvirt writes names (ASCII): [A-Za-z_:]. */
+function isNameStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a;
+}
+
+/** A character that may continue a name: [-A-Za-z0-9_.:]. */
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
+}
+
+/** Where the name starting at `at` ends; `at` when none starts there. */
+function nameEnd(s: string, at: number): number {
+  if (!isNameStart(s.charCodeAt(at))) return at;
+  let p = at + 1;
+  while (isNameChar(s.charCodeAt(p))) p++;
+  return p;
+}
+
+/** Where the run of spaces, tabs and newlines starting at `at` ends. */
+function spaceEnd(s: string, at: number): number {
+  let p = at;
+  for (;;) {
+    const c = s.charCodeAt(p);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a) return p;
+    p++;
+  }
+}
 
 /** Decodes entities in `s`; undefined for one this fast path leaves to fast-xml-parser. */
 function decode(s: string): string | undefined {
@@ -63,11 +88,6 @@ function decode(s: string): string | undefined {
     out += s.slice(at, amp) + ch;
     at = semi + 1;
   }
-}
-
-function matchAt(re: RegExp, s: string, at: number): RegExpExecArray | null {
-  re.lastIndex = at;
-  return re.exec(s);
 }
 
 /** One open element while parsing. */
@@ -135,11 +155,12 @@ export function fastParse(xml: string): Tree | undefined {
     if (lt < 0) break;
     const next = xml.charCodeAt(lt + 1);
     if (next === 0x2f /* / */) {
-      const name = matchAt(NAME, xml, lt + 2)?.[0];
       const el = stack.pop();
-      if (name === undefined || el === undefined || el.name !== name) return undefined;
-      let end = lt + 2 + name.length;
-      end += matchAt(SPACE, xml, end)?.[0].length ?? 0;
+      const nameAt = lt + 2;
+      const named = nameEnd(xml, nameAt);
+      if (el === undefined || named - nameAt !== el.name.length) return undefined;
+      if (!xml.startsWith(el.name, nameAt)) return undefined;
+      const end = spaceEnd(xml, named);
       if (xml.charCodeAt(end) !== 0x3e /* > */) return undefined;
       if (!close(doc, stack, el)) return undefined;
       at = end + 1;
@@ -147,14 +168,24 @@ export function fastParse(xml: string): Tree | undefined {
     }
     // Comments, CDATA, DOCTYPE and processing instructions are fast-xml-parser's.
     if (next === 0x21 /* ! */ || next === 0x3f /* ? */) return undefined;
-    const name = matchAt(NAME, xml, lt + 1)?.[0];
-    if (name === undefined) return undefined;
+    const named = nameEnd(xml, lt + 1);
+    if (named === lt + 1) return undefined;
     if (stack.length === 0 && ++roots > 1) return undefined;
-    const el: Open = { name, node: {}, text: '', hasChildren: false, hasAttrs: false };
-    let p = lt + 1 + name.length;
+    const el: Open = {
+      name: xml.slice(lt + 1, named),
+      node: {},
+      text: '',
+      hasChildren: false,
+      hasAttrs: false,
+    };
+    let p = named;
+    // The next '<' after the attribute being read, found once per tag rather than once per
+    // attribute (a tag of many attributes would otherwise be scanned to its end for each).
+    let lessThan = -2;
     for (;;) {
-      const space = matchAt(SPACE, xml, p)?.[0].length ?? 0;
-      p += space;
+      const spaced = spaceEnd(xml, p);
+      const space = spaced - p;
+      p = spaced;
       const c = xml.charCodeAt(p);
       if (c === 0x3e /* > */) {
         stack.push(el);
@@ -168,22 +199,25 @@ export function fastParse(xml: string): Tree | undefined {
         break;
       }
       if (space === 0) return undefined;
-      const attrName = matchAt(NAME, xml, p)?.[0];
-      if (attrName === undefined) return undefined;
-      p += attrName.length;
+      const attrEnd = nameEnd(xml, p);
+      if (attrEnd === p) return undefined;
+      const attrName = xml.slice(p, attrEnd);
+      p = attrEnd;
       if (xml.charCodeAt(p) !== 0x3d /* = */) return undefined;
       p += 1;
-      const quoted =
-        xml.charCodeAt(p) === 0x22
-          ? matchAt(ATTR_VALUE_DQ, xml, p)
-          : matchAt(ATTR_VALUE_SQ, xml, p);
-      if (!quoted) return undefined;
-      const value = decode(quoted[1] ?? '');
+      // A value in double or single quotes that holds no '<' and no quote of its kind.
+      const quote = xml.charCodeAt(p);
+      if (quote !== 0x22 /* " */ && quote !== 0x27 /* ' */) return undefined;
+      const closing = xml.indexOf(quote === 0x22 ? '"' : "'", p + 1);
+      if (closing < 0) return undefined;
+      if (lessThan !== -1 && lessThan <= p) lessThan = xml.indexOf('<', p + 1);
+      if (lessThan >= 0 && lessThan < closing) return undefined;
+      const value = decode(xml.slice(p + 1, closing));
       const key = ATTR + attrName;
       if (value === undefined || Object.hasOwn(el.node, key)) return undefined;
       el.node[key] = value;
       el.hasAttrs = true;
-      p += quoted[0].length;
+      p = closing + 1;
     }
     at = p;
   }

@@ -158,6 +158,11 @@ export function createManager(opts: ManagerOptions): Manager {
     opts.rest ?? createRestClient(opts.restConfig),
     metrics.restRequest,
   );
+  // Leases get a client of their own, as controller-runtime's leader election does: a renewal
+  // never waits behind a burst of requests for the request connections (transport.ts).
+  const leaseRest = opts.rest
+    ? rest
+    : instrumentRestClient(createRestClient(opts.restConfig), metrics.restRequest);
   const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
   const client = createClient({ rest, clock });
   const events = createEventRecorder({
@@ -215,7 +220,7 @@ export function createManager(opts: ManagerOptions): Manager {
     rest,
     client,
     events,
-    leaseStore: createLeaseStore(rest, opts.namespace),
+    leaseStore: createLeaseStore(leaseRest, opts.namespace),
     informer<T extends KubernetesObject>(kind: Kind, scope: WatchScope = {}): Informer<T> {
       const key = scopeKey(kind, scope);
       let entry = informers.get(key);

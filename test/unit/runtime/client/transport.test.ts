@@ -6,6 +6,7 @@ import { type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createRestClient } from '../../../../src/runtime/client/rest.js';
+import { createManager } from '../../../../src/runtime/manager/manager.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../../../src/runtime/client/transport.js';
 
 const LEASE = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'ns' } as const;
@@ -113,6 +114,61 @@ describe('runtime/client transport connections', () => {
       }
     } finally {
       await api.close();
+    }
+  });
+
+  it("keeps the manager's Leases off the request connections: a renewal never waits behind a burst", async () => {
+    // Requests for Leases named hold-* are never answered; any other Lease is not found.
+    const held = new Set<ServerResponse>();
+    let leaseGets = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/apis/coordination.k8s.io/v1') {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(DISCOVERY);
+        return;
+      }
+      const name = url.pathname.split('/').pop() ?? '';
+      if (name.startsWith('hold-')) {
+        held.add(res);
+        return;
+      }
+      leaseGets++;
+      res
+        .writeHead(404, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const abort = new AbortController();
+    try {
+      const manager = createManager({
+        restConfig: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` },
+        namespace: 'ns',
+        metricsBindAddress: '0',
+        healthProbeBindAddress: '0',
+      });
+      // Every request connection taken by a request that does not end.
+      const burst = Array.from({ length: DEFAULT_MAX_CONNECTIONS + 4 }, (_, i) =>
+        manager.rest
+          .request({ method: 'GET', ref: { ...LEASE, name: `hold-${i}` }, signal: abort.signal })
+          .catch(() => undefined),
+      );
+      for (let i = 0; i < 100 && held.size < DEFAULT_MAX_CONNECTIONS; i++) await delay(10);
+      expect(held.size).to.equal(DEFAULT_MAX_CONNECTIONS);
+      const got = await Promise.race([
+        manager.leaseStore.get('shard-0'),
+        // Loopback answers in milliseconds; queued behind the burst it never would.
+        delay(1500).then(() => 'stuck' as const),
+      ]);
+      expect(got).to.equal(undefined);
+      expect(leaseGets).to.equal(1);
+      abort.abort();
+      await Promise.all(burst);
+    } finally {
+      abort.abort();
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });

@@ -3,7 +3,7 @@
 // one that answers headers and never the body, and watches that open and go silent. Real
 // timers with short deadlines: these are about sockets, not about arithmetic.
 import { expect } from 'chai';
-import { type Server, type ServerResponse, createServer } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { type Server as NetServer, type Socket, createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -15,29 +15,10 @@ import {
   WatchTimeoutError,
   createRestClient,
 } from '../../../../src/runtime/client/rest.js';
+import { LEASE, loopbackApi } from './loopback-api.js';
 
-const LEASE = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'ns' } as const;
-const DISCOVERY = JSON.stringify({
-  kind: 'APIResourceList',
-  groupVersion: 'coordination.k8s.io/v1',
-  resources: [{ name: 'leases', namespaced: true, kind: 'Lease', verbs: [] }],
-});
-
-/** An HTTP server that answers discovery and hands every other request to `handle`. */
-async function apiServer(
-  handle: (url: URL, res: ServerResponse) => void,
-): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    req.resume();
-    if (req.url === '/apis/coordination.k8s.io/v1') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(DISCOVERY);
-      return;
-    }
-    handle(new URL(req.url ?? '/', 'http://x'), res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
+/** A loopback API server whose requests other than discovery go to `handle`. */
+const apiServer = (handle: (url: URL, res: ServerResponse) => void) => loopbackApi(handle);
 
 /** A TCP server that accepts connections and never says a byte. */
 async function blackHole(): Promise<{ server: NetServer; port: number; sockets: Socket[] }> {

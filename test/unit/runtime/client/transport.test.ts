@@ -2,57 +2,46 @@
 // (transport.ts, maxConnections), and watches, which hold theirs open, go over their own.
 // Against a loopback HTTP server that counts the connections it accepts.
 import { expect } from 'chai';
-import { type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createRestClient } from '../../../../src/runtime/client/rest.js';
 import { createManager } from '../../../../src/runtime/manager/manager.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../../../src/runtime/client/transport.js';
-
-const LEASE = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'ns' } as const;
-const DISCOVERY = JSON.stringify({
-  kind: 'APIResourceList',
-  groupVersion: 'coordination.k8s.io/v1',
-  resources: [{ name: 'leases', namespaced: true, kind: 'Lease', verbs: [] }],
-});
+import { LEASE, loopbackApi } from './loopback-api.js';
 
 /**
- * A server that answers discovery at once, a watch with headers and then silence, and any
- * other request after `delayMs`; it counts connections and the most requests in flight.
+ * A server that answers a watch with headers and then silence, and any other request after
+ * `delayMs`; it counts connections and the most requests in flight.
  */
 async function countingServer(delayMs: number) {
-  const counts = { connections: 0, inFlight: 0, maxInFlight: 0 };
-  const open = new Set<ServerResponse>();
-  const server = createServer((req, res) => {
-    req.resume();
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/apis/coordination.k8s.io/v1') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(DISCOVERY);
-      return;
-    }
+  const flight = { inFlight: 0, maxInFlight: 0 };
+  const api = await loopbackApi((url, res, held) => {
     if (url.searchParams.get('watch') === 'true') {
-      open.add(res);
+      held.add(res);
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.write('');
       return;
     }
-    counts.inFlight++;
-    counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
+    flight.inFlight++;
+    flight.maxInFlight = Math.max(flight.maxInFlight, flight.inFlight);
     setTimeout(() => {
-      counts.inFlight--;
+      flight.inFlight--;
       res
         .writeHead(200, { 'Content-Type': 'application/json' })
         .end(JSON.stringify({ kind: 'Lease', metadata: { name: url.pathname.split('/').pop() } }));
     }, delayMs);
   });
-  server.on('connection', () => counts.connections++);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const close = async (): Promise<void> => {
-    for (const res of open) res.destroy();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+  return {
+    counts: {
+      get connections() {
+        return api.counts.connections;
+      },
+      get maxInFlight() {
+        return flight.maxInFlight;
+      },
+    },
+    url: api.url,
+    close: api.close,
   };
-  return { counts, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close };
 }
 
 const getLease = (rest: ReturnType<typeof createRestClient>, name: string) =>
@@ -119,15 +108,8 @@ describe('runtime/client transport connections', () => {
 
   it("keeps the manager's Leases off the request connections: a renewal never waits behind a burst", async () => {
     // Requests for Leases named hold-* are never answered; any other Lease is not found.
-    const held = new Set<ServerResponse>();
     let leaseGets = 0;
-    const server = createServer((req, res) => {
-      req.resume();
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname === '/apis/coordination.k8s.io/v1') {
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(DISCOVERY);
-        return;
-      }
+    const api = await loopbackApi((url, res, held) => {
       const name = url.pathname.split('/').pop() ?? '';
       if (name.startsWith('hold-')) {
         held.add(res);
@@ -138,11 +120,11 @@ describe('runtime/client transport connections', () => {
         .writeHead(404, { 'Content-Type': 'application/json' })
         .end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound' }));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { held } = api;
     const abort = new AbortController();
     try {
       const manager = createManager({
-        restConfig: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` },
+        restConfig: { server: api.url },
         namespace: 'ns',
         metricsBindAddress: '0',
         healthProbeBindAddress: '0',
@@ -166,9 +148,7 @@ describe('runtime/client transport connections', () => {
       await Promise.all(burst);
     } finally {
       abort.abort();
-      for (const res of held) res.destroy();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await api.close();
     }
   });
 });

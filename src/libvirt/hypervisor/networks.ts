@@ -150,16 +150,18 @@ export class NetworkVerbs {
   ): Promise<NetworkChangeResult> {
     const c = await this.#calls.conn();
     const autostart = desc.autostart ?? true;
+    const define = (): Promise<Network> =>
+      this.#calls.call(c, 'virNetworkDefineXML', () =>
+        c.networkDefineXMLFlags(buildNetworkXml(desc)),
+      );
     if (opts.seenAbsent) {
       // The caller's look was a moment ago: a second one would only delay the network the
       // nodes wait for. A network of the name that appeared since makes the define fail
       // (OPERATION_FAILED: it exists with another UUID); the checked way below sorts it out.
-      const net = await this.#calls
-        .call(c, 'virNetworkDefineXML', () => c.networkDefineXMLFlags(buildNetworkXml(desc)))
-        .catch((err: unknown) => {
-          if (isLibvirtError(err, ErrorNumber.OperationFailed)) return undefined;
-          throw err;
-        });
+      const net = await define().catch((err: unknown) => {
+        if (isLibvirtError(err, ErrorNumber.OperationFailed)) return undefined;
+        throw err;
+      });
       if (net) {
         using defined = net;
         return await this.#startDefined(c, defined, desc, autostart);
@@ -167,9 +169,7 @@ export class NetworkVerbs {
     }
     const found = await this.#ownedNetwork(c, desc.name, desc.owner);
     if (!found) {
-      using net = await this.#calls.call(c, 'virNetworkDefineXML', () =>
-        c.networkDefineXMLFlags(buildNetworkXml(desc)),
-      );
+      using net = await define();
       return await this.#startDefined(c, net, desc, autostart);
     }
     using net = found.net;

@@ -265,7 +265,15 @@ export function createRestClient(config: RestConfig, opts: RestClientOptions = {
   );
   const transport = createTransport(
     config,
-    definedProps({ proxy, connectTimeoutMs: timeoutMs, maxConnections: opts.maxConnections }),
+    definedProps({
+      proxy,
+      connectTimeoutMs: timeoutMs,
+      // Node's Agent reads a maxSockets of 0 as no limit at all: refused here instead.
+      maxConnections:
+        opts.maxConnections === undefined
+          ? undefined
+          : positive('maxConnections', opts.maxConnections),
+    }),
   );
   /** Discovery per apiVersion; in flight or done, shared by concurrent callers. */
   const discovery = new Map<string, Promise<readonly ApiResource[]>>();

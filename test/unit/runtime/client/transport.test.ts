@@ -30,24 +30,22 @@ async function countingServer(delayMs: number) {
         .end(JSON.stringify({ kind: 'Lease', metadata: { name: url.pathname.split('/').pop() } }));
     }, delayMs);
   });
-  return {
-    counts: {
-      get connections() {
-        return api.counts.connections;
-      },
-      get maxInFlight() {
-        return flight.maxInFlight;
-      },
-    },
-    url: api.url,
-    close: api.close,
-  };
+  return { ...api, flight };
 }
 
 const getLease = (rest: ReturnType<typeof createRestClient>, name: string) =>
   rest.request<{ metadata: { name: string } }>({ method: 'GET', ref: { ...LEASE, name } });
 
 describe('runtime/client transport connections', () => {
+  it('refuses a maxConnections that is not positive (Node would read 0 as no limit)', () => {
+    for (const maxConnections of [0, -1, Number.NaN]) {
+      expect(
+        () => createRestClient({ server: 'http://127.0.0.1:1' }, { maxConnections }),
+        String(maxConnections),
+      ).to.throw(RangeError, /maxConnections must be positive/);
+    }
+  });
+
   it('carries a burst of requests over at most maxConnections connections, all answered', async () => {
     const api = await countingServer(20);
     try {
@@ -57,7 +55,7 @@ describe('runtime/client transport connections', () => {
       expect(got.map((l) => l.metadata.name)).to.deep.equal(names);
       // Discovery's connection is one of the three, kept alive and reused.
       expect(api.counts.connections).to.be.at.most(3);
-      expect(api.counts.maxInFlight).to.equal(3);
+      expect(api.flight.maxInFlight).to.equal(3);
     } finally {
       await api.close();
     }
@@ -69,7 +67,7 @@ describe('runtime/client transport connections', () => {
       const rest = createRestClient({ server: api.url });
       await Promise.all(Array.from({ length: 100 }, (_, i) => getLease(rest, `l${i}`)));
       expect(api.counts.connections).to.be.at.most(DEFAULT_MAX_CONNECTIONS);
-      expect(api.counts.maxInFlight).to.equal(DEFAULT_MAX_CONNECTIONS);
+      expect(api.flight.maxInFlight).to.equal(DEFAULT_MAX_CONNECTIONS);
     } finally {
       await api.close();
     }
@@ -97,7 +95,7 @@ describe('runtime/client transport connections', () => {
         expect(got).to.not.equal('stuck');
         // One request connection (discovery's, reused) and one per watch.
         expect(api.counts.connections).to.equal(4);
-        expect(api.counts.maxInFlight).to.equal(1);
+        expect(api.flight.maxInFlight).to.equal(1);
       } finally {
         for (const w of watches) w.stop();
       }

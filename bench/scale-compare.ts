@@ -46,12 +46,28 @@ const METRICS: ReadonlyArray<{ key: keyof BuildFigures; label: string; digits: n
   { key: 'libvirtdCpuMsPerNode', label: 'libvirtd CPU, the test drivers (ms/node)', digits: 2 },
 ];
 
-/** The commit a checkout was built from: its .bench-commit (hack/bench-base.sh) or git's. */
+/**
+ * The commit a checkout was built from: its .bench-commit (hack/bench-base.sh) or git's, with
+ * `+changes` when the work tree differs from it (the operator measured is not that commit's).
+ */
 async function commitOf(root: string): Promise<string> {
   const stamp = join(root, '.bench-commit');
   if (existsSync(stamp)) return readFileSync(stamp, 'utf8').trim();
   const { stdout } = await run('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD']);
-  return stdout.trim();
+  const { stdout: changes } = await run('git', ['-C', root, 'status', '--porcelain']);
+  return stdout.trim() + (changes.trim() === '' ? '' : '+changes');
+}
+
+/** Which of bench/scale.ts's operator environments BENCH_IMAGE_ENV selects, in words. */
+function imageEnvDescription(v8Flags: string | undefined): string {
+  switch (process.env.BENCH_IMAGE_ENV) {
+    case '0':
+      return "none of the image's settings (`BENCH_IMAGE_ENV=0`)";
+    case 'no-v8':
+      return "the image's without its V8 flag (`BENCH_IMAGE_ENV=no-v8`: V8 sizes its heap itself)";
+    default:
+      return `the image's (Dockerfile ENV, \`NODE_OPTIONS=${v8Flags ?? '?'}\`)`;
+  }
 }
 
 /** One build of bench/scale.ts with `root`'s operator; its figures. */
@@ -207,6 +223,7 @@ async function main(): Promise<void> {
       '',
       `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
       `- the test drivers: ${where(runs.head[0])}`,
+      `- the operators' environment: ${imageEnvDescription(imageV8Flags)}`,
     ],
   };
   const intro = intros[pairing]();

@@ -141,6 +141,11 @@ export interface RawBinding {
    * its own calls.
    */
   laneThreads(): number;
+  /**
+   * How long a lane thread waits for work before it goes (20 s unless set; 1 ms to 1 h, else
+   * a RangeError). For tests, which watch threads go and come back.
+   */
+  setLaneIdleMs(ms: number): void;
 
   connectOpen(uri: string | null, flags: number): P<C>;
   connectClose(c: C): P<void>;

@@ -183,6 +183,15 @@ Napi::Value LaneThreads(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(LaneThreadCount()));
 }
 
+Napi::Value SetLaneIdleMs(const Napi::CallbackInfo &info) {
+  double ms = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(ms >= 1 && ms <= 3'600'000)) {
+    throw Napi::RangeError::New(info.Env(), "lane idle time must be 1 ms to 1 h");
+  }
+  SetLaneIdle(std::chrono::milliseconds(static_cast<int64_t>(ms)));
+  return info.Env().Undefined();
+}
+
 Napi::Value GetVersion(const Napi::CallbackInfo &info) {
   unsigned long version = 0;
   if (virGetVersion(&version, nullptr, nullptr) < 0) {
@@ -211,6 +220,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "isFreed", IsFreed);
   Export(env, exports, "getVersion", GetVersion);
   Export(env, exports, "laneThreads", LaneThreads);
+  Export(env, exports, "setLaneIdleMs", SetLaneIdleMs);
   InitEvents(env, exports);  // registers the default event impl before any connect
   InitConnection(env, exports);
   InitDomain(env, exports);

@@ -13,6 +13,8 @@
 //   lane's threads, never another host's calls, Node's file system or DNS.
 #pragma once
 
+#include <chrono>
+
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <napi.h>
@@ -51,6 +53,9 @@ void RegisterConnectionLane(virConnectPtr c);
 void ForgetConnectionLane(virConnectPtr c);
 /// Number of lane threads alive now (for tests of the isolation).
 size_t LaneThreadCount();
+/// How long an idle lane thread stays (20 s); tests shorten it to see threads go. The
+/// lanes' waiting threads take the new time at once.
+void SetLaneIdle(std::chrono::milliseconds idle);
 
 template <typename T> struct Traits;
 template <> struct Traits<virConnect> {

@@ -441,6 +441,10 @@ async function startFleetOperator(
         ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOT_DIR}`]
         : []),
       ...(ALLOC_PROFILE_DIR ? ['--import', join(repoRoot, 'bench', 'alloc-profile.mjs')] : []),
+      // The promoted profile ends with a scavenge (bench/alloc-profile.mjs).
+      ...(ALLOC_PROFILE_DIR && process.env.BENCH_ALLOC_PROFILE_KIND === 'promoted'
+        ? ['--expose-gc']
+        : []),
       ...(process.env.BENCH_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? []),
       ...nodeOptions,
     ],

@@ -68,6 +68,7 @@ export {
   type LibvirtHypervisorOptions,
   type NetworkChange,
   type EnsureNetworkOptions,
+  type EnsureVolumesOptions,
   type NetworkChangeResult,
   type NetworkEvent,
   type ObservedDomain,

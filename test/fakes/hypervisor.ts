@@ -29,6 +29,7 @@ import {
   type Hypervisor,
   type NetworkChange,
   type EnsureNetworkOptions,
+  type EnsureVolumesOptions,
   type NetworkChangeResult,
   type NetworkEvent,
   type ObservedDomain,
@@ -523,8 +524,9 @@ export function createFakeHypervisor(opts: FakeHypervisorOptions = {}): FakeHype
       opts.onProgress?.({ done: volume.capacityBytes, total: volume.capacityBytes });
       return contents.get(key) ?? EMPTY_SHA256;
     },
-    async ensureVolumes(specs: readonly VolumeSpec[]) {
-      enter('ensureVolumes', [specs]);
+    async ensureVolumes(specs: readonly VolumeSpec[], opts?: EnsureVolumesOptions) {
+      // expectAbsent changes only which calls the real verb makes, not what it does.
+      enter('ensureVolumes', opts === undefined ? [specs] : [specs, opts]);
       const created: string[] = [];
       for (const v of specs) {
         if (!pools.has(v.pool)) throw new PoolNotFoundError(v.pool);

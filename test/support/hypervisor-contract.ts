@@ -538,6 +538,35 @@ export function hypervisorContract(subject: () => ContractSubject): void {
       expect(s.mutations()).to.deep.equal([]);
     });
 
+    it('ensureVolumes expectAbsent creates what is missing and keeps what exists as it is', async () => {
+      const base = unique('vol');
+      const disk = {
+        pool: s.pool,
+        name: `${base}-root.raw`,
+        capacityBytes: 4 << 20,
+        format: 'raw',
+      } as const;
+      const first = await s.hv.ensureVolumes([disk], { expectAbsent: true });
+      expect(first.created).to.deep.equal([disk.name]);
+      expect(first.volumes.map((v) => [v.name, v.capacityBytes])).to.deep.equal([
+        [disk.name, disk.capacityBytes],
+      ]);
+      expect(s.mutations()).to.have.length(1);
+      expect(s.mutations()[0]).to.match(/^virStorageVolCreateXML\b(?!From)/);
+      // Expected absent but there, and asked larger: neither overwritten nor resized.
+      s.resetMutations();
+      const again = await s.hv.ensureVolumes([{ ...disk, capacityBytes: 8 << 20 }], {
+        expectAbsent: true,
+      });
+      expect(again.changed).to.equal(false);
+      expect(again.created).to.deep.equal([]);
+      expect(again.volumes.map((v) => [v.name, v.capacityBytes, v.path])).to.deep.equal([
+        [disk.name, disk.capacityBytes, first.volumes[0]?.path],
+      ]);
+      expect(s.mutations()).to.deep.equal([]);
+      await s.hv.deleteVolumes([disk]);
+    });
+
     it('ensureVolumes reports a missing pool as PoolNotFoundError', async () => {
       try {
         await s.hv.ensureVolumes([

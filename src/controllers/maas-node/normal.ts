@@ -222,7 +222,12 @@ const ensureDefinition: Phase<NodePass> = async (pass) => {
   const { scope, found, host } = pass;
   if (!host) return stop();
   const { verbs, desired } = host;
-  const volumes = await verbs.ensureVolumes(found.volumes);
+  // A node whose domain is not there yet (a new one) creates its volumes without a look
+  // first: one call each instead of two; a volume that is there after all is kept as it is.
+  const volumes = await verbs.ensureVolumes(
+    found.volumes,
+    host.domain === undefined ? { expectAbsent: true } : undefined,
+  );
   found.volumesReady = true;
   found.observedVolumes = new Map(volumes.volumes.map((v) => [v.name, v]));
   if (volumes.changed) {

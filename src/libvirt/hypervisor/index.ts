@@ -48,6 +48,7 @@ export type {
   DomainStateName,
   DomainSummary,
   EnsureNetworkOptions,
+  EnsureVolumesOptions,
   EnsuredVolumes,
   HostInfo,
   NetworkChange,

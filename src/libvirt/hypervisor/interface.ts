@@ -6,6 +6,7 @@ import type {
   Change,
   DomainEvent,
   EnsureNetworkOptions,
+  EnsureVolumesOptions,
   EnsuredVolumes,
   HostInfo,
   NetworkChange,
@@ -119,11 +120,14 @@ export interface Hypervisor {
    * Creates the missing volumes, empty or cloned from `cloneFrom`; never resizes or
    * overwrites an existing one. PoolNotFoundError for a missing pool. Returns what each
    * volume is now (path, capacity, allocation), in the order given, so a caller need not
-   * look them up again.
+   * look them up again. `opts.expectAbsent`: see EnsureVolumesOptions.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXML
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXMLFrom
    */
-  ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes>;
+  ensureVolumes(
+    volumes: readonly VolumeSpec[],
+    opts?: EnsureVolumesOptions,
+  ): Promise<EnsuredVolumes>;
   /**
    * The named volumes of `pool` that exist (path and capacity), in the order asked; missing
    * ones, and every one of a missing pool, are left out. Read-only.

@@ -20,6 +20,7 @@ import type {
   HostInfo,
   NetworkChange,
   EnsureNetworkOptions,
+  EnsureVolumesOptions,
   NetworkChangeResult,
   NetworkEvent,
   ObservedDomain,
@@ -145,8 +146,11 @@ class LibvirtHypervisorImpl implements LibvirtHypervisor {
     return this.#domains.observeDomainState(name);
   }
 
-  ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
-    return this.#storage.ensureVolumes(volumes);
+  ensureVolumes(
+    volumes: readonly VolumeSpec[],
+    opts?: EnsureVolumesOptions,
+  ): Promise<EnsuredVolumes> {
+    return this.#storage.ensureVolumes(volumes, opts);
   }
 
   observeVolumes(pool: string, names: readonly string[]): Promise<readonly ParsedVolume[]> {

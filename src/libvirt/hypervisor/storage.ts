@@ -12,6 +12,7 @@ import { ChecksumMismatchError, PoolNotFoundError, UploadSizeMismatchError } fro
 import type {
   Change,
   EnsuredVolumes,
+  EnsureVolumesOptions,
   JobOptions,
   PoolSpec,
   VolumeRef,
@@ -23,6 +24,14 @@ import type {
 const FACTS = 'virStorageVolGetPath+virStorageVolGetInfo';
 const LOOKUP_FACTS = 'virStorageVolLookupByName+virStorageVolGetPath+virStorageVolGetInfo';
 const CREATE_FACTS = 'virStorageVolCreateXML+virStorageVolGetPath+virStorageVolGetInfo';
+
+/**
+ * How libvirt refuses to create a volume whose name the pool holds: STORAGE_VOL_EXIST from the
+ * storage driver, OPERATION_FAILED ("storage vol already exists") from the test driver.
+ */
+const refusedAsExisting = (err: unknown): boolean =>
+  isLibvirtError(err, ErrorNumber.StorageVolExist) ||
+  isLibvirtError(err, ErrorNumber.OperationFailed);
 
 /** A volume as the verbs report it. */
 function parsedVolume(name: string, f: StorageVolumeFacts): ParsedVolume {
@@ -65,25 +74,45 @@ export class StorageVerbs {
     return { changed: true };
   }
 
-  async ensureVolumes(volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
+  async ensureVolumes(
+    volumes: readonly VolumeSpec[],
+    opts: EnsureVolumesOptions = {},
+  ): Promise<EnsuredVolumes> {
     const c = await this.#calls.conn();
     try {
-      return await this.#ensureVolumes(c, volumes);
+      return await this.#ensureVolumes(c, volumes, opts);
     } catch (err) {
       // A kept pool handle whose pool was undefined (and maybe defined again) since: look
       // the pools up afresh, once. ensureVolumes is idempotent.
       if (!isLibvirtError(err, ErrorNumber.NoStoragePool)) throw err;
       this.#forgetPools(c);
-      return this.#ensureVolumes(c, volumes);
+      return this.#ensureVolumes(c, volumes, opts);
     }
   }
 
-  async #ensureVolumes(c: Connection, volumes: readonly VolumeSpec[]): Promise<EnsuredVolumes> {
+  async #ensureVolumes(
+    c: Connection,
+    volumes: readonly VolumeSpec[],
+    opts: EnsureVolumesOptions,
+  ): Promise<EnsuredVolumes> {
     const created: string[] = [];
     const seen: ParsedVolume[] = [];
     const poolOf = (name: string): Promise<StoragePool> => this.#pool(c, name);
     for (const v of volumes) {
       const pool = await poolOf(v.pool);
+      if (opts.expectAbsent && !v.cloneFrom) {
+        // Created without a look; refused when it exists after all, which the look below
+        // then finds (any other failure: the create below fails again and says why).
+        const made = await this.#createEmpty(c, pool, v).catch((err: unknown) => {
+          if (refusedAsExisting(err)) return undefined;
+          throw err;
+        });
+        if (made) {
+          created.push(v.name);
+          seen.push(made);
+          continue;
+        }
+      }
       const existing = await this.#volumeIn(c, pool, v.name);
       if (existing) {
         // Never resized or overwritten: an existing volume may hold an installed system.
@@ -92,14 +121,9 @@ export class StorageVerbs {
         continue;
       }
       if (!v.cloneFrom) {
-        // An empty volume: created and read in one hop.
-        const xml = buildVolumeXml(v);
-        const made = await this.#calls.call(c, CREATE_FACTS, () =>
-          pool.storageVolCreateXMLFacts(xml),
-        );
-        made.volume.free();
+        const made = await this.#createEmpty(c, pool, v);
         created.push(v.name);
-        seen.push(parsedVolume(v.name, made.facts));
+        seen.push(made);
         continue;
       }
       using vol = await this.#createVolume(c, pool, v, poolOf);
@@ -107,6 +131,14 @@ export class StorageVerbs {
       seen.push(await this.#volumeFacts(c, v.name, vol));
     }
     return { changed: created.length > 0, created, volumes: seen };
+  }
+
+  /** Creates empty volume `v` in `pool` and reads it, in one hop. */
+  async #createEmpty(c: Connection, pool: StoragePool, v: VolumeSpec): Promise<ParsedVolume> {
+    const xml = buildVolumeXml(v);
+    const made = await this.#calls.call(c, CREATE_FACTS, () => pool.storageVolCreateXMLFacts(xml));
+    made.volume.free();
+    return parsedVolume(v.name, made.facts);
   }
 
   /**

@@ -152,6 +152,18 @@ export interface EnsureNetworkOptions {
   readonly seenAbsent?: boolean;
 }
 
+/** Options of ensureVolumes. */
+export interface EnsureVolumesOptions {
+  /**
+   * The caller expects the volumes absent: it found no domain of theirs a moment ago (a node
+   * being created). Each empty volume is then created without a look first; libvirt refuses
+   * to create a volume whose name the pool holds, so one that exists after all is never
+   * overwritten: the refused create is followed by the look, and the volume is kept as it is.
+   * Copies (cloneFrom) are looked up first as always.
+   */
+  readonly expectAbsent?: boolean;
+}
+
 /** The result of verbs that may (re)start a network. */
 export interface NetworkChangeResult extends Change {
   /** NICs of running domains re-plugged after the network (re)started. */

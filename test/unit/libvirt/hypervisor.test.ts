@@ -153,6 +153,53 @@ describe('Hypervisor over libvirt (test:///default)', () => {
     await hv.deleteNetwork(desc.name, desc.owner);
   });
 
+  it('ensureVolumes expectAbsent creates without a look; one that exists is refused, then looked up', async () => {
+    const disk = {
+      pool: 'default-pool',
+      name: 'expect-absent.raw',
+      capacityBytes: 2 << 20,
+      format: 'raw',
+    } as const;
+    const succeeded: string[] = [];
+    const failed: string[] = [];
+    const watching = createLibvirtHypervisor({
+      uri: TEST_URI,
+      connections: pool,
+      metrics: {
+        observeCall: (_h, op, _s, result) =>
+          void (result === 'success' ? succeeded : failed).push(op),
+      },
+    });
+    try {
+      await watching.ensureVolumes([disk], { expectAbsent: true });
+      // The pool is looked up once per connection; the volume is not.
+      expect(succeeded.filter((op) => op.startsWith('virStorageVol'))).to.deep.equal([
+        'virStorageVolCreateXML+virStorageVolGetPath+virStorageVolGetInfo',
+      ]);
+      expect(failed).to.deep.equal([]);
+      succeeded.length = 0;
+      const again = await watching.ensureVolumes([disk], { expectAbsent: true });
+      expect(again.changed).to.equal(false);
+      expect(failed).to.deep.equal([
+        'virStorageVolCreateXML+virStorageVolGetPath+virStorageVolGetInfo',
+      ]);
+      expect(succeeded).to.deep.equal([
+        'virStorageVolLookupByName+virStorageVolGetPath+virStorageVolGetInfo',
+      ]);
+      // Without the option, a look first and nothing refused.
+      succeeded.length = 0;
+      failed.length = 0;
+      await watching.ensureVolumes([disk]);
+      expect(succeeded).to.deep.equal([
+        'virStorageVolLookupByName+virStorageVolGetPath+virStorageVolGetInfo',
+      ]);
+      expect(failed).to.deep.equal([]);
+    } finally {
+      await watching.deleteVolumes([disk]);
+      await watching.close();
+    }
+  });
+
   it('records every call under its C name, with results, on a prom-client registry', async () => {
     const registry = new Registry();
     const metered = createLibvirtHypervisor({

@@ -147,6 +147,10 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
       'ensureVolumes',
       'defineDomain',
     ]);
+    // No domain yet: its volumes are expected absent (created without a look first).
+    const ensured = (): readonly unknown[] | undefined =>
+      hv.calls.find((c) => c.verb === 'ensureVolumes')?.args;
+    expect(ensured()?.[1]).to.deep.equal({ expectAbsent: true });
     expect(n?.status?.state).to.equal('shutoff');
     expect(n?.status?.uuid).to.equal(undefined);
     // The network is Ready: the next pass starts the domain, and nothing else.
@@ -154,6 +158,8 @@ describe('controllers/maas-node reconciler (FakeHypervisor)', () => {
     hv.resetRecording();
     await reconciler().reconcile(key('n1'), signal);
     expect(hv.mutations).to.deep.equal(['virDomainCreateWithFlags']);
+    // The domain is there now: its volumes are looked up first.
+    expect(ensured()).to.have.length(1);
     expect(nodes.get(key('n1'))?.status?.printableStatus).to.equal('Running');
   });
 

@@ -105,6 +105,11 @@ async function expectConflict(p: Promise<unknown>): Promise<NameConflictError> {
   throw new Error('expected NameConflictError');
 }
 
+/** A 4 MiB raw volume spec of `pool`. */
+function rawDisk(pool: string, name: string) {
+  return { pool, name, capacityBytes: 4 << 20, format: 'raw' } as const;
+}
+
 /** Registers the contract cases for `subject()` (resolved in a before hook of the caller). */
 export function hypervisorContract(subject: () => ContractSubject): void {
   let s: ContractSubject;
@@ -490,12 +495,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
 
     it('ensureVolumes creates missing volumes once, clones, and deleteVolumes skips missing ones', async () => {
       const base = unique('vol');
-      const disk = {
-        pool: s.pool,
-        name: `${base}-root.raw`,
-        capacityBytes: 4 << 20,
-        format: 'raw',
-      } as const;
+      const disk = rawDisk(s.pool, `${base}-root.raw`);
       const first = await s.hv.ensureVolumes([disk]);
       expect(first.created).to.deep.equal([disk.name]);
       // What it made, as the pool reports it: no second lookup needed.
@@ -540,12 +540,7 @@ export function hypervisorContract(subject: () => ContractSubject): void {
 
     it('ensureVolumes expectAbsent creates what is missing and keeps what exists as it is', async () => {
       const base = unique('vol');
-      const disk = {
-        pool: s.pool,
-        name: `${base}-root.raw`,
-        capacityBytes: 4 << 20,
-        format: 'raw',
-      } as const;
+      const disk = rawDisk(s.pool, `${base}-root.raw`);
       const first = await s.hv.ensureVolumes([disk], { expectAbsent: true });
       expect(first.created).to.deep.equal([disk.name]);
       expect(first.volumes.map((v) => [v.name, v.capacityBytes])).to.deep.equal([

@@ -58,18 +58,6 @@ async function commitOf(root: string): Promise<string> {
   return stdout.trim() + (changes.trim() === '' ? '' : '+changes');
 }
 
-/** Which of bench/scale.ts's operator environments BENCH_IMAGE_ENV selects, in words. */
-function imageEnvDescription(v8Flags: string | undefined): string {
-  switch (process.env.BENCH_IMAGE_ENV) {
-    case '0':
-      return "none of the image's settings (`BENCH_IMAGE_ENV=0`)";
-    case 'no-v8':
-      return "the image's without its V8 flag (`BENCH_IMAGE_ENV=no-v8`: V8 sizes its heap itself)";
-    default:
-      return `the image's (Dockerfile ENV, \`NODE_OPTIONS=${v8Flags ?? '?'}\`)`;
-  }
-}
-
 /** One build of bench/scale.ts with `root`'s operator; its figures. */
 async function sample(
   root: string,
@@ -223,7 +211,7 @@ async function main(): Promise<void> {
       '',
       `- base: ${baseCommit}; head: ${headCommit}; ${pairs} pair${pairs === 1 ? '' : 's'} of samples`,
       `- the test drivers: ${where(runs.head[0])}`,
-      `- the operators' environment: ${imageEnvDescription(imageV8Flags)}`,
+      `- the operators' environment: ${runs.head[0]?.operatorEnv ?? '?'}`,
     ],
   };
   const intro = intros[pairing]();

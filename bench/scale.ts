@@ -358,6 +358,14 @@ async function operatorEnv(): Promise<Record<string, string>> {
   return rest;
 }
 
+/** operatorEnv for the reports: each variable, or none. */
+async function operatorEnvLine(): Promise<string> {
+  const env = Object.entries(await operatorEnv())
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(', ');
+  return env || 'none (BENCH_IMAGE_ENV=0)';
+}
+
 /** A control plane with the CRDs, the operator's RBAC and one namespace per lab. */
 interface Fleet {
   readonly cp: ControlPlane;
@@ -570,6 +578,7 @@ async function main(): Promise<void> {
         JSON.stringify({
           ...buildFigures(buildSeconds, m0, m1, p0, p1, load1),
           libvirtDriver: LIBVIRT_MODE,
+          operatorEnv: await operatorEnvLine(),
           libvirtdCpuMsPerNode,
           apiWrites: Object.fromEntries(writes),
           reconciles: Object.fromEntries(
@@ -614,11 +623,8 @@ async function main(): Promise<void> {
     const profile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     const costs = profile ? topSelfCosts(join(profDir, profile), 12) : [];
 
-    const env = Object.entries(await operatorEnv())
-      .map(([k, v]) => `\`${k}=${v}\``)
-      .join(', ');
     report({
-      env: env || 'none (BENCH_IMAGE_ENV=0)',
+      env: await operatorEnvLine(),
       buildSeconds,
       profiledSeconds,
       controlPlaneCpu: cp1 - cp0,
@@ -668,6 +674,8 @@ export interface BuildFigures {
   readonly load: string;
   /** Where the test drivers ran (BENCH_LIBVIRT). */
   readonly libvirtDriver?: LibvirtMode;
+  /** The operator's environment (BENCH_IMAGE_ENV), as operatorEnvLine names it. */
+  readonly operatorEnv?: string;
   /** BENCH_LIBVIRT=daemon: the libvirtd serving the test drivers, CPU during the build. */
   readonly libvirtdCpuMsPerNode?: number;
 }

@@ -222,11 +222,12 @@ const ensureDefinition: Phase<NodePass> = async (pass) => {
   const { scope, found, host } = pass;
   if (!host) return stop();
   const { verbs, desired } = host;
+  const absent = host.domain === undefined;
   // A node whose domain is not there yet (a new one) creates its volumes without a look
   // first: one call each instead of two; a volume that is there after all is kept as it is.
   const volumes = await verbs.ensureVolumes(
     found.volumes,
-    host.domain === undefined ? { expectAbsent: true } : undefined,
+    absent ? { expectAbsent: true } : undefined,
   );
   found.volumesReady = true;
   found.observedVolumes = new Map(volumes.volumes.map((v) => [v.name, v]));
@@ -234,7 +235,7 @@ const ensureDefinition: Phase<NodePass> = async (pass) => {
     const note = `created volumes ${volumes.created.join(', ')}`;
     pass.record(EventType.Normal, NodeEventReason.VolumesCreated, 'CreateVolumes', note);
   }
-  pass.created = host.domain === undefined;
+  pass.created = absent;
   if (pass.created) {
     await define(pass, desired);
     const note = `defined domain ${scope.domainName}`;

@@ -107,8 +107,8 @@ void LaneMain(LanePtr lane) {
   // can take: preempting it to produce the result sooner gains nothing and costs a switch each
   // way. Under SCHED_OTHER, the 1000-node build switched the JS thread out this way about 2900
   // times in its 7300 calls (perf sched_switch, prev_state R in Call::Run); now about 600
-  // (the scheduler's tick still ends its slice at times). The lane still
-  // runs at once on an idle core, and gets its fair share of a busy one. A refusal is harmless.
+  // (the scheduler's tick still ends its slice at times). The lane still runs at once on an
+  // idle core, and gets its fair share of a busy one. A refusal is harmless.
   sched_param param{};
   param.sched_priority = 0;
   pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
